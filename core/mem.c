@@ -1,0 +1,182 @@
+/*
+ * mem.c - the allocation hook and dm_buf.  The failure counter is the one piece of global state
+ * in the project's libraries; it exists only so that tests can exercise out-of-memory paths.
+ */
+#include "mem.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+
+static long fail_after = -1;
+
+void
+dm_mem_fail_after(long n)
+{
+	fail_after = n;
+}
+
+static int
+should_fail(void)
+{
+	if (fail_after < 0)
+		return 0;
+	if (fail_after == 0)
+		return 1;
+	fail_after--;
+	return 0;
+}
+
+void *
+dm_malloc(size_t n)
+{
+	return should_fail() ? NULL : malloc(n == 0 ? 1 : n);
+}
+
+void *
+dm_calloc(size_t n, size_t size)
+{
+	return should_fail() ? NULL : calloc(n == 0 ? 1 : n, size == 0 ? 1 : size);
+}
+
+void *
+dm_realloc(void *p, size_t n)
+{
+	return should_fail() ? NULL : realloc(p, n == 0 ? 1 : n);
+}
+
+void
+dm_free(void *p)
+{
+	free(p);
+}
+
+char *
+dm_strndup(const char *s, size_t n)
+{
+	char *d;
+
+	if (s == NULL)
+		return NULL;
+	d = dm_malloc(n + 1);
+	if (d == NULL)
+		return NULL;
+	memcpy(d, s, n);
+	d[n] = '\0';
+	return d;
+}
+
+char *
+dm_strdup(const char *s)
+{
+	return s == NULL ? NULL : dm_strndup(s, strlen(s));
+}
+
+void
+dm_buf_init(struct dm_buf *b, size_t max)
+{
+	b->data = NULL;
+	b->len = 0;
+	b->cap = 0;
+	b->max = max;
+}
+
+static int
+grow(struct dm_buf *b, size_t need)
+{
+	size_t cap;
+	char *p;
+
+	if (need <= b->cap)
+		return DM_OK;
+	cap = b->cap == 0 ? 64 : b->cap;
+	while (cap < need)
+		cap *= 2;
+	if (cap > b->max + 1)
+		cap = b->max + 1;
+	p = dm_realloc(b->data, cap);
+	if (p == NULL)
+		return DM_ENOMEM;
+	b->data = p;
+	b->cap = cap;
+	return DM_OK;
+}
+
+int
+dm_buf_add(struct dm_buf *b, const void *p, size_t n)
+{
+	if (n > b->max || b->len > b->max - n)
+		return DM_ELIMIT;
+	if (grow(b, b->len + n + 1) != DM_OK)
+		return DM_ENOMEM;
+	if (n > 0)
+		memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return DM_OK;
+}
+
+int
+dm_buf_adds(struct dm_buf *b, const char *s)
+{
+	return dm_buf_add(b, s, strlen(s));
+}
+
+int
+dm_buf_addf(struct dm_buf *b, const char *fmt, ...)
+{
+	char small[256];
+	va_list ap;
+	int n, rc;
+	char *big;
+
+	va_start(ap, fmt);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return DM_EINVAL;
+	if ((size_t)n < sizeof(small))
+		return dm_buf_add(b, small, (size_t)n);
+	big = dm_malloc((size_t)n + 1);
+	if (big == NULL)
+		return DM_ENOMEM;
+	va_start(ap, fmt);
+	vsnprintf(big, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	rc = dm_buf_add(b, big, (size_t)n);
+	dm_free(big);
+	return rc;
+}
+
+void
+dm_buf_reset(struct dm_buf *b)
+{
+	b->len = 0;
+	if (b->data != NULL)
+		b->data[0] = '\0';
+}
+
+char *
+dm_buf_take(struct dm_buf *b)
+{
+	char *d = b->data;
+
+	if (d == NULL)
+		d = dm_strdup("");
+	b->data = NULL;
+	b->len = 0;
+	b->cap = 0;
+	return d;
+}
+
+void
+dm_buf_free(struct dm_buf *b)
+{
+	dm_free(b->data);
+	b->data = NULL;
+	b->len = 0;
+	b->cap = 0;
+}

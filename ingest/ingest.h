@@ -1,0 +1,100 @@
+/*
+ * ingest.h - find every report in every input and run it through the parser into a sink.
+ *
+ * An input is a path: a file (plain XML, gzip, zip, any nesting of them, a mail, an mbox), a
+ * folder (walked recursively; a Maildir is recognised by its cur/ new/ tmp/ layout) or "-" for
+ * standard input.  Everything is judged by content, never by name or declared MIME type.  Each
+ * decompressed byte stream found is a payload, streamed to the caller, never loaded whole.
+ *
+ * Two levels of API:
+ *   - dm_ingest_walk(): the walker.  For each input unit (a file, or one message of an mbox or
+ *     Maildir) it calls ops->unit_begin (which may say "already seen, skip"), then ops->payload
+ *     for every payload, ops->problem for every container that cannot be read, and
+ *     ops->unit_end.  `dmarcstat parse` uses it with a JSON-printing sink.
+ *   - dm_ingest_run(): the walker wired to the parser and sql/'s store: the ingest command.
+ *
+ * Typical use (walker):
+ *   1. fill a struct dm_walk_ops with callbacks and a context;
+ *   2. dm_ingest_walk(path, &limits, &ops, &err) for each path;
+ *   3. read the outcome from your context.
+ */
+#ifndef DM_INGEST_H
+#define DM_INGEST_H
+
+#include <stdint.h>
+
+#include "error.h"
+#include "io.h"
+#include "limits.h"
+#include "model.h"
+
+/* What the first bytes of a payload look like. */
+enum dm_payload_kind {
+	DM_PAYLOAD_XML = 0, /* '<' after an optional BOM and white space */
+	DM_PAYLOAD_JSON,    /* '{' or '[': TLS-RPT and other JSON reports */
+	DM_PAYLOAD_EMPTY,   /* no bytes at all */
+	DM_PAYLOAD_OTHER    /* anything else: text, images, unknown binary */
+};
+
+/* Where a mail came from; all fields may be NULL. */
+struct dm_mail_info {
+	const char *message_id, *date, *from, *subject;
+};
+
+/* One input unit: a file, stdin, or one message of an mbox or Maildir. */
+struct dm_unit {
+	const char *path;	/* the path as the user gave it, or found under a folder; "-" = stdin */
+	const char *message;	/* for a message inside an mbox: "message 3"; NULL otherwise */
+	const char *identity;	/* stable identity (e.g. "maildir:<unique name>"), or NULL */
+	const char *sha256;	/* hex SHA-256 of the unit's bytes */
+	const struct dm_mail_info *mail; /* NULL unless the unit is a mail */
+	const void *bytes;	/* the unit's raw bytes (for quarantine), or NULL if not kept */
+	size_t n_bytes;
+	uint64_t size;		/* size in bytes of the unit */
+};
+
+/* One decompressed byte stream found in a unit. */
+struct dm_payload {
+	const struct dm_unit *unit;
+	const char *member;	/* container path, e.g. "r.zip>x.xml" or "gunzip"; NULL if the unit
+				 * itself is the payload */
+	enum dm_payload_kind kind;
+	const unsigned char *head; /* first bytes (up to 512), also still delivered by src */
+	size_t head_len;
+	struct dm_source src;	/* the bytes; read it at most once, within the callback */
+};
+
+/*
+ * Callbacks of a walk.  Each returns DM_OK to go on; any error stops the walk and is returned
+ * by dm_ingest_walk (use that only for fatal errors, such as a database that cannot be written).
+ * Pointers are borrowed until the callback returns.  Any callback may be NULL.
+ */
+struct dm_walk_ops {
+	void *ctx;
+	/* Returns DM_DONE to skip the unit (already processed). */
+	int (*unit_begin)(void *ctx, const struct dm_unit *u, struct dm_error *err);
+	int (*payload)(void *ctx, const struct dm_payload *p, struct dm_error *err);
+	/* A container, member or mail that cannot be read; the walk goes on where it can.
+	 * member may be NULL. problem->reason is set (e.g. "gzip_truncated", "limit"). */
+	int (*problem)(void *ctx, const struct dm_unit *u, const char *member,
+	    const struct dm_error *problem, struct dm_error *err);
+	/* ok is 1 when no problem was reported for the unit.  Returning an error stops the walk. */
+	int (*unit_end)(void *ctx, const struct dm_unit *u, int ok, struct dm_error *err);
+};
+
+/* Options of a walk beyond the limits. */
+struct dm_walk_options {
+	const char *move_to;	/* Maildir to move processed messages to, or NULL */
+	const char *failed_to;	/* Maildir to move failed messages to, or NULL */
+	int keep_bytes;		/* 1: keep each unit's raw bytes in struct dm_unit (quarantine) */
+};
+
+/*
+ * Walks one path.  Returns DM_OK when the walk completed (problems with single inputs are
+ * reported through ops->problem, not here), DM_EIO / DM_EINVAL when the path itself cannot be
+ * opened (message names it), or the error a callback returned.
+ */
+int dm_ingest_walk(const char *path, const struct dm_limits *lim,
+    const struct dm_walk_options *opt, const struct dm_walk_ops *ops, struct dm_error *err) DM_WUR;
+
+#endif /* DM_INGEST_H */

@@ -1,0 +1,92 @@
+/*
+ * ingest_int.h - what ingest/'s own files share; nothing outside ingest/ includes it.
+ *
+ * walk.c     paths, folders, stdin, units (hashing), dispatch by content
+ * archive.c  containers: gzip (multi-member, trailing garbage), zip (every member), any nesting,
+ *            through libarchive, streaming, with the caps of struct dm_limits
+ * sniff.c    what a byte stream is, from its first bytes
+ * mail.c     RFC 5322 mails through GMime: every leaf part decoded, nested message/rfc822
+ * mbox.c, maildir.c  mailbox formats (messages become units)
+ */
+#ifndef DM_INGEST_INT_H
+#define DM_INGEST_INT_H
+
+#include <stddef.h>
+
+#include "ingest.h"
+
+/* What a stream is, from its first bytes. */
+enum dm_sniff {
+	DM_SNIFF_EMPTY = 0,
+	DM_SNIFF_XML,
+	DM_SNIFF_JSON,
+	DM_SNIFF_GZIP,
+	DM_SNIFF_ZIP,
+	DM_SNIFF_OTHER_COMPRESSED, /* bzip2, xz, zstd, lz4: libarchive reads them too */
+	DM_SNIFF_MAIL,		   /* RFC 5322 header lines (optionally after a "From " line) */
+	DM_SNIFF_MBOX,		   /* "From " line followed by headers, several messages possible */
+	DM_SNIFF_OTHER
+};
+
+#define DM_SNIFF_BYTES 512
+
+/* Classifies the first n bytes of a stream (n may be less than DM_SNIFF_BYTES). */
+enum dm_sniff dm_sniff(const unsigned char *head, size_t n);
+
+/* State of one dm_ingest_walk() call. */
+struct dm_walk {
+	const struct dm_limits *lim;
+	const struct dm_walk_options *opt;
+	const struct dm_walk_ops *ops;
+	int unit_ok; /* cleared when a problem is reported for the current unit */
+};
+
+/* Reports a problem for the current unit (through ops->problem) and clears unit_ok. */
+int dm_walk_problem(struct dm_walk *w, const struct dm_unit *u, const char *member,
+    const struct dm_error *problem, struct dm_error *err);
+
+/*
+ * Unwraps a stream and delivers every payload in it: sniffs, recurses into containers up to
+ * lim->container_depth, calls ops->payload for XML/JSON/other/empty leaves.  member is the
+ * container path so far (NULL at the top).  Problems with the stream go to dm_walk_problem; the
+ * return value is only for fatal errors from callbacks.
+ */
+int dm_walk_stream(struct dm_walk *w, const struct dm_unit *u, const char *member,
+    const struct dm_source *src, unsigned depth, struct dm_error *err);
+
+/* A source reading from memory (for mail parts). */
+struct dm_mem_source {
+	const unsigned char *p;
+	size_t len, off;
+};
+struct dm_source dm_mem_source(struct dm_mem_source *m, const void *p, size_t len);
+
+/* One decoded leaf part of a mail. */
+struct dm_mail_part {
+	const char *path;	  /* e.g. "part 2" or "part 2>attached message>part 1" */
+	const char *filename;	  /* declared file name (RFC 2231 decoded) or NULL */
+	const char *content_type; /* declared type, e.g. "application/zip", or NULL */
+	const void *data;	  /* decoded bytes (base64, quoted-printable, uuencode undone) */
+	size_t len;
+};
+
+/* What a parsed mail is. */
+enum dm_mail_kind {
+	DM_MAIL_PLAIN = 0,	/* anything that may carry aggregate reports */
+	DM_MAIL_FORENSIC,	/* multipart/report; report-type=feedback-report (RUF) */
+	DM_MAIL_TLSRPT,		/* multipart/report; report-type=tlsrpt */
+	DM_MAIL_BOUNCE		/* multipart/report; report-type=delivery-status */
+};
+
+/*
+ * Parses one mail held in memory and calls part() for each leaf part.  Fills *info with the
+ * message's headers (strings owned by the mail, valid until part() calls are over: info is only
+ * valid inside the call) and *kind.  Errors: DM_EFORMAT (not a mail, truncated MIME), DM_ELIMIT
+ * (too many parts, too deep).
+ */
+int dm_mail_walk(const void *bytes, size_t len, const struct dm_limits *lim,
+    int (*part)(void *ctx, const struct dm_mail_info *info, enum dm_mail_kind kind,
+	const struct dm_mail_part *p, struct dm_error *err),
+    void *ctx, struct dm_error *err);
+
+#endif /* DM_INGEST_INT_H */

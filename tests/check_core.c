@@ -1,0 +1,142 @@
+/* check_core.c - errors, buffers, the allocation hook, SHA-256 and fix-up names. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "limits.h"
+#include "mem.h"
+#include "model.h"
+#include "sha256.h"
+
+START_TEST(test_error_set_returns_code_and_flattens)
+{
+	struct dm_error e;
+
+	dm_error_clear(&e);
+	ck_assert_int_eq(dm_error_set(&e, DM_EFORMAT, "bad \"%s\"", "a\nb"), DM_EFORMAT);
+	ck_assert_int_eq(e.code, DM_EFORMAT);
+	ck_assert_str_eq(e.msg, "bad \"a b\"");
+	ck_assert_ptr_null(e.reason);
+}
+END_TEST
+
+START_TEST(test_error_prefix_and_reason)
+{
+	struct dm_error e;
+
+	dm_error_clear(&e);
+	dm_error_setr(&e, DM_ELIMIT, "limit", "too deep");
+	dm_error_reason(&e, "other");
+	dm_error_prefix(&e, "r.zip: %s", "x.xml");
+	ck_assert_str_eq(e.msg, "r.zip: x.xml: too deep");
+	ck_assert_str_eq(e.reason, "limit");
+	ck_assert_str_eq(dm_strerror(DM_ELIMIT), "limit exceeded");
+	ck_assert_str_eq(dm_strerror(DM_ESKIP), "not an aggregate report");
+}
+END_TEST
+
+START_TEST(test_buf_grows_and_caps)
+{
+	struct dm_buf b;
+	char *s;
+
+	dm_buf_init(&b, 10);
+	ck_assert_int_eq(dm_buf_adds(&b, "hello"), DM_OK);
+	ck_assert_int_eq(dm_buf_addf(&b, "%d", 1234), DM_OK);
+	ck_assert_str_eq(b.data, "hello1234");
+	ck_assert_int_eq(dm_buf_adds(&b, "xy"), DM_ELIMIT);
+	ck_assert_str_eq(b.data, "hello1234");
+	ck_assert_int_eq(dm_buf_adds(&b, "z"), DM_OK);
+	s = dm_buf_take(&b);
+	ck_assert_str_eq(s, "hello1234z");
+	ck_assert_ptr_null(b.data);
+	dm_free(s);
+	dm_buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_mem_fail_after)
+{
+	void *a, *b;
+
+	dm_mem_fail_after(1);
+	a = dm_malloc(8);
+	b = dm_malloc(8);
+	dm_mem_fail_after(-1);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_null(b);
+	dm_free(a);
+}
+END_TEST
+
+START_TEST(test_sha256_known_vectors)
+{
+	struct dm_sha256 c;
+	char hex[65];
+	int i;
+
+	dm_sha256_init(&c);
+	dm_sha256_final_hex(&c, hex);
+	ck_assert_str_eq(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	dm_sha256_init(&c);
+	dm_sha256_update(&c, "abc", 3);
+	dm_sha256_final_hex(&c, hex);
+	ck_assert_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	dm_sha256_init(&c);
+	for (i = 0; i < 1000; i++)
+		dm_sha256_update(&c, "a", 1);
+	dm_sha256_final_hex(&c, hex);
+	ck_assert_str_eq(hex, "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3");
+}
+END_TEST
+
+START_TEST(test_fixup_names_complete)
+{
+	int i;
+
+	for (i = 0; i < DM_FIXUP_COUNT; i++)
+		ck_assert_ptr_nonnull(dm_fixup_name((enum dm_fixup)i));
+	ck_assert_str_eq(dm_fixup_name(DM_FIXUP_TIMESTAMP_MS), "timestamp_ms");
+	ck_assert_ptr_null(dm_fixup_name(DM_FIXUP_COUNT));
+}
+END_TEST
+
+START_TEST(test_limits_defaults)
+{
+	struct dm_limits l = dm_limits_default();
+
+	ck_assert_uint_eq(l.payload_bytes, 64ULL * 1024 * 1024);
+	ck_assert_uint_eq(l.xml_depth, DM_MAX_XML_DEPTH);
+	ck_assert_uint_eq(l.archive_members, DM_MAX_ARCHIVE_MEMBERS);
+}
+END_TEST
+
+static Suite *
+core_suite(void)
+{
+	Suite *s = suite_create("core");
+	TCase *tc = tcase_create("tc_core");
+
+	tcase_add_test(tc, test_error_set_returns_code_and_flattens);
+	tcase_add_test(tc, test_error_prefix_and_reason);
+	tcase_add_test(tc, test_buf_grows_and_caps);
+	tcase_add_test(tc, test_mem_fail_after);
+	tcase_add_test(tc, test_sha256_known_vectors);
+	tcase_add_test(tc, test_fixup_names_complete);
+	tcase_add_test(tc, test_limits_defaults);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(core_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
