@@ -89,4 +89,18 @@ int dm_mail_walk(const void *bytes, size_t len, const struct dm_limits *lim,
 	const struct dm_mail_part *p, struct dm_error *err),
     void *ctx, struct dm_error *err);
 
+/*
+ * Mail sources (mailbox.c), called by walk.c's dispatcher.  Each message is a unit of its own:
+ * dm_walk_mail_file handles a file sniffed as DM_SNIFF_MAIL or DM_SNIFF_MBOX (head holds its
+ * first n bytes); dm_walk_mail_memory a mail read from stdin; dm_walk_maildir a folder for
+ * which dm_is_maildir() is true (cur/ and new/ messages, honouring opt->move_to/failed_to).
+ * Return values as dm_walk_stream.
+ */
+int dm_walk_mail_file(struct dm_walk *w, const char *path, const unsigned char *head, size_t n,
+    struct dm_error *err);
+int dm_walk_mail_memory(struct dm_walk *w, const char *path, const void *bytes, size_t len,
+    struct dm_error *err);
+int dm_is_maildir(const char *dir);
+int dm_walk_maildir(struct dm_walk *w, const char *dir, struct dm_error *err);
+
 #endif /* DM_INGEST_INT_H */
