@@ -97,4 +97,52 @@ struct dm_walk_options {
 int dm_ingest_walk(const char *path, const struct dm_limits *lim,
     const struct dm_walk_options *opt, const struct dm_walk_ops *ops, struct dm_error *err) DM_WUR;
 
+/*
+ * Says what a payload is before anyone parses it: DM_OK for XML (parse it); DM_ESKIP for a
+ * recognised report of another kind (reason "tls_report": SMTP TLS reports, RFC 8460); DM_EFORMAT
+ * for what cannot be a report (reason "empty", "not_xml", with a message naming what was seen).
+ */
+int dm_ingest_payload_verdict(const struct dm_payload *p, struct dm_error *err);
+
+struct dm_store;
+
+/* Totals of one dm_ingest_run. */
+struct dm_ingest_stats {
+	uint64_t units;	      /* files and messages looked at */
+	uint64_t seen;	      /* of which already processed before: skipped without parsing */
+	uint64_t reports;     /* reports stored */
+	uint64_t records, messages; /* in the reports stored */
+	uint64_t duplicates;  /* reports already in the database */
+	uint64_t quarantined; /* payloads or units that could not be stored */
+	uint64_t skipped;     /* payloads that are not aggregate reports (TLS-RPT, forensic...) */
+	uint64_t failed;      /* paths that could not be read at all (nothing to keep) */
+};
+
+/* What happened to one input, for the caller to show. */
+enum dm_ingest_event {
+	DM_INGEST_QUARANTINED = 0, /* kept in the quarantine table */
+	DM_INGEST_SKIPPED,	   /* not an aggregate report; nothing kept */
+	DM_INGEST_FAILED,	   /* a path that cannot be read (missing, no permission) */
+	DM_INGEST_UNIT_DONE	   /* a unit finished (for progress displays); e is NULL */
+};
+
+struct dm_ingest_options {
+	struct dm_walk_options walk;
+	/* Called for each event; path/where/member may be NULL.  May be NULL. */
+	void (*notify)(void *ctx, enum dm_ingest_event ev, const struct dm_unit *u,
+	    const char *member, const struct dm_error *e);
+	void *notify_ctx;
+};
+
+/*
+ * Ingests every path into the store: each unit is stored all-or-nothing per report, inputs
+ * already processed are skipped, inputs that fail are quarantined, and the rest goes on.
+ * Returns DM_OK when the run completed (even if some inputs were quarantined: see stats), or
+ * DM_EDB / DM_ENOMEM for a fatal error (the open batch is rolled back; what was committed
+ * stays).  A path that cannot be read is a DM_INGEST_FAILED event, counted in stats.failed.
+ */
+int dm_ingest_run(struct dm_store *store, const char *const *paths, size_t n_paths,
+    const struct dm_limits *lim, const struct dm_ingest_options *opt,
+    struct dm_ingest_stats *stats, struct dm_error *err) DM_WUR;
+
 #endif /* DM_INGEST_H */

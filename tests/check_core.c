@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "json.h"
 #include "limits.h"
 #include "mem.h"
 #include "model.h"
@@ -112,6 +113,27 @@ START_TEST(test_limits_defaults)
 }
 END_TEST
 
+START_TEST(test_json_escapes_hostile_strings)
+{
+	struct dm_buf b;
+
+	dm_buf_init(&b, 1024);
+	ck_assert_int_eq(dm_json_str(&b, "a\"b\\c\n<script>&\x01\x7f"), DM_OK);
+	ck_assert_str_eq(b.data, "\"a\\\"b\\\\c\\n\\u003cscript\\u003e\\u0026\\u0001\\u007f\"");
+	dm_buf_reset(&b);
+	/* Invalid UTF-8 (a lone continuation byte, an overlong form) becomes U+FFFD; valid kept. */
+	ck_assert_int_eq(dm_json_str(&b, "\x80x\xc0\xafé\xe2\x80\xa8"), DM_OK);
+	ck_assert_str_eq(b.data, "\"\\ufffdx\\ufffd\\ufffdé\\u2028\"");
+	dm_buf_reset(&b);
+	ck_assert_int_eq(dm_json_str(&b, NULL), DM_OK);
+	ck_assert_int_eq(dm_json_key(&b, "k"), DM_OK);
+	ck_assert_int_eq(dm_json_int(&b, -1, -1), DM_OK);
+	ck_assert_int_eq(dm_json_int(&b, 42, -1), DM_OK);
+	ck_assert_str_eq(b.data, "null\"k\":null42");
+	dm_buf_free(&b);
+}
+END_TEST
+
 static Suite *
 core_suite(void)
 {
@@ -125,6 +147,7 @@ core_suite(void)
 	tcase_add_test(tc, test_sha256_known_vectors);
 	tcase_add_test(tc, test_fixup_names_complete);
 	tcase_add_test(tc, test_limits_defaults);
+	tcase_add_test(tc, test_json_escapes_hostile_strings);
 	suite_add_tcase(s, tc);
 	return s;
 }

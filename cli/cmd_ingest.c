@@ -1,0 +1,209 @@
+/*
+ * cmd_ingest.c - `dmarcstat ingest [--db FILE] PATH...`: store every report of every input.
+ * Prints one summary line on stderr (or JSON on stdout with --json), each problem on its own
+ * line, and a progress line only when stderr is a terminal.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "ingest.h"
+#include "store.h"
+
+struct ui {
+	int quiet, progress;
+	uint64_t units;
+	time_t last;
+};
+
+/* 84869 -> "84,869" */
+static const char *
+thousands(uint64_t v, char *buf, size_t size)
+{
+	char digits[32];
+	size_t n, i, o = 0;
+
+	snprintf(digits, sizeof(digits), "%" PRIu64, v);
+	n = strlen(digits);
+	for (i = 0; i < n && o + 2 < size; i++) {
+		if (i > 0 && (n - i) % 3 == 0)
+			buf[o++] = ',';
+		buf[o++] = digits[i];
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+static void
+clear_progress(struct ui *ui)
+{
+	if (ui->progress && ui->units > 0)
+		fputs("\r\033[K", stderr);
+}
+
+static void
+on_event(void *ctx, enum dm_ingest_event ev, const struct dm_unit *u, const char *member,
+    const struct dm_error *e)
+{
+	struct ui *ui = ctx;
+	const char *what = ev == DM_INGEST_SKIPPED ? "skipped" :
+	    ev == DM_INGEST_FAILED		   ? "failed" :
+						     "quarantined";
+	char where[2048];
+
+	if (ev == DM_INGEST_UNIT_DONE) {
+		ui->units++;
+		if (ui->progress && time(NULL) != ui->last) {
+			ui->last = time(NULL);
+			fprintf(stderr, "\r\033[Kingesting: %" PRIu64 " files", ui->units);
+		}
+		return;
+	}
+	if (ev == DM_INGEST_SKIPPED && ui->quiet)
+		return;
+	snprintf(where, sizeof(where), "%s%s%s%s%s", u->path, u->message ? ": " : "",
+	    u->message ? u->message : "", member ? ": " : "", member ? member : "");
+	clear_progress(ui);
+	if (ev == DM_INGEST_FAILED)
+		dm_cli_warn("%s: %s", what, e->msg);
+	else
+		dm_cli_warn("%s: %s: %s (%s)", what, where, e->msg, e->reason ? e->reason : "error");
+}
+
+static void
+print_summary(const struct dm_ingest_stats *s, int json)
+{
+	char a[32], b[32], c[32];
+
+	if (json) {
+		printf("{\"files\":%" PRIu64 ",\"seen\":%" PRIu64 ",\"reports\":%" PRIu64
+		       ",\"records\":%" PRIu64 ",\"messages\":%" PRIu64 ",\"duplicates\":%" PRIu64
+		       ",\"quarantined\":%" PRIu64 ",\"skipped\":%" PRIu64 ",\"failed\":%" PRIu64
+		       "}\n",
+		    s->units, s->seen, s->reports, s->records, s->messages, s->duplicates,
+		    s->quarantined, s->skipped, s->failed);
+		return;
+	}
+	fprintf(stderr, "%s files", thousands(s->units, a, sizeof(a)));
+	if (s->seen > 0)
+		fprintf(stderr, " (%s already seen)", thousands(s->seen, a, sizeof(a)));
+	fprintf(stderr, ": %s reports (%s records, %s messages) stored, %" PRIu64
+			" duplicates, %" PRIu64 " quarantined, %" PRIu64
+			" skipped (not aggregate reports)",
+	    thousands(s->reports, a, sizeof(a)), thousands(s->records, b, sizeof(b)),
+	    thousands(s->messages, c, sizeof(c)), s->duplicates, s->quarantined, s->skipped);
+	if (s->failed > 0)
+		fprintf(stderr, ", %" PRIu64 " unreadable", s->failed);
+	fputc('\n', stderr);
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: dmarcstat ingest [--db FILE] [--json] [--quiet] [--move-to MAILDIR]\n"
+	    "                        [--failed-to MAILDIR] PATH...\n\n"
+	    "Stores every DMARC aggregate report found in PATH: files (XML, gzip, zip, any\n"
+	    "nesting), folders (recursive), mails, mboxes, Maildirs, or '-' for one file or\n"
+	    "mail on standard input.  Inputs already stored are skipped; reports already\n"
+	    "stored count as duplicates; inputs that cannot be stored are kept in the\n"
+	    "quarantine (see 'dmarcstat quarantine').\n\n"
+	    "  --db FILE          database (default: $DMARCSTAT_DB, else\n"
+	    "                     $XDG_DATA_HOME/dmarcstat/dmarcstat.db)\n"
+	    "  --json             print the summary as JSON on stdout\n"
+	    "  --quiet            print only problems\n"
+	    "  --move-to DIR      move each processed Maildir message to this Maildir\n"
+	    "  --failed-to DIR    move Maildir messages that failed to this Maildir\n\n"
+	    "Exit status: 0 all stored (or already there), 1 some inputs quarantined or\n"
+	    "unreadable, 2 usage error, 3 database cannot be opened or written.\n");
+}
+
+struct args {
+	const char *db;
+	int json, quiet;
+	struct dm_ingest_options opt;
+};
+
+static int
+parse_args(int argc, char **argv, struct args *a)
+{
+	static const struct option longopts[] = {{"db", required_argument, NULL, 'd'},
+	    {"json", no_argument, NULL, 'j'}, {"quiet", no_argument, NULL, 'q'},
+	    {"move-to", required_argument, NULL, 'm'},
+	    {"failed-to", required_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'},
+	    {0, 0, 0, 0}};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "d:jqh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			a->db = optarg;
+			break;
+		case 'j':
+			a->json = 1;
+			break;
+		case 'q':
+			a->quiet = 1;
+			break;
+		case 'm':
+			a->opt.walk.move_to = optarg;
+			break;
+		case 'f':
+			a->opt.walk.failed_to = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return DM_EXIT_OK;
+		default:
+			usage(stderr);
+			return DM_EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		dm_cli_warn("ingest: no PATH given");
+		usage(stderr);
+		return DM_EXIT_USAGE;
+	}
+	return -1;
+}
+
+int
+dm_cmd_ingest(int argc, char **argv)
+{
+	struct dm_limits lim = dm_limits_default();
+	struct args a = {0};
+	struct ui ui = {0};
+	struct dm_ingest_stats stats;
+	struct dm_store *store = NULL;
+	struct dm_error err;
+	int rc;
+
+	if ((rc = parse_args(argc, argv, &a)) >= 0)
+		return rc;
+	if (a.db == NULL && (a.db = dm_cli_default_db(1)) == NULL)
+		return DM_EXIT_FATAL;
+	dm_error_clear(&err);
+	if (dm_store_open(&store, a.db, &err) != DM_OK) {
+		dm_cli_warn("%s", err.msg);
+		return DM_EXIT_FATAL;
+	}
+	ui.quiet = a.quiet;
+	ui.progress = !a.quiet && isatty(STDERR_FILENO);
+	a.opt.notify = on_event;
+	a.opt.notify_ctx = &ui;
+	rc = dm_ingest_run(store, (const char *const *)argv + optind, (size_t)(argc - optind),
+	    &lim, &a.opt, &stats, &err);
+	clear_progress(&ui);
+	dm_store_close(store);
+	if (rc != DM_OK) {
+		dm_cli_warn("%s", err.msg);
+		return DM_EXIT_FATAL;
+	}
+	if (!a.quiet || a.json)
+		print_summary(&stats, a.json);
+	return stats.quarantined > 0 || stats.failed > 0 ? DM_EXIT_PARTIAL : DM_EXIT_OK;
+}

@@ -1,0 +1,63 @@
+/*
+ * main.c - dmarcstat's entry point: picks the subcommand and hands over.  Nothing else lives
+ * here (curl's tool_main.c); each subcommand is a cmd_*.c file.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+
+#ifndef DM_VERSION
+#define DM_VERSION "0.1.0"
+#endif
+
+static const struct {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+} commands[] = {
+	{"parse", dm_cmd_parse, "print the reports in files as JSON Lines (nothing stored)"},
+	{"ingest", dm_cmd_ingest, "store the reports of files, folders, mails and mailboxes"},
+	{"quarantine", dm_cmd_quarantine, "list, show or retry inputs that could not be stored"},
+	{"report", dm_cmd_report, "deliverability report: ISPs, sources, causes and fixes"},
+	{"explain", dm_cmd_explain, "what ISPs did with the mail of some IPs, and why"},
+};
+
+static void
+usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: dmarcstat COMMAND [OPTIONS] [ARGS]\n\ncommands:\n");
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-11s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\n'dmarcstat COMMAND --help' describes a command.  Exit status: 0 success,\n"
+		   "1 some inputs failed, 2 usage error, 3 database cannot be opened or written.\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	size_t i;
+
+	if (argc < 2) {
+		usage(stderr);
+		return DM_EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return DM_EXIT_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("dmarcstat %s\n", DM_VERSION);
+		return DM_EXIT_OK;
+	}
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].run(argc - 1, argv + 1);
+	}
+	fprintf(stderr, "dmarcstat: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return DM_EXIT_USAGE;
+}

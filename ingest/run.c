@@ -1,0 +1,232 @@
+/*
+ * run.c - the ingest command's engine: the walker wired to the parser and the store.
+ *
+ * Each unit (file or message) is checked against the store first, so a cron run over an old
+ * mailbox parses nothing it has seen.  Each payload is a savepoint: a report that fails half-way
+ * leaves no rows.  What fails is quarantined with the unit's bytes so that `quarantine retry`
+ * can run it again after a fix; what is recognised as another kind of report is skipped.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ingest.h"
+#include "mem.h"
+#include "parse.h"
+#include "store.h"
+
+struct run {
+	struct dm_store *store;
+	struct dm_parser *parser;
+	const struct dm_limits *lim;
+	const struct dm_ingest_options *opt;
+	struct dm_ingest_stats *stats;
+	struct dm_store_counts base; /* store counts when the run started */
+};
+
+static void
+notify(struct run *r, enum dm_ingest_event ev, const struct dm_unit *u, const char *member,
+    const struct dm_error *e)
+{
+	if (r->opt->notify != NULL)
+		r->opt->notify(r->opt->notify_ctx, ev, u, member, e);
+}
+
+/* Reads up to cap bytes of a file for the quarantine; NULL when it cannot be read. */
+static void *
+read_capped(const char *path, uint64_t cap, size_t *len)
+{
+	struct dm_buf b;
+	char chunk[65536];
+	ssize_t n;
+	int fd;
+
+	*len = 0;
+	if (strcmp(path, "-") == 0 || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return NULL;
+	dm_buf_init(&b, (size_t)cap);
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0) {
+		size_t room = b.max - b.len;
+
+		if (dm_buf_add(&b, chunk, (size_t)n < room ? (size_t)n : room) != DM_OK ||
+		    (size_t)n >= room)
+			break;
+	}
+	close(fd);
+	*len = b.len;
+	return dm_buf_take(&b);
+}
+
+static int
+quarantine(struct run *r, const struct dm_unit *u, const char *member, const struct dm_error *e,
+    struct dm_error *err)
+{
+	struct dm_store_quarantine q = {0};
+	char where[1024];
+	void *owned = NULL;
+	int rc;
+
+	q.path = u->path;
+	q.member = member;
+	if (u->message != NULL) {
+		/* A message of an mbox: the member path starts with the message. */
+		snprintf(where, sizeof(where), "%s%s%s", u->message, member ? ">" : "",
+		    member ? member : "");
+		q.member = where;
+	}
+	q.reason = e->reason != NULL ? e->reason : "error";
+	q.message = e->msg;
+	q.bytes = u->bytes;
+	q.n_bytes = u->n_bytes;
+	if (q.bytes == NULL && u->message == NULL)
+		q.bytes = owned = read_capped(u->path, r->lim->quarantine_bytes, &q.n_bytes);
+	rc = dm_store_quarantine(r->store, &q, err);
+	dm_free(owned);
+	if (rc != DM_OK)
+		return rc;
+	r->stats->quarantined++;
+	notify(r, DM_INGEST_QUARANTINED, u, member, e);
+	return DM_OK;
+}
+
+/* A payload or unit that could not be stored: skipped if it is not ours, else quarantined. */
+static int
+failed(struct run *r, const struct dm_unit *u, const char *member, const struct dm_error *e,
+    struct dm_error *err)
+{
+	if (e->code == DM_ESKIP) {
+		r->stats->skipped++;
+		notify(r, DM_INGEST_SKIPPED, u, member, e);
+		return DM_OK;
+	}
+	return quarantine(r, u, member, e, err);
+}
+
+static int
+on_unit_begin(void *ctx, const struct dm_unit *u, struct dm_error *err)
+{
+	struct run *r = ctx;
+	struct dm_store_unit su = {0};
+	int rc;
+
+	r->stats->units++;
+	rc = dm_store_unit_seen(r->store, u->sha256, u->identity, err);
+	if (rc == DM_DONE) {
+		r->stats->seen++;
+		return DM_DONE;
+	}
+	if (rc != DM_OK)
+		return rc;
+	su.path = u->path;
+	su.identity = u->identity;
+	su.sha256 = u->sha256;
+	su.size = u->size;
+	if (u->mail != NULL) {
+		su.message_id = u->mail->message_id;
+		su.date = u->mail->date;
+		su.from = u->mail->from;
+		su.subject = u->mail->subject;
+	}
+	return dm_store_unit_begin(r->store, &su, err);
+}
+
+static int
+on_payload(void *ctx, const struct dm_payload *p, struct dm_error *err)
+{
+	struct run *r = ctx;
+	struct dm_error e;
+	int rc;
+
+	dm_error_clear(&e);
+	if (dm_ingest_payload_verdict(p, &e) != DM_OK)
+		return failed(r, p->unit, p->member, &e, err);
+	if ((rc = dm_store_payload_begin(r->store, p->member, err)) != DM_OK)
+		return rc;
+	rc = dm_parse_run(r->parser, &p->src, &e);
+	if ((rc = dm_store_payload_end(r->store, rc == DM_OK, err)) != DM_OK)
+		return rc;
+	if (e.code == DM_EDB || e.code == DM_ENOMEM) {
+		*err = e;
+		return e.code;
+	}
+	return e.code == DM_OK ? DM_OK : failed(r, p->unit, p->member, &e, err);
+}
+
+static int
+on_problem(void *ctx, const struct dm_unit *u, const char *member, const struct dm_error *pb,
+    struct dm_error *err)
+{
+	return failed(ctx, u, member, pb, err);
+}
+
+static int
+on_unit_end(void *ctx, const struct dm_unit *u, int ok, struct dm_error *err)
+{
+	struct run *r = ctx;
+	int rc;
+
+	(void)ok;
+	if ((rc = dm_store_unit_end(r->store, err)) != DM_OK)
+		return rc;
+	notify(r, DM_INGEST_UNIT_DONE, u, NULL, NULL);
+	return DM_OK;
+}
+
+static void
+fold_counts(struct run *r)
+{
+	struct dm_store_counts now = dm_store_counts(r->store);
+
+	r->stats->reports = now.reports - r->base.reports;
+	r->stats->records = now.records - r->base.records;
+	r->stats->messages = now.messages - r->base.messages;
+	r->stats->duplicates = now.duplicates - r->base.duplicates;
+}
+
+/* Walks one path; a path that cannot be read is an event, not a fatal error. */
+static int
+walk_one(struct run *r, const char *path, const struct dm_walk_ops *ops, struct dm_error *err)
+{
+	struct dm_unit u = {0};
+	int rc;
+
+	dm_error_clear(err);
+	rc = dm_ingest_walk(path, r->lim, &r->opt->walk, ops, err);
+	if (rc != DM_EIO && rc != DM_EINVAL)
+		return rc;
+	u.path = path;
+	r->stats->failed++;
+	notify(r, DM_INGEST_FAILED, &u, NULL, err);
+	dm_error_clear(err);
+	return DM_OK;
+}
+
+int
+dm_ingest_run(struct dm_store *store, const char *const *paths, size_t n_paths,
+    const struct dm_limits *lim, const struct dm_ingest_options *opt,
+    struct dm_ingest_stats *stats, struct dm_error *err)
+{
+	struct run r = {.store = store, .lim = lim, .opt = opt, .stats = stats};
+	struct dm_walk_ops ops = {.ctx = &r,
+	    .unit_begin = on_unit_begin,
+	    .payload = on_payload,
+	    .problem = on_problem,
+	    .unit_end = on_unit_end};
+	struct dm_sink sink = dm_store_sink(store);
+	size_t i;
+	int rc;
+
+	memset(stats, 0, sizeof(*stats));
+	r.base = dm_store_counts(store);
+	if ((rc = dm_parser_new(&r.parser, lim, &sink, err)) != DM_OK)
+		return rc;
+	for (i = 0, rc = DM_OK; i < n_paths && rc == DM_OK; i++)
+		rc = walk_one(&r, paths[i], &ops, err);
+	if (rc == DM_OK)
+		rc = dm_store_flush(store, err);
+	fold_counts(&r);
+	dm_parser_free(r.parser);
+	return rc;
+}
