@@ -104,6 +104,15 @@ int dm_ingest_walk(const char *path, const struct dm_limits *lim,
  */
 int dm_ingest_payload_verdict(const struct dm_payload *p, struct dm_error *err);
 
+/*
+ * Walks bytes held in memory as if they were the file `name`: sniffed and unwrapped exactly like
+ * a file (mail, mbox, containers).  Used for standard input and quarantine retries.  bytes are
+ * borrowed for the call.
+ */
+int dm_ingest_walk_memory(const char *name, const void *bytes, size_t len,
+    const struct dm_limits *lim, const struct dm_walk_options *opt,
+    const struct dm_walk_ops *ops, struct dm_error *err) DM_WUR;
+
 struct dm_store;
 
 /* Totals of one dm_ingest_run. */
@@ -144,5 +153,16 @@ struct dm_ingest_options {
 int dm_ingest_run(struct dm_store *store, const char *const *paths, size_t n_paths,
     const struct dm_limits *lim, const struct dm_ingest_options *opt,
     struct dm_ingest_stats *stats, struct dm_error *err) DM_WUR;
+
+/*
+ * Runs quarantine entry id again: its kept bytes go through the walker and the current parser
+ * into the store as if ingested from the original path (whether or not that input was seen
+ * before).  *resolved is 1, and the entry marked resolved, when nothing failed this time;
+ * otherwise the entry's attempts grow.  DM_EINVAL: no entry id; DM_EFORMAT: the entry kept no
+ * bytes, or only the first bytes of a larger input.
+ */
+int dm_ingest_retry(struct dm_store *store, int64_t id, const struct dm_limits *lim,
+    const struct dm_ingest_options *opt, struct dm_ingest_stats *stats, int *resolved,
+    struct dm_error *err) DM_WUR;
 
 #endif /* DM_INGEST_H */

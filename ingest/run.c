@@ -24,6 +24,7 @@ struct run {
 	const struct dm_ingest_options *opt;
 	struct dm_ingest_stats *stats;
 	struct dm_store_counts base; /* store counts when the run started */
+	int force;		     /* retry: process units even if seen before */
 };
 
 static void
@@ -112,7 +113,7 @@ on_unit_begin(void *ctx, const struct dm_unit *u, struct dm_error *err)
 	int rc;
 
 	r->stats->units++;
-	rc = dm_store_unit_seen(r->store, u->sha256, u->identity, err);
+	rc = r->force ? DM_OK : dm_store_unit_seen(r->store, u->sha256, u->identity, err);
 	if (rc == DM_DONE) {
 		r->stats->seen++;
 		return DM_DONE;
@@ -203,23 +204,30 @@ walk_one(struct run *r, const char *path, const struct dm_walk_ops *ops, struct 
 	return DM_OK;
 }
 
+static void
+run_init(struct run *r, struct dm_walk_ops *ops)
+{
+	memset(r->stats, 0, sizeof(*r->stats));
+	r->base = dm_store_counts(r->store);
+	ops->ctx = r;
+	ops->unit_begin = on_unit_begin;
+	ops->payload = on_payload;
+	ops->problem = on_problem;
+	ops->unit_end = on_unit_end;
+}
+
 int
 dm_ingest_run(struct dm_store *store, const char *const *paths, size_t n_paths,
     const struct dm_limits *lim, const struct dm_ingest_options *opt,
     struct dm_ingest_stats *stats, struct dm_error *err)
 {
 	struct run r = {.store = store, .lim = lim, .opt = opt, .stats = stats};
-	struct dm_walk_ops ops = {.ctx = &r,
-	    .unit_begin = on_unit_begin,
-	    .payload = on_payload,
-	    .problem = on_problem,
-	    .unit_end = on_unit_end};
+	struct dm_walk_ops ops;
 	struct dm_sink sink = dm_store_sink(store);
 	size_t i;
 	int rc;
 
-	memset(stats, 0, sizeof(*stats));
-	r.base = dm_store_counts(store);
+	run_init(&r, &ops);
 	if ((rc = dm_parser_new(&r.parser, lim, &sink, err)) != DM_OK)
 		return rc;
 	for (i = 0, rc = DM_OK; i < n_paths && rc == DM_OK; i++)
@@ -228,5 +236,85 @@ dm_ingest_run(struct dm_store *store, const char *const *paths, size_t n_paths,
 		rc = dm_store_flush(store, err);
 	fold_counts(&r);
 	dm_parser_free(r.parser);
+	return rc;
+}
+
+struct entry {
+	int64_t id;
+	int found, truncated;
+	char *path;
+};
+
+static int
+find_entry(struct dm_store *s, struct entry *e, struct dm_error *err)
+{
+	struct dm_store_quarantine_row row;
+	struct dm_store_qcursor *c;
+	int rc;
+
+	if ((rc = dm_store_quarantine_open(s, 1, &c, err)) != DM_OK)
+		return rc;
+	while ((rc = dm_store_quarantine_next(c, &row, err)) == DM_OK) {
+		if (row.id != e->id)
+			continue;
+		e->found = 1;
+		e->truncated = row.truncated;
+		e->path = dm_strdup(row.path != NULL ? row.path : "quarantine");
+		if (e->path == NULL)
+			rc = dm_error_set(err, DM_ENOMEM, "out of memory");
+		break;
+	}
+	dm_store_quarantine_close(c);
+	if (rc == DM_DONE && !e->found)
+		return dm_error_set(err, DM_EINVAL, "no quarantine entry %lld", (long long)e->id);
+	return rc == DM_DONE ? DM_OK : rc;
+}
+
+static int
+retry_bytes(struct run *r, const char *path, const void *bytes, size_t n, int *resolved,
+    struct dm_error *err)
+{
+	struct dm_walk_ops ops;
+	struct dm_sink sink = dm_store_sink(r->store);
+	int rc;
+
+	run_init(r, &ops);
+	r->force = 1;
+	if ((rc = dm_parser_new(&r->parser, r->lim, &sink, err)) != DM_OK)
+		return rc;
+	rc = dm_ingest_walk_memory(path, bytes, n, r->lim, &r->opt->walk, &ops, err);
+	if (rc == DM_OK)
+		rc = dm_store_flush(r->store, err);
+	fold_counts(r);
+	dm_parser_free(r->parser);
+	*resolved = rc == DM_OK && r->stats->quarantined == 0;
+	return rc;
+}
+
+int
+dm_ingest_retry(struct dm_store *store, int64_t id, const struct dm_limits *lim,
+    const struct dm_ingest_options *opt, struct dm_ingest_stats *stats, int *resolved,
+    struct dm_error *err)
+{
+	struct run r = {.store = store, .lim = lim, .opt = opt, .stats = stats};
+	struct entry e = {.id = id};
+	void *bytes = NULL;
+	size_t n = 0;
+	int rc;
+
+	*resolved = 0;
+	memset(stats, 0, sizeof(*stats));
+	if ((rc = find_entry(store, &e, err)) != DM_OK)
+		return rc;
+	rc = dm_store_quarantine_get(store, id, &bytes, &n, err);
+	if (rc == DM_OK && (bytes == NULL || e.truncated))
+		rc = dm_error_set(err, DM_EFORMAT, "cannot retry: %s", e.truncated ?
+		    "only the first bytes of the input were kept" : "no bytes were kept");
+	if (rc == DM_OK)
+		rc = retry_bytes(&r, e.path, bytes, n, resolved, err);
+	if (rc == DM_OK && *resolved)
+		rc = dm_store_quarantine_resolve(store, id, err);
+	dm_free(bytes);
+	dm_free(e.path);
 	return rc;
 }
