@@ -28,6 +28,9 @@ dm_error_clear(struct dm_error *err)
 	err->msg[0] = '\0';
 }
 
+static enum dm_status vset(struct dm_error *err, enum dm_status code, const char *fmt,
+    va_list ap) DM_PRINTF(3, 0);
+
 static enum dm_status
 vset(struct dm_error *err, enum dm_status code, const char *fmt, va_list ap)
 {

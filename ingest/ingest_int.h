@@ -33,6 +33,12 @@ enum dm_sniff {
 /* Classifies the first n bytes of a stream (n may be less than DM_SNIFF_BYTES). */
 enum dm_sniff dm_sniff(const unsigned char *head, size_t n);
 
+/*
+ * Writes a cap's size for a message: "64 MiB", "512 KiB" or "1000 bytes", in the largest unit
+ * that divides it, so that a message names the limit the way it was set (archive.c).
+ */
+void dm_size_text(char *buf, size_t n, uint64_t v);
+
 /* State of one dm_ingest_walk() call. */
 struct dm_walk {
 	const struct dm_limits *lim;
@@ -88,6 +94,22 @@ int dm_mail_walk(const void *bytes, size_t len, const struct dm_limits *lim,
     int (*part)(void *ctx, const struct dm_mail_info *info, enum dm_mail_kind kind,
 	const struct dm_mail_part *p, struct dm_error *err),
     void *ctx, struct dm_error *err);
+
+/*
+ * A mail's header fields, read from its header block alone, without parsing the body, so that
+ * struct dm_unit.mail is known at unit_begin, before the mail is walked (a unit seen before is
+ * then skipped without a MIME parse).  The strings are owned by the struct; info points at them.
+ */
+struct dm_mail_head {
+	struct dm_mail_info info;
+	char *message_id, *date, *from, *subject;
+};
+
+/* Fills *h (fields absent from the mail stay NULL).  Errors: DM_ENOMEM.  Free with _free. */
+int dm_mail_head_read(const void *bytes, size_t len, struct dm_mail_head *h,
+    struct dm_error *err);
+/* Frees what *h owns and clears it; h may hold nothing. */
+void dm_mail_head_free(struct dm_mail_head *h);
 
 /*
  * Mail sources (mailbox.c), called by walk.c's dispatcher.  Each message is a unit of its own:

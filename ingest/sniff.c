@@ -1,30 +1,34 @@
 /*
  * sniff.c - what a byte stream is, judged from its first bytes only.
  *
- * Reports arrive misnamed and mislabelled all the time (a zip sent as application/gzip, a mail
- * saved as .txt, XML with no extension), so names and declared types are never consulted: only
- * magic numbers and the shape of the first line or two.  This file does no I/O and keeps no
- * state; deciding what to do with each kind is walk.c's and archive.c's business.
+ * Reports arrive misnamed and mislabelled all the time (a zip sent as
+ * application/gzip, a mail saved as .txt, XML with no extension), so names and
+ * declared types are never consulted: only magic numbers and the shape of the
+ * first line or two.  This file does no I/O and keeps no state; deciding what
+ * to do with each kind is walk.c's and archive.c's business.
  */
 #include <string.h>
 
 #include "ingest_int.h"
 
-/* Magic numbers of the containers we unwrap, longest match not needed: all are distinct. */
+/* Magic numbers of the containers we unwrap, longest match not needed: all are
+ * distinct. */
 static const struct magic {
 	const char *bytes;
 	size_t len;
 	enum dm_sniff kind;
 } magics[] = {
+    /* clang-format off */
 	{"\x1f\x8b", 2, DM_SNIFF_GZIP},
 	{"PK\x03\x04", 4, DM_SNIFF_ZIP},
-	{"PK\x05\x06", 4, DM_SNIFF_ZIP}, /* an empty zip: only the end record */
-	{"PK\x07\x08", 4, DM_SNIFF_ZIP}, /* a spanned zip's marker before the first entry */
+	{"PK\x05\x06", 4, DM_SNIFF_ZIP}, /* empty zip: only the end record */
+	{"PK\x07\x08", 4, DM_SNIFF_ZIP}, /* spanned zip marker */
 	{"BZh", 3, DM_SNIFF_OTHER_COMPRESSED},
-	{"\xfd" "7zXZ\x00", 6, DM_SNIFF_OTHER_COMPRESSED},
+	{"\xfd\x37zXZ\x00", 6, DM_SNIFF_OTHER_COMPRESSED}, /* xz */
 	{"\x28\xb5\x2f\xfd", 4, DM_SNIFF_OTHER_COMPRESSED}, /* zstd */
 	{"\x04\x22\x4d\x18", 4, DM_SNIFF_OTHER_COMPRESSED}, /* lz4 frame */
-	{"\x1f\x9d", 2, DM_SNIFF_OTHER_COMPRESSED},	    /* compress(1), .Z */
+	{"\x1f\x9d", 2, DM_SNIFF_OTHER_COMPRESSED}, /* compress(1), .Z */
+    /* clang-format on */
 };
 
 static int
@@ -41,18 +45,21 @@ skip_space(const unsigned char *p, size_t n, size_t i)
 	return i;
 }
 
-/* Skips a byte order mark: UTF-8, or UTF-16 in either order (Microsoft's reports use both). */
+/* Skips a byte order mark: UTF-8, or UTF-16 in either order (Microsoft's
+ * reports use both). */
 static size_t
 skip_bom(const unsigned char *p, size_t n)
 {
 	if (n >= 3 && p[0] == 0xef && p[1] == 0xbb && p[2] == 0xbf)
 		return 3;
-	if (n >= 2 && ((p[0] == 0xff && p[1] == 0xfe) || (p[0] == 0xfe && p[1] == 0xff)))
+	if (n >= 2 &&
+	    ((p[0] == 0xff && p[1] == 0xfe) || (p[0] == 0xfe && p[1] == 0xff)))
 		return 2;
 	return 0;
 }
 
-/* Classifies text by its first significant character, looking through UTF-16 NUL bytes. */
+/* Classifies text by its first significant character, looking through UTF-16
+ * NUL bytes. */
 static enum dm_sniff
 sniff_markup(const unsigned char *p, size_t n)
 {
@@ -70,7 +77,8 @@ sniff_markup(const unsigned char *p, size_t n)
 	return DM_SNIFF_OTHER;
 }
 
-/* Length of a header field name ending in ':' at p (RFC 5322 section 3.6.8), or 0. */
+/* Length of a header field name ending in ':' at p (RFC 5322 section 3.6.8), or
+ * 0. */
 static size_t
 field_name(const unsigned char *p, size_t n)
 {
@@ -85,7 +93,8 @@ field_name(const unsigned char *p, size_t n)
 	return 0;
 }
 
-/* Offset just after the line starting at i, or n when the line is not complete. */
+/* Offset just after the line starting at i, or n when the line is not complete.
+ */
 static size_t
 line_end(const unsigned char *p, size_t n, size_t i)
 {
@@ -94,10 +103,21 @@ line_end(const unsigned char *p, size_t n, size_t i)
 	return nl == NULL ? n : (size_t)(nl - p) + 1;
 }
 
+/* A line of nothing but white space: the end of a header, as mail readers take
+ * it. */
+static int
+is_blank_line(const unsigned char *p, size_t n, size_t i)
+{
+	while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r'))
+		i++;
+	return i < n && p[i] == '\n';
+}
+
 /*
- * Counts the header lines from offset i on: field lines and their folded continuations, up to
- * the blank line that ends the header or the end of the head.  Returns -1 when a line is neither,
- * and sets *blank when the blank line was reached.
+ * Counts the header lines from offset i on: field lines and their folded
+ * continuations, up to the first line that is neither, the blank line that ends
+ * the header, or the end of the head. Sets *blank when the blank line was
+ * reached.
  */
 static int
 count_headers(const unsigned char *p, size_t n, size_t i, int *blank)
@@ -106,24 +126,25 @@ count_headers(const unsigned char *p, size_t n, size_t i, int *blank)
 
 	*blank = 0;
 	while (i < n) {
-		if (p[i] == '\n' || (p[i] == '\r' && i + 1 < n && p[i + 1] == '\n')) {
+		if (is_blank_line(p, n, i)) {
 			*blank = 1;
 			return count;
 		}
 		if (p[i] == ' ' || p[i] == '\t') {
 			if (count == 0)
-				return -1;
+				return 0;
 		} else if (field_name(p + i, n - i) > 0) {
 			count++;
-		} else if (line_end(p, n, i) < n) {
-			return -1;
+		} else {
+			return count;
 		}
 		i = line_end(p, n, i);
 	}
 	return count;
 }
 
-/* A mail: header lines (two, or one closed by the blank line), after blank lines if any. */
+/* A mail: header lines (two, or one closed by the blank line), after blank
+ * lines if any. */
 static int
 looks_like_header(const unsigned char *p, size_t n, size_t i)
 {
@@ -155,7 +176,8 @@ dm_sniff(const unsigned char *head, size_t n)
 	if (n == 0)
 		return DM_SNIFF_EMPTY;
 	for (i = 0; i < sizeof(magics) / sizeof(magics[0]); i++) {
-		if (n >= magics[i].len && memcmp(head, magics[i].bytes, magics[i].len) == 0)
+		if (n >= magics[i].len &&
+		    memcmp(head, magics[i].bytes, magics[i].len) == 0)
 			return magics[i].kind;
 	}
 	kind = sniff_markup(head, n);

@@ -1,0 +1,641 @@
+/*
+ * parse.c - one run of the parser: checks the first bytes of the stream, then
+ * drives libxml2's xmlTextReader over the rest and dispatches each node to the
+ * element table of elements.c.
+ *
+ * The reader pulls bytes from the struct dm_source through io_read(), so
+ * nothing is read whole. Safety comes from what is never enabled (NOENT,
+ * DTDLOAD, HUGE), from rejecting any DOCTYPE as soon as the reader reports it,
+ * and from an external entity loader that refuses everything. Errors of libxml2
+ * arrive through a structured error handler and are copied at once.
+ * <extensions> are re-serialised from the node stream, so their size is capped
+ * while they are read instead of after libxml2 has built them in memory.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <libxml/parser.h>
+#include <libxml/xmlerror.h>
+
+#include "parse_int.h"
+
+#define NS_DMARC_01_URI "http://dmarc.org/dmarc-xml/0.1"
+#define NS_DMARC_20_URI "urn:ietf:params:xml:ns:dmarc-2.0"
+
+/* libxml2 2.12 made the error argument of structured handlers const. */
+#if LIBXML_VERSION >= 21200
+#define DM_XML_ERROR const xmlError
+#else
+#define DM_XML_ERROR xmlError
+#endif
+
+/* Never NOENT, DTDLOAD, DTDATTR or HUGE: see DESIGN.md, "Safe XML". */
+#if LIBXML_VERSION >= 21300
+#define DM_XML_OPTIONS                                                         \
+	(XML_PARSE_NONET | XML_PARSE_NOBLANKS | XML_PARSE_COMPACT |            \
+	    XML_PARSE_NO_XXE)
+#else
+#define DM_XML_OPTIONS                                                         \
+	(XML_PARSE_NONET | XML_PARSE_NOBLANKS | XML_PARSE_COMPACT)
+#endif
+
+/* Stand-ins on the element stack for subtrees that are skipped or kept as raw
+ * XML. */
+static const struct dm_element el_unknown = {"", EL_UNKNOWN, NULL, NULL, 0};
+static const struct dm_element el_ext_inner = {"", EL_EXT_INNER, NULL, NULL, 0};
+
+int
+dm_parse_limit(struct dm_parser *p, const char *fmt, ...)
+{
+	char msg[DM_ERROR_MSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return dm_error_setr(p->err, DM_ELIMIT, "limit", "%s", msg);
+}
+
+/*
+ * The external entity loader of the whole process.  We never ask for external
+ * entities, and a DOCTYPE is rejected before any could be referenced; this is
+ * the defence in depth.
+ */
+static xmlParserInputPtr
+deny_entity(const char *url, const char *id, xmlParserCtxtPtr ctxt)
+{
+	(void)url;
+	(void)id;
+	(void)ctxt;
+	return NULL;
+}
+
+int
+dm_parser_new(struct dm_parser **out, const struct dm_limits *lim,
+    const struct dm_sink *sink, struct dm_error *err)
+{
+	struct dm_parser *p;
+
+	*out = NULL;
+	xmlInitParser();
+	xmlSetExternalEntityLoader(deny_entity);
+	if ((p = dm_calloc(1, sizeof(*p))) == NULL)
+		return dm_error_set(err, DM_ENOMEM, "out of memory");
+	p->lim = lim != NULL ? *lim : dm_limits_default();
+	if (sink != NULL)
+		p->sink = *sink;
+	p->errors.size = sizeof(struct field);
+	p->errors.pub_size = sizeof(const char *);
+	p->dkim.size = sizeof(struct dkim_slot);
+	p->dkim.pub_size = sizeof(struct dm_dkim_result);
+	p->spf.size = sizeof(struct spf_slot);
+	p->spf.pub_size = sizeof(struct dm_spf_result);
+	p->reasons.size = sizeof(struct reason_slot);
+	p->reasons.pub_size = sizeof(struct dm_reason);
+	dm_buf_init(&p->text, p->lim.text_bytes);
+	*out = p;
+	return DM_OK;
+}
+
+void
+dm_parser_free(struct dm_parser *p)
+{
+	if (p == NULL)
+		return;
+	dm_parser_free_report(p);
+	dm_buf_free(&p->text);
+	dm_free(p->stack);
+	dm_free(p);
+}
+
+/* ---- the first bytes ---- */
+
+static int
+source_failed(struct dm_parser *p)
+{
+	p->src_failed = 1;
+	*p->err = p->src_err;
+	if (p->err->code == DM_OK)
+		dm_error_set(p->err, DM_EIO, "read failed");
+	return p->err->code;
+}
+
+/* Makes at least k bytes available at head_off, or all that is left.  Returns
+ * -1 on error. */
+static long
+head_avail(struct dm_parser *p, size_t k)
+{
+	size_t have = p->head_len - p->head_off;
+	ssize_t n;
+
+	while (have < k) {
+		memmove(p->head, p->head + p->head_off, have);
+		p->head_off = 0;
+		p->head_len = have;
+		n = p->src->read(p->src->ctx, p->head + have,
+		    sizeof(p->head) - have, &p->src_err);
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		p->head_len += (size_t)n;
+		have += (size_t)n;
+	}
+	return (long)have;
+}
+
+static int
+is_space(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* Quotes up to 16 bytes for a message, escaping what is not printable ASCII. */
+static void
+quote_bytes(const unsigned char *s, size_t n, char *out, size_t outlen)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < n && i < 16 && o + 5 < outlen; i++) {
+		if (s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"' && s[i] != '\\')
+			out[o++] = (char)s[i];
+		else
+			o += (size_t)snprintf(
+			    out + o, outlen - o, "\\x%02x", s[i]);
+	}
+	out[o] = '\0';
+}
+
+static int
+not_xml(struct dm_parser *p)
+{
+	char q[80];
+	long have = head_avail(p, 16);
+
+	if (have < 0)
+		return source_failed(p);
+	if (p->head[p->head_off] == '{')
+		return dm_error_setr(p->err, DM_ESKIP, "not_aggregate",
+		    "not a DMARC aggregate report: JSON (SMTP TLS report?)");
+	quote_bytes(p->head + p->head_off, (size_t)have, q, sizeof(q));
+	return dm_error_setr(
+	    p->err, DM_EFORMAT, "not_xml", "not XML: starts with \"%s\"", q);
+}
+
+/* Skips whitespace; returns 1 if some was skipped, 0 if none, -1 on a read
+ * error. */
+static int
+skip_space(struct dm_parser *p)
+{
+	int skipped = 0;
+	long have;
+
+	while (
+	    (have = head_avail(p, 1)) > 0 && is_space(p->head[p->head_off])) {
+		p->head_off++;
+		skipped = 1;
+	}
+	return have < 0 ? -1 : skipped;
+}
+
+/*
+ * libxml2 refuses anything before "<?xml", but real reports (Microsoft's among
+ * them) start with a blank line, and some with a UTF-8 BOM followed by one:
+ * both are skipped and counted.  A UTF-16 BOM is left to libxml2, which reads
+ * UTF-16.
+ */
+static int
+check_start(struct dm_parser *p)
+{
+	long have = head_avail(p, 3);
+	int skipped;
+
+	if (have < 0)
+		return source_failed(p);
+	if (have >= 3 && memcmp(p->head, "\xef\xbb\xbf", 3) == 0) {
+		p->head_off = 3;
+		dm_parse_fixup(p, DM_FIXUP_BOM);
+	} else if (have >= 2 && (memcmp(p->head, "\xff\xfe", 2) == 0 ||
+	                            memcmp(p->head, "\xfe\xff", 2) == 0)) {
+		return DM_OK;
+	}
+	if ((skipped = skip_space(p)) < 0)
+		return source_failed(p);
+	if (p->head_off == p->head_len)
+		return dm_error_setr(p->err, DM_EFORMAT, "empty", "empty file");
+	if (p->head[p->head_off] != '<')
+		return not_xml(p);
+	if (skipped)
+		dm_parse_fixup(p, DM_FIXUP_LEADING_SPACE);
+	return DM_OK;
+}
+
+/* ---- libxml2 callbacks ---- */
+
+/* The reader's input: what check_start() read ahead, then the source. */
+static int
+io_read(void *ctx, char *buf, int len)
+{
+	struct dm_parser *p = ctx;
+	size_t n = p->head_len - p->head_off;
+	ssize_t got;
+
+	if (len <= 0)
+		return 0;
+	if (n > 0) {
+		if (n > (size_t)len)
+			n = (size_t)len;
+		memcpy(buf, p->head + p->head_off, n);
+		p->head_off += n;
+		return (int)n;
+	}
+	got = p->src->read(p->src->ctx, buf, (size_t)len, &p->src_err);
+	if (got < 0) {
+		p->src_failed = 1;
+		return -1;
+	}
+	return (int)got;
+}
+
+/* Keeps the first error; warnings (such as a relative namespace URI) do not
+ * stop a parse. */
+static void
+on_xml_error(void *ctx, DM_XML_ERROR *e)
+{
+	struct dm_parser *p = ctx;
+	char msg[DM_ERROR_MSG_MAX];
+	size_t n;
+
+	if (p->xml_failed || p->src_failed || e == NULL ||
+	    e->level < XML_ERR_ERROR)
+		return;
+	p->xml_failed = 1;
+	snprintf(msg, sizeof(msg), "%s",
+	    e->message != NULL ? e->message : "unknown error");
+	n = strlen(msg);
+	while (n > 0 && is_space((unsigned char)msg[n - 1]))
+		msg[--n] = '\0';
+	dm_error_setr(&p->xml_err, DM_EFORMAT, "xml_malformed",
+	    "XML not well-formed at line %d: %s", e->line, msg);
+}
+
+/* Library code never prints: libxml2's unstructured messages are dropped. */
+static void
+on_generic_error(void *ctx, const char *msg, ...)
+{
+	(void)ctx;
+	(void)msg;
+}
+
+/* ---- raw XML of <extensions> ---- */
+
+static int
+ext_add(struct dm_parser *p, const char *s, size_t n)
+{
+	int rc = dm_buf_add(&p->ext->b, s, n);
+
+	p->ext->set = 1;
+	if (rc == DM_ELIMIT)
+		return dm_parse_limit(p,
+		    "<extensions> longer than %u bytes (DM_MAX_TEXT_BYTES)",
+		    p->lim.text_bytes);
+	if (rc != DM_OK)
+		return dm_error_set(p->err, DM_ENOMEM, "out of memory");
+	return DM_OK;
+}
+
+/* Escapes & < > (and " in attribute values). */
+static int
+ext_escaped(struct dm_parser *p, const xmlChar *v)
+{
+	const char *s = (const char *)v, *run = s;
+	int rc = DM_OK;
+
+	if (s == NULL)
+		return DM_OK;
+	for (; *s != '\0' && rc == DM_OK; s++) {
+		const char *ent = *s == '&'   ? "&amp;"
+		                  : *s == '<' ? "&lt;"
+		                  : *s == '>' ? "&gt;"
+		                  : *s == '"' ? "&quot;"
+		                              : NULL;
+
+		if (ent == NULL)
+			continue;
+		if ((rc = ext_add(p, run, (size_t)(s - run))) == DM_OK)
+			rc = ext_add(p, ent, strlen(ent));
+		run = s + 1;
+	}
+	return rc != DM_OK ? rc : ext_add(p, run, strlen(run));
+}
+
+static int
+ext_attributes(struct dm_parser *p)
+{
+	const char *name;
+	int rc = DM_OK;
+
+	while (rc == DM_OK && xmlTextReaderMoveToNextAttribute(p->r) == 1) {
+		name = (const char *)xmlTextReaderConstName(p->r);
+		if ((rc = ext_add(p, " ", 1)) == DM_OK &&
+		    (rc = ext_add(p, name, strlen(name))) == DM_OK &&
+		    (rc = ext_add(p, "=\"", 2)) == DM_OK &&
+		    (rc = ext_escaped(p, xmlTextReaderConstValue(p->r))) ==
+		        DM_OK)
+			rc = ext_add(p, "\"", 1);
+	}
+	xmlTextReaderMoveToElement(p->r);
+	return rc;
+}
+
+static int
+ext_start(struct dm_parser *p, int empty)
+{
+	const char *name = (const char *)xmlTextReaderConstName(p->r);
+	int rc;
+
+	if ((rc = ext_add(p, "<", 1)) != DM_OK ||
+	    (rc = ext_add(p, name, strlen(name))) != DM_OK ||
+	    (rc = ext_attributes(p)) != DM_OK)
+		return rc;
+	return empty ? ext_add(p, "/>", 2) : ext_add(p, ">", 1);
+}
+
+static int
+ext_end(struct dm_parser *p, int empty)
+{
+	const char *name = (const char *)xmlTextReaderConstName(p->r);
+	int rc = DM_OK;
+
+	if (!empty && (rc = ext_add(p, "</", 2)) == DM_OK &&
+	    (rc = ext_add(p, name, strlen(name))) == DM_OK)
+		rc = ext_add(p, ">", 1);
+	if (p->depth < p->ext_depth)
+		p->ext = NULL;
+	return rc;
+}
+
+/* ---- nodes ---- */
+
+static enum dm_ns
+namespace_of(struct dm_parser *p)
+{
+	const char *uri = (const char *)xmlTextReaderConstNamespaceUri(p->r);
+
+	if (uri == NULL)
+		return NS_NONE;
+	if (strcmp(uri, NS_DMARC_20_URI) == 0)
+		return NS_DMARC_20;
+	if (strcmp(uri, NS_DMARC_01_URI) == 0)
+		return NS_DMARC_01;
+	return NS_OTHER;
+}
+
+static int
+not_feedback(struct dm_parser *p, const char *name, enum dm_ns ns)
+{
+	if (ns == NS_OTHER)
+		return dm_error_setr(p->err, DM_EFORMAT, "not_aggregate",
+		    "not a DMARC aggregate report: root element is <%s> in "
+		    "namespace %s",
+		    name, (const char *)xmlTextReaderConstNamespaceUri(p->r));
+	return dm_error_setr(p->err, DM_EFORMAT, "not_aggregate",
+	    "not a DMARC aggregate report: root element is <%s>", name);
+}
+
+/* The table entry of the element the reader is on, or NULL after setting an
+ * error. */
+static const struct dm_element *
+element_for(struct dm_parser *p)
+{
+	enum dm_el parent = p->depth > 0 ? p->stack[p->depth - 1]->id : EL_DOC;
+	const char *name;
+	const struct dm_element *e;
+	enum dm_ns ns;
+
+	if (parent == EL_UNKNOWN)
+		return &el_unknown;
+	if (parent == EL_EXTENSIONS || parent == EL_EXT_INNER)
+		return &el_ext_inner;
+	name = (const char *)xmlTextReaderConstLocalName(p->r);
+	ns = namespace_of(p);
+	e = ns == NS_OTHER ? NULL : dm_el_find(parent, name);
+	if (parent == EL_DOC) {
+		if (e == NULL)
+			not_feedback(p, name, ns);
+		p->ns = ns;
+		return e;
+	}
+	if (e == NULL) {
+		dm_parse_fixup(p, DM_FIXUP_UNKNOWN_ELEMENT);
+		return &el_unknown;
+	}
+	return e;
+}
+
+static int
+push(struct dm_parser *p, const struct dm_element *e)
+{
+	if (p->depth >= p->lim.xml_depth)
+		return dm_parse_limit(p,
+		    "XML nesting deeper than %u (DM_MAX_XML_DEPTH)",
+		    p->lim.xml_depth);
+	if (p->depth == p->stack_cap) {
+		size_t cap = p->stack_cap == 0 ? 16 : p->stack_cap * 2;
+		const struct dm_element **s =
+		    dm_realloc(p->stack, cap * sizeof(*s));
+
+		if (s == NULL)
+			return dm_error_set(p->err, DM_ENOMEM, "out of memory");
+		p->stack = s;
+		p->stack_cap = cap;
+	}
+	p->stack[p->depth++] = e;
+	return DM_OK;
+}
+
+/* Trims the collected text and drops control characters; returns its length. */
+static size_t
+clean_text(struct dm_parser *p, char **s)
+{
+	size_t n, dropped;
+
+	if (p->text.data == NULL) {
+		*s = NULL;
+		return 0;
+	}
+	*s = p->text.data;
+	n = dm_trim(s, p->text.len);
+	dropped = dm_strip_controls(*s, n);
+	if (dropped > 0)
+		dm_parse_fixup(p, DM_FIXUP_CONTROL_CHARS);
+	n -= dropped;
+	(*s)[n] = '\0';
+	return n;
+}
+
+static int
+on_end(struct dm_parser *p, int empty)
+{
+	const struct dm_element *e = p->stack[--p->depth];
+	char none[1] = "", *s;
+	size_t n;
+	int rc = DM_OK;
+
+	if (p->ext != NULL) {
+		rc = ext_end(p, empty);
+	} else if (e->end != NULL) {
+		n = clean_text(p, &s);
+		rc = e->end(p, s != NULL ? s : none, n);
+	}
+	dm_buf_reset(&p->text);
+	p->text_on = p->depth > 0 ? p->stack[p->depth - 1]->text : 0;
+	return rc;
+}
+
+static int
+on_start(struct dm_parser *p)
+{
+	int empty = xmlTextReaderIsEmptyElement(p->r) == 1;
+	const struct dm_element *e;
+	int rc;
+
+	if ((e = element_for(p)) == NULL)
+		return p->err->code;
+	if ((rc = push(p, e)) != DM_OK)
+		return rc;
+	if (e->start != NULL && (rc = e->start(p)) != DM_OK)
+		return rc;
+	if (e->id == EL_EXTENSIONS)
+		p->ext_depth = p->depth;
+	if (p->ext != NULL && (rc = ext_start(p, empty)) != DM_OK)
+		return rc;
+	dm_buf_reset(&p->text);
+	p->text_on = e->text;
+	return empty ? on_end(p, 1) : DM_OK;
+}
+
+static int
+on_text(struct dm_parser *p)
+{
+	const xmlChar *v;
+	int rc;
+
+	if (p->ext != NULL)
+		return ext_escaped(p, xmlTextReaderConstValue(p->r));
+	if (!p->text_on)
+		return DM_OK;
+	if ((v = xmlTextReaderConstValue(p->r)) == NULL)
+		return DM_OK;
+	rc = dm_buf_add(&p->text, v, strlen((const char *)v));
+	if (rc == DM_ELIMIT)
+		return dm_parse_limit(p,
+		    "text of <%s> longer than %u bytes (DM_MAX_TEXT_BYTES)",
+		    p->stack[p->depth - 1]->name, p->lim.text_bytes);
+	if (rc != DM_OK)
+		return dm_error_set(p->err, DM_ENOMEM, "out of memory");
+	return DM_OK;
+}
+
+static int
+on_node(struct dm_parser *p, int type)
+{
+	switch (type) {
+	case XML_READER_TYPE_ELEMENT:
+		return on_start(p);
+	case XML_READER_TYPE_END_ELEMENT:
+		return on_end(p, 0);
+	case XML_READER_TYPE_TEXT:
+	case XML_READER_TYPE_CDATA:
+	case XML_READER_TYPE_SIGNIFICANT_WHITESPACE:
+		return on_text(p);
+	case XML_READER_TYPE_DOCUMENT_TYPE:
+		return dm_error_setr(p->err, DM_EFORMAT, "doctype",
+		    "DOCTYPE not allowed in a DMARC report");
+	case XML_READER_TYPE_ENTITY_REFERENCE:
+		/* Unreachable while DOCTYPEs are rejected: entities need one.
+		 */
+		return dm_error_setr(p->err, DM_EFORMAT, "entity",
+		    "entity reference &%s; not allowed in a DMARC report",
+		    (const char *)xmlTextReaderConstName(p->r));
+	default:
+		return DM_OK;
+	}
+}
+
+static int
+read_failed(struct dm_parser *p)
+{
+	if (p->src_failed)
+		return source_failed(p);
+	if (p->xml_failed) {
+		*p->err = p->xml_err;
+		return p->err->code;
+	}
+	return dm_error_setr(
+	    p->err, DM_EFORMAT, "xml_malformed", "XML not well-formed");
+}
+
+static int
+read_document(struct dm_parser *p)
+{
+	int ret, rc;
+
+	p->r = xmlReaderForIO(io_read, NULL, p, NULL, NULL, DM_XML_OPTIONS);
+	if (p->r == NULL)
+		return p->src_failed || p->xml_failed
+		           ? read_failed(p)
+		           : dm_error_set(p->err, DM_ENOMEM, "out of memory");
+	xmlTextReaderSetStructuredErrorHandler(p->r, on_xml_error, p);
+	while ((ret = xmlTextReaderRead(p->r)) == 1) {
+		if ((rc = on_node(p, xmlTextReaderNodeType(p->r))) != DM_OK)
+			return rc;
+	}
+	if (ret < 0)
+		return read_failed(p);
+	return dm_report_finish(p, p->err);
+}
+
+static void
+run_reset(
+    struct dm_parser *p, const struct dm_source *src, struct dm_error *err)
+{
+	dm_error_clear(err);
+	p->err = err;
+	p->src = src;
+	p->head_len = p->head_off = 0;
+	p->src_failed = p->xml_failed = 0;
+	dm_error_clear(&p->src_err);
+	dm_error_clear(&p->xml_err);
+	p->depth = 0;
+	p->ext = NULL;
+	p->text_on = 0;
+	dm_buf_reset(&p->text);
+	dm_report_reset(p);
+}
+
+int
+dm_parse_run(
+    struct dm_parser *p, const struct dm_source *src, struct dm_error *err)
+{
+	/* libxml2 reports some errors (I/O, encodings) outside the reader:
+	 * route them here too. */
+	xmlStructuredErrorFunc old_serror = xmlStructuredError;
+	void *old_sctx = xmlStructuredErrorContext;
+	xmlGenericErrorFunc old_error = xmlGenericError;
+	void *old_ctx = xmlGenericErrorContext;
+	int rc;
+
+	run_reset(p, src, err);
+	if ((rc = check_start(p)) != DM_OK)
+		return rc;
+	xmlSetStructuredErrorFunc(p, on_xml_error);
+	xmlSetGenericErrorFunc(p, on_generic_error);
+	rc = read_document(p);
+	xmlFreeTextReader(p->r);
+	p->r = NULL;
+	xmlSetStructuredErrorFunc(old_sctx, old_serror);
+	xmlSetGenericErrorFunc(old_ctx, old_error);
+	return rc;
+}
