@@ -1,7 +1,8 @@
 /*
- * cmd_ingest.c - `dmarcstat ingest [--db FILE] PATH...`: store every report of every input.
- * Prints one summary line on stderr (or JSON on stdout with --json), each problem on its own
- * line, and a progress line only when stderr is a terminal.
+ * cmd_ingest.c - `dmarcstat ingest [--db FILE] PATH...`: store every report of
+ * every input. Prints one summary line on stderr (or JSON on stdout with
+ * --json), each problem on its own line, and a progress line only when stderr
+ * is a terminal.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -46,32 +47,35 @@ clear_progress(struct ui *ui)
 }
 
 static void
-on_event(void *ctx, enum dm_ingest_event ev, const struct dm_unit *u, const char *member,
-    const struct dm_error *e)
+on_event(void *ctx, enum dm_ingest_event ev, const struct dm_unit *u,
+    const char *member, const struct dm_error *e)
 {
 	struct ui *ui = ctx;
-	const char *what = ev == DM_INGEST_SKIPPED ? "skipped" :
-	    ev == DM_INGEST_FAILED		   ? "failed" :
-						     "quarantined";
+	const char *what = ev == DM_INGEST_SKIPPED  ? "skipped"
+	                   : ev == DM_INGEST_FAILED ? "failed"
+	                                            : "quarantined";
 	char where[2048];
 
 	if (ev == DM_INGEST_UNIT_DONE) {
 		ui->units++;
 		if (ui->progress && time(NULL) != ui->last) {
 			ui->last = time(NULL);
-			fprintf(stderr, "\r\033[Kingesting: %" PRIu64 " files", ui->units);
+			fprintf(stderr, "\r\033[Kingesting: %" PRIu64 " files",
+			    ui->units);
 		}
 		return;
 	}
 	if (ev == DM_INGEST_SKIPPED && ui->quiet)
 		return;
-	snprintf(where, sizeof(where), "%s%s%s%s%s", u->path, u->message ? ": " : "",
-	    u->message ? u->message : "", member ? ": " : "", member ? member : "");
+	snprintf(where, sizeof(where), "%s%s%s%s%s", u->path,
+	    u->message ? ": " : "", u->message ? u->message : "",
+	    member ? ": " : "", member ? member : "");
 	clear_progress(ui);
 	if (ev == DM_INGEST_FAILED)
 		dm_cli_warn("%s: %s", what, e->msg);
 	else
-		dm_cli_warn("%s: %s: %s (%s)", what, where, e->msg, e->reason ? e->reason : "error");
+		dm_cli_warn("%s: %s: %s (%s)", what, where, e->msg,
+		    e->reason ? e->reason : "error");
 }
 
 static void
@@ -80,22 +84,27 @@ print_summary(const struct dm_ingest_stats *s, int json)
 	char a[32], b[32], c[32];
 
 	if (json) {
-		printf("{\"files\":%" PRIu64 ",\"seen\":%" PRIu64 ",\"reports\":%" PRIu64
-		       ",\"records\":%" PRIu64 ",\"messages\":%" PRIu64 ",\"duplicates\":%" PRIu64
-		       ",\"quarantined\":%" PRIu64 ",\"skipped\":%" PRIu64 ",\"failed\":%" PRIu64
-		       "}\n",
-		    s->units, s->seen, s->reports, s->records, s->messages, s->duplicates,
-		    s->quarantined, s->skipped, s->failed);
+		printf("{\"files\":%" PRIu64 ",\"seen\":%" PRIu64
+		       ",\"reports\":%" PRIu64 ",\"records\":%" PRIu64
+		       ",\"messages\":%" PRIu64 ",\"duplicates\":%" PRIu64
+		       ",\"quarantined\":%" PRIu64 ",\"skipped\":%" PRIu64
+		       ",\"failed\":%" PRIu64 "}\n",
+		    s->units, s->seen, s->reports, s->records, s->messages,
+		    s->duplicates, s->quarantined, s->skipped, s->failed);
 		return;
 	}
 	fprintf(stderr, "%s files", thousands(s->units, a, sizeof(a)));
 	if (s->seen > 0)
-		fprintf(stderr, " (%s already seen)", thousands(s->seen, a, sizeof(a)));
-	fprintf(stderr, ": %s reports (%s records, %s messages) stored, %" PRIu64
-			" duplicates, %" PRIu64 " quarantined, %" PRIu64
-			" skipped (not aggregate reports)",
-	    thousands(s->reports, a, sizeof(a)), thousands(s->records, b, sizeof(b)),
-	    thousands(s->messages, c, sizeof(c)), s->duplicates, s->quarantined, s->skipped);
+		fprintf(stderr, " (%s already seen)",
+		    thousands(s->seen, a, sizeof(a)));
+	fprintf(stderr,
+	    ": %s reports (%s records, %s messages) stored, %" PRIu64
+	    " duplicates, %" PRIu64 " quarantined, %" PRIu64
+	    " skipped (not aggregate reports)",
+	    thousands(s->reports, a, sizeof(a)),
+	    thousands(s->records, b, sizeof(b)),
+	    thousands(s->messages, c, sizeof(c)), s->duplicates, s->quarantined,
+	    s->skipped);
 	if (s->failed > 0)
 		fprintf(stderr, ", %" PRIu64 " unreadable", s->failed);
 	fputc('\n', stderr);
@@ -105,21 +114,30 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: dmarcstat ingest [--db FILE] [--json] [--quiet] [--move-to MAILDIR]\n"
+	    "usage: dmarcstat ingest [--db FILE] [--json] [--quiet] [--move-to "
+	    "MAILDIR]\n"
 	    "                        [--failed-to MAILDIR] PATH...\n\n"
-	    "Stores every DMARC aggregate report found in PATH: files (XML, gzip, zip, any\n"
-	    "nesting), folders (recursive), mails, mboxes, Maildirs, or '-' for one file or\n"
-	    "mail on standard input.  Inputs already stored are skipped; reports already\n"
-	    "stored count as duplicates; inputs that cannot be stored are kept in the\n"
+	    "Stores every DMARC aggregate report found in PATH: files (XML, "
+	    "gzip, zip, any\n"
+	    "nesting), folders (recursive), mails, mboxes, Maildirs, or '-' "
+	    "for one file or\n"
+	    "mail on standard input.  Inputs already stored are skipped; "
+	    "reports already\n"
+	    "stored count as duplicates; inputs that cannot be stored are kept "
+	    "in the\n"
 	    "quarantine (see 'dmarcstat quarantine').\n\n"
 	    "  --db FILE          database (default: $DMARCSTAT_DB, else\n"
 	    "                     $XDG_DATA_HOME/dmarcstat/dmarcstat.db)\n"
 	    "  --json             print the summary as JSON on stdout\n"
 	    "  --quiet            print only problems\n"
-	    "  --move-to DIR      move each processed Maildir message to this Maildir\n"
-	    "  --failed-to DIR    move Maildir messages that failed to this Maildir\n\n"
-	    "Exit status: 0 all stored (or already there), 1 some inputs quarantined or\n"
-	    "unreadable, 2 usage error, 3 database cannot be opened or written.\n");
+	    "  --move-to DIR      move each processed Maildir message to this "
+	    "Maildir\n"
+	    "  --failed-to DIR    move Maildir messages that failed to this "
+	    "Maildir\n\n"
+	    "Exit status: 0 all stored (or already there), 1 some inputs "
+	    "quarantined or\n"
+	    "unreadable, 2 usage error, 3 database cannot be opened or "
+	    "written.\n");
 }
 
 struct args {
@@ -131,11 +149,12 @@ struct args {
 static int
 parse_args(int argc, char **argv, struct args *a)
 {
-	static const struct option longopts[] = {{"db", required_argument, NULL, 'd'},
+	static const struct option longopts[] = {
+	    {"db", required_argument, NULL, 'd'},
 	    {"json", no_argument, NULL, 'j'}, {"quiet", no_argument, NULL, 'q'},
 	    {"move-to", required_argument, NULL, 'm'},
-	    {"failed-to", required_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'},
-	    {0, 0, 0, 0}};
+	    {"failed-to", required_argument, NULL, 'f'},
+	    {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
 	int c;
 
 	while ((c = getopt_long(argc, argv, "d:jqh", longopts, NULL)) != -1) {
@@ -195,8 +214,8 @@ dm_cmd_ingest(int argc, char **argv)
 	ui.progress = !a.quiet && isatty(STDERR_FILENO);
 	a.opt.notify = on_event;
 	a.opt.notify_ctx = &ui;
-	rc = dm_ingest_run(store, (const char *const *)argv + optind, (size_t)(argc - optind),
-	    &lim, &a.opt, &stats, &err);
+	rc = dm_ingest_run(store, (const char *const *)argv + optind,
+	    (size_t)(argc - optind), &lim, &a.opt, &stats, &err);
 	clear_progress(&ui);
 	dm_store_close(store);
 	if (rc != DM_OK) {
@@ -205,5 +224,6 @@ dm_cmd_ingest(int argc, char **argv)
 	}
 	if (!a.quiet || a.json)
 		print_summary(&stats, a.json);
-	return stats.quarantined > 0 || stats.failed > 0 ? DM_EXIT_PARTIAL : DM_EXIT_OK;
+	return stats.quarantined > 0 || stats.failed > 0 ? DM_EXIT_PARTIAL
+	                                                 : DM_EXIT_OK;
 }

@@ -1,7 +1,8 @@
 /*
- * cmd_parse.c - `dmarcstat parse FILE...`: every report in every file, as JSON Lines on stdout.
- * Nothing is stored.  Problems go to stderr, one line each naming the file and member, and
- * make the exit status 1; the other files still print.
+ * cmd_parse.c - `dmarcstat parse FILE...`: every report in every file, as JSON
+ * Lines on stdout. Nothing is stored.  Problems go to stderr, one line each
+ * naming the file and member, and make the exit status 1; the other files still
+ * print.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -28,7 +29,8 @@ report_problem(struct parse_run *r, const struct dm_unit *u, const char *member,
 	if (where != NULL && member != NULL)
 		dm_cli_warn("%s: %s: %s: %s", u->path, where, member, e->msg);
 	else if (where != NULL || member != NULL)
-		dm_cli_warn("%s: %s: %s", u->path, where != NULL ? where : member, e->msg);
+		dm_cli_warn("%s: %s: %s", u->path,
+		    where != NULL ? where : member, e->msg);
 	else
 		dm_cli_warn("%s: %s", u->path, e->msg);
 }
@@ -43,7 +45,8 @@ on_payload(void *ctx, const struct dm_payload *p, struct dm_error *err)
 	(void)err;
 	dm_error_clear(&e);
 	rc = dm_ingest_payload_verdict(p, &e);
-	if (rc == DM_OK && dm_fbjson_begin(&r->json, p->unit->path, p->member) != DM_OK)
+	if (rc == DM_OK &&
+	    dm_fbjson_begin(&r->json, p->unit->path, p->member) != DM_OK)
 		rc = dm_error_set(&e, DM_EIO, "cannot create a temporary file");
 	if (rc == DM_OK)
 		rc = dm_parse_run(r->parser, &p->src, &e);
@@ -55,8 +58,8 @@ on_payload(void *ctx, const struct dm_payload *p, struct dm_error *err)
 }
 
 static int
-on_problem(void *ctx, const struct dm_unit *u, const char *member, const struct dm_error *pb,
-    struct dm_error *err)
+on_problem(void *ctx, const struct dm_unit *u, const char *member,
+    const struct dm_error *pb, struct dm_error *err)
 {
 	(void)err;
 	report_problem(ctx, u, member, pb);
@@ -67,16 +70,21 @@ static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: dmarcstat parse FILE...\n\n"
-		   "Prints every DMARC aggregate report found in the files (plain XML, gzip, zip,\n"
-		   "any nesting, mails, mboxes, Maildirs, folders; '-' reads stdin) as JSON Lines,\n"
-		   "one object per report.  Nothing is stored.  Exit status: 0 all parsed, 1 some\n"
-		   "input held no readable report (named on stderr), 2 usage error.\n");
+	           "Prints every DMARC aggregate report found in the files "
+	           "(plain XML, gzip, zip,\n"
+	           "any nesting, mails, mboxes, Maildirs, folders; '-' reads "
+	           "stdin) as JSON Lines,\n"
+	           "one object per report.  Nothing is stored.  Exit status: 0 "
+	           "all parsed, 1 some\n"
+	           "input held no readable report (named on stderr), 2 usage "
+	           "error.\n");
 }
 
 int
 dm_cmd_parse(int argc, char **argv)
 {
-	static const struct option longopts[] = {{"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
+	static const struct option longopts[] = {
+	    {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
 	struct dm_limits lim = dm_limits_default();
 	struct dm_walk_options opt = {0};
 	struct dm_walk_ops ops = {0};

@@ -1,6 +1,7 @@
 /*
- * cmd_quarantine.c - `dmarcstat quarantine [list|show ID|retry [ID...]]`: the inputs that could
- * not be stored, why, and a way to run them again through the current parser.
+ * cmd_quarantine.c - `dmarcstat quarantine [list|show ID|retry [ID...]]`: the
+ * inputs that could not be stored, why, and a way to run them again through the
+ * current parser.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -27,13 +28,20 @@ usage(FILE *f)
 	    "usage: dmarcstat quarantine [--db FILE] [list] [--all] [--json]\n"
 	    "       dmarcstat quarantine [--db FILE] show [--raw] ID\n"
 	    "       dmarcstat quarantine [--db FILE] retry [ID...]\n\n"
-	    "Inputs that could not be stored are kept (compressed) with a reason code.\n"
-	    "  list      the unresolved entries (--all: resolved ones too; --json: as JSON)\n"
-	    "  show ID   one entry in full; --raw writes the kept bytes to stdout instead\n"
-	    "  retry     runs the entries (all unresolved, or the IDs given) through the\n"
-	    "            current parser and stores what now succeeds; those are resolved\n\n"
-	    "Exit status: 0 success (retry: all resolved), 1 some entries still fail,\n"
-	    "2 usage error (or unknown ID), 3 database cannot be opened or written.\n");
+	    "Inputs that could not be stored are kept (compressed) with a "
+	    "reason code.\n"
+	    "  list      the unresolved entries (--all: resolved ones too; "
+	    "--json: as JSON)\n"
+	    "  show ID   one entry in full; --raw writes the kept bytes to "
+	    "stdout instead\n"
+	    "  retry     runs the entries (all unresolved, or the IDs given) "
+	    "through the\n"
+	    "            current parser and stores what now succeeds; those "
+	    "are resolved\n\n"
+	    "Exit status: 0 success (retry: all resolved), 1 some entries "
+	    "still fail,\n"
+	    "2 usage error (or unknown ID), 3 database cannot be opened or "
+	    "written.\n");
 }
 
 static const char *
@@ -55,8 +63,8 @@ print_row_text(const struct dm_store_quarantine_row *r)
 
 	printf("%-5" PRId64 " %-16s %-16s %s%s%s\n      %s\n", r->id,
 	    utc(r->first_seen, when, sizeof(when)), r->reason ? r->reason : "-",
-	    r->path ? r->path : "-", r->member ? ": " : "", r->member ? r->member : "",
-	    r->message ? r->message : "");
+	    r->path ? r->path : "-", r->member ? ": " : "",
+	    r->member ? r->member : "", r->message ? r->message : "");
 }
 
 static int
@@ -80,17 +88,20 @@ row_json(struct dm_buf *b, const struct dm_store_quarantine_row *r)
 		rc = dm_json_str(b, r->message);
 	if (rc == DM_OK)
 		rc = dm_buf_addf(b,
-		    ",\"size\":%" PRIu64 ",\"truncated\":%s,\"first_seen\":%" PRId64
-		    ",\"last_tried\":%" PRId64 ",\"attempts\":%u,\"resolved\":%s}",
-		    r->size, r->truncated ? "true" : "false", r->first_seen, r->last_tried,
-		    r->attempts, r->resolved ? "true" : "false");
+		    ",\"size\":%" PRIu64
+		    ",\"truncated\":%s,\"first_seen\":%" PRId64
+		    ",\"last_tried\":%" PRId64
+		    ",\"attempts\":%u,\"resolved\":%s}",
+		    r->size, r->truncated ? "true" : "false", r->first_seen,
+		    r->last_tried, r->attempts, r->resolved ? "true" : "false");
 	return rc;
 }
 
 /* Calls fn for each entry (all or unresolved). */
 static int
-each_row(struct dm_store *s, int all, int (*fn)(void *ctx, const struct dm_store_quarantine_row *),
-    void *ctx, struct dm_error *err)
+each_row(struct dm_store *s, int all,
+    int (*fn)(void *ctx, const struct dm_store_quarantine_row *), void *ctx,
+    struct dm_error *err)
 {
 	struct dm_store_quarantine_row row;
 	struct dm_store_qcursor *c;
@@ -125,8 +136,8 @@ list_one(void *ctx, const struct dm_store_quarantine_row *r)
 			rc = row_json(&l->json, r);
 	} else {
 		if (l->n == 0)
-			printf("%-5s %-16s %-16s %s\n", "ID", "FIRST SEEN (UTC)", "REASON",
-			    "INPUT");
+			printf("%-5s %-16s %-16s %s\n", "ID",
+			    "FIRST SEEN (UTC)", "REASON", "INPUT");
 		print_row_text(r);
 	}
 	l->n++;
@@ -202,15 +213,21 @@ show_text(struct dm_store *s, const struct find_ctx *f, struct dm_error *err)
 	size_t n = 0;
 	int rc;
 
-	printf("id:          %" PRId64 "\ninput:       %s\nmember:      %s\nreason:      %s\n"
-	       "message:     %s\nsize:        %" PRIu64 " bytes%s\nfirst seen:  %s UTC\n"
+	printf("id:          %" PRId64
+	       "\ninput:       %s\nmember:      %s\nreason:      %s\n"
+	       "message:     %s\nsize:        %" PRIu64
+	       " bytes%s\nfirst seen:  %s UTC\n"
 	       "last tried:  %s UTC\nattempts:    %u\nresolved:    %s\n",
-	    f->row.id, f->row.path ? f->row.path : "-", f->row.member ? f->row.member : "-",
-	    f->row.reason ? f->row.reason : "-", f->row.message ? f->row.message : "",
-	    f->row.size, f->row.truncated ? " (only the first bytes kept)" : "",
-	    utc(f->row.first_seen, a, sizeof(a)), utc(f->row.last_tried, b, sizeof(b)),
-	    f->row.attempts, f->row.resolved ? "yes" : "no");
-	if ((rc = dm_store_quarantine_get(s, f->row.id, &bytes, &n, err)) != DM_OK)
+	    f->row.id, f->row.path ? f->row.path : "-",
+	    f->row.member ? f->row.member : "-",
+	    f->row.reason ? f->row.reason : "-",
+	    f->row.message ? f->row.message : "", f->row.size,
+	    f->row.truncated ? " (only the first bytes kept)" : "",
+	    utc(f->row.first_seen, a, sizeof(a)),
+	    utc(f->row.last_tried, b, sizeof(b)), f->row.attempts,
+	    f->row.resolved ? "yes" : "no");
+	if ((rc = dm_store_quarantine_get(s, f->row.id, &bytes, &n, err)) !=
+	    DM_OK)
 		return rc;
 	printf("kept bytes:  %zu ('dmarcstat quarantine show --raw %" PRId64
 	       "' writes them out)\n",
@@ -220,7 +237,8 @@ show_text(struct dm_store *s, const struct find_ctx *f, struct dm_error *err)
 }
 
 static int
-cmd_show(struct dm_store *s, const struct qargs *a, int argc, char **argv, struct dm_error *err)
+cmd_show(struct dm_store *s, const struct qargs *a, int argc, char **argv,
+    struct dm_error *err)
 {
 	struct find_ctx f = {0};
 	void *bytes = NULL;
@@ -228,16 +246,19 @@ cmd_show(struct dm_store *s, const struct qargs *a, int argc, char **argv, struc
 	int rc;
 
 	if (argc != 1 || parse_id(argv[0], &f.id) != 0)
-		return dm_error_set(err, DM_EINVAL, "quarantine show: expected one entry ID");
+		return dm_error_set(
+		    err, DM_EINVAL, "quarantine show: expected one entry ID");
 	rc = each_row(s, 1, find_one, &f, err);
 	if (rc == DM_OK && !f.found)
-		rc = dm_error_set(err, DM_EINVAL, "quarantine: no entry %" PRId64, f.id);
+		rc = dm_error_set(
+		    err, DM_EINVAL, "quarantine: no entry %" PRId64, f.id);
 	if (rc == DM_OK && !a->raw)
 		rc = show_text(s, &f, err);
 	else if (rc == DM_OK) {
 		rc = dm_store_quarantine_get(s, f.id, &bytes, &n, err);
 		if (rc == DM_OK && fwrite(bytes, 1, n, stdout) != n)
-			rc = dm_error_set(err, DM_EIO, "cannot write standard output");
+			rc = dm_error_set(
+			    err, DM_EIO, "cannot write standard output");
 		dm_free(bytes);
 	}
 	find_free(&f);
@@ -268,7 +289,8 @@ collect_id(void *ctx, const struct dm_store_quarantine_row *r)
 }
 
 static int
-retry_ids(struct dm_store *s, const struct ids *ids, int *still_failing, struct dm_error *err)
+retry_ids(struct dm_store *s, const struct ids *ids, int *still_failing,
+    struct dm_error *err)
 {
 	struct dm_limits lim = dm_limits_default();
 	struct dm_ingest_options opt = {0};
@@ -280,20 +302,23 @@ retry_ids(struct dm_store *s, const struct ids *ids, int *still_failing, struct 
 		struct dm_error e;
 
 		dm_error_clear(&e);
-		rc = dm_ingest_retry(s, ids->v[i], &lim, &opt, &st, &resolved, &e);
+		rc = dm_ingest_retry(
+		    s, ids->v[i], &lim, &opt, &st, &resolved, &e);
 		if (rc == DM_EINVAL || rc == DM_EFORMAT) {
-			dm_cli_warn("quarantine %" PRId64 ": %s", ids->v[i], e.msg);
+			dm_cli_warn(
+			    "quarantine %" PRId64 ": %s", ids->v[i], e.msg);
 			*still_failing = 1;
 			rc = DM_OK;
 		} else if (rc != DM_OK) {
 			*err = e;
 		} else if (resolved) {
-			printf("%" PRId64 ": resolved: %" PRIu64 " reports (%" PRIu64
-			       " records) stored, %" PRIu64 " duplicates\n",
+			printf("%" PRId64 ": resolved: %" PRIu64
+			       " reports (%" PRIu64 " records) stored, %" PRIu64
+			       " duplicates\n",
 			    ids->v[i], st.reports, st.records, st.duplicates);
 		} else {
-			printf("%" PRId64 ": still failing (see 'dmarcstat quarantine show %" PRId64
-			       "')\n",
+			printf("%" PRId64 ": still failing (see 'dmarcstat "
+			                  "quarantine show %" PRId64 "')\n",
 			    ids->v[i], ids->v[i]);
 			*still_failing = 1;
 		}
@@ -302,7 +327,8 @@ retry_ids(struct dm_store *s, const struct ids *ids, int *still_failing, struct 
 }
 
 static int
-cmd_retry(struct dm_store *s, int argc, char **argv, int *still_failing, struct dm_error *err)
+cmd_retry(struct dm_store *s, int argc, char **argv, int *still_failing,
+    struct dm_error *err)
 {
 	struct ids ids = {0};
 	int64_t id;
@@ -312,7 +338,8 @@ cmd_retry(struct dm_store *s, int argc, char **argv, int *still_failing, struct 
 		struct dm_store_quarantine_row r = {0};
 
 		if (parse_id(argv[i], &id) != 0) {
-			rc = dm_error_set(err, DM_EINVAL, "quarantine retry: bad ID '%s'", argv[i]);
+			rc = dm_error_set(err, DM_EINVAL,
+			    "quarantine retry: bad ID '%s'", argv[i]);
 			break;
 		}
 		r.id = id;
@@ -331,9 +358,11 @@ cmd_retry(struct dm_store *s, int argc, char **argv, int *still_failing, struct 
 static int
 parse_args(int argc, char **argv, struct qargs *a)
 {
-	static const struct option longopts[] = {{"db", required_argument, NULL, 'd'},
+	static const struct option longopts[] = {
+	    {"db", required_argument, NULL, 'd'},
 	    {"json", no_argument, NULL, 'j'}, {"all", no_argument, NULL, 'a'},
-	    {"raw", no_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
+	    {"raw", no_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'},
+	    {0, 0, 0, 0}};
 	int c;
 
 	while ((c = getopt_long(argc, argv, "d:jarh", longopts, NULL)) != -1) {
@@ -362,8 +391,8 @@ parse_args(int argc, char **argv, struct qargs *a)
 }
 
 static int
-dispatch(struct dm_store *s, const struct qargs *a, int argc, char **argv, int *failing,
-    struct dm_error *err)
+dispatch(struct dm_store *s, const struct qargs *a, int argc, char **argv,
+    int *failing, struct dm_error *err)
 {
 	const char *sub = argc > 0 ? argv[0] : "list";
 
@@ -373,7 +402,8 @@ dispatch(struct dm_store *s, const struct qargs *a, int argc, char **argv, int *
 		return cmd_show(s, a, argc - 1, argv + 1, err);
 	if (strcmp(sub, "retry") == 0)
 		return cmd_retry(s, argc - 1, argv + 1, failing, err);
-	return dm_error_set(err, DM_EINVAL, "quarantine: unknown subcommand '%s'", sub);
+	return dm_error_set(
+	    err, DM_EINVAL, "quarantine: unknown subcommand '%s'", sub);
 }
 
 int
@@ -384,7 +414,8 @@ dm_cmd_quarantine(int argc, char **argv)
 	struct dm_error err;
 	int rc, failing = 0;
 
-	/* Options may follow the subcommand ("show --raw 3"): let getopt permute. */
+	/* Options may follow the subcommand ("show --raw 3"): let getopt
+	 * permute. */
 	if ((rc = parse_args(argc, argv, &a)) >= 0)
 		return rc;
 	if (a.db == NULL && (a.db = dm_cli_default_db(1)) == NULL)

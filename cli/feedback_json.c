@@ -1,4 +1,5 @@
-/* feedback_json.c - struct dm_feedback and its records as the JSON of `dmarcstat parse`. */
+/* feedback_json.c - struct dm_feedback and its records as the JSON of
+ * `dmarcstat parse`. */
 #include "feedback_json.h"
 
 #include <string.h>
@@ -62,15 +63,17 @@ reasons_json(struct dm_buf *b, const struct dm_record *r)
 }
 
 static int
-auth_json(struct dm_buf *b, const char *name, const char *k1, const char *k2, size_t n,
-    const void *arr, int dkim)
+auth_json(struct dm_buf *b, const char *name, const char *k1, const char *k2,
+    size_t n, const void *arr, int dkim)
 {
 	size_t i;
 	int rc = dm_buf_addf(b, ",\"%s\":[", name);
 
 	for (i = 0; rc == DM_OK && i < n; i++) {
-		const struct dm_dkim_result *d = dkim ? (const struct dm_dkim_result *)arr + i : NULL;
-		const struct dm_spf_result *s = dkim ? NULL : (const struct dm_spf_result *)arr + i;
+		const struct dm_dkim_result *d =
+		    dkim ? (const struct dm_dkim_result *)arr + i : NULL;
+		const struct dm_spf_result *s =
+		    dkim ? NULL : (const struct dm_spf_result *)arr + i;
 
 		rc = dm_buf_adds(b, i ? ",{\"domain\":" : "{\"domain\":");
 		if (rc == DM_OK)
@@ -80,7 +83,8 @@ auth_json(struct dm_buf *b, const char *name, const char *k1, const char *k2, si
 		if (rc == DM_OK)
 			rc = kv(b, k2, dkim ? d->result : s->result);
 		if (rc == DM_OK)
-			rc = kv(b, "human_result", dkim ? d->human_result : s->human_result);
+			rc = kv(b, "human_result",
+			    dkim ? d->human_result : s->human_result);
 		if (rc == DM_OK)
 			rc = dm_buf_adds(b, "}");
 	}
@@ -113,10 +117,11 @@ record_json(struct dm_buf *b, const struct dm_record *r)
 	if (rc == DM_OK)
 		rc = kv(b, "envelope_to", r->envelope_to);
 	if (rc == DM_OK)
-		rc = auth_json(b, "dkim_results", "selector", "result", r->n_dkim,
-		    r->dkim_results, 1);
+		rc = auth_json(b, "dkim_results", "selector", "result",
+		    r->n_dkim, r->dkim_results, 1);
 	if (rc == DM_OK)
-		rc = auth_json(b, "spf_results", "scope", "result", r->n_spf, r->spf_results, 0);
+		rc = auth_json(b, "spf_results", "scope", "result", r->n_spf,
+		    r->spf_results, 0);
 	if (rc == DM_OK)
 		rc = kv(b, "extensions", r->extensions);
 	return rc != DM_OK ? rc : dm_buf_adds(b, "}");
@@ -261,7 +266,8 @@ on_end(void *ctx, const struct dm_feedback *fb, struct dm_error *err)
 			rc = dm_buf_adds(&j->tail, "}\n");
 	}
 	if (rc != DM_OK)
-		return dm_error_set(err, rc, "report metadata too large to print");
+		return dm_error_set(
+		    err, rc, "report metadata too large to print");
 	j->ended = 1;
 	return DM_OK;
 }
@@ -269,7 +275,8 @@ on_end(void *ctx, const struct dm_feedback *fb, struct dm_error *err)
 struct dm_sink
 dm_fbjson_sink(struct dm_fbjson *j)
 {
-	struct dm_sink s = {.ctx = j, .begin = NULL, .record = on_record, .end = on_end};
+	struct dm_sink s = {
+	    .ctx = j, .begin = NULL, .record = on_record, .end = on_end};
 
 	return s;
 }
@@ -282,11 +289,14 @@ dm_fbjson_emit(struct dm_fbjson *j, FILE *out, struct dm_error *err)
 	size_t got;
 
 	if (!j->ended)
-		return dm_error_set(err, DM_EFORMAT, "no report in the document");
+		return dm_error_set(
+		    err, DM_EFORMAT, "no report in the document");
 	rewind(j->spool);
 	fwrite(j->head.data, 1, j->head.len, out);
-	while (n > 0 && (got = fread(chunk, 1, (size_t)n < sizeof(chunk) ? (size_t)n :
-			     sizeof(chunk), j->spool)) > 0) {
+	while (
+	    n > 0 && (got = fread(chunk, 1,
+	                  (size_t)n < sizeof(chunk) ? (size_t)n : sizeof(chunk),
+	                  j->spool)) > 0) {
 		fwrite(chunk, 1, got, out);
 		n -= (long)got;
 	}

@@ -1,9 +1,11 @@
 /*
- * feedback_json.h - the JSON Lines contract of `dmarcstat parse`: one object per report.
+ * feedback_json.h - the JSON Lines contract of `dmarcstat parse`: one object
+ * per report.
  *
- * Records are spooled to a temporary file while the parser streams them, so a million-record
- * report costs no memory, and the object is printed only once the whole document parsed: a
- * report that fails half-way prints nothing on stdout.
+ * Records are spooled to a temporary file while the parser streams them, so a
+ * million-record report costs no memory, and the object is printed only once
+ * the whole document parsed: a report that fails half-way prints nothing on
+ * stdout.
  */
 #ifndef DM_FEEDBACK_JSON_H
 #define DM_FEEDBACK_JSON_H
@@ -14,8 +16,8 @@
 #include "model.h"
 
 struct dm_fbjson {
-	FILE *spool;	   /* records of the current report, comma-separated */
-	struct dm_buf rec; /* one record */
+	FILE *spool;        /* records of the current report, comma-separated */
+	struct dm_buf rec;  /* one record */
 	struct dm_buf head; /* everything before "records", built at end() */
 	struct dm_buf tail; /* everything after */
 	const char *file, *member; /* borrowed for the current payload */

@@ -1,6 +1,7 @@
 /*
- * main.c - dmarcstat's entry point: picks the subcommand and hands over.  Nothing else lives
- * here (curl's tool_main.c); each subcommand is a cmd_*.c file.
+ * main.c - dmarcstat's entry point: picks the subcommand and hands over.
+ * Nothing else lives here (curl's tool_main.c); each subcommand is a cmd_*.c
+ * file.
  */
 #include <stdio.h>
 #include <string.h>
@@ -16,11 +17,16 @@ static const struct {
 	int (*run)(int argc, char **argv);
 	const char *summary;
 } commands[] = {
-	{"parse", dm_cmd_parse, "print the reports in files as JSON Lines (nothing stored)"},
-	{"ingest", dm_cmd_ingest, "store the reports of files, folders, mails and mailboxes"},
-	{"quarantine", dm_cmd_quarantine, "list, show or retry inputs that could not be stored"},
-	{"report", dm_cmd_report, "deliverability report: ISPs, sources, causes and fixes"},
-	{"explain", dm_cmd_explain, "what ISPs did with the mail of some IPs, and why"},
+    {"parse", dm_cmd_parse,
+        "print the reports in files as JSON Lines (nothing stored)"},
+    {"ingest", dm_cmd_ingest,
+        "store the reports of files, folders, mails and mailboxes"},
+    {"quarantine", dm_cmd_quarantine,
+        "list, show or retry inputs that could not be stored"},
+    {"report", dm_cmd_report,
+        "deliverability report: ISPs, sources, causes and fixes"},
+    {"explain", dm_cmd_explain,
+        "what ISPs did with the mail of some IPs, and why"},
 };
 
 static void
@@ -30,9 +36,12 @@ usage(FILE *f)
 
 	fprintf(f, "usage: dmarcstat COMMAND [OPTIONS] [ARGS]\n\ncommands:\n");
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-11s %s\n", commands[i].name, commands[i].summary);
-	fprintf(f, "\n'dmarcstat COMMAND --help' describes a command.  Exit status: 0 success,\n"
-		   "1 some inputs failed, 2 usage error, 3 database cannot be opened or written.\n");
+		fprintf(
+		    f, "  %-11s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\n'dmarcstat COMMAND --help' describes a command.  Exit "
+	           "status: 0 success,\n"
+	           "1 some inputs failed, 2 usage error, 3 database cannot be "
+	           "opened or written.\n");
 }
 
 int

@@ -1,4 +1,5 @@
-/* util.c - what every subcommand shares: the default database path and warnings. */
+/* util.c - what every subcommand shares: the default database path and
+ * warnings. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -43,18 +44,22 @@ const char *
 dm_cli_default_db(int create)
 {
 	static char path[4096];
-	const char *env = getenv("DMARCSTAT_DB"), *xdg = getenv("XDG_DATA_HOME");
+	const char *env = getenv("DMARCSTAT_DB"),
+	           *xdg = getenv("XDG_DATA_HOME");
 	const char *home = getenv("HOME");
 	int n;
 
 	if (env != NULL && env[0] != '\0')
 		return env;
 	if (xdg != NULL && xdg[0] == '/')
-		n = snprintf(path, sizeof(path), "%s/dmarcstat/dmarcstat.db", xdg);
+		n = snprintf(
+		    path, sizeof(path), "%s/dmarcstat/dmarcstat.db", xdg);
 	else if (home != NULL && home[0] != '\0')
-		n = snprintf(path, sizeof(path), "%s/.local/share/dmarcstat/dmarcstat.db", home);
+		n = snprintf(path, sizeof(path),
+		    "%s/.local/share/dmarcstat/dmarcstat.db", home);
 	else {
-		dm_cli_warn("no database: set DMARCSTAT_DB or HOME, or pass --db FILE");
+		dm_cli_warn(
+		    "no database: set DMARCSTAT_DB or HOME, or pass --db FILE");
 		return NULL;
 	}
 	if (n < 0 || (size_t)n >= sizeof(path)) {
@@ -62,7 +67,8 @@ dm_cli_default_db(int create)
 		return NULL;
 	}
 	if (create && make_dirs(path) != 0) {
-		dm_cli_warn("cannot create the folder of %s: %s", path, strerror(errno));
+		dm_cli_warn("cannot create the folder of %s: %s", path,
+		    strerror(errno));
 		return NULL;
 	}
 	return path;

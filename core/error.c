@@ -1,7 +1,8 @@
 /*
- * error.c - formatting of struct dm_error.  Messages are kept to one line because they are
- * printed one per input and stored in the quarantine table; input quoted into them may hold
- * newlines or escape sequences, which are flattened here once for every caller.
+ * error.c - formatting of struct dm_error.  Messages are kept to one line
+ * because they are printed one per input and stored in the quarantine table;
+ * input quoted into them may hold newlines or escape sequences, which are
+ * flattened here once for every caller.
  */
 #include "error.h"
 
@@ -28,8 +29,8 @@ dm_error_clear(struct dm_error *err)
 	err->msg[0] = '\0';
 }
 
-static enum dm_status vset(struct dm_error *err, enum dm_status code, const char *fmt,
-    va_list ap) DM_PRINTF(3, 0);
+static enum dm_status vset(struct dm_error *err, enum dm_status code,
+    const char *fmt, va_list ap) DM_PRINTF(3, 0);
 
 static enum dm_status
 vset(struct dm_error *err, enum dm_status code, const char *fmt, va_list ap)
@@ -54,8 +55,8 @@ dm_error_set(struct dm_error *err, enum dm_status code, const char *fmt, ...)
 }
 
 enum dm_status
-dm_error_setr(struct dm_error *err, enum dm_status code, const char *reason, const char *fmt,
-    ...)
+dm_error_setr(struct dm_error *err, enum dm_status code, const char *reason,
+    const char *fmt, ...)
 {
 	va_list ap;
 

@@ -1,4 +1,5 @@
-/* json.c - JSON escaping (RFC 8259), with UTF-8 validation so output is always valid JSON. */
+/* json.c - JSON escaping (RFC 8259), with UTF-8 validation so output is always
+ * valid JSON. */
 #include "json.h"
 
 #include <inttypes.h>
@@ -6,7 +7,8 @@
 
 #include "error.h"
 
-/* Length of the valid UTF-8 sequence at s, or 0 when it is not valid (RFC 3629). */
+/* Length of the valid UTF-8 sequence at s, or 0 when it is not valid (RFC
+ * 3629). */
 static size_t
 utf8_len(const unsigned char *s)
 {
@@ -56,8 +58,8 @@ add_escape(struct dm_buf *b, unsigned c)
 static int
 needs_escape(const unsigned char *s)
 {
-	if (s[0] < 0x20 || s[0] == '"' || s[0] == '\\' || s[0] == '<' || s[0] == '>' ||
-	    s[0] == '&' || s[0] == 0x7f)
+	if (s[0] < 0x20 || s[0] == '"' || s[0] == '\\' || s[0] == '<' ||
+	    s[0] == '>' || s[0] == '&' || s[0] == 0x7f)
 		return 1;
 	/* U+2028 and U+2029 end lines in JavaScript. */
 	return s[0] == 0xe2 && s[1] == 0x80 && (s[2] == 0xa8 || s[2] == 0xa9);
@@ -94,7 +96,8 @@ dm_json_str(struct dm_buf *b, const char *str)
 			rc = add_escape(b, *s);
 			s++;
 		} else {
-			rc = dm_buf_addf(b, "\\u%04x", s[2] == 0xa8 ? 0x2028 : 0x2029);
+			rc = dm_buf_addf(
+			    b, "\\u%04x", s[2] == 0xa8 ? 0x2028 : 0x2029);
 			s += 3;
 		}
 		if (rc != DM_OK)

@@ -1,10 +1,12 @@
 /*
- * json.h - JSON string escaping, shared by every writer of JSON (parse output, reports).
+ * json.h - JSON string escaping, shared by every writer of JSON (parse output,
+ * reports).
  *
- * Report contents come from strangers: everything is escaped so that any byte sequence becomes
- * a valid JSON string.  Control characters become \u00XX, '<' '>' '&' and U+2028/U+2029 are
- * escaped too (safe to embed in HTML or JavaScript), and bytes that are not valid UTF-8 become
- * U+FFFD, so that jq never rejects our output.
+ * Report contents come from strangers: everything is escaped so that any byte
+ * sequence becomes a valid JSON string.  Control characters become \u00XX, '<'
+ * '>' '&' and U+2028/U+2029 are escaped too (safe to embed in HTML or
+ * JavaScript), and bytes that are not valid UTF-8 become U+FFFD, so that jq
+ * never rejects our output.
  */
 #ifndef DM_JSON_H
 #define DM_JSON_H
@@ -13,7 +15,8 @@
 
 #include "mem.h"
 
-/* Appends s as a quoted JSON string, or null when s is NULL.  DM_OK, DM_ENOMEM or DM_ELIMIT. */
+/* Appends s as a quoted JSON string, or null when s is NULL.  DM_OK, DM_ENOMEM
+ * or DM_ELIMIT. */
 int dm_json_str(struct dm_buf *b, const char *s);
 
 /* Appends "key": before a value (key is trusted: it is ours, not escaped). */

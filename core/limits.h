@@ -1,10 +1,12 @@
 /*
- * limits.h - every cap dmarcstat applies to untrusted input, in one place, each with its reason.
+ * limits.h - every cap dmarcstat applies to untrusted input, in one place, each
+ * with its reason.
  *
- * Every report we read was written by a stranger.  The caps keep memory and time bounded whatever
- * the input; hitting one is an error (DM_ELIMIT) whose message names the cap and its value, never
- * a silent truncation.  A run may lower (or raise) them through struct dm_limits, the way
- * sqlite3_limit() works, which also lets tests use tiny values.
+ * Every report we read was written by a stranger.  The caps keep memory and
+ * time bounded whatever the input; hitting one is an error (DM_ELIMIT) whose
+ * message names the cap and its value, never a silent truncation.  A run may
+ * lower (or raise) them through struct dm_limits, the way sqlite3_limit()
+ * works, which also lets tests use tiny values.
  */
 #ifndef DM_LIMITS_H
 #define DM_LIMITS_H
@@ -12,54 +14,66 @@
 #include <stdint.h>
 
 /*
- * Decompressed bytes of one payload (one XML file after gunzip/unzip).  The largest real reports
- * (Google, Microsoft for big senders) are a few MiB; 64 MiB leaves room for about a million
- * records while stopping decompression bombs long before memory or disk suffer.
+ * Decompressed bytes of one payload (one XML file after gunzip/unzip).  The
+ * largest real reports (Google, Microsoft for big senders) are a few MiB; 64
+ * MiB leaves room for about a million records while stopping decompression
+ * bombs long before memory or disk suffer.
  */
 #define DM_MAX_PAYLOAD_BYTES (64ULL * 1024 * 1024)
 
 /*
- * Decompressed-to-compressed ratio, checked once a payload passes DM_RATIO_GRACE_BYTES.  DMARC
- * XML compresses about 10-30x; repetitive synthetic reports reach 200x.  1000x is a bomb.
+ * Decompressed-to-compressed ratio, checked once a payload passes
+ * DM_RATIO_GRACE_BYTES.  DMARC XML compresses about 10-30x; repetitive
+ * synthetic reports reach 200x.  1000x is a bomb.
  */
 #define DM_MAX_COMPRESSION_RATIO 1000
 #define DM_RATIO_GRACE_BYTES (1024 * 1024)
 
-/* Members of one archive.  Real report zips hold one XML; a few hold a handful. */
+/* Members of one archive.  Real report zips hold one XML; a few hold a handful.
+ */
 #define DM_MAX_ARCHIVE_MEMBERS 1000
 
-/* Containers inside containers (gzip in zip in gzip ...).  Real ones nest at most twice. */
+/* Containers inside containers (gzip in zip in gzip ...).  Real ones nest at
+ * most twice. */
 #define DM_MAX_CONTAINER_DEPTH 4
 
-/* XML element depth.  A DMARC report is 5 levels deep; extensions may add a few. */
+/* XML element depth.  A DMARC report is 5 levels deep; extensions may add a
+ * few. */
 #define DM_MAX_XML_DEPTH 64
 
 /*
- * Bytes of one text value (an element's text, or one extension's raw XML).  The longest real
- * values are human_result comments and extensions, well under 1 KiB.
+ * Bytes of one text value (an element's text, or one extension's raw XML).  The
+ * longest real values are human_result comments and extensions, well under 1
+ * KiB.
  */
 #define DM_MAX_TEXT_BYTES (64 * 1024)
 
-/* Records in one report: a million covers the largest senders' daily reports. */
+/* Records in one report: a million covers the largest senders' daily reports.
+ */
 #define DM_MAX_RECORDS 2000000
 
-/* Auth results (DKIM + SPF) and override reasons in one record: real ones hold a few. */
+/* Auth results (DKIM + SPF) and override reasons in one record: real ones hold
+ * a few. */
 #define DM_MAX_RESULTS_PER_RECORD 100
 
-/* Bytes of one mail message (mbox entry, Maildir file, stdin mail).  Report mails are < 10 MiB. */
+/* Bytes of one mail message (mbox entry, Maildir file, stdin mail).  Report
+ * mails are < 10 MiB. */
 #define DM_MAX_MESSAGE_BYTES (100ULL * 1024 * 1024)
 
-/* MIME parts in one message and message/rfc822 nesting: report mails have 1-3 parts, depth 2. */
+/* MIME parts in one message and message/rfc822 nesting: report mails have 1-3
+ * parts, depth 2. */
 #define DM_MAX_MIME_PARTS 1000
 #define DM_MAX_MIME_DEPTH 10
 
 /*
- * Bytes of an input kept in the quarantine table (compressed).  Enough to re-process any real
- * report; a larger input is kept truncated, and its record says so.
+ * Bytes of an input kept in the quarantine table (compressed).  Enough to
+ * re-process any real report; a larger input is kept truncated, and its record
+ * says so.
  */
 #define DM_MAX_QUARANTINE_BYTES (16ULL * 1024 * 1024)
 
-/* The caps in force for one run.  Fill with dm_limits_default(), then lower what you need. */
+/* The caps in force for one run.  Fill with dm_limits_default(), then lower
+ * what you need. */
 struct dm_limits {
 	uint64_t payload_bytes;
 	uint32_t compression_ratio;

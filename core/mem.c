@@ -1,6 +1,7 @@
 /*
- * mem.c - the allocation hook and dm_buf.  The failure counter is the one piece of global state
- * in the project's libraries; it exists only so that tests can exercise out-of-memory paths.
+ * mem.c - the allocation hook and dm_buf.  The failure counter is the one piece
+ * of global state in the project's libraries; it exists only so that tests can
+ * exercise out-of-memory paths.
  */
 #include "mem.h"
 
@@ -39,7 +40,8 @@ dm_malloc(size_t n)
 void *
 dm_calloc(size_t n, size_t size)
 {
-	return should_fail() ? NULL : calloc(n == 0 ? 1 : n, size == 0 ? 1 : size);
+	return should_fail() ? NULL
+	                     : calloc(n == 0 ? 1 : n, size == 0 ? 1 : size);
 }
 
 void *

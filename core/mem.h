@@ -1,9 +1,11 @@
 /*
- * mem.h - the one allocation hook of dmarcstat, and small string helpers built on it.
+ * mem.h - the one allocation hook of dmarcstat, and small string helpers built
+ * on it.
  *
- * All project code allocates through these so that tests can make the Nth allocation fail and
- * check that every error path frees what it took and reports DM_ENOMEM (SQLite's fault tests).
- * Third-party libraries keep their own allocators.
+ * All project code allocates through these so that tests can make the Nth
+ * allocation fail and check that every error path frees what it took and
+ * reports DM_ENOMEM (SQLite's fault tests). Third-party libraries keep their
+ * own allocators.
  */
 #ifndef DM_MEM_H
 #define DM_MEM_H
@@ -19,12 +21,13 @@ char *dm_strdup(const char *s);
 char *dm_strndup(const char *s, size_t n);
 
 /*
- * Test hook: after n more successful allocations, every allocation fails until reset with
- * n = -1 (the default).  Not for production use.
+ * Test hook: after n more successful allocations, every allocation fails until
+ * reset with n = -1 (the default).  Not for production use.
  */
 void dm_mem_fail_after(long n);
 
-/* A growable byte buffer (curl's dynbuf): always NUL-terminated, capped at max bytes. */
+/* A growable byte buffer (curl's dynbuf): always NUL-terminated, capped at max
+ * bytes. */
 struct dm_buf {
 	char *data;
 	size_t len, cap, max;

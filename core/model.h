@@ -1,18 +1,23 @@
 /*
- * model.h - a DMARC aggregate report as dmarcstat understands it, and the record sink.
+ * model.h - a DMARC aggregate report as dmarcstat understands it, and the
+ * record sink.
  *
- * One struct dm_feedback is one <feedback> document (RFC 7489 appendix C, RFC 9990).  Records are
- * not kept in it: the parser hands each <record> to a struct dm_sink as soon as it closes, so a
- * million-record report needs the memory of one record.  Everything here is plain data; strings
- * are UTF-8, already normalised by the parser (trimmed, lower-cased where the RFC defines a
- * keyword), and NULL where the report did not give a value.  Nothing is invented: a value that
- * was present but unusable is NULL too, and the fix-up that dropped it is counted.
+ * One struct dm_feedback is one <feedback> document (RFC 7489 appendix C, RFC
+ * 9990).  Records are not kept in it: the parser hands each <record> to a
+ * struct dm_sink as soon as it closes, so a million-record report needs the
+ * memory of one record.  Everything here is plain data; strings are UTF-8,
+ * already normalised by the parser (trimmed, lower-cased where the RFC defines
+ * a keyword), and NULL where the report did not give a value.  Nothing is
+ * invented: a value that was present but unusable is NULL too, and the fix-up
+ * that dropped it is counted.
  *
  * Typical use (a sink):
- *   1. begin() gets the report metadata and published policy, before the first record.
+ *   1. begin() gets the report metadata and published policy, before the first
+ * record.
  *   2. record() gets each record, borrowed until it returns.
- *   3. end() gets the complete feedback again (top-level extensions, all fix-ups, totals).
- *   A parse that fails after begin() calls no end(); the caller rolls back what the sink did.
+ *   3. end() gets the complete feedback again (top-level extensions, all
+ * fix-ups, totals). A parse that fails after begin() calls no end(); the caller
+ * rolls back what the sink did.
  */
 #ifndef DM_MODEL_H
 #define DM_MODEL_H
@@ -22,51 +27,73 @@
 
 #include "error.h"
 
-/* Which schema the document follows, judged by namespace, <version> and elements seen. */
+/* Which schema the document follows, judged by namespace, <version> and
+ * elements seen. */
 enum dm_schema {
-	DM_SCHEMA_DRAFT = 0, /* no <version>, no namespace: the pre-RFC draft most reporters still send */
-	DM_SCHEMA_RFC7489,   /* <version>1.0</version> or the dmarc-xml/0.1 namespace */
-	DM_SCHEMA_RFC9990    /* urn:ietf:params:xml:ns:dmarc-2.0 or <version>2.0</version> */
+	DM_SCHEMA_DRAFT = 0, /* no <version>, no namespace: the pre-RFC draft
+	                        most reporters still send */
+	DM_SCHEMA_RFC7489,   /* <version>1.0</version> or the dmarc-xml/0.1
+	                        namespace */
+	DM_SCHEMA_RFC9990    /* urn:ietf:params:xml:ns:dmarc-2.0 or
+	                        <version>2.0</version> */
 };
 
 /*
- * Normalisations applied to real-world quirks.  Each is counted per report; the names (see
- * dm_fixup_name) are a stable contract shown to users and stored in the database.  Append only.
+ * Normalisations applied to real-world quirks.  Each is counted per report; the
+ * names (see dm_fixup_name) are a stable contract shown to users and stored in
+ * the database.  Append only.
  */
 enum dm_fixup {
-	DM_FIXUP_BOM = 0,	     /* "bom": byte order mark before the XML declaration */
-	DM_FIXUP_LEADING_SPACE,	     /* "leading_whitespace": blank lines before <?xml */
-	DM_FIXUP_TIMESTAMP_MS,	     /* "timestamp_ms": date_range in milliseconds */
-	DM_FIXUP_DATE_INVALID,	     /* "date_invalid": begin/end not a plausible Unix time */
-	DM_FIXUP_RESULT_CASE,	     /* "result_case": "Pass", "FAIL" ... lower-cased */
-	DM_FIXUP_SPF_HARDFAIL,	     /* "spf_hardfail": SPF "hardfail" read as "fail" */
-	DM_FIXUP_EMPTY_SP,	     /* "empty_sp": <sp></sp> read as absent */
-	DM_FIXUP_REASON_TEXT_ONLY,   /* "reason_text_only": <reason>forwarded</reason> without <type> */
-	DM_FIXUP_LEGACY_NP,	     /* "legacy_np": <np> in a pre-RFC 9990 report */
-	DM_FIXUP_COUNT_DECIMAL,	     /* "count_decimal": <count>3.0</count> */
-	DM_FIXUP_COUNT_INVALID,	     /* "count_invalid": <count> missing, negative or not a number */
-	DM_FIXUP_CONTROL_CHARS,	     /* "control_chars": control characters dropped from text */
-	DM_FIXUP_IDENTITIES,	     /* "identities": pre-RFC <identities> spelling of <identifiers> */
-	DM_FIXUP_IP_INVALID,	     /* "ip_invalid": <source_ip> missing or not an IP address */
-	DM_FIXUP_IP_MAPPED,	     /* "ip_mapped": ::ffff:192.0.2.1 read as 192.0.2.1 */
-	DM_FIXUP_IP_CANONICAL,	     /* "ip_canonical": IPv6 rewritten in RFC 5952 form, leading zeros */
-	DM_FIXUP_ALIGNMENT_WORD,     /* "alignment_word": adkim/aspf "relaxed"/"strict" read as r/s */
-	DM_FIXUP_VALUE_INVALID,	     /* "value_invalid": unknown keyword (p, adkim, disposition...) dropped */
-	DM_FIXUP_PCT_INVALID,	     /* "pct_invalid": <pct> not an integer 0-100 */
-	DM_FIXUP_UNKNOWN_ELEMENT,    /* "unknown_element": element outside both schemas, skipped */
-	DM_FIXUP_COUNT		     /* number of fix-ups; not a fix-up */
+	DM_FIXUP_BOM =
+	    0, /* "bom": byte order mark before the XML declaration */
+	DM_FIXUP_LEADING_SPACE, /* "leading_whitespace": blank lines before
+	                           <?xml */
+	DM_FIXUP_TIMESTAMP_MS,  /* "timestamp_ms": date_range in milliseconds */
+	DM_FIXUP_DATE_INVALID, /* "date_invalid": begin/end not a plausible Unix
+	                          time */
+	DM_FIXUP_RESULT_CASE,  /* "result_case": "Pass", "FAIL" ... lower-cased
+	                        */
+	DM_FIXUP_SPF_HARDFAIL, /* "spf_hardfail": SPF "hardfail" read as "fail"
+	                        */
+	DM_FIXUP_EMPTY_SP,     /* "empty_sp": <sp></sp> read as absent */
+	DM_FIXUP_REASON_TEXT_ONLY, /* "reason_text_only":
+	                              <reason>forwarded</reason> without <type>
+	                            */
+	DM_FIXUP_LEGACY_NP,     /* "legacy_np": <np> in a pre-RFC 9990 report */
+	DM_FIXUP_COUNT_DECIMAL, /* "count_decimal": <count>3.0</count> */
+	DM_FIXUP_COUNT_INVALID, /* "count_invalid": <count> missing, negative or
+	                           not a number */
+	DM_FIXUP_CONTROL_CHARS, /* "control_chars": control characters dropped
+	                           from text */
+	DM_FIXUP_IDENTITIES, /* "identities": pre-RFC <identities> spelling of
+	                        <identifiers> */
+	DM_FIXUP_IP_INVALID, /* "ip_invalid": <source_ip> missing or not an IP
+	                        address */
+	DM_FIXUP_IP_MAPPED,  /* "ip_mapped": ::ffff:192.0.2.1 read as 192.0.2.1
+	                      */
+	DM_FIXUP_IP_CANONICAL,   /* "ip_canonical": IPv6 rewritten in RFC 5952
+	                            form, leading zeros */
+	DM_FIXUP_ALIGNMENT_WORD, /* "alignment_word": adkim/aspf
+	                            "relaxed"/"strict" read as r/s */
+	DM_FIXUP_VALUE_INVALID,  /* "value_invalid": unknown keyword (p, adkim,
+	                            disposition...) dropped */
+	DM_FIXUP_PCT_INVALID,    /* "pct_invalid": <pct> not an integer 0-100 */
+	DM_FIXUP_UNKNOWN_ELEMENT, /* "unknown_element": element outside both
+	                             schemas, skipped */
+	DM_FIXUP_COUNT            /* number of fix-ups; not a fix-up */
 };
 
-/* The stable name of a fix-up ("timestamp_ms"); NULL for an out-of-range value. */
+/* The stable name of a fix-up ("timestamp_ms"); NULL for an out-of-range value.
+ */
 const char *dm_fixup_name(enum dm_fixup f);
 
 struct dm_policy {
 	const char *domain;
-	const char *p, *sp, *np;     /* "none" | "quarantine" | "reject" */
-	const char *adkim, *aspf;    /* "r" | "s" */
-	int pct;		     /* 0-100; -1 when absent (RFC 9990 removed it) */
-	const char *fo;		     /* as published, e.g. "0", "1:d" */
-	const char *testing;	     /* RFC 9990 "y" | "n" */
+	const char *p, *sp, *np;  /* "none" | "quarantine" | "reject" */
+	const char *adkim, *aspf; /* "r" | "s" */
+	int pct;             /* 0-100; -1 when absent (RFC 9990 removed it) */
+	const char *fo;      /* as published, e.g. "0", "1:d" */
+	const char *testing; /* RFC 9990 "y" | "n" */
 	const char *discovery_method; /* RFC 9990 "psl" | "treewalk" */
 };
 
@@ -75,23 +102,27 @@ struct dm_dkim_result {
 	const char *domain, *selector, *result, *human_result;
 };
 
-/* An SPF <auth_results> entry.  scope is "mfrom" | "helo" or NULL (often missing). */
+/* An SPF <auth_results> entry.  scope is "mfrom" | "helo" or NULL (often
+ * missing). */
 struct dm_spf_result {
 	const char *domain, *scope, *result, *human_result;
 };
 
-/* A <policy_evaluated><reason>: type is forwarded, sampled_out, trusted_forwarder, mailing_list,
- * local_policy, policy_test_mode or other. */
+/* A <policy_evaluated><reason>: type is forwarded, sampled_out,
+ * trusted_forwarder, mailing_list, local_policy, policy_test_mode or other. */
 struct dm_reason {
 	const char *type, *comment;
 };
 
 struct dm_record {
-	uint64_t index;		 /* 1-based position in the report, for messages */
-	const char *source_ip;	 /* canonical text (inet_ntop), NULL if missing or invalid */
-	int64_t count;		 /* -1 when missing or invalid (see DM_FIXUP_COUNT_INVALID) */
-	const char *disposition; /* none | quarantine | reject | pass (RFC 9990) */
-	const char *dkim, *spf;	 /* policy_evaluated: "pass" | "fail" */
+	uint64_t index; /* 1-based position in the report, for messages */
+	const char *source_ip; /* canonical text (inet_ntop), NULL if missing or
+	                          invalid */
+	int64_t
+	    count; /* -1 when missing or invalid (see DM_FIXUP_COUNT_INVALID) */
+	const char
+	    *disposition; /* none | quarantine | reject | pass (RFC 9990) */
+	const char *dkim, *spf; /* policy_evaluated: "pass" | "fail" */
 	const struct dm_reason *reasons;
 	size_t n_reasons;
 	const char *header_from, *envelope_from, *envelope_to;
@@ -99,37 +130,43 @@ struct dm_record {
 	size_t n_dkim;
 	const struct dm_spf_result *spf_results;
 	size_t n_spf;
-	const char *extensions; /* record-level <extensions>/<extension> as raw XML, or NULL */
+	const char *extensions; /* record-level <extensions>/<extension> as raw
+	                           XML, or NULL */
 };
 
 struct dm_feedback {
 	enum dm_schema schema;
-	const char *version;	/* <version> as given, or NULL */
+	const char *version; /* <version> as given, or NULL */
 	const char *org_name, *email, *extra_contact_info, *report_id;
-	int64_t begin, end;	/* Unix seconds, UTC; -1 when absent or invalid */
+	int64_t begin, end; /* Unix seconds, UTC; -1 when absent or invalid */
 	const char *const *errors; /* <report_metadata><error> values */
 	size_t n_errors;
-	const char *generator;	/* RFC 9990 <generator>, or NULL */
+	const char *generator; /* RFC 9990 <generator>, or NULL */
 	struct dm_policy policy;
-	const char *extensions; /* top-level extensions as raw XML (complete only in end()) */
-	uint32_t fixups[DM_FIXUP_COUNT]; /* times each fix-up was applied (complete only in end()) */
-	uint64_t n_records;	/* records delivered so far (total in end()) */
-	uint64_t total_count;	/* sum of valid counts so far (total in end()) */
+	const char *extensions; /* top-level extensions as raw XML (complete
+	                           only in end()) */
+	uint32_t fixups[DM_FIXUP_COUNT]; /* times each fix-up was applied
+	                                    (complete only in end()) */
+	uint64_t n_records;   /* records delivered so far (total in end()) */
+	uint64_t total_count; /* sum of valid counts so far (total in end()) */
 };
 
 /*
- * Where parsed reports go.  Each callback returns DM_OK to go on or an error to stop the parse
- * (which then returns that error, with the sink's message).  begin() may return DM_DONE to say
- * "I do not want this report's records" (a duplicate): the parse goes on to validate the document
- * but calls record() no more, and still calls end().  All pointers are borrowed until the callback
+ * Where parsed reports go.  Each callback returns DM_OK to go on or an error to
+ * stop the parse (which then returns that error, with the sink's message).
+ * begin() may return DM_DONE to say "I do not want this report's records" (a
+ * duplicate): the parse goes on to validate the document but calls record() no
+ * more, and still calls end().  All pointers are borrowed until the callback
  * returns; a sink copies what it keeps.  Any callback may be NULL.
  */
 struct dm_sink {
 	void *ctx;
-	int (*begin)(void *ctx, const struct dm_feedback *fb, struct dm_error *err);
-	int (*record)(void *ctx, const struct dm_feedback *fb, const struct dm_record *rec,
-	    struct dm_error *err);
-	int (*end)(void *ctx, const struct dm_feedback *fb, struct dm_error *err);
+	int (*begin)(
+	    void *ctx, const struct dm_feedback *fb, struct dm_error *err);
+	int (*record)(void *ctx, const struct dm_feedback *fb,
+	    const struct dm_record *rec, struct dm_error *err);
+	int (*end)(
+	    void *ctx, const struct dm_feedback *fb, struct dm_error *err);
 };
 
 #endif /* DM_MODEL_H */

@@ -1,7 +1,7 @@
 /*
- * sha256.h - SHA-256 (FIPS 180-4), used to recognise inputs already processed and to tell two
- * reports with the same identity but different content apart.  Small and dependency-free so that
- * core/ needs only libc.
+ * sha256.h - SHA-256 (FIPS 180-4), used to recognise inputs already processed
+ * and to tell two reports with the same identity but different content apart.
+ * Small and dependency-free so that core/ needs only libc.
  */
 #ifndef DM_SHA256_H
 #define DM_SHA256_H

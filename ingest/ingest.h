@@ -1,17 +1,21 @@
 /*
- * ingest.h - find every report in every input and run it through the parser into a sink.
+ * ingest.h - find every report in every input and run it through the parser
+ * into a sink.
  *
- * An input is a path: a file (plain XML, gzip, zip, any nesting of them, a mail, an mbox), a
- * folder (walked recursively; a Maildir is recognised by its cur/ new/ tmp/ layout) or "-" for
- * standard input.  Everything is judged by content, never by name or declared MIME type.  Each
- * decompressed byte stream found is a payload, streamed to the caller, never loaded whole.
+ * An input is a path: a file (plain XML, gzip, zip, any nesting of them, a
+ * mail, an mbox), a folder (walked recursively; a Maildir is recognised by its
+ * cur/ new/ tmp/ layout) or "-" for standard input.  Everything is judged by
+ * content, never by name or declared MIME type.  Each decompressed byte stream
+ * found is a payload, streamed to the caller, never loaded whole.
  *
  * Two levels of API:
- *   - dm_ingest_walk(): the walker.  For each input unit (a file, or one message of an mbox or
- *     Maildir) it calls ops->unit_begin (which may say "already seen, skip"), then ops->payload
- *     for every payload, ops->problem for every container that cannot be read, and
- *     ops->unit_end.  `dmarcstat parse` uses it with a JSON-printing sink.
- *   - dm_ingest_run(): the walker wired to the parser and sql/'s store: the ingest command.
+ *   - dm_ingest_walk(): the walker.  For each input unit (a file, or one
+ * message of an mbox or Maildir) it calls ops->unit_begin (which may say
+ * "already seen, skip"), then ops->payload for every payload, ops->problem for
+ * every container that cannot be read, and ops->unit_end.  `dmarcstat parse`
+ * uses it with a JSON-printing sink.
+ *   - dm_ingest_run(): the walker wired to the parser and sql/'s store: the
+ * ingest command.
  *
  * Typical use (walker):
  *   1. fill a struct dm_walk_ops with callbacks and a context;
@@ -43,71 +47,88 @@ struct dm_mail_info {
 
 /* One input unit: a file, stdin, or one message of an mbox or Maildir. */
 struct dm_unit {
-	const char *path;	/* the path as the user gave it, or found under a folder; "-" = stdin */
-	const char *message;	/* for a message inside an mbox: "message 3"; NULL otherwise */
-	const char *identity;	/* stable identity (e.g. "maildir:<unique name>"), or NULL */
-	const char *sha256;	/* hex SHA-256 of the unit's bytes */
+	const char *path;     /* the path as the user gave it, or found under a
+	                         folder; "-" = stdin */
+	const char *message;  /* for a message inside an mbox: "message 3"; NULL
+	                         otherwise */
+	const char *identity; /* stable identity (e.g. "maildir:<unique name>"),
+	                         or NULL */
+	const char *sha256;   /* hex SHA-256 of the unit's bytes */
 	const struct dm_mail_info *mail; /* NULL unless the unit is a mail */
-	const void *bytes;	/* the unit's raw bytes (for quarantine), or NULL if not kept */
+	const void *bytes; /* the unit's raw bytes (for quarantine), or NULL if
+	                      not kept */
 	size_t n_bytes;
-	uint64_t size;		/* size in bytes of the unit */
+	uint64_t size; /* size in bytes of the unit */
 };
 
 /* One decompressed byte stream found in a unit. */
 struct dm_payload {
 	const struct dm_unit *unit;
-	const char *member;	/* container path, e.g. "r.zip>x.xml" or "gunzip"; NULL if the unit
-				 * itself is the payload */
+	const char *member; /* container path, e.g. "r.zip>x.xml" or "gunzip";
+	                     * NULL if the unit itself is the payload */
 	enum dm_payload_kind kind;
-	const unsigned char *head; /* first bytes (up to 512), also still delivered by src */
+	const unsigned char
+	    *head; /* first bytes (up to 512), also still delivered by src */
 	size_t head_len;
-	struct dm_source src;	/* the bytes; read it at most once, within the callback */
+	struct dm_source
+	    src; /* the bytes; read it at most once, within the callback */
 };
 
 /*
- * Callbacks of a walk.  Each returns DM_OK to go on; any error stops the walk and is returned
- * by dm_ingest_walk (use that only for fatal errors, such as a database that cannot be written).
- * Pointers are borrowed until the callback returns.  Any callback may be NULL.
+ * Callbacks of a walk.  Each returns DM_OK to go on; any error stops the walk
+ * and is returned by dm_ingest_walk (use that only for fatal errors, such as a
+ * database that cannot be written). Pointers are borrowed until the callback
+ * returns.  Any callback may be NULL.
  */
 struct dm_walk_ops {
 	void *ctx;
 	/* Returns DM_DONE to skip the unit (already processed). */
-	int (*unit_begin)(void *ctx, const struct dm_unit *u, struct dm_error *err);
-	int (*payload)(void *ctx, const struct dm_payload *p, struct dm_error *err);
-	/* A container, member or mail that cannot be read; the walk goes on where it can.
-	 * member may be NULL. problem->reason is set (e.g. "gzip_truncated", "limit"). */
+	int (*unit_begin)(
+	    void *ctx, const struct dm_unit *u, struct dm_error *err);
+	int (*payload)(
+	    void *ctx, const struct dm_payload *p, struct dm_error *err);
+	/* A container, member or mail that cannot be read; the walk goes on
+	 * where it can. member may be NULL. problem->reason is set (e.g.
+	 * "gzip_truncated", "limit"). */
 	int (*problem)(void *ctx, const struct dm_unit *u, const char *member,
 	    const struct dm_error *problem, struct dm_error *err);
-	/* ok is 1 when no problem was reported for the unit.  Returning an error stops the walk. */
-	int (*unit_end)(void *ctx, const struct dm_unit *u, int ok, struct dm_error *err);
+	/* ok is 1 when no problem was reported for the unit.  Returning an
+	 * error stops the walk. */
+	int (*unit_end)(
+	    void *ctx, const struct dm_unit *u, int ok, struct dm_error *err);
 };
 
 /* Options of a walk beyond the limits. */
 struct dm_walk_options {
-	const char *move_to;	/* Maildir to move processed messages to, or NULL */
-	const char *failed_to;	/* Maildir to move failed messages to, or NULL */
-	int keep_bytes;		/* 1: keep each unit's raw bytes in struct dm_unit (quarantine) */
+	const char
+	    *move_to; /* Maildir to move processed messages to, or NULL */
+	const char *failed_to; /* Maildir to move failed messages to, or NULL */
+	int keep_bytes; /* 1: keep each unit's raw bytes in struct dm_unit
+	                   (quarantine) */
 };
 
 /*
- * Walks one path.  Returns DM_OK when the walk completed (problems with single inputs are
- * reported through ops->problem, not here), DM_EIO / DM_EINVAL when the path itself cannot be
- * opened (message names it), or the error a callback returned.
+ * Walks one path.  Returns DM_OK when the walk completed (problems with single
+ * inputs are reported through ops->problem, not here), DM_EIO / DM_EINVAL when
+ * the path itself cannot be opened (message names it), or the error a callback
+ * returned.
  */
 int dm_ingest_walk(const char *path, const struct dm_limits *lim,
-    const struct dm_walk_options *opt, const struct dm_walk_ops *ops, struct dm_error *err) DM_WUR;
+    const struct dm_walk_options *opt, const struct dm_walk_ops *ops,
+    struct dm_error *err) DM_WUR;
 
 /*
- * Says what a payload is before anyone parses it: DM_OK for XML (parse it); DM_ESKIP for a
- * recognised report of another kind (reason "tls_report": SMTP TLS reports, RFC 8460); DM_EFORMAT
- * for what cannot be a report (reason "empty", "not_xml", with a message naming what was seen).
+ * Says what a payload is before anyone parses it: DM_OK for XML (parse it);
+ * DM_ESKIP for a recognised report of another kind (reason "tls_report": SMTP
+ * TLS reports, RFC 8460); DM_EFORMAT for what cannot be a report (reason
+ * "empty", "not_xml", with a message naming what was seen).
  */
 int dm_ingest_payload_verdict(const struct dm_payload *p, struct dm_error *err);
 
 /*
- * Walks bytes held in memory as if they were the file `name`: sniffed and unwrapped exactly like
- * a file (mail, mbox, containers).  Used for standard input and quarantine retries.  bytes are
- * borrowed for the call.
+ * Walks bytes held in memory as if they were the file `name`: sniffed and
+ * unwrapped exactly like a file (mail, mbox, containers).  Used for standard
+ * input and quarantine retries.  bytes are borrowed for the call.
  */
 int dm_ingest_walk_memory(const char *name, const void *bytes, size_t len,
     const struct dm_limits *lim, const struct dm_walk_options *opt,
@@ -117,52 +138,63 @@ struct dm_store;
 
 /* Totals of one dm_ingest_run. */
 struct dm_ingest_stats {
-	uint64_t units;	      /* files and messages looked at */
-	uint64_t seen;	      /* of which already processed before: skipped without parsing */
-	uint64_t reports;     /* reports stored */
+	uint64_t units;   /* files and messages looked at */
+	uint64_t seen;    /* of which already processed before: skipped without
+	                     parsing */
+	uint64_t reports; /* reports stored */
 	uint64_t records, messages; /* in the reports stored */
-	uint64_t duplicates;  /* reports already in the database */
+	uint64_t duplicates;        /* reports already in the database */
 	uint64_t quarantined; /* payloads or units that could not be stored */
-	uint64_t skipped;     /* payloads that are not aggregate reports (TLS-RPT, forensic...) */
-	uint64_t failed;      /* paths that could not be read at all (nothing to keep) */
+	uint64_t skipped; /* payloads that are not aggregate reports (TLS-RPT,
+	                     forensic...) */
+	uint64_t
+	    failed; /* paths that could not be read at all (nothing to keep) */
 };
 
 /* What happened to one input, for the caller to show. */
 enum dm_ingest_event {
 	DM_INGEST_QUARANTINED = 0, /* kept in the quarantine table */
-	DM_INGEST_SKIPPED,	   /* not an aggregate report; nothing kept */
-	DM_INGEST_FAILED,	   /* a path that cannot be read (missing, no permission) */
-	DM_INGEST_UNIT_DONE	   /* a unit finished (for progress displays); e is NULL */
+	DM_INGEST_SKIPPED,         /* not an aggregate report; nothing kept */
+	DM_INGEST_FAILED, /* a path that cannot be read (missing, no permission)
+	                   */
+	DM_INGEST_UNIT_DONE /* a unit finished (for progress displays); e is
+	                       NULL */
 };
 
 struct dm_ingest_options {
 	struct dm_walk_options walk;
-	/* Called for each event; path/where/member may be NULL.  May be NULL. */
-	void (*notify)(void *ctx, enum dm_ingest_event ev, const struct dm_unit *u,
-	    const char *member, const struct dm_error *e);
+	/* Called for each event; path/where/member may be NULL.  May be NULL.
+	 */
+	void (*notify)(void *ctx, enum dm_ingest_event ev,
+	    const struct dm_unit *u, const char *member,
+	    const struct dm_error *e);
 	void *notify_ctx;
 };
 
 /*
- * Ingests every path into the store: each unit is stored all-or-nothing per report, inputs
- * already processed are skipped, inputs that fail are quarantined, and the rest goes on.
- * Returns DM_OK when the run completed (even if some inputs were quarantined: see stats), or
- * DM_EDB / DM_ENOMEM for a fatal error (the open batch is rolled back; what was committed
- * stays).  A path that cannot be read is a DM_INGEST_FAILED event, counted in stats.failed.
+ * Ingests every path into the store: each unit is stored all-or-nothing per
+ * report, inputs already processed are skipped, inputs that fail are
+ * quarantined, and the rest goes on. Returns DM_OK when the run completed (even
+ * if some inputs were quarantined: see stats), or DM_EDB / DM_ENOMEM for a
+ * fatal error (the open batch is rolled back; what was committed stays).  A
+ * path that cannot be read is a DM_INGEST_FAILED event, counted in
+ * stats.failed.
  */
-int dm_ingest_run(struct dm_store *store, const char *const *paths, size_t n_paths,
-    const struct dm_limits *lim, const struct dm_ingest_options *opt,
-    struct dm_ingest_stats *stats, struct dm_error *err) DM_WUR;
+int dm_ingest_run(struct dm_store *store, const char *const *paths,
+    size_t n_paths, const struct dm_limits *lim,
+    const struct dm_ingest_options *opt, struct dm_ingest_stats *stats,
+    struct dm_error *err) DM_WUR;
 
 /*
- * Runs quarantine entry id again: its kept bytes go through the walker and the current parser
- * into the store as if ingested from the original path (whether or not that input was seen
- * before).  *resolved is 1, and the entry marked resolved, when nothing failed this time;
- * otherwise the entry's attempts grow.  DM_EINVAL: no entry id; DM_EFORMAT: the entry kept no
- * bytes, or only the first bytes of a larger input.
+ * Runs quarantine entry id again: its kept bytes go through the walker and the
+ * current parser into the store as if ingested from the original path (whether
+ * or not that input was seen before).  *resolved is 1, and the entry marked
+ * resolved, when nothing failed this time; otherwise the entry's attempts grow.
+ * DM_EINVAL: no entry id; DM_EFORMAT: the entry kept no bytes, or only the
+ * first bytes of a larger input.
  */
-int dm_ingest_retry(struct dm_store *store, int64_t id, const struct dm_limits *lim,
-    const struct dm_ingest_options *opt, struct dm_ingest_stats *stats, int *resolved,
-    struct dm_error *err) DM_WUR;
+int dm_ingest_retry(struct dm_store *store, int64_t id,
+    const struct dm_limits *lim, const struct dm_ingest_options *opt,
+    struct dm_ingest_stats *stats, int *resolved, struct dm_error *err) DM_WUR;
 
 #endif /* DM_INGEST_H */

@@ -1,10 +1,12 @@
 /*
- * run.c - the ingest command's engine: the walker wired to the parser and the store.
+ * run.c - the ingest command's engine: the walker wired to the parser and the
+ * store.
  *
- * Each unit (file or message) is checked against the store first, so a cron run over an old
- * mailbox parses nothing it has seen.  Each payload is a savepoint: a report that fails half-way
- * leaves no rows.  What fails is quarantined with the unit's bytes so that `quarantine retry`
- * can run it again after a fix; what is recognised as another kind of report is skipped.
+ * Each unit (file or message) is checked against the store first, so a cron run
+ * over an old mailbox parses nothing it has seen.  Each payload is a savepoint:
+ * a report that fails half-way leaves no rows.  What fails is quarantined with
+ * the unit's bytes so that `quarantine retry` can run it again after a fix;
+ * what is recognised as another kind of report is skipped.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,18 +26,19 @@ struct run {
 	const struct dm_ingest_options *opt;
 	struct dm_ingest_stats *stats;
 	struct dm_store_counts base; /* store counts when the run started */
-	int force;		     /* retry: process units even if seen before */
+	int force; /* retry: process units even if seen before */
 };
 
 static void
-notify(struct run *r, enum dm_ingest_event ev, const struct dm_unit *u, const char *member,
-    const struct dm_error *e)
+notify(struct run *r, enum dm_ingest_event ev, const struct dm_unit *u,
+    const char *member, const struct dm_error *e)
 {
 	if (r->opt->notify != NULL)
 		r->opt->notify(r->opt->notify_ctx, ev, u, member, e);
 }
 
-/* Reads up to cap bytes of a file for the quarantine; NULL when it cannot be read. */
+/* Reads up to cap bytes of a file for the quarantine; NULL when it cannot be
+ * read. */
 static void *
 read_capped(const char *path, uint64_t cap, size_t *len)
 {
@@ -45,13 +48,15 @@ read_capped(const char *path, uint64_t cap, size_t *len)
 	int fd;
 
 	*len = 0;
-	if (strcmp(path, "-") == 0 || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	if (strcmp(path, "-") == 0 ||
+	    (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return NULL;
 	dm_buf_init(&b, (size_t)cap);
 	while ((n = read(fd, chunk, sizeof(chunk))) > 0) {
 		size_t room = b.max - b.len;
 
-		if (dm_buf_add(&b, chunk, (size_t)n < room ? (size_t)n : room) != DM_OK ||
+		if (dm_buf_add(&b, chunk,
+		        (size_t)n < room ? (size_t)n : room) != DM_OK ||
 		    (size_t)n >= room)
 			break;
 	}
@@ -61,8 +66,8 @@ read_capped(const char *path, uint64_t cap, size_t *len)
 }
 
 static int
-quarantine(struct run *r, const struct dm_unit *u, const char *member, const struct dm_error *e,
-    struct dm_error *err)
+quarantine(struct run *r, const struct dm_unit *u, const char *member,
+    const struct dm_error *e, struct dm_error *err)
 {
 	struct dm_store_quarantine q = {0};
 	char where[1024];
@@ -72,9 +77,10 @@ quarantine(struct run *r, const struct dm_unit *u, const char *member, const str
 	q.path = u->path;
 	q.member = member;
 	if (u->message != NULL) {
-		/* A message of an mbox: the member path starts with the message. */
-		snprintf(where, sizeof(where), "%s%s%s", u->message, member ? ">" : "",
-		    member ? member : "");
+		/* A message of an mbox: the member path starts with the
+		 * message. */
+		snprintf(where, sizeof(where), "%s%s%s", u->message,
+		    member ? ">" : "", member ? member : "");
 		q.member = where;
 	}
 	q.reason = e->reason != NULL ? e->reason : "error";
@@ -82,7 +88,8 @@ quarantine(struct run *r, const struct dm_unit *u, const char *member, const str
 	q.bytes = u->bytes;
 	q.n_bytes = u->n_bytes;
 	if (q.bytes == NULL && u->message == NULL)
-		q.bytes = owned = read_capped(u->path, r->lim->quarantine_bytes, &q.n_bytes);
+		q.bytes = owned =
+		    read_capped(u->path, r->lim->quarantine_bytes, &q.n_bytes);
 	rc = dm_store_quarantine(r->store, &q, err);
 	dm_free(owned);
 	if (rc != DM_OK)
@@ -92,10 +99,11 @@ quarantine(struct run *r, const struct dm_unit *u, const char *member, const str
 	return DM_OK;
 }
 
-/* A payload or unit that could not be stored: skipped if it is not ours, else quarantined. */
+/* A payload or unit that could not be stored: skipped if it is not ours, else
+ * quarantined. */
 static int
-failed(struct run *r, const struct dm_unit *u, const char *member, const struct dm_error *e,
-    struct dm_error *err)
+failed(struct run *r, const struct dm_unit *u, const char *member,
+    const struct dm_error *e, struct dm_error *err)
 {
 	if (e->code == DM_ESKIP) {
 		r->stats->skipped++;
@@ -113,7 +121,9 @@ on_unit_begin(void *ctx, const struct dm_unit *u, struct dm_error *err)
 	int rc;
 
 	r->stats->units++;
-	rc = r->force ? DM_OK : dm_store_unit_seen(r->store, u->sha256, u->identity, err);
+	rc = r->force
+	         ? DM_OK
+	         : dm_store_unit_seen(r->store, u->sha256, u->identity, err);
 	if (rc == DM_DONE) {
 		r->stats->seen++;
 		return DM_DONE;
@@ -156,8 +166,8 @@ on_payload(void *ctx, const struct dm_payload *p, struct dm_error *err)
 }
 
 static int
-on_problem(void *ctx, const struct dm_unit *u, const char *member, const struct dm_error *pb,
-    struct dm_error *err)
+on_problem(void *ctx, const struct dm_unit *u, const char *member,
+    const struct dm_error *pb, struct dm_error *err)
 {
 	return failed(ctx, u, member, pb, err);
 }
@@ -188,7 +198,8 @@ fold_counts(struct run *r)
 
 /* Walks one path; a path that cannot be read is an event, not a fatal error. */
 static int
-walk_one(struct run *r, const char *path, const struct dm_walk_ops *ops, struct dm_error *err)
+walk_one(struct run *r, const char *path, const struct dm_walk_ops *ops,
+    struct dm_error *err)
 {
 	struct dm_unit u = {0};
 	int rc;
@@ -266,13 +277,14 @@ find_entry(struct dm_store *s, struct entry *e, struct dm_error *err)
 	}
 	dm_store_quarantine_close(c);
 	if (rc == DM_DONE && !e->found)
-		return dm_error_set(err, DM_EINVAL, "no quarantine entry %lld", (long long)e->id);
+		return dm_error_set(err, DM_EINVAL, "no quarantine entry %lld",
+		    (long long)e->id);
 	return rc == DM_DONE ? DM_OK : rc;
 }
 
 static int
-retry_bytes(struct run *r, const char *path, const void *bytes, size_t n, int *resolved,
-    struct dm_error *err)
+retry_bytes(struct run *r, const char *path, const void *bytes, size_t n,
+    int *resolved, struct dm_error *err)
 {
 	struct dm_walk_ops ops;
 	struct dm_sink sink = dm_store_sink(r->store);
@@ -282,7 +294,8 @@ retry_bytes(struct run *r, const char *path, const void *bytes, size_t n, int *r
 	r->force = 1;
 	if ((rc = dm_parser_new(&r->parser, r->lim, &sink, err)) != DM_OK)
 		return rc;
-	rc = dm_ingest_walk_memory(path, bytes, n, r->lim, &r->opt->walk, &ops, err);
+	rc = dm_ingest_walk_memory(
+	    path, bytes, n, r->lim, &r->opt->walk, &ops, err);
 	if (rc == DM_OK)
 		rc = dm_store_flush(r->store, err);
 	fold_counts(r);
@@ -293,8 +306,8 @@ retry_bytes(struct run *r, const char *path, const void *bytes, size_t n, int *r
 
 int
 dm_ingest_retry(struct dm_store *store, int64_t id, const struct dm_limits *lim,
-    const struct dm_ingest_options *opt, struct dm_ingest_stats *stats, int *resolved,
-    struct dm_error *err)
+    const struct dm_ingest_options *opt, struct dm_ingest_stats *stats,
+    int *resolved, struct dm_error *err)
 {
 	struct run r = {.store = store, .lim = lim, .opt = opt, .stats = stats};
 	struct entry e = {.id = id};
@@ -308,8 +321,9 @@ dm_ingest_retry(struct dm_store *store, int64_t id, const struct dm_limits *lim,
 		return rc;
 	rc = dm_store_quarantine_get(store, id, &bytes, &n, err);
 	if (rc == DM_OK && (bytes == NULL || e.truncated))
-		rc = dm_error_set(err, DM_EFORMAT, "cannot retry: %s", e.truncated ?
-		    "only the first bytes of the input were kept" : "no bytes were kept");
+		rc = dm_error_set(err, DM_EFORMAT, "cannot retry: %s",
+		    e.truncated ? "only the first bytes of the input were kept"
+		                : "no bytes were kept");
 	if (rc == DM_OK)
 		rc = retry_bytes(&r, e.path, bytes, n, resolved, err);
 	if (rc == DM_OK && *resolved)

@@ -1,6 +1,7 @@
 /*
- * verdict.c - what a payload is, in words for the user, before it reaches the parser.  Shared
- * by `parse` and `ingest` so that both describe the same input the same way.
+ * verdict.c - what a payload is, in words for the user, before it reaches the
+ * parser.  Shared by `parse` and `ingest` so that both describe the same input
+ * the same way.
  */
 #include <ctype.h>
 #include <string.h>
@@ -11,8 +12,8 @@
 static int
 looks_like_tlsrpt(const unsigned char *head, size_t n)
 {
-	static const char *const keys[] = {"\"organization-name\"", "\"policies\"",
-	    "\"report-id\"", "\"date-range\""};
+	static const char *const keys[] = {"\"organization-name\"",
+	    "\"policies\"", "\"report-id\"", "\"date-range\""};
 	size_t i, k;
 
 	for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
@@ -26,7 +27,8 @@ looks_like_tlsrpt(const unsigned char *head, size_t n)
 	return 0;
 }
 
-/* Counts the bytes of head that are printable text, to tell text from binary. */
+/* Counts the bytes of head that are printable text, to tell text from binary.
+ */
 static int
 mostly_text(const unsigned char *head, size_t n)
 {
@@ -48,11 +50,13 @@ dm_ingest_payload_verdict(const struct dm_payload *p, struct dm_error *err)
 	case DM_PAYLOAD_JSON:
 		if (looks_like_tlsrpt(p->head, p->head_len))
 			return dm_error_setr(err, DM_ESKIP, "tls_report",
-			    "not a DMARC aggregate report: SMTP TLS report (RFC 8460)");
+			    "not a DMARC aggregate report: SMTP TLS report "
+			    "(RFC 8460)");
 		return dm_error_setr(err, DM_EFORMAT, "not_xml",
 		    "not a DMARC aggregate report: JSON data");
 	case DM_PAYLOAD_EMPTY:
-		return dm_error_setr(err, DM_EFORMAT, "empty", "empty file (no report)");
+		return dm_error_setr(
+		    err, DM_EFORMAT, "empty", "empty file (no report)");
 	case DM_PAYLOAD_OTHER:
 		break;
 	}

@@ -1,0 +1,346 @@
+/*
+ * cmd_report.c - `dmarcstat report` and `dmarcstat explain`: options, the
+ * period, opening the database read-only, and exit codes.  The work is
+ * report/'s (report/report.h).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "query.h"
+#include "report.h"
+#include "store.h"
+
+#define DAY 86400
+
+struct rargs {
+	const char *db, *last, *from, *to, *now, *format, *table, *output;
+	struct dm_report_options opt;
+	enum dm_report_format fmt;
+};
+
+static void
+report_usage(FILE *f)
+{
+	fprintf(f, "usage: dmarcstat report [--db FILE] [--last 7d | --from "
+	           "DAY [--to DAY]]\n"
+	           "                        [--domain D] [--reporter R] "
+	           "[--format text|csv|json|html]\n"
+	           "                        [--table NAME] [-o FILE]\n\n"
+	           "Deliverability report: overview, ISPs, failing sources "
+	           "with cause and fix, new\n"
+	           "sources, ISPs fallen silent, From domains with their "
+	           "policy, daily series.\n"
+	           "  --last Nd      the last N full UTC days (default: 7d)\n"
+	           "  --from DAY     first day (YYYY-MM-DD, UTC)\n"
+	           "  --to DAY       end of the period, exclusive: the day "
+	           "after the last day\n"
+	           "                 (default: today, so the period ends with "
+	           "yesterday)\n"
+	           "  --domain D     only mail whose policy domain or From "
+	           "domain is D\n"
+	           "  --reporter R   only reports of ISP R (\"Yahoo\") or "
+	           "org_name R (\"AOL\")\n"
+	           "  --format F     text (default), csv, json or html\n"
+	           "  --table NAME   CSV section: overview, isps, sources, "
+	           "new_sources,\n"
+	           "                 silent_isps, domains or daily (required "
+	           "with csv)\n"
+	           "  -o FILE        write to FILE instead of standard output\n"
+	           "  --db FILE      database (default: $DMARCSTAT_DB, else\n"
+	           "                 $XDG_DATA_HOME/dmarcstat/dmarcstat.db)\n\n"
+	           "Exit status: 0 success, 1 output could not be written, 2 "
+	           "usage error,\n"
+	           "3 database cannot be opened.\n");
+}
+
+static void
+explain_usage(FILE *f)
+{
+	fprintf(f, "usage: dmarcstat explain [--db FILE] [--ip ADDRESS | --ip "
+	           "CIDR] [--reporter R]\n"
+	           "                         [--domain D] [--last 7d | --from "
+	           "DAY [--to DAY]]\n\n"
+	           "What each ISP did with the mail of some source IPs (v4 or "
+	           "v6, single or CIDR),\n"
+	           "the evidence, the cause and the fix, in words to paste to "
+	           "a customer.\n"
+	           "Options as for 'dmarcstat report'.  Exit status: 0 "
+	           "success, 1 output could not\n"
+	           "be written, 2 usage error, 3 database cannot be opened.\n");
+}
+
+static int
+parse_format(const char *s, enum dm_report_format *fmt)
+{
+	static const char *const names[] = {"text", "csv", "json", "html"};
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcmp(s, names[i]) == 0) {
+			*fmt = (enum dm_report_format)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* "7d" or "7": a number of days, 1 to 3660. */
+static int
+parse_last(const char *s, int64_t *days)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (end == s || errno != 0 || (*end != '\0' && strcmp(end, "d") != 0) ||
+	    v < 1 || v > 3660)
+		return -1;
+	*days = v;
+	return 0;
+}
+
+/* Sets opt.from and opt.to from --last / --from / --to / --now.  DM_EXIT_USAGE
+ * on error. */
+static int
+resolve_period(struct rargs *a)
+{
+	struct dm_error err;
+	int64_t now = (int64_t)time(NULL), days = 7;
+
+	dm_error_clear(&err);
+	if ((a->now != NULL &&
+	        dm_report_parse_time(a->now, &now, &err) != DM_OK) ||
+	    (a->from != NULL &&
+	        dm_report_parse_time(a->from, &a->opt.from, &err) != DM_OK) ||
+	    (a->to != NULL &&
+	        dm_report_parse_time(a->to, &a->opt.to, &err) != DM_OK)) {
+		dm_cli_warn("%s", err.msg);
+		return DM_EXIT_USAGE;
+	}
+	if (a->last != NULL && (a->from != NULL || a->to != NULL)) {
+		dm_cli_warn("--last cannot be combined with --from or --to");
+		return DM_EXIT_USAGE;
+	}
+	if (a->last != NULL && parse_last(a->last, &days) != 0) {
+		dm_cli_warn("--last wants a number of days from 1 to 3660, "
+		            "such as 7d: \"%s\"",
+		    a->last);
+		return DM_EXIT_USAGE;
+	}
+	if (a->to == NULL)
+		a->opt.to = now / DAY * DAY;
+	a->opt.to = (a->opt.to + DAY - 1) / DAY * DAY;
+	if (a->from == NULL)
+		a->opt.from = a->opt.to - days * DAY;
+	a->opt.from = a->opt.from / DAY * DAY;
+	if (a->opt.from >= a->opt.to) {
+		dm_cli_warn("the period is empty: --from must be before --to "
+		            "(which is exclusive)");
+		return DM_EXIT_USAGE;
+	}
+	return -1;
+}
+
+static int
+parse_args(int argc, char **argv, struct rargs *a, int explain)
+{
+	static const struct option longopts[] = {
+	    {"db", required_argument, NULL, 'd'},
+	    {"last", required_argument, NULL, 'l'},
+	    {"from", required_argument, NULL, 'f'},
+	    {"to", required_argument, NULL, 't'},
+	    {"domain", required_argument, NULL, 'D'},
+	    {"reporter", required_argument, NULL, 'r'},
+	    {"format", required_argument, NULL, 'F'},
+	    {"table", required_argument, NULL, 'T'},
+	    {"output", required_argument, NULL, 'o'},
+	    {"ip", required_argument, NULL, 'i'},
+	    {"now", required_argument, NULL, 'n'},
+	    {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
+	void (*usage)(FILE *) = explain ? explain_usage : report_usage;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			a->db = optarg;
+			break;
+		case 'l':
+			a->last = optarg;
+			break;
+		case 'f':
+			a->from = optarg;
+			break;
+		case 't':
+			a->to = optarg;
+			break;
+		case 'D':
+			a->opt.domain = optarg;
+			break;
+		case 'r':
+			a->opt.reporter = optarg;
+			break;
+		case 'F':
+			a->format = optarg;
+			break;
+		case 'T':
+			a->table = optarg;
+			break;
+		case 'o':
+			a->output = optarg;
+			break;
+		case 'i':
+			a->opt.ip = optarg;
+			break;
+		case 'n':
+			a->now = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return DM_EXIT_OK;
+		default:
+			usage(stderr);
+			return DM_EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		dm_cli_warn("unexpected argument '%s'", argv[optind]);
+		usage(stderr);
+		return DM_EXIT_USAGE;
+	}
+	if ((explain && (a->format != NULL || a->table != NULL)) ||
+	    (!explain && a->opt.ip != NULL)) {
+		dm_cli_warn(explain
+		                ? "explain writes text only: --format and "
+		                  "--table are for "
+		                  "report"
+		                : "--ip is an option of 'dmarcstat explain'");
+		return DM_EXIT_USAGE;
+	}
+	if (a->format != NULL && parse_format(a->format, &a->fmt) != 0) {
+		dm_cli_warn(
+		    "unknown format '%s': text, csv, json or html", a->format);
+		return DM_EXIT_USAGE;
+	}
+	if (a->table != NULL && a->fmt != DM_REPORT_CSV) {
+		dm_cli_warn(
+		    "--table picks a CSV section: use it with --format csv");
+		return DM_EXIT_USAGE;
+	}
+	if (a->fmt == DM_REPORT_CSV && a->table == NULL) {
+		dm_cli_warn("--format csv needs --table NAME: overview, isps, "
+		            "sources, new_sources, "
+		            "silent_isps, domains or daily");
+		return DM_EXIT_USAGE;
+	}
+	return resolve_period(a);
+}
+
+/*
+ * Opens the database for reading.  A database written by an older build lacks
+ * the rollups: opening it once with the store runs the migrations, then reading
+ * is tried again.
+ */
+static int
+open_db(const char *path, struct dm_query **q)
+{
+	struct dm_store *s = NULL;
+	struct dm_error err;
+
+	dm_error_clear(&err);
+	if (access(path, F_OK) != 0) {
+		dm_cli_warn("%s: no database there (run 'dmarcstat ingest' "
+		            "first, or pass --db)",
+		    path);
+		return DM_EXIT_FATAL;
+	}
+	if (dm_query_open(q, path, &err) == DM_OK)
+		return DM_EXIT_OK;
+	if (err.reason != NULL && strcmp(err.reason, "db_schema") == 0 &&
+	    dm_store_open(&s, path, &err) == DM_OK) {
+		dm_store_close(s);
+		if (dm_query_open(q, path, &err) == DM_OK)
+			return DM_EXIT_OK;
+	}
+	dm_cli_warn("%s", err.msg);
+	return DM_EXIT_FATAL;
+}
+
+static int
+exit_for(const struct dm_error *err)
+{
+	dm_cli_warn("%s", err->msg);
+	return err->code == DM_EDB      ? DM_EXIT_FATAL
+	       : err->code == DM_EINVAL ? DM_EXIT_USAGE
+	                                : 1;
+}
+
+static int
+use_color(const char *output)
+{
+	const char *nc = getenv("NO_COLOR");
+
+	return output == NULL && isatty(STDOUT_FILENO) &&
+	       (nc == NULL || nc[0] == '\0');
+}
+
+static int
+run(struct rargs *a, int explain)
+{
+	struct dm_query *q = NULL;
+	struct dm_report *r = NULL;
+	struct dm_error err;
+	FILE *out = stdout;
+	int rc;
+
+	if (a->db == NULL && (a->db = dm_cli_default_db(0)) == NULL)
+		return DM_EXIT_FATAL;
+	if ((rc = open_db(a->db, &q)) != DM_EXIT_OK)
+		return rc;
+	dm_error_clear(&err);
+	if (a->output != NULL && (out = fopen(a->output, "w")) == NULL)
+		rc = dm_error_set(
+		    &err, DM_EIO, "%s: %s", a->output, strerror(errno));
+	else if (explain)
+		rc = dm_report_explain(q, &a->opt, out, &err);
+	else if ((rc = dm_report_build(q, &a->opt, &r, &err)) == DM_OK)
+		rc = dm_report_write(
+		    r, a->fmt, a->table, use_color(a->output), out, &err);
+	if (out != stdout && out != NULL && fclose(out) != 0 && rc == DM_OK)
+		rc = dm_error_set(
+		    &err, DM_EIO, "%s: %s", a->output, strerror(errno));
+	dm_report_free(r);
+	dm_query_close(q);
+	return rc == DM_OK ? DM_EXIT_OK : exit_for(&err);
+}
+
+int
+dm_cmd_report(int argc, char **argv)
+{
+	struct rargs a;
+	int rc;
+
+	memset(&a, 0, sizeof(a));
+	if ((rc = parse_args(argc, argv, &a, 0)) >= 0)
+		return rc;
+	return run(&a, 0);
+}
+
+int
+dm_cmd_explain(int argc, char **argv)
+{
+	struct rargs a;
+	int rc;
+
+	memset(&a, 0, sizeof(a));
+	if ((rc = parse_args(argc, argv, &a, 1)) >= 0)
+		return rc;
+	return run(&a, 1);
+}
