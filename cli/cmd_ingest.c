@@ -71,8 +71,10 @@ on_event(void *ctx, enum dm_ingest_event ev, const struct dm_unit *u,
 	    u->message ? ": " : "", u->message ? u->message : "",
 	    member ? ": " : "", member ? member : "");
 	clear_progress(ui);
-	if (ev == DM_INGEST_FAILED)
-		dm_cli_warn("%s: %s", what, e->msg);
+	if (ev == DM_INGEST_FAILED || ev == DM_INGEST_CONFLICT)
+		dm_cli_warn("%s: %s%s%s", what,
+		    ev == DM_INGEST_CONFLICT ? where : "",
+		    ev == DM_INGEST_CONFLICT ? ": " : "", e->msg);
 	else
 		dm_cli_warn("%s: %s: %s (%s)", what, where, e->msg,
 		    e->reason ? e->reason : "error");
@@ -87,10 +89,11 @@ print_summary(const struct dm_ingest_stats *s, int json)
 		printf("{\"files\":%" PRIu64 ",\"seen\":%" PRIu64
 		       ",\"reports\":%" PRIu64 ",\"records\":%" PRIu64
 		       ",\"messages\":%" PRIu64 ",\"duplicates\":%" PRIu64
-		       ",\"quarantined\":%" PRIu64 ",\"skipped\":%" PRIu64
-		       ",\"failed\":%" PRIu64 "}\n",
+		       ",\"conflicts\":%" PRIu64 ",\"quarantined\":%" PRIu64
+		       ",\"skipped\":%" PRIu64 ",\"failed\":%" PRIu64 "}\n",
 		    s->units, s->seen, s->reports, s->records, s->messages,
-		    s->duplicates, s->quarantined, s->skipped, s->failed);
+		    s->duplicates, s->conflicts, s->quarantined, s->skipped,
+		    s->failed);
 		return;
 	}
 	fprintf(stderr, "%s files", thousands(s->units, a, sizeof(a)));
@@ -99,12 +102,17 @@ print_summary(const struct dm_ingest_stats *s, int json)
 		    thousands(s->seen, a, sizeof(a)));
 	fprintf(stderr,
 	    ": %s reports (%s records, %s messages) stored, %" PRIu64
-	    " duplicates, %" PRIu64 " quarantined, %" PRIu64
-	    " skipped (not aggregate reports)",
+	    " duplicates",
 	    thousands(s->reports, a, sizeof(a)),
 	    thousands(s->records, b, sizeof(b)),
-	    thousands(s->messages, c, sizeof(c)), s->duplicates, s->quarantined,
-	    s->skipped);
+	    thousands(s->messages, c, sizeof(c)), s->duplicates);
+	if (s->conflicts > 0)
+		fprintf(
+		    stderr, " (%" PRIu64 " with other content)", s->conflicts);
+	fprintf(stderr,
+	    ", %" PRIu64 " quarantined, %" PRIu64
+	    " skipped (not aggregate reports)",
+	    s->quarantined, s->skipped);
 	if (s->failed > 0)
 		fprintf(stderr, ", %" PRIu64 " unreadable", s->failed);
 	fputc('\n', stderr);

@@ -119,9 +119,9 @@ int dm_ingest_walk(const char *path, const struct dm_limits *lim,
 
 /*
  * Says what a payload is before anyone parses it: DM_OK for XML (parse it);
- * DM_ESKIP for a recognised report of another kind (reason "tls_report": SMTP
- * TLS reports, RFC 8460); DM_EFORMAT for what cannot be a report (reason
- * "empty", "not_xml", with a message naming what was seen).
+ * DM_ESKIP for what is not an aggregate report (reason "tls_report": SMTP TLS
+ * reports, RFC 8460; "not_report": other JSON, text, binary data); DM_EFORMAT
+ * reason "empty" for an empty payload.
  */
 int dm_ingest_payload_verdict(const struct dm_payload *p, struct dm_error *err);
 
@@ -144,6 +144,8 @@ struct dm_ingest_stats {
 	uint64_t reports; /* reports stored */
 	uint64_t records, messages; /* in the reports stored */
 	uint64_t duplicates;        /* reports already in the database */
+	uint64_t
+	    conflicts; /* duplicates with other content than the stored copy */
 	uint64_t quarantined; /* payloads or units that could not be stored */
 	uint64_t skipped; /* payloads that are not aggregate reports (TLS-RPT,
 	                     forensic...) */
@@ -157,6 +159,7 @@ enum dm_ingest_event {
 	DM_INGEST_SKIPPED,         /* not an aggregate report; nothing kept */
 	DM_INGEST_FAILED, /* a path that cannot be read (missing, no permission)
 	                   */
+	DM_INGEST_CONFLICT, /* a duplicate whose content differs (first kept) */
 	DM_INGEST_UNIT_DONE /* a unit finished (for progress displays); e is
 	                       NULL */
 };

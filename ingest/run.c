@@ -105,7 +105,8 @@ static int
 failed(struct run *r, const struct dm_unit *u, const char *member,
     const struct dm_error *e, struct dm_error *err)
 {
-	if (e->code == DM_ESKIP) {
+	if (e->code == DM_ESKIP ||
+	    (e->reason != NULL && strcmp(e->reason, "not_aggregate") == 0)) {
 		r->stats->skipped++;
 		notify(r, DM_INGEST_SKIPPED, u, member, e);
 		return DM_OK;
@@ -148,6 +149,7 @@ on_payload(void *ctx, const struct dm_payload *p, struct dm_error *err)
 {
 	struct run *r = ctx;
 	struct dm_error e;
+	uint64_t conflicts;
 	int rc;
 
 	dm_error_clear(&e);
@@ -155,9 +157,17 @@ on_payload(void *ctx, const struct dm_payload *p, struct dm_error *err)
 		return failed(r, p->unit, p->member, &e, err);
 	if ((rc = dm_store_payload_begin(r->store, p->member, err)) != DM_OK)
 		return rc;
+	conflicts = dm_store_counts(r->store).conflicts;
 	rc = dm_parse_run(r->parser, &p->src, &e);
 	if ((rc = dm_store_payload_end(r->store, rc == DM_OK, err)) != DM_OK)
 		return rc;
+	if (dm_store_counts(r->store).conflicts > conflicts) {
+		dm_error_setr(&e, DM_OK, "conflict",
+		    "this report (same reporter, report id, domain and period) "
+		    "is already stored with other content; the stored copy is "
+		    "kept");
+		notify(r, DM_INGEST_CONFLICT, p->unit, p->member, &e);
+	}
 	if (e.code == DM_EDB || e.code == DM_ENOMEM) {
 		*err = e;
 		return e.code;
@@ -194,6 +204,7 @@ fold_counts(struct run *r)
 	r->stats->records = now.records - r->base.records;
 	r->stats->messages = now.messages - r->base.messages;
 	r->stats->duplicates = now.duplicates - r->base.duplicates;
+	r->stats->conflicts = now.conflicts - r->base.conflicts;
 }
 
 /* Walks one path; a path that cannot be read is an event, not a fatal error. */

@@ -52,7 +52,7 @@ dm_ingest_payload_verdict(const struct dm_payload *p, struct dm_error *err)
 			return dm_error_setr(err, DM_ESKIP, "tls_report",
 			    "not a DMARC aggregate report: SMTP TLS report "
 			    "(RFC 8460)");
-		return dm_error_setr(err, DM_EFORMAT, "not_xml",
+		return dm_error_setr(err, DM_ESKIP, "not_report",
 		    "not a DMARC aggregate report: JSON data");
 	case DM_PAYLOAD_EMPTY:
 		return dm_error_setr(
@@ -60,9 +60,11 @@ dm_ingest_payload_verdict(const struct dm_payload *p, struct dm_error *err)
 	case DM_PAYLOAD_OTHER:
 		break;
 	}
+	/* Text and binaries beside the reports (README files, images, CSV
+	 * exports) are not broken reports: skipped, not quarantined. */
 	if (mostly_text(p->head, p->head_len))
-		return dm_error_setr(err, DM_EFORMAT, "not_xml",
+		return dm_error_setr(err, DM_ESKIP, "not_report",
 		    "not a DMARC aggregate report: plain text, not XML");
-	return dm_error_setr(err, DM_EFORMAT, "not_xml",
+	return dm_error_setr(err, DM_ESKIP, "not_report",
 	    "not a DMARC aggregate report: binary data of unknown type");
 }

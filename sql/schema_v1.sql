@@ -81,14 +81,19 @@ CREATE TABLE report (
 	record_count INTEGER NOT NULL DEFAULT 0,
 	message_count INTEGER NOT NULL DEFAULT 0,
 	sha256 TEXT,
+	anchor TEXT,
 	stored_at INTEGER NOT NULL
 );
 
 -- A report's identity (DESIGN.md "Exactly once"): the same reporter, report id, policy domain
 -- and date range is the same report, whichever mail or file brought it.  ifnull() because
--- UNIQUE treats NULLs as distinct, and real reports do lack some of these.
+-- UNIQUE treats NULLs as distinct, and real reports do lack some of these.  A report without a
+-- report_id or a valid date range cannot be told apart from another one of the same reporter by
+-- those fields (broken generators reuse ids): its anchor, "<input sha256>:<member>", makes it
+-- unique to the place it came from, so that re-importing that input still finds the duplicate.
+-- anchor is NULL for every report with a complete identity.
 CREATE UNIQUE INDEX report_identity ON report (ifnull(org_name, ''), ifnull(report_id, ''),
-    ifnull(domain, ''), ifnull("begin", -1), ifnull("end", -1));
+    ifnull(domain, ''), ifnull("begin", -1), ifnull("end", -1), ifnull(anchor, ''));
 CREATE INDEX report_org_name ON report (org_name);
 CREATE INDEX report_begin ON report ("begin");
 CREATE INDEX report_domain ON report (domain);

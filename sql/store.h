@@ -1,23 +1,38 @@
 /*
- * store.h - the SQLite store: reports, records, auth results, processed inputs and quarantine.
+ * store.h - the SQLite store: reports, records, auth results, processed inputs
+ * and quarantine.
  *
- * The schema lives in sql/*.sql (embedded at build time), versioned with PRAGMA user_version and
- * upgraded in place by migrations.  Writes are batched: a unit (one input file or message) is a
- * savepoint inside a batch transaction that commits every few hundred milliseconds or units,
- * so a crash loses at most uncommitted batches, and never half of a unit.  A report already
- * stored (same org_name, report_id, policy domain, begin and end) is a duplicate and is never
- * added again.  Several processes may write one database: the batch transaction takes the write
- * lock with BEGIN IMMEDIATE and waits up to the busy timeout.
+ * The schema lives in the .sql files of sql/ (embedded at build time),
+ * versioned with PRAGMA user_version and upgraded in place by migrations.
+ * Writes are batched: a unit (one input file or message) is a savepoint inside
+ * a batch transaction that commits every few hundred milliseconds or units, so
+ * a crash loses at most uncommitted batches, and never half of a unit.  A
+ * report already stored (same org_name, report_id, policy domain, begin and
+ * end) is a duplicate and is never added again.  Several processes may write
+ * one database: the batch transaction takes the write lock with BEGIN IMMEDIATE
+ * and waits up to the busy timeout.
  *
- * It knows nothing of files, archives or XML: ingest/ drives it through the calls below and the
- * record sink of core/model.h.
+ * It knows nothing of files, archives or XML: ingest/ drives it through the
+ * calls below and the record sink of core/model.h.
  *
  * Typical use (ingest):
  *   1. dm_store_open()
- *   2. per unit: dm_store_unit_seen() -> DM_DONE means skip; else dm_store_unit_begin();
- *      per payload: dm_store_payload_begin(), dm_parse_run() with dm_store_sink(),
- *      dm_store_payload_end(ok); dm_store_quarantine() for what failed; dm_store_unit_end()
+ *   2. per unit: dm_store_unit_seen() -> DM_DONE means skip; else
+ * dm_store_unit_begin(); per payload: dm_store_payload_begin(), dm_parse_run()
+ * with dm_store_sink(), dm_store_payload_end(ok); dm_store_quarantine() for
+ * what failed; dm_store_unit_end()
  *   3. dm_store_flush(), dm_store_close()
+ *
+ * Typical use (the quarantine command):
+ *   dm_store_quarantine_open(), dm_store_quarantine_next() until DM_DONE,
+ *   dm_store_quarantine_close(); dm_store_quarantine_get() for an entry's
+ * bytes, dm_store_quarantine_resolve() once it is dealt with.
+ *
+ * Errors of SQLite are DM_EDB with SQLite's message: "database error: inserting
+ * record: disk I/O error", "database error: inserting record: database or disk
+ * is full", and "database is read-only: PATH" when the file cannot be written.
+ * After an error the caller should close the store, which rolls back the open
+ * batch: what was committed before stays, nothing half-done.
  */
 #ifndef DM_STORE_H
 #define DM_STORE_H
@@ -26,6 +41,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "limits.h"
 #include "model.h"
 
 struct dm_store;
@@ -33,63 +49,152 @@ struct dm_store;
 /* Totals of what this handle stored since it was opened. */
 struct dm_store_counts {
 	uint64_t reports, records, messages, duplicates, quarantined;
+	/* duplicates whose records or messages differ from the stored report's
+	 * (the same report id sent again with other content; the first is kept)
+	 */
+	uint64_t conflicts;
 };
 
-/* A unit being stored: one input file or one mail message.  Strings are borrowed. */
+/* A unit being stored: one input file or one mail message.  Strings are
+ * borrowed. */
 struct dm_store_unit {
 	const char *path;
 	const char *identity; /* e.g. "maildir:1700000000.M1P2.host", or NULL */
 	const char *sha256;   /* hex SHA-256 of the unit's bytes */
-	const char *message_id, *date, *from, *subject; /* mail provenance, or NULL */
+	const char *message_id, *date, *from,
+	    *subject; /* mail provenance, or NULL */
 	uint64_t size;
 };
 
 /* An input (or one member of it) that could not be stored. */
 struct dm_store_quarantine {
 	const char *path, *member;
-	const char *reason;   /* stable code, e.g. "xml_malformed" */
-	const char *message;  /* the one-line error */
-	const void *bytes;    /* the unit's raw bytes (compressed and capped by the store), or NULL */
+	const char *reason;  /* stable code, e.g. "xml_malformed" */
+	const char *message; /* the one-line error */
+	const void *bytes; /* the unit's raw bytes (compressed and capped by the
+	                      store), or NULL */
 	size_t n_bytes;
 };
 
 /*
- * Opens (creating with mode 0600 if absent) and migrates a database.  Errors (DM_EDB):
- * not a database, schema newer than this build supports, read-only or unwritable, locked past
- * the busy timeout.  The database is left unchanged on error.
+ * Opens (creating with mode 0600 if absent) and migrates a database; ":memory:"
+ * gives a private in-memory one.  Errors (DM_EDB), the database left unchanged:
+ *   "not a dmarcstat database: file is not a database"
+ *   "not a dmarcstat database: it has other tables and no schema version"
+ *   "database schema version 9 is newer than this dmarcstat supports (2)"
+ *   "database is read-only: PATH" (no write permission bit, or not writable)
+ *   "cannot create database PATH: No such file or directory"
+ *   "database error: migrating to schema version 2: database is locked"
+ *   (the last after waiting the busy timeout)
  */
-int dm_store_open(struct dm_store **out, const char *path, struct dm_error *err) DM_WUR;
+int dm_store_open(
+    struct dm_store **out, const char *path, struct dm_error *err) DM_WUR;
 
-/* DM_DONE if a unit with this sha256 (or this non-NULL identity) was fully processed. */
-int dm_store_unit_seen(struct dm_store *s, const char *sha256, const char *identity,
-    struct dm_error *err) DM_WUR;
-
-int dm_store_unit_begin(struct dm_store *s, const struct dm_store_unit *u,
-    struct dm_error *err) DM_WUR;
-int dm_store_payload_begin(struct dm_store *s, const char *member, struct dm_error *err) DM_WUR;
+/* DM_DONE if a unit with this sha256 (or this non-NULL identity) was fully
+ * processed. */
+int dm_store_unit_seen(struct dm_store *s, const char *sha256,
+    const char *identity, struct dm_error *err) DM_WUR;
 
 /*
- * The sink that stores parsed reports into the current payload.  Its begin() returns DM_DONE for
- * a duplicate.  Valid while the store is open.
+ * Starts a unit (opening a batch if none is open).  A unit whose input was left
+ * 'pending' (by a run that stopped half-way) is processed again.  DM_EINVAL if
+ * a unit is already open or u->sha256 is NULL.
+ */
+int dm_store_unit_begin(struct dm_store *s, const struct dm_store_unit *u,
+    struct dm_error *err) DM_WUR;
+/* Starts a payload of the current unit; member is copied (NULL: the unit is the
+ * payload). */
+int dm_store_payload_begin(
+    struct dm_store *s, const char *member, struct dm_error *err) DM_WUR;
+
+/*
+ * The sink that stores parsed reports into the current payload.  Its begin()
+ * returns DM_DONE for a duplicate.  Valid while the store is open.
  */
 struct dm_sink dm_store_sink(struct dm_store *s);
 
 /* ok=1 keeps the payload's rows, ok=0 rolls them back. */
-int dm_store_payload_end(struct dm_store *s, int ok, struct dm_error *err) DM_WUR;
+int dm_store_payload_end(
+    struct dm_store *s, int ok, struct dm_error *err) DM_WUR;
 
-/* Records a failed input or member; compresses and caps bytes. */
+/*
+ * Records a failed input or member; compresses and caps bytes (at the limits'
+ * quarantine_bytes, DM_MAX_QUARANTINE_BYTES by default).  The same bytes and
+ * member already quarantined and not resolved get attempts + 1 and a new
+ * last_tried, reason and message instead of a new entry.
+ */
 int dm_store_quarantine(struct dm_store *s, const struct dm_store_quarantine *q,
     struct dm_error *err) DM_WUR;
 
-/* Marks the unit processed (so it is skipped next time) and commits the batch when due. */
+/* Marks the unit processed (so it is skipped next time) and commits the batch
+ * when due. */
 int dm_store_unit_end(struct dm_store *s, struct dm_error *err) DM_WUR;
 
-/* Commits the open batch now. */
+/* Commits the open batch now.  DM_EINVAL inside a unit: a unit is committed
+ * whole or not. */
 int dm_store_flush(struct dm_store *s, struct dm_error *err) DM_WUR;
 
 struct dm_store_counts dm_store_counts(const struct dm_store *s);
 
-/* Rolls back any open batch and closes; NULL is fine. */
+/* Rolls back any open batch and closes; NULL is fine.  Close quarantine cursors
+ * first. */
 void dm_store_close(struct dm_store *s);
+
+/* Takes the run's caps (only quarantine_bytes concerns the store); lim is
+ * copied. */
+void dm_store_set_limits(struct dm_store *s, const struct dm_limits *lim);
+
+/* A quarantine entry.  Strings are borrowed until the next
+ * dm_store_quarantine_next or close. */
+struct dm_store_quarantine_row {
+	int64_t id;
+	const char *path, *member, *reason, *message; /* NULL if unknown */
+	uint64_t size; /* bytes of the input (kept: at most the cap) */
+	int truncated; /* 1: only the first bytes of the input were kept */
+	int64_t first_seen, last_tried; /* Unix seconds */
+	uint32_t attempts;
+	int resolved;        /* 1 once dm_store_quarantine_resolve was called */
+	int64_t resolved_at; /* Unix seconds; 0 while unresolved */
+};
+
+struct dm_store_qcursor;
+
+/* Opens a cursor over quarantine entries by id; all=0 lists only unresolved
+ * ones. */
+int dm_store_quarantine_open(struct dm_store *s, int all,
+    struct dm_store_qcursor **out, struct dm_error *err) DM_WUR;
+/* Fills *row with the next entry: DM_OK, DM_DONE at the end, or DM_EDB. */
+int dm_store_quarantine_next(struct dm_store_qcursor *c,
+    struct dm_store_quarantine_row *row, struct dm_error *err) DM_WUR;
+/* NULL is fine. */
+void dm_store_quarantine_close(struct dm_store_qcursor *c);
+
+/*
+ * The kept bytes of entry id, decompressed: *bytes is owned by the caller
+ * (dm_free), NULL with *n = 0 when no bytes were kept.  DM_EINVAL for an
+ * unknown id, DM_EFORMAT for a damaged blob.
+ */
+int dm_store_quarantine_get(struct dm_store *s, int64_t id, void **bytes,
+    size_t *n, struct dm_error *err) DM_WUR;
+
+/* Marks entry id resolved (kept, no longer listed by default).  DM_EINVAL for
+ * an unknown id. */
+int dm_store_quarantine_resolve(
+    struct dm_store *s, int64_t id, struct dm_error *err) DM_WUR;
+
+/* The schema version this build creates and upgrades to. */
+int dm_store_schema_version(void);
+
+/* For tests only. */
+struct sqlite3;
+/* The SQLite handle, to check rows; borrowed while the store is open. */
+struct sqlite3 *dm_store_sqlite(struct dm_store *s);
+/* The embedded script that creates (1) or upgrades to (N > 1) version N; NULL
+ * if none. */
+const char *dm_store_schema_script(int version);
+/* Caps the database at pages pages (PRAGMA max_page_count), to provoke
+ * SQLITE_FULL. */
+int dm_store_set_max_pages(
+    struct dm_store *s, uint64_t pages, struct dm_error *err) DM_WUR;
 
 #endif /* DM_STORE_H */

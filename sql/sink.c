@@ -1,0 +1,396 @@
+/*
+ * sink.c - the record sink of core/model.h that writes reports into the open
+ * payload.
+ *
+ * begin() inserts the report row, or finds it is a duplicate (the
+ * report_identity index of schema_v1.sql) and says DM_DONE so the parser stops
+ * sending records; record() inserts a record with its reasons and auth results;
+ * end() fills in what is only known at </feedback>: totals, fix-up counts,
+ * top-level extensions.  The sink never commits: the payload savepoint around
+ * it (store.c) keeps or drops a report whole.
+ */
+#include "store_int.h"
+
+#include "mem.h"
+
+/* JSON text is capped only by memory: its parts were already capped by the
+ * parser's limits. */
+#define JSON_MAX ((size_t)-1 / 2)
+
+static const char *
+schema_name(enum dm_schema schema)
+{
+	switch (schema) {
+	case DM_SCHEMA_RFC7489:
+		return "rfc7489";
+	case DM_SCHEMA_RFC9990:
+		return "rfc9990";
+	case DM_SCHEMA_DRAFT:
+		break;
+	}
+	return "draft";
+}
+
+/* Appends s as a JSON string (RFC 8259): quotes, backslash and control
+ * characters escaped. */
+static int
+json_string(struct dm_buf *b, const char *s)
+{
+	int rc = dm_buf_add(b, "\"", 1);
+
+	for (; rc == DM_OK && *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			rc = dm_buf_addf(b, "\\%c", c);
+		else if (c < 0x20)
+			rc = dm_buf_addf(b, "\\u%04x", c);
+		else
+			rc = dm_buf_add(b, s, 1);
+	}
+	return rc == DM_OK ? dm_buf_add(b, "\"", 1) : rc;
+}
+
+/* <error> values as a JSON array; b stays empty (NULL data) when there are
+ * none. */
+static int
+errors_json(struct dm_buf *b, const struct dm_feedback *fb)
+{
+	size_t i;
+	int rc = DM_OK;
+
+	for (i = 0; rc == DM_OK && i < fb->n_errors; i++) {
+		rc = dm_buf_add(b, i == 0 ? "[" : ",", 1);
+		if (rc == DM_OK)
+			rc = json_string(
+			    b, fb->errors[i] != NULL ? fb->errors[i] : "");
+	}
+	return rc == DM_OK && fb->n_errors > 0 ? dm_buf_add(b, "]", 1) : rc;
+}
+
+/* Non-zero fix-up counts as a JSON object in enum order; b stays empty when all
+ * are zero. */
+static int
+fixups_json(struct dm_buf *b, const struct dm_feedback *fb)
+{
+	int rc = DM_OK, f;
+
+	for (f = 0; rc == DM_OK && f < DM_FIXUP_COUNT; f++) {
+		if (fb->fixups[f] == 0)
+			continue;
+		rc = dm_buf_addf(b, "%s\"%s\":%lu", b->len == 0 ? "{" : ",",
+		    dm_fixup_name((enum dm_fixup)f),
+		    (unsigned long)fb->fixups[f]);
+	}
+	return rc == DM_OK && b->len > 0 ? dm_buf_add(b, "}", 1) : rc;
+}
+
+static void
+bind_policy(sqlite3_stmt *st, const struct dm_policy *p)
+{
+	dm_store_bind_text(st, 13, p->domain);
+	dm_store_bind_text(st, 14, p->adkim);
+	dm_store_bind_text(st, 15, p->aspf);
+	dm_store_bind_text(st, 16, p->p);
+	dm_store_bind_text(st, 17, p->sp);
+	dm_store_bind_text(st, 18, p->np);
+	dm_store_bind_opt(st, 19, p->pct);
+	dm_store_bind_text(st, 20, p->fo);
+	dm_store_bind_text(st, 21, p->testing);
+	dm_store_bind_text(st, 22, p->discovery_method);
+}
+
+static void
+bind_report(struct dm_store *s, sqlite3_stmt *st, const struct dm_feedback *fb,
+    const char *errors, const char *fixups)
+{
+	if (s->input_id != 0)
+		sqlite3_bind_int64(st, 1, s->input_id);
+	dm_store_bind_text(st, 2, s->member);
+	dm_store_bind_text(st, 3, fb->org_name);
+	dm_store_bind_text(st, 4, fb->email);
+	dm_store_bind_text(st, 5, fb->extra_contact_info);
+	dm_store_bind_text(st, 6, fb->report_id);
+	dm_store_bind_opt(st, 7, fb->begin);
+	dm_store_bind_opt(st, 8, fb->end);
+	dm_store_bind_text(st, 9, fb->generator);
+	dm_store_bind_text(st, 10, fb->version);
+	dm_store_bind_text(st, 11, schema_name(fb->schema));
+	dm_store_bind_text(st, 12, errors);
+	bind_policy(st, &fb->policy);
+	dm_store_bind_text(st, 23, fb->extensions);
+	dm_store_bind_text(st, 24, fixups);
+	/* 25, the payload's sha256: ingest streams payloads and hashes only
+	 * whole units. */
+	sqlite3_bind_int64(st, 26, dm_store_now());
+}
+
+/*
+ * "<unit sha256>:<member>" for a report whose identity is incomplete (see
+ * report_identity in schema_v1.sql), NULL otherwise.  Owned by the caller.
+ */
+static char *
+anchor(const struct dm_store *s, const struct dm_feedback *fb)
+{
+	struct dm_buf b;
+
+	if (fb->report_id != NULL && fb->begin >= 0 && fb->end >= 0)
+		return NULL;
+	dm_buf_init(&b, 4096);
+	if (dm_buf_addf(&b, "%s:%s", s->unit_sha256 ? s->unit_sha256 : "",
+	        s->member ? s->member : "") != DM_OK) {
+		dm_buf_free(&b);
+		return NULL;
+	}
+	return dm_buf_take(&b);
+}
+
+/*
+ * For a duplicate: the totals of the report already stored, which sink_end
+ * compares with the new copy's.
+ */
+static int
+find_stored(struct dm_store *s, const struct dm_feedback *fb, const char *key,
+    struct dm_error *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	st = dm_store_stmt(s, DM_ST_REPORT_SAME, "finding duplicate", err);
+	if (st == NULL)
+		return DM_EDB;
+	dm_store_bind_text(st, 1, fb->org_name);
+	dm_store_bind_text(st, 2, fb->report_id);
+	dm_store_bind_text(st, 3, fb->policy.domain);
+	dm_store_bind_opt(st, 4, fb->begin);
+	dm_store_bind_opt(st, 5, fb->end);
+	dm_store_bind_text(st, 6, key);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		s->dup_known = 1;
+		s->dup_records = (uint64_t)sqlite3_column_int64(st, 0);
+		s->dup_messages = (uint64_t)sqlite3_column_int64(st, 1);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return dm_store_db_error(s, "finding duplicate", err);
+	return DM_OK;
+}
+
+static int
+insert_report(
+    struct dm_store *s, const struct dm_feedback *fb, struct dm_error *err)
+{
+	struct dm_buf errors, fixups;
+	sqlite3_stmt *st;
+	char *key;
+	int rc;
+
+	dm_buf_init(&errors, JSON_MAX);
+	dm_buf_init(&fixups, JSON_MAX);
+	if (errors_json(&errors, fb) != DM_OK ||
+	    fixups_json(&fixups, fb) != DM_OK) {
+		rc = dm_error_set(
+		    err, DM_ENOMEM, "storing report: out of memory");
+		goto out;
+	}
+	rc = DM_EDB;
+	st = dm_store_stmt(s, DM_ST_REPORT_INSERT, "inserting report", err);
+	if (st == NULL)
+		goto out;
+	bind_report(s, st, fb, errors.data, fixups.data);
+	key = anchor(s, fb);
+	dm_store_bind_text(st, 27, key);
+	rc = dm_store_step_done(s, st, "inserting report", err);
+	if (rc == DM_OK && sqlite3_changes(s->db) == 0)
+		rc = find_stored(s, fb, key, err);
+	dm_free(key);
+out:
+	dm_buf_free(&fixups);
+	dm_buf_free(&errors);
+	return rc;
+}
+
+static int
+sink_begin(void *ctx, const struct dm_feedback *fb, struct dm_error *err)
+{
+	struct dm_store *s = ctx;
+	int rc;
+
+	if (!s->in_payload)
+		return dm_error_set(err, DM_EINVAL, "report outside a payload");
+	s->report_id = 0;
+	s->dup_known = 0;
+	if ((rc = insert_report(s, fb, err)) != DM_OK)
+		return rc;
+	if (sqlite3_changes(s->db) == 0) {
+		s->payload.duplicates++;
+		return DM_DONE;
+	}
+	s->report_id = sqlite3_last_insert_rowid(s->db);
+	s->report_records = 0;
+	s->report_messages = 0;
+	s->payload.reports++;
+	return DM_OK;
+}
+
+static int
+insert_reasons(struct dm_store *s, sqlite3_int64 rid,
+    const struct dm_record *rec, struct dm_error *err)
+{
+	sqlite3_stmt *st;
+	size_t i;
+
+	for (i = 0; i < rec->n_reasons; i++) {
+		st = dm_store_stmt(s, DM_ST_REASON, "inserting reason", err);
+		if (st == NULL)
+			return DM_EDB;
+		sqlite3_bind_int64(st, 1, rid);
+		dm_store_bind_text(st, 2, rec->reasons[i].type);
+		dm_store_bind_text(st, 3, rec->reasons[i].comment);
+		if (dm_store_step_done(s, st, "inserting reason", err) != DM_OK)
+			return DM_EDB;
+	}
+	return DM_OK;
+}
+
+static int
+insert_dkim(struct dm_store *s, sqlite3_int64 rid, const struct dm_record *rec,
+    struct dm_error *err)
+{
+	const struct dm_dkim_result *d;
+	sqlite3_stmt *st;
+	size_t i;
+
+	for (i = 0; i < rec->n_dkim; i++) {
+		d = &rec->dkim_results[i];
+		st = dm_store_stmt(s, DM_ST_DKIM, "inserting DKIM result", err);
+		if (st == NULL)
+			return DM_EDB;
+		sqlite3_bind_int64(st, 1, rid);
+		dm_store_bind_text(st, 2, d->domain);
+		dm_store_bind_text(st, 3, d->selector);
+		dm_store_bind_text(st, 4, d->result);
+		dm_store_bind_text(st, 5, d->human_result);
+		if (dm_store_step_done(s, st, "inserting DKIM result", err) !=
+		    DM_OK)
+			return DM_EDB;
+	}
+	return DM_OK;
+}
+
+static int
+insert_spf(struct dm_store *s, sqlite3_int64 rid, const struct dm_record *rec,
+    struct dm_error *err)
+{
+	const struct dm_spf_result *p;
+	sqlite3_stmt *st;
+	size_t i;
+
+	for (i = 0; i < rec->n_spf; i++) {
+		p = &rec->spf_results[i];
+		st = dm_store_stmt(s, DM_ST_SPF, "inserting SPF result", err);
+		if (st == NULL)
+			return DM_EDB;
+		sqlite3_bind_int64(st, 1, rid);
+		dm_store_bind_text(st, 2, p->domain);
+		dm_store_bind_text(st, 3, p->scope);
+		dm_store_bind_text(st, 4, p->result);
+		dm_store_bind_text(st, 5, p->human_result);
+		if (dm_store_step_done(s, st, "inserting SPF result", err) !=
+		    DM_OK)
+			return DM_EDB;
+	}
+	return DM_OK;
+}
+
+static int
+insert_record(
+    struct dm_store *s, const struct dm_record *rec, struct dm_error *err)
+{
+	sqlite3_stmt *st;
+
+	st = dm_store_stmt(s, DM_ST_RECORD, "inserting record", err);
+	if (st == NULL)
+		return DM_EDB;
+	sqlite3_bind_int64(st, 1, s->report_id);
+	dm_store_bind_text(st, 2, rec->source_ip);
+	dm_store_bind_opt(st, 3, rec->count);
+	dm_store_bind_text(st, 4, rec->disposition);
+	dm_store_bind_text(st, 5, rec->dkim);
+	dm_store_bind_text(st, 6, rec->spf);
+	dm_store_bind_text(st, 7, rec->header_from);
+	dm_store_bind_text(st, 8, rec->envelope_from);
+	dm_store_bind_text(st, 9, rec->envelope_to);
+	dm_store_bind_text(st, 10, rec->extensions);
+	return dm_store_step_done(s, st, "inserting record", err);
+}
+
+static int
+sink_record(void *ctx, const struct dm_feedback *fb,
+    const struct dm_record *rec, struct dm_error *err)
+{
+	struct dm_store *s = ctx;
+	sqlite3_int64 rid;
+
+	(void)fb;
+	if (s->report_id == 0)
+		return DM_OK; /* a duplicate: begin() said DM_DONE */
+	if (insert_record(s, rec, err) != DM_OK)
+		return DM_EDB;
+	rid = sqlite3_last_insert_rowid(s->db);
+	if (insert_reasons(s, rid, rec, err) != DM_OK ||
+	    insert_dkim(s, rid, rec, err) != DM_OK ||
+	    insert_spf(s, rid, rec, err) != DM_OK)
+		return DM_EDB;
+	s->report_records++;
+	s->payload.records++;
+	if (rec->count >= 0) {
+		s->report_messages += (uint64_t)rec->count;
+		s->payload.messages += (uint64_t)rec->count;
+	}
+	return DM_OK;
+}
+
+static int
+sink_end(void *ctx, const struct dm_feedback *fb, struct dm_error *err)
+{
+	struct dm_store *s = ctx;
+	struct dm_buf fixups;
+	sqlite3_stmt *st;
+	int rc = DM_EDB;
+
+	if (s->report_id == 0) {
+		/* The parser counts a duplicate's records too. */
+		if (s->dup_known && (fb->n_records != s->dup_records ||
+		                        fb->total_count != s->dup_messages))
+			s->payload.conflicts++;
+		return DM_OK;
+	}
+	dm_buf_init(&fixups, JSON_MAX);
+	if (fixups_json(&fixups, fb) != DM_OK) {
+		rc = dm_error_set(
+		    err, DM_ENOMEM, "storing report: out of memory");
+		goto out;
+	}
+	st = dm_store_stmt(s, DM_ST_REPORT_END, "updating report", err);
+	if (st == NULL)
+		goto out;
+	sqlite3_bind_int64(st, 1, s->report_id);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)s->report_records);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)s->report_messages);
+	dm_store_bind_text(st, 4, fixups.data);
+	dm_store_bind_text(st, 5, fb->extensions);
+	rc = dm_store_step_done(s, st, "updating report", err);
+out:
+	dm_buf_free(&fixups);
+	return rc;
+}
+
+struct dm_sink
+dm_store_sink(struct dm_store *s)
+{
+	struct dm_sink k = {s, sink_begin, sink_record, sink_end};
+
+	return k;
+}

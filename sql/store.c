@@ -1,0 +1,775 @@
+/*
+ * store.c - opening a dmarcstat database, upgrading its schema, and the batch /
+ * unit / payload transactions that make an import exactly-once and
+ * all-or-nothing per input.
+ *
+ * A batch is one write transaction (BEGIN IMMEDIATE, so two importers queue on
+ * the busy timeout instead of failing with SQLITE_BUSY half-way); each unit is
+ * a savepoint inside it and each payload a savepoint inside the unit.
+ * Committing per unit would cost an fsync-free but still expensive WAL commit
+ * per mail; committing per run would hold the lock for the whole run and lose
+ * everything on a crash.  A batch commits after BATCH_MS or BATCH_UNITS,
+ * whichever first.
+ *
+ * The records themselves are written by sink.c, quarantine entries by
+ * quarantine.c.
+ */
+#include "store_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mem.h"
+
+/*
+ * A batch commits once it is this old (ms) or holds this many units.  200 ms
+ * keeps the lock short enough for a second importer, or a report run, to get in
+ * between batches; 500 units bounds the work a crash can undo (it is redone by
+ * the next run).
+ */
+#define BATCH_MS 200
+#define BATCH_UNITS 500
+
+/* Writers wait this long (ms) for another process's batch before giving up. */
+#define BUSY_TIMEOUT_MS 60000
+
+static const char *const stmt_sql[DM_ST_COUNT] = {
+    [DM_ST_INPUT_SEEN] = "SELECT 1 FROM input WHERE status = 'done' AND "
+                         "(sha256 = ?1 OR identity = ?2) LIMIT 1",
+    [DM_ST_INPUT_INSERT] =
+        "INSERT INTO input (sha256, identity, path, size, message_id, "
+        "date, \"from\", subject, first_seen, status) VALUES "
+        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending') "
+        "ON CONFLICT DO NOTHING",
+    [DM_ST_INPUT_FIND] =
+        "SELECT id FROM input WHERE sha256 = ?1 OR identity = ?2 "
+        "ORDER BY id LIMIT 1",
+    [DM_ST_INPUT_PENDING] = "UPDATE input SET status = 'pending' WHERE id = ?1",
+    [DM_ST_INPUT_DONE] =
+        "UPDATE input SET status = 'done', outcome = ?2 WHERE id = ?1",
+    [DM_ST_REPORT_INSERT] =
+        "INSERT INTO report (input, member, org_name, email, "
+        "extra_contact_info, "
+        "report_id, \"begin\", \"end\", generator, version, schema, errors, "
+        "domain, "
+        "adkim, aspf, p, sp, np, pct, fo, testing, discovery_method, "
+        "extensions, fixups, "
+        "sha256, stored_at, anchor) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+        "?9, "
+        "?10, ?11, ?12, "
+        "?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, "
+        "?27) "
+        "ON CONFLICT DO NOTHING",
+    [DM_ST_REPORT_END] =
+        "UPDATE report SET record_count = ?2, message_count = ?3, "
+        "fixups = ?4, extensions = ?5 WHERE id = ?1",
+    [DM_ST_REPORT_SAME] =
+        "SELECT record_count, message_count FROM report WHERE "
+        "ifnull(org_name, '') = ifnull(?1, '') AND "
+        "ifnull(report_id, '') = ifnull(?2, '') AND "
+        "ifnull(domain, '') = ifnull(?3, '') AND "
+        "ifnull(\"begin\", -1) = ifnull(?4, -1) AND "
+        "ifnull(\"end\", -1) = ifnull(?5, -1) AND "
+        "ifnull(anchor, '') = ifnull(?6, '')",
+    [DM_ST_RECORD] =
+        "INSERT INTO record (report, source_ip, count, disposition, dkim, spf, "
+        "header_from, envelope_from, envelope_to, extensions) VALUES "
+        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    [DM_ST_REASON] =
+        "INSERT INTO reason (record, type, comment) VALUES (?1, ?2, ?3)",
+    [DM_ST_DKIM] = "INSERT INTO dkim_result (record, domain, selector, result, "
+                   "human_result) VALUES (?1, ?2, ?3, ?4, ?5)",
+    [DM_ST_SPF] =
+        "INSERT INTO spf_result (record, domain, scope, result, human_result) "
+        "VALUES (?1, ?2, ?3, ?4, ?5)",
+    [DM_ST_Q_FIND] =
+        "SELECT id FROM quarantine WHERE sha256 IS ?1 AND member IS ?2 AND "
+        "(?1 IS NOT NULL OR path IS ?3) AND resolved_at IS NULL "
+        "ORDER BY id LIMIT 1",
+    [DM_ST_Q_RETRY] =
+        "UPDATE quarantine SET attempts = attempts + 1, last_tried = ?2, "
+        "reason = ?3, message = ?4 WHERE id = ?1",
+    [DM_ST_Q_INSERT] =
+        "INSERT INTO quarantine (path, member, reason, message, bytes, size, "
+        "truncated, sha256, first_seen, last_tried, attempts) VALUES "
+        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, 1)",
+    [DM_ST_Q_GET] = "SELECT bytes, size FROM quarantine WHERE id = ?1",
+    [DM_ST_Q_RESOLVE] = "UPDATE quarantine SET resolved_at = ?2 "
+                        "WHERE id = ?1 AND resolved_at IS NULL",
+    [DM_ST_Q_EXISTS] = "SELECT 1 FROM quarantine WHERE id = ?1",
+};
+
+int
+dm_store_schema_version(void)
+{
+	return dm_sql_scripts[dm_sql_n_scripts - 1].version;
+}
+
+const char *
+dm_store_schema_script(int version)
+{
+	size_t i;
+
+	for (i = 0; i < dm_sql_n_scripts; i++) {
+		if (dm_sql_scripts[i].version == version)
+			return (const char *)dm_sql_scripts[i].sql;
+	}
+	return NULL;
+}
+
+int64_t
+dm_store_now(void)
+{
+	return (int64_t)time(NULL);
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int
+dm_store_db_error(struct dm_store *s, const char *what, struct dm_error *err)
+{
+	struct dm_error e;
+
+	if ((sqlite3_errcode(s->db) & 0xff) == SQLITE_READONLY)
+		dm_error_set(&e, DM_EDB, "database is read-only: %s", s->path);
+	else
+		dm_error_set(&e, DM_EDB, "database error: %s: %s", what,
+		    sqlite3_errmsg(s->db));
+	/*
+	 * After SQLITE_FULL, SQLITE_IOERR or SQLITE_NOMEM SQLite may roll the
+	 * whole transaction back itself.  Then no savepoint is left to release:
+	 * every later batch call fails, with this message, since it is the
+	 * cause the user needs to see.
+	 */
+	if (s->in_batch && sqlite3_get_autocommit(s->db)) {
+		s->in_batch = s->in_unit = s->in_payload = 0;
+		s->report_id = 0;
+		s->lost = 1;
+		memcpy(s->lost_msg, e.msg, sizeof(s->lost_msg));
+	}
+	return dm_error_set(err, DM_EDB, "%s", e.msg);
+}
+
+static int
+lost_error(struct dm_store *s, struct dm_error *err)
+{
+	return dm_error_set(err, DM_EDB, "%s", s->lost_msg);
+}
+
+sqlite3_stmt *
+dm_store_stmt(
+    struct dm_store *s, enum dm_stmt id, const char *what, struct dm_error *err)
+{
+	sqlite3_stmt *st = s->st[id];
+
+	if (st != NULL) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		return st;
+	}
+	if (sqlite3_prepare_v3(s->db, stmt_sql[id], -1,
+	        SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+		dm_store_db_error(s, what, err);
+		return NULL;
+	}
+	s->st[id] = st;
+	return st;
+}
+
+int
+dm_store_step_done(struct dm_store *s, sqlite3_stmt *st, const char *what,
+    struct dm_error *err)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		dm_store_db_error(s, what, err);
+		sqlite3_reset(st);
+		return DM_EDB;
+	}
+	sqlite3_reset(st);
+	return DM_OK;
+}
+
+int
+dm_store_bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v == NULL)
+		return sqlite3_bind_null(st, i);
+	return sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+}
+
+int
+dm_store_bind_opt(sqlite3_stmt *st, int i, int64_t v)
+{
+	if (v < 0)
+		return sqlite3_bind_null(st, i);
+	return sqlite3_bind_int64(st, i, v);
+}
+
+void
+dm_store_counts_add(struct dm_store_counts *to, const struct dm_store_counts *c)
+{
+	to->reports += c->reports;
+	to->records += c->records;
+	to->messages += c->messages;
+	to->duplicates += c->duplicates;
+	to->quarantined += c->quarantined;
+	to->conflicts += c->conflicts;
+}
+
+static int
+exec(
+    struct dm_store *s, const char *sql, const char *what, struct dm_error *err)
+{
+	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return dm_store_db_error(s, what, err);
+	return DM_OK;
+}
+
+/* Reads PRAGMA user_version; the first read of the file, so it is where junk
+ * shows. */
+static int
+user_version(struct dm_store *s, int *v, struct dm_error *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) !=
+	    SQLITE_OK)
+		goto fail;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW)
+		return DM_OK;
+fail:
+	if (sqlite3_errcode(s->db) == SQLITE_NOTADB)
+		return dm_error_set(err, DM_EDB, "not a dmarcstat database: %s",
+		    sqlite3_errmsg(s->db));
+	return dm_store_db_error(s, "reading the schema version", err);
+}
+
+static int
+table_count(struct dm_store *s, int *n, struct dm_error *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM sqlite_master", -1,
+	        &st, NULL) != SQLITE_OK)
+		return dm_store_db_error(s, "reading the schema", err);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW)
+		return dm_store_db_error(s, "reading the schema", err);
+	return DM_OK;
+}
+
+/* Refuses what we must not touch; the file is still unchanged when this fails.
+ */
+static int
+check_schema(struct dm_store *s, int *v, struct dm_error *err)
+{
+	int n = 0;
+
+	if (user_version(s, v, err) != DM_OK)
+		return DM_EDB;
+	if (*v > dm_store_schema_version())
+		return dm_error_set(err, DM_EDB,
+		    "database schema version %d is newer than this dmarcstat "
+		    "supports (%d)",
+		    *v, dm_store_schema_version());
+	if (*v == 0 && table_count(s, &n, err) != DM_OK)
+		return DM_EDB;
+	if (*v == 0 && n > 0)
+		return dm_error_set(err, DM_EDB,
+		    "not a dmarcstat database: it has other tables and no "
+		    "schema version");
+	return DM_OK;
+}
+
+/* Runs the scripts after version from, then sets the version; inside the
+ * caller's transaction. */
+static int
+apply_scripts(struct dm_store *s, int from, struct dm_error *err)
+{
+	char what[64], sql[64];
+	size_t i;
+
+	for (i = 0; i < dm_sql_n_scripts; i++) {
+		if (dm_sql_scripts[i].version <= from)
+			continue;
+		snprintf(what, sizeof(what), "migrating to schema version %d",
+		    dm_sql_scripts[i].version);
+		if (exec(s, (const char *)dm_sql_scripts[i].sql, what, err) !=
+		    DM_OK)
+			return DM_EDB;
+	}
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
+	    dm_store_schema_version());
+	return exec(s, sql, "setting the schema version", err);
+}
+
+/*
+ * Brings the schema to our version in one transaction.  BEGIN IMMEDIATE, and
+ * the version read again inside it, because two importers may open a new
+ * database at the same moment: the second waits, then finds the work done.
+ */
+static int
+migrate(struct dm_store *s, struct dm_error *err)
+{
+	int v = 0;
+
+	if (exec(s, "BEGIN IMMEDIATE", "starting the schema upgrade", err) !=
+	    DM_OK)
+		return DM_EDB;
+	if (check_schema(s, &v, err) != DM_OK ||
+	    (v < dm_store_schema_version() &&
+	        apply_scripts(s, v, err) != DM_OK)) {
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return DM_EDB;
+	}
+	return exec(s, "COMMIT", "committing the schema upgrade", err);
+}
+
+/* check_schema in one read transaction: another importer may be creating the
+ * schema. */
+static int
+check_snapshot(struct dm_store *s, int *v, struct dm_error *err)
+{
+	int rc;
+
+	if (exec(s, "BEGIN", "reading the schema", err) != DM_OK)
+		return DM_EDB;
+	rc = check_schema(s, v, err);
+	sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+	return rc;
+}
+
+/*
+ * Makes sure the file exists with mode 0600 before SQLite opens it: SQLite
+ * gives the -wal and -shm files the database file's permissions, and reports
+ * hold mail senders' addresses and IPs.  A file without any write permission
+ * bit is refused as read-only even for root, who could write it anyway: the
+ * owner made it read-only on purpose.
+ */
+static int
+prepare_file(const char *path, struct dm_error *err)
+{
+	struct stat sb;
+	int fd;
+
+	if (stat(path, &sb) == 0) {
+		if ((sb.st_mode & (S_IWUSR | S_IWGRP | S_IWOTH)) == 0 ||
+		    access(path, W_OK) != 0)
+			return dm_error_set(
+			    err, DM_EDB, "database is read-only: %s", path);
+		return DM_OK;
+	}
+	if (errno != ENOENT)
+		return dm_error_set(err, DM_EDB, "cannot open database %s: %s",
+		    path, strerror(errno));
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 && errno != EEXIST)
+		return dm_error_set(err, DM_EDB,
+		    "cannot create database %s: %s", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return DM_OK;
+}
+
+static int
+open_db(struct dm_store *s, int memory, struct dm_error *err)
+{
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+
+	if (memory)
+		flags |= SQLITE_OPEN_CREATE | SQLITE_OPEN_MEMORY;
+	if (sqlite3_open_v2(s->path, &s->db, flags, NULL) != SQLITE_OK) {
+		if (s->db == NULL)
+			return dm_error_set(
+			    err, DM_ENOMEM, "opening database: out of memory");
+		return dm_error_set(err, DM_EDB, "cannot open database %s: %s",
+		    s->path, sqlite3_errmsg(s->db));
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+	return DM_OK;
+}
+
+/*
+ * WAL lets report runs read while an import writes; NORMAL is safe with WAL (no
+ * corruption, at worst the last commits lost on power failure, which the next
+ * run redoes).  Switching a new database to WAL needs an exclusive lock, and
+ * SQLite does not call the busy handler for it, so when several importers start
+ * on a new file at once, we wait here ourselves.  A 16 MiB page cache (default
+ * 2 MiB) keeps the source_ip index's random inserts off the disk: 1M records
+ * went from 52k to 88k records/s (bench/store), and more cache gained nothing.
+ */
+static int
+configure(struct dm_store *s, struct dm_error *err)
+{
+	struct timespec pause = {0, 10 * 1000 * 1000};
+	int64_t start = now_ms();
+	int rc;
+
+	while ((rc = sqlite3_exec(s->db, "PRAGMA journal_mode = WAL", NULL,
+	            NULL, NULL)) == SQLITE_BUSY &&
+	       now_ms() - start < BUSY_TIMEOUT_MS)
+		nanosleep(&pause, NULL);
+	if (rc != SQLITE_OK)
+		return dm_store_db_error(s, "switching to WAL mode", err);
+	return exec(s,
+	    "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA "
+	    "cache_size = -16384",
+	    "configuring the connection", err);
+}
+
+static int
+open_steps(struct dm_store *s, struct dm_error *err)
+{
+	int memory = strcmp(s->path, ":memory:") == 0, v = 0, rc;
+
+	if (!memory && prepare_file(s->path, err) != DM_OK)
+		return DM_EDB;
+	if ((rc = open_db(s, memory, err)) != DM_OK ||
+	    (rc = check_snapshot(s, &v, err)) != DM_OK ||
+	    (rc = configure(s, err)) != DM_OK)
+		return rc;
+	if (v < dm_store_schema_version())
+		return migrate(s, err);
+	return DM_OK;
+}
+
+int
+dm_store_open(struct dm_store **out, const char *path, struct dm_error *err)
+{
+	struct dm_store *s;
+	int rc;
+
+	*out = NULL;
+	if (path == NULL)
+		return dm_error_set(err, DM_EINVAL, "no database path");
+	s = dm_calloc(1, sizeof(*s));
+	if (s == NULL || (s->path = dm_strdup(path)) == NULL) {
+		dm_free(s);
+		return dm_error_set(
+		    err, DM_ENOMEM, "opening database: out of memory");
+	}
+	s->quarantine_cap = DM_MAX_QUARANTINE_BYTES;
+	if ((rc = open_steps(s, err)) != DM_OK) {
+		dm_store_close(s);
+		return rc;
+	}
+	*out = s;
+	return DM_OK;
+}
+
+void
+dm_store_set_limits(struct dm_store *s, const struct dm_limits *lim)
+{
+	s->quarantine_cap = lim->quarantine_bytes;
+}
+
+static int
+batch_begin(struct dm_store *s, struct dm_error *err)
+{
+	if (s->in_batch)
+		return DM_OK;
+	if (exec(s, "BEGIN IMMEDIATE", "starting a transaction", err) != DM_OK)
+		return DM_EDB;
+	s->in_batch = 1;
+	s->batch_start_ms = now_ms();
+	s->batch_units = 0;
+	return DM_OK;
+}
+
+static int
+batch_commit(struct dm_store *s, struct dm_error *err)
+{
+	if (!s->in_batch)
+		return DM_OK;
+	if (exec(s, "COMMIT", "committing", err) != DM_OK)
+		return DM_EDB;
+	s->in_batch = 0;
+	return DM_OK;
+}
+
+/* Undoes and closes savepoint name (unit or payload). */
+static int
+savepoint_undo(struct dm_store *s, const char *name, struct dm_error *err)
+{
+	char sql[64];
+
+	snprintf(sql, sizeof(sql), "ROLLBACK TO %s; RELEASE %s", name, name);
+	return exec(s, sql, "rolling back", err);
+}
+
+int
+dm_store_unit_seen(struct dm_store *s, const char *sha256, const char *identity,
+    struct dm_error *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	st = dm_store_stmt(s, DM_ST_INPUT_SEEN, "looking up input", err);
+	if (st == NULL)
+		return DM_EDB;
+	dm_store_bind_text(st, 1, sha256);
+	dm_store_bind_text(st, 2, identity);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		dm_store_db_error(s, "looking up input", err);
+		sqlite3_reset(st);
+		return DM_EDB;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? DM_DONE : DM_OK;
+}
+
+/* An input row left 'pending' (or met again on purpose) is reused and processed
+ * again. */
+static int
+input_reuse(
+    struct dm_store *s, const struct dm_store_unit *u, struct dm_error *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	st = dm_store_stmt(s, DM_ST_INPUT_FIND, "looking up input", err);
+	if (st == NULL)
+		return DM_EDB;
+	dm_store_bind_text(st, 1, u->sha256);
+	dm_store_bind_text(st, 2, u->identity);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		dm_store_db_error(s, "looking up input", err);
+		sqlite3_reset(st);
+		return DM_EDB;
+	}
+	s->input_id = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	st = dm_store_stmt(s, DM_ST_INPUT_PENDING, "updating input", err);
+	if (st == NULL)
+		return DM_EDB;
+	sqlite3_bind_int64(st, 1, s->input_id);
+	return dm_store_step_done(s, st, "updating input", err);
+}
+
+static int
+input_insert(
+    struct dm_store *s, const struct dm_store_unit *u, struct dm_error *err)
+{
+	sqlite3_stmt *st;
+
+	st = dm_store_stmt(s, DM_ST_INPUT_INSERT, "inserting input", err);
+	if (st == NULL)
+		return DM_EDB;
+	dm_store_bind_text(st, 1, u->sha256);
+	dm_store_bind_text(st, 2, u->identity);
+	dm_store_bind_text(st, 3, u->path);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)u->size);
+	dm_store_bind_text(st, 5, u->message_id);
+	dm_store_bind_text(st, 6, u->date);
+	dm_store_bind_text(st, 7, u->from);
+	dm_store_bind_text(st, 8, u->subject);
+	sqlite3_bind_int64(st, 9, dm_store_now());
+	if (dm_store_step_done(s, st, "inserting input", err) != DM_OK)
+		return DM_EDB;
+	if (sqlite3_changes(s->db) == 0)
+		return input_reuse(s, u, err);
+	s->input_id = sqlite3_last_insert_rowid(s->db);
+	return DM_OK;
+}
+
+int
+dm_store_unit_begin(
+    struct dm_store *s, const struct dm_store_unit *u, struct dm_error *err)
+{
+	if (s->lost)
+		return lost_error(s, err);
+	if (s->in_unit)
+		return dm_error_set(err, DM_EINVAL, "a unit is already open");
+	if (u->sha256 == NULL)
+		return dm_error_set(err, DM_EINVAL, "unit without a sha256");
+	if (batch_begin(s, err) != DM_OK ||
+	    exec(s, "SAVEPOINT unit", "starting a unit", err) != DM_OK)
+		return DM_EDB;
+	s->unit_sha256 = dm_strdup(u->sha256);
+	if (s->unit_sha256 == NULL) {
+		savepoint_undo(s, "unit", NULL);
+		return dm_error_set(
+		    err, DM_ENOMEM, "starting a unit: out of memory");
+	}
+	if (input_insert(s, u, err) != DM_OK) {
+		savepoint_undo(s, "unit", NULL);
+		dm_free(s->unit_sha256);
+		s->unit_sha256 = NULL;
+		return DM_EDB;
+	}
+	memset(&s->unit, 0, sizeof(s->unit));
+	s->in_unit = 1;
+	return DM_OK;
+}
+
+int
+dm_store_payload_begin(
+    struct dm_store *s, const char *member, struct dm_error *err)
+{
+	if (s->lost)
+		return lost_error(s, err);
+	if (!s->in_unit || s->in_payload)
+		return dm_error_set(err, DM_EINVAL,
+		    "payload outside a unit, or inside another");
+	s->member = NULL;
+	if (member != NULL && (s->member = dm_strdup(member)) == NULL)
+		return dm_error_set(
+		    err, DM_ENOMEM, "starting a payload: out of memory");
+	if (exec(s, "SAVEPOINT payload", "starting a payload", err) != DM_OK) {
+		dm_free(s->member);
+		s->member = NULL;
+		return DM_EDB;
+	}
+	memset(&s->payload, 0, sizeof(s->payload));
+	s->report_id = 0;
+	s->in_payload = 1;
+	return DM_OK;
+}
+
+int
+dm_store_payload_end(struct dm_store *s, int ok, struct dm_error *err)
+{
+	int rc;
+
+	if (s->lost)
+		return lost_error(s, err);
+	if (!s->in_payload)
+		return dm_error_set(err, DM_EINVAL, "no payload open");
+	if (ok)
+		rc = exec(s, "RELEASE payload", "keeping a payload", err);
+	else
+		rc = savepoint_undo(s, "payload", err);
+	if (rc == DM_OK && ok) {
+		dm_store_counts_add(&s->unit, &s->payload);
+		dm_store_counts_add(&s->done, &s->payload);
+	}
+	memset(&s->payload, 0, sizeof(s->payload));
+	dm_free(s->member);
+	s->member = NULL;
+	s->report_id = 0;
+	s->in_payload = 0;
+	return rc;
+}
+
+/* What became of the unit, for input.outcome (see migrate_v2.sql). */
+static const char *
+outcome(const struct dm_store_counts *c)
+{
+	if (c->reports > 0)
+		return c->quarantined > 0 ? "partial" : "stored";
+	if (c->quarantined > 0)
+		return "quarantined";
+	return c->duplicates > 0 ? "duplicate" : "empty";
+}
+
+static int
+input_done(struct dm_store *s, struct dm_error *err)
+{
+	sqlite3_stmt *st;
+
+	st = dm_store_stmt(s, DM_ST_INPUT_DONE, "updating input", err);
+	if (st == NULL)
+		return DM_EDB;
+	sqlite3_bind_int64(st, 1, s->input_id);
+	dm_store_bind_text(st, 2, outcome(&s->unit));
+	return dm_store_step_done(s, st, "updating input", err);
+}
+
+int
+dm_store_unit_end(struct dm_store *s, struct dm_error *err)
+{
+	if (s->lost)
+		return lost_error(s, err);
+	if (!s->in_unit || s->in_payload)
+		return dm_error_set(
+		    err, DM_EINVAL, "no unit open, or a payload still open");
+	if (input_done(s, err) != DM_OK ||
+	    exec(s, "RELEASE unit", "finishing a unit", err) != DM_OK)
+		return DM_EDB;
+	s->in_unit = 0;
+	s->input_id = 0;
+	dm_free(s->unit_sha256);
+	s->unit_sha256 = NULL;
+	s->batch_units++;
+	if (s->batch_units >= BATCH_UNITS ||
+	    now_ms() - s->batch_start_ms >= BATCH_MS)
+		return batch_commit(s, err);
+	return DM_OK;
+}
+
+int
+dm_store_flush(struct dm_store *s, struct dm_error *err)
+{
+	if (s->lost)
+		return lost_error(s, err);
+	if (s->in_unit)
+		return dm_error_set(
+		    err, DM_EINVAL, "cannot commit inside a unit");
+	return batch_commit(s, err);
+}
+
+struct dm_store_counts
+dm_store_counts(const struct dm_store *s)
+{
+	return s->done;
+}
+
+void
+dm_store_close(struct dm_store *s)
+{
+	size_t i;
+
+	if (s == NULL)
+		return;
+	for (i = 0; i < DM_ST_COUNT; i++)
+		sqlite3_finalize(s->st[i]);
+	if (s->db != NULL && !sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_close_v2(s->db);
+	dm_free(s->unit_sha256);
+	dm_free(s->member);
+	dm_free(s->path);
+	dm_free(s);
+}
+
+struct sqlite3 *
+dm_store_sqlite(struct dm_store *s)
+{
+	return s->db;
+}
+
+int
+dm_store_set_max_pages(struct dm_store *s, uint64_t pages, struct dm_error *err)
+{
+	char sql[64];
+
+	snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %llu",
+	    (unsigned long long)pages);
+	return exec(s, sql, "setting max_page_count", err);
+}

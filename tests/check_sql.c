@@ -1,0 +1,1399 @@
+/*
+ * check_sql.c - the store: every column written by the sink, duplicates,
+ * payload rollback, inputs seen and redone after a crash, quarantine, the open
+ * errors, a full disk, the schema upgrade and the views.  Reports are built
+ * here as struct dm_feedback / dm_record, the way the parser hands them over;
+ * rows are read back with plain SQL.
+ */
+#include <check.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mem.h"
+#include "store.h"
+
+/* ---- the feed: two reports whose view totals are worked out by hand in
+ * test_store_views ---- */
+
+static const char *const a_errors[] = {"bad thing", "say \"hi\"\\"};
+
+static const struct dm_dkim_result a1_dkim[] = {
+    {"example.com", "s1", "pass", NULL}};
+static const struct dm_spf_result a1_spf[] = {
+    {"bounce.example.com", "mfrom", "pass", NULL}};
+static const struct dm_reason a2_reasons[] = {
+    {"forwarded", "list"}, {"local_policy", NULL}};
+static const struct dm_dkim_result a2_dkim[] = {
+    {"example.com", "s1", "fail", "body hash did not verify"},
+    {"other.net", "s2", "pass", NULL}};
+static const struct dm_spf_result a2_spf[] = {
+    {"example.com", "helo", "softfail", NULL}};
+static const struct dm_dkim_result b1_dkim[] = {
+    {"example.org", "k", "pass", NULL}};
+static const struct dm_spf_result b1_spf[] = {
+    {"example.org", NULL, "fail", "not permitted"}};
+static const struct dm_dkim_result b2_dkim[] = {
+    {"x.example", "y", "fail", NULL}};
+static const struct dm_spf_result b2_spf[] = {
+    {"example.org", "mfrom", "fail", NULL}};
+
+static const struct dm_record a_recs[] = {
+    {.index = 1,
+        .source_ip = "192.0.2.1",
+        .count = 10,
+        .disposition = "none",
+        .dkim = "pass",
+        .spf = "pass",
+        .header_from = "example.com",
+        .envelope_from = "bounce.example.com",
+        .dkim_results = a1_dkim,
+        .n_dkim = 1,
+        .spf_results = a1_spf,
+        .n_spf = 1},
+    {.index = 2,
+        .source_ip = "192.0.2.1",
+        .count = 5,
+        .disposition = "quarantine",
+        .dkim = "fail",
+        .spf = "fail",
+        .reasons = a2_reasons,
+        .n_reasons = 2,
+        .header_from = "example.com",
+        .envelope_to = "example.net",
+        .dkim_results = a2_dkim,
+        .n_dkim = 2,
+        .spf_results = a2_spf,
+        .n_spf = 1},
+    {.index = 3,
+        .source_ip = "2001:db8::1",
+        .count = -1,
+        .disposition = "reject",
+        .dkim = "fail",
+        .spf = "fail",
+        .header_from = "example.com",
+        .extensions = "<x/>"},
+};
+
+static const struct dm_record b_recs[] = {
+    {.index = 1,
+        .source_ip = "192.0.2.1",
+        .count = 7,
+        .disposition = "pass",
+        .dkim = "pass",
+        .spf = "fail",
+        .header_from = "example.org",
+        .dkim_results = b1_dkim,
+        .n_dkim = 1,
+        .spf_results = b1_spf,
+        .n_spf = 1},
+    {.index = 2,
+        .source_ip = "198.51.100.7",
+        .count = 3,
+        .disposition = "reject",
+        .dkim = "fail",
+        .spf = "fail",
+        .header_from = "example.org",
+        .dkim_results = b2_dkim,
+        .n_dkim = 1,
+        .spf_results = b2_spf,
+        .n_spf = 1},
+};
+
+/* 2023-11-15 00:00:00 UTC and the next day. */
+#define DAY_A 1700006400
+#define DAY_B (DAY_A + 86400)
+
+static struct dm_feedback
+report_a(void)
+{
+	struct dm_feedback fb = {.schema = DM_SCHEMA_RFC7489,
+	    .version = "1.0",
+	    .org_name = "google.com",
+	    .email = "noreply-dmarc-support@google.com",
+	    .extra_contact_info = "https://support.google.com/a/answer/2466580",
+	    .report_id = "r-1",
+	    .begin = DAY_A,
+	    .end = DAY_A + 86399,
+	    .errors = a_errors,
+	    .n_errors = 2,
+	    .policy = {.domain = "example.com",
+	        .p = "reject",
+	        .sp = "quarantine",
+	        .adkim = "r",
+	        .aspf = "s",
+	        .pct = 100,
+	        .fo = "1"}};
+
+	return fb;
+}
+
+static struct dm_feedback
+report_b(void)
+{
+	struct dm_feedback fb = {.schema = DM_SCHEMA_RFC9990,
+	    .version = "2.0",
+	    .org_name = "Microsoft",
+	    .report_id = "r-2",
+	    .begin = DAY_B,
+	    .end = DAY_B + 86399,
+	    .generator = "gen/1",
+	    .policy = {.domain = "example.org",
+	        .p = "none",
+	        .np = "reject",
+	        .pct = -1,
+	        .testing = "n",
+	        .discovery_method = "treewalk"}};
+
+	return fb;
+}
+
+/* Feeds fb and its records through the sink as the parser would; returns
+ * begin()'s status. */
+static int
+feed(struct dm_store *s, struct dm_feedback fb, const struct dm_record *recs,
+    size_t n, const char *extensions, int fixup_ms)
+{
+	struct dm_sink k = dm_store_sink(s);
+	struct dm_error e;
+	size_t i;
+	int rc;
+
+	dm_error_clear(&e);
+	rc = k.begin(k.ctx, &fb, &e);
+	ck_assert_msg(rc == DM_OK || rc == DM_DONE, "begin: %s", e.msg);
+	/* Like the parser, count every record, even those of a duplicate. */
+	for (i = 0; i < n; i++) {
+		fb.n_records++;
+		if (recs[i].count >= 0)
+			fb.total_count += (uint64_t)recs[i].count;
+		if (rc == DM_OK)
+			ck_assert_msg(
+			    k.record(k.ctx, &fb, &recs[i], &e) == DM_OK,
+			    "record: %s", e.msg);
+	}
+	fb.extensions = extensions;
+	fb.fixups[DM_FIXUP_TIMESTAMP_MS] = (uint32_t)fixup_ms;
+	fb.fixups[DM_FIXUP_RESULT_CASE] = fixup_ms > 0;
+	ck_assert_msg(k.end(k.ctx, &fb, &e) == DM_OK, "end: %s", e.msg);
+	return rc;
+}
+
+static const struct dm_store_unit unit1 = {.path = "/in/a.eml",
+    .identity = "maildir:1700000000.M1P2.host",
+    .sha256 = "aa11",
+    .message_id = "<m1@x>",
+    .date = "Wed, 15 Nov 2023 10:00:00 +0000",
+    .from = "noreply@google.com",
+    .subject = "Report domain: example.com",
+    .size = 1234};
+static const struct dm_store_unit unit2 = {
+    .path = "/in/b.xml", .sha256 = "bb22", .size = 99};
+
+static void
+ok(int rc, const struct dm_error *e)
+{
+	ck_assert_msg(rc == DM_OK, "rc %d: %s", rc, e->msg);
+}
+
+/* Stores both reports: A in payload "a.zip>a.xml" of unit1, B in unit2. */
+static void
+feed_both(struct dm_store *s)
+{
+	struct dm_error e;
+
+	ok(dm_store_unit_begin(s, &unit1, &e), &e);
+	ok(dm_store_payload_begin(s, "a.zip>a.xml", &e), &e);
+	ck_assert_int_eq(
+	    feed(s, report_a(), a_recs, 3, "<ext a=\"1\"/>", 2), DM_OK);
+	ok(dm_store_payload_end(s, 1, &e), &e);
+	ok(dm_store_unit_end(s, &e), &e);
+	ok(dm_store_unit_begin(s, &unit2, &e), &e);
+	ok(dm_store_payload_begin(s, NULL, &e), &e);
+	ck_assert_int_eq(feed(s, report_b(), b_recs, 2, NULL, 0), DM_OK);
+	ok(dm_store_payload_end(s, 1, &e), &e);
+	ok(dm_store_unit_end(s, &e), &e);
+	ok(dm_store_flush(s, &e), &e);
+}
+
+/* ---- reading rows back ---- */
+
+static sqlite3 *
+db_of(struct dm_store *s)
+{
+	return (sqlite3 *)dm_store_sqlite(s);
+}
+
+/* Asserts that sql gives exactly one row whose columns, as text, are want
+ * (NULL: SQL NULL). */
+static void
+row_eq(sqlite3 *db, const char *sql, const char *const *want, int n)
+{
+	sqlite3_stmt *st;
+	const char *got;
+	int i;
+
+	ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK,
+	    "%s: %s", sql, sqlite3_errmsg(db));
+	ck_assert_msg(sqlite3_step(st) == SQLITE_ROW, "no row: %s", sql);
+	ck_assert_int_eq(sqlite3_column_count(st), n);
+	for (i = 0; i < n; i++) {
+		got = (const char *)sqlite3_column_text(st, i);
+		if (want[i] == NULL)
+			ck_assert_msg(got == NULL,
+			    "%s: column %s: want NULL, got \"%s\"", sql,
+			    sqlite3_column_name(st, i), got);
+		else
+			ck_assert_msg(got != NULL && strcmp(got, want[i]) == 0,
+			    "%s: column %s: want \"%s\", got \"%s\"", sql,
+			    sqlite3_column_name(st, i), want[i],
+			    got ? got : "NULL");
+	}
+	ck_assert_msg(
+	    sqlite3_step(st) == SQLITE_DONE, "more than one row: %s", sql);
+	sqlite3_finalize(st);
+}
+
+#define ROW_EQ(db, sql, ...)                                                   \
+	do {                                                                   \
+		const char *const w_[] = {__VA_ARGS__};                        \
+		row_eq(db, sql, w_, (int)(sizeof(w_) / sizeof(w_[0])));        \
+	} while (0)
+
+static long long
+q_int(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st;
+	long long v;
+
+	ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK,
+	    "%s: %s", sql, sqlite3_errmsg(db));
+	ck_assert_msg(sqlite3_step(st) == SQLITE_ROW, "no row: %s", sql);
+	v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static void
+counts_eq(struct dm_store *s, uint64_t reports, uint64_t records,
+    uint64_t messages, uint64_t duplicates, uint64_t quarantined)
+{
+	struct dm_store_counts c = dm_store_counts(s);
+
+	ck_assert_uint_eq(c.reports, reports);
+	ck_assert_uint_eq(c.records, records);
+	ck_assert_uint_eq(c.messages, messages);
+	ck_assert_uint_eq(c.duplicates, duplicates);
+	ck_assert_uint_eq(c.quarantined, quarantined);
+}
+
+/* Rows of every data table, as one comparable string. */
+static void
+table_sizes(sqlite3 *db, char *out, size_t n)
+{
+	snprintf(out, n, "%lld %lld %lld %lld %lld %lld %lld",
+	    q_int(db, "SELECT count(*) FROM input"),
+	    q_int(db, "SELECT count(*) FROM report"),
+	    q_int(db, "SELECT count(*) FROM record"),
+	    q_int(db, "SELECT count(*) FROM reason"),
+	    q_int(db, "SELECT count(*) FROM dkim_result"),
+	    q_int(db, "SELECT count(*) FROM spf_result"),
+	    q_int(db, "SELECT count(*) FROM quarantine"));
+}
+
+/* The schema version this build writes, as text. */
+static const char *
+latest(void)
+{
+	static char v[16];
+
+	snprintf(v, sizeof(v), "%d", dm_store_schema_version());
+	return v;
+}
+
+static struct dm_store *
+open_memory(void)
+{
+	struct dm_store *s;
+	struct dm_error e;
+
+	ok(dm_store_open(&s, ":memory:", &e), &e);
+	return s;
+}
+
+/* ---- temporary files for the tests that need a real database file ---- */
+
+static char tmpdir[64];
+
+static void
+tmp_setup(void)
+{
+	strcpy(tmpdir, "/tmp/check_sql.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static void
+tmp_teardown(void)
+{
+	char p[512];
+	struct dirent *d;
+	DIR *dir = opendir(tmpdir);
+
+	while (dir != NULL && (d = readdir(dir)) != NULL) {
+		snprintf(p, sizeof(p), "%s/%s", tmpdir, d->d_name);
+		if (d->d_name[0] != '.')
+			unlink(p);
+	}
+	if (dir != NULL)
+		closedir(dir);
+	rmdir(tmpdir);
+}
+
+static const char *
+tmp_path(const char *name)
+{
+	static char p[4][512];
+	static int i;
+
+	i = (i + 1) % 4;
+	snprintf(p[i], sizeof(p[i]), "%s/%s", tmpdir, name);
+	return p[i];
+}
+
+/* The file's bytes (caller frees), to show an open that failed left it
+ * unchanged. */
+static char *
+slurp(const char *path, size_t *n)
+{
+	struct stat sb;
+	char *b;
+	FILE *f = fopen(path, "rb");
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fstat(fileno(f), &sb), 0);
+	b = malloc((size_t)sb.st_size + 1);
+	ck_assert_ptr_nonnull(b);
+	*n = fread(b, 1, (size_t)sb.st_size, f);
+	ck_assert_uint_eq(*n, (size_t)sb.st_size);
+	fclose(f);
+	return b;
+}
+
+static void
+raw_exec(const char *path, const char *sql)
+{
+	sqlite3 *db;
+
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK,
+	    "%s: %s", sql, sqlite3_errmsg(db));
+	sqlite3_close(db);
+}
+
+/* Opening path must fail with DM_EDB and msg, leaving the file's bytes as they
+ * were. */
+static void
+open_fails(const char *path, const char *msg)
+{
+	struct dm_store *s = (struct dm_store *)&s;
+	struct dm_error e;
+	size_t n0, n1;
+	char *before = slurp(path, &n0), *after;
+
+	dm_error_clear(&e);
+	ck_assert_int_eq(dm_store_open(&s, path, &e), DM_EDB);
+	ck_assert_ptr_null(s);
+	ck_assert_str_eq(e.msg, msg);
+	after = slurp(path, &n1);
+	ck_assert_uint_eq(n0, n1);
+	ck_assert_int_eq(memcmp(before, after, n0), 0);
+	free(before);
+	free(after);
+}
+
+/* ---- tc_sink ---- */
+
+START_TEST(test_store_feed_stores_every_column)
+{
+	struct dm_store *s = open_memory();
+	sqlite3 *db = db_of(s);
+	time_t t0 = time(NULL);
+
+	feed_both(s);
+	counts_eq(s, 2, 5, 25, 0, 0);
+	ROW_EQ(db,
+	    "SELECT id, sha256, identity, path, size, message_id, date, "
+	    "\"from\", subject, "
+	    "status, outcome FROM input WHERE id = 1",
+	    "1", "aa11", "maildir:1700000000.M1P2.host", "/in/a.eml", "1234",
+	    "<m1@x>", "Wed, 15 Nov 2023 10:00:00 +0000", "noreply@google.com",
+	    "Report domain: example.com", "done", "stored");
+	ROW_EQ(db,
+	    "SELECT id, sha256, identity, path, size, message_id, date, "
+	    "\"from\", subject, "
+	    "status, outcome FROM input WHERE id = 2",
+	    "2", "bb22", NULL, "/in/b.xml", "99", NULL, NULL, NULL, NULL,
+	    "done", "stored");
+	ck_assert_int_ge(
+	    q_int(db, "SELECT min(first_seen) FROM input"), (long long)t0);
+	ck_assert_int_le(q_int(db, "SELECT max(first_seen) FROM input"),
+	    (long long)time(NULL));
+	ROW_EQ(db,
+	    "SELECT id, input, member, org_name, email, extra_contact_info, "
+	    "report_id, \"begin\", "
+	    "\"end\", generator, version, schema, errors, domain, adkim, aspf, "
+	    "p, sp, np, pct, fo, "
+	    "testing, discovery_method, extensions, fixups, record_count, "
+	    "message_count, sha256 "
+	    "FROM report WHERE id = 1",
+	    "1", "1", "a.zip>a.xml", "google.com",
+	    "noreply-dmarc-support@google.com",
+	    "https://support.google.com/a/answer/2466580", "r-1", "1700006400",
+	    "1700092799", NULL, "1.0", "rfc7489",
+	    "[\"bad thing\",\"say \\\"hi\\\"\\\\\"]", "example.com", "r", "s",
+	    "reject", "quarantine", NULL, "100", "1", NULL, NULL,
+	    "<ext a=\"1\"/>", "{\"timestamp_ms\":2,\"result_case\":1}", "3",
+	    "15", NULL);
+	ROW_EQ(db,
+	    "SELECT id, input, member, org_name, email, extra_contact_info, "
+	    "report_id, \"begin\", "
+	    "\"end\", generator, version, schema, errors, domain, adkim, aspf, "
+	    "p, sp, np, pct, fo, "
+	    "testing, discovery_method, extensions, fixups, record_count, "
+	    "message_count, sha256 "
+	    "FROM report WHERE id = 2",
+	    "2", "2", NULL, "Microsoft", NULL, NULL, "r-2", "1700092800",
+	    "1700179199", "gen/1", "2.0", "rfc9990", NULL, "example.org", NULL,
+	    NULL, "none", NULL, "reject", NULL, NULL, "n", "treewalk", NULL,
+	    NULL, "2", "10", NULL);
+	ck_assert_int_ge(
+	    q_int(db, "SELECT min(stored_at) FROM report"), (long long)t0);
+	ck_assert_int_le(q_int(db, "SELECT max(stored_at) FROM report"),
+	    (long long)time(NULL));
+	ROW_EQ(db, "SELECT * FROM record WHERE id = 1", "1", "1", "192.0.2.1",
+	    "10", "none", "pass", "pass", "example.com", "bounce.example.com",
+	    NULL, NULL);
+	ROW_EQ(db, "SELECT * FROM record WHERE id = 2", "2", "1", "192.0.2.1",
+	    "5", "quarantine", "fail", "fail", "example.com", NULL,
+	    "example.net", NULL);
+	ROW_EQ(db, "SELECT * FROM record WHERE id = 3", "3", "1", "2001:db8::1",
+	    NULL, "reject", "fail", "fail", "example.com", NULL, NULL, "<x/>");
+	ROW_EQ(db, "SELECT * FROM record WHERE id = 4", "4", "2", "192.0.2.1",
+	    "7", "pass", "pass", "fail", "example.org", NULL, NULL, NULL);
+	ROW_EQ(db, "SELECT * FROM record WHERE id = 5", "5", "2",
+	    "198.51.100.7", "3", "reject", "fail", "fail", "example.org", NULL,
+	    NULL, NULL);
+	ROW_EQ(db, "SELECT count(*) FROM reason", "2");
+	ROW_EQ(db, "SELECT * FROM reason WHERE id = 1", "1", "2", "forwarded",
+	    "list");
+	ROW_EQ(db, "SELECT * FROM reason WHERE id = 2", "2", "2",
+	    "local_policy", NULL);
+	ROW_EQ(db, "SELECT count(*) FROM dkim_result", "5");
+	ROW_EQ(db, "SELECT * FROM dkim_result WHERE id = 1", "1", "1",
+	    "example.com", "s1", "pass", NULL);
+	ROW_EQ(db, "SELECT * FROM dkim_result WHERE id = 2", "2", "2",
+	    "example.com", "s1", "fail", "body hash did not verify");
+	ROW_EQ(db, "SELECT * FROM dkim_result WHERE id = 3", "3", "2",
+	    "other.net", "s2", "pass", NULL);
+	ROW_EQ(db, "SELECT * FROM dkim_result WHERE id = 4", "4", "4",
+	    "example.org", "k", "pass", NULL);
+	ROW_EQ(db, "SELECT * FROM dkim_result WHERE id = 5", "5", "5",
+	    "x.example", "y", "fail", NULL);
+	ROW_EQ(db, "SELECT count(*) FROM spf_result", "4");
+	ROW_EQ(db, "SELECT * FROM spf_result WHERE id = 1", "1", "1",
+	    "bounce.example.com", "mfrom", "pass", NULL);
+	ROW_EQ(db, "SELECT * FROM spf_result WHERE id = 2", "2", "2",
+	    "example.com", "helo", "softfail", NULL);
+	ROW_EQ(db, "SELECT * FROM spf_result WHERE id = 3", "3", "4",
+	    "example.org", NULL, "fail", "not permitted");
+	ROW_EQ(db, "SELECT * FROM spf_result WHERE id = 4", "4", "5",
+	    "example.org", "mfrom", "fail", NULL);
+	dm_store_close(s);
+}
+END_TEST
+
+START_TEST(test_store_views)
+{
+	struct dm_store *s = open_memory();
+	sqlite3 *db = db_of(s);
+
+	feed_both(s);
+	ROW_EQ(db,
+	    "SELECT org_name, domain, \"begin\", \"end\", day, source_ip, "
+	    "count, messages, "
+	    "dkim_raw, spf_raw FROM v_record WHERE id = 2",
+	    "google.com", "example.com", "1700006400", "1700092799",
+	    "2023-11-15", "192.0.2.1", "5", "5", "pass", "softfail");
+	ROW_EQ(db,
+	    "SELECT count, messages, dkim_raw, spf_raw FROM v_record WHERE id "
+	    "= 3",
+	    NULL, "0", "none", "none");
+	ROW_EQ(db, "SELECT day, dkim_raw, spf_raw FROM v_record WHERE id = 4",
+	    "2023-11-16", "pass", "fail");
+	/* 192.0.2.1: A1 10 (all pass, none), A2 5 (dkim raw pass by other.net,
+	 * spf softfail, aligned fail, quarantine), B1 7 (dkim pass, spf fail,
+	 * disposition pass). */
+	ROW_EQ(db, "SELECT * FROM v_ip_auth WHERE source_ip = '192.0.2.1'",
+	    "192.0.2.1", "22", "10", "12", "22", "0", "10", "12", "17", "5",
+	    "17", "10", "5", "0", "7");
+	ROW_EQ(db, "SELECT * FROM v_ip_auth WHERE source_ip = '2001:db8::1'",
+	    "2001:db8::1", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0",
+	    "0", "0", "0", "0");
+	ROW_EQ(db, "SELECT * FROM v_ip_auth WHERE source_ip = '198.51.100.7'",
+	    "198.51.100.7", "3", "0", "3", "0", "3", "0", "3", "0", "3", "0",
+	    "0", "0", "3", "0");
+	ROW_EQ(db, "SELECT count(*) FROM v_ip_auth", "3");
+	ROW_EQ(db,
+	    "SELECT * FROM v_reporter_disposition WHERE org_name = "
+	    "'google.com'",
+	    "google.com", "1", "15", "10", "5", "0", "0", "10");
+	ROW_EQ(db,
+	    "SELECT * FROM v_reporter_disposition WHERE org_name = 'Microsoft'",
+	    "Microsoft", "1", "10", "0", "0", "3", "7", "7");
+	ROW_EQ(db, "SELECT * FROM v_daily WHERE day = '2023-11-15'",
+	    "2023-11-15", "example.com", "15", "10", "5", "0");
+	ROW_EQ(db, "SELECT * FROM v_daily WHERE day = '2023-11-16'",
+	    "2023-11-16", "example.org", "10", "7", "0", "3");
+	dm_store_close(s);
+}
+END_TEST
+
+START_TEST(test_store_duplicate_is_counted_not_stored)
+{
+	struct dm_store *s = open_memory();
+	sqlite3 *db = db_of(s);
+	struct dm_store_unit u = unit2;
+	struct dm_error e;
+	char before[128], after[128];
+
+	feed_both(s);
+	table_sizes(db, before, sizeof(before));
+	u.sha256 = "cc33"; /* the same report, in another mail */
+	ok(dm_store_unit_begin(s, &u, &e), &e);
+	ok(dm_store_payload_begin(s, NULL, &e), &e);
+	ck_assert_int_eq(feed(s, report_a(), a_recs, 3, NULL, 0), DM_DONE);
+	ok(dm_store_payload_end(s, 1, &e), &e);
+	ok(dm_store_unit_end(s, &e), &e);
+	ok(dm_store_flush(s, &e), &e);
+	counts_eq(s, 2, 5, 25, 1, 0);
+	table_sizes(db, after, sizeof(after));
+	ck_assert_str_eq(before, "2 2 5 2 5 4 0");
+	ck_assert_str_eq(after, "3 2 5 2 5 4 0");
+	ROW_EQ(db, "SELECT status, outcome FROM input WHERE sha256 = 'cc33'",
+	    "done", "duplicate");
+	/* end() of the duplicate changed nothing in the stored report. */
+	ROW_EQ(db,
+	    "SELECT extensions, fixups, record_count FROM report WHERE id = 1",
+	    "<ext a=\"1\"/>", "{\"timestamp_ms\":2,\"result_case\":1}", "3");
+	dm_store_close(s);
+}
+END_TEST
+
+START_TEST(test_store_payload_rollback_leaves_nothing)
+{
+	struct dm_store *s = open_memory();
+	sqlite3 *db = db_of(s);
+	struct dm_sink k = dm_store_sink(s);
+	struct dm_feedback fb = report_a();
+	struct dm_error e;
+	char sizes[128];
+
+	ok(dm_store_unit_begin(s, &unit1, &e), &e);
+	ok(dm_store_payload_begin(s, "x.xml", &e), &e);
+	ok(k.begin(k.ctx, &fb, &e), &e);
+	ok(k.record(k.ctx, &fb, &a_recs[0], &e), &e);
+	ok(k.record(k.ctx, &fb, &a_recs[1], &e), &e);
+	/* the parse fails here: no end(), the payload is rolled back */
+	ok(dm_store_payload_end(s, 0, &e), &e);
+	counts_eq(s, 0, 0, 0, 0, 0);
+	ok(dm_store_unit_end(s, &e), &e);
+	ok(dm_store_flush(s, &e), &e);
+	table_sizes(db, sizes, sizeof(sizes));
+	ck_assert_str_eq(sizes, "1 0 0 0 0 0 0");
+	ROW_EQ(db, "SELECT status, outcome FROM input", "done", "empty");
+	counts_eq(s, 0, 0, 0, 0, 0);
+	dm_store_close(s);
+}
+END_TEST
+
+/*
+ * Two members of one zip reusing a report id with no date range (a broken
+ * generator) are two reports; the same member seen again is a duplicate.
+ */
+START_TEST(test_store_incomplete_identity_is_anchored_to_its_input)
+{
+	struct dm_store *s = open_memory();
+	struct dm_feedback fb = report_b();
+	const char *members[] = {
+	    "r.zip>one.xml", "r.zip>two.xml", "r.zip>one.xml"};
+	struct dm_error e;
+	int i, want[] = {DM_OK, DM_OK, DM_DONE};
+
+	fb.begin = -1;
+	fb.end = -1;
+	ok(dm_store_unit_begin(s, &unit2, &e), &e);
+	for (i = 0; i < 3; i++) {
+		ok(dm_store_payload_begin(s, members[i], &e), &e);
+		ck_assert_int_eq(feed(s, fb, b_recs, 1, NULL, 0), want[i]);
+		ok(dm_store_payload_end(s, 1, &e), &e);
+	}
+	ok(dm_store_unit_end(s, &e), &e);
+	ok(dm_store_flush(s, &e), &e);
+	counts_eq(s, 2, 2, 14, 1, 0);
+	ROW_EQ(db_of(s), "SELECT group_concat(anchor, ' ') FROM report",
+	    "bb22:r.zip>one.xml bb22:r.zip>two.xml");
+	/* A complete identity has no anchor. */
+	fb = report_b();
+	ok(dm_store_unit_begin(s, &unit1, &e), &e);
+	ok(dm_store_payload_begin(s, NULL, &e), &e);
+	ck_assert_int_eq(feed(s, fb, b_recs, 1, NULL, 0), DM_OK);
+	ok(dm_store_payload_end(s, 1, &e), &e);
+	ok(dm_store_unit_end(s, &e), &e);
+	ok(dm_store_flush(s, &e), &e);
+	ck_assert_int_eq(q_int(db_of(s), "SELECT count(*) FROM report WHERE "
+	                                 "anchor IS NULL"),
+	    1);
+	dm_store_close(s);
+}
+END_TEST
+
+/* The same report sent again: identical is a plain duplicate, other content a
+ * conflict (still not stored: the first copy is kept). */
+START_TEST(test_store_duplicate_with_other_content_is_a_conflict)
+{
+	struct dm_store *s = open_memory();
+	const struct dm_store_unit u3 = {.path = "/in/c.xml", .sha256 = "cc33"};
+	const struct dm_store_unit *units[] = {&unit2, &u3, &unit1};
+	size_t n_recs[] = {2, 2, 1};
+	struct dm_error e;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		ok(dm_store_unit_begin(s, units[i], &e), &e);
+		ok(dm_store_payload_begin(s, NULL, &e), &e);
+		ck_assert_int_eq(
+		    feed(s, report_b(), b_recs, n_recs[i], NULL, 0),
+		    i == 0 ? DM_OK : DM_DONE);
+		ok(dm_store_payload_end(s, 1, &e), &e);
+		ok(dm_store_unit_end(s, &e), &e);
+		ck_assert_uint_eq(
+		    dm_store_counts(s).conflicts, (uint64_t)(i == 2));
+	}
+	ok(dm_store_flush(s, &e), &e);
+	counts_eq(s, 1, 2, 10, 2, 0);
+	ck_assert_int_eq(q_int(db_of(s), "SELECT record_count FROM report"), 2);
+	dm_store_close(s);
+}
+END_TEST
+
+START_TEST(test_store_rolled_back_duplicate_is_not_counted)
+{
+	struct dm_store *s = open_memory();
+	struct dm_store_unit u = unit2;
+	struct dm_error e;
+
+	feed_both(s);
+	u.sha256 = "dd44";
+	ok(dm_store_unit_begin(s, &u, &e), &e);
+	ok(dm_store_payload_begin(s, NULL, &e), &e);
+	ck_assert_int_eq(feed(s, report_b(), b_recs, 2, NULL, 0), DM_DONE);
+	ok(dm_store_payload_end(s, 0, &e), &e);
+	ok(dm_store_unit_end(s, &e), &e);
+	counts_eq(s, 2, 5, 25, 0, 0);
+	dm_store_close(s);
+}
+END_TEST
+
+START_TEST(test_store_sink_outside_payload)
+{
+	struct dm_store *s = open_memory();
+	struct dm_sink k = dm_store_sink(s);
+	struct dm_feedback fb = report_a();
+	struct dm_error e;
+
+	ck_assert_int_eq(k.begin(k.ctx, &fb, &e), DM_EINVAL);
+	ck_assert_str_eq(e.msg, "report outside a payload");
+	dm_store_close(s);
+}
+END_TEST
+
+/* ---- tc_units ---- */
+
+START_TEST(test_store_unit_seen_before_and_after)
+{
+	struct dm_store *s = open_memory();
+	struct dm_error e;
+
+	ck_assert_int_eq(dm_store_unit_seen(s, "aa11", NULL, &e), DM_OK);
+	ok(dm_store_unit_begin(s, &unit1, &e), &e);
+	/* pending: not seen yet */
+	ck_assert_int_eq(dm_store_unit_seen(s, "aa11", NULL, &e), DM_OK);
+	ok(dm_store_unit_end(s, &e), &e);
+	ck_assert_int_eq(dm_store_unit_seen(s, "aa11", NULL, &e), DM_DONE);
+	/* the same Maildir message with other bytes, and other bytes with
+	 * another identity */
+	ck_assert_int_eq(
+	    dm_store_unit_seen(s, "ffff", "maildir:1700000000.M1P2.host", &e),
+	    DM_DONE);
+	ck_assert_int_eq(
+	    dm_store_unit_seen(s, "ffff", "maildir:other", &e), DM_OK);
+	ck_assert_int_eq(dm_store_unit_seen(s, "ffff", NULL, &e), DM_OK);
+	dm_store_close(s);
+}
+END_TEST
+
+START_TEST(test_store_crash_mid_unit_is_redone)
+{
+	const char *path = tmp_path("crash.db");
+	struct dm_store *s;
+	struct dm_error e;
+
+	ok(dm_store_open(&s, path, &e), &e);
+	ok(dm_store_unit_begin(s, &unit1, &e), &e);
+	ok(dm_store_payload_begin(s, NULL, &e), &e);
+	ck_assert_int_eq(feed(s, report_a(), a_recs, 3, NULL, 0), DM_OK);
+	ok(dm_store_payload_end(s, 1, &e), &e);
+	dm_store_close(s); /* the process dies before unit_end */
+
+	ok(dm_store_open(&s, path, &e), &e);
+	ck_assert_int_eq(
+	    dm_store_unit_seen(s, unit1.sha256, unit1.identity, &e), DM_OK);
+	ROW_EQ(db_of(s), "SELECT count(*) FROM input", "0");
+	ok(dm_store_unit_begin(s, &unit1, &e), &e);
+	ok(dm_store_payload_begin(s, NULL, &e), &e);
+	ck_assert_int_eq(feed(s, report_a(), a_recs, 3, NULL, 0), DM_OK);
+	ok(dm_store_payload_end(s, 1, &e), &e);
+	ok(dm_store_unit_end(s, &e), &e);
+	ok(dm_store_flush(s, &e), &e);
+	counts_eq(s, 1, 3, 15, 0, 0);
+	dm_store_close(s);
+
+	ok(dm_store_open(&s, path, &e), &e);
+	ROW_EQ(
+	    db_of(s), "SELECT count(*), min(status) FROM input", "1", "done");
+	ROW_EQ(db_of(s), "SELECT count(*), sum(record_count) FROM report", "1",
+	    "3");
+	ck_assert_int_eq(
+	    dm_store_unit_seen(s, unit1.sha256, NULL, &e), DM_DONE);
+	dm_store_close(s);
+}
+END_TEST
+
+START_TEST(test_store_pending_input_is_processed_again)
+{
+	struct dm_store *s = open_memory();
+	sqlite3 *db = db_of(s);
+	struct dm_error e;
+
+	/* A row left 'pending' by an older run that committed mid-unit. */
+	ck_assert_int_eq(
+	    sqlite3_exec(db,
+	        "INSERT INTO input (id, sha256, path, first_seen, status) "
+	        "VALUES (7, 'aa11', '/old/path', 1, 'pending')",
+	        NULL, NULL, NULL),
+	    SQLITE_OK);
+	ck_assert_int_eq(dm_store_unit_seen(s, "aa11", NULL, &e), DM_OK);
+	ok(dm_store_unit_begin(s, &unit1, &e), &e);
+	ok(dm_store_payload_begin(s, NULL, &e), &e);
+	ck_assert_int_eq(feed(s, report_a(), a_recs, 3, NULL, 0), DM_OK);
+	ok(dm_store_payload_end(s, 1, &e), &e);
+	ok(dm_store_unit_end(s, &e), &e);
+	ok(dm_store_flush(s, &e), &e);
+	ROW_EQ(db, "SELECT id, status, outcome, first_seen FROM input", "7",
+	    "done", "stored", "1");
+	ROW_EQ(db, "SELECT input FROM report", "7");
+	ck_assert_int_eq(dm_store_unit_seen(s, "aa11", NULL, &e), DM_DONE);
+	dm_store_close(s);
+}
+END_TEST
+
+START_TEST(test_store_batch_commits_after_200ms)
+{
+	const char *path = tmp_path("batch.db");
+	struct timespec pause = {0, 250 * 1000 * 1000};
+	struct dm_store *s;
+	struct dm_error e;
+	sqlite3 *other;
+
+	ok(dm_store_open(&s, path, &e), &e);
+	ok(dm_store_unit_begin(s, &unit1, &e), &e);
+	nanosleep(&pause, NULL);
+	ok(dm_store_unit_end(s, &e), &e);
+	ck_assert_int_ne(sqlite3_get_autocommit(db_of(s)), 0);
+	/* another connection sees it, and can take the write lock between
+	 * batches */
+	ck_assert_int_eq(sqlite3_open(path, &other), SQLITE_OK);
+	ck_assert_int_eq(
+	    q_int(other, "SELECT count(*) FROM input WHERE status = 'done'"),
+	    1);
+	ck_assert_int_eq(
+	    sqlite3_exec(other, "BEGIN IMMEDIATE; COMMIT", NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(other);
+	dm_store_close(s);
+}
+END_TEST
+
+START_TEST(test_store_usage_errors)
+{
+	struct dm_store *s = open_memory();
+	struct dm_store_unit u = unit1;
+	struct dm_error e;
+
+	ck_assert_int_eq(dm_store_payload_begin(s, NULL, &e), DM_EINVAL);
+	ck_assert_str_eq(e.msg, "payload outside a unit, or inside another");
+	ck_assert_int_eq(dm_store_payload_end(s, 1, &e), DM_EINVAL);
+	ck_assert_str_eq(e.msg, "no payload open");
+	ck_assert_int_eq(dm_store_unit_end(s, &e), DM_EINVAL);
+	ck_assert_str_eq(e.msg, "no unit open, or a payload still open");
+	u.sha256 = NULL;
+	ck_assert_int_eq(dm_store_unit_begin(s, &u, &e), DM_EINVAL);
+	ck_assert_str_eq(e.msg, "unit without a sha256");
+	ok(dm_store_unit_begin(s, &unit1, &e), &e);
+	ck_assert_int_eq(dm_store_unit_begin(s, &unit2, &e), DM_EINVAL);
+	ck_assert_str_eq(e.msg, "a unit is already open");
+	ck_assert_int_eq(dm_store_flush(s, &e), DM_EINVAL);
+	ck_assert_str_eq(e.msg, "cannot commit inside a unit");
+	dm_store_close(s);
+}
+END_TEST
+
+START_TEST(test_store_write_refused_is_read_only_error)
+{
+	struct dm_store *s = open_memory();
+	struct dm_error e;
+
+	ck_assert_int_eq(
+	    sqlite3_exec(db_of(s), "PRAGMA query_only = 1", NULL, NULL, NULL),
+	    SQLITE_OK);
+	ck_assert_int_eq(dm_store_unit_begin(s, &unit1, &e), DM_EDB);
+	ck_assert_str_eq(e.msg, "database is read-only: :memory:");
+	dm_store_close(s);
+}
+END_TEST
+
+/* A child process: opens path (maybe creating it) and stores one unit with hash
+ * sha. */
+static void
+child_store(const char *path, const char *sha)
+{
+	struct dm_store_unit u = unit2;
+	struct dm_store *s;
+	struct dm_error e;
+
+	u.sha256 = sha;
+	if (dm_store_open(&s, path, &e) != DM_OK ||
+	    dm_store_unit_begin(s, &u, &e) != DM_OK ||
+	    dm_store_unit_end(s, &e) != DM_OK ||
+	    dm_store_flush(s, &e) != DM_OK) {
+		fprintf(stderr, "child %s: %s\n", sha, e.msg);
+		_exit(1);
+	}
+	dm_store_close(s);
+	_exit(0);
+}
+
+START_TEST(test_store_two_processes_create_one_database)
+{
+	const char *path = tmp_path("shared.db");
+	static const char *const shas[] = {"1111", "2222", "3333", "4444"};
+	struct dm_store *s;
+	struct dm_error e;
+	int i, status;
+	pid_t pid[4];
+
+	for (i = 0; i < 4; i++) {
+		pid[i] = fork();
+		ck_assert_int_ge(pid[i], 0);
+		if (pid[i] == 0)
+			child_store(path, shas[i]);
+	}
+	for (i = 0; i < 4; i++) {
+		ck_assert_int_eq(waitpid(pid[i], &status, 0), pid[i]);
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		    "child %d failed", i);
+	}
+	ok(dm_store_open(&s, path, &e), &e);
+	ROW_EQ(
+	    db_of(s), "SELECT count(*), min(status) FROM input", "4", "done");
+	ROW_EQ(db_of(s), "PRAGMA user_version", latest());
+	dm_store_close(s);
+}
+END_TEST
+
+/* ---- tc_quarantine ---- */
+
+static unsigned char *
+pattern(size_t n)
+{
+	unsigned char *b = malloc(n);
+	size_t i;
+
+	ck_assert_ptr_nonnull(b);
+	for (i = 0; i < n; i++)
+		b[i] = (unsigned char)(i * 7 + i / 251);
+	return b;
+}
+
+static void
+next_row(struct dm_store_qcursor *c, struct dm_store_quarantine_row *row)
+{
+	struct dm_error e;
+
+	ok(dm_store_quarantine_next(c, row, &e), &e);
+}
+
+START_TEST(test_store_quarantine_add_list_get_resolve)
+{
+	struct dm_store *s = open_memory();
+	unsigned char *bytes = pattern(10000);
+	struct dm_store_quarantine q = {.path = "/in/bad.zip",
+	    .member = "bad.zip>x.xml",
+	    .reason = "xml_malformed",
+	    .message = "XML not well-formed at line 9",
+	    .bytes = bytes,
+	    .n_bytes = 10000};
+	struct dm_store_quarantine_row row;
+	struct dm_store_qcursor *c;
+	struct dm_error e;
+	time_t t0 = time(NULL);
+	void *got;
+	size_t n;
+
+	ok(dm_store_unit_begin(s, &unit1, &e), &e);
+	ok(dm_store_quarantine(s, &q, &e), &e);
+	q.message = "XML not well-formed at line 10";
+	ok(dm_store_quarantine(s, &q, &e),
+	    &e); /* the same failure again: one entry */
+	ok(dm_store_unit_end(s, &e), &e);
+	counts_eq(s, 0, 0, 0, 0, 2);
+	ROW_EQ(db_of(s), "SELECT outcome FROM input", "quarantined");
+	ROW_EQ(db_of(s),
+	    "SELECT count(*), sha256, length(bytes) < 10000 FROM quarantine",
+	    "1",
+	    "ee210c4f460bea8d53dc48e08dcecdcca8b49c25887bd589816c5b2a870f4d25",
+	    "1");
+
+	ok(dm_store_quarantine_open(s, 0, &c, &e), &e);
+	next_row(c, &row);
+	ck_assert_int_eq(row.id, 1);
+	ck_assert_str_eq(row.path, "/in/bad.zip");
+	ck_assert_str_eq(row.member, "bad.zip>x.xml");
+	ck_assert_str_eq(row.reason, "xml_malformed");
+	ck_assert_str_eq(row.message, "XML not well-formed at line 10");
+	ck_assert_uint_eq(row.size, 10000);
+	ck_assert_int_eq(row.truncated, 0);
+	ck_assert_int_ge(row.first_seen, (int64_t)t0);
+	ck_assert_int_ge(row.last_tried, row.first_seen);
+	ck_assert_uint_eq(row.attempts, 2);
+	ck_assert_int_eq(row.resolved, 0);
+	ck_assert_int_eq(row.resolved_at, 0);
+	ck_assert_int_eq(dm_store_quarantine_next(c, &row, &e), DM_DONE);
+	dm_store_quarantine_close(c);
+
+	ok(dm_store_quarantine_get(s, 1, &got, &n, &e), &e);
+	ck_assert_uint_eq(n, 10000);
+	ck_assert_int_eq(memcmp(got, bytes, n), 0);
+	dm_free(got);
+
+	ok(dm_store_quarantine_resolve(s, 1, &e), &e);
+	ok(dm_store_quarantine_resolve(s, 1, &e), &e); /* twice is fine */
+	ok(dm_store_quarantine_open(s, 0, &c, &e), &e);
+	ck_assert_int_eq(dm_store_quarantine_next(c, &row, &e), DM_DONE);
+	dm_store_quarantine_close(c);
+	ok(dm_store_quarantine_open(s, 1, &c, &e), &e);
+	next_row(c, &row);
+	ck_assert_int_eq(row.resolved, 1);
+	ck_assert_int_ge(row.resolved_at, (int64_t)t0);
+	dm_store_quarantine_close(c);
+
+	/* resolved: failing again opens a new entry */
+	ok(dm_store_quarantine(s, &q, &e), &e);
+	ROW_EQ(db_of(s),
+	    "SELECT count(*), max(id), sum(attempts) FROM quarantine", "2", "2",
+	    "3");
+	free(bytes);
+	dm_store_close(s);
+}
+END_TEST
+
+START_TEST(test_store_quarantine_caps_bytes)
+{
+	struct dm_store *s = open_memory();
+	struct dm_limits lim = dm_limits_default();
+	unsigned char *bytes = pattern(5000);
+	struct dm_store_quarantine q = {.path = "/in/big.xml",
+	    .reason = "limit",
+	    .message = "too big",
+	    .bytes = bytes,
+	    .n_bytes = 5000};
+	struct dm_store_quarantine_row row;
+	struct dm_store_qcursor *c;
+	struct dm_error e;
+	void *got;
+	size_t n;
+
+	lim.quarantine_bytes = 100;
+	dm_store_set_limits(s, &lim);
+	ok(dm_store_quarantine(s, &q, &e), &e);
+	ok(dm_store_quarantine_open(s, 0, &c, &e), &e);
+	next_row(c, &row);
+	ck_assert_ptr_null(row.member);
+	ck_assert_uint_eq(row.size, 5000);
+	ck_assert_int_eq(row.truncated, 1);
+	dm_store_quarantine_close(c);
+	ok(dm_store_quarantine_get(s, row.id, &got, &n, &e), &e);
+	ck_assert_uint_eq(n, 100);
+	ck_assert_int_eq(memcmp(got, bytes, 100), 0);
+	dm_free(got);
+	counts_eq(s, 0, 0, 0, 0, 1);
+	free(bytes);
+	dm_store_close(s);
+}
+END_TEST
+
+START_TEST(test_store_quarantine_without_bytes)
+{
+	struct dm_store *s = open_memory();
+	struct dm_store_quarantine q = {.path = "/in/mbox",
+	    .member = "message 3",
+	    .reason = "mime_depth",
+	    .message = "MIME nesting exceeds 10"};
+	struct dm_error e;
+	void *got = &e;
+	size_t n = 1;
+
+	ok(dm_store_unit_begin(s, &unit2, &e), &e);
+	ok(dm_store_quarantine(s, &q, &e), &e);
+	ok(dm_store_unit_end(s, &e), &e);
+	/* no bytes: the entry is known by the unit's hash */
+	ROW_EQ(db_of(s),
+	    "SELECT sha256, bytes, size, truncated FROM quarantine", "bb22",
+	    NULL, NULL, "0");
+	ok(dm_store_quarantine_get(s, 1, &got, &n, &e), &e);
+	ck_assert_ptr_null(got);
+	ck_assert_uint_eq(n, 0);
+	dm_store_close(s);
+}
+END_TEST
+
+START_TEST(test_store_quarantine_errors)
+{
+	struct dm_store *s = open_memory();
+	unsigned char *bytes = pattern(300);
+	struct dm_store_quarantine q = {.path = "p",
+	    .reason = "r",
+	    .message = "m",
+	    .bytes = bytes,
+	    .n_bytes = 300};
+	struct dm_error e;
+	void *got;
+	size_t n;
+
+	ck_assert_int_eq(
+	    dm_store_quarantine_get(s, 99, &got, &n, &e), DM_EINVAL);
+	ck_assert_str_eq(e.msg, "no quarantine entry 99");
+	ck_assert_int_eq(dm_store_quarantine_resolve(s, 42, &e), DM_EINVAL);
+	ck_assert_str_eq(e.msg, "no quarantine entry 42");
+	ok(dm_store_quarantine(s, &q, &e), &e);
+	ck_assert_int_eq(
+	    sqlite3_exec(db_of(s), "UPDATE quarantine SET bytes = x'00112233'",
+	        NULL, NULL, NULL),
+	    SQLITE_OK);
+	ck_assert_int_eq(
+	    dm_store_quarantine_get(s, 1, &got, &n, &e), DM_EFORMAT);
+	ck_assert_str_eq(e.msg,
+	    "quarantined bytes are damaged (zlib: incorrect header check)");
+	ck_assert_ptr_null(got);
+	free(bytes);
+	dm_store_close(s);
+}
+END_TEST
+
+/* ---- tc_open ---- */
+
+START_TEST(test_store_open_creates_0600_wal)
+{
+	const char *path = tmp_path("new.db"), *wal = tmp_path("new.db-wal");
+	struct dm_store *s;
+	struct dm_error e;
+	struct stat sb;
+
+	ok(dm_store_open(&s, path, &e), &e);
+	ck_assert_int_eq(stat(path, &sb), 0);
+	ck_assert_int_eq(sb.st_mode & 0777, 0600);
+	feed_both(s);
+	ck_assert_int_eq(stat(wal, &sb), 0);
+	ck_assert_int_eq(sb.st_mode & 0777, 0600);
+	ROW_EQ(db_of(s), "PRAGMA journal_mode", "wal");
+	ROW_EQ(db_of(s), "PRAGMA synchronous", "1");
+	ROW_EQ(db_of(s), "PRAGMA foreign_keys", "1");
+	ROW_EQ(db_of(s), "PRAGMA user_version", latest());
+	ck_assert_int_ge(dm_store_schema_version(), 2);
+	dm_store_close(s);
+}
+END_TEST
+
+START_TEST(test_store_open_refuses_newer_schema)
+{
+	const char *path = tmp_path("newer.db");
+	struct dm_store *s;
+	struct dm_error e;
+	char msg[128];
+
+	ok(dm_store_open(&s, path, &e), &e);
+	dm_store_close(s);
+	raw_exec(path, "PRAGMA user_version = 99");
+	snprintf(msg, sizeof(msg),
+	    "database schema version 99 is newer than this dmarcstat supports "
+	    "(%d)",
+	    dm_store_schema_version());
+	open_fails(path, msg);
+}
+END_TEST
+
+START_TEST(test_store_open_refuses_junk)
+{
+	const char *path = tmp_path("junk.db");
+	FILE *f = fopen(path, "w");
+	int i;
+
+	ck_assert_ptr_nonnull(f);
+	for (i = 0; i < 200; i++)
+		fputs("this is not an SQLite database, only text.\n", f);
+	fclose(f);
+	open_fails(path, "not a dmarcstat database: file is not a database");
+}
+END_TEST
+
+START_TEST(test_store_open_refuses_foreign_database)
+{
+	const char *path = tmp_path("foreign.db");
+
+	raw_exec(path, "CREATE TABLE t (x); INSERT INTO t VALUES (1)");
+	open_fails(path, "not a dmarcstat database: it has other tables and no "
+	                 "schema version");
+}
+END_TEST
+
+START_TEST(test_store_open_refuses_read_only)
+{
+	const char *path = tmp_path("ro.db");
+	struct dm_store *s;
+	struct dm_error e;
+	char msg[600];
+
+	ok(dm_store_open(&s, path, &e), &e);
+	dm_store_close(s);
+	ck_assert_int_eq(chmod(path, 0400), 0);
+	snprintf(msg, sizeof(msg), "database is read-only: %s", path);
+	open_fails(path, msg);
+}
+END_TEST
+
+START_TEST(test_store_open_missing_directory)
+{
+	const char *path = tmp_path("no/such/dir.db");
+	struct dm_store *s;
+	struct dm_error e;
+	char msg[600];
+
+	snprintf(msg, sizeof(msg),
+	    "cannot create database %s: No such file or directory", path);
+	ck_assert_int_eq(dm_store_open(&s, path, &e), DM_EDB);
+	ck_assert_ptr_null(s);
+	ck_assert_str_eq(e.msg, msg);
+}
+END_TEST
+
+START_TEST(test_store_disk_full_rolls_back)
+{
+	const char *path = tmp_path("full.db");
+	static const struct dm_record bare = {.source_ip = "192.0.2.9",
+	    .count = 1,
+	    .disposition = "none",
+	    .header_from = "a-rather-long-header-from-domain.example"};
+	struct dm_store_unit u = unit2;
+	struct dm_store *s;
+	struct dm_feedback fb = report_b();
+	struct dm_sink k;
+	struct dm_error e;
+	char before[128], after[128];
+	int i, rc = DM_OK;
+
+	ok(dm_store_open(&s, path, &e), &e);
+	feed_both(s);
+	table_sizes(db_of(s), before, sizeof(before));
+	ok(dm_store_set_max_pages(
+	       s, (uint64_t)q_int(db_of(s), "PRAGMA page_count") + 2, &e),
+	    &e);
+	k = dm_store_sink(s);
+	u.sha256 = "ee55";
+	fb.report_id = "r-3";
+	ok(dm_store_unit_begin(s, &u, &e), &e);
+	ok(dm_store_payload_begin(s, NULL, &e), &e);
+	ok(k.begin(k.ctx, &fb, &e), &e);
+	for (i = 0; i < 100000 && rc == DM_OK; i++)
+		rc = k.record(k.ctx, &fb, &bare, &e);
+	ck_assert_int_eq(rc, DM_EDB);
+	ck_assert_str_eq(e.msg,
+	    "database error: inserting record: database or disk is full");
+	/* SQLite rolled the whole batch back: every later batch call fails with
+	 * the cause */
+	dm_error_clear(&e);
+	ck_assert_int_eq(dm_store_payload_end(s, 0, &e), DM_EDB);
+	ck_assert_str_eq(e.msg,
+	    "database error: inserting record: database or disk is full");
+	dm_error_clear(&e);
+	ck_assert_int_eq(dm_store_unit_end(s, &e), DM_EDB);
+	ck_assert_str_eq(e.msg,
+	    "database error: inserting record: database or disk is full");
+	counts_eq(s, 2, 5, 25, 0, 0);
+	dm_store_close(s);
+
+	ok(dm_store_open(&s, path, &e), &e);
+	table_sizes(db_of(s), after, sizeof(after));
+	ck_assert_str_eq(before, after);
+	ck_assert_int_eq(dm_store_unit_seen(s, "ee55", NULL, &e), DM_OK);
+	dm_store_close(s);
+}
+END_TEST
+
+/* ---- tc_schema ---- */
+
+START_TEST(test_store_upgrades_v1_database)
+{
+	const char *path = tmp_path("v1.db");
+	struct dm_store *s;
+	struct dm_store_unit u = unit2;
+	struct dm_error e;
+	sqlite3 *db;
+
+	ck_assert_ptr_nonnull(dm_store_schema_script(1));
+	ck_assert_ptr_nonnull(dm_store_schema_script(2));
+	ck_assert_ptr_null(
+	    dm_store_schema_script(dm_store_schema_version() + 1));
+	raw_exec(path, dm_store_schema_script(1));
+	raw_exec(path, "PRAGMA user_version = 1;"
+	               "INSERT INTO input (sha256, path, first_seen, status) "
+	               "VALUES ('aa11', '/a', 5, 'done');"
+	               "INSERT INTO report (input, org_name, report_id, "
+	               "domain, \"begin\", \"end\", schema, "
+	               "  record_count, message_count, stored_at) "
+	               "  VALUES (1, 'google.com', 'r-1', 'example.com', "
+	               "1700006400, 1700092799, 'draft', 1, 4, 6);"
+	               "INSERT INTO record (report, source_ip, count, "
+	               "disposition, dkim, spf) "
+	               "  VALUES (1, '192.0.2.1', 4, 'reject', 'fail', 'fail');"
+	               "INSERT INTO spf_result (record, domain, result) VALUES "
+	               "(1, 'example.com', 'fail');");
+
+	ok(dm_store_open(&s, path, &e), &e);
+	db = db_of(s);
+	ROW_EQ(db, "PRAGMA user_version", latest());
+	ROW_EQ(db,
+	    "SELECT id, sha256, path, first_seen, status, outcome FROM input",
+	    "1", "aa11", "/a", "5", "done", NULL);
+	ROW_EQ(db,
+	    "SELECT org_name, report_id, record_count, message_count FROM "
+	    "report",
+	    "google.com", "r-1", "1", "4");
+	ROW_EQ(db,
+	    "SELECT source_ip, count, disposition, spf_raw FROM v_record",
+	    "192.0.2.1", "4", "reject", "fail");
+	ROW_EQ(db,
+	    "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name "
+	    "= 'record_disposition'",
+	    "1");
+	/* the upgraded database takes new data, with the new column */
+	ck_assert_int_eq(dm_store_unit_seen(s, "aa11", NULL, &e), DM_DONE);
+	ok(dm_store_unit_begin(s, &u, &e), &e);
+	ok(dm_store_payload_begin(s, NULL, &e), &e);
+	ck_assert_int_eq(feed(s, report_a(), a_recs, 3, NULL, 0), DM_DONE);
+	ck_assert_int_eq(feed(s, report_b(), b_recs, 2, NULL, 0), DM_OK);
+	ok(dm_store_payload_end(s, 1, &e), &e);
+	ok(dm_store_unit_end(s, &e), &e);
+	ok(dm_store_flush(s, &e), &e);
+	ROW_EQ(db, "SELECT outcome FROM input WHERE sha256 = 'bb22'", "stored");
+	dm_store_close(s);
+
+	/* opening again changes nothing */
+	ok(dm_store_open(&s, path, &e), &e);
+	ROW_EQ(db_of(s), "SELECT count(*), max(id) FROM report", "2", "2");
+	dm_store_close(s);
+}
+END_TEST
+
+static Suite *
+sql_suite(void)
+{
+	Suite *su = suite_create("sql");
+	TCase *tc;
+
+	tc = tcase_create("tc_sink");
+	tcase_add_test(tc, test_store_feed_stores_every_column);
+	tcase_add_test(tc, test_store_views);
+	tcase_add_test(tc, test_store_duplicate_is_counted_not_stored);
+	tcase_add_test(tc, test_store_payload_rollback_leaves_nothing);
+	tcase_add_test(tc, test_store_rolled_back_duplicate_is_not_counted);
+	tcase_add_test(
+	    tc, test_store_duplicate_with_other_content_is_a_conflict);
+	tcase_add_test(
+	    tc, test_store_incomplete_identity_is_anchored_to_its_input);
+	tcase_add_test(tc, test_store_sink_outside_payload);
+	suite_add_tcase(su, tc);
+
+	tc = tcase_create("tc_units");
+	tcase_add_checked_fixture(tc, tmp_setup, tmp_teardown);
+	tcase_add_test(tc, test_store_unit_seen_before_and_after);
+	tcase_add_test(tc, test_store_crash_mid_unit_is_redone);
+	tcase_add_test(tc, test_store_pending_input_is_processed_again);
+	tcase_add_test(tc, test_store_batch_commits_after_200ms);
+	tcase_add_test(tc, test_store_usage_errors);
+	tcase_add_test(tc, test_store_write_refused_is_read_only_error);
+	tcase_add_test(tc, test_store_two_processes_create_one_database);
+	suite_add_tcase(su, tc);
+
+	tc = tcase_create("tc_quarantine");
+	tcase_add_test(tc, test_store_quarantine_add_list_get_resolve);
+	tcase_add_test(tc, test_store_quarantine_caps_bytes);
+	tcase_add_test(tc, test_store_quarantine_without_bytes);
+	tcase_add_test(tc, test_store_quarantine_errors);
+	suite_add_tcase(su, tc);
+
+	tc = tcase_create("tc_open");
+	tcase_add_checked_fixture(tc, tmp_setup, tmp_teardown);
+	tcase_add_test(tc, test_store_open_creates_0600_wal);
+	tcase_add_test(tc, test_store_open_refuses_newer_schema);
+	tcase_add_test(tc, test_store_open_refuses_junk);
+	tcase_add_test(tc, test_store_open_refuses_foreign_database);
+	tcase_add_test(tc, test_store_open_refuses_read_only);
+	tcase_add_test(tc, test_store_open_missing_directory);
+	tcase_add_test(tc, test_store_disk_full_rolls_back);
+	suite_add_tcase(su, tc);
+
+	tc = tcase_create("tc_schema");
+	tcase_add_checked_fixture(tc, tmp_setup, tmp_teardown);
+	tcase_add_test(tc, test_store_upgrades_v1_database);
+	suite_add_tcase(su, tc);
+	return su;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(sql_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
