@@ -57,7 +57,7 @@ def report(rng, i, records):
     begin = 1763942400 + 86400 * (i % 30)
     domain, org, h = head(rng, i, begin)
     body = "".join(record(rng, domain) for _ in range(records))
-    name = f"{org.split('.')[0].lower().replace(' ', '')}!{domain}!{begin}!{begin + 86399}"
+    name = f"{org.split('.')[0].lower().replace(' ', '')}!{domain}!{begin}!{begin + 86399}!{i}"
     return name, (h + body + "</feedback>\n").encode()
 
 

@@ -148,6 +148,66 @@ resolve_period(struct rargs *a)
 	return -1;
 }
 
+/* Where the value of each option goes; NULL for options without a value. */
+static const char **
+option_slot(struct rargs *a, int c)
+{
+	switch (c) {
+	case 'd':
+		return &a->db;
+	case 'l':
+		return &a->last;
+	case 'f':
+		return &a->from;
+	case 't':
+		return &a->to;
+	case 'D':
+		return &a->opt.domain;
+	case 'r':
+		return &a->opt.reporter;
+	case 'F':
+		return &a->format;
+	case 'T':
+		return &a->table;
+	case 'o':
+		return &a->output;
+	case 'i':
+		return &a->opt.ip;
+	case 'n':
+		return &a->now;
+	default:
+		return NULL;
+	}
+}
+
+/* Options that do not go together; DM_EXIT_USAGE with a message, or -1. */
+static int
+check_options(struct rargs *a, int explain)
+{
+	const char *msg = NULL;
+
+	if (explain && (a->format != NULL || a->table != NULL))
+		msg = "explain writes text only: --format and --table are for "
+		      "report";
+	else if (!explain && a->opt.ip != NULL)
+		msg = "--ip is an option of 'dmarcstat explain'";
+	else if (a->format != NULL && parse_format(a->format, &a->fmt) != 0) {
+		dm_cli_warn(
+		    "unknown format '%s': text, csv, json or html", a->format);
+		return DM_EXIT_USAGE;
+	} else if (a->table != NULL && a->fmt != DM_REPORT_CSV)
+		msg = "--table picks a CSV section: use it with --format csv";
+	else if (a->fmt == DM_REPORT_CSV && a->table == NULL)
+		msg = "--format csv needs --table NAME: overview, isps, "
+		      "sources, new_sources, "
+		      "silent_isps, domains or daily";
+	if (msg != NULL) {
+		dm_cli_warn("%s", msg);
+		return DM_EXIT_USAGE;
+	}
+	return resolve_period(a);
+}
+
 static int
 parse_args(int argc, char **argv, struct rargs *a, int explain)
 {
@@ -165,82 +225,23 @@ parse_args(int argc, char **argv, struct rargs *a, int explain)
 	    {"now", required_argument, NULL, 'n'},
 	    {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
 	void (*usage)(FILE *) = explain ? explain_usage : report_usage;
+	const char **slot;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			a->db = optarg;
-			break;
-		case 'l':
-			a->last = optarg;
-			break;
-		case 'f':
-			a->from = optarg;
-			break;
-		case 't':
-			a->to = optarg;
-			break;
-		case 'D':
-			a->opt.domain = optarg;
-			break;
-		case 'r':
-			a->opt.reporter = optarg;
-			break;
-		case 'F':
-			a->format = optarg;
-			break;
-		case 'T':
-			a->table = optarg;
-			break;
-		case 'o':
-			a->output = optarg;
-			break;
-		case 'i':
-			a->opt.ip = optarg;
-			break;
-		case 'n':
-			a->now = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return DM_EXIT_OK;
-		default:
-			usage(stderr);
-			return DM_EXIT_USAGE;
+		if ((slot = option_slot(a, c)) != NULL) {
+			*slot = optarg;
+			continue;
 		}
+		usage(c == 'h' ? stdout : stderr);
+		return c == 'h' ? DM_EXIT_OK : DM_EXIT_USAGE;
 	}
 	if (optind < argc) {
 		dm_cli_warn("unexpected argument '%s'", argv[optind]);
 		usage(stderr);
 		return DM_EXIT_USAGE;
 	}
-	if ((explain && (a->format != NULL || a->table != NULL)) ||
-	    (!explain && a->opt.ip != NULL)) {
-		dm_cli_warn(explain
-		                ? "explain writes text only: --format and "
-		                  "--table are for "
-		                  "report"
-		                : "--ip is an option of 'dmarcstat explain'");
-		return DM_EXIT_USAGE;
-	}
-	if (a->format != NULL && parse_format(a->format, &a->fmt) != 0) {
-		dm_cli_warn(
-		    "unknown format '%s': text, csv, json or html", a->format);
-		return DM_EXIT_USAGE;
-	}
-	if (a->table != NULL && a->fmt != DM_REPORT_CSV) {
-		dm_cli_warn(
-		    "--table picks a CSV section: use it with --format csv");
-		return DM_EXIT_USAGE;
-	}
-	if (a->fmt == DM_REPORT_CSV && a->table == NULL) {
-		dm_cli_warn("--format csv needs --table NAME: overview, isps, "
-		            "sources, new_sources, "
-		            "silent_isps, domains or daily");
-		return DM_EXIT_USAGE;
-	}
-	return resolve_period(a);
+	return check_options(a, explain);
 }
 
 /*

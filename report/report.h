@@ -1,23 +1,26 @@
 /*
- * report.h - deliverability reports: which ISPs quarantine or reject a domain's mail, from which
- * source IPs, and why, with the fix for each cause.
+ * report.h - deliverability reports: which ISPs quarantine or reject a domain's
+ * mail, from which source IPs, and why, with the fix for each cause.
  *
- * report/ reads the database only through sql/query.h (the rollup tables maintained by triggers,
- * so a report costs the same over ten records or ten million) and knows nothing of XML.  It has
- * three layers, each usable on its own:
- *   - the cause classifier: a pure function over one record's evidence, table-driven, giving a
- *     stable cause code, a plain-language explanation and a fix (no database involved);
- *   - ISP names: report generators' org_name normalised to one name per ISP ("Google Inc." and
- *     "google.com" are both Google);
- *   - reports and explanations: built from query results, written as text, CSV (RFC 4180),
- *     JSON (documented in report/README.md) or one self-contained HTML file.
- * Everything from a report is attacker-controlled and is escaped for the format it goes into;
- * text output replaces control characters and invalid UTF-8 so a terminal cannot be driven by it.
+ * report/ reads the database only through sql/query.h (the rollup tables
+ * maintained by triggers, so a report costs the same over ten records or ten
+ * million) and knows nothing of XML.  It has three layers, each usable on its
+ * own:
+ *   - the cause classifier: a pure function over one record's evidence,
+ * table-driven, giving a stable cause code, a plain-language explanation and a
+ * fix (no database involved);
+ *   - ISP names: report generators' org_name normalised to one name per ISP
+ * ("Google Inc." and "google.com" are both Google);
+ *   - reports and explanations: built from query results, written as text, CSV
+ * (RFC 4180), JSON (documented in report/README.md) or one self-contained HTML
+ * file. Everything from a report is attacker-controlled and is escaped for the
+ * format it goes into; text output replaces control characters and invalid
+ * UTF-8 so a terminal cannot be driven by it.
  *
  * Typical use:
  *   1. dm_query_open() the database (sql/query.h).
- *   2. dm_report_build() with the period and filters, dm_report_write() in a format,
- *      dm_report_free().  Or dm_report_explain() for one complaint.
+ *   2. dm_report_build() with the period and filters, dm_report_write() in a
+ * format, dm_report_free().  Or dm_report_explain() for one complaint.
  *   3. dm_query_close().
  */
 #ifndef DM_REPORT_H
@@ -32,29 +35,42 @@
 #include "model.h"
 #include "query.h"
 
-/* ---- Causes ------------------------------------------------------------------------------ */
+/* ---- Causes
+ * ------------------------------------------------------------------------------
+ */
 
-/* Why a record failed DMARC (or passed).  Append only: the names are a stable contract. */
+/* Why a record failed DMARC (or passed).  Append only: the names are a stable
+ * contract. */
 enum dm_cause_code {
-	DM_CAUSE_PASS = 0,	  /* "pass": DKIM or SPF passed aligned */
-	DM_CAUSE_FORWARDED,	  /* "forwarded": the receiver says the mail was forwarded */
-	DM_CAUSE_MAILING_LIST,	  /* "mailing_list": a mailing list changed the message */
-	DM_CAUSE_OVERRIDE,	  /* "local_policy": the receiver overrode the policy (other reasons) */
-	DM_CAUSE_TEMPERROR,	  /* "temperror": a DNS lookup failed temporarily */
-	DM_CAUSE_PERMERROR,	  /* "permerror": a broken SPF record or DKIM key */
-	DM_CAUSE_ESP_UNALIGNED,	  /* "esp_not_aligned": SPF and DKIM pass, both for other domains */
-	DM_CAUSE_SPF_UNALIGNED,	  /* "spf_not_aligned": SPF passes for another domain only */
-	DM_CAUSE_SPF_FAIL,	  /* "spf_fail": SPF fail/softfail for the sender's domain */
-	DM_CAUSE_DKIM_UNALIGNED,  /* "dkim_not_aligned": DKIM passes for another domain only */
-	DM_CAUSE_DKIM_FAIL,	  /* "dkim_fail": the domain's own DKIM signature does not verify */
-	DM_CAUSE_NO_DKIM,	  /* "no_dkim": no DKIM signature and no SPF pass */
-	DM_CAUSE_UNKNOWN,	  /* "unknown": failed, with no authentication results to say why */
-	DM_CAUSE_COUNT		  /* number of causes; not a cause */
+	DM_CAUSE_PASS = 0,     /* "pass": DKIM or SPF passed aligned */
+	DM_CAUSE_FORWARDED,    /* "forwarded": the receiver says the mail was
+	                          forwarded */
+	DM_CAUSE_MAILING_LIST, /* "mailing_list": a mailing list changed the
+	                          message */
+	DM_CAUSE_OVERRIDE,  /* "local_policy": the receiver overrode the policy
+	                       (other reasons) */
+	DM_CAUSE_TEMPERROR, /* "temperror": a DNS lookup failed temporarily */
+	DM_CAUSE_PERMERROR, /* "permerror": a broken SPF record or DKIM key */
+	DM_CAUSE_ESP_UNALIGNED, /* "esp_not_aligned": SPF and DKIM pass, both
+	                           for other domains */
+	DM_CAUSE_SPF_UNALIGNED, /* "spf_not_aligned": SPF passes for another
+	                           domain only */
+	DM_CAUSE_SPF_FAIL, /* "spf_fail": SPF fail/softfail for the sender's
+	                      domain */
+	DM_CAUSE_DKIM_UNALIGNED, /* "dkim_not_aligned": DKIM passes for another
+	                            domain only */
+	DM_CAUSE_DKIM_FAIL, /* "dkim_fail": the domain's own DKIM signature does
+	                       not verify */
+	DM_CAUSE_NO_DKIM,   /* "no_dkim": no DKIM signature and no SPF pass */
+	DM_CAUSE_UNKNOWN, /* "unknown": failed, and the results given do not say
+	                     why */
+	DM_CAUSE_COUNT    /* number of causes; not a cause */
 };
 
 /*
- * One record's evidence, as a report gives it.  All pointers are borrowed; any may be NULL.
- * dkim and spf are policy_evaluated (aligned) results; the arrays are the raw auth_results.
+ * One record's evidence, as a report gives it.  All pointers are borrowed; any
+ * may be NULL. dkim and spf are policy_evaluated (aligned) results; the arrays
+ * are the raw auth_results.
  */
 struct dm_evidence {
 	const char *header_from, *envelope_from;
@@ -65,15 +81,18 @@ struct dm_evidence {
 	size_t n_spf;
 	const struct dm_reason *reasons;
 	size_t n_reasons;
-	const char *p, *testing;    /* published policy: p= and RFC 9990 testing= ("y"/"n") */
-	const char *adkim, *aspf;   /* "s" for strict alignment, anything else is relaxed */
+	const char *p,
+	    *testing; /* published policy: p= and RFC 9990 testing= ("y"/"n") */
+	const char *adkim,
+	    *aspf; /* "s" for strict alignment, anything else is relaxed */
 };
 
 /*
- * A classification.  domain is the other domain involved (the ESP's bounce or signing domain,
- * the domain whose SPF failed...), borrowed from the evidence, or NULL.  not_enforced is 1 when
- * the mail failed DMARC but the published policy asked receivers to do nothing (p=none or
- * testing=y), which the explanation then says.
+ * A classification.  domain is the other domain involved (the ESP's bounce or
+ * signing domain, the domain whose SPF failed...), borrowed from the evidence,
+ * or NULL.  not_enforced is 1 when the mail failed DMARC but the published
+ * policy asked receivers to do nothing (p=none or testing=y), which the
+ * explanation then says.
  */
 struct dm_cause {
 	enum dm_cause_code code;
@@ -84,92 +103,112 @@ struct dm_cause {
 /* Classifies one record.  Pure: no allocation, no failure. */
 struct dm_cause dm_cause_classify(const struct dm_evidence *ev);
 
-/* The stable snake_case name of a code ("spf_not_aligned"); NULL when out of range. */
+/* The stable snake_case name of a code ("spf_not_aligned"); NULL when out of
+ * range. */
 const char *dm_cause_name(enum dm_cause_code code);
 
 /*
- * Appends the plain-language explanation and the fix for a cause, in sentences a support agent
- * can paste to a customer.  ev must be the evidence given to dm_cause_classify.  Either buffer
- * may be NULL.  DM_OK, DM_ENOMEM or DM_ELIMIT (the buffer's cap).
+ * Appends the plain-language explanation and the fix for a cause, in sentences
+ * a support agent can paste to a customer.  ev must be the evidence given to
+ * dm_cause_classify.  Either buffer may be NULL.  DM_OK, DM_ENOMEM or DM_ELIMIT
+ * (the buffer's cap).
  */
 int dm_cause_explain(const struct dm_cause *c, const struct dm_evidence *ev,
     struct dm_buf *explanation, struct dm_buf *fix);
 
 /*
- * Organisational domain by a simple rule: the last two labels, or three when the last two are a
- * well-known multi-label public suffix (co.uk, com.au, ...).  This is not the full Public Suffix
- * List, which is enough to compare a From domain with the domains that authenticated it.
- * Writes at most size bytes (NUL included) into out and returns out; "" for NULL.
+ * Organisational domain by a simple rule: the last two labels, or three when
+ * the last two are a well-known multi-label public suffix (co.uk, com.au, ...).
+ * This is not the full Public Suffix List, which is enough to compare a From
+ * domain with the domains that authenticated it. Writes at most size bytes (NUL
+ * included) into out and returns out; "" for NULL.
  */
 const char *dm_org_domain(const char *domain, char *out, size_t size);
 
-/* 1 when a and b align: equal (case-insensitive) when strict, same organisational domain
- * otherwise (RFC 7489 section 3.1).  0 when either is NULL or empty. */
+/* 1 when a and b align: equal (case-insensitive) when strict, same
+ * organisational domain otherwise (RFC 7489 section 3.1).  0 when either is
+ * NULL or empty. */
 int dm_domains_aligned(const char *a, const char *b, int strict);
 
-/* ---- ISP names --------------------------------------------------------------------------- */
+/* ---- ISP names
+ * ---------------------------------------------------------------------------
+ */
 
 /*
- * The ISP a report generator belongs to: "google.com", "Google Inc." -> "Google"; "Outlook.com",
- * "Enterprise Outlook" -> "Microsoft"; "AOL", "Yahoo! Inc." -> "Yahoo"; ... (case-insensitive,
- * surrounding spaces ignored).  An unknown name is returned as given; NULL gives "(unknown)".
- * The result is a static string or org_name itself.
+ * The ISP a report generator belongs to: "google.com", "Google Inc." ->
+ * "Google"; "Outlook.com", "Enterprise Outlook" -> "Microsoft"; "AOL", "Yahoo!
+ * Inc." -> "Yahoo"; ... (case-insensitive, surrounding spaces ignored).  An
+ * unknown name is returned as given; NULL gives "(unknown)". The result is a
+ * static string or org_name itself.
  */
 const char *dm_isp_name(const char *org_name);
 
-/* ---- Reports ----------------------------------------------------------------------------- */
+/* ---- Reports
+ * -----------------------------------------------------------------------------
+ */
 
-enum dm_report_format { DM_REPORT_TEXT = 0, DM_REPORT_CSV, DM_REPORT_JSON, DM_REPORT_HTML };
+enum dm_report_format {
+	DM_REPORT_TEXT = 0,
+	DM_REPORT_CSV,
+	DM_REPORT_JSON,
+	DM_REPORT_HTML
+};
 
-/* What to report on.  Strings are borrowed for the duration of the call that takes them. */
+/* What to report on.  Strings are borrowed for the duration of the call that
+ * takes them. */
 struct dm_report_options {
-	int64_t from, to;     /* UTC day boundaries (multiples of 86400), from < to; [from, to) */
-	const char *domain;   /* policy or header-from domain, or NULL for all */
-	const char *reporter; /* ISP name ("Yahoo") or org_name as reported, or NULL for all */
-	const char *ip;	      /* explain only: "203.0.113.7" or a CIDR "2001:db8::/32"; NULL: all */
+	int64_t from, to; /* UTC day boundaries (multiples of 86400), from < to;
+	                     [from, to) */
+	const char *domain; /* policy or header-from domain, or NULL for all */
+	const char *reporter; /* ISP name ("Yahoo") or org_name as reported, or
+	                         NULL for all */
+	const char *ip;       /* explain only: "203.0.113.7" or a CIDR
+	                         "2001:db8::/32"; NULL: all */
 };
 
 struct dm_report;
 
 /*
- * Parses "YYYY-MM-DD" (a UTC day start) or a number of Unix seconds into *out.  DM_EINVAL with a
- * message naming the value otherwise.
+ * Parses "YYYY-MM-DD" (a UTC day start) or a number of Unix seconds into *out.
+ * DM_EINVAL with a message naming the value otherwise.
  */
 int dm_report_parse_time(const char *s, int64_t *out, struct dm_error *err);
 
 /*
- * Builds every section for the period and the period of the same length just before it.
- * Errors: DM_EDB (the query failed), DM_ENOMEM, DM_EINVAL (from >= to, not whole days).
- * On success *out is owned by the caller (dm_report_free).
+ * Builds every section for the period and the period of the same length just
+ * before it. Errors: DM_EDB (the query failed), DM_ENOMEM, DM_EINVAL (from >=
+ * to, not whole days). On success *out is owned by the caller (dm_report_free).
  */
 int dm_report_build(struct dm_query *q, const struct dm_report_options *opt,
     struct dm_report **out, struct dm_error *err) DM_WUR;
 
 /*
- * The section names accepted by dm_report_write's table argument (CSV): a NULL-terminated
- * static array: overview, isps, sources, new_sources, silent_isps, domains, daily.
+ * The section names accepted by dm_report_write's table argument (CSV): a
+ * NULL-terminated static array: overview, isps, sources, new_sources,
+ * silent_isps, domains, daily.
  */
 const char *const *dm_report_tables(void);
 
 /*
- * Writes the report.  table picks one section and is only meaningful (and then required) for
- * CSV; NULL writes all sections (for CSV: each preceded by a "# name" line and separated by a
- * blank line).  color adds ANSI colours to text output.  Errors: DM_EINVAL (unknown table),
- * DM_EIO (writing failed), DM_ENOMEM.
+ * Writes the report.  table picks one section and is only meaningful (and then
+ * required) for CSV; NULL writes all sections (for CSV: each preceded by a "#
+ * name" line and separated by a blank line).  color adds ANSI colours to text
+ * output.  Errors: DM_EINVAL (unknown table), DM_EIO (writing failed),
+ * DM_ENOMEM.
  */
-int dm_report_write(const struct dm_report *r, enum dm_report_format fmt, const char *table,
-    int color, FILE *out, struct dm_error *err) DM_WUR;
+int dm_report_write(const struct dm_report *r, enum dm_report_format fmt,
+    const char *table, int color, FILE *out, struct dm_error *err) DM_WUR;
 
 void dm_report_free(struct dm_report *r);
 
 /*
- * Answers one complaint in plain text: for the sources matching opt->ip (all when NULL), the
- * ISPs matching opt->reporter and the domain, what each ISP did with the mail (disposition
- * counts), the evidence (raw and aligned results, envelope_from, DKIM d= and s=, override
- * reasons, envelope_to), the cause and the fix.  Errors: DM_EINVAL (bad IP or CIDR), DM_EDB,
- * DM_EIO, DM_ENOMEM.
+ * Answers one complaint in plain text: for the sources matching opt->ip (all
+ * when NULL), the ISPs matching opt->reporter and the domain, what each ISP did
+ * with the mail (disposition counts), the evidence (raw and aligned results,
+ * envelope_from, DKIM d= and s=, override reasons, envelope_to), the cause and
+ * the fix.  Errors: DM_EINVAL (bad IP or CIDR), DM_EDB, DM_EIO, DM_ENOMEM.
  */
-int dm_report_explain(struct dm_query *q, const struct dm_report_options *opt, FILE *out,
-    struct dm_error *err) DM_WUR;
+int dm_report_explain(struct dm_query *q, const struct dm_report_options *opt,
+    FILE *out, struct dm_error *err) DM_WUR;
 
 #endif /* DM_REPORT_H */

@@ -1,0 +1,640 @@
+/*
+ * causes.c - why a record failed DMARC, and what to do about it.
+ *
+ * One table of rules, tried in order; the first that matches names the cause.
+ * The order is the order in which a postmaster should look: a pass first, then
+ * the receiver's own override reasons (forwarding explains every failure after
+ * it), DNS errors (nothing else can be judged while DNS fails), then the
+ * alignment problems typical of an ESP, then plain failures.  Each cause has a
+ * writer for its explanation and fix.  Pure functions: no database, no I/O.
+ */
+#include "report.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+/*
+ * Multi-label public suffixes under which organisations register.  The full
+ * Public Suffix List is much longer; this short list covers the suffixes seen
+ * in DMARC reports of our users, and a mistake here only makes relaxed
+ * alignment stricter or looser for that suffix.
+ */
+static const char *const multi_label_suffixes[] = {"co.uk", "org.uk", "ac.uk",
+    "gov.uk", "ltd.uk", "plc.uk", "me.uk", "net.uk", "com.au", "net.au",
+    "org.au", "edu.au", "gov.au", "co.nz", "org.nz", "net.nz", "co.jp", "ne.jp",
+    "or.jp", "ac.jp", "co.za", "org.za", "com.br", "net.br", "org.br", "com.cn",
+    "net.cn", "org.cn", "com.mx", "com.ar", "com.tr", "com.tw", "com.hk",
+    "com.sg", "co.in", "net.in", "org.in", "co.kr", "or.kr", "co.il", "org.il",
+    "com.ua", "co.id", "com.my", "com.ph", "com.vn", "com.pl", "com.es",
+    "com.ru", "co.at", "or.at"};
+
+static int
+is_multi_label_suffix(const char *s)
+{
+	size_t i;
+
+	for (i = 0;
+	     i < sizeof(multi_label_suffixes) / sizeof(multi_label_suffixes[0]);
+	     i++) {
+		if (strcasecmp(s, multi_label_suffixes[i]) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Start of the last n labels of d (d itself when it has fewer). */
+static const char *
+last_labels(const char *d, int n)
+{
+	const char *p = d + strlen(d);
+
+	while (p > d) {
+		p--;
+		if (*p == '.' && --n == 0)
+			return p + 1;
+	}
+	return d;
+}
+
+const char *
+dm_org_domain(const char *domain, char *out, size_t size)
+{
+	const char *start;
+	size_t len;
+
+	if (size == 0)
+		return out;
+	out[0] = '\0';
+	if (domain == NULL)
+		return out;
+	len = strlen(domain);
+	if (len > 0 && domain[len - 1] == '.')
+		len--; /* a trailing dot names the same domain */
+	if (len >= size)
+		len = size - 1;
+	memcpy(out, domain, len);
+	out[len] = '\0';
+	start = last_labels(out, 2);
+	if (is_multi_label_suffix(start))
+		start = last_labels(out, 3);
+	memmove(out, start, strlen(start) + 1);
+	return out;
+}
+
+int
+dm_domains_aligned(const char *a, const char *b, int strict)
+{
+	char oa[256], ob[256];
+
+	if (a == NULL || b == NULL || a[0] == '\0' || b[0] == '\0')
+		return 0;
+	if (strict)
+		return strcasecmp(a, b) == 0;
+	return strcasecmp(dm_org_domain(a, oa, sizeof(oa)),
+	           dm_org_domain(b, ob, sizeof(ob))) == 0;
+}
+
+static int
+is(const char *s, const char *word)
+{
+	return s != NULL && strcasecmp(s, word) == 0;
+}
+
+static int
+strict(const char *mode)
+{
+	return is(mode, "s");
+}
+
+/* ---- Facts about the evidence, each a small predicate
+ * -------------------------------------- */
+
+static const struct dm_reason *
+find_reason(const struct dm_evidence *ev, const char *const *types)
+{
+	size_t i, j;
+
+	for (i = 0; i < ev->n_reasons; i++) {
+		for (j = 0; types[j] != NULL; j++) {
+			if (is(ev->reasons[i].type, types[j]))
+				return &ev->reasons[i];
+		}
+	}
+	return NULL;
+}
+
+/* The first DKIM result with the given result whose alignment is aligned (0/1),
+ * or NULL. */
+static const struct dm_dkim_result *
+find_dkim(const struct dm_evidence *ev, const char *result, int aligned)
+{
+	size_t i;
+
+	for (i = 0; i < ev->n_dkim; i++) {
+		const struct dm_dkim_result *d = &ev->dkim_results[i];
+
+		if ((result == NULL || is(d->result, result)) &&
+		    dm_domains_aligned(d->domain, ev->header_from,
+		        strict(ev->adkim)) == aligned)
+			return d;
+	}
+	return NULL;
+}
+
+static const struct dm_spf_result *
+find_spf(const struct dm_evidence *ev, const char *result, int aligned)
+{
+	size_t i;
+
+	for (i = 0; i < ev->n_spf; i++) {
+		const struct dm_spf_result *s = &ev->spf_results[i];
+
+		if ((result == NULL || is(s->result, result)) &&
+		    dm_domains_aligned(s->domain, ev->header_from,
+		        strict(ev->aspf)) == aligned)
+			return s;
+	}
+	return NULL;
+}
+
+static const char *
+any_result(const struct dm_evidence *ev, const char *result)
+{
+	const struct dm_dkim_result *d;
+	const struct dm_spf_result *s;
+
+	if ((s = find_spf(ev, result, 1)) != NULL ||
+	    (s = find_spf(ev, result, 0)) != NULL)
+		return s->domain != NULL ? s->domain : "";
+	if ((d = find_dkim(ev, result, 1)) != NULL ||
+	    (d = find_dkim(ev, result, 0)) != NULL)
+		return d->domain != NULL ? d->domain : "";
+	return NULL;
+}
+
+static int
+dkim_present(const struct dm_evidence *ev)
+{
+	size_t i;
+
+	for (i = 0; i < ev->n_dkim; i++) {
+		if (!is(ev->dkim_results[i].result, "none"))
+			return 1;
+	}
+	return 0;
+}
+
+/* ---- The rules: each returns 1 on a match and may name the domain involved
+ * ----------------- */
+
+static int
+r_pass(const struct dm_evidence *ev, const char **dom)
+{
+	*dom = ev->header_from;
+	return is(ev->dkim, "pass") || is(ev->spf, "pass");
+}
+
+static int
+r_forwarded(const struct dm_evidence *ev, const char **dom)
+{
+	static const char *const types[] = {
+	    "forwarded", "trusted_forwarder", NULL};
+	const struct dm_reason *r = find_reason(ev, types);
+
+	*dom = r != NULL ? r->comment : NULL;
+	return r != NULL;
+}
+
+static int
+r_mailing_list(const struct dm_evidence *ev, const char **dom)
+{
+	static const char *const types[] = {"mailing_list", NULL};
+	const struct dm_reason *r = find_reason(ev, types);
+
+	*dom = r != NULL ? r->comment : NULL;
+	return r != NULL;
+}
+
+static int
+r_override(const struct dm_evidence *ev, const char **dom)
+{
+	static const char *const types[] = {
+	    "local_policy", "sampled_out", "other", NULL};
+	const struct dm_reason *r = find_reason(ev, types);
+
+	*dom = r != NULL ? r->type : NULL;
+	return r != NULL;
+}
+
+static int
+r_temperror(const struct dm_evidence *ev, const char **dom)
+{
+	return (*dom = any_result(ev, "temperror")) != NULL;
+}
+
+static int
+r_permerror(const struct dm_evidence *ev, const char **dom)
+{
+	return (*dom = any_result(ev, "permerror")) != NULL;
+}
+
+static int
+r_esp(const struct dm_evidence *ev, const char **dom)
+{
+	const struct dm_spf_result *s = find_spf(ev, "pass", 0);
+
+	*dom = s != NULL ? s->domain : NULL;
+	return s != NULL && find_dkim(ev, "pass", 0) != NULL;
+}
+
+static int
+r_spf_unaligned(const struct dm_evidence *ev, const char **dom)
+{
+	const struct dm_spf_result *s = find_spf(ev, "pass", 0);
+
+	*dom = s != NULL ? s->domain : NULL;
+	return s != NULL;
+}
+
+static int
+r_spf_fail(const struct dm_evidence *ev, const char **dom)
+{
+	const struct dm_spf_result *s;
+
+	if ((s = find_spf(ev, "fail", 1)) == NULL &&
+	    (s = find_spf(ev, "softfail", 1)) == NULL &&
+	    (s = find_spf(ev, "fail", 0)) == NULL &&
+	    (s = find_spf(ev, "softfail", 0)) == NULL)
+		return 0;
+	*dom = s->domain;
+	return 1;
+}
+
+static int
+r_dkim_unaligned(const struct dm_evidence *ev, const char **dom)
+{
+	const struct dm_dkim_result *d = find_dkim(ev, "pass", 0);
+
+	*dom = d != NULL ? d->domain : NULL;
+	return d != NULL;
+}
+
+/* An aligned DKIM result that is neither pass nor none: the domain's own
+ * signature broke. */
+static const struct dm_dkim_result *
+own_dkim_failure(const struct dm_evidence *ev)
+{
+	size_t i;
+
+	for (i = 0; i < ev->n_dkim; i++) {
+		const struct dm_dkim_result *d = &ev->dkim_results[i];
+
+		if (!is(d->result, "pass") && !is(d->result, "none") &&
+		    dm_domains_aligned(
+		        d->domain, ev->header_from, strict(ev->adkim)))
+			return d;
+	}
+	return NULL;
+}
+
+static int
+r_dkim_fail(const struct dm_evidence *ev, const char **dom)
+{
+	const struct dm_dkim_result *d = own_dkim_failure(ev);
+
+	*dom = d != NULL ? d->domain : NULL;
+	return d != NULL;
+}
+
+static int
+r_no_dkim(const struct dm_evidence *ev, const char **dom)
+{
+	*dom = ev->header_from;
+	return !dkim_present(ev);
+}
+
+static int
+r_unknown(const struct dm_evidence *ev, const char **dom)
+{
+	(void)ev;
+	*dom = NULL;
+	return 1;
+}
+
+/* ---- Explanations and fixes
+ * ---------------------------------------------------------------- */
+
+struct text {
+	struct dm_buf *why, *fix;
+	const struct dm_evidence *ev;
+	const char *dom, *from;
+	int rc;
+};
+
+static void put(struct text *t, struct dm_buf *b, const char *fmt, ...)
+    DM_PRINTF(3, 4);
+
+static void
+put(struct text *t, struct dm_buf *b, const char *fmt, ...)
+{
+	char small[1024];
+	va_list ap;
+	int n;
+
+	if (b == NULL || t->rc != DM_OK)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		t->rc = DM_EINVAL;
+	else if ((size_t)n < sizeof(small))
+		t->rc = dm_buf_add(b, small, (size_t)n);
+	else {
+		char *big = dm_malloc((size_t)n + 1);
+
+		if (big == NULL) {
+			t->rc = DM_ENOMEM;
+			return;
+		}
+		va_start(ap, fmt);
+		vsnprintf(big, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+		t->rc = dm_buf_add(b, big, (size_t)n);
+		dm_free(big);
+	}
+}
+
+static void
+x_pass(struct text *t)
+{
+	put(t, t->why,
+	    "DMARC passed: DKIM or SPF authenticated the From domain %s.",
+	    t->from);
+	put(t, t->fix, "Nothing to fix.");
+}
+
+static void
+x_forwarded(struct text *t)
+{
+	put(t, t->why,
+	    "The receiving ISP says the message was forwarded%s%s%s. "
+	    "Forwarding sends it from another "
+	    "server, so SPF fails, and DKIM fails when the forwarder changes "
+	    "the message.",
+	    t->dom != NULL ? " (" : "", t->dom != NULL ? t->dom : "",
+	    t->dom != NULL ? ")" : "");
+	put(t, t->fix,
+	    "Nothing to fix on your side. Sign all mail with DKIM as %s: an "
+	    "unchanged DKIM "
+	    "signature survives forwarding.",
+	    t->from);
+}
+
+static void
+x_mailing_list(struct text *t)
+{
+	put(t, t->why,
+	    "A mailing list relayed the message and changed it (subject tag or "
+	    "footer), which "
+	    "breaks the DKIM signature; SPF checked the list's server, not "
+	    "yours.");
+	put(t, t->fix,
+	    "Nothing to fix on your side; the list should rewrite the From "
+	    "address or use ARC.");
+}
+
+static void
+x_override(struct text *t)
+{
+	put(t, t->why,
+	    "The receiving ISP applied its own policy (%s) instead of your "
+	    "DMARC policy.",
+	    t->dom);
+	put(t, t->fix,
+	    "Nothing to fix in DNS; ask the ISP if the mail should have been "
+	    "delivered.");
+}
+
+static void
+x_temperror(struct text *t)
+{
+	put(t, t->why,
+	    "A DNS lookup for %s failed temporarily (temperror), so the "
+	    "receiver could not check "
+	    "SPF or DKIM.",
+	    t->dom);
+	put(t, t->fix,
+	    "Check that the DNS servers of %s answer reliably and fast; a "
+	    "temperror usually passes "
+	    "on the next attempt.",
+	    t->dom);
+}
+
+static void
+x_permerror(struct text *t)
+{
+	put(t, t->why,
+	    "The SPF record or DKIM key of %s is broken (permerror): a syntax "
+	    "error, or an SPF "
+	    "record needing more than 10 DNS lookups.",
+	    t->dom);
+	put(t, t->fix,
+	    "Validate the SPF record of %s (at most 10 include:, a, mx, ptr, "
+	    "exists and redirect "
+	    "lookups in total) and its DKIM key records.",
+	    t->dom);
+}
+
+static void
+x_esp(struct text *t)
+{
+	const struct dm_dkim_result *d = find_dkim(t->ev, "pass", 0);
+
+	put(t, t->why,
+	    "SPF passed for %s and DKIM passed for %s, but neither is aligned "
+	    "with the From domain "
+	    "%s: the mail was sent through a provider (ESP) that authenticates "
+	    "as itself.",
+	    t->dom, d != NULL && d->domain != NULL ? d->domain : "?", t->from);
+	put(t, t->fix,
+	    "At the provider, set up DKIM signing as %s (publish the DKIM key "
+	    "it gives you), and a "
+	    "custom return-path (bounce domain) under %s.",
+	    t->from, t->from);
+}
+
+static void
+x_spf_unaligned(struct text *t)
+{
+	put(t, t->why,
+	    "SPF passed for %s (the envelope sender, usually the ESP's bounce "
+	    "domain), which is not "
+	    "aligned with the From domain %s, and no DKIM signature of %s "
+	    "passed.",
+	    t->dom, t->from, t->from);
+	put(t, t->fix,
+	    "Ask the sender (ESP) for a custom return-path under %s, or have "
+	    "it sign with DKIM as "
+	    "%s.",
+	    t->from, t->from);
+}
+
+static void
+x_spf_fail(struct text *t)
+{
+	const struct dm_spf_result *s = find_spf(t->ev, NULL, 1);
+
+	if (s == NULL)
+		s = find_spf(t->ev, NULL, 0);
+	put(t, t->why,
+	    "SPF %s for %s: the sending IP is not listed in the SPF record of "
+	    "%s, and no aligned "
+	    "DKIM signature passed.",
+	    s != NULL && s->result != NULL ? s->result : "fail", t->dom,
+	    t->dom);
+	put(t, t->fix,
+	    "If this IP sends for you (your server or your ESP), add it to the "
+	    "SPF record of %s "
+	    "(for an ESP: its include:); if it is not yours, the mail is "
+	    "forged and blocking it is "
+	    "right.",
+	    t->dom);
+}
+
+static void
+x_dkim_unaligned(struct text *t)
+{
+	put(t, t->why,
+	    "DKIM passed only for %s, which is not aligned with the From "
+	    "domain %s, and SPF did "
+	    "not pass for %s.",
+	    t->dom, t->from, t->from);
+	put(t, t->fix,
+	    "Set up DKIM for %s at the sender (ESP): publish the key record it "
+	    "gives you so that "
+	    "it signs as your domain.",
+	    t->from);
+}
+
+static void
+x_dkim_fail(struct text *t)
+{
+	const struct dm_dkim_result *d = own_dkim_failure(t->ev);
+
+	put(t, t->why,
+	    "The DKIM signature of %s (selector %s) did not verify (%s): the "
+	    "message was changed "
+	    "after signing, or the key in DNS does not match the signing key.",
+	    t->dom, d != NULL && d->selector != NULL ? d->selector : "?",
+	    d != NULL && d->result != NULL ? d->result : "fail");
+	put(t, t->fix,
+	    "Check that the DKIM key published for that selector matches the "
+	    "key the sending "
+	    "server uses, and that nothing rewrites the message after "
+	    "signing.");
+}
+
+static void
+x_no_dkim(struct text *t)
+{
+	put(t, t->why,
+	    "The message had no DKIM signature, and SPF did not pass for %s.",
+	    t->from);
+	put(t, t->fix,
+	    "Sign mail with DKIM as %s on every server and provider sending "
+	    "for you, and list them "
+	    "in the SPF record of %s.",
+	    t->from, t->from);
+}
+
+static void
+x_unknown(struct text *t)
+{
+	put(t, t->why,
+	    "DMARC failed: neither SPF nor DKIM passed for a domain aligned "
+	    "with %s, and the "
+	    "report's results do not say more.",
+	    t->from);
+	put(t, t->fix,
+	    "If the source IP is not one of yours or your providers', the mail "
+	    "is forged and "
+	    "blocking it is right.");
+}
+
+static const struct {
+	enum dm_cause_code code;
+	const char *name;
+	int (*match)(const struct dm_evidence *ev, const char **dom);
+	void (*explain)(struct text *t);
+} rules[] = {
+    {DM_CAUSE_PASS, "pass", r_pass, x_pass},
+    {DM_CAUSE_FORWARDED, "forwarded", r_forwarded, x_forwarded},
+    {DM_CAUSE_MAILING_LIST, "mailing_list", r_mailing_list, x_mailing_list},
+    {DM_CAUSE_OVERRIDE, "local_policy", r_override, x_override},
+    {DM_CAUSE_TEMPERROR, "temperror", r_temperror, x_temperror},
+    {DM_CAUSE_PERMERROR, "permerror", r_permerror, x_permerror},
+    {DM_CAUSE_ESP_UNALIGNED, "esp_not_aligned", r_esp, x_esp},
+    {DM_CAUSE_SPF_UNALIGNED, "spf_not_aligned", r_spf_unaligned,
+        x_spf_unaligned},
+    {DM_CAUSE_SPF_FAIL, "spf_fail", r_spf_fail, x_spf_fail},
+    {DM_CAUSE_DKIM_UNALIGNED, "dkim_not_aligned", r_dkim_unaligned,
+        x_dkim_unaligned},
+    {DM_CAUSE_DKIM_FAIL, "dkim_fail", r_dkim_fail, x_dkim_fail},
+    {DM_CAUSE_NO_DKIM, "no_dkim", r_no_dkim, x_no_dkim},
+    {DM_CAUSE_UNKNOWN, "unknown", r_unknown, x_unknown},
+};
+
+#define N_RULES (sizeof(rules) / sizeof(rules[0]))
+_Static_assert(N_RULES == DM_CAUSE_COUNT, "one rule per cause, in code order");
+
+struct dm_cause
+dm_cause_classify(const struct dm_evidence *ev)
+{
+	struct dm_cause c = {DM_CAUSE_UNKNOWN, NULL, 0};
+	size_t i;
+
+	for (i = 0; i < N_RULES; i++) {
+		if (rules[i].match(ev, &c.domain)) {
+			c.code = rules[i].code;
+			break;
+		}
+	}
+	if (c.code != DM_CAUSE_PASS &&
+	    (is(ev->p, "none") || is(ev->testing, "y")))
+		c.not_enforced = 1;
+	return c;
+}
+
+const char *
+dm_cause_name(enum dm_cause_code code)
+{
+	if ((unsigned)code >= N_RULES)
+		return NULL;
+	return rules[code].name;
+}
+
+int
+dm_cause_explain(const struct dm_cause *c, const struct dm_evidence *ev,
+    struct dm_buf *explanation, struct dm_buf *fix)
+{
+	struct text t = {
+	    explanation, fix, ev, c->domain, ev->header_from, DM_OK};
+
+	if ((unsigned)c->code >= N_RULES)
+		return DM_EINVAL;
+	if (t.dom == NULL)
+		t.dom = "(unknown domain)";
+	if (t.from == NULL)
+		t.from = "(unknown domain)";
+	rules[c->code].explain(&t);
+	if (c->not_enforced)
+		put(&t, explanation,
+		    " Your published policy (%s) asks receivers not to act on "
+		    "DMARC failures, so "
+		    "DMARC itself did not block this mail.",
+		    is(ev->testing, "y") ? "testing=y" : "p=none");
+	return t.rc;
+}

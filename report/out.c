@@ -1,0 +1,193 @@
+/*
+ * out.c - the output buffer every renderer writes into, and text made safe for
+ * terminals.
+ *
+ * A report is small (a few hundred rows at most), so it is built in memory and
+ * written at once; the buffer keeps the first error so renderers need not check
+ * every append.  Text from reports may carry escape sequences or broken UTF-8:
+ * out_text() neutralises both before anything reaches a terminal or a mail.
+ */
+#include "report_int.h"
+
+#include <stdarg.h>
+#include <string.h>
+#include <time.h>
+
+/* A report of 10,000 failing sources with explanations stays far below this. */
+#define OUT_MAX ((size_t)256 << 20)
+
+void
+out_init(struct out *o)
+{
+	dm_buf_init(&o->b, OUT_MAX);
+	o->rc = DM_OK;
+}
+
+void
+out_add(struct out *o, const char *s, size_t n)
+{
+	if (o->rc == DM_OK)
+		o->rc = dm_buf_add(&o->b, s, n);
+}
+
+void
+out_puts(struct out *o, const char *s)
+{
+	out_add(o, s, strlen(s));
+}
+
+void
+out_printf(struct out *o, const char *fmt, ...)
+{
+	char small[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(small)) {
+		/* Our formats print numbers and short words only; longer text
+		 * goes through out_add. */
+		if (o->rc == DM_OK)
+			o->rc = DM_EINVAL;
+		return;
+	}
+	out_add(o, small, (size_t)n);
+}
+
+int
+out_flush(struct out *o, FILE *f, struct dm_error *err)
+{
+	if (o->rc != DM_OK)
+		return dm_error_set(
+		    err, o->rc, "writing the report: %s", dm_strerror(o->rc));
+	if (o->b.len > 0 && fwrite(o->b.data, 1, o->b.len, f) != o->b.len)
+		return dm_error_set(err, DM_EIO, "writing the report failed");
+	if (fflush(f) != 0 || ferror(f))
+		return dm_error_set(err, DM_EIO, "writing the report failed");
+	return DM_OK;
+}
+
+void
+out_free(struct out *o)
+{
+	dm_buf_free(&o->b);
+}
+
+/* Length of the valid UTF-8 sequence at s, or 0 (RFC 3629: no overlongs, no
+ * surrogates). */
+static size_t
+utf8_len(const unsigned char *s)
+{
+	size_t n, i;
+	uint32_t cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, cp = s[0] & 0x1fu;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, cp = s[0] & 0x0fu;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, cp = s[0] & 0x07u;
+	else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3fu);
+	}
+	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	/* C1 controls (U+0080-U+009F) drive terminals too: treat them as
+	 * invalid. */
+	return n == 2 && cp < 0xa0 ? 0 : n;
+}
+
+size_t
+out_text(struct out *o, const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t chars = 0, n;
+
+	while (*s != '\0') {
+		n = utf8_len(s);
+		if (n == 0) {
+			out_puts(o, "\xef\xbf\xbd"); /* U+FFFD */
+			n = 1;
+		} else if (n == 1 && (*s < 0x20 || *s == 0x7f))
+			out_puts(o, "?");
+		else
+			out_add(o, (const char *)s, n);
+		s += n;
+		chars++;
+	}
+	return chars;
+}
+
+size_t
+text_char_len(const char *str)
+{
+	size_t n = utf8_len((const unsigned char *)str);
+
+	return n == 0 ? 1 : n;
+}
+
+size_t
+text_width(const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t chars = 0, n;
+
+	while (*s != '\0') {
+		n = utf8_len(s);
+		s += n == 0 ? 1 : n;
+		chars++;
+	}
+	return chars;
+}
+
+const char *
+format_day(int64_t t, char *buf, size_t size)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (gmtime_r(&tt, &tm) == NULL ||
+	    strftime(buf, size, "%Y-%m-%d", &tm) == 0)
+		snprintf(buf, size, "%lld", (long long)t);
+	return buf;
+}
+
+const char *
+cell_format(const struct cell *c, char *buf, size_t size)
+{
+	int64_t a = c->i < 0 ? -c->i : c->i;
+
+	switch (c->kind) {
+	case CELL_STR:
+		return c->s;
+	case CELL_INT:
+		snprintf(buf, size, "%lld", (long long)c->i);
+		break;
+	case CELL_DELTA:
+		snprintf(buf, size, "%+lld", (long long)c->i);
+		break;
+	case CELL_PERMILLE:
+		snprintf(buf, size, "%lld.%lld", (long long)(c->i / 10),
+		    (long long)(c->i % 10));
+		break;
+	case CELL_DELTA_PM:
+		snprintf(buf, size, "%c%lld.%lld", c->i < 0 ? '-' : '+',
+		    (long long)(a / 10), (long long)(a % 10));
+		break;
+	case CELL_DAY:
+		return format_day(c->i, buf, size);
+	default:
+		snprintf(buf, size, "-");
+		break;
+	}
+	return buf;
+}

@@ -1,0 +1,258 @@
+/*
+ * text.c - the report for a terminal or a plain-text mail: aligned tables
+ * within 100 columns.
+ *
+ * Columns take the width of their widest value, capped per column; when a table
+ * would still be wider than 100 columns the widest text column gives way, and
+ * values that do not fit end in
+ * "...".  Long texts (why, fix, the ISPs of a source) are wrapped on lines of
+ * their own under their row.  Colour (bold titles, red for
+ * quarantined/rejected) only when the caller asks, which cli/ does on a
+ * terminal without NO_COLOR.
+ */
+#include "report_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define WIDTH 100
+#define GAP 2
+#define INDENT 6
+
+#define BOLD "\033[1m"
+#define RED "\033[31m"
+#define RESET "\033[0m"
+
+/* Byte length of the first n characters of s, as out_text counts them. */
+static size_t
+prefix_bytes(const char *s, size_t n)
+{
+	const char *p = s;
+
+	for (; *p != '\0' && n > 0; n--)
+		p += text_char_len(p);
+	return (size_t)(p - s);
+}
+
+/* Writes s in exactly width columns: padded, or cut with "...".  color wraps s,
+ * not padding. */
+static void
+put_fixed(
+    struct out *o, const char *s, size_t width, int right, const char *color)
+{
+	size_t w = text_width(s), i;
+
+	if (w > width) {
+		size_t keep = width > 3 ? width - 3 : 0;
+		size_t nb = prefix_bytes(s, keep);
+		char *cut = dm_strndup(s, nb);
+
+		if (cut == NULL) {
+			o->rc = DM_ENOMEM;
+			return;
+		}
+		out_text(o, cut);
+		dm_free(cut);
+		out_add(o, "...", width > 3 ? 3 : width);
+		return;
+	}
+	for (i = 0; right && i < width - w; i++)
+		out_add(o, " ", 1);
+	if (color != NULL)
+		out_puts(o, color);
+	out_text(o, s);
+	if (color != NULL)
+		out_puts(o, RESET);
+	for (i = 0; !right && i < width - w; i++)
+		out_add(o, " ", 1);
+}
+
+static void
+title(struct out *o, const char *t, int color)
+{
+	size_t i, n = strlen(t);
+
+	out_printf(o, "\n%s%s%s\n", color ? BOLD : "", t, color ? RESET : "");
+	for (i = 0; i < n; i++)
+		out_add(o, "=", 1);
+	out_add(o, "\n", 1);
+}
+
+static void
+column_widths(const struct section *s, size_t *w)
+{
+	char buf[64];
+	size_t i, r, total = 0;
+
+	for (i = 0; i < s->n_cols; i++) {
+		w[i] = s->cols[i].detail ? 0 : text_width(s->cols[i].title);
+		for (r = 0; r < s->n_rows && !s->cols[i].detail; r++) {
+			size_t cw = text_width(cell_format(
+			    section_cell(s, r, i), buf, sizeof(buf)));
+
+			if (cw > w[i])
+				w[i] = cw;
+		}
+		if (s->cols[i].max_width > 0 &&
+		    w[i] > (size_t)s->cols[i].max_width)
+			w[i] = (size_t)s->cols[i].max_width;
+		total += w[i] > 0 ? w[i] + (total > 0 ? GAP : 0) : 0;
+	}
+	while (total > WIDTH) {
+		size_t widest = 0;
+
+		for (i = 1; i < s->n_cols; i++) {
+			if (!s->cols[i].numeric && w[i] > w[widest])
+				widest = i;
+		}
+		if (s->cols[widest].numeric || w[widest] <= 8)
+			break;
+		w[widest]--;
+		total--;
+	}
+}
+
+static void
+table_row(struct out *o, const struct section *s, const size_t *w, size_t r,
+    int color)
+{
+	char buf[64];
+	size_t i;
+	int first = 1;
+
+	for (i = 0; i < s->n_cols; i++) {
+		const struct cell *c;
+		int hot;
+
+		if (s->cols[i].detail)
+			continue;
+		if (!first)
+			out_add(o, "  ", GAP);
+		first = 0;
+		if (r == (size_t)-1) {
+			put_fixed(o, s->cols[i].title, w[i], s->cols[i].numeric,
+			    NULL);
+			continue;
+		}
+		c = section_cell(s, r, i);
+		hot = color && s->cols[i].alarm && c->kind == CELL_INT &&
+		      c->i > 0;
+		put_fixed(o, cell_format(c, buf, sizeof(buf)), w[i],
+		    s->cols[i].numeric, hot ? RED : NULL);
+	}
+	/* Trailing padding is noise in mail and diffs. */
+	while (o->rc == DM_OK && o->b.len > 0 && o->b.data[o->b.len - 1] == ' ')
+		o->b.data[--o->b.len] = '\0';
+	out_add(o, "\n", 1);
+}
+
+void
+text_wrap(struct out *o, size_t indent, const char *prefix, const char *text)
+{
+	size_t col, start = indent + strlen(prefix), i;
+	const char *p = text;
+
+	for (i = 0; i < indent; i++)
+		out_add(o, " ", 1);
+	out_puts(o, prefix);
+	col = start;
+	while (*p != '\0') {
+		size_t n = strcspn(p, " "), w;
+		char *word = dm_strndup(p, n);
+
+		if (word == NULL) {
+			o->rc = DM_ENOMEM;
+			return;
+		}
+		w = text_width(word);
+		if (col > start && col + 1 + w > WIDTH) {
+			out_add(o, "\n", 1);
+			for (i = 0; i < start; i++)
+				out_add(o, " ", 1);
+			col = start;
+		} else if (col > start) {
+			out_add(o, " ", 1);
+			col++;
+		}
+		out_text(o, word);
+		dm_free(word);
+		col += w;
+		p += n;
+		p += strspn(p, " ");
+	}
+	out_add(o, "\n", 1);
+}
+
+static void
+details(struct out *o, const struct section *s, size_t r)
+{
+	size_t i;
+
+	for (i = 0; i < s->n_cols; i++) {
+		const struct cell *c = section_cell(s, r, i);
+
+		char prefix[32];
+
+		if (!s->cols[i].detail || c->kind != CELL_STR ||
+		    c->s[0] == '\0')
+			continue;
+		snprintf(prefix, sizeof(prefix), "%s: ", s->cols[i].title);
+		text_wrap(o, INDENT, prefix, c->s);
+	}
+}
+
+static int
+has_details(const struct section *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->n_cols; i++) {
+		if (s->cols[i].detail)
+			return 1;
+	}
+	return 0;
+}
+
+static void
+section_text(struct out *o, const struct section *s, int color)
+{
+	size_t w[32], r;
+
+	title(o, s->title, color);
+	if (s->n_rows == 0) {
+		out_printf(o, "%s\n", s->empty);
+		return;
+	}
+	column_widths(s, w);
+	table_row(o, s, w, (size_t)-1, color);
+	for (r = 0; r < s->n_rows; r++) {
+		if (r > 0 && has_details(s))
+			out_add(o, "\n", 1);
+		table_row(o, s, w, r, color);
+		details(o, s, r);
+	}
+}
+
+int
+write_text(const struct dm_report *r, int color, struct out *o)
+{
+	char a[32], b[32], c[32], d[32];
+	size_t i;
+
+	out_printf(o,
+	    "%sDMARC report %s to %s%s (%lld days, UTC; previous period %s to "
+	    "%s)\n",
+	    color ? BOLD : "", format_day(r->from, a, sizeof(a)),
+	    format_day(r->to - 86400, b, sizeof(b)), color ? RESET : "",
+	    (long long)((r->to - r->from) / 86400),
+	    format_day(r->prev_from, c, sizeof(c)),
+	    format_day(r->from - 86400, d, sizeof(d)));
+	out_puts(o, "Domain: ");
+	out_text(o, r->domain != NULL ? r->domain : "all");
+	out_puts(o, "   Reporter: ");
+	out_text(o, r->reporter != NULL ? r->reporter : "all");
+	out_puts(o, "\n");
+	for (i = 0; i < SEC_COUNT; i++)
+		section_text(o, &r->sec[i], color);
+	return o->rc;
+}

@@ -1,0 +1,107 @@
+/*
+ * write.c - the entry points that pick a renderer, and the parsing of period
+ * bounds.
+ */
+#include "report_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int
+dm_report_write(const struct dm_report *r, enum dm_report_format fmt,
+    const char *table, int color, FILE *f, struct dm_error *err)
+{
+	struct out o;
+	int rc;
+
+	out_init(&o);
+	switch (fmt) {
+	case DM_REPORT_TEXT:
+		rc = write_text(r, color, &o);
+		break;
+	case DM_REPORT_CSV:
+		rc = write_csv(r, table, &o, err);
+		if (rc == DM_EINVAL) {
+			out_free(&o);
+			return rc;
+		}
+		break;
+	case DM_REPORT_JSON:
+		rc = write_json(r, &o);
+		break;
+	case DM_REPORT_HTML:
+		rc = write_html(r, &o);
+		break;
+	default:
+		out_free(&o);
+		return dm_error_set(
+		    err, DM_EINVAL, "unknown report format %d", (int)fmt);
+	}
+	(void)rc;
+	rc = out_flush(&o, f, err);
+	out_free(&o);
+	return rc;
+}
+
+/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar (H.
+ * Hinnant's algorithm). */
+static int64_t
+days_from_civil(int64_t y, int64_t m, int64_t d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+static int
+parse_date(const char *s, int64_t *out)
+{
+	static const int mdays[] = {
+	    31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	long y, m, d;
+	char *end;
+
+	if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+		return -1;
+	y = strtol(s, &end, 10);
+	if (end != s + 4)
+		return -1;
+	m = strtol(s + 5, &end, 10);
+	if (end != s + 7)
+		return -1;
+	d = strtol(s + 8, &end, 10);
+	if (end != s + 10 || y < 1970 || y > 9999 || m < 1 || m > 12 || d < 1 ||
+	    d > mdays[m - 1] ||
+	    (m == 2 && d == 29 &&
+	        !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))))
+		return -1;
+	*out = days_from_civil(y, m, d) * 86400;
+	return 0;
+}
+
+int
+dm_report_parse_time(const char *s, int64_t *out, struct dm_error *err)
+{
+	long long v;
+	char *end;
+
+	if (s[0] >= '0' && s[0] <= '9' && strchr(s, '-') == NULL) {
+		errno = 0;
+		v = strtoll(s, &end, 10);
+		if (errno == 0 && *end == '\0' && v >= 0 &&
+		    v < 253402300800LL) {
+			*out = v;
+			return DM_OK;
+		}
+	} else if (parse_date(s, out) == 0)
+		return DM_OK;
+	return dm_error_set(err, DM_EINVAL,
+	    "not a date (YYYY-MM-DD) or a Unix time: \"%s\"", s);
+}

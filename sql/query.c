@@ -1,0 +1,539 @@
+/*
+ * query.c - read-only queries over the rollup tables for report/.
+ *
+ * Each query is one SELECT built from a fixed text plus the filter's clauses,
+ * all values bound (never pasted into SQL).  Auth results come out of
+ * rollup_source as one text column each (entries separated by char(30), fields
+ * by char(31), see rollup.sql) and are split here, so report/ sees the plain
+ * structs of core/model.h.
+ */
+#include "query.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "mem.h"
+
+#define RS '\036'
+#define US '\037'
+
+struct dm_query {
+	sqlite3 *db;
+};
+
+static int
+db_error(struct dm_query *q, struct dm_error *err, const char *what)
+{
+	return dm_error_setr(
+	    err, DM_EDB, "db_query", "%s: %s", what, sqlite3_errmsg(q->db));
+}
+
+int
+dm_query_open(struct dm_query **out, const char *path, struct dm_error *err)
+{
+	struct dm_query *q;
+	int rc;
+
+	*out = NULL;
+	if ((q = dm_calloc(1, sizeof(*q))) == NULL)
+		return dm_error_set(err, DM_ENOMEM, "out of memory");
+	rc = sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READONLY, NULL);
+	if (rc != SQLITE_OK) {
+		dm_error_setr(err, DM_EDB, "db_open",
+		    "%s: cannot open the database: %s", path,
+		    q->db != NULL ? sqlite3_errmsg(q->db) : sqlite3_errstr(rc));
+		goto fail;
+	}
+	sqlite3_busy_timeout(q->db, 5000);
+	rc = sqlite3_exec(q->db,
+	    "SELECT 1 FROM rollup_daily, rollup_source, rollup_ip LIMIT 0",
+	    NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		dm_error_setr(err, DM_EDB, "db_schema",
+		    "%s: not a dmarcstat database with report rollups (%s); "
+		    "run dmarcstat ingest "
+		    "with this build to create or upgrade it",
+		    path, sqlite3_errmsg(q->db));
+		goto fail;
+	}
+	*out = q;
+	return DM_OK;
+fail:
+	dm_query_close(q);
+	return err != NULL ? err->code : DM_EDB;
+}
+
+void
+dm_query_close(struct dm_query *q)
+{
+	if (q == NULL)
+		return;
+	sqlite3_close(q->db);
+	dm_free(q);
+}
+
+/* ---- Building and binding the filter
+ * ------------------------------------------------------ */
+
+static int
+add_filter(
+    struct dm_buf *sql, const struct dm_query_filter *f, const char *day_col)
+{
+	size_t i;
+	int rc =
+	    dm_buf_addf(sql, " WHERE %s >= ? AND %s < ?", day_col, day_col);
+
+	if (rc == DM_OK && f->domain != NULL)
+		rc = dm_buf_adds(sql, " AND (domain = ? OR header_from = ?)");
+	if (rc == DM_OK && f->use_org_names) {
+		rc = dm_buf_adds(sql,
+		    f->n_org_names == 0 ? " AND 0" : " AND org_name IN (?");
+		for (i = 1; rc == DM_OK && i < f->n_org_names; i++)
+			rc = dm_buf_adds(sql, ", ?");
+		if (rc == DM_OK && f->n_org_names > 0)
+			rc = dm_buf_adds(sql, ")");
+	}
+	if (rc == DM_OK && f->source_ip != NULL)
+		rc = dm_buf_adds(sql, " AND source_ip = ?");
+	return rc;
+}
+
+static void
+bind_filter(sqlite3_stmt *st, const struct dm_query_filter *f, int *n)
+{
+	size_t i;
+
+	sqlite3_bind_int64(st, ++*n, f->from);
+	sqlite3_bind_int64(st, ++*n, f->to);
+	if (f->domain != NULL) {
+		sqlite3_bind_text(st, ++*n, f->domain, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, ++*n, f->domain, -1, SQLITE_TRANSIENT);
+	}
+	for (i = 0; f->use_org_names && i < f->n_org_names; i++)
+		sqlite3_bind_text(
+		    st, ++*n, f->org_names[i], -1, SQLITE_TRANSIENT);
+	if (f->source_ip != NULL)
+		sqlite3_bind_text(st, ++*n, f->source_ip, -1, SQLITE_TRANSIENT);
+}
+
+/* Prepares head + filter + tail with the filter bound; *n is the last parameter
+ * used. */
+static int
+prepare(struct dm_query *q, const struct dm_query_filter *f,
+    const char *day_col, const char *head, const char *tail, sqlite3_stmt **st,
+    int *n, struct dm_error *err)
+{
+	struct dm_buf sql;
+	int rc;
+
+	dm_buf_init(&sql, 1 << 20);
+	rc = dm_buf_adds(&sql, head);
+	if (rc == DM_OK && f != NULL)
+		rc = add_filter(&sql, f, day_col);
+	if (rc == DM_OK)
+		rc = dm_buf_adds(&sql, tail);
+	if (rc != DM_OK) {
+		dm_buf_free(&sql);
+		return dm_error_set(
+		    err, rc, "building a query: %s", dm_strerror(rc));
+	}
+	rc = sqlite3_prepare_v2(q->db, sql.data, -1, st, NULL);
+	dm_buf_free(&sql);
+	if (rc != SQLITE_OK)
+		return db_error(q, err, "preparing a report query");
+	*n = 0;
+	if (f != NULL)
+		bind_filter(*st, f, n);
+	return DM_OK;
+}
+
+static const char *
+col_text(sqlite3_stmt *st, int i)
+{
+	const unsigned char *s = sqlite3_column_text(st, i);
+
+	return s != NULL ? (const char *)s : "";
+}
+
+/* Steps st to the end, calling row(ctx) per row; finalizes st. */
+static int
+run(struct dm_query *q, sqlite3_stmt *st,
+    int (*row)(sqlite3_stmt *, void *, struct dm_error *), void *ctx,
+    struct dm_error *err)
+{
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int r = row(st, ctx, err);
+
+		if (r != DM_OK) {
+			sqlite3_finalize(st);
+			return r;
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		db_error(q, err, "reading report rollups");
+		sqlite3_finalize(st);
+		return DM_EDB;
+	}
+	sqlite3_finalize(st);
+	return DM_OK;
+}
+
+/* ---- Reporters
+ * ----------------------------------------------------------------------------
+ */
+
+struct name_ctx {
+	dm_query_name_cb cb;
+	void *ctx;
+};
+
+static int
+name_row(sqlite3_stmt *st, void *vctx, struct dm_error *err)
+{
+	struct name_ctx *c = vctx;
+
+	return c->cb(c->ctx, col_text(st, 0), err);
+}
+
+int
+dm_query_org_names(
+    struct dm_query *q, dm_query_name_cb cb, void *ctx, struct dm_error *err)
+{
+	struct name_ctx c = {cb, ctx};
+	sqlite3_stmt *st;
+	int n, rc;
+
+	rc = prepare(q, NULL, NULL,
+	    "SELECT DISTINCT org_name FROM rollup_report ORDER BY 1", "", &st,
+	    &n, err);
+	if (rc != DM_OK)
+		return rc;
+	return run(q, st, name_row, &c, err);
+}
+
+/* ---- Days
+ * ---------------------------------------------------------------------------------
+ */
+
+struct day_ctx {
+	dm_query_day_cb cb;
+	void *ctx;
+};
+
+static int
+day_row(sqlite3_stmt *st, void *vctx, struct dm_error *err)
+{
+	struct day_ctx *c = vctx;
+	struct dm_query_day d;
+
+	d.day = sqlite3_column_int64(st, 0);
+	d.org_name = col_text(st, 1);
+	d.domain = col_text(st, 2);
+	d.header_from = col_text(st, 3);
+	d.p = col_text(st, 4);
+	d.sp = col_text(st, 5);
+	d.pct = sqlite3_column_type(st, 6) == SQLITE_NULL
+	            ? -1
+	            : sqlite3_column_int64(st, 6);
+	d.messages = sqlite3_column_int64(st, 7);
+	d.dmarc_pass = sqlite3_column_int64(st, 8);
+	d.dkim_aligned = sqlite3_column_int64(st, 9);
+	d.spf_aligned = sqlite3_column_int64(st, 10);
+	d.quarantined = sqlite3_column_int64(st, 11);
+	d.rejected = sqlite3_column_int64(st, 12);
+	return c->cb(c->ctx, &d, err);
+}
+
+int
+dm_query_daily(struct dm_query *q, const struct dm_query_filter *f,
+    dm_query_day_cb cb, void *ctx, struct dm_error *err)
+{
+	struct day_ctx c = {cb, ctx};
+	sqlite3_stmt *st;
+	int n, rc;
+
+	rc = prepare(q, f, "day",
+	    "SELECT day, org_name, domain, header_from, p, sp, pct, messages, "
+	    "dmarc_pass, "
+	    "dkim_aligned, spf_aligned, quarantined, rejected FROM "
+	    "rollup_daily",
+	    " ORDER BY day, org_name, domain, header_from", &st, &n, err);
+	if (rc != DM_OK)
+		return rc;
+	return run(q, st, day_row, &c, err);
+}
+
+/* ---- Sources
+ * ------------------------------------------------------------------------------
+ */
+
+/* Arrays decoded from the packed auth columns, reused from row to row. */
+struct source_ctx {
+	dm_query_source_cb cb;
+	void *ctx;
+	struct dm_buf text; /* copies of the packed columns, split in place */
+	struct dm_dkim_result *dkim;
+	struct dm_spf_result *spf;
+	struct dm_reason *reasons;
+	size_t cap_dkim, cap_spf, cap_reasons;
+};
+
+/* Number of entries in a packed column ("" has none). */
+static size_t
+count_entries(const char *s)
+{
+	size_t n = 1;
+
+	if (*s == '\0')
+		return 0;
+	for (; *s != '\0'; s++)
+		n += *s == RS;
+	return n;
+}
+
+/* Cuts the next field out of *p (ending at US, RS or NUL) and advances past its
+ * separator. */
+static char *
+next_field(char **p)
+{
+	char *f = *p;
+	size_t n = strcspn(f, "\036\037");
+	char end = f[n];
+
+	f[n] = '\0';
+	*p = end == '\0' ? f + n : f + n + 1;
+	return f;
+}
+
+static int
+grow_array(void **arr, size_t *cap, size_t need, size_t size)
+{
+	void *p;
+
+	if (need <= *cap)
+		return DM_OK;
+	if ((p = dm_realloc(*arr, need * size)) == NULL)
+		return DM_ENOMEM;
+	*arr = p;
+	*cap = need;
+	return DM_OK;
+}
+
+/* Copies a packed column into c->text and returns the copy's offset (pointers
+ * move on growth). */
+static int
+copy_packed(struct source_ctx *c, const char *s, size_t *off)
+{
+	*off = c->text.len;
+	return dm_buf_add(&c->text, s, strlen(s) + 1);
+}
+
+static size_t
+split_dkim(struct source_ctx *c, char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		c->dkim[i].domain = next_field(&p);
+		c->dkim[i].selector = next_field(&p);
+		c->dkim[i].result = next_field(&p);
+		c->dkim[i].human_result = NULL;
+	}
+	return n;
+}
+
+static size_t
+split_spf(struct source_ctx *c, char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		c->spf[i].domain = next_field(&p);
+		c->spf[i].scope = next_field(&p);
+		c->spf[i].result = next_field(&p);
+		c->spf[i].human_result = NULL;
+	}
+	return n;
+}
+
+static size_t
+split_reasons(struct source_ctx *c, char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		c->reasons[i].type = next_field(&p);
+		c->reasons[i].comment = next_field(&p);
+	}
+	return n;
+}
+
+static int
+decode_auth(struct source_ctx *c, sqlite3_stmt *st, struct dm_query_source *s)
+{
+	const char *dk = col_text(st, 13), *sp = col_text(st, 14),
+	           *rs = col_text(st, 15);
+	size_t nd = count_entries(dk), ns = count_entries(sp),
+	       nr = count_entries(rs);
+	size_t od, os, orr;
+	int rc;
+
+	dm_buf_reset(&c->text);
+	if ((rc = grow_array((void **)&c->dkim, &c->cap_dkim, nd,
+	         sizeof(*c->dkim))) != DM_OK ||
+	    (rc = grow_array((void **)&c->spf, &c->cap_spf, ns,
+	         sizeof(*c->spf))) != DM_OK ||
+	    (rc = grow_array((void **)&c->reasons, &c->cap_reasons, nr,
+	         sizeof(*c->reasons))) != DM_OK ||
+	    (rc = copy_packed(c, dk, &od)) != DM_OK ||
+	    (rc = copy_packed(c, sp, &os)) != DM_OK ||
+	    (rc = copy_packed(c, rs, &orr)) != DM_OK)
+		return rc;
+	s->n_dkim = split_dkim(c, c->text.data + od, nd);
+	s->n_spf = split_spf(c, c->text.data + os, ns);
+	s->n_reasons = split_reasons(c, c->text.data + orr, nr);
+	s->dkim_results = c->dkim;
+	s->spf_results = c->spf;
+	s->reasons = c->reasons;
+	return DM_OK;
+}
+
+static int
+source_row(sqlite3_stmt *st, void *vctx, struct dm_error *err)
+{
+	struct source_ctx *c = vctx;
+	struct dm_query_source s;
+	int rc;
+
+	s.org_name = col_text(st, 0);
+	s.domain = col_text(st, 1);
+	s.p = col_text(st, 2);
+	s.adkim = col_text(st, 3);
+	s.aspf = col_text(st, 4);
+	s.testing = col_text(st, 5);
+	s.source_ip = col_text(st, 6);
+	s.header_from = col_text(st, 7);
+	s.envelope_from = col_text(st, 8);
+	s.envelope_to = col_text(st, 9);
+	s.disposition = col_text(st, 10);
+	s.dkim = col_text(st, 11);
+	s.spf = col_text(st, 12);
+	s.messages = sqlite3_column_int64(st, 16);
+	if ((rc = decode_auth(c, st, &s)) != DM_OK)
+		return dm_error_set(
+		    err, rc, "decoding auth results: %s", dm_strerror(rc));
+	return c->cb(c->ctx, &s, err);
+}
+
+int
+dm_query_sources(struct dm_query *q, const struct dm_query_filter *f,
+    int failing_only, dm_query_source_cb cb, void *ctx, struct dm_error *err)
+{
+	struct source_ctx c;
+	sqlite3_stmt *st;
+	int n, rc;
+
+	memset(&c, 0, sizeof(c));
+	c.cb = cb;
+	c.ctx = ctx;
+	dm_buf_init(&c.text, (size_t)1 << 30);
+	rc = prepare(q, f, "day",
+	    "SELECT org_name, domain, p, adkim, aspf, testing, source_ip, "
+	    "header_from, "
+	    "envelope_from, envelope_to, disposition, dkim, spf, dkim_auth, "
+	    "spf_auth, reasons, "
+	    "sum(messages) AS m FROM rollup_source",
+	    /* Spelt as in rollup.sql's partial index rollup_source_failing, so
+	       SQLite uses it. */
+	    failing_only
+	        ? " AND ((dkim <> 'pass' AND spf <> 'pass') OR disposition IN "
+	          "('quarantine', 'reject')) GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, "
+	          "9, 10, 11, "
+	          "12, 13, 14, 15, 16 ORDER BY m DESC, 7, 1, 14, 15, 16, 9, "
+	          "10, 11"
+	        : " GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, "
+	          "15, 16 ORDER BY "
+	          "m DESC, 7, 1, 14, 15, 16, 9, 10, 11",
+	    &st, &n, err);
+	if (rc == DM_OK)
+		rc = run(q, st, source_row, &c, err);
+	dm_buf_free(&c.text);
+	dm_free(c.dkim);
+	dm_free(c.spf);
+	dm_free(c.reasons);
+	return rc;
+}
+
+/* ---- New sources
+ * -------------------------------------------------------------------------- */
+
+struct new_ctx {
+	dm_query_new_source_cb cb;
+	void *ctx;
+};
+
+static int
+new_row(sqlite3_stmt *st, void *vctx, struct dm_error *err)
+{
+	struct new_ctx *c = vctx;
+	struct dm_query_new_source s;
+
+	s.source_ip = col_text(st, 0);
+	s.first_day = sqlite3_column_int64(st, 1);
+	s.messages = sqlite3_column_int64(st, 2);
+	s.dmarc_pass = sqlite3_column_int64(st, 3);
+	return c->cb(c->ctx, &s, err);
+}
+
+int
+dm_query_new_sources(struct dm_query *q, const struct dm_query_filter *f,
+    dm_query_new_source_cb cb, void *ctx, struct dm_error *err)
+{
+	struct dm_query_filter before = *f, period = *f;
+	struct new_ctx c = {cb, ctx};
+	struct dm_buf sql;
+	sqlite3_stmt *st;
+	int n = 0, rc;
+
+	/*
+	 * An IP is new when the first day anyone matching the filter reported
+	 * it (any time before the period's end) lies in the period; its
+	 * messages are the period's, by the IP index.
+	 */
+	before.from = 0;
+	period.source_ip =
+	    NULL; /* joined on it already; bare source_ip would be ambiguous */
+	dm_buf_init(&sql, 1 << 20);
+	rc = dm_buf_adds(&sql,
+	    "SELECT s.source_ip, i.first, sum(s.messages) AS m, sum(CASE WHEN "
+	    "s.dkim = 'pass' OR s.spf = 'pass' THEN s.messages ELSE 0 END) "
+	    "FROM (SELECT source_ip, min(first_day) AS first FROM rollup_ip");
+	if (rc == DM_OK)
+		rc = add_filter(&sql, &before, "first_day");
+	if (rc == DM_OK)
+		rc = dm_buf_adds(&sql, " GROUP BY source_ip HAVING first >= ?) "
+		                       "i JOIN rollup_source "
+		                       "s ON s.source_ip = i.source_ip");
+	if (rc == DM_OK)
+		rc = add_filter(&sql, &period, "s.day");
+	if (rc == DM_OK)
+		rc = dm_buf_adds(
+		    &sql, " GROUP BY s.source_ip ORDER BY m DESC, s.source_ip");
+	if (rc != DM_OK) {
+		dm_buf_free(&sql);
+		return dm_error_set(
+		    err, rc, "building a query: %s", dm_strerror(rc));
+	}
+	rc = sqlite3_prepare_v2(q->db, sql.data, -1, &st, NULL);
+	dm_buf_free(&sql);
+	if (rc != SQLITE_OK)
+		return db_error(q, err, "preparing a report query");
+	bind_filter(st, &before, &n);
+	sqlite3_bind_int64(st, ++n, f->from);
+	bind_filter(st, &period, &n);
+	return run(q, st, new_row, &c, err);
+}

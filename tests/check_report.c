@@ -1,0 +1,1350 @@
+/*
+ * check_report.c - the cause classifier (no database), ISP names, period
+ * parsing, the read queries and their errors, report numbers against
+ * independent SQL over record/report, and hostile strings in every output
+ * format.
+ *
+ * Databases are built by the tests themselves: the schema files of sql/
+ * (schema_v1.sql, the migrations, and rollup.sql while it is not yet registered
+ * as a migration), then reports inserted with SQL and finished with the store's
+ * own "UPDATE report SET record_count=..." which fires the rollup trigger.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "query.h"
+#include "report.h"
+#include "report_int.h"
+
+#define SQL_DIR DM_TEST_DATA_DIR "/../../sql"
+#define D_1025 1792886400LL
+#define D_1101 1793491200LL
+#define D_1108 1794096000LL
+#define DAY 86400LL
+
+/* ---- Classifier
+ * ---------------------------------------------------------------------------
+ */
+
+static struct dm_evidence
+ev_base(void)
+{
+	struct dm_evidence ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.header_from = "example.com";
+	ev.envelope_from = "example.com";
+	ev.disposition = "reject";
+	ev.dkim = "fail";
+	ev.spf = "fail";
+	ev.p = "reject";
+	return ev;
+}
+
+static const struct dm_dkim_result dk_own_pass = {
+    "example.com", "k1", "pass", NULL};
+static const struct dm_dkim_result dk_own_fail = {
+    "mail.example.com", "k2", "fail", NULL};
+static const struct dm_dkim_result dk_esp_pass = {
+    "esp-mail.example.net", "s1", "pass", NULL};
+static const struct dm_spf_result spf_esp_pass = {
+    "bmsend.example.net", "mfrom", "pass", NULL};
+static const struct dm_spf_result spf_own_soft = {
+    "example.com", "mfrom", "softfail", NULL};
+static const struct dm_spf_result spf_own_none = {
+    "example.com", "mfrom", "none", NULL};
+static const struct dm_spf_result spf_own_temp = {
+    "example.com", "mfrom", "temperror", NULL};
+static const struct dm_spf_result spf_own_perm = {
+    "example.com", "mfrom", "permerror", NULL};
+
+static void
+check_cause(
+    const struct dm_evidence *ev, enum dm_cause_code code, const char *domain)
+{
+	struct dm_cause c = dm_cause_classify(ev);
+
+	ck_assert_str_eq(dm_cause_name(c.code), dm_cause_name(code));
+	if (domain == NULL)
+		ck_assert_ptr_null(c.domain);
+	else
+		ck_assert_str_eq(c.domain, domain);
+}
+
+/* The explanation and fix of ev, as one "why|fix" string the caller frees. */
+static char *
+explain(const struct dm_evidence *ev)
+{
+	struct dm_cause c = dm_cause_classify(ev);
+	struct dm_buf why, fix;
+	char *s;
+
+	dm_buf_init(&why, 1 << 16);
+	dm_buf_init(&fix, 1 << 16);
+	ck_assert_int_eq(dm_cause_explain(&c, ev, &why, &fix), DM_OK);
+	s = malloc(why.len + fix.len + 2);
+	sprintf(s, "%s|%s", why.data, fix.data);
+	dm_buf_free(&why);
+	dm_buf_free(&fix);
+	return s;
+}
+
+START_TEST(test_cause_pass)
+{
+	struct dm_evidence ev = ev_base();
+
+	ev.dkim = "pass";
+	ev.dkim_results = &dk_own_pass;
+	ev.n_dkim = 1;
+	check_cause(&ev, DM_CAUSE_PASS, "example.com");
+	ck_assert_int_eq(dm_cause_classify(&ev).not_enforced, 0);
+	ev.dkim = "fail";
+	ev.spf = "pass";
+	check_cause(&ev, DM_CAUSE_PASS, "example.com");
+}
+END_TEST
+
+START_TEST(test_cause_forwarded)
+{
+	struct dm_evidence ev = ev_base();
+	struct dm_reason r = {"forwarded", "list.example.org"};
+	char *s;
+
+	ev.spf_results = &spf_own_soft;
+	ev.n_spf = 1;
+	ev.reasons = &r;
+	ev.n_reasons = 1;
+	ev.disposition = "none";
+	check_cause(&ev, DM_CAUSE_FORWARDED, "list.example.org");
+	s = explain(&ev);
+	ck_assert_str_eq(s,
+	    "The receiving ISP says the message was forwarded "
+	    "(list.example.org). Forwarding "
+	    "sends it from another server, so SPF fails, and DKIM fails when "
+	    "the forwarder "
+	    "changes the message.|Nothing to fix on your side. Sign all mail "
+	    "with DKIM as "
+	    "example.com: an unchanged DKIM signature survives forwarding.");
+	free(s);
+	r.type = "trusted_forwarder";
+	check_cause(&ev, DM_CAUSE_FORWARDED, "list.example.org");
+}
+END_TEST
+
+START_TEST(test_cause_mailing_list)
+{
+	struct dm_evidence ev = ev_base();
+	struct dm_reason r = {"mailing_list", NULL};
+
+	ev.reasons = &r;
+	ev.n_reasons = 1;
+	check_cause(&ev, DM_CAUSE_MAILING_LIST, NULL);
+}
+END_TEST
+
+START_TEST(test_cause_local_policy)
+{
+	struct dm_evidence ev = ev_base();
+	struct dm_reason r = {"local_policy", "arc"};
+	char *s;
+
+	ev.reasons = &r;
+	ev.n_reasons = 1;
+	check_cause(&ev, DM_CAUSE_OVERRIDE, "local_policy");
+	s = explain(&ev);
+	ck_assert_str_eq(s,
+	    "The receiving ISP applied its own policy (local_policy) instead "
+	    "of "
+	    "your DMARC policy.|Nothing to fix in DNS; ask the ISP if the mail "
+	    "should have been delivered.");
+	free(s);
+}
+END_TEST
+
+START_TEST(test_cause_temperror)
+{
+	struct dm_evidence ev = ev_base();
+
+	ev.spf_results = &spf_own_temp;
+	ev.n_spf = 1;
+	ev.dkim_results = &dk_esp_pass;
+	ev.n_dkim = 1;
+	check_cause(&ev, DM_CAUSE_TEMPERROR, "example.com");
+}
+END_TEST
+
+START_TEST(test_cause_permerror)
+{
+	struct dm_evidence ev = ev_base();
+	char *s;
+
+	ev.spf_results = &spf_own_perm;
+	ev.n_spf = 1;
+	check_cause(&ev, DM_CAUSE_PERMERROR, "example.com");
+	s = explain(&ev);
+	ck_assert_ptr_nonnull(strstr(s, "more than 10 DNS lookups"));
+	free(s);
+}
+END_TEST
+
+START_TEST(test_cause_esp_not_aligned)
+{
+	struct dm_evidence ev = ev_base();
+	char *s;
+
+	ev.envelope_from = "bmsend.example.net";
+	ev.spf_results = &spf_esp_pass;
+	ev.n_spf = 1;
+	ev.dkim_results = &dk_esp_pass;
+	ev.n_dkim = 1;
+	check_cause(&ev, DM_CAUSE_ESP_UNALIGNED, "bmsend.example.net");
+	s = explain(&ev);
+	ck_assert_str_eq(s, "SPF passed for bmsend.example.net and DKIM passed "
+	                    "for esp-mail.example.net, but "
+	                    "neither is aligned with the From domain "
+	                    "example.com: the mail was sent through a "
+	                    "provider (ESP) that authenticates as itself.|At "
+	                    "the provider, set up DKIM signing "
+	                    "as example.com (publish the DKIM key it gives "
+	                    "you), and a custom return-path "
+	                    "(bounce domain) under example.com.");
+	free(s);
+}
+END_TEST
+
+START_TEST(test_cause_spf_not_aligned)
+{
+	struct dm_evidence ev = ev_base();
+
+	ev.spf_results = &spf_esp_pass;
+	ev.n_spf = 1;
+	check_cause(&ev, DM_CAUSE_SPF_UNALIGNED, "bmsend.example.net");
+}
+END_TEST
+
+START_TEST(test_cause_spf_fail)
+{
+	struct dm_evidence ev = ev_base();
+	char *s;
+
+	ev.spf_results = &spf_own_soft;
+	ev.n_spf = 1;
+	ev.dkim_results = &dk_esp_pass;
+	ev.n_dkim = 1;
+	check_cause(&ev, DM_CAUSE_SPF_FAIL, "example.com");
+	s = explain(&ev);
+	ck_assert_str_eq(s, "SPF softfail for example.com: the sending IP is "
+	                    "not listed in the SPF record of "
+	                    "example.com, and no aligned DKIM signature "
+	                    "passed.|If this IP sends for you (your "
+	                    "server or your ESP), add it to the SPF record of "
+	                    "example.com (for an ESP: its "
+	                    "include:); if it is not yours, the mail is forged "
+	                    "and blocking it is right.");
+	free(s);
+}
+END_TEST
+
+START_TEST(test_cause_dkim_not_aligned)
+{
+	struct dm_evidence ev = ev_base();
+
+	ev.spf_results = &spf_own_none;
+	ev.n_spf = 1;
+	ev.dkim_results = &dk_esp_pass;
+	ev.n_dkim = 1;
+	check_cause(&ev, DM_CAUSE_DKIM_UNALIGNED, "esp-mail.example.net");
+}
+END_TEST
+
+START_TEST(test_cause_dkim_fail)
+{
+	struct dm_evidence ev = ev_base();
+	char *s;
+
+	ev.dkim_results = &dk_own_fail;
+	ev.n_dkim = 1;
+	check_cause(&ev, DM_CAUSE_DKIM_FAIL, "mail.example.com");
+	s = explain(&ev);
+	ck_assert_ptr_nonnull(strstr(s, "(selector k2) did not verify (fail)"));
+	free(s);
+}
+END_TEST
+
+START_TEST(test_cause_no_dkim)
+{
+	struct dm_evidence ev = ev_base();
+
+	ev.spf_results = &spf_own_none;
+	ev.n_spf = 1;
+	check_cause(&ev, DM_CAUSE_NO_DKIM, "example.com");
+}
+END_TEST
+
+START_TEST(test_cause_unknown)
+{
+	struct dm_evidence ev = ev_base();
+	static const struct dm_dkim_result dk_other_fail = {
+	    "other.example", "x", "fail", NULL};
+
+	char *s;
+
+	ev.dkim_results = &dk_other_fail;
+	ev.n_dkim = 1;
+	check_cause(&ev, DM_CAUSE_UNKNOWN, NULL);
+	s = explain(&ev);
+	ck_assert_str_eq(s,
+	    "DMARC failed: neither SPF nor DKIM passed for a domain aligned "
+	    "with "
+	    "example.com, and the report's results do not say more.|If the "
+	    "source "
+	    "IP is not one of yours or your providers', the mail is forged and "
+	    "blocking it is right.");
+	free(s);
+}
+END_TEST
+
+START_TEST(test_cause_not_enforced)
+{
+	struct dm_evidence ev = ev_base();
+	char *s;
+
+	ev.p = "none";
+	ev.spf_results = &spf_own_none;
+	ev.n_spf = 1;
+	ck_assert_int_eq(dm_cause_classify(&ev).not_enforced, 1);
+	s = explain(&ev);
+	ck_assert_ptr_nonnull(
+	    strstr(s, " Your published policy (p=none) asks receivers not to "
+	              "act on DMARC failures"));
+	free(s);
+	ev.p = "reject";
+	ev.testing = "y";
+	s = explain(&ev);
+	ck_assert_ptr_nonnull(strstr(s, "(testing=y)"));
+	free(s);
+	ev.testing = "n";
+	ck_assert_int_eq(dm_cause_classify(&ev).not_enforced, 0);
+}
+END_TEST
+
+START_TEST(test_cause_strict_alignment)
+{
+	struct dm_evidence ev = ev_base();
+	static const struct dm_dkim_result dk_sub = {
+	    "mail.example.com", "k", "pass", NULL};
+
+	ev.dkim_results = &dk_sub;
+	ev.n_dkim = 1;
+	ev.spf_results = &spf_own_none;
+	ev.n_spf = 1;
+	/* Relaxed: mail.example.com aligns with example.com; a pass for it is
+	 * no excuse... */
+	check_cause(&ev, DM_CAUSE_UNKNOWN, NULL);
+	/* ...strict (adkim=s): it does not align, which explains the failure.
+	 */
+	ev.adkim = "s";
+	check_cause(&ev, DM_CAUSE_DKIM_UNALIGNED, "mail.example.com");
+	/* A failing signature of a subdomain is the domain's own under relaxed
+	 * alignment. */
+	ev.adkim = "r";
+	ev.dkim_results = &dk_own_fail;
+	check_cause(&ev, DM_CAUSE_DKIM_FAIL, "mail.example.com");
+	ev.adkim = "s";
+	check_cause(&ev, DM_CAUSE_UNKNOWN, NULL);
+}
+END_TEST
+
+START_TEST(test_cause_names_and_bad_code)
+{
+	struct dm_cause c = {DM_CAUSE_COUNT, NULL, 0};
+	struct dm_evidence ev = ev_base();
+
+	ck_assert_str_eq(
+	    dm_cause_name(DM_CAUSE_ESP_UNALIGNED), "esp_not_aligned");
+	ck_assert_str_eq(dm_cause_name(DM_CAUSE_UNKNOWN), "unknown");
+	ck_assert_ptr_null(dm_cause_name(DM_CAUSE_COUNT));
+	ck_assert_int_eq(dm_cause_explain(&c, &ev, NULL, NULL), DM_EINVAL);
+}
+END_TEST
+
+START_TEST(test_org_domain)
+{
+	char b[64];
+
+	ck_assert_str_eq(
+	    dm_org_domain("a.b.example.com", b, sizeof(b)), "example.com");
+	ck_assert_str_eq(
+	    dm_org_domain("mail.example.co.uk", b, sizeof(b)), "example.co.uk");
+	ck_assert_str_eq(
+	    dm_org_domain("x.shop.com.au", b, sizeof(b)), "shop.com.au");
+	ck_assert_str_eq(
+	    dm_org_domain("example.com.", b, sizeof(b)), "example.com");
+	ck_assert_str_eq(dm_org_domain("localhost", b, sizeof(b)), "localhost");
+	ck_assert_str_eq(dm_org_domain(NULL, b, sizeof(b)), "");
+	ck_assert_int_eq(
+	    dm_domains_aligned("Mail.Example.COM", "example.com", 0), 1);
+	ck_assert_int_eq(
+	    dm_domains_aligned("mail.example.com", "example.com", 1), 0);
+	ck_assert_int_eq(
+	    dm_domains_aligned("EXAMPLE.com", "example.com", 1), 1);
+	ck_assert_int_eq(dm_domains_aligned("a.co.uk", "b.co.uk", 0), 0);
+	ck_assert_int_eq(dm_domains_aligned("", "", 0), 0);
+}
+END_TEST
+
+/* ---- ISP names
+ * ----------------------------------------------------------------------------
+ */
+
+START_TEST(test_isp_names)
+{
+	static const char *const cases[][2] = {{"google.com", "Google"},
+	    {"Google Inc.", "Google"}, {"  GOOGLE LLC ", "Google"},
+	    {"Outlook.com", "Microsoft"}, {"Enterprise Outlook", "Microsoft"},
+	    {"Microsoft Corporation", "Microsoft"}, {"Hotmail", "Microsoft"},
+	    {"Yahoo! Inc.", "Yahoo"}, {"AOL", "Yahoo"}, {"Oath", "Yahoo"},
+	    {"Verizon Media", "Yahoo"}, {"Mail.Ru", "Mail.ru"},
+	    {"comcast.net", "Comcast"}, {"WEB.DE", "GMX/WEB.DE"},
+	    {"1&1", "GMX/WEB.DE"}, {"Fastmail", "Fastmail"},
+	    {"Proton AG", "Proton"}, {"zoho.com", "Zoho"},
+	    {"Apple Inc.", "Apple (iCloud)"}, {"amazonses.com", "Amazon SES"},
+	    {"Mimecast", "Mimecast"}, {"Cisco Systems, Inc.", "Cisco"},
+	    {"Small Mail Co", "Small Mail Co"}, {"", "(unknown)"}};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		ck_assert_str_eq(dm_isp_name(cases[i][0]), cases[i][1]);
+	ck_assert_str_eq(dm_isp_name(NULL), "(unknown)");
+}
+END_TEST
+
+START_TEST(test_parse_time)
+{
+	struct dm_error e;
+	int64_t t;
+
+	dm_error_clear(&e);
+	ck_assert_int_eq(dm_report_parse_time("2026-11-01", &t, &e), DM_OK);
+	ck_assert_int_eq(t, D_1101);
+	ck_assert_int_eq(dm_report_parse_time("2024-02-29", &t, &e), DM_OK);
+	ck_assert_int_eq(t, 1709164800LL);
+	ck_assert_int_eq(dm_report_parse_time("1793491200", &t, &e), DM_OK);
+	ck_assert_int_eq(t, D_1101);
+	ck_assert_int_eq(dm_report_parse_time("2026-02-29", &t, &e), DM_EINVAL);
+	ck_assert_str_eq(
+	    e.msg, "not a date (YYYY-MM-DD) or a Unix time: \"2026-02-29\"");
+	ck_assert_int_eq(dm_report_parse_time("2026-1-01", &t, &e), DM_EINVAL);
+	ck_assert_int_eq(dm_report_parse_time("12x", &t, &e), DM_EINVAL);
+	ck_assert_str_eq(
+	    e.msg, "not a date (YYYY-MM-DD) or a Unix time: \"12x\"");
+}
+END_TEST
+
+/* ---- Fixture databases
+ * -------------------------------------------------------------------- */
+
+static char db_path[256];
+
+static void
+exec_file(sqlite3 *db, const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *sql, *msg = NULL;
+	long n;
+
+	ck_assert_msg(f != NULL, "cannot open %s", path);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	sql = calloc(1, (size_t)n + 1);
+	ck_assert_int_eq(fread(sql, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK,
+	    "%s: %s", path, msg);
+	free(sql);
+}
+
+static void
+exec(sqlite3 *db, const char *sql)
+{
+	char *msg = NULL;
+
+	ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK,
+	    "%s: %s", sql, msg);
+}
+
+/* Schema v1, then migrate_v2.sql, migrate_v3.sql ... and rollup.sql if not yet
+ * registered. */
+static sqlite3 *
+new_db(void)
+{
+	sqlite3 *db;
+	char path[512];
+	int v, fd;
+
+	snprintf(db_path, sizeof(db_path), "/tmp/check_report_XXXXXX");
+	fd = mkstemp(db_path);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	ck_assert_int_eq(sqlite3_open(db_path, &db), SQLITE_OK);
+	exec_file(db, SQL_DIR "/schema_v1.sql");
+	for (v = 2;; v++) {
+		snprintf(path, sizeof(path), SQL_DIR "/migrate_v%d.sql", v);
+		if (access(path, R_OK) != 0)
+			break;
+		exec_file(db, path);
+	}
+	if (access(SQL_DIR "/rollup.sql", R_OK) == 0)
+		exec_file(db, SQL_DIR "/rollup.sql");
+	return db;
+}
+
+static void
+finish_db(sqlite3 *db)
+{
+	sqlite3_close(db);
+}
+
+static void
+add_report(sqlite3 *db, int id, const char *org, const char *domain,
+    long long begin, long long end, const char *p)
+{
+	char sql[1024];
+	sqlite3_stmt *st;
+
+	snprintf(sql, sizeof(sql),
+	    "INSERT INTO report (id, org_name, report_id, \"begin\", \"end\", "
+	    "schema, domain, p, "
+	    "adkim, aspf, pct, stored_at) VALUES (%d, ?, 'r%d', %lld, %lld, "
+	    "'rfc7489', ?, ?, 'r', "
+	    "'r', 100, 0)",
+	    id, id, begin, end);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_text(st, 1, org, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, domain, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, p, -1, SQLITE_STATIC);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_DONE);
+	sqlite3_finalize(st);
+}
+
+static long long
+add_record(sqlite3 *db, int report, const char *ip, long long count,
+    const char *disp, const char *dkim, const char *spf, const char *from,
+    const char *env_from)
+{
+	sqlite3_stmt *st;
+
+	ck_assert_int_eq(sqlite3_prepare_v2(db,
+	                     "INSERT INTO record (report, source_ip, count, "
+	                     "disposition, dkim, spf, "
+	                     "header_from, envelope_from, envelope_to) VALUES "
+	                     "(?, ?, ?, ?, ?, ?, ?, "
+	                     "?, 'example.org')",
+	                     -1, &st, NULL),
+	    SQLITE_OK);
+	sqlite3_bind_int(st, 1, report);
+	sqlite3_bind_text(st, 2, ip, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, count);
+	sqlite3_bind_text(st, 4, disp, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, dkim, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, spf, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, from, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 8, env_from, -1, SQLITE_STATIC);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_DONE);
+	sqlite3_finalize(st);
+	return sqlite3_last_insert_rowid(db);
+}
+
+/* table is dkim_result, spf_result or reason; c is selector / scope / comment.
+ */
+static void
+add_auth(sqlite3 *db, const char *table, long long rec, const char *a,
+    const char *b, const char *c)
+{
+	char sql[256];
+	sqlite3_stmt *st;
+
+	if (strcmp(table, "reason") == 0)
+		snprintf(sql, sizeof(sql),
+		    "INSERT INTO reason (record, type, comment) VALUES (?, ?, "
+		    "?)");
+	else
+		snprintf(sql, sizeof(sql),
+		    "INSERT INTO %s (record, domain, result, %s) VALUES (?, ?, "
+		    "?, ?)",
+		    table,
+		    strcmp(table, "dkim_result") == 0 ? "selector" : "scope");
+	ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_int64(st, 1, rec);
+	sqlite3_bind_text(st, 2, a, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, b, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, c, -1, SQLITE_STATIC);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_DONE);
+	sqlite3_finalize(st);
+}
+
+/* What the store does once a report's records are in: this fires the rollup
+ * trigger. */
+static void
+end_report(sqlite3 *db, int id)
+{
+	char sql[512];
+
+	snprintf(sql, sizeof(sql),
+	    "UPDATE report SET record_count = (SELECT count(*) FROM record "
+	    "WHERE report = %d), "
+	    "message_count = (SELECT ifnull(sum(count), 0) FROM record WHERE "
+	    "report = %d) WHERE "
+	    "id = %d",
+	    id, id, id);
+	exec(db, sql);
+}
+
+/*
+ * The story: example.com sends from its own server 192.0.2.10 and through an
+ * ESP at 198.51.100.20 (SPF for bmsend.example.net, DKIM for
+ * esp-mail.example.net, neither aligned); Google also sees a forwarder;
+ * Microsoft's report spans three days; a small ISP reported only in the
+ * previous week; one report is for another domain.
+ */
+static sqlite3 *
+story_db(void)
+{
+	sqlite3 *db = new_db();
+	long long r;
+
+	add_report(db, 1, "google.com", "example.com", D_1101 + DAY,
+	    D_1101 + 2 * DAY - 1, "reject");
+	r = add_record(db, 1, "192.0.2.10", 100, "none", "pass", "pass",
+	    "example.com", "example.com");
+	add_auth(db, "dkim_result", r, "example.com", "pass", "k1");
+	add_auth(db, "spf_result", r, "example.com", "pass", "mfrom");
+	r = add_record(db, 1, "198.51.100.20", 40, "reject", "fail", "fail",
+	    "example.com", "bmsend.example.net");
+	add_auth(db, "dkim_result", r, "esp-mail.example.net", "pass", "s1");
+	add_auth(db, "spf_result", r, "bmsend.example.net", "pass", "mfrom");
+	r = add_record(db, 1, "203.0.113.5", 7, "none", "fail", "fail",
+	    "example.com", "example.com");
+	add_auth(db, "spf_result", r, "example.com", "softfail", "mfrom");
+	add_auth(db, "reason", r, "forwarded", "", NULL);
+	end_report(db, 1);
+	add_report(db, 2, "Outlook.com", "example.com", D_1101 + 2 * DAY,
+	    D_1101 + 5 * DAY, "reject");
+	r = add_record(db, 2, "198.51.100.20", 31, "quarantine", "fail", "fail",
+	    "example.com", "bmsend.example.net");
+	add_auth(db, "dkim_result", r, "esp-mail.example.net", "pass", "s1");
+	add_auth(db, "spf_result", r, "bmsend.example.net", "pass", "mfrom");
+	add_record(db, 2, "192.0.2.10", 50, "none", "pass", "fail",
+	    "example.com", "example.com");
+	end_report(db, 2);
+	add_report(db, 3, "Yahoo! Inc.", "example.com", D_1025 + 3 * DAY,
+	    D_1025 + 4 * DAY - 1, "quarantine");
+	add_record(db, 3, "192.0.2.10", 60, "none", "pass", "pass",
+	    "example.com", "example.com");
+	end_report(db, 3);
+	add_report(db, 4, "Small ISP", "example.com", D_1025 + 5 * DAY,
+	    D_1025 + 6 * DAY - 1, "reject");
+	add_record(db, 4, "192.0.2.10", 5, "none", "pass", "pass",
+	    "example.com", "example.com");
+	end_report(db, 4);
+	add_report(db, 5, "Yahoo! Inc.", "example.com", D_1101 + 3 * DAY,
+	    D_1101 + 4 * DAY - 1, "reject");
+	r = add_record(db, 5, "198.51.100.20", 10, "reject", "fail", "fail",
+	    "example.com", "bmsend.example.net");
+	add_auth(db, "spf_result", r, "bmsend.example.net", "pass", "mfrom");
+	add_record(db, 5, "192.0.2.10", 20, "none", "pass", "pass",
+	    "example.com", "example.com");
+	end_report(db, 5);
+	add_report(db, 6, "google.com", "other.example", D_1101 + DAY,
+	    D_1101 + 2 * DAY - 1, "none");
+	add_record(db, 6, "192.0.2.99", 3, "none", "pass", "pass",
+	    "other.example", "other.example");
+	end_report(db, 6);
+	/* A second UPDATE of the same report must not count it twice. */
+	end_report(db, 1);
+	return db;
+}
+
+static long long
+sql_int(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st;
+	long long v;
+
+	ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK,
+	    "%s: %s", sql, sqlite3_errmsg(db));
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static struct dm_report *
+build(const char *domain, const char *reporter)
+{
+	struct dm_report_options o = {D_1101, D_1108, domain, reporter, NULL};
+	struct dm_query *q;
+	struct dm_report *r;
+	struct dm_error e;
+
+	dm_error_clear(&e);
+	ck_assert_msg(dm_query_open(&q, db_path, &e) == DM_OK, "%s", e.msg);
+	ck_assert_msg(dm_report_build(q, &o, &r, &e) == DM_OK, "%s", e.msg);
+	dm_query_close(q);
+	return r;
+}
+
+static const struct section *
+sec(const struct dm_report *r, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < SEC_COUNT; i++) {
+		if (strcmp(r->sec[i].name, name) == 0)
+			return &r->sec[i];
+	}
+	ck_abort_msg("no section %s", name);
+	return NULL;
+}
+
+static int64_t
+num(const struct dm_report *r, const char *name, size_t row, size_t col)
+{
+	const struct section *s = sec(r, name);
+
+	ck_assert_uint_lt(row, s->n_rows);
+	return section_cell(s, row, col)->i;
+}
+
+static const char *
+str(const struct dm_report *r, const char *name, size_t row, size_t col)
+{
+	const struct section *s = sec(r, name);
+
+	ck_assert_uint_lt(row, s->n_rows);
+	ck_assert_int_eq(section_cell(s, row, col)->kind, CELL_STR);
+	return section_cell(s, row, col)->s;
+}
+
+/* Independent SQL: over record and report directly, reports placed by their
+ * begin. */
+#define CUR "p.\"begin\" >= 1793491200 AND p.\"begin\" < 1794096000"
+#define PREV "p.\"begin\" >= 1792886400 AND p.\"begin\" < 1793491200"
+#define FROM_RR " FROM record r JOIN report p ON p.id = r.report WHERE "
+
+START_TEST(test_report_overview_matches_sql)
+{
+	sqlite3 *db = story_db();
+	struct dm_report *r = build(NULL, NULL);
+
+	ck_assert_str_eq(str(r, "overview", 0, 0), "messages");
+	ck_assert_int_eq(num(r, "overview", 0, 1),
+	    sql_int(db, "SELECT sum(count)" FROM_RR CUR));
+	ck_assert_int_eq(num(r, "overview", 0, 2),
+	    sql_int(db, "SELECT sum(count)" FROM_RR PREV));
+	ck_assert_int_eq(num(r, "overview", 0, 3), 261 - 65);
+	ck_assert_int_eq(num(r, "overview", 1, 1),
+	    sql_int(db, "SELECT (sum(CASE WHEN dkim = 'pass' OR spf = 'pass' "
+	                "THEN count ELSE 0 "
+	                "END) * 2000 / sum(count) + 1) / 2" FROM_RR CUR));
+	ck_assert_int_eq(num(r, "overview", 2, 1),
+	    sql_int(db, "SELECT sum(count)" FROM_RR CUR
+	                " AND disposition = 'quarantine'"));
+	ck_assert_int_eq(num(r, "overview", 3, 1),
+	    sql_int(db,
+	        "SELECT sum(count)" FROM_RR CUR " AND disposition = 'reject'"));
+	ck_assert_int_eq(num(r, "overview", 3, 2), 0);
+	dm_report_free(r);
+	finish_db(db);
+	unlink(db_path);
+}
+END_TEST
+
+START_TEST(test_report_isps_match_sql)
+{
+	sqlite3 *db = story_db();
+	struct dm_report *r = build(NULL, NULL);
+
+	/* Google (google.com: 150), Microsoft (Outlook.com: 81), Yahoo (Yahoo!
+	 * Inc.: 30). */
+	ck_assert_uint_eq(sec(r, "isps")->n_rows, 3);
+	ck_assert_str_eq(str(r, "isps", 0, 0), "Google");
+	ck_assert_int_eq(
+	    num(r, "isps", 0, 1), sql_int(db, "SELECT sum(count)" FROM_RR CUR
+	                                      " AND org_name = 'google.com'"));
+	ck_assert_int_eq(num(r, "isps", 0, 4),
+	    sql_int(db,
+	        "SELECT sum(count)" FROM_RR CUR
+	        " AND org_name = 'google.com' AND disposition = 'reject'"));
+	ck_assert_str_eq(str(r, "isps", 0, 5), "esp_not_aligned");
+	ck_assert_str_eq(str(r, "isps", 1, 0), "Microsoft");
+	ck_assert_int_eq(
+	    num(r, "isps", 1, 1), sql_int(db, "SELECT sum(count)" FROM_RR CUR
+	                                      " AND org_name = 'Outlook.com'"));
+	ck_assert_int_eq(num(r, "isps", 1, 3),
+	    sql_int(db, "SELECT sum(count)" FROM_RR CUR
+	                " AND org_name = 'Outlook.com' AND disposition = "
+	                "'quarantine'"));
+	ck_assert_int_eq(num(r, "isps", 1, 2), 617); /* 50 of 81 pass: 61.7 % */
+	ck_assert_str_eq(str(r, "isps", 2, 0), "Yahoo");
+	ck_assert_int_eq(
+	    num(r, "isps", 2, 1), sql_int(db, "SELECT sum(count)" FROM_RR CUR
+	                                      " AND org_name = 'Yahoo! Inc.'"));
+	ck_assert_str_eq(str(r, "isps", 2, 5), "spf_not_aligned");
+	/* Small ISP reported only in the previous week. */
+	ck_assert_uint_eq(sec(r, "silent_isps")->n_rows, 1);
+	ck_assert_str_eq(str(r, "silent_isps", 0, 0), "Small ISP");
+	ck_assert_int_eq(num(r, "silent_isps", 0, 1), D_1025 + 5 * DAY);
+	ck_assert_int_eq(num(r, "silent_isps", 0, 2), 5);
+	dm_report_free(r);
+	finish_db(db);
+	unlink(db_path);
+}
+END_TEST
+
+START_TEST(test_report_sources_match_sql)
+{
+	sqlite3 *db = story_db();
+	struct dm_report *r = build(NULL, NULL);
+	const struct section *s = sec(r, "sources");
+
+	ck_assert_uint_eq(s->n_rows, 2);
+	ck_assert_str_eq(str(r, "sources", 0, 0), "198.51.100.20");
+	ck_assert_int_eq(num(r, "sources", 0, 1),
+	    sql_int(db, "SELECT sum(count)" FROM_RR CUR
+	                " AND source_ip = '198.51.100.20' AND "
+	                "dkim <> 'pass' AND spf <> 'pass'"));
+	ck_assert_int_eq(
+	    num(r, "sources", 0, 2), 81); /* SPF raw pass: every message */
+	ck_assert_int_eq(num(r, "sources", 0, 3), 0);
+	ck_assert_int_eq(
+	    num(r, "sources", 0, 4), 71); /* DKIM raw pass: Yahoo gave none */
+	ck_assert_int_eq(num(r, "sources", 0, 5), 0);
+	ck_assert_str_eq(str(r, "sources", 0, 6), "esp_not_aligned");
+	ck_assert_str_eq(str(r, "sources", 0, 7),
+	    "Google: 40 rejected; Microsoft: 31 "
+	    "quarantined; Yahoo: 10 rejected");
+	ck_assert_str_eq(str(r, "sources", 0, 8), "example.com");
+	ck_assert_str_eq(str(r, "sources", 0, 9),
+	    "esp-mail.example.net, bmsend.example.net");
+	ck_assert_ptr_nonnull(strstr(
+	    str(r, "sources", 0, 10), "SPF passed for bmsend.example.net"));
+	ck_assert_ptr_nonnull(
+	    strstr(str(r, "sources", 0, 11), "custom return-path"));
+	ck_assert_str_eq(str(r, "sources", 1, 0), "203.0.113.5");
+	ck_assert_int_eq(num(r, "sources", 1, 1), 7);
+	ck_assert_str_eq(str(r, "sources", 1, 6), "forwarded");
+	ck_assert_str_eq(str(r, "sources", 1, 7), "Google: 7 delivered");
+	/* New this week: the ESP and the forwarder (and other.example's
+	 * server). */
+	ck_assert_uint_eq(sec(r, "new_sources")->n_rows, 3);
+	ck_assert_str_eq(str(r, "new_sources", 0, 0), "198.51.100.20");
+	ck_assert_int_eq(num(r, "new_sources", 0, 1), D_1101 + DAY);
+	ck_assert_int_eq(num(r, "new_sources", 0, 2), 81);
+	ck_assert_int_eq(num(r, "new_sources", 0, 3), 0);
+	dm_report_free(r);
+	finish_db(db);
+	unlink(db_path);
+}
+END_TEST
+
+START_TEST(test_report_daily_spreads_multi_day_reports)
+{
+	sqlite3 *db = story_db();
+	struct dm_report *r = build(NULL, NULL);
+	long long total = 0;
+	size_t i;
+
+	ck_assert_uint_eq(sec(r, "daily")->n_rows, 7);
+	/*
+	 * Spread independently: each report's messages per From domain over the
+	 * days the report covers, the remainder one each to the first days.
+	 */
+	for (i = 0; i < 7; i++) {
+		char sql[1024];
+
+		snprintf(sql, sizeof(sql),
+		    "SELECT ifnull(sum(g.c / n.nd + (n.k < g.c %% n.nd)), 0) "
+		    "FROM (SELECT report, "
+		    "sum(count) AS c FROM record GROUP BY report, header_from) "
+		    "g JOIN (SELECT p.id, "
+		    "p.\"begin\" / 86400 AS d0, max(1, (p.\"end\" - 1) / 86400 "
+		    "- p.\"begin\" / 86400 "
+		    "+ 1) AS nd, s.n AS k FROM report p JOIN rollup_seq s ON "
+		    "s.n < max(1, (p.\"end\" "
+		    "- 1) / 86400 - p.\"begin\" / 86400 + 1)) n ON n.id = "
+		    "g.report WHERE (n.d0 + "
+		    "n.k) * 86400 = %lld",
+		    D_1101 + (long long)i * DAY);
+		ck_assert_int_eq(
+		    num(r, "daily", i, 0), D_1101 + (long long)i * DAY);
+		ck_assert_int_eq(num(r, "daily", i, 1), sql_int(db, sql));
+		total += num(r, "daily", i, 1);
+	}
+	/* Microsoft's 81 over three days: 27 each; its 31 quarantined: 11,
+	 * 10, 10. */
+	ck_assert_int_eq(num(r, "daily", 2, 4), 11);
+	ck_assert_int_eq(num(r, "daily", 3, 4), 10);
+	ck_assert_int_eq(num(r, "daily", 4, 4), 10);
+	ck_assert_int_eq(total, num(r, "overview", 0, 1));
+	dm_report_free(r);
+	finish_db(db);
+	unlink(db_path);
+}
+END_TEST
+
+START_TEST(test_report_filters)
+{
+	sqlite3 *db = story_db();
+	struct dm_report *r = build("other.example", NULL);
+
+	ck_assert_int_eq(num(r, "overview", 0, 1), 3);
+	ck_assert_uint_eq(sec(r, "domains")->n_rows, 1);
+	ck_assert_str_eq(str(r, "domains", 0, 0), "other.example");
+	ck_assert_str_eq(str(r, "domains", 0, 2), "none");
+	dm_report_free(r);
+	r = build(NULL, "yahoo");
+	ck_assert_int_eq(num(r, "overview", 0, 1),
+	    sql_int(db, "SELECT sum(count)" FROM_RR CUR
+	                " AND org_name = 'Yahoo! Inc.'"));
+	ck_assert_int_eq(num(r, "overview", 0, 2), 60);
+	ck_assert_uint_eq(sec(r, "isps")->n_rows, 1);
+	ck_assert_uint_eq(sec(r, "new_sources")->n_rows, 1);
+	dm_report_free(r);
+	r = build(NULL, "No Such ISP");
+	ck_assert_int_eq(num(r, "overview", 0, 1), 0);
+	ck_assert_uint_eq(sec(r, "isps")->n_rows, 0);
+	dm_report_free(r);
+	finish_db(db);
+	unlink(db_path);
+}
+END_TEST
+
+/* ---- Output
+ * -------------------------------------------------------------------------------
+ */
+
+static char *
+render(const struct dm_report *r, enum dm_report_format fmt, const char *table,
+    int color)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	struct dm_error e;
+
+	dm_error_clear(&e);
+	ck_assert_msg(
+	    dm_report_write(r, fmt, table, color, f, &e) == DM_OK, "%s", e.msg);
+	fclose(f);
+	return buf;
+}
+
+/* Joins wrapped continuation lines (indented 5 or more) so phrases can be
+ * searched. */
+static void
+unwrap(char *s)
+{
+	char *r = s, *w = s;
+
+	while (*r != '\0') {
+		if (r[0] == '\n' && strspn(r + 1, " ") >= 5) {
+			r += 1 + strspn(r + 1, " ");
+			*w++ = ' ';
+		} else
+			*w++ = *r++;
+	}
+	*w = '\0';
+}
+
+static char *
+run_explain(const char *ip, const char *reporter, int expect)
+{
+	struct dm_report_options o = {D_1101, D_1108, NULL, reporter, ip};
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	struct dm_query *q;
+	struct dm_error e;
+
+	dm_error_clear(&e);
+	ck_assert_int_eq(dm_query_open(&q, db_path, &e), DM_OK);
+	ck_assert_int_eq(dm_report_explain(q, &o, f, &e), expect);
+	dm_query_close(q);
+	fclose(f);
+	if (expect != DM_OK) {
+		free(buf);
+		return strdup(e.msg);
+	}
+	unwrap(buf);
+	return buf;
+}
+
+START_TEST(test_explain_single_ip_and_cidr)
+{
+	sqlite3 *db = story_db();
+	char *s = run_explain("198.51.100.20", "Microsoft", DM_OK);
+
+	ck_assert_ptr_nonnull(
+	    strstr(s, "Mail from 198.51.100.20 to Microsoft, 2026-11-01 to "
+	              "2026-11-07 (UTC), domain any.\n"));
+	ck_assert_ptr_nonnull(
+	    strstr(s, "Source 198.51.100.20: 31 messages, 31 failed DMARC\n"));
+	ck_assert_ptr_nonnull(
+	    strstr(s, "    Microsoft: 0 rejected, 31 quarantined, 0 delivered "
+	              "(0 passed DMARC)\n"));
+	ck_assert_ptr_nonnull(strstr(s,
+	    "Raw results: DKIM pass for esp-mail.example.net "
+	    "(selector s1); SPF pass for bmsend.example.net (mfrom)."));
+	ck_assert_ptr_nonnull(strstr(s, "  Cause: esp_not_aligned\n"));
+	ck_assert_ptr_null(strstr(s, "Google"));
+	free(s);
+	s = run_explain("198.51.100.0/24", NULL, DM_OK);
+	ck_assert_ptr_nonnull(
+	    strstr(s, "Source 198.51.100.20: 81 messages, 81 failed DMARC\n"));
+	ck_assert_ptr_null(strstr(s, "192.0.2.10"));
+	free(s);
+	s = run_explain("2001:db8::/32", NULL, DM_OK);
+	ck_assert_ptr_nonnull(
+	    strstr(s, "No DMARC report mentions such mail in this period."));
+	free(s);
+	s = run_explain("203.0.113.5", NULL, DM_OK);
+	ck_assert_ptr_nonnull(strstr(s, "Override reason: forwarded."));
+	ck_assert_ptr_nonnull(strstr(s, "  Cause: forwarded\n"));
+	free(s);
+	finish_db(db);
+	unlink(db_path);
+}
+END_TEST
+
+START_TEST(test_explain_rejects_bad_ip)
+{
+	sqlite3 *db = story_db();
+	char *s = run_explain("198.51.100.300", NULL, DM_EINVAL);
+
+	ck_assert_str_eq(s, "not an IP address or CIDR range: 198.51.100.300");
+	free(s);
+	s = run_explain("198.51.100.0/33", NULL, DM_EINVAL);
+	ck_assert_str_eq(s, "bad prefix length in 198.51.100.0/33 (0-32)");
+	free(s);
+	s = run_explain("2001:db8::/", NULL, DM_EINVAL);
+	ck_assert_str_eq(s, "bad prefix length in 2001:db8::/ (0-128)");
+	free(s);
+	finish_db(db);
+	unlink(db_path);
+}
+END_TEST
+
+START_TEST(test_query_open_errors)
+{
+	struct dm_query *q;
+	struct dm_error e;
+	sqlite3 *db;
+
+	dm_error_clear(&e);
+	ck_assert_int_eq(dm_query_open(&q, "/nonexistent/x.db", &e), DM_EDB);
+	ck_assert_ptr_null(q);
+	ck_assert_str_eq(e.msg,
+	    "/nonexistent/x.db: cannot open the database: unable to open "
+	    "database file");
+	ck_assert_str_eq(e.reason, "db_open");
+	snprintf(db_path, sizeof(db_path), "/tmp/check_report_XXXXXX");
+	close(mkstemp(db_path));
+	ck_assert_int_eq(sqlite3_open(db_path, &db), SQLITE_OK);
+	exec_file(db, SQL_DIR "/schema_v1.sql");
+	sqlite3_close(db);
+	dm_error_clear(&e);
+	ck_assert_int_eq(dm_query_open(&q, db_path, &e), DM_EDB);
+	ck_assert_str_eq(e.reason, "db_schema");
+	ck_assert_ptr_nonnull(strstr(e.msg,
+	    ": not a dmarcstat database with report rollups "
+	    "(no such table: rollup_daily); run dmarcstat ingest"));
+	unlink(db_path);
+}
+END_TEST
+
+START_TEST(test_report_rejects_bad_period_and_table)
+{
+	struct dm_report_options o = {D_1101, D_1101, NULL, NULL, NULL};
+	struct dm_report *r = NULL;
+	struct dm_query *q;
+	struct dm_error e;
+	sqlite3 *db = story_db();
+	FILE *f = fopen("/dev/null", "w");
+
+	dm_error_clear(&e);
+	ck_assert_int_eq(dm_query_open(&q, db_path, &e), DM_OK);
+	ck_assert_int_eq(dm_report_build(q, &o, &r, &e), DM_EINVAL);
+	ck_assert_str_eq(
+	    e.msg, "the period must be whole UTC days with from before to");
+	o.to = D_1108 + 5;
+	ck_assert_int_eq(dm_report_build(q, &o, &r, &e), DM_EINVAL);
+	o.to = D_1108;
+	ck_assert_int_eq(dm_report_build(q, &o, &r, &e), DM_OK);
+	ck_assert_int_eq(
+	    dm_report_write(r, DM_REPORT_CSV, "nope", 0, f, &e), DM_EINVAL);
+	ck_assert_str_eq(e.msg,
+	    "CSV needs a table: overview, isps, sources, new_sources, "
+	    "silent_isps, domains or daily; unknown table: nope");
+	ck_assert_int_eq(
+	    dm_report_write(r, DM_REPORT_CSV, NULL, 0, f, &e), DM_EINVAL);
+	ck_assert_str_eq(e.msg,
+	    "CSV needs a table: overview, isps, sources, new_sources, "
+	    "silent_isps, domains or daily");
+	fclose(f);
+	dm_report_free(r);
+	dm_query_close(q);
+	finish_db(db);
+	unlink(db_path);
+}
+END_TEST
+
+START_TEST(test_csv_tables_and_quoting)
+{
+	sqlite3 *db = story_db();
+	struct dm_report *r = build(NULL, NULL);
+	char *s = render(r, DM_REPORT_CSV, "isps", 0);
+
+	ck_assert_str_eq(s,
+	    "isp,messages,dmarc_pass_percent,quarantined,rejected,top_cause\r\n"
+	    "Google,150,68.7,0,40,esp_not_aligned\r\n"
+	    "Microsoft,81,61.7,31,0,esp_not_aligned\r\n"
+	    "Yahoo,30,66.7,0,10,spf_not_aligned\r\n");
+	free(s);
+	s = render(r, DM_REPORT_CSV, "overview", 0);
+	ck_assert_str_eq(s,
+	    "metric,value,previous,change\r\nmessages,261,65,196\r\n"
+	    "dmarc_pass_percent,66.3,100.0,-33.7\r\nquarantined,31,0,31\r\n"
+	    "rejected,50,0,50\r\n");
+	free(s);
+	dm_report_free(r);
+	finish_db(db);
+	unlink(db_path);
+}
+END_TEST
+
+/* 1 when s is valid UTF-8 with no control character other than \n (and \r, \t
+ * if allowed). */
+static int
+clean_text(const char *s, int allow_cr_tab)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p != '\0') {
+		size_t n = 1, i;
+
+		if (*p == 0x1b || *p == 0x7f ||
+		    (*p < 0x20 && *p != '\n' &&
+		        !(allow_cr_tab && (*p == '\r' || *p == '\t'))))
+			return 0;
+		if (*p >= 0x80) {
+			if (*p >= 0xc2 && *p <= 0xdf)
+				n = 2;
+			else if (*p >= 0xe0 && *p <= 0xef)
+				n = 3;
+			else if (*p >= 0xf0 && *p <= 0xf4)
+				n = 4;
+			else
+				return 0;
+			for (i = 1; i < n; i++) {
+				if ((p[i] & 0xc0) != 0x80)
+					return 0;
+			}
+			if (n == 2 && p[0] == 0xc2 && p[1] < 0xa0)
+				return 0; /* C1 control */
+		}
+		p += n;
+	}
+	return 1;
+}
+
+#define HOSTILE "<script>alert(1)</script>,\"q\"\n\001\033[31mX\377\376'&"
+
+static sqlite3 *
+hostile_db(void)
+{
+	sqlite3 *db = new_db();
+	long long r;
+
+	add_report(db, 1, HOSTILE, HOSTILE, D_1101 + DAY, D_1101 + 2 * DAY - 1,
+	    HOSTILE);
+	r = add_record(db, 1, "198.51.100.7", 9, "reject", "fail", "fail",
+	    HOSTILE, HOSTILE);
+	add_auth(db, "dkim_result", r, HOSTILE, "pass", HOSTILE);
+	add_auth(db, "spf_result", r, HOSTILE, "pass", HOSTILE);
+	add_auth(db, "reason", r, "other", HOSTILE, NULL);
+	end_report(db, 1);
+	return db;
+}
+
+START_TEST(test_hostile_strings_html)
+{
+	sqlite3 *db = hostile_db();
+	struct dm_report *r = build(NULL, NULL);
+	char *s = render(r, DM_REPORT_HTML, NULL, 0);
+
+	ck_assert_ptr_null(strstr(s, "<script"));
+	ck_assert_ptr_null(strstr(s, "<SCRIPT"));
+	ck_assert_ptr_nonnull(strstr(s,
+	    "&lt;script&gt;alert(1)&lt;/script&gt;,&quot;q&quot;"
+	    "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd[31mX\xef\xbf\xbd\xef"
+	    "\xbf\xbd&#39;&amp;"));
+	ck_assert_msg(
+	    clean_text(s, 0), "HTML holds control characters or invalid UTF-8");
+	/* Nothing to fetch: no links, sources, imports or CSS urls. */
+	ck_assert_ptr_null(strstr(s, "src="));
+	ck_assert_ptr_null(strstr(s, "href="));
+	ck_assert_ptr_null(strstr(s, "url("));
+	ck_assert_ptr_null(strstr(s, "@import"));
+	free(s);
+	dm_report_free(r);
+	finish_db(db);
+	unlink(db_path);
+}
+END_TEST
+
+START_TEST(test_hostile_strings_json)
+{
+	sqlite3 *db = hostile_db();
+	struct dm_report *r = build(NULL, NULL);
+	char *s = render(r, DM_REPORT_JSON, NULL, 0);
+
+	ck_assert_ptr_nonnull(
+	    strstr(s, "\"isp\": \"\\u003cscript\\u003ealert(1)\\u003c/script"
+	              "\\u003e,\\\"q\\\"\\n\\u0001\\u001b[31mX\\ufffd\\ufffd'"
+	              "\\u0026\""));
+	ck_assert_ptr_null(strstr(s, "<"));
+	ck_assert_msg(
+	    clean_text(s, 0), "JSON holds control characters or invalid UTF-8");
+	free(s);
+	dm_report_free(r);
+	finish_db(db);
+	unlink(db_path);
+}
+END_TEST
+
+START_TEST(test_hostile_strings_csv)
+{
+	sqlite3 *db = hostile_db();
+	struct dm_report *r = build(NULL, NULL);
+	const char *const *t;
+
+	for (t = dm_report_tables(); *t != NULL; t++) {
+		char *s = render(r, DM_REPORT_CSV, *t, 0);
+
+		ck_assert_msg(clean_text(s, 1),
+		    "CSV %s: control characters or invalid UTF-8", *t);
+		if (strcmp(*t, "isps") == 0)
+			ck_assert_str_eq(s,
+			    "isp,messages,dmarc_pass_percent,quarantined,"
+			    "rejected,"
+			    "top_cause\r\n\"<script>alert(1)</"
+			    "script>,\"\"q\"\"\n?"
+			    "?[31mX\xef\xbf\xbd\xef\xbf\xbd'&\",9,0.0,0,9,"
+			    "local_policy\r\n");
+		free(s);
+	}
+	dm_report_free(r);
+	finish_db(db);
+	unlink(db_path);
+}
+END_TEST
+
+START_TEST(test_hostile_strings_text)
+{
+	sqlite3 *db = hostile_db();
+	struct dm_report *r = build(NULL, NULL);
+	char *s = render(r, DM_REPORT_TEXT, NULL, 0), *line;
+
+	ck_assert_msg(
+	    clean_text(s, 0), "text holds control characters or invalid UTF-8");
+	ck_assert_ptr_nonnull(
+	    strstr(s, "<script>alert(1)</script>,\"q\"???[31mX\xef\xbf\xbd"
+	              "\xef\xbf\xbd'&"));
+	for (line = s; *line != '\0';
+	     line += strcspn(line, "\n") + (line[strcspn(line, "\n")] != 0)) {
+		char *nl = strchr(line, '\n');
+		size_t n = nl != NULL ? (size_t)(nl - line) : strlen(line);
+		char *one = strndup(line, n);
+
+		ck_assert_msg(
+		    text_width(one) <= 100, "line wider than 100: %s", one);
+		free(one);
+	}
+	free(s);
+	s = render(r, DM_REPORT_TEXT, NULL, 1);
+	ck_assert_ptr_nonnull(strstr(s, "\033[1mOverview\033[0m"));
+	ck_assert_ptr_nonnull(strstr(s, "\033[31m"));
+	free(s);
+	dm_report_free(r);
+	finish_db(db);
+	unlink(db_path);
+}
+END_TEST
+
+static Suite *
+report_suite(void)
+{
+	Suite *s = suite_create("report");
+	TCase *tc_causes = tcase_create("causes"),
+	      *tc_names = tcase_create("names");
+	TCase *tc_numbers = tcase_create("numbers"),
+	      *tc_output = tcase_create("output");
+
+	tcase_add_test(tc_causes, test_cause_pass);
+	tcase_add_test(tc_causes, test_cause_forwarded);
+	tcase_add_test(tc_causes, test_cause_mailing_list);
+	tcase_add_test(tc_causes, test_cause_local_policy);
+	tcase_add_test(tc_causes, test_cause_temperror);
+	tcase_add_test(tc_causes, test_cause_permerror);
+	tcase_add_test(tc_causes, test_cause_esp_not_aligned);
+	tcase_add_test(tc_causes, test_cause_spf_not_aligned);
+	tcase_add_test(tc_causes, test_cause_spf_fail);
+	tcase_add_test(tc_causes, test_cause_dkim_not_aligned);
+	tcase_add_test(tc_causes, test_cause_dkim_fail);
+	tcase_add_test(tc_causes, test_cause_no_dkim);
+	tcase_add_test(tc_causes, test_cause_unknown);
+	tcase_add_test(tc_causes, test_cause_not_enforced);
+	tcase_add_test(tc_causes, test_cause_strict_alignment);
+	tcase_add_test(tc_causes, test_cause_names_and_bad_code);
+	tcase_add_test(tc_causes, test_org_domain);
+	tcase_add_test(tc_names, test_isp_names);
+	tcase_add_test(tc_names, test_parse_time);
+	tcase_add_test(tc_numbers, test_report_overview_matches_sql);
+	tcase_add_test(tc_numbers, test_report_isps_match_sql);
+	tcase_add_test(tc_numbers, test_report_sources_match_sql);
+	tcase_add_test(tc_numbers, test_report_daily_spreads_multi_day_reports);
+	tcase_add_test(tc_numbers, test_report_filters);
+	tcase_add_test(tc_numbers, test_explain_single_ip_and_cidr);
+	tcase_add_test(tc_numbers, test_explain_rejects_bad_ip);
+	tcase_add_test(tc_numbers, test_query_open_errors);
+	tcase_add_test(tc_numbers, test_report_rejects_bad_period_and_table);
+	tcase_add_test(tc_output, test_csv_tables_and_quoting);
+	tcase_add_test(tc_output, test_hostile_strings_html);
+	tcase_add_test(tc_output, test_hostile_strings_json);
+	tcase_add_test(tc_output, test_hostile_strings_csv);
+	tcase_add_test(tc_output, test_hostile_strings_text);
+	suite_add_tcase(s, tc_causes);
+	suite_add_tcase(s, tc_names);
+	suite_add_tcase(s, tc_numbers);
+	suite_add_tcase(s, tc_output);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(report_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

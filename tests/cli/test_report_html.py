@@ -1,0 +1,102 @@
+"""The HTML report rendered by headless Chromium: the DOM holds the expected numbers of the
+samples and no script element; a screenshot is written (to look at when a test fails); a report
+full of hostile strings renders them as text, never as markup.
+
+    DMARCSTAT=build/cli/dmarcstat python3 tests/cli/test_report_html.py
+"""
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_report_golden import PERIOD, SOURCE, run, sample_db  # noqa: E402
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
+HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)>\",'&\x01\x1b[31m\xff"
+
+
+def chromium(args):
+    p = subprocess.run([CHROMIUM] + FLAGS + args, capture_output=True, timeout=120)
+    return p.returncode, p.stdout.decode(errors="replace")
+
+
+def render(db, tmp, name):
+    path = os.path.join(tmp, name)
+    rc, out, err = run(["report", "--db", db, "--format", "html", "-o", path] + PERIOD)
+    assert rc == 0 and out == b"", f"report --format html failed ({rc}): {err}"
+    return path
+
+
+def hostile_db(tmp):
+    db = os.path.join(tmp, "hostile.db")
+    con = sqlite3.connect(db)
+    scripts = ["schema_v1.sql"]
+    v = 2
+    while os.path.exists(os.path.join(SOURCE, "sql", f"migrate_v{v}.sql")):
+        scripts.append(f"migrate_v{v}.sql")
+        v += 1
+    if not any("rollup" in open(os.path.join(SOURCE, "sql", s)).read() for s in scripts):
+        scripts.append("rollup.sql")
+    for s in scripts:
+        con.executescript(open(os.path.join(SOURCE, "sql", s)).read())
+    h = HOSTILE.encode("utf-8", "surrogateescape").replace(b"\xc3\xbf", b"\xff")
+    con.execute("INSERT INTO report (id, org_name, report_id, \"begin\", \"end\", schema, domain,"
+                " p, stored_at) VALUES (1, ?, 'r1', 1793577600, 1793663999, 'rfc7489', ?, ?, 0)",
+                (h, h, h))
+    con.execute("INSERT INTO record (id, report, source_ip, count, disposition, dkim, spf,"
+                " header_from, envelope_from) VALUES (1, 1, '198.51.100.9', 5, 'reject', 'fail',"
+                " 'fail', ?, ?)", (h, h))
+    con.execute("INSERT INTO dkim_result (record, domain, selector, result) VALUES (1, ?, ?,"
+                " 'pass')", (h, h))
+    con.execute("UPDATE report SET record_count = 1, message_count = 5 WHERE id = 1")
+    con.commit()
+    con.close()
+    return db
+
+
+def main():
+    problems = []
+    if CHROMIUM is None:
+        print("FAIL chromium is not installed (apt-get install -y chromium)")
+        return 1
+    with tempfile.TemporaryDirectory() as tmp:
+        os.chmod(tmp, 0o755)
+        html = render(sample_db(tmp), tmp, "report.html")
+        rc, dom = chromium(["--dump-dom", "file://" + html])
+        if rc != 0 or "<h1>DMARC report 2026-11-01 to 2026-11-07</h1>" not in dom:
+            problems.append(f"chromium could not render the report (rc {rc})")
+        for want in ("<td class=\"n\">22529</td>", "<td class=\"n\">17153</td>",
+                     "<td class=\"n bad\">3480</td>", "<td class=\"n bad\">1906</td>",
+                     "<td>198.51.100.20</td>", "<td>esp_not_aligned</td>",
+                     "<td>Old Relay Inc.</td>", "<td class=\"n\">75.8</td>",
+                     "aria-label=\"Messages per day\"", "<b>Fix:</b> At the provider"):
+            if want not in dom:
+                problems.append(f"DOM lacks {want}")
+        if re.search(r"<script", dom, re.I):
+            problems.append("DOM has a script element")
+        shot = os.path.join(tmp, "report.png")
+        chromium(["--window-size=1100,2400", "--screenshot=" + shot, "file://" + html])
+        if not os.path.exists(shot) or os.path.getsize(shot) < 20000:
+            problems.append("no screenshot, or an empty one")
+        elif os.environ.get("DM_KEEP_SCREENSHOT"):
+            shutil.copy(shot, os.environ["DM_KEEP_SCREENSHOT"])
+
+        html = render(hostile_db(tmp), tmp, "hostile.html")
+        rc, dom = chromium(["--dump-dom", "file://" + html])
+        if re.search(r"<script|<img|onerror=\"", dom, re.I):
+            problems.append("hostile strings became markup in the DOM")
+        if "&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;" not in dom:
+            problems.append("hostile strings are not shown as text in the DOM")
+    for p in problems:
+        print("FAIL", p)
+    print("html: %s" % ("ok" if not problems else f"{len(problems)} problems"))
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
