@@ -5,7 +5,12 @@
 -- so they never scan `record`.  When the store has inserted a report's records it sets the
 -- report's record_count once; the trigger below then folds that one report into the rollups
 -- with a few INSERT ... SELECT ... GROUP BY ... ON CONFLICT DO UPDATE statements, at a cost
--- proportional to the report, not to the database.
+-- proportional to the report, not to the database.  rollup_source, one row per record and day,
+-- is written by the store itself as it inserts each record (sql/rollup.c, same encoding and
+-- spreading), which costs a third of reading the records back here with three correlated
+-- subqueries each; report.source_folded = 1 says it did, and the trigger then leaves
+-- rollup_source alone.  Reports stored otherwise (before this migration, or by SQL) are folded
+-- here.
 --
 -- Days.  Every rollup is per UTC day (Unix seconds of the day's start).  A report covering
 -- several days (begin to end) is spread evenly over them: each count is divided by the number
@@ -22,6 +27,9 @@
 -- Deleting a report does not subtract it from the rollups (nothing deletes reports today);
 -- DELETE FROM rollup_report, the rollup_* tables, then UPDATE report SET record_count =
 -- record_count rebuilds them all.
+
+-- 1 when the store already folded the report's records into rollup_source (see above).
+ALTER TABLE report ADD COLUMN source_folded INTEGER;
 
 -- 0..30, to spread a report over its days with a join (triggers cannot use WITH).
 CREATE TABLE rollup_seq (n INTEGER PRIMARY KEY);
@@ -61,11 +69,11 @@ CREATE TABLE rollup_daily (
 );
 
 -- Per day and everything a cause depends on: the source, the reporter, the policy, the
--- identifiers, the aligned and raw results and the override reasons.  Records with the same
--- evidence collapse into one row (by ON CONFLICT: a GROUP BY per report would cost a sort
--- and evaluate the auth subqueries twice, for records that are nearly always distinct).  A reporter's daily report already has one record per
--- source and evidence, so this table is about as long as `record`; what it saves is the joins
--- with the auth results and the reasons.  WITHOUT ROWID: the key is the table, not a copy.
+-- identifiers, the aligned and raw results and the override reasons: one row per record and
+-- day, appended.  A reporter's daily report already has one record per source and evidence,
+-- so merging equal evidence into one row (a 17-column unique key, ON CONFLICT) saved few rows
+-- and cost more than the rest of the store together; readers GROUP BY the evidence instead.
+-- What the table saves is the joins with the auth results and the reasons.
 CREATE TABLE rollup_source (
 	day INTEGER NOT NULL,
 	org_name TEXT NOT NULL,
@@ -84,10 +92,9 @@ CREATE TABLE rollup_source (
 	dkim_auth TEXT NOT NULL, -- domain US selector US result, entries separated by RS
 	spf_auth TEXT NOT NULL,	 -- domain US scope US result, entries separated by RS
 	reasons TEXT NOT NULL,	 -- type US comment, entries separated by RS
-	messages INTEGER NOT NULL,
-	PRIMARY KEY (day, org_name, domain, p, adkim, aspf, testing, source_ip, header_from,
-	    envelope_from, envelope_to, disposition, dkim, spf, dkim_auth, spf_auth, reasons)
-) WITHOUT ROWID;
+	messages INTEGER NOT NULL
+);
+CREATE INDEX rollup_source_day ON rollup_source (day);
 -- explain looks sources up by IP; the failing-sources section reads only failures.
 CREATE INDEX rollup_source_ip ON rollup_source (source_ip, day);
 CREATE INDEX rollup_source_failing ON rollup_source (day)
@@ -174,10 +181,7 @@ BEGIN
 		FROM record r WHERE r.report = NEW.id) g
 	JOIN rollup_report rr ON rr.report = NEW.id
 	JOIN rollup_seq s ON s.n < rr.ndays
-	WHERE true
-	ON CONFLICT (day, org_name, domain, p, adkim, aspf, testing, source_ip, header_from,
-	    envelope_from, envelope_to, disposition, dkim, spf, dkim_auth, spf_auth, reasons)
-	DO UPDATE SET messages = messages + excluded.messages;
+	WHERE NEW.source_folded IS NULL;
 
 	INSERT INTO rollup_ip (domain, header_from, source_ip, org_name, first_day, last_day,
 	    messages)

@@ -122,7 +122,7 @@ bind_report(struct dm_store *s, sqlite3_stmt *st, const struct dm_feedback *fb,
 	dm_store_bind_text(st, 24, fixups);
 	/* 25, the payload's sha256: ingest streams payloads and hashes only
 	 * whole units. */
-	sqlite3_bind_int64(st, 26, dm_store_now());
+	sqlite3_bind_int64(st, 26, s->report_stored_at);
 }
 
 /*
@@ -221,6 +221,8 @@ sink_begin(void *ctx, const struct dm_feedback *fb, struct dm_error *err)
 		return dm_error_set(err, DM_EINVAL, "report outside a payload");
 	s->report_id = 0;
 	s->dup_known = 0;
+	s->report_stored_at = dm_store_now();
+	dm_rollup_days(s, fb, s->report_stored_at);
 	if ((rc = insert_report(s, fb, err)) != DM_OK)
 		return rc;
 	if (sqlite3_changes(s->db) == 0) {
@@ -246,8 +248,8 @@ insert_reasons(struct dm_store *s, sqlite3_int64 rid,
 		if (st == NULL)
 			return DM_EDB;
 		sqlite3_bind_int64(st, 1, rid);
-		dm_store_bind_text(st, 2, rec->reasons[i].type);
-		dm_store_bind_text(st, 3, rec->reasons[i].comment);
+		dm_store_bind_static(st, 2, rec->reasons[i].type);
+		dm_store_bind_static(st, 3, rec->reasons[i].comment);
 		if (dm_store_step_done(s, st, "inserting reason", err) != DM_OK)
 			return DM_EDB;
 	}
@@ -268,10 +270,10 @@ insert_dkim(struct dm_store *s, sqlite3_int64 rid, const struct dm_record *rec,
 		if (st == NULL)
 			return DM_EDB;
 		sqlite3_bind_int64(st, 1, rid);
-		dm_store_bind_text(st, 2, d->domain);
-		dm_store_bind_text(st, 3, d->selector);
-		dm_store_bind_text(st, 4, d->result);
-		dm_store_bind_text(st, 5, d->human_result);
+		dm_store_bind_static(st, 2, d->domain);
+		dm_store_bind_static(st, 3, d->selector);
+		dm_store_bind_static(st, 4, d->result);
+		dm_store_bind_static(st, 5, d->human_result);
 		if (dm_store_step_done(s, st, "inserting DKIM result", err) !=
 		    DM_OK)
 			return DM_EDB;
@@ -293,10 +295,10 @@ insert_spf(struct dm_store *s, sqlite3_int64 rid, const struct dm_record *rec,
 		if (st == NULL)
 			return DM_EDB;
 		sqlite3_bind_int64(st, 1, rid);
-		dm_store_bind_text(st, 2, p->domain);
-		dm_store_bind_text(st, 3, p->scope);
-		dm_store_bind_text(st, 4, p->result);
-		dm_store_bind_text(st, 5, p->human_result);
+		dm_store_bind_static(st, 2, p->domain);
+		dm_store_bind_static(st, 3, p->scope);
+		dm_store_bind_static(st, 4, p->result);
+		dm_store_bind_static(st, 5, p->human_result);
 		if (dm_store_step_done(s, st, "inserting SPF result", err) !=
 		    DM_OK)
 			return DM_EDB;
@@ -314,15 +316,15 @@ insert_record(
 	if (st == NULL)
 		return DM_EDB;
 	sqlite3_bind_int64(st, 1, s->report_id);
-	dm_store_bind_text(st, 2, rec->source_ip);
+	dm_store_bind_static(st, 2, rec->source_ip);
 	dm_store_bind_opt(st, 3, rec->count);
-	dm_store_bind_text(st, 4, rec->disposition);
-	dm_store_bind_text(st, 5, rec->dkim);
-	dm_store_bind_text(st, 6, rec->spf);
-	dm_store_bind_text(st, 7, rec->header_from);
-	dm_store_bind_text(st, 8, rec->envelope_from);
-	dm_store_bind_text(st, 9, rec->envelope_to);
-	dm_store_bind_text(st, 10, rec->extensions);
+	dm_store_bind_static(st, 4, rec->disposition);
+	dm_store_bind_static(st, 5, rec->dkim);
+	dm_store_bind_static(st, 6, rec->spf);
+	dm_store_bind_static(st, 7, rec->header_from);
+	dm_store_bind_static(st, 8, rec->envelope_from);
+	dm_store_bind_static(st, 9, rec->envelope_to);
+	dm_store_bind_static(st, 10, rec->extensions);
 	return dm_store_step_done(s, st, "inserting record", err);
 }
 
@@ -333,7 +335,6 @@ sink_record(void *ctx, const struct dm_feedback *fb,
 	struct dm_store *s = ctx;
 	sqlite3_int64 rid;
 
-	(void)fb;
 	if (s->report_id == 0)
 		return DM_OK; /* a duplicate: begin() said DM_DONE */
 	if (insert_record(s, rec, err) != DM_OK)
@@ -341,8 +342,9 @@ sink_record(void *ctx, const struct dm_feedback *fb,
 	rid = sqlite3_last_insert_rowid(s->db);
 	if (insert_reasons(s, rid, rec, err) != DM_OK ||
 	    insert_dkim(s, rid, rec, err) != DM_OK ||
-	    insert_spf(s, rid, rec, err) != DM_OK)
-		return DM_EDB;
+	    insert_spf(s, rid, rec, err) != DM_OK ||
+	    dm_rollup_source(s, fb, rec, err) != DM_OK)
+		return err->code;
 	s->report_records++;
 	s->payload.records++;
 	if (rec->count >= 0) {

@@ -59,11 +59,9 @@ static const char *const stmt_sql[DM_ST_COUNT] = {
         "domain, "
         "adkim, aspf, p, sp, np, pct, fo, testing, discovery_method, "
         "extensions, fixups, "
-        "sha256, stored_at, anchor) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
-        "?9, "
-        "?10, ?11, ?12, "
-        "?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, "
-        "?27) "
+        "sha256, stored_at, anchor, source_folded) VALUES (?1, ?2, ?3, ?4, "
+        "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, "
+        "?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, 1) "
         "ON CONFLICT DO NOTHING",
     [DM_ST_REPORT_END] =
         "UPDATE report SET record_count = ?2, message_count = ?3, "
@@ -76,6 +74,12 @@ static const char *const stmt_sql[DM_ST_COUNT] = {
         "ifnull(\"begin\", -1) = ifnull(?4, -1) AND "
         "ifnull(\"end\", -1) = ifnull(?5, -1) AND "
         "ifnull(anchor, '') = ifnull(?6, '')",
+    [DM_ST_ROLLUP_SOURCE] =
+        "INSERT INTO rollup_source (day, org_name, domain, p, adkim, aspf, "
+        "testing, source_ip, header_from, envelope_from, envelope_to, "
+        "disposition, dkim, spf, dkim_auth, spf_auth, reasons, messages) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
+        "?15, ?16, ?17, ?18)",
     [DM_ST_RECORD] =
         "INSERT INTO record (report, source_ip, count, disposition, dkim, spf, "
         "header_from, envelope_from, envelope_to, extensions) VALUES "
@@ -209,6 +213,14 @@ dm_store_bind_text(sqlite3_stmt *st, int i, const char *v)
 	if (v == NULL)
 		return sqlite3_bind_null(st, i);
 	return sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+}
+
+int
+dm_store_bind_static(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v == NULL)
+		return sqlite3_bind_null(st, i);
+	return sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
 }
 
 int
@@ -473,6 +485,8 @@ dm_store_open(struct dm_store **out, const char *path, struct dm_error *err)
 		    err, DM_ENOMEM, "opening database: out of memory");
 	}
 	s->quarantine_cap = DM_MAX_QUARANTINE_BYTES;
+	/* Encoded auth results of one record: bounded by the parser's caps. */
+	dm_buf_init(&s->auth, (size_t)1 << 24);
 	if ((rc = open_steps(s, err)) != DM_OK) {
 		dm_store_close(s);
 		return rc;
@@ -755,6 +769,7 @@ dm_store_close(struct dm_store *s)
 	dm_free(s->unit_sha256);
 	dm_free(s->member);
 	dm_free(s->path);
+	dm_buf_free(&s->auth);
 	dm_free(s);
 }
 

@@ -14,6 +14,7 @@
 
 #include <sqlite3.h>
 
+#include "mem.h"
 #include "store.h"
 
 /* One embedded script: schema_v1.sql (version 1) or migrate_vN.sql (version N).
@@ -39,6 +40,7 @@ enum dm_stmt {
 	DM_ST_REPORT_INSERT,
 	DM_ST_REPORT_END,
 	DM_ST_REPORT_SAME,
+	DM_ST_ROLLUP_SOURCE,
 	DM_ST_RECORD,
 	DM_ST_REASON,
 	DM_ST_DKIM,
@@ -76,6 +78,10 @@ struct dm_store {
 	/* the stored report a duplicate matched: its totals, to spot conflicts
 	 */
 	int dup_known;
+	/* days the current report is spread over (see migrate_v3.sql) */
+	int64_t report_stored_at, report_day0;
+	unsigned report_ndays;
+	struct dm_buf auth; /* scratch for rollup_source's encoded results */
 	uint64_t dup_records, dup_messages;
 
 	/*
@@ -104,6 +110,9 @@ int dm_store_step_done(struct dm_store *s, sqlite3_stmt *st, const char *what,
 
 /* Binds text, or NULL for a NULL pointer; always copied (SQLITE_TRANSIENT). */
 int dm_store_bind_text(sqlite3_stmt *st, int i, const char *v);
+/* Binds text without copying it: only for values that outlive the step that
+ * follows at once (the sink's borrowed record strings). */
+int dm_store_bind_static(sqlite3_stmt *st, int i, const char *v);
 /* Binds v, or NULL when v < 0 (the model's "absent"). */
 int dm_store_bind_opt(sqlite3_stmt *st, int i, int64_t v);
 
@@ -111,6 +120,22 @@ int dm_store_bind_opt(sqlite3_stmt *st, int i, int64_t v);
  * totals. */
 void dm_store_counts_add(
     struct dm_store_counts *to, const struct dm_store_counts *c);
+
+/*
+ * Sets the days the report being stored is spread over (the rule of
+ * migrate_v3.sql), from fb's begin and end, or stored_at without a begin.
+ */
+void dm_rollup_days(
+    struct dm_store *s, const struct dm_feedback *fb, int64_t stored_at);
+
+/*
+ * Folds one stored record into rollup_source, the table report and explain
+ * read sources from.  Done here rather than by the rollup trigger: the record
+ * and its results are at hand, where the trigger would read them back with
+ * three correlated subqueries per record (two thirds of its cost).
+ */
+int dm_rollup_source(struct dm_store *s, const struct dm_feedback *fb,
+    const struct dm_record *rec, struct dm_error *err);
 
 /* Unix time now, in seconds. */
 int64_t dm_store_now(void);
