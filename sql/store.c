@@ -447,9 +447,16 @@ configure(struct dm_store *s, struct dm_error *err)
 		nanosleep(&pause, NULL);
 	if (rc != SQLITE_OK)
 		return dm_store_db_error(s, "switching to WAL mode", err);
+	/*
+	 * temp_store = MEMORY keeps the savepoints' sub-journals (a unit and
+	 * each payload is one) off the disk: on file they cost 220 writes per
+	 * unit, a third of an import's time.  They hold the original of each
+	 * page a unit changes, so a unit's memory grows with the pages it
+	 * touches, not with the database.
+	 */
 	return exec(s,
 	    "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA "
-	    "cache_size = -16384",
+	    "cache_size = -16384; PRAGMA temp_store = MEMORY",
 	    "configuring the connection", err);
 }
 
