@@ -154,6 +154,8 @@ mem_read(void *ctx, void *buf, size_t len, struct dm_error *err)
 	(void)err;
 	if (n > len)
 		n = len;
+	if (n == 0)
+		return 0; /* an empty part may have no buffer at all */
 	memcpy(buf, m->p + m->off, n);
 	m->off += n;
 	return (ssize_t)n;
@@ -520,7 +522,7 @@ arc_entry(struct at *at, struct arc *arc, struct archive_entry *e,
 		return DM_OK;
 	if (arc->info->unwrap != NULL) {
 		name = arc->info->unwrap;
-	} else if (name == NULL) {
+	} else if (name == NULL || name[0] == '\0') {
 		snprintf(fallback, sizeof(fallback), "member %u", index);
 		name = fallback;
 	}

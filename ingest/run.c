@@ -26,7 +26,9 @@ struct run {
 	const struct dm_ingest_options *opt;
 	struct dm_ingest_stats *stats;
 	struct dm_store_counts base; /* store counts when the run started */
-	int force; /* retry: process units even if seen before */
+	int force;      /* retry: process units even if seen before */
+	int bytes_kept; /* the unit's bytes are in the quarantine already */
+	size_t kept_n;  /* ... and how many */
 };
 
 static void
@@ -87,13 +89,21 @@ quarantine(struct run *r, const struct dm_unit *u, const char *member,
 	q.message = e->msg;
 	q.bytes = u->bytes;
 	q.n_bytes = u->n_bytes;
-	if (q.bytes == NULL && u->message == NULL)
+	q.size = u->size;
+	/* The store keeps an input's bytes once for all its entries. */
+	if (r->bytes_kept)
+		q.bytes = NULL, q.n_bytes = r->kept_n;
+	else if (q.bytes == NULL && u->message == NULL)
 		q.bytes = owned =
 		    read_capped(u->path, r->lim->quarantine_bytes, &q.n_bytes);
 	rc = dm_store_quarantine(r->store, &q, err);
 	dm_free(owned);
 	if (rc != DM_OK)
 		return rc;
+	if (q.bytes != NULL) {
+		r->bytes_kept = 1;
+		r->kept_n = q.n_bytes;
+	}
 	r->stats->quarantined++;
 	notify(r, DM_INGEST_QUARANTINED, u, member, e);
 	return DM_OK;
@@ -122,6 +132,7 @@ on_unit_begin(void *ctx, const struct dm_unit *u, struct dm_error *err)
 	int rc;
 
 	r->stats->units++;
+	r->bytes_kept = 0;
 	rc = r->force
 	         ? DM_OK
 	         : dm_store_unit_seen(r->store, u->sha256, u->identity, err);

@@ -11,6 +11,7 @@
  * <extensions> are re-serialised from the node stream, so their size is capped
  * while they are read instead of after libxml2 has built them in memory.
  */
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -218,6 +219,7 @@ check_start(struct dm_parser *p)
 		dm_parse_fixup(p, DM_FIXUP_BOM);
 	} else if (have >= 2 && (memcmp(p->head, "\xff\xfe", 2) == 0 ||
 	                            memcmp(p->head, "\xfe\xff", 2) == 0)) {
+		p->utf16 = 1;
 		return DM_OK;
 	}
 	if ((skipped = skip_space(p)) < 0)
@@ -233,9 +235,94 @@ check_start(struct dm_parser *p)
 
 /* ---- libxml2 callbacks ---- */
 
-/* The reader's input: what check_start() read ahead, then the source. */
+/* Fails the reader's input with err (a limit, a DOCTYPE) as if the source had.
+ */
 static int
-io_read(void *ctx, char *buf, int len)
+input_refused(struct dm_parser *p)
+{
+	p->src_failed = 1;
+	return -1;
+}
+
+/*
+ * Looks for "<!DOCTYPE" before the first element, across chunk boundaries, so
+ * that a DTD is refused before libxml2 reads it (it would expand a billion
+ * laughs' entities, or fail on them with a less useful message).
+ */
+static int
+prolog_has_doctype(struct dm_parser *p, const char *buf, size_t n)
+{
+	static const char tag[] = "<!DOCTYPE";
+	char win[sizeof(p->carry) + 64];
+	size_t i, off = 0;
+
+	while (p->in_prolog && off < n) {
+		size_t take = n - off < 64 ? n - off : 64, w;
+
+		memcpy(win, p->carry, p->carry_len);
+		memcpy(win + p->carry_len, buf + off, take);
+		w = p->carry_len + take;
+		for (i = 0; i + 1 < w; i++) {
+			if (win[i] == '<' &&
+			    (isalpha((unsigned char)win[i + 1]) ||
+			        win[i + 1] == '_' || win[i + 1] == ':'))
+				p->in_prolog = 0;
+			if (i + sizeof(tag) - 1 <= w &&
+			    memcmp(win + i, tag, sizeof(tag) - 1) == 0)
+				return 1;
+			if (!p->in_prolog)
+				break;
+		}
+		p->carry_len = w < sizeof(p->carry) ? w : sizeof(p->carry);
+		memmove(p->carry, win + w - p->carry_len, p->carry_len);
+		off += take;
+	}
+	return 0;
+}
+
+/*
+ * What libxml2 would reject or hold whole is handled on the bytes, before it
+ * reads them: control characters (invalid in XML 1.0, and common in
+ * human_result text) are dropped and counted; a DOCTYPE is refused; a text
+ * run longer than the text cap fails at once instead of being buffered by
+ * libxml2 up to its own 10 MB limit.  Entity references make text at most six
+ * bytes per character ("&#x1F600;" is one), hence the factor.  Returns the
+ * bytes left, or -1 after setting p->src_err.
+ */
+static int
+filter_bytes(struct dm_parser *p, char *buf, int len)
+{
+	uint64_t cap = (uint64_t)p->lim.text_bytes * 6 + 4096;
+	int i, o = 0;
+
+	if (p->in_prolog && prolog_has_doctype(p, buf, (size_t)len)) {
+		dm_error_setr(&p->src_err, DM_EFORMAT, "doctype",
+		    "DOCTYPE not allowed in a DMARC report");
+		return input_refused(p);
+	}
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)buf[i];
+
+		p->text_run = c == '<' ? 0 : p->text_run + 1;
+		if (!p->utf16 && c < 0x20 && c != 0 && c != '\t' && c != '\n' &&
+		    c != '\r') {
+			dm_parse_fixup(p, DM_FIXUP_CONTROL_CHARS);
+			continue;
+		}
+		buf[o++] = buf[i];
+	}
+	if (!p->utf16 && p->text_run > cap) {
+		dm_error_setr(&p->src_err, DM_ELIMIT, "limit",
+		    "text longer than %u bytes (DM_MAX_TEXT_BYTES)",
+		    p->lim.text_bytes);
+		return input_refused(p);
+	}
+	return o;
+}
+
+/* What check_start() read ahead, then the source. */
+static int
+io_read_raw(void *ctx, char *buf, int len)
 {
 	struct dm_parser *p = ctx;
 	size_t n = p->head_len - p->head_off;
@@ -256,6 +343,23 @@ io_read(void *ctx, char *buf, int len)
 		return -1;
 	}
 	return (int)got;
+}
+
+/* The reader's input: what check_start() read ahead, then the source, both
+ * through filter_bytes().  0 only at the end: a chunk that was all control
+ * characters is followed by the next one. */
+static int
+io_read(void *ctx, char *buf, int len)
+{
+	int n, kept;
+
+	do {
+		n = io_read_raw(ctx, buf, len);
+		if (n <= 0)
+			return n;
+		kept = filter_bytes(ctx, buf, n);
+	} while (kept == 0);
+	return kept;
 }
 
 /* Keeps the first error; warnings (such as a relative namespace URI) do not
@@ -606,6 +710,10 @@ run_reset(
 	p->src = src;
 	p->head_len = p->head_off = 0;
 	p->src_failed = p->xml_failed = 0;
+	p->utf16 = 0;
+	p->in_prolog = 1;
+	p->carry_len = 0;
+	p->text_run = 0;
 	dm_error_clear(&p->src_err);
 	dm_error_clear(&p->xml_err);
 	p->depth = 0;

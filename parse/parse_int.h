@@ -150,6 +150,13 @@ struct dm_parser {
 	int src_failed;
 	struct dm_error src_err;
 
+	/* The byte filter of io_read() (see filter_bytes in parse.c). */
+	int utf16;     /* UTF-16 input: bytes below 0x20 are half characters */
+	int in_prolog; /* no element has started yet */
+	char carry[8]; /* the prolog's last bytes, for a "<!DOCTYPE" split */
+	size_t carry_len;
+	uint64_t text_run; /* bytes since the last '<' */
+
 	/* The first libxml2 error of the run, already formatted. */
 	int xml_failed;
 	struct dm_error xml_err;

@@ -43,8 +43,8 @@ compress_bytes(const struct dm_store_quarantine *q, uint64_t cap, void **out,
 	return DM_OK;
 }
 
-/* The entry's hash: of the bytes given, else of the open unit (whose bytes were
- * not kept). */
+/* The entry's hash: the open unit's (the whole input, even when its kept bytes
+ * are capped), else of the bytes given. */
 static void
 entry_sha256(struct dm_store *s, const struct dm_store_quarantine *q,
     char hex[65], const char **sha)
@@ -52,7 +52,7 @@ entry_sha256(struct dm_store *s, const struct dm_store_quarantine *q,
 	struct dm_sha256 c;
 
 	*sha = s->unit_sha256;
-	if (q->bytes == NULL)
+	if (*sha != NULL || q->bytes == NULL)
 		return;
 	dm_sha256_init(&c);
 	dm_sha256_update(&c, q->bytes, q->n_bytes);
@@ -101,16 +101,50 @@ retry_entry(struct dm_store *s, sqlite3_int64 id,
 	return dm_store_step_done(s, st, "updating quarantine", err);
 }
 
+/*
+ * 1 when another entry already keeps the bytes of input sha: an archive with a
+ * thousand broken members keeps its bytes once, not a thousand times.
+ */
+static int
+bytes_kept(struct dm_store *s, const char *sha, int *kept, struct dm_error *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*kept = 0;
+	if (sha == NULL)
+		return DM_OK;
+	st = dm_store_stmt(s, DM_ST_Q_HAS_BYTES, "looking up quarantine", err);
+	if (st == NULL)
+		return DM_EDB;
+	dm_store_bind_text(st, 1, sha);
+	rc = sqlite3_step(st);
+	*kept = rc == SQLITE_ROW;
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return dm_store_db_error(s, "looking up quarantine", err);
+	return DM_OK;
+}
+
 static int
 insert_entry(struct dm_store *s, const struct dm_store_quarantine *q,
     const char *sha, struct dm_error *err)
 {
+	struct dm_store_quarantine shared = *q;
+	uint64_t total = q->size > q->n_bytes ? q->size : q->n_bytes;
+	uint64_t kept =
+	    q->n_bytes < s->quarantine_cap ? q->n_bytes : s->quarantine_cap;
 	sqlite3_stmt *st;
 	void *z;
 	size_t zn;
-	int rc;
+	int rc, has;
 
-	if ((rc = compress_bytes(q, s->quarantine_cap, &z, &zn, err)) != DM_OK)
+	if ((rc = bytes_kept(s, sha, &has, err)) != DM_OK)
+		return rc;
+	if (has)
+		shared.bytes = NULL;
+	if ((rc = compress_bytes(&shared, s->quarantine_cap, &z, &zn, err)) !=
+	    DM_OK)
 		return rc;
 	rc = DM_EDB;
 	st = dm_store_stmt(s, DM_ST_Q_INSERT, "inserting quarantine", err);
@@ -120,11 +154,13 @@ insert_entry(struct dm_store *s, const struct dm_store_quarantine *q,
 	dm_store_bind_text(st, 2, q->member);
 	dm_store_bind_text(st, 3, q->reason);
 	dm_store_bind_text(st, 4, q->message);
-	if (z != NULL) {
+	if (z != NULL)
 		sqlite3_bind_blob64(st, 5, z, zn, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 6, (sqlite3_int64)q->n_bytes);
-	}
-	sqlite3_bind_int(st, 7, z != NULL && q->n_bytes > s->quarantine_cap);
+	/* Without bytes, n_bytes may still say how large the input is (its
+	 * bytes kept by another entry). */
+	if (q->bytes != NULL || q->n_bytes > 0)
+		sqlite3_bind_int64(st, 6, (sqlite3_int64)total);
+	sqlite3_bind_int(st, 7, q->n_bytes > 0 && total > kept);
 	dm_store_bind_text(st, 8, sha);
 	sqlite3_bind_int64(st, 9, dm_store_now());
 	rc = dm_store_step_done(s, st, "inserting quarantine", err);

@@ -102,7 +102,14 @@ static const char *const stmt_sql[DM_ST_COUNT] = {
         "INSERT INTO quarantine (path, member, reason, message, bytes, size, "
         "truncated, sha256, first_seen, last_tried, attempts) VALUES "
         "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, 1)",
-    [DM_ST_Q_GET] = "SELECT bytes, size FROM quarantine WHERE id = ?1",
+    /* An entry may share the bytes of an earlier entry of the same input. */
+    [DM_ST_Q_GET] =
+        "SELECT b.bytes, b.size FROM quarantine q LEFT JOIN quarantine b ON "
+        "b.id = coalesce(CASE WHEN q.bytes IS NOT NULL THEN q.id END, "
+        "(SELECT x.id FROM quarantine x WHERE x.sha256 = q.sha256 AND "
+        "x.bytes IS NOT NULL ORDER BY x.id LIMIT 1)) WHERE q.id = ?1",
+    [DM_ST_Q_HAS_BYTES] = "SELECT 1 FROM quarantine WHERE sha256 = ?1 AND "
+                          "bytes IS NOT NULL LIMIT 1",
     [DM_ST_Q_RESOLVE] = "UPDATE quarantine SET resolved_at = ?2 "
                         "WHERE id = ?1 AND resolved_at IS NULL",
     [DM_ST_Q_EXISTS] = "SELECT 1 FROM quarantine WHERE id = ?1",
@@ -447,16 +454,9 @@ configure(struct dm_store *s, struct dm_error *err)
 		nanosleep(&pause, NULL);
 	if (rc != SQLITE_OK)
 		return dm_store_db_error(s, "switching to WAL mode", err);
-	/*
-	 * temp_store = MEMORY keeps the savepoints' sub-journals (a unit and
-	 * each payload is one) off the disk: on file they cost 220 writes per
-	 * unit, a third of an import's time.  They hold the original of each
-	 * page a unit changes, so a unit's memory grows with the pages it
-	 * touches, not with the database.
-	 */
 	return exec(s,
 	    "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA "
-	    "cache_size = -16384; PRAGMA temp_store = MEMORY",
+	    "cache_size = -16384",
 	    "configuring the connection", err);
 }
 
@@ -629,17 +629,19 @@ dm_store_unit_begin(
 		return dm_error_set(err, DM_EINVAL, "a unit is already open");
 	if (u->sha256 == NULL)
 		return dm_error_set(err, DM_EINVAL, "unit without a sha256");
-	if (batch_begin(s, err) != DM_OK ||
-	    exec(s, "SAVEPOINT unit", "starting a unit", err) != DM_OK)
+	/*
+	 * No savepoint of its own: a batch commits only between units, so a
+	 * unit is in the database whole or not at all, and only a fatal error
+	 * (which rolls the batch back) can leave one half-done.  A savepoint
+	 * would copy every page the unit touches to its sub-journal.
+	 */
+	if (batch_begin(s, err) != DM_OK)
 		return DM_EDB;
 	s->unit_sha256 = dm_strdup(u->sha256);
-	if (s->unit_sha256 == NULL) {
-		savepoint_undo(s, "unit", NULL);
+	if (s->unit_sha256 == NULL)
 		return dm_error_set(
 		    err, DM_ENOMEM, "starting a unit: out of memory");
-	}
 	if (input_insert(s, u, err) != DM_OK) {
-		savepoint_undo(s, "unit", NULL);
 		dm_free(s->unit_sha256);
 		s->unit_sha256 = NULL;
 		return DM_EDB;
@@ -730,8 +732,7 @@ dm_store_unit_end(struct dm_store *s, struct dm_error *err)
 	if (!s->in_unit || s->in_payload)
 		return dm_error_set(
 		    err, DM_EINVAL, "no unit open, or a payload still open");
-	if (input_done(s, err) != DM_OK ||
-	    exec(s, "RELEASE unit", "finishing a unit", err) != DM_OK)
+	if (input_done(s, err) != DM_OK)
 		return DM_EDB;
 	s->in_unit = 0;
 	s->input_id = 0;

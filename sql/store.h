@@ -74,6 +74,8 @@ struct dm_store_quarantine {
 	const void *bytes; /* the unit's raw bytes (compressed and capped by the
 	                      store), or NULL */
 	size_t n_bytes;
+	uint64_t size; /* the whole input's size, if more than n_bytes were not
+	                  kept (then the entry says truncated); 0: n_bytes */
 };
 
 /*

@@ -954,16 +954,65 @@ END_TEST
  * is reported. */
 START_TEST(test_parse_rejects_billion_laughs)
 {
-	int rc = run_file("billion_laughs.xml", NULL);
-
-	ck_assert_int_eq(rc, DM_EFORMAT);
-	ck_assert_msg(strcmp(err.reason, "doctype") == 0 ||
-	                  strcmp(err.reason, "xml_malformed") == 0,
-	    "reason %s", err.reason);
-	if (strcmp(err.reason, "xml_malformed") == 0)
-		ck_assert_str_eq(err.msg, "XML not well-formed at line 1: "
-		                          "Detected an entity reference loop");
+	/* Refused on its bytes, before libxml2 reads the DTD. */
+	assert_error(run_file("billion_laughs.xml", NULL), DM_EFORMAT,
+	    "doctype", "DOCTYPE not allowed in a DMARC report");
 	ck_assert_int_eq(cap.begins, 0);
+}
+END_TEST
+
+/* A DOCTYPE split between two reads is still seen. */
+START_TEST(test_parse_rejects_doctype_split_across_reads)
+{
+	static const char doc[] = "<?xml version=\"1.0\"?>\n<!DOC"
+	                          "TYPE feedback [<!ENTITY a \"b\">]>"
+	                          "<feedback/>";
+	size_t i;
+
+	for (i = 1; i < 40; i++) {
+		struct mem_src m = {doc, sizeof(doc) - 1, 0, 0, 0, 0};
+
+		m.chunk = i;
+		setup();
+		assert_error(run_src(&m, NULL), DM_EFORMAT, "doctype",
+		    "DOCTYPE not allowed in a DMARC report");
+	}
+}
+END_TEST
+
+/* Raw C0 control characters (not allowed in XML 1.0) are dropped, counted. */
+START_TEST(test_fixup_raw_control_chars)
+{
+	static const char doc[] =
+	    "<feedback><report_metadata><org_name>Re\x01" "cei\x1f" "ver\x0b"
+	    "</org_name><report_id>r\x02-1</report_id></report_metadata>"
+	    "<policy_published><domain>example.com</domain>"
+	    "</policy_published></feedback>";
+
+	ck_assert_int_eq(run_str(doc, NULL), DM_OK);
+	assert_fixups(DM_FIXUP_CONTROL_CHARS, 4);
+	ck_assert_str_eq(cap.at_end.org_name, "Receiver");
+	ck_assert_str_eq(cap.at_end.report_id, "r-1");
+}
+END_TEST
+
+/* A text run far over the cap fails while reading, naming the cap, instead of
+ * being buffered by libxml2. */
+START_TEST(test_parse_caps_text_while_reading)
+{
+	struct dm_limits lim = dm_limits_default();
+	static char doc[200000];
+	size_t n;
+
+	lim.text_bytes = 1000;
+	n = (size_t)snprintf(
+	    doc, sizeof(doc), "<feedback><report_metadata><org_name>");
+	memset(doc + n, 'a', 150000);
+	n += 150000;
+	n += (size_t)snprintf(doc + n, sizeof(doc) - n,
+	    "</org_name></report_metadata></feedback>");
+	assert_error(run_mem(doc, n, &lim), DM_ELIMIT, "limit",
+	    "text longer than 1000 bytes (DM_MAX_TEXT_BYTES)");
 }
 END_TEST
 
@@ -1322,6 +1371,7 @@ parse_suite(void)
 	tcase_add_test(tc, test_fixup_count_decimal);
 	tcase_add_test(tc, test_fixup_count_invalid);
 	tcase_add_test(tc, test_fixup_control_chars);
+	tcase_add_test(tc, test_fixup_raw_control_chars);
 	tcase_add_test(tc, test_fixup_identities);
 	tcase_add_test(tc, test_fixup_ip_invalid);
 	tcase_add_test(tc, test_fixup_ip_mapped);
@@ -1337,6 +1387,8 @@ parse_suite(void)
 	tcase_add_test(tc, test_parse_rejects_doctype);
 	tcase_add_test(tc, test_parse_rejects_xxe);
 	tcase_add_test(tc, test_parse_rejects_billion_laughs);
+	tcase_add_test(tc, test_parse_rejects_doctype_split_across_reads);
+	tcase_add_test(tc, test_parse_caps_text_while_reading);
 	tcase_add_test(tc, test_parse_not_well_formed);
 	tcase_add_test(tc, test_parse_trailing_garbage);
 	tcase_add_test(tc, test_parse_root_html);

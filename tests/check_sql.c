@@ -1058,11 +1058,10 @@ START_TEST(test_store_quarantine_add_list_get_resolve)
 	ok(dm_store_unit_end(s, &e), &e);
 	counts_eq(s, 0, 0, 0, 0, 2);
 	ROW_EQ(db_of(s), "SELECT outcome FROM input", "quarantined");
+	/* The entry is the input's: its hash is the unit's. */
 	ROW_EQ(db_of(s),
 	    "SELECT count(*), sha256, length(bytes) < 10000 FROM quarantine",
-	    "1",
-	    "ee210c4f460bea8d53dc48e08dcecdcca8b49c25887bd589816c5b2a870f4d25",
-	    "1");
+	    "1", "aa11", "1");
 
 	ok(dm_store_quarantine_open(s, 0, &c, &e), &e);
 	next_row(c, &row);
@@ -1102,6 +1101,43 @@ START_TEST(test_store_quarantine_add_list_get_resolve)
 	ROW_EQ(db_of(s),
 	    "SELECT count(*), max(id), sum(attempts) FROM quarantine", "2", "2",
 	    "3");
+	free(bytes);
+	dm_store_close(s);
+}
+END_TEST
+
+/* Two broken members of one input: the input's bytes are kept once, and both
+ * entries give them back. */
+START_TEST(test_store_quarantine_keeps_an_inputs_bytes_once)
+{
+	struct dm_store *s = open_memory();
+	unsigned char *bytes = pattern(10000);
+	struct dm_store_quarantine q = {.path = "/in/bad.zip",
+	    .member = "bad.zip>one.xml",
+	    .reason = "xml_malformed",
+	    .message = "XML not well-formed at line 9",
+	    .bytes = bytes,
+	    .n_bytes = 10000};
+	struct dm_error e;
+	void *got;
+	size_t n;
+	int id;
+
+	ok(dm_store_unit_begin(s, &unit1, &e), &e);
+	ok(dm_store_quarantine(s, &q, &e), &e);
+	q.member = "bad.zip>two.xml";
+	ok(dm_store_quarantine(s, &q, &e), &e);
+	ok(dm_store_unit_end(s, &e), &e);
+	ROW_EQ(db_of(s),
+	    "SELECT group_concat(member || ':' || (bytes IS NOT NULL) || ':' || "
+	    "size, ' ') FROM (SELECT * FROM quarantine ORDER BY id)",
+	    "bad.zip>one.xml:1:10000 bad.zip>two.xml:0:10000");
+	for (id = 1; id <= 2; id++) {
+		ok(dm_store_quarantine_get(s, id, &got, &n, &e), &e);
+		ck_assert_uint_eq(n, 10000);
+		ck_assert_int_eq(memcmp(got, bytes, n), 0);
+		dm_free(got);
+	}
 	free(bytes);
 	dm_store_close(s);
 }
@@ -1447,6 +1483,7 @@ sql_suite(void)
 
 	tc = tcase_create("tc_quarantine");
 	tcase_add_test(tc, test_store_quarantine_add_list_get_resolve);
+	tcase_add_test(tc, test_store_quarantine_keeps_an_inputs_bytes_once);
 	tcase_add_test(tc, test_store_quarantine_caps_bytes);
 	tcase_add_test(tc, test_store_quarantine_without_bytes);
 	tcase_add_test(tc, test_store_quarantine_errors);
