@@ -9,8 +9,8 @@
 
 /* Length of the valid UTF-8 sequence at s, or 0 when it is not valid (RFC
  * 3629). */
-static size_t
-utf8_len(const unsigned char *s)
+size_t
+dm_utf8_len(const unsigned char *s)
 {
 	size_t n, i;
 	uint32_t cp;
@@ -77,7 +77,7 @@ dm_json_str(struct dm_buf *b, const char *str)
 		return rc;
 	run = s;
 	while (*s != '\0') {
-		size_t n = utf8_len(s);
+		size_t n = dm_utf8_len(s);
 
 		if (n == 1 && !needs_escape(s)) {
 			s++;

@@ -15,6 +15,13 @@
 
 #include "mem.h"
 
+/*
+ * Length of the valid UTF-8 sequence at s (1-4), or 0 when it is not valid
+ * (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF).  s must
+ * be NUL-terminated, so a truncated sequence stops at the NUL.
+ */
+size_t dm_utf8_len(const unsigned char *s);
+
 /* Appends s as a quoted JSON string, or null when s is NULL.  DM_OK, DM_ENOMEM
  * or DM_ELIMIT. */
 int dm_json_str(struct dm_buf *b, const char *s);

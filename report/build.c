@@ -326,8 +326,8 @@ day_cb(void *ctx, const struct dm_query_day *d, struct dm_error *err)
 /* ---- Failing sources
  * ---------------------------------------------------------------------- */
 
-static struct dm_evidence
-evidence_of(const struct dm_query_source *s)
+struct dm_evidence
+dm_report_evidence(const struct dm_query_source *s)
 {
 	struct dm_evidence ev;
 
@@ -460,7 +460,7 @@ static int
 source_cb(void *ctx, const struct dm_query_source *s, struct dm_error *err)
 {
 	struct build *b = ctx;
-	struct dm_evidence ev = evidence_of(s);
+	struct dm_evidence ev = dm_report_evidence(s);
 	struct dm_cause c = dm_cause_classify(&ev);
 	const char *isp = dm_isp_name(s->org_name);
 	struct ip_agg *a;

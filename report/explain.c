@@ -229,22 +229,7 @@ add_cause(struct xip *a, const struct dm_query_source *s)
 	struct dm_buf why, fix;
 	int rc;
 
-	memset(&ev, 0, sizeof(ev));
-	ev.header_from = s->header_from;
-	ev.envelope_from = s->envelope_from;
-	ev.disposition = s->disposition;
-	ev.dkim = s->dkim;
-	ev.spf = s->spf;
-	ev.dkim_results = s->dkim_results;
-	ev.n_dkim = s->n_dkim;
-	ev.spf_results = s->spf_results;
-	ev.n_spf = s->n_spf;
-	ev.reasons = s->reasons;
-	ev.n_reasons = s->n_reasons;
-	ev.p = s->p;
-	ev.testing = s->testing;
-	ev.adkim = s->adkim;
-	ev.aspf = s->aspf;
+	ev = dm_report_evidence(s);
 	c = dm_cause_classify(&ev);
 	a->cause[c.code] += s->messages;
 	if (c.code != DM_CAUSE_PASS)

@@ -11,6 +11,8 @@
 
 #include <stdarg.h>
 #include <string.h>
+
+#include "json.h"
 #include <time.h>
 
 /* A report of 10,000 failing sources with explanations stays far below this. */
@@ -75,35 +77,14 @@ out_free(struct out *o)
 	dm_buf_free(&o->b);
 }
 
-/* Length of the valid UTF-8 sequence at s, or 0 (RFC 3629: no overlongs, no
- * surrogates). */
+/* As dm_utf8_len, but C1 controls (U+0080-U+009F), which drive terminals
+ * too, count as invalid. */
 static size_t
 utf8_len(const unsigned char *s)
 {
-	size_t n, i;
-	uint32_t cp;
+	size_t n = dm_utf8_len(s);
 
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2, cp = s[0] & 0x1fu;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3, cp = s[0] & 0x0fu;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4, cp = s[0] & 0x07u;
-	else
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3fu);
-	}
-	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	/* C1 controls (U+0080-U+009F) drive terminals too: treat them as
-	 * invalid. */
-	return n == 2 && cp < 0xa0 ? 0 : n;
+	return n == 2 && s[0] == 0xc2 && s[1] < 0xa0 ? 0 : n;
 }
 
 size_t

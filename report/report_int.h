@@ -135,6 +135,10 @@ int strmap_get(struct strmap *m, const char *key, size_t *val, int *added);
 void strmap_free(struct strmap *m);
 
 /* ---- renderers ---- */
+/* The classifier's view of a source row of the rollups (strings borrowed). */
+struct dm_query_source;
+struct dm_evidence dm_report_evidence(const struct dm_query_source *s);
+
 int write_text(const struct dm_report *r, int color, struct out *o);
 int write_csv(const struct dm_report *r, const char *table, struct out *o,
     struct dm_error *err);
