@@ -202,6 +202,12 @@ on_unit_end(void *ctx, const struct dm_unit *u, int ok, struct dm_error *err)
 	(void)ok;
 	if ((rc = dm_store_unit_end(r->store, err)) != DM_OK)
 		return rc;
+	/* The walker moves a Maildir message once this returns: its reports
+	 * must be committed first, or a crash would lose them. */
+	if ((r->opt->walk.move_to != NULL || r->opt->walk.failed_to != NULL) &&
+	    u->identity != NULL &&
+	    (rc = dm_store_flush(r->store, err)) != DM_OK)
+		return rc;
 	notify(r, DM_INGEST_UNIT_DONE, u, NULL, NULL);
 	return DM_OK;
 }
