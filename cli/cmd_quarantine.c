@@ -318,7 +318,7 @@ retry_ids(struct dm_store *s, const struct ids *ids, int *still_failing,
 			    ids->v[i], st.reports, st.records, st.duplicates);
 		} else {
 			printf("%" PRId64 ": still failing (see 'dmarcstat "
-			                  "quarantine show %" PRId64 "')\n",
+			       "quarantine show %" PRId64 "')\n",
 			    ids->v[i], ids->v[i]);
 			*still_failing = 1;
 		}

@@ -1,11 +1,12 @@
 /*
- * ingest_int.h - what ingest/'s own files share; nothing outside ingest/ includes it.
+ * ingest_int.h - what ingest/'s own files share; nothing outside ingest/
+ * includes it.
  *
  * walk.c     paths, folders, stdin, units (hashing), dispatch by content
- * archive.c  containers: gzip (multi-member, trailing garbage), zip (every member), any nesting,
- *            through libarchive, streaming, with the caps of struct dm_limits
- * sniff.c    what a byte stream is, from its first bytes
- * mail.c     RFC 5322 mails through GMime: every leaf part decoded, nested message/rfc822
+ * archive.c  containers: gzip (multi-member, trailing garbage), zip (every
+ * member), any nesting, through libarchive, streaming, with the caps of struct
+ * dm_limits sniff.c    what a byte stream is, from its first bytes mail.c RFC
+ * 5322 mails through GMime: every leaf part decoded, nested message/rfc822
  * mbox.c, maildir.c  mailbox formats (messages become units)
  */
 #ifndef DM_INGEST_INT_H
@@ -22,20 +23,25 @@ enum dm_sniff {
 	DM_SNIFF_JSON,
 	DM_SNIFF_GZIP,
 	DM_SNIFF_ZIP,
-	DM_SNIFF_OTHER_COMPRESSED, /* bzip2, xz, zstd, lz4: libarchive reads them too */
-	DM_SNIFF_MAIL,		   /* RFC 5322 header lines (optionally after a "From " line) */
-	DM_SNIFF_MBOX,		   /* "From " line followed by headers, several messages possible */
+	DM_SNIFF_OTHER_COMPRESSED, /* bzip2, xz, zstd, lz4: libarchive reads
+	                              them too */
+	DM_SNIFF_MAIL, /* RFC 5322 header lines (optionally after a "From "
+	                  line) */
+	DM_SNIFF_MBOX, /* "From " line followed by headers, several messages
+	                  possible */
 	DM_SNIFF_OTHER
 };
 
 #define DM_SNIFF_BYTES 512
 
-/* Classifies the first n bytes of a stream (n may be less than DM_SNIFF_BYTES). */
+/* Classifies the first n bytes of a stream (n may be less than DM_SNIFF_BYTES).
+ */
 enum dm_sniff dm_sniff(const unsigned char *head, size_t n);
 
 /*
- * Writes a cap's size for a message: "64 MiB", "512 KiB" or "1000 bytes", in the largest unit
- * that divides it, so that a message names the limit the way it was set (archive.c).
+ * Writes a cap's size for a message: "64 MiB", "512 KiB" or "1000 bytes", in
+ * the largest unit that divides it, so that a message names the limit the way
+ * it was set (archive.c).
  */
 void dm_size_text(char *buf, size_t n, uint64_t v);
 
@@ -44,84 +50,99 @@ struct dm_walk {
 	const struct dm_limits *lim;
 	const struct dm_walk_options *opt;
 	const struct dm_walk_ops *ops;
-	int unit_ok; /* cleared when a problem is reported for the current unit */
+	int unit_ok; /* cleared when a problem is reported for the current unit
+	              */
 };
 
-/* Reports a problem for the current unit (through ops->problem) and clears unit_ok. */
-int dm_walk_problem(struct dm_walk *w, const struct dm_unit *u, const char *member,
-    const struct dm_error *problem, struct dm_error *err);
+/* Reports a problem for the current unit (through ops->problem) and clears
+ * unit_ok. */
+int dm_walk_problem(struct dm_walk *w, const struct dm_unit *u,
+    const char *member, const struct dm_error *problem, struct dm_error *err);
 
 /*
- * Unwraps a stream and delivers every payload in it: sniffs, recurses into containers up to
- * lim->container_depth, calls ops->payload for XML/JSON/other/empty leaves.  member is the
- * container path so far (NULL at the top).  Problems with the stream go to dm_walk_problem; the
- * return value is only for fatal errors from callbacks.
+ * Unwraps a stream and delivers every payload in it: sniffs, recurses into
+ * containers up to lim->container_depth, calls ops->payload for
+ * XML/JSON/other/empty leaves.  member is the container path so far (NULL at
+ * the top).  Problems with the stream go to dm_walk_problem; the return value
+ * is only for fatal errors from callbacks.
  */
-int dm_walk_stream(struct dm_walk *w, const struct dm_unit *u, const char *member,
-    const struct dm_source *src, unsigned depth, struct dm_error *err);
+int dm_walk_stream(struct dm_walk *w, const struct dm_unit *u,
+    const char *member, const struct dm_source *src, unsigned depth,
+    struct dm_error *err);
 
 /* A source reading from memory (for mail parts). */
 struct dm_mem_source {
 	const unsigned char *p;
 	size_t len, off;
 };
-struct dm_source dm_mem_source(struct dm_mem_source *m, const void *p, size_t len);
+struct dm_source dm_mem_source(
+    struct dm_mem_source *m, const void *p, size_t len);
 
 /* One decoded leaf part of a mail. */
 struct dm_mail_part {
-	const char *path;	  /* e.g. "part 2" or "part 2>attached message>part 1" */
-	const char *filename;	  /* declared file name (RFC 2231 decoded) or NULL */
-	const char *content_type; /* declared type, e.g. "application/zip", or NULL */
-	const void *data;	  /* decoded bytes (base64, quoted-printable, uuencode undone) */
+	const char
+	    *path; /* e.g. "part 2" or "part 2>attached message>part 1" */
+	const char
+	    *filename; /* declared file name (RFC 2231 decoded) or NULL */
+	const char
+	    *content_type; /* declared type, e.g. "application/zip", or NULL */
+	const void *data;  /* decoded bytes (base64, quoted-printable, uuencode
+	                      undone) */
 	size_t len;
 };
 
 /* What a parsed mail is. */
 enum dm_mail_kind {
-	DM_MAIL_PLAIN = 0,	/* anything that may carry aggregate reports */
-	DM_MAIL_FORENSIC,	/* multipart/report; report-type=feedback-report (RUF) */
-	DM_MAIL_TLSRPT,		/* multipart/report; report-type=tlsrpt */
-	DM_MAIL_BOUNCE		/* multipart/report; report-type=delivery-status */
+	DM_MAIL_PLAIN = 0, /* anything that may carry aggregate reports */
+	DM_MAIL_FORENSIC, /* multipart/report; report-type=feedback-report (RUF)
+	                   */
+	DM_MAIL_TLSRPT,   /* multipart/report; report-type=tlsrpt */
+	DM_MAIL_BOUNCE    /* multipart/report; report-type=delivery-status */
 };
 
 /*
- * Parses one mail held in memory and calls part() for each leaf part.  Fills *info with the
- * message's headers (strings owned by the mail, valid until part() calls are over: info is only
- * valid inside the call) and *kind.  Errors: DM_EFORMAT (not a mail, truncated MIME), DM_ELIMIT
- * (too many parts, too deep).
+ * Parses one mail held in memory and calls part() for each leaf part.  Fills
+ * *info with the message's headers (strings owned by the mail, valid until
+ * part() calls are over: info is only valid inside the call) and *kind. Errors:
+ * DM_EFORMAT (not a mail, truncated MIME), DM_ELIMIT (too many parts, too
+ * deep).
  */
 int dm_mail_walk(const void *bytes, size_t len, const struct dm_limits *lim,
-    int (*part)(void *ctx, const struct dm_mail_info *info, enum dm_mail_kind kind,
-	const struct dm_mail_part *p, struct dm_error *err),
+    int (*part)(void *ctx, const struct dm_mail_info *info,
+        enum dm_mail_kind kind, const struct dm_mail_part *p,
+        struct dm_error *err),
     void *ctx, struct dm_error *err);
 
 /*
- * A mail's header fields, read from its header block alone, without parsing the body, so that
- * struct dm_unit.mail is known at unit_begin, before the mail is walked (a unit seen before is
- * then skipped without a MIME parse).  The strings are owned by the struct; info points at them.
+ * A mail's header fields, read from its header block alone, without parsing the
+ * body, so that struct dm_unit.mail is known at unit_begin, before the mail is
+ * walked (a unit seen before is then skipped without a MIME parse).  The
+ * strings are owned by the struct; info points at them.
  */
 struct dm_mail_head {
 	struct dm_mail_info info;
 	char *message_id, *date, *from, *subject;
 };
 
-/* Fills *h (fields absent from the mail stay NULL).  Errors: DM_ENOMEM.  Free with _free. */
+/* Fills *h (fields absent from the mail stay NULL).  Errors: DM_ENOMEM.  Free
+ * with _free. */
 int dm_mail_head_read(const void *bytes, size_t len, struct dm_mail_head *h,
     struct dm_error *err);
 /* Frees what *h owns and clears it; h may hold nothing. */
 void dm_mail_head_free(struct dm_mail_head *h);
 
 /*
- * Mail sources (mailbox.c), called by walk.c's dispatcher.  Each message is a unit of its own:
- * dm_walk_mail_file handles a file sniffed as DM_SNIFF_MAIL or DM_SNIFF_MBOX (head holds its
- * first n bytes); dm_walk_mail_memory a mail read from stdin; dm_walk_maildir a folder for
- * which dm_is_maildir() is true (cur/ and new/ messages, honouring opt->move_to/failed_to).
- * Return values as dm_walk_stream.
+ * Mail sources (mailbox.c), called by walk.c's dispatcher.  Each message is a
+ * unit of its own: dm_walk_mail_file handles a file sniffed as DM_SNIFF_MAIL or
+ * DM_SNIFF_MBOX (head holds its first n bytes); dm_walk_mail_memory a mail read
+ * from stdin; dm_walk_maildir a folder for which dm_is_maildir() is true (cur/
+ * and new/ messages, honouring opt->move_to/failed_to). Return values as
+ * dm_walk_stream.
  */
-int dm_walk_mail_file(struct dm_walk *w, const char *path, const unsigned char *head, size_t n,
-    struct dm_error *err);
-int dm_walk_mail_memory(struct dm_walk *w, const char *path, const void *bytes, size_t len,
-    struct dm_error *err);
+int dm_walk_mail_file(struct dm_walk *w, const char *path,
+    const unsigned char *head, size_t n, struct dm_error *err);
+int dm_walk_mail_memory(struct dm_walk *w, const char *path, const void *bytes,
+    size_t len, struct dm_error *err);
 int dm_is_maildir(const char *dir);
 int dm_walk_maildir(struct dm_walk *w, const char *dir, struct dm_error *err);
 

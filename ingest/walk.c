@@ -230,8 +230,8 @@ out:
 }
 
 /*
- * Bytes held in memory (standard input, a quarantine retry) as the unit `name`: a
- * mail or mbox goes to mailbox.c, anything else is one unit.
+ * Bytes held in memory (standard input, a quarantine retry) as the unit `name`:
+ * a mail or mbox goes to mailbox.c, anything else is one unit.
  */
 static int
 walk_bytes(struct dm_walk *w, const char *name, const void *bytes, size_t len,

@@ -1,4 +1,5 @@
-/* check_core.c - errors, buffers, the allocation hook, SHA-256 and fix-up names. */
+/* check_core.c - errors, buffers, the allocation hook, SHA-256 and fix-up
+ * names. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,8 @@ START_TEST(test_error_set_returns_code_and_flattens)
 	struct dm_error e;
 
 	dm_error_clear(&e);
-	ck_assert_int_eq(dm_error_set(&e, DM_EFORMAT, "bad \"%s\"", "a\nb"), DM_EFORMAT);
+	ck_assert_int_eq(
+	    dm_error_set(&e, DM_EFORMAT, "bad \"%s\"", "a\nb"), DM_EFORMAT);
 	ck_assert_int_eq(e.code, DM_EFORMAT);
 	ck_assert_str_eq(e.msg, "bad \"a b\"");
 	ck_assert_ptr_null(e.reason);
@@ -79,16 +81,19 @@ START_TEST(test_sha256_known_vectors)
 
 	dm_sha256_init(&c);
 	dm_sha256_final_hex(&c, hex);
-	ck_assert_str_eq(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	ck_assert_str_eq(hex,
+	    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 	dm_sha256_init(&c);
 	dm_sha256_update(&c, "abc", 3);
 	dm_sha256_final_hex(&c, hex);
-	ck_assert_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	ck_assert_str_eq(hex,
+	    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 	dm_sha256_init(&c);
 	for (i = 0; i < 1000; i++)
 		dm_sha256_update(&c, "a", 1);
 	dm_sha256_final_hex(&c, hex);
-	ck_assert_str_eq(hex, "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3");
+	ck_assert_str_eq(hex,
+	    "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3");
 }
 END_TEST
 
@@ -119,9 +124,11 @@ START_TEST(test_json_escapes_hostile_strings)
 
 	dm_buf_init(&b, 1024);
 	ck_assert_int_eq(dm_json_str(&b, "a\"b\\c\n<script>&\x01\x7f"), DM_OK);
-	ck_assert_str_eq(b.data, "\"a\\\"b\\\\c\\n\\u003cscript\\u003e\\u0026\\u0001\\u007f\"");
+	ck_assert_str_eq(b.data,
+	    "\"a\\\"b\\\\c\\n\\u003cscript\\u003e\\u0026\\u0001\\u007f\"");
 	dm_buf_reset(&b);
-	/* Invalid UTF-8 (a lone continuation byte, an overlong form) becomes U+FFFD; valid kept. */
+	/* Invalid UTF-8 (a lone continuation byte, an overlong form) becomes
+	 * U+FFFD; valid kept. */
 	ck_assert_int_eq(dm_json_str(&b, "\x80x\xc0\xafé\xe2\x80\xa8"), DM_OK);
 	ck_assert_str_eq(b.data, "\"\\ufffdx\\ufffd\\ufffdé\\u2028\"");
 	dm_buf_reset(&b);

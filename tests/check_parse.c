@@ -984,7 +984,9 @@ END_TEST
 START_TEST(test_fixup_raw_control_chars)
 {
 	static const char doc[] =
-	    "<feedback><report_metadata><org_name>Re\x01" "cei\x1f" "ver\x0b"
+	    "<feedback><report_metadata><org_name>Re\x01"
+	    "cei\x1f"
+	    "ver\x0b"
 	    "</org_name><report_id>r\x02-1</report_id></report_metadata>"
 	    "<policy_published><domain>example.com</domain>"
 	    "</policy_published></feedback>";

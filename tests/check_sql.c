@@ -1129,7 +1129,8 @@ START_TEST(test_store_quarantine_keeps_an_inputs_bytes_once)
 	ok(dm_store_quarantine(s, &q, &e), &e);
 	ok(dm_store_unit_end(s, &e), &e);
 	ROW_EQ(db_of(s),
-	    "SELECT group_concat(member || ':' || (bytes IS NOT NULL) || ':' || "
+	    "SELECT group_concat(member || ':' || (bytes IS NOT NULL) || ':' "
+	    "|| "
 	    "size, ' ') FROM (SELECT * FROM quarantine ORDER BY id)",
 	    "bad.zip>one.xml:1:10000 bad.zip>two.xml:0:10000");
 	for (id = 1; id <= 2; id++) {
