@@ -59,6 +59,23 @@ def hostile_db(tmp):
     return db
 
 
+# What could make a browser or mail client run code or fetch anything: scripts, event handlers,
+# and every way to name a URL (elements with src/href, CSS url() and @import, meta refresh).
+ACTIVE = re.compile(r"<script|<iframe|<object|<embed|<link|<img|<meta[^>]*refresh|\son[a-z]+\s*="
+                    r"|\ssrc\s*=|\shref\s*=|url\(|@import|javascript:", re.I)
+
+
+def inert(path, problems):
+    """The HTML file itself (not only the DOM) holds nothing active and names no URL: in its tags
+    and its style sheets (escaped report text, such as "&lt;img src=x&gt;", is only text)."""
+    with open(path, encoding="utf-8") as f:
+        html = f.read()
+    markup = re.findall(r"<[^>]*>", html) + re.findall(r"<style[^>]*>(.*?)</style>", html, re.S)
+    found = ACTIVE.findall("\n".join(markup))
+    if found:
+        problems.append(f"{os.path.basename(path)} holds {sorted(set(found))}")
+
+
 def main():
     problems = []
     if CHROMIUM is None:
@@ -79,6 +96,7 @@ def main():
                 problems.append(f"DOM lacks {want}")
         if re.search(r"<script", dom, re.I):
             problems.append("DOM has a script element")
+        inert(html, problems)
         shot = os.path.join(tmp, "report.png")
         chromium(["--window-size=1100,2400", "--screenshot=" + shot, "file://" + html])
         if not os.path.exists(shot) or os.path.getsize(shot) < 20000:
@@ -92,6 +110,7 @@ def main():
             problems.append("hostile strings became markup in the DOM")
         if "&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;" not in dom:
             problems.append("hostile strings are not shown as text in the DOM")
+        inert(html, problems)
     for p in problems:
         print("FAIL", p)
     print("html: %s" % ("ok" if not problems else f"{len(problems)} problems"))
