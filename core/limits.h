@@ -14,12 +14,12 @@
 #include <stdint.h>
 
 /*
- * Decompressed bytes of one payload (one XML file after gunzip/unzip).  The
- * largest real reports (Google, Microsoft for big senders) are a few MiB; 64
- * MiB leaves room for about a million records while stopping decompression
- * bombs long before memory or disk suffer.
+ * Decompressed bytes of one payload (one XML file after gunzip/unzip).  Typical reports are a
+ * few KiB to a few MiB, but a million-record report of the largest senders is 300-700 MB of XML.
+ * Everything is streamed, so this cap bounds time and disk, not memory; decompression bombs are
+ * stopped long before it by the ratio cap below.
  */
-#define DM_MAX_PAYLOAD_BYTES (64ULL * 1024 * 1024)
+#define DM_MAX_PAYLOAD_BYTES (1024ULL * 1024 * 1024)
 
 /*
  * Decompressed-to-compressed ratio, checked once a payload passes

@@ -112,7 +112,7 @@ START_TEST(test_limits_defaults)
 {
 	struct dm_limits l = dm_limits_default();
 
-	ck_assert_uint_eq(l.payload_bytes, 64ULL * 1024 * 1024);
+	ck_assert_uint_eq(l.payload_bytes, 1024ULL * 1024 * 1024);
 	ck_assert_uint_eq(l.xml_depth, DM_MAX_XML_DEPTH);
 	ck_assert_uint_eq(l.archive_members, DM_MAX_ARCHIVE_MEMBERS);
 }
