@@ -42,6 +42,7 @@ struct lines {
 	const unsigned char *last; /* the piece returned last, for unread() */
 	size_t last_len;
 	int eof, again;
+	uint64_t file_size; /* of the file read (0: memory) */
 };
 
 /* One message being read: its bytes (kept up to the cap), hash and size. */
@@ -563,6 +564,12 @@ walk_lines(
 	rc = starts_mbox(l, &m, err);
 	if (rc == 1)
 		return walk_mbox(w, l, path, &m, err);
+	/* One mail in a file over the cap is refused without holding it
+	 * (still hashed, so the next run skips it). */
+	if (rc == DM_OK && l->file_size > w->lim->message_bytes) {
+		m.too_big = 1;
+		dm_buf_free(&m.body);
+	}
 	if (rc == DM_OK)
 		rc = single_read(l, &m, err);
 	if (rc == 1) {
@@ -579,6 +586,7 @@ dm_walk_mail_file(struct dm_walk *w, const char *path,
     const unsigned char *head, size_t n, struct dm_error *err)
 {
 	struct lines *l;
+	struct stat st;
 	int rc;
 
 	/* The file is read again from its start: whether it is an mbox is
@@ -593,6 +601,8 @@ dm_walk_mail_file(struct dm_walk *w, const char *path,
 		return dm_error_set(
 		    err, DM_EIO, "%s: %s", path, strerror(errno));
 	}
+	if (fstat(l->fd, &st) == 0)
+		l->file_size = (uint64_t)st.st_size;
 	rc = walk_lines(w, l, path, err);
 	if (rc == DM_EIO)
 		dm_error_prefix(err, "%s", path);

@@ -178,10 +178,40 @@ def test_malformed(tmp):
         check(got == [(reason,)], f"{fixture}: quarantine {got}")
 
 
+def test_huge_mail(tmp):
+    """A 200 MiB mail: refused by the message cap, with bounded memory (GNU time's peak RSS)."""
+    path = os.path.join(tmp, "huge.eml")
+    line = b"QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFB\n"
+    with open(path, "wb") as f:
+        f.write(b"From: a@example.net\nTo: b@example.com\nSubject: huge\nMIME-Version: 1.0\n"
+                b"Content-Type: multipart/mixed; boundary=\"B\"\n\n--B\n"
+                b"Content-Type: application/zip; name=\"r.zip\"\n"
+                b"Content-Transfer-Encoding: base64\n\n")
+        chunk = line * 4096
+        for _ in range(200 * 1024 * 1024 // len(chunk)):
+            f.write(chunk)
+        f.write(b"--B--\n")
+    rss = os.path.join(tmp, "rss")
+    timer = ["/usr/bin/time", "-f", "%M", "-o", rss] if os.path.exists("/usr/bin/time") else []
+    res = subprocess.run(timer + [DMARCSTAT, "ingest", "--db", os.path.join(tmp, "h.db"), path],
+                         capture_output=True, timeout=120)
+    err = res.stderr.decode()
+    check(res.returncode == 1 and "message larger than 100 MiB (DM_MAX_MESSAGE_BYTES)" in err
+          and path in err, f"huge mail: exit {res.returncode} {err[:300]!r}")
+    if timer:
+        kib = int(open(rss).read().split()[-1])
+        # The bound of the release build; sanitizers' shadow memory is held to 1 GiB.
+        with open(DMARCSTAT, "rb") as f:
+            bound = 1024 if b"__asan_init" in f.read() else 64
+        check(kib < bound * 1024, f"huge mail: peak RSS {kib} KiB, bound {bound} MiB")
+    os.unlink(path)
+
+
 def main():
     corpus.rows()  # exits 0 with a note when the corpus is missing
     with tempfile.TemporaryDirectory() as tmp:
-        for t in (test_mbox_and_maildir, test_move_to_and_failed_to, test_stdin, test_malformed):
+        for t in (test_mbox_and_maildir, test_move_to_and_failed_to, test_stdin, test_malformed,
+                  test_huge_mail):
             d = os.path.join(tmp, t.__name__)
             os.makedirs(d)
             t(d)
