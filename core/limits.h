@@ -14,10 +14,11 @@
 #include <stdint.h>
 
 /*
- * Decompressed bytes of one payload (one XML file after gunzip/unzip).  Typical reports are a
- * few KiB to a few MiB, but a million-record report of the largest senders is 300-700 MB of XML.
- * Everything is streamed, so this cap bounds time and disk, not memory; decompression bombs are
- * stopped long before it by the ratio cap below.
+ * Decompressed bytes of one payload (one XML file after gunzip/unzip).  Typical
+ * reports are a few KiB to a few MiB, but a million-record report of the
+ * largest senders is 300-700 MB of XML. Everything is streamed, so this cap
+ * bounds time and disk, not memory; decompression bombs are stopped long before
+ * it by the ratio cap below.
  */
 #define DM_MAX_PAYLOAD_BYTES (1024ULL * 1024 * 1024)
 
