@@ -115,8 +115,7 @@ static int
 failed(struct run *r, const struct dm_unit *u, const char *member,
     const struct dm_error *e, struct dm_error *err)
 {
-	if (e->code == DM_ESKIP ||
-	    (e->reason != NULL && strcmp(e->reason, "not_aggregate") == 0)) {
+	if (e->code == DM_ESKIP) {
 		r->stats->skipped++;
 		notify(r, DM_INGEST_SKIPPED, u, member, e);
 		return DM_OK;
@@ -200,6 +199,7 @@ on_unit_end(void *ctx, const struct dm_unit *u, int ok, struct dm_error *err)
 	int rc;
 
 	(void)ok;
+	r->bytes_kept = 0; /* a problem after the unit is about another input */
 	if ((rc = dm_store_unit_end(r->store, err)) != DM_OK)
 		return rc;
 	/* The walker moves a Maildir message once this returns: its reports

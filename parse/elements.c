@@ -318,7 +318,7 @@ dm_report_finish(struct dm_parser *p, struct dm_error *err)
 	int rc;
 
 	if (!p->ended)
-		return dm_error_setr(err, DM_EFORMAT, "not_aggregate",
+		return dm_error_setr(err, DM_ESKIP, "not_aggregate",
 		    "not a DMARC aggregate report: no <feedback> element");
 	resolve_feedback(p);
 	if (p->sink.end == NULL)

@@ -222,6 +222,12 @@ check_start(struct dm_parser *p)
 		p->utf16 = 1;
 		return DM_OK;
 	}
+	if (have >= 2 && ((p->head[0] == '<' && p->head[1] == 0) ||
+	                     (p->head[0] == 0 && p->head[1] == '<'))) {
+		/* UTF-16 without a BOM, which libxml2 recognises too. */
+		p->utf16 = 1;
+		return DM_OK;
+	}
 	if ((skipped = skip_space(p)) < 0)
 		return source_failed(p);
 	if (p->head_off == p->head_len)
@@ -500,11 +506,11 @@ static int
 not_feedback(struct dm_parser *p, const char *name, enum dm_ns ns)
 {
 	if (ns == NS_OTHER)
-		return dm_error_setr(p->err, DM_EFORMAT, "not_aggregate",
+		return dm_error_setr(p->err, DM_ESKIP, "not_aggregate",
 		    "not a DMARC aggregate report: root element is <%s> in "
 		    "namespace %s",
 		    name, (const char *)xmlTextReaderConstNamespaceUri(p->r));
-	return dm_error_setr(p->err, DM_EFORMAT, "not_aggregate",
+	return dm_error_setr(p->err, DM_ESKIP, "not_aggregate",
 	    "not a DMARC aggregate report: root element is <%s>", name);
 }
 

@@ -50,21 +50,22 @@ int dm_parser_new(struct dm_parser **out, const struct dm_limits *lim,
  * count every record parsed.
  *
  * Returns DM_OK, or:
- *   DM_EFORMAT  with reason
- *               "empty"          "empty file" (nothing, or only a BOM and
- * whitespace) "not_xml"        "not XML: starts with \"...\"" "xml_malformed"
- * "XML not well-formed at line 9: Opening and ending tag mismatch: ..." (also
- * for content after </feedback>) "doctype"        "DOCTYPE not allowed in a
- * DMARC report" "entity"         an entity reference (unreachable while
- * DOCTYPEs are refused) "not_aggregate"  "not a DMARC aggregate report: root
- * element is <html>" DM_ESKIP    the payload is a recognised non-aggregate
- * document; reason "not_aggregate"
- *               ("not a DMARC aggregate report: JSON (SMTP TLS report?)")
- *   DM_ELIMIT   reason "limit"; the message names the cap, e.g. "XML nesting
- * deeper than 64 (DM_MAX_XML_DEPTH)", "text of <org_name> longer than 65536
- * bytes (DM_MAX_TEXT_BYTES)", "<extensions> longer than ...", "more than
- * 2000000 records in one report (DM_MAX_RECORDS)", "more than 100 auth results
- * and reasons in record 17 (DM_MAX_RESULTS_PER_RECORD)" DM_ENOMEM any error
+ *   DM_EFORMAT with reason
+ *     "empty"          "empty file" (nothing, or only a BOM and whitespace)
+ *     "not_xml"        "not XML: starts with \"...\""
+ *     "xml_malformed"  "XML not well-formed at line 9: Opening and ending tag
+ *                      mismatch: ..." (also for content after </feedback>)
+ *     "doctype"        "DOCTYPE not allowed in a DMARC report"
+ *     "entity"         an entity reference (unreachable: DOCTYPEs are refused)
+ *   DM_ESKIP with reason "not_aggregate": well-formed, but not ours:
+ *     "not a DMARC aggregate report: root element is <html>", or JSON
+ *     ("not a DMARC aggregate report: JSON (SMTP TLS report?)")
+ *   DM_ELIMIT with reason "limit"; the message names the cap, e.g. "XML nesting
+ *     deeper than 64 (DM_MAX_XML_DEPTH)", "text longer than 65536 bytes
+ *     (DM_MAX_TEXT_BYTES)", "more than 2000000 records in one report
+ *     (DM_MAX_RECORDS)"
+ *   DM_ENOMEM
+ *   any error
  * returned by src.read (its code, reason and message kept) or by a sink
  * callback (returned unchanged, with what the callback wrote into err). On
  * error after begin() no end() is called.  libxml2's per-thread error handlers
