@@ -48,7 +48,8 @@ dm_query_open(struct dm_query **out, const char *path, struct dm_error *err)
 	}
 	sqlite3_busy_timeout(q->db, 5000);
 	rc = sqlite3_exec(q->db,
-	    "SELECT 1 FROM rollup_daily, rollup_source, rollup_ip LIMIT 0",
+	    "SELECT rollup_source.record FROM rollup_daily, rollup_source "
+	    "LIMIT 0",
 	    NULL, NULL, NULL);
 	if (rc != SQLITE_OK) {
 		dm_error_setr(err, DM_EDB, "db_schema",
@@ -95,8 +96,6 @@ add_filter(
 		if (rc == DM_OK && f->n_org_names > 0)
 			rc = dm_buf_adds(sql, ")");
 	}
-	if (rc == DM_OK && f->source_ip != NULL)
-		rc = dm_buf_adds(sql, " AND source_ip = ?");
 	return rc;
 }
 
@@ -114,22 +113,46 @@ bind_filter(sqlite3_stmt *st, const struct dm_query_filter *f, int *n)
 	for (i = 0; f->use_org_names && i < f->n_org_names; i++)
 		sqlite3_bind_text(
 		    st, ++*n, f->org_names[i], -1, SQLITE_TRANSIENT);
+}
+
+/*
+ * rollup_source as a FROM clause: with the filter's source IP, only that IP's
+ * rows, found through record(source_ip) (rollup_source's id is record.id * 32
+ * plus the day, migrate_v4.sql); its parameter comes first (bind_source_ip).
+ */
+static const char *
+source_from(const struct dm_query_filter *f)
+{
+	return f->source_ip == NULL
+	           ? " FROM rollup_source s"
+	           : " FROM (SELECT s.* FROM record r JOIN rollup_source s ON "
+	             "s.id BETWEEN r.id * 32 AND r.id * 32 + 31 WHERE "
+	             "r.source_ip = ?) s";
+}
+
+static void
+bind_source_ip(sqlite3_stmt *st, const struct dm_query_filter *f, int *n)
+{
 	if (f->source_ip != NULL)
 		sqlite3_bind_text(st, ++*n, f->source_ip, -1, SQLITE_TRANSIENT);
 }
 
-/* Prepares head + filter + tail with the filter bound; *n is the last parameter
- * used. */
+/*
+ * Prepares head (+ rollup_source as FROM when source) + filter + tail with the
+ * filter bound; *n is the last parameter used.
+ */
 static int
 prepare(struct dm_query *q, const struct dm_query_filter *f,
-    const char *day_col, const char *head, const char *tail, sqlite3_stmt **st,
-    int *n, struct dm_error *err)
+    const char *day_col, const char *head, int source, const char *tail,
+    sqlite3_stmt **st, int *n, struct dm_error *err)
 {
 	struct dm_buf sql;
 	int rc;
 
 	dm_buf_init(&sql, 1 << 20);
 	rc = dm_buf_adds(&sql, head);
+	if (rc == DM_OK && source)
+		rc = dm_buf_adds(&sql, source_from(f));
 	if (rc == DM_OK && f != NULL)
 		rc = add_filter(&sql, f, day_col);
 	if (rc == DM_OK)
@@ -144,6 +167,8 @@ prepare(struct dm_query *q, const struct dm_query_filter *f,
 	if (rc != SQLITE_OK)
 		return db_error(q, err, "preparing a report query");
 	*n = 0;
+	if (source)
+		bind_source_ip(*st, f, n);
 	if (f != NULL)
 		bind_filter(*st, f, n);
 	return DM_OK;
@@ -208,8 +233,8 @@ dm_query_org_names(
 	int n, rc;
 
 	rc = prepare(q, NULL, NULL,
-	    "SELECT DISTINCT org_name FROM rollup_report ORDER BY 1", "", &st,
-	    &n, err);
+	    "SELECT DISTINCT org_name FROM rollup_report ORDER BY 1", 0, "",
+	    &st, &n, err);
 	if (rc != DM_OK)
 		return rc;
 	return run(q, st, name_row, &c, err);
@@ -261,7 +286,7 @@ dm_query_daily(struct dm_query *q, const struct dm_query_filter *f,
 	    "dmarc_pass, "
 	    "dkim_aligned, spf_aligned, quarantined, rejected FROM "
 	    "rollup_daily",
-	    " ORDER BY day, org_name, domain, header_from", &st, &n, err);
+	    0, " ORDER BY day, org_name, domain, header_from", &st, &n, err);
 	if (rc != DM_OK)
 		return rc;
 	return run(q, st, day_row, &c, err);
@@ -446,7 +471,8 @@ dm_query_sources(struct dm_query *q, const struct dm_query_filter *f,
 	    "header_from, "
 	    "envelope_from, envelope_to, disposition, dkim, spf, dkim_auth, "
 	    "spf_auth, reasons, "
-	    "sum(messages) AS m FROM rollup_source",
+	    "sum(messages) AS m",
+	    1,
 	    /* Spelt as in rollup.sql's partial index rollup_source_failing, so
 	       SQLite uses it. */
 	    failing_only
@@ -493,36 +519,45 @@ int
 dm_query_new_sources(struct dm_query *q, const struct dm_query_filter *f,
     dm_query_new_source_cb cb, void *ctx, struct dm_error *err)
 {
-	struct dm_query_filter before = *f, period = *f;
 	struct new_ctx c = {cb, ctx};
 	struct dm_buf sql;
 	sqlite3_stmt *st;
+	size_t i;
 	int n = 0, rc;
 
 	/*
-	 * An IP is new when the first day anyone matching the filter reported
-	 * it (any time before the period's end) lies in the period; its
-	 * messages are the period's, by the IP index.
+	 * An IP is new when no report matching the filter that starts before
+	 * the period has it: record(source_ip) finds its records, oldest
+	 * first, so an old IP is settled at its first record.  Its first day
+	 * and messages are the period's.
 	 */
-	before.from = 0;
-	period.source_ip =
-	    NULL; /* joined on it already; bare source_ip would be ambiguous */
 	dm_buf_init(&sql, 1 << 20);
 	rc = dm_buf_adds(&sql,
-	    "SELECT s.source_ip, i.first, sum(s.messages) AS m, sum(CASE WHEN "
-	    "s.dkim = 'pass' OR s.spf = 'pass' THEN s.messages ELSE 0 END) "
-	    "FROM (SELECT source_ip, min(first_day) AS first FROM rollup_ip");
+	    "SELECT source_ip, min(day), sum(messages) AS m, sum(CASE WHEN "
+	    "dkim = 'pass' OR spf = 'pass' THEN messages ELSE 0 END)");
 	if (rc == DM_OK)
-		rc = add_filter(&sql, &before, "first_day");
+		rc = dm_buf_adds(&sql, source_from(f));
 	if (rc == DM_OK)
-		rc = dm_buf_adds(&sql, " GROUP BY source_ip HAVING first >= ?) "
-		                       "i JOIN rollup_source "
-		                       "s ON s.source_ip = i.source_ip");
+		rc = add_filter(&sql, f, "day");
 	if (rc == DM_OK)
-		rc = add_filter(&sql, &period, "s.day");
-	if (rc == DM_OK)
+		rc = dm_buf_adds(&sql,
+		    " GROUP BY source_ip HAVING NOT EXISTS (SELECT 1 FROM "
+		    "record r JOIN rollup_report rr ON rr.report = r.report "
+		    "WHERE r.source_ip IS nullif(s.source_ip, '') AND rr.day0 "
+		    "< ?");
+	if (rc == DM_OK && f->domain != NULL)
 		rc = dm_buf_adds(
-		    &sql, " GROUP BY s.source_ip ORDER BY m DESC, s.source_ip");
+		    &sql, " AND (rr.domain = ? OR r.header_from = ?)");
+	if (rc == DM_OK && f->use_org_names) {
+		rc = dm_buf_adds(&sql,
+		    f->n_org_names == 0 ? " AND 0" : " AND rr.org_name IN (?");
+		for (i = 1; rc == DM_OK && i < f->n_org_names; i++)
+			rc = dm_buf_adds(&sql, ", ?");
+		if (rc == DM_OK && f->n_org_names > 0)
+			rc = dm_buf_adds(&sql, ")");
+	}
+	if (rc == DM_OK)
+		rc = dm_buf_adds(&sql, ") ORDER BY m DESC, source_ip");
 	if (rc != DM_OK) {
 		dm_buf_free(&sql);
 		return dm_error_set(
@@ -532,8 +567,15 @@ dm_query_new_sources(struct dm_query *q, const struct dm_query_filter *f,
 	dm_buf_free(&sql);
 	if (rc != SQLITE_OK)
 		return db_error(q, err, "preparing a report query");
-	bind_filter(st, &before, &n);
+	bind_source_ip(st, f, &n);
+	bind_filter(st, f, &n);
 	sqlite3_bind_int64(st, ++n, f->from);
-	bind_filter(st, &period, &n);
+	if (f->domain != NULL) {
+		sqlite3_bind_text(st, ++n, f->domain, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, ++n, f->domain, -1, SQLITE_TRANSIENT);
+	}
+	for (i = 0; f->use_org_names && i < f->n_org_names; i++)
+		sqlite3_bind_text(
+		    st, ++n, f->org_names[i], -1, SQLITE_TRANSIENT);
 	return run(q, st, new_row, &c, err);
 }

@@ -1,9 +1,10 @@
 /*
- * rollup.c - the part of the rollups that the store writes itself: one
- * rollup_source row per record and day (see migrate_v3.sql for the tables and
- * the trigger that keeps the others).  The encoding and the spreading of a
- * report over its days must match migrate_v3.sql exactly: the migration's
- * backfill of databases stored before version 3 uses the SQL spelling.
+ * rollup.c - the rollups report and explain read, folded as the store writes a
+ * report: a rollup_source row per record and day as each record is stored, and
+ * at the report's end its rollup_report row and its rollup_daily sums per
+ * header_from (see migrate_v3.sql for the tables and migrate_v4.sql for why it
+ * happens here).  The encoding and the spreading of a report over its days
+ * must match those files exactly: their backfills use the SQL spelling.
  */
 #include "store_int.h"
 
@@ -13,6 +14,42 @@
 
 #define DAY 86400
 #define MAX_DAYS 31
+/* rollup_source.id is record.id * 32 + the day's position (migrate_v4.sql). */
+_Static_assert(MAX_DAYS <= 32, "a report's days must fit rollup_source.id");
+/*
+ * A report's rollup_daily sums are kept per header_from in a small table; a
+ * report with more distinct header_from domains than this (none real) has its
+ * sums written in parts, which rollup_daily's additive upsert adds up.
+ */
+#define DAILY_MAX 1024
+#define DAILY_SLOTS (2 * DAILY_MAX)
+
+enum { M_MESSAGES, M_PASS, M_DKIM, M_SPF, M_QUARANTINED, M_REJECTED, M_N };
+
+struct daily_entry {
+	size_t name; /* offset of header_from in names; 0 means a free slot */
+	uint32_t hash;
+	int64_t sum[M_N];
+};
+
+/* What a report's rollup_daily rows are keyed and labelled with. */
+struct daily_keys {
+	const char *org_name, *domain, *p, *sp;
+	int pct;
+};
+
+enum { K_ORG, K_DOMAIN, K_P, K_SP, K_N };
+
+struct dm_rollup_daily {
+	struct daily_entry slot[DAILY_SLOTS];
+	uint16_t used[DAILY_MAX]; /* the slots in use, n of them */
+	size_t n;
+	/* A finished report's keys, its sums waiting for the payload to be
+	 * kept (dm_rollup_commit): offsets in names. */
+	int pending, pct;
+	size_t key[K_N];
+	struct dm_buf names; /* "\0" then each header_from, NUL-terminated */
+};
 
 /* Separators of encoded auth results: ASCII RS between entries, US between
  * fields; the parser drops control characters from values, so neither occurs
@@ -120,9 +157,9 @@ bind_keys(sqlite3_stmt *st, const struct dm_feedback *fb,
 	dm_store_bind_static(st, 17, auth + offs[2]);
 }
 
-int
-dm_rollup_source(struct dm_store *s, const struct dm_feedback *fb,
-    const struct dm_record *rec, struct dm_error *err)
+static int
+bind_source_row(struct dm_store *s, const struct dm_feedback *fb,
+    const struct dm_record *rec, sqlite3_int64 rid, struct dm_error *err)
 {
 	int64_t m = rec->count > 0 ? rec->count : 0;
 	int64_t nd = (int64_t)s->report_ndays;
@@ -144,8 +181,231 @@ dm_rollup_source(struct dm_store *s, const struct dm_feedback *fb,
 		/* Even spread; the remainder one message each to the first
 		 * days. */
 		sqlite3_bind_int64(st, 18, m / nd + (n < m % nd));
+		sqlite3_bind_int64(st, 19, rid);
+		sqlite3_bind_int64(st, 20, n);
 		if (dm_store_step_done(s, st, "updating rollups", err) != DM_OK)
 			return DM_EDB;
 	}
 	return DM_OK;
+}
+
+static uint32_t
+hash(const char *v)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *v != '\0'; v++)
+		h = (h ^ (unsigned char)*v) * 16777619u;
+	return h;
+}
+
+static int
+is(const char *v, const char *word)
+{
+	return v != NULL && strcmp(v, word) == 0;
+}
+
+static struct daily_keys
+keys_of(const struct dm_feedback *fb)
+{
+	struct daily_keys k = {nz(fb->org_name), nz(fb->policy.domain),
+	    nz(fb->policy.p), nz(fb->policy.sp), fb->policy.pct};
+
+	return k;
+}
+
+/* Writes the sums kept so far and forgets them. */
+static int
+daily_flush(
+    struct dm_store *s, const struct daily_keys *key, struct dm_error *err)
+{
+	struct dm_rollup_daily *d = s->daily;
+	int64_t nd = (int64_t)s->report_ndays, n;
+	sqlite3_stmt *st;
+	size_t i;
+	int k;
+
+	for (i = 0; d != NULL && i < d->n; i++) {
+		struct daily_entry *e = &d->slot[d->used[i]];
+
+		for (n = 0; n < nd; n++) {
+			st = dm_store_stmt(
+			    s, DM_ST_ROLLUP_DAILY, "updating rollups", err);
+			if (st == NULL)
+				return DM_EDB;
+			sqlite3_bind_int64(st, 1, s->report_day0 + n * DAY);
+			dm_store_bind_static(st, 2, key->org_name);
+			dm_store_bind_static(st, 3, key->domain);
+			dm_store_bind_static(st, 4, d->names.data + e->name);
+			dm_store_bind_static(st, 5, key->p);
+			dm_store_bind_static(st, 6, key->sp);
+			dm_store_bind_opt(st, 7, key->pct);
+			for (k = 0; k < M_N; k++)
+				sqlite3_bind_int64(st, 8 + k,
+				    e->sum[k] / nd + (n < e->sum[k] % nd));
+			if (dm_store_step_done(
+			        s, st, "updating rollups", err) != DM_OK)
+				return DM_EDB;
+		}
+	}
+	dm_rollup_reset(s);
+	return DM_OK;
+}
+
+/* The header_from's sums, added when new; NULL when out of memory. */
+static struct daily_entry *
+daily_find(struct dm_rollup_daily *d, const char *name)
+{
+	uint32_t h = hash(name);
+	size_t i = h % DAILY_SLOTS, len;
+
+	for (; d->slot[i].name != 0; i = (i + 1) % DAILY_SLOTS)
+		if (d->slot[i].hash == h &&
+		    strcmp(d->names.data + d->slot[i].name, name) == 0)
+			return &d->slot[i];
+	len = d->names.len;
+	if (dm_buf_add(&d->names, name, strlen(name) + 1) != DM_OK)
+		return NULL;
+	d->slot[i].name = len;
+	d->slot[i].hash = h;
+	d->used[d->n++] = (uint16_t)i;
+	return &d->slot[i];
+}
+
+static int
+daily_add(struct dm_store *s, const struct dm_feedback *fb,
+    const struct dm_record *rec, struct dm_error *err)
+{
+	int64_t m = rec->count > 0 ? rec->count : 0;
+	struct daily_keys key = keys_of(fb);
+	struct daily_entry *e;
+
+	if (s->daily == NULL) {
+		if ((s->daily = dm_calloc(1, sizeof(*s->daily))) == NULL)
+			goto nomem;
+		dm_buf_init(&s->daily->names, (size_t)1 << 30);
+	}
+	/* Partial sums are not undone by deleting the payload's rows. */
+	if (s->daily->n >= DAILY_MAX &&
+	    (dm_store_payload_guard(s, err) != DM_OK ||
+	        daily_flush(s, &key, err) != DM_OK))
+		return DM_EDB;
+	if (s->daily->names.len == 0 &&
+	    dm_buf_add(&s->daily->names, "", 1) != DM_OK)
+		goto nomem;
+	if ((e = daily_find(s->daily, nz(rec->header_from))) == NULL)
+		goto nomem;
+	e->sum[M_MESSAGES] += m;
+	if (is(rec->dkim, "pass") || is(rec->spf, "pass"))
+		e->sum[M_PASS] += m;
+	if (is(rec->dkim, "pass"))
+		e->sum[M_DKIM] += m;
+	if (is(rec->spf, "pass"))
+		e->sum[M_SPF] += m;
+	if (is(rec->disposition, "quarantine"))
+		e->sum[M_QUARANTINED] += m;
+	if (is(rec->disposition, "reject"))
+		e->sum[M_REJECTED] += m;
+	return DM_OK;
+nomem:
+	return dm_error_set(err, DM_ENOMEM,
+	    "storing record %llu: out of memory",
+	    (unsigned long long)rec->index);
+}
+
+int
+dm_rollup_record(struct dm_store *s, const struct dm_feedback *fb,
+    const struct dm_record *rec, sqlite3_int64 rid, struct dm_error *err)
+{
+	int rc = bind_source_row(s, fb, rec, rid, err);
+
+	return rc == DM_OK ? daily_add(s, fb, rec, err) : rc;
+}
+
+/*
+ * Keeps the finished report's keys beside its sums: rollup_daily's sums are
+ * additive, so deleting the payload's rows would not take them back; they are
+ * written once the payload is kept.
+ */
+static int
+daily_hold(
+    struct dm_store *s, const struct dm_feedback *fb, struct dm_error *err)
+{
+	struct dm_rollup_daily *d = s->daily;
+	struct daily_keys key = keys_of(fb);
+	const char *v[K_N] = {key.org_name, key.domain, key.p, key.sp};
+	int i;
+
+	if (d == NULL || d->n == 0)
+		return DM_OK;
+	for (i = 0; i < K_N; i++) {
+		d->key[i] = d->names.len;
+		if (dm_buf_add(&d->names, v[i], strlen(v[i]) + 1) != DM_OK)
+			return dm_error_set(
+			    err, DM_ENOMEM, "storing report: out of memory");
+	}
+	d->pct = key.pct;
+	d->pending = 1;
+	return DM_OK;
+}
+
+int
+dm_rollup_report(
+    struct dm_store *s, const struct dm_feedback *fb, struct dm_error *err)
+{
+	sqlite3_stmt *st;
+
+	st = dm_store_stmt(s, DM_ST_ROLLUP_REPORT, "updating rollups", err);
+	if (st == NULL)
+		return DM_EDB;
+	sqlite3_bind_int64(st, 1, s->report_id);
+	dm_store_bind_static(st, 2, nz(fb->org_name));
+	dm_store_bind_static(st, 3, nz(fb->policy.domain));
+	sqlite3_bind_int64(st, 4, s->report_day0);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)s->report_ndays);
+	sqlite3_bind_int64(st, 6, (sqlite3_int64)s->report_messages);
+	if (dm_store_step_done(s, st, "updating rollups", err) != DM_OK)
+		return DM_EDB;
+	return daily_hold(s, fb, err);
+}
+
+int
+dm_rollup_commit(struct dm_store *s, struct dm_error *err)
+{
+	struct dm_rollup_daily *d = s->daily;
+	struct daily_keys key;
+
+	if (d == NULL || !d->pending)
+		return DM_OK;
+	key.org_name = d->names.data + d->key[K_ORG];
+	key.domain = d->names.data + d->key[K_DOMAIN];
+	key.p = d->names.data + d->key[K_P];
+	key.sp = d->names.data + d->key[K_SP];
+	key.pct = d->pct;
+	return daily_flush(s, &key, err);
+}
+
+void
+dm_rollup_reset(struct dm_store *s)
+{
+	struct dm_rollup_daily *d = s->daily;
+	size_t i;
+
+	if (d == NULL)
+		return;
+	for (i = 0; i < d->n; i++)
+		memset(&d->slot[d->used[i]], 0, sizeof(d->slot[0]));
+	d->n = 0;
+	d->pending = 0;
+	dm_buf_reset(&d->names);
+}
+
+void
+dm_rollup_free(struct dm_store *s)
+{
+	if (s->daily == NULL)
+		return;
+	dm_buf_free(&s->daily->names);
+	dm_free(s->daily);
+	s->daily = NULL;
 }

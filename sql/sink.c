@@ -6,8 +6,8 @@
  * report_identity index of schema_v1.sql) and says DM_DONE so the parser stops
  * sending records; record() inserts a record with its reasons and auth results;
  * end() fills in what is only known at </feedback>: totals, fix-up counts,
- * top-level extensions.  The sink never commits: the payload savepoint around
- * it (store.c) keeps or drops a report whole.
+ * top-level extensions, and the report's rollups.  The sink never commits: the
+ * payload around it (store.c) keeps or drops a report whole.
  */
 #include "store_int.h"
 
@@ -221,6 +221,7 @@ sink_begin(void *ctx, const struct dm_feedback *fb, struct dm_error *err)
 		return dm_error_set(err, DM_EINVAL, "report outside a payload");
 	s->report_id = 0;
 	s->dup_known = 0;
+	dm_rollup_reset(s);
 	s->report_stored_at = dm_store_now();
 	dm_rollup_days(s, fb, s->report_stored_at);
 	if ((rc = insert_report(s, fb, err)) != DM_OK)
@@ -274,6 +275,7 @@ insert_dkim(struct dm_store *s, sqlite3_int64 rid, const struct dm_record *rec,
 		dm_store_bind_static(st, 3, d->selector);
 		dm_store_bind_static(st, 4, d->result);
 		dm_store_bind_static(st, 5, d->human_result);
+		sqlite3_bind_int64(st, 6, (sqlite3_int64)i);
 		if (dm_store_step_done(s, st, "inserting DKIM result", err) !=
 		    DM_OK)
 			return DM_EDB;
@@ -299,6 +301,7 @@ insert_spf(struct dm_store *s, sqlite3_int64 rid, const struct dm_record *rec,
 		dm_store_bind_static(st, 3, p->scope);
 		dm_store_bind_static(st, 4, p->result);
 		dm_store_bind_static(st, 5, p->human_result);
+		sqlite3_bind_int64(st, 6, (sqlite3_int64)i);
 		if (dm_store_step_done(s, st, "inserting SPF result", err) !=
 		    DM_OK)
 			return DM_EDB;
@@ -343,7 +346,7 @@ sink_record(void *ctx, const struct dm_feedback *fb,
 	if (insert_reasons(s, rid, rec, err) != DM_OK ||
 	    insert_dkim(s, rid, rec, err) != DM_OK ||
 	    insert_spf(s, rid, rec, err) != DM_OK ||
-	    dm_rollup_source(s, fb, rec, err) != DM_OK)
+	    dm_rollup_record(s, fb, rec, rid, err) != DM_OK)
 		return err->code;
 	s->report_records++;
 	s->payload.records++;
@@ -384,6 +387,8 @@ sink_end(void *ctx, const struct dm_feedback *fb, struct dm_error *err)
 	dm_store_bind_text(st, 4, fixups.data);
 	dm_store_bind_text(st, 5, fb->extensions);
 	rc = dm_store_step_done(s, st, "updating report", err);
+	if (rc == DM_OK)
+		rc = dm_rollup_report(s, fb, err);
 out:
 	dm_buf_free(&fixups);
 	return rc;

@@ -4,9 +4,10 @@
  *
  * The schema lives in the .sql files of sql/ (embedded at build time),
  * versioned with PRAGMA user_version and upgraded in place by migrations.
- * Writes are batched: a unit (one input file or message) is a savepoint inside
- * a batch transaction that commits every few hundred milliseconds or units, so
- * a crash loses at most uncommitted batches, and never half of a unit.  A
+ * Writes are batched: units (input files or messages) go into a batch
+ * transaction that commits between units about every second, so a crash loses
+ * at most uncommitted batches, and never half of a unit; a report that fails
+ * half-way leaves no rows.  A
  * report already stored (same org_name, report_id, policy domain, begin and
  * end) is a duplicate and is never added again.  Several processes may write
  * one database: the batch transaction takes the write lock with BEGIN IMMEDIATE

@@ -29,6 +29,10 @@ struct dm_sql_script {
  * we write. */
 extern const struct dm_sql_script dm_sql_scripts[];
 extern const size_t dm_sql_n_scripts;
+/* rollup_rebuild.sql: every rollup rebuilt from the reports and records. */
+extern const unsigned char dm_sql_rollup_rebuild[];
+/* Databases before this version get their rollups rebuilt when upgraded. */
+#define DM_SQL_ROLLUPS_REBUILT 4
 
 /* The prepared statements, each prepared on first use and kept until close. */
 enum dm_stmt {
@@ -41,6 +45,13 @@ enum dm_stmt {
 	DM_ST_REPORT_END,
 	DM_ST_REPORT_SAME,
 	DM_ST_ROLLUP_SOURCE,
+	DM_ST_ROLLUP_REPORT,
+	DM_ST_ROLLUP_DAILY,
+	DM_ST_MAX_IDS,
+	DM_ST_UNDO_SOURCE,
+	DM_ST_UNDO_RECORD,
+	DM_ST_UNDO_ROLLUP,
+	DM_ST_UNDO_REPORT,
 	DM_ST_RECORD,
 	DM_ST_REASON,
 	DM_ST_DKIM,
@@ -73,6 +84,11 @@ struct dm_store {
 	char *unit_sha256; /* the current unit's hash, for quarantine entries */
 	char *member;      /* the current payload's member, or NULL */
 
+	/* The last report and record ids before the open payload: its rows are
+	 * the ones above (see dm_store_payload_begin). */
+	sqlite3_int64 payload_report0, payload_record0;
+	int payload_sp; /* the payload's savepoint is open (rollup.c) */
+
 	sqlite3_int64
 	    report_id; /* report being stored; 0 when none or a duplicate */
 	uint64_t report_records, report_messages;
@@ -83,6 +99,7 @@ struct dm_store {
 	int64_t report_stored_at, report_day0;
 	unsigned report_ndays;
 	struct dm_buf auth; /* scratch for rollup_source's encoded results */
+	struct dm_rollup_daily *daily; /* the report's rollup_daily sums */
 	uint64_t dup_records, dup_messages;
 
 	/*
@@ -130,13 +147,33 @@ void dm_rollup_days(
     struct dm_store *s, const struct dm_feedback *fb, int64_t stored_at);
 
 /*
- * Folds one stored record into rollup_source, the table report and explain
- * read sources from.  Done here rather than by the rollup trigger: the record
- * and its results are at hand, where the trigger would read them back with
- * three correlated subqueries per record (two thirds of its cost).
+ * Folds one stored record (record.id rid) into the rollups: a rollup_source
+ * row per day, and the report's rollup_daily sums, kept in memory until
+ * dm_rollup_report().  The record and its results are at hand here; the
+ * version 3 trigger read them back with four GROUP BY queries.
  */
-int dm_rollup_source(struct dm_store *s, const struct dm_feedback *fb,
-    const struct dm_record *rec, struct dm_error *err);
+int dm_rollup_record(struct dm_store *s, const struct dm_feedback *fb,
+    const struct dm_record *rec, sqlite3_int64 rid, struct dm_error *err);
+
+/*
+ * Opens a savepoint for the rest of the open payload, if none is: for changes
+ * that deleting the payload's rows cannot undo (rollup.c's partial sums).
+ */
+int dm_store_payload_guard(struct dm_store *s, struct dm_error *err);
+
+/* Writes the finished report's rollup_report row; its rollup_daily sums wait
+ * for dm_rollup_commit(). */
+int dm_rollup_report(
+    struct dm_store *s, const struct dm_feedback *fb, struct dm_error *err);
+
+/* Writes the sums of the report of the payload being kept. */
+int dm_rollup_commit(struct dm_store *s, struct dm_error *err);
+
+/* Forgets the report's sums (a duplicate, or a report rolled back). */
+void dm_rollup_reset(struct dm_store *s);
+
+/* Frees what the rollups keep in memory. */
+void dm_rollup_free(struct dm_store *s);
 
 /* Unix time now, in seconds. */
 int64_t dm_store_now(void);

@@ -20,6 +20,8 @@
 #include "mem.h"
 #include "store.h"
 
+#define SQL_DIR DM_TEST_DATA_DIR "/../../sql"
+
 /* ---- the feed: two reports whose view totals are worked out by hand in
  * test_store_views ---- */
 
@@ -308,6 +310,29 @@ table_sizes(sqlite3 *db, char *out, size_t n)
 	    q_int(db, "SELECT count(*) FROM quarantine"));
 }
 
+/* The rows of query, as text. */
+static void
+table_rows(sqlite3 *db, const char *query, struct dm_buf *out)
+{
+	sqlite3_stmt *st;
+	int i;
+
+	ck_assert_int_eq(
+	    sqlite3_prepare_v2(db, query, -1, &st, NULL), SQLITE_OK);
+	ck_assert_int_eq(dm_buf_addf(out, "%s\n", query), DM_OK);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		for (i = 0; i < sqlite3_column_count(st); i++) {
+			const char *v =
+			    (const char *)sqlite3_column_text(st, i);
+
+			ck_assert_int_eq(
+			    dm_buf_addf(out, "%s|", v ? v : "NULL"), DM_OK);
+		}
+		ck_assert_int_eq(dm_buf_adds(out, "\n"), DM_OK);
+	}
+	sqlite3_finalize(st);
+}
+
 /* The schema version this build writes, as text. */
 static const char *
 latest(void)
@@ -496,25 +521,26 @@ START_TEST(test_store_feed_stores_every_column)
 	ROW_EQ(db, "SELECT * FROM reason WHERE id = 2", "2", "2",
 	    "local_policy", NULL);
 	ROW_EQ(db, "SELECT count(*) FROM dkim_result", "5");
-	ROW_EQ(db, "SELECT * FROM dkim_result WHERE id = 1", "1", "1",
-	    "example.com", "s1", "pass", NULL);
-	ROW_EQ(db, "SELECT * FROM dkim_result WHERE id = 2", "2", "2",
-	    "example.com", "s1", "fail", "body hash did not verify");
-	ROW_EQ(db, "SELECT * FROM dkim_result WHERE id = 3", "3", "2",
-	    "other.net", "s2", "pass", NULL);
-	ROW_EQ(db, "SELECT * FROM dkim_result WHERE id = 4", "4", "4",
-	    "example.org", "k", "pass", NULL);
-	ROW_EQ(db, "SELECT * FROM dkim_result WHERE id = 5", "5", "5",
-	    "x.example", "y", "fail", NULL);
+	/* (record, n): each record's results in document order, from 0 */
+	ROW_EQ(db, "SELECT * FROM dkim_result WHERE record = 1 AND n = 0", "1",
+	    "0", "example.com", "s1", "pass", NULL);
+	ROW_EQ(db, "SELECT * FROM dkim_result WHERE record = 2 AND n = 0", "2",
+	    "0", "example.com", "s1", "fail", "body hash did not verify");
+	ROW_EQ(db, "SELECT * FROM dkim_result WHERE record = 2 AND n = 1", "2",
+	    "1", "other.net", "s2", "pass", NULL);
+	ROW_EQ(db, "SELECT * FROM dkim_result WHERE record = 4 AND n = 0", "4",
+	    "0", "example.org", "k", "pass", NULL);
+	ROW_EQ(db, "SELECT * FROM dkim_result WHERE record = 5 AND n = 0", "5",
+	    "0", "x.example", "y", "fail", NULL);
 	ROW_EQ(db, "SELECT count(*) FROM spf_result", "4");
-	ROW_EQ(db, "SELECT * FROM spf_result WHERE id = 1", "1", "1",
-	    "bounce.example.com", "mfrom", "pass", NULL);
-	ROW_EQ(db, "SELECT * FROM spf_result WHERE id = 2", "2", "2",
-	    "example.com", "helo", "softfail", NULL);
-	ROW_EQ(db, "SELECT * FROM spf_result WHERE id = 3", "3", "4",
-	    "example.org", NULL, "fail", "not permitted");
-	ROW_EQ(db, "SELECT * FROM spf_result WHERE id = 4", "4", "5",
-	    "example.org", "mfrom", "fail", NULL);
+	ROW_EQ(db, "SELECT * FROM spf_result WHERE record = 1 AND n = 0", "1",
+	    "0", "bounce.example.com", "mfrom", "pass", NULL);
+	ROW_EQ(db, "SELECT * FROM spf_result WHERE record = 2 AND n = 0", "2",
+	    "0", "example.com", "helo", "softfail", NULL);
+	ROW_EQ(db, "SELECT * FROM spf_result WHERE record = 4 AND n = 0", "4",
+	    "0", "example.org", NULL, "fail", "not permitted");
+	ROW_EQ(db, "SELECT * FROM spf_result WHERE record = 5 AND n = 0", "5",
+	    "0", "example.org", "mfrom", "fail", NULL);
 	dm_store_close(s);
 }
 END_TEST
@@ -623,6 +649,92 @@ START_TEST(test_store_payload_rollback_leaves_nothing)
 }
 END_TEST
 
+/* Every row of every table a report writes to, as text. */
+static void
+report_tables(sqlite3 *db, struct dm_buf *out)
+{
+	static const char *const q[] = {"SELECT * FROM report ORDER BY id",
+	    "SELECT * FROM record ORDER BY id",
+	    "SELECT * FROM reason ORDER BY id",
+	    "SELECT * FROM dkim_result ORDER BY record, n",
+	    "SELECT * FROM spf_result ORDER BY record, n",
+	    "SELECT * FROM rollup_report ORDER BY report",
+	    "SELECT * FROM rollup_daily ORDER BY day, org_name, domain, "
+	    "header_from",
+	    "SELECT * FROM rollup_source ORDER BY id"};
+	size_t i;
+
+	dm_buf_reset(out);
+	for (i = 0; i < sizeof(q) / sizeof(q[0]); i++)
+		table_rows(db, q[i], out);
+}
+
+/*
+ * A payload that fails after stored reports leaves every table as it was:
+ * records with results and reasons, a report over several days, and more
+ * header_from domains than the store keeps sums for in memory (so partial
+ * rollup_daily sums were written before the failure); and one that fails
+ * after its end() was called.
+ */
+START_TEST(test_store_failed_payload_undoes_everything)
+{
+	static char froms[1500][32];
+	struct dm_store *s = open_memory();
+	sqlite3 *db = db_of(s);
+	struct dm_sink k = dm_store_sink(s);
+	struct dm_feedback fb = report_a();
+	struct dm_store_unit u = unit2;
+	struct dm_buf before, after;
+	struct dm_record r = a_recs[1];
+	struct dm_error e;
+	int i, end;
+
+	feed_both(s);
+	dm_buf_init(&before, 1 << 24);
+	dm_buf_init(&after, 1 << 24);
+	report_tables(db, &before);
+	ck_assert_uint_gt(before.len, 500);
+	fb.report_id = "r-undo";
+	fb.begin = DAY_A + 60;
+	fb.end = DAY_A + 3 * 86400;
+	for (end = 0; end <= 1; end++) {
+		u.sha256 = end ? "ee55" : "dd44";
+		ok(dm_store_unit_begin(s, &u, &e), &e);
+		ok(dm_store_payload_begin(s, "bad.xml", &e), &e);
+		ok(k.begin(k.ctx, &fb, &e), &e);
+		for (i = 0; i < 1500; i++) {
+			snprintf(froms[i], sizeof(froms[i]), "d%d.example", i);
+			r.index = (uint64_t)i + 1;
+			r.header_from = froms[i];
+			ok(k.record(k.ctx, &fb, &r, &e), &e);
+		}
+		if (end)
+			ok(k.end(k.ctx, &fb, &e), &e);
+		ok(dm_store_payload_end(s, 0, &e), &e);
+		ok(dm_store_unit_end(s, &e), &e);
+		ok(dm_store_flush(s, &e), &e);
+		report_tables(db, &after);
+		ck_assert_str_eq(after.data, before.data);
+	}
+	counts_eq(s, 2, 5, 25, 0, 0);
+	/* ... and a later report is stored and folded as usual. */
+	u.sha256 = "ff66";
+	ok(dm_store_unit_begin(s, &u, &e), &e);
+	ok(dm_store_payload_begin(s, NULL, &e), &e);
+	ck_assert_int_eq(feed(s, fb, b_recs, 2, NULL, 0), DM_OK);
+	ok(dm_store_payload_end(s, 1, &e), &e);
+	ok(dm_store_unit_end(s, &e), &e);
+	ok(dm_store_flush(s, &e), &e);
+	ROW_EQ(db,
+	    "SELECT count(*), sum(messages) FROM rollup_daily WHERE "
+	    "header_from = 'example.org' AND org_name = 'google.com'",
+	    "3", "10");
+	dm_buf_free(&before);
+	dm_buf_free(&after);
+	dm_store_close(s);
+}
+END_TEST
+
 /*
  * Two members of one zip reusing a report id with no date range (a broken
  * generator) are two reports; the same member seen again is a duplicate.
@@ -693,39 +805,49 @@ START_TEST(test_store_duplicate_with_other_content_is_a_conflict)
 }
 END_TEST
 
-/* Every row of rollup_source, as one comparable string. */
+/* Every row of the rollup tables, as one comparable string. */
 static void
-rollup_source_rows(sqlite3 *db, struct dm_buf *out)
+rollup_rows(sqlite3 *db, struct dm_buf *out)
 {
-	sqlite3_stmt *st;
-	int i;
+	static const char *const tables[] = {
+	    "SELECT * FROM rollup_source ORDER BY record, day",
+	    "SELECT * FROM rollup_daily ORDER BY day, org_name, domain, "
+	    "header_from",
+	    "SELECT * FROM rollup_report ORDER BY report"};
+	size_t t;
 
-	ck_assert_int_eq(
-	    sqlite3_prepare_v2(db,
-	        "SELECT * FROM rollup_source ORDER BY 1, 2, 3, 4, "
-	        "5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18",
-	        -1, &st, NULL),
-	    SQLITE_OK);
 	dm_buf_reset(out);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		for (i = 0; i < sqlite3_column_count(st); i++) {
-			const char *v =
-			    (const char *)sqlite3_column_text(st, i);
+	for (t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
+		table_rows(db, tables[t], out);
+}
 
-			ck_assert_int_eq(
-			    dm_buf_addf(out, "%s|", v ? v : "NULL"), DM_OK);
-		}
-		ck_assert_int_eq(dm_buf_adds(out, "\n"), DM_OK);
-	}
-	sqlite3_finalize(st);
+/* rollup_rebuild.sql, run over the database as a user would. */
+static void
+rebuild_rollups(sqlite3 *db)
+{
+	FILE *f = fopen(SQL_DIR "/rollup_rebuild.sql", "r");
+	struct dm_buf sql;
+	char chunk[4096];
+	size_t n;
+	char *msg = NULL;
+
+	ck_assert_ptr_nonnull(f);
+	dm_buf_init(&sql, 1 << 20);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		ck_assert_int_eq(dm_buf_add(&sql, chunk, n), DM_OK);
+	fclose(f);
+	ck_assert_int_eq(dm_buf_add(&sql, "", 1), DM_OK);
+	ck_assert_msg(sqlite3_exec(db, sql.data, NULL, NULL, &msg) == SQLITE_OK,
+	    "rollup_rebuild.sql: %s", msg);
+	dm_buf_free(&sql);
 }
 
 /*
- * The store folds records into rollup_source itself (sql/rollup.c); the
- * trigger of migrate_v3.sql folds reports stored otherwise.  Both must give
- * the same rows, days spread included.
+ * The store folds reports into the rollups itself (sql/rollup.c);
+ * rollup_rebuild.sql builds them from the stored reports.  Both must give the
+ * same rows, days spread included.
  */
-START_TEST(test_store_rollup_source_matches_the_trigger)
+START_TEST(test_store_rollups_match_the_rebuild)
 {
 	struct dm_store *s = open_memory();
 	struct dm_feedback fb = report_b();
@@ -750,25 +872,24 @@ START_TEST(test_store_rollup_source_matches_the_trigger)
 	db = db_of(s);
 	dm_buf_init(&c_rows, 1 << 20);
 	dm_buf_init(&sql_rows, 1 << 20);
-	rollup_source_rows(db, &c_rows);
+	rollup_rows(db, &c_rows);
 	/* Its 7 messages from 192.0.2.1 over 4 days: 2, 2, 2, 1 (and the
 	 * 7 of report B on its day). */
 	ROW_EQ(db,
 	    "SELECT group_concat((day - 1700006400) || ':' || messages, ' ') "
 	    "FROM "
 	    "(SELECT day, messages FROM rollup_source WHERE source_ip = "
-	    "'192.0.2.1' AND org_name = 'Microsoft' ORDER BY day, rowid)",
+	    "'192.0.2.1' AND org_name = 'Microsoft' ORDER BY day, record)",
 	    "0:2 86400:7 86400:2 172800:2 259200:1");
-	ck_assert_int_eq(
-	    sqlite3_exec(db,
-	        "DELETE FROM rollup_source; DELETE FROM rollup_report; "
-	        "DELETE FROM rollup_daily; DELETE FROM rollup_ip; "
-	        "UPDATE report SET source_folded = NULL, "
-	        "record_count = record_count",
-	        NULL, NULL, NULL),
-	    SQLITE_OK);
-	rollup_source_rows(db, &sql_rows);
-	ck_assert_uint_gt(c_rows.len, 0);
+	/* ... and in rollup_daily: report B's day has its 7 + 3 and r-3's 3 */
+	ROW_EQ(db,
+	    "SELECT group_concat((day - 1700006400) || ':' || messages, ' ') "
+	    "FROM (SELECT day, messages FROM rollup_daily WHERE org_name = "
+	    "'Microsoft' ORDER BY day)",
+	    "0:3 86400:13 172800:2 259200:2");
+	rebuild_rollups(db);
+	rollup_rows(db, &sql_rows);
+	ck_assert_uint_gt(c_rows.len, 300);
 	ck_assert_str_eq(c_rows.data, sql_rows.data);
 	dm_buf_free(&c_rows);
 	dm_buf_free(&sql_rows);
@@ -897,10 +1018,10 @@ START_TEST(test_store_pending_input_is_processed_again)
 }
 END_TEST
 
-START_TEST(test_store_batch_commits_after_200ms)
+START_TEST(test_store_batch_commits_after_1s)
 {
 	const char *path = tmp_path("batch.db");
-	struct timespec pause = {0, 250 * 1000 * 1000};
+	struct timespec pause = {1, 50 * 1000 * 1000};
 	struct dm_store *s;
 	struct dm_error e;
 	sqlite3 *other;
@@ -1413,7 +1534,10 @@ START_TEST(test_store_upgrades_v1_database)
 	               "disposition, dkim, spf) "
 	               "  VALUES (1, '192.0.2.1', 4, 'reject', 'fail', 'fail');"
 	               "INSERT INTO spf_result (record, domain, result) VALUES "
-	               "(1, 'example.com', 'fail');");
+	               "(1, 'example.com', 'fail');"
+	               "INSERT INTO dkim_result (record, domain, selector, "
+	               "result) VALUES (1, 'a.example', 's1', 'fail'), "
+	               "(1, 'b.example', 's2', 'pass');");
 
 	ok(dm_store_open(&s, path, &e), &e);
 	db = db_of(s);
@@ -1428,10 +1552,34 @@ START_TEST(test_store_upgrades_v1_database)
 	ROW_EQ(db,
 	    "SELECT source_ip, count, disposition, spf_raw FROM v_record",
 	    "192.0.2.1", "4", "reject", "fail");
+	/* version 4: results numbered in their order, rollups rebuilt with
+	 * the record link, the unused index and the trigger gone */
 	ROW_EQ(db,
-	    "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name "
-	    "= 'record_disposition'",
-	    "1");
+	    "SELECT group_concat(n || ':' || domain, ' ') FROM (SELECT * FROM "
+	    "dkim_result WHERE record = 1 ORDER BY n)",
+	    "0:a.example 1:b.example");
+	ROW_EQ(db, "SELECT record, n, domain, result FROM spf_result", "1", "0",
+	    "example.com", "fail");
+	ROW_EQ(db,
+	    "SELECT record, day, source_ip, dkim_auth, spf_auth, messages FROM "
+	    "rollup_source",
+	    "1", "1700006400", "192.0.2.1",
+	    "a.example\x1fs1\x1f"
+	    "fail\x1e"
+	    "b.example\x1fs2\x1fpass",
+	    "example.com\x1f\x1f"
+	    "fail",
+	    "4");
+	ROW_EQ(db,
+	    "SELECT day, org_name, domain, messages, rejected FROM "
+	    "rollup_daily",
+	    "1700006400", "google.com", "example.com", "4", "4");
+	ROW_EQ(db, "SELECT report, day0, ndays, messages FROM rollup_report",
+	    "1", "1700006400", "1", "4");
+	ROW_EQ(db,
+	    "SELECT count(*) FROM sqlite_master WHERE name IN "
+	    "('record_disposition', 'rollup_fold', 'rollup_ip', 'rollup_seq')",
+	    "0");
 	/* the upgraded database takes new data, with the new column */
 	ck_assert_int_eq(dm_store_unit_seen(s, "aa11", NULL, &e), DM_DONE);
 	ok(dm_store_unit_begin(s, &u, &e), &e);
@@ -1462,8 +1610,9 @@ sql_suite(void)
 	tcase_add_test(tc, test_store_views);
 	tcase_add_test(tc, test_store_duplicate_is_counted_not_stored);
 	tcase_add_test(tc, test_store_payload_rollback_leaves_nothing);
+	tcase_add_test(tc, test_store_failed_payload_undoes_everything);
 	tcase_add_test(tc, test_store_rolled_back_duplicate_is_not_counted);
-	tcase_add_test(tc, test_store_rollup_source_matches_the_trigger);
+	tcase_add_test(tc, test_store_rollups_match_the_rebuild);
 	tcase_add_test(
 	    tc, test_store_duplicate_with_other_content_is_a_conflict);
 	tcase_add_test(
@@ -1476,7 +1625,7 @@ sql_suite(void)
 	tcase_add_test(tc, test_store_unit_seen_before_and_after);
 	tcase_add_test(tc, test_store_crash_mid_unit_is_redone);
 	tcase_add_test(tc, test_store_pending_input_is_processed_again);
-	tcase_add_test(tc, test_store_batch_commits_after_200ms);
+	tcase_add_test(tc, test_store_batch_commits_after_1s);
 	tcase_add_test(tc, test_store_usage_errors);
 	tcase_add_test(tc, test_store_write_refused_is_read_only_error);
 	tcase_add_test(tc, test_store_two_processes_create_one_database);

@@ -40,8 +40,6 @@ def hostile_db(tmp):
     while os.path.exists(os.path.join(SOURCE, "sql", f"migrate_v{v}.sql")):
         scripts.append(f"migrate_v{v}.sql")
         v += 1
-    if not any("rollup" in open(os.path.join(SOURCE, "sql", s)).read() for s in scripts):
-        scripts.append("rollup.sql")
     for s in scripts:
         con.executescript(open(os.path.join(SOURCE, "sql", s)).read())
     h = HOSTILE.encode("utf-8", "surrogateescape").replace(b"\xc3\xbf", b"\xff")
@@ -51,9 +49,10 @@ def hostile_db(tmp):
     con.execute("INSERT INTO record (id, report, source_ip, count, disposition, dkim, spf,"
                 " header_from, envelope_from) VALUES (1, 1, '198.51.100.9', 5, 'reject', 'fail',"
                 " 'fail', ?, ?)", (h, h))
-    con.execute("INSERT INTO dkim_result (record, domain, selector, result) VALUES (1, ?, ?,"
-                " 'pass')", (h, h))
+    con.execute("INSERT INTO dkim_result (record, n, domain, selector, result) VALUES (1, 0, ?,"
+                " ?, 'pass')", (h, h))
     con.execute("UPDATE report SET record_count = 1, message_count = 5 WHERE id = 1")
+    con.executescript(open(os.path.join(SOURCE, "sql", "rollup_rebuild.sql")).read())
     con.commit()
     con.close()
     return db

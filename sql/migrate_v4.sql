@@ -1,0 +1,159 @@
+-- migrate_v4.sql - schema version 3 -> 4: every rollup folded by the store itself, and each
+-- record's rows appended in key order (a migration; the store runs it once, inside its
+-- migration transaction).
+--
+-- Why: ingest must run at least half as fast as parse-only (bench/README.md).  Each record
+-- cost about fifteen B-tree inserts, three of them at random places, plus the v3 trigger that
+-- read every report's records back with four GROUP BY queries.  Now:
+--   * the store folds rollup_report and rollup_daily in C as it writes a report
+--     (sql/rollup.c: same days, same spreading, same encoding as migrate_v3.sql describes);
+--   * dkim_result and spf_result are clustered on (record, n): one B-tree each, appended to,
+--     instead of a table and an index on record;
+--   * rollup_source's id is record.id * 32 plus the day's position in the report (0-30), so
+--     it is appended to as well; a query by source IP finds the rows through record(source_ip);
+--   * rollup_ip is gone: an IP is new when record(source_ip) finds no earlier report of it
+--     (sql/query.c);
+--   * record(disposition), which no query used, is gone.
+-- The indexes people query by stay: record(report), record(source_ip), record(header_from),
+-- report(org_name, "begin", domain, input), rollup_source(day).
+
+DROP TRIGGER rollup_fold;
+
+-- Views name the tables rebuilt below; they are created again at the end.
+DROP VIEW v_ip_auth;
+DROP VIEW v_daily;
+DROP VIEW v_reporter_disposition;
+DROP VIEW v_record;
+DROP VIEW v_rollup_source;
+
+DROP INDEX record_disposition;
+
+-- n: the result's position among the record's, from 0, in document order.
+CREATE TABLE dkim_result_v4 (
+	record INTEGER NOT NULL REFERENCES record (id) ON DELETE CASCADE,
+	n INTEGER NOT NULL,
+	domain TEXT,
+	selector TEXT,
+	result TEXT,
+	human_result TEXT,
+	PRIMARY KEY (record, n)
+) WITHOUT ROWID;
+INSERT INTO dkim_result_v4 (record, n, domain, selector, result, human_result)
+SELECT record, row_number() OVER (PARTITION BY record ORDER BY id) - 1, domain, selector,
+    result, human_result
+FROM dkim_result;
+DROP TABLE dkim_result;
+ALTER TABLE dkim_result_v4 RENAME TO dkim_result;
+
+CREATE TABLE spf_result_v4 (
+	record INTEGER NOT NULL REFERENCES record (id) ON DELETE CASCADE,
+	n INTEGER NOT NULL,
+	domain TEXT,
+	scope TEXT,
+	result TEXT,
+	human_result TEXT,
+	PRIMARY KEY (record, n)
+) WITHOUT ROWID;
+INSERT INTO spf_result_v4 (record, n, domain, scope, result, human_result)
+SELECT record, row_number() OVER (PARTITION BY record ORDER BY id) - 1, domain, scope, result,
+    human_result
+FROM spf_result;
+DROP TABLE spf_result;
+ALTER TABLE spf_result_v4 RENAME TO spf_result;
+
+-- record: the record.id the row comes from; id: record * 32 + the day's position in the
+-- report.  Version 3 did not keep that link, so the store rebuilds every rollup after this
+-- script (sql/rollup_rebuild.sql).
+DROP TABLE rollup_source;
+CREATE TABLE rollup_source (
+	id INTEGER PRIMARY KEY,
+	record INTEGER NOT NULL,
+	day INTEGER NOT NULL,
+	org_name TEXT NOT NULL,
+	domain TEXT NOT NULL,
+	p TEXT NOT NULL,
+	adkim TEXT NOT NULL,
+	aspf TEXT NOT NULL,
+	testing TEXT NOT NULL,
+	source_ip TEXT NOT NULL,
+	header_from TEXT NOT NULL,
+	envelope_from TEXT NOT NULL,
+	envelope_to TEXT NOT NULL,
+	disposition TEXT NOT NULL,
+	dkim TEXT NOT NULL,
+	spf TEXT NOT NULL,
+	dkim_auth TEXT NOT NULL, -- domain US selector US result, entries separated by RS
+	spf_auth TEXT NOT NULL,	 -- domain US scope US result, entries separated by RS
+	reasons TEXT NOT NULL,	 -- type US comment, entries separated by RS
+	messages INTEGER NOT NULL
+);
+-- Covers the new-sources scan (an IP's messages per period: sql/query.c), so the scan reads
+-- the index alone; appended to like the table, as reports arrive roughly in day order.
+CREATE INDEX rollup_source_day ON rollup_source (day);
+CREATE INDEX rollup_source_failing ON rollup_source (day)
+    WHERE (dkim <> 'pass' AND spf <> 'pass') OR disposition IN ('quarantine', 'reject');
+
+DROP TABLE rollup_ip;
+DROP TABLE rollup_seq;
+ALTER TABLE report DROP COLUMN source_folded;
+
+CREATE VIEW v_record AS
+SELECT r.id AS id, r.report AS report, p.org_name AS org_name, p.domain AS domain,
+    p."begin" AS "begin", p."end" AS "end", date(p."begin", 'unixepoch') AS day,
+    r.source_ip AS source_ip, r.count AS count, ifnull(r.count, 0) AS messages,
+    r.disposition AS disposition, r.dkim AS dkim, r.spf AS spf,
+    r.header_from AS header_from, r.envelope_from AS envelope_from,
+    r.envelope_to AS envelope_to,
+    coalesce((SELECT 'pass' FROM dkim_result d WHERE d.record = r.id AND d.result = 'pass'),
+	(SELECT d.result FROM dkim_result d WHERE d.record = r.id ORDER BY d.n LIMIT 1),
+	'none') AS dkim_raw,
+    coalesce((SELECT 'pass' FROM spf_result s WHERE s.record = r.id AND s.result = 'pass'),
+	(SELECT s.result FROM spf_result s WHERE s.record = r.id ORDER BY s.n LIMIT 1),
+	'none') AS spf_raw
+FROM record r JOIN report p ON p.id = r.report;
+
+CREATE VIEW v_ip_auth AS
+SELECT source_ip,
+    sum(messages) AS messages,
+    sum(CASE WHEN spf_raw = 'pass' THEN messages ELSE 0 END) AS spf_raw_pass,
+    sum(CASE WHEN spf_raw = 'pass' THEN 0 ELSE messages END) AS spf_raw_fail,
+    sum(CASE WHEN dkim_raw = 'pass' THEN messages ELSE 0 END) AS dkim_raw_pass,
+    sum(CASE WHEN dkim_raw = 'pass' THEN 0 ELSE messages END) AS dkim_raw_fail,
+    sum(CASE WHEN spf = 'pass' THEN messages ELSE 0 END) AS spf_aligned_pass,
+    sum(CASE WHEN spf = 'pass' THEN 0 ELSE messages END) AS spf_aligned_fail,
+    sum(CASE WHEN dkim = 'pass' THEN messages ELSE 0 END) AS dkim_aligned_pass,
+    sum(CASE WHEN dkim = 'pass' THEN 0 ELSE messages END) AS dkim_aligned_fail,
+    sum(CASE WHEN dkim = 'pass' OR spf = 'pass' THEN messages ELSE 0 END) AS dmarc_pass,
+    sum(CASE WHEN disposition = 'none' THEN messages ELSE 0 END) AS "none",
+    sum(CASE WHEN disposition = 'quarantine' THEN messages ELSE 0 END) AS quarantine,
+    sum(CASE WHEN disposition = 'reject' THEN messages ELSE 0 END) AS reject,
+    sum(CASE WHEN disposition = 'pass' THEN messages ELSE 0 END) AS pass
+FROM v_record GROUP BY source_ip;
+
+CREATE VIEW v_reporter_disposition AS
+SELECT p.org_name AS org_name,
+    count(DISTINCT p.id) AS reports,
+    ifnull(sum(r.count), 0) AS messages,
+    ifnull(sum(CASE WHEN r.disposition = 'none' THEN r.count END), 0) AS "none",
+    ifnull(sum(CASE WHEN r.disposition = 'quarantine' THEN r.count END), 0) AS quarantine,
+    ifnull(sum(CASE WHEN r.disposition = 'reject' THEN r.count END), 0) AS reject,
+    ifnull(sum(CASE WHEN r.disposition = 'pass' THEN r.count END), 0) AS pass,
+    ifnull(sum(CASE WHEN r.dkim = 'pass' OR r.spf = 'pass' THEN r.count END), 0) AS dmarc_pass
+FROM report p LEFT JOIN record r ON r.report = p.id
+GROUP BY p.org_name;
+
+CREATE VIEW v_daily AS
+SELECT day, domain,
+    sum(messages) AS messages,
+    sum(CASE WHEN dkim = 'pass' OR spf = 'pass' THEN messages ELSE 0 END) AS dmarc_pass,
+    sum(CASE WHEN disposition = 'quarantine' THEN messages ELSE 0 END) AS quarantine,
+    sum(CASE WHEN disposition = 'reject' THEN messages ELSE 0 END) AS reject
+FROM v_record GROUP BY day, domain;
+
+CREATE VIEW v_rollup_source AS
+SELECT record, date(day, 'unixepoch') AS day, org_name, domain, p, source_ip, header_from,
+    envelope_from, envelope_to, disposition, dkim, spf,
+    replace(replace(dkim_auth, char(31), ' '), char(30), '; ') AS dkim_auth,
+    replace(replace(spf_auth, char(31), ' '), char(30), '; ') AS spf_auth,
+    replace(replace(reasons, char(31), ' '), char(30), '; ') AS reasons, messages
+FROM rollup_source;

@@ -1,0 +1,83 @@
+-- rollup_rebuild.sql - rebuilds every rollup table (rollup_report, rollup_daily, rollup_source;
+-- see migrate_v3.sql and migrate_v4.sql) from the reports and records.
+--
+-- The store folds each report into the rollups as it writes it (sql/rollup.c), and runs this
+-- once when it upgrades a database from before version 4.  Run it yourself after deleting
+-- reports or changing them with SQL:  sqlite3 dmarcstat.db < sql/rollup_rebuild.sql
+-- It must spell the rules of sql/rollup.c exactly: a report is spread over the UTC days its
+-- [begin, end) touches (at most 31; the day it was stored when it has no begin), each sum
+-- divided evenly with the remainder one each to the first days; text keys are '' for NULL;
+-- auth results are encoded as "domain US selector-or-scope US result" entries separated by RS.
+
+DELETE FROM rollup_report;
+DELETE FROM rollup_daily;
+DELETE FROM rollup_source;
+
+INSERT INTO rollup_report (report, org_name, domain, day0, ndays, messages)
+SELECT id, ifnull(org_name, ''), ifnull(domain, ''), b / 86400 * 86400,
+    CASE WHEN "end" IS NULL OR "end" <= b THEN 1
+	ELSE min(31, ("end" - 1) / 86400 - b / 86400 + 1) END,
+    message_count
+FROM (SELECT id, org_name, domain, "end", message_count,
+	CASE WHEN "begin" >= 0 THEN "begin" ELSE stored_at END AS b
+    FROM report)
+ORDER BY id;
+
+WITH RECURSIVE seq(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM seq WHERE n < 30),
+g AS (SELECT report, ifnull(header_from, '') AS header_from,
+	sum(ifnull(count, 0)) AS m,
+	sum(CASE WHEN dkim = 'pass' OR spf = 'pass' THEN ifnull(count, 0) ELSE 0 END) AS pass,
+	sum(CASE WHEN dkim = 'pass' THEN ifnull(count, 0) ELSE 0 END) AS dk,
+	sum(CASE WHEN spf = 'pass' THEN ifnull(count, 0) ELSE 0 END) AS sp,
+	sum(CASE WHEN disposition = 'quarantine' THEN ifnull(count, 0) ELSE 0 END) AS q,
+	sum(CASE WHEN disposition = 'reject' THEN ifnull(count, 0) ELSE 0 END) AS r
+    FROM record GROUP BY report, 2)
+INSERT INTO rollup_daily (day, org_name, domain, header_from, p, sp, pct, messages,
+    dmarc_pass, dkim_aligned, spf_aligned, quarantined, rejected)
+SELECT rr.day0 + s.n * 86400, rr.org_name, rr.domain, g.header_from, ifnull(p.p, ''),
+    ifnull(p.sp, ''), p.pct,
+    g.m / rr.ndays + (s.n < g.m % rr.ndays),
+    g.pass / rr.ndays + (s.n < g.pass % rr.ndays),
+    g.dk / rr.ndays + (s.n < g.dk % rr.ndays),
+    g.sp / rr.ndays + (s.n < g.sp % rr.ndays),
+    g.q / rr.ndays + (s.n < g.q % rr.ndays),
+    g.r / rr.ndays + (s.n < g.r % rr.ndays)
+FROM g
+JOIN rollup_report rr ON rr.report = g.report
+JOIN report p ON p.id = g.report
+JOIN seq s ON s.n < rr.ndays
+WHERE true
+ORDER BY g.report, g.header_from, s.n
+ON CONFLICT (day, org_name, domain, header_from) DO UPDATE SET
+    p = excluded.p, sp = excluded.sp, pct = excluded.pct,
+    messages = messages + excluded.messages,
+    dmarc_pass = dmarc_pass + excluded.dmarc_pass,
+    dkim_aligned = dkim_aligned + excluded.dkim_aligned,
+    spf_aligned = spf_aligned + excluded.spf_aligned,
+    quarantined = quarantined + excluded.quarantined,
+    rejected = rejected + excluded.rejected;
+
+WITH RECURSIVE seq(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM seq WHERE n < 30)
+INSERT INTO rollup_source (id, record, day, org_name, domain, p, adkim, aspf, testing, source_ip,
+    header_from, envelope_from, envelope_to, disposition, dkim, spf, dkim_auth, spf_auth,
+    reasons, messages)
+SELECT r.id * 32 + s.n, r.id, rr.day0 + s.n * 86400, rr.org_name, rr.domain, ifnull(p.p, ''),
+    ifnull(p.adkim, ''), ifnull(p.aspf, ''), ifnull(p.testing, ''),
+    ifnull(r.source_ip, ''), ifnull(r.header_from, ''), ifnull(r.envelope_from, ''),
+    ifnull(r.envelope_to, ''), ifnull(r.disposition, ''), ifnull(r.dkim, ''),
+    ifnull(r.spf, ''),
+    ifnull((SELECT group_concat(e, char(30)) FROM (SELECT ifnull(d.domain, '') || char(31) ||
+	ifnull(d.selector, '') || char(31) || ifnull(d.result, '') AS e
+	FROM dkim_result d WHERE d.record = r.id ORDER BY d.n)), ''),
+    ifnull((SELECT group_concat(e, char(30)) FROM (SELECT ifnull(f.domain, '') || char(31) ||
+	ifnull(f.scope, '') || char(31) || ifnull(f.result, '') AS e
+	FROM spf_result f WHERE f.record = r.id ORDER BY f.n)), ''),
+    ifnull((SELECT group_concat(e, char(30)) FROM (SELECT ifnull(x.type, '') || char(31) ||
+	ifnull(x.comment, '') AS e
+	FROM reason x WHERE x.record = r.id ORDER BY x.id)), ''),
+    ifnull(r.count, 0) / rr.ndays + (s.n < ifnull(r.count, 0) % rr.ndays)
+FROM record r
+JOIN report p ON p.id = r.report
+JOIN rollup_report rr ON rr.report = r.report
+JOIN seq s ON s.n < rr.ndays
+ORDER BY r.id, s.n;
