@@ -3,8 +3,9 @@
  * store.
  *
  * Each unit (file or message) is checked against the store first, so a cron run
- * over an old mailbox parses nothing it has seen.  Each payload is a savepoint:
- * a report that fails half-way leaves no rows.  What fails is quarantined with
+ * over an old mailbox parses nothing it has seen.  The store runs beside the
+ * parser (pipe.h) and keeps or drops each payload whole: a report that fails
+ * half-way leaves no rows.  What fails is quarantined with
  * the unit's bytes so that `quarantine retry` can run it again after a fix;
  * what is recognised as another kind of report is skipped.
  */
@@ -17,10 +18,12 @@
 #include "ingest.h"
 #include "mem.h"
 #include "parse.h"
+#include "pipe.h"
 #include "store.h"
 
 struct run {
 	struct dm_store *store;
+	struct dm_pipe *pipe; /* runs the store's sink beside the parser */
 	struct dm_parser *parser;
 	const struct dm_limits *lim;
 	const struct dm_ingest_options *opt;
@@ -158,7 +161,7 @@ static int
 on_payload(void *ctx, const struct dm_payload *p, struct dm_error *err)
 {
 	struct run *r = ctx;
-	struct dm_error e;
+	struct dm_error e, pe;
 	uint64_t conflicts;
 	int rc;
 
@@ -169,6 +172,12 @@ on_payload(void *ctx, const struct dm_payload *p, struct dm_error *err)
 		return rc;
 	conflicts = dm_store_counts(r->store).conflicts;
 	rc = dm_parse_run(r->parser, &p->src, &e);
+	/* The store's own failure wins over what it made the parser see. */
+	if (dm_pipe_finish(r->pipe, &pe) != DM_OK &&
+	    (rc == DM_OK || pe.code == DM_EDB || pe.code == DM_ENOMEM)) {
+		e = pe;
+		rc = pe.code;
+	}
 	if ((rc = dm_store_payload_end(r->store, rc == DM_OK, err)) != DM_OK)
 		return rc;
 	if (dm_store_counts(r->store).conflicts > conflicts) {
@@ -255,6 +264,33 @@ run_init(struct run *r, struct dm_walk_ops *ops)
 	ops->unit_end = on_unit_end;
 }
 
+/* The parser, feeding the store's sink through the pipe. */
+static int
+engine_start(struct run *r, struct dm_error *err)
+{
+	struct dm_sink inner = dm_store_sink(r->store), sink;
+	int rc;
+
+	/* The pipe keeps a copy of inner. */
+	if ((rc = dm_pipe_new(&r->pipe, &inner, err)) != DM_OK)
+		return rc;
+	sink = dm_pipe_sink(r->pipe);
+	if ((rc = dm_parser_new(&r->parser, r->lim, &sink, err)) != DM_OK) {
+		dm_pipe_free(r->pipe);
+		r->pipe = NULL;
+	}
+	return rc;
+}
+
+static void
+engine_stop(struct run *r)
+{
+	dm_parser_free(r->parser);
+	dm_pipe_free(r->pipe);
+	r->parser = NULL;
+	r->pipe = NULL;
+}
+
 int
 dm_ingest_run(struct dm_store *store, const char *const *paths, size_t n_paths,
     const struct dm_limits *lim, const struct dm_ingest_options *opt,
@@ -262,19 +298,18 @@ dm_ingest_run(struct dm_store *store, const char *const *paths, size_t n_paths,
 {
 	struct run r = {.store = store, .lim = lim, .opt = opt, .stats = stats};
 	struct dm_walk_ops ops;
-	struct dm_sink sink = dm_store_sink(store);
 	size_t i;
 	int rc;
 
 	run_init(&r, &ops);
-	if ((rc = dm_parser_new(&r.parser, lim, &sink, err)) != DM_OK)
+	if ((rc = engine_start(&r, err)) != DM_OK)
 		return rc;
 	for (i = 0, rc = DM_OK; i < n_paths && rc == DM_OK; i++)
 		rc = walk_one(&r, paths[i], &ops, err);
 	if (rc == DM_OK)
 		rc = dm_store_flush(store, err);
 	fold_counts(&r);
-	dm_parser_free(r.parser);
+	engine_stop(&r);
 	return rc;
 }
 
@@ -315,19 +350,18 @@ retry_bytes(struct run *r, const char *path, const void *bytes, size_t n,
     int *resolved, struct dm_error *err)
 {
 	struct dm_walk_ops ops;
-	struct dm_sink sink = dm_store_sink(r->store);
 	int rc;
 
 	run_init(r, &ops);
 	r->force = 1;
-	if ((rc = dm_parser_new(&r->parser, r->lim, &sink, err)) != DM_OK)
+	if ((rc = engine_start(r, err)) != DM_OK)
 		return rc;
 	rc = dm_ingest_walk_memory(
 	    path, bytes, n, r->lim, &r->opt->walk, &ops, err);
 	if (rc == DM_OK)
 		rc = dm_store_flush(r->store, err);
 	fold_counts(r);
-	dm_parser_free(r->parser);
+	engine_stop(r);
 	*resolved = rc == DM_OK && r->stats->quarantined == 0;
 	return rc;
 }

@@ -1117,6 +1117,8 @@ START_TEST(test_ingest_corpus_containers)
 }
 END_TEST
 
+TCase *pipe_tcase(void); /* check_ingest_pipe.c */
+
 static Suite *
 ingest_suite(void)
 {
@@ -1170,6 +1172,8 @@ ingest_suite(void)
 	tcase_add_test(tc, test_ingest_streams_large_member);
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);
+
+	suite_add_tcase(s, pipe_tcase());
 
 	tc = tcase_create("tc_corpus");
 	tcase_add_test(tc, test_ingest_corpus_containers);
