@@ -1466,7 +1466,7 @@ START_TEST(test_store_disk_full_rolls_back)
 	struct dm_feedback fb = report_b();
 	struct dm_sink k;
 	struct dm_error e;
-	char before[128], after[128];
+	char before[128], after[128], cause[DM_ERROR_MSG_MAX];
 	int i, rc = DM_OK;
 
 	ok(dm_store_open(&s, path, &e), &e);
@@ -1484,18 +1484,22 @@ START_TEST(test_store_disk_full_rolls_back)
 	for (i = 0; i < 100000 && rc == DM_OK; i++)
 		rc = k.record(k.ctx, &fb, &bare, &e);
 	ck_assert_int_eq(rc, DM_EDB);
-	ck_assert_str_eq(e.msg,
-	    "database error: inserting record: database or disk is full");
+	/* Which of a record's inserts meets the full page depends on the
+	 * layout; the message names it and the cause. */
+	ck_assert_msg(strcmp(e.msg, "database error: inserting record: "
+	                            "database or disk is full") == 0 ||
+	                  strcmp(e.msg, "database error: updating rollups: "
+	                                "database or disk is full") == 0,
+	    "%s", e.msg);
+	snprintf(cause, sizeof(cause), "%s", e.msg);
 	/* SQLite rolled the whole batch back: every later batch call fails with
 	 * the cause */
 	dm_error_clear(&e);
 	ck_assert_int_eq(dm_store_payload_end(s, 0, &e), DM_EDB);
-	ck_assert_str_eq(e.msg,
-	    "database error: inserting record: database or disk is full");
+	ck_assert_str_eq(e.msg, cause);
 	dm_error_clear(&e);
 	ck_assert_int_eq(dm_store_unit_end(s, &e), DM_EDB);
-	ck_assert_str_eq(e.msg,
-	    "database error: inserting record: database or disk is full");
+	ck_assert_str_eq(e.msg, cause);
 	counts_eq(s, 2, 5, 25, 0, 0);
 	dm_store_close(s);
 
