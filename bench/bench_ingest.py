@@ -35,7 +35,7 @@ def run(cmd, stdout=subprocess.DEVNULL):
     code = os.waitstatus_to_exitcode(status)
     if code not in (0, 1):
         sys.exit(f"{cmd} failed ({code}): {err.decode()[:500]}")
-    return dt, ru.ru_maxrss / 1024.0, out
+    return dt, ru.ru_maxrss / 1024.0, out, ru.ru_utime + ru.ru_stime
 
 
 def size(path):
@@ -44,22 +44,24 @@ def size(path):
     return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
 
 
-def line(label, dt, rss, reports, records, nbytes):
+def line(label, dt, rss, reports, records, nbytes, cpu):
+    """cpu: user + system time of every thread (ingest stores on a second one; its waits spin
+    briefly, which counts here)."""
     print(f"{label:<34} {dt:8.2f} s {reports / dt:10.0f} reports/s {records / dt:11.0f} rec/s "
-          f"{nbytes / dt / 1e6:7.1f} MB/s  peak RSS {rss:6.1f} MiB")
+          f"{nbytes / dt / 1e6:7.1f} MB/s  peak RSS {rss:6.1f} MiB  CPU {cpu:6.2f} s")
 
 
 def ingest(db, path):
-    dt, rss, out = run([BIN, "ingest", "--json", "--db", db, path], stdout=subprocess.PIPE)
-    return dt, rss, json.loads(out)
+    dt, rss, out, cpu = run([BIN, "ingest", "--json", "--db", db, path], stdout=subprocess.PIPE)
+    return dt, rss, json.loads(out), cpu
 
 
 def bench_pair(label, path, tmp):
     nbytes = size(path)
-    dt_p, rss_p, _ = run([BIN, "parse", path])
-    dt_i, rss_i, s = ingest(os.path.join(tmp, label + ".db"), path)
-    line(f"{label}: parse only", dt_p, rss_p, s["reports"], s["records"], nbytes)
-    line(f"{label}: ingest", dt_i, rss_i, s["reports"], s["records"], nbytes)
+    dt_p, rss_p, _, cpu_p = run([BIN, "parse", path])
+    dt_i, rss_i, s, cpu_i = ingest(os.path.join(tmp, label + ".db"), path)
+    line(f"{label}: parse only", dt_p, rss_p, s["reports"], s["records"], nbytes, cpu_p)
+    line(f"{label}: ingest", dt_i, rss_i, s["reports"], s["records"], nbytes, cpu_i)
     print(f"{'':<34} ingest/parse-only speed: {dt_p / dt_i:.2f}")
 
 
@@ -77,12 +79,14 @@ def main():
                                str(N_FILES)])
         subprocess.check_call([sys.executable, os.path.join(HERE, "gen.py"), "flat", flat,
                                str(N_FILES)])
-        dt_f, rss_f, s = ingest(os.path.join(tmp, "flat.db"), flat)
-        line(f"{N_FILES} attachments as files", dt_f, rss_f, s["reports"], s["records"], size(flat))
+        dt_f, rss_f, s, cpu = ingest(os.path.join(tmp, "flat.db"), flat)
+        line(f"{N_FILES} attachments as files", dt_f, rss_f, s["reports"], s["records"], size(flat),
+             cpu)
         db = os.path.join(tmp, "maildir.db")
-        dt1, rss1, s1 = ingest(db, md)
-        line(f"Maildir {N_FILES} mails, 1st run", dt1, rss1, s1["reports"], s1["records"], size(md))
-        dt2, rss2, s2 = ingest(db, md)
+        dt1, rss1, s1, cpu = ingest(db, md)
+        line(f"Maildir {N_FILES} mails, 1st run", dt1, rss1, s1["reports"], s1["records"], size(md),
+             cpu)
+        dt2, rss2, s2, _ = ingest(db, md)
         print(f"{'Maildir, 2nd run (all seen)':<34} {dt2:8.2f} s  stored {s2['reports']} reports, "
               f"{s2['seen']} of {s2['files']} mails skipped as seen, peak RSS {rss2:.1f} MiB")
         print(f"{'':<34} 1st Maildir run / plain files: {dt1 / dt_f:.2f}x")

@@ -7,7 +7,7 @@
  * mail, the evidence of the largest groups of messages (aligned and raw
  * results, envelope sender, DKIM domain and selector, override reasons,
  * recipient domain), and the cause and fix of the failure that cost most
- * messages.  A single address is looked up through the rollups' IP index; a
+ * messages.  A single address is looked up through record(source_ip); a
  * range is matched here, since SQLite cannot compare addresses.
  */
 #include "report_int.h"

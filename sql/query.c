@@ -4,8 +4,8 @@
  * Each query is one SELECT built from a fixed text plus the filter's clauses,
  * all values bound (never pasted into SQL).  Auth results come out of
  * rollup_source as one text column each (entries separated by char(30), fields
- * by char(31), see rollup.sql) and are split here, so report/ sees the plain
- * structs of core/model.h.
+ * by char(31), see migrate_v3.sql) and are split here, so report/ sees the
+ * plain structs of core/model.h.
  */
 #include "query.h"
 
@@ -473,8 +473,8 @@ dm_query_sources(struct dm_query *q, const struct dm_query_filter *f,
 	    "spf_auth, reasons, "
 	    "sum(messages) AS m",
 	    1,
-	    /* Spelt as in rollup.sql's partial index rollup_source_failing, so
-	       SQLite uses it. */
+	    /* Spelt as in migrate_v4.sql's partial index rollup_source_failing,
+	       so SQLite uses it. */
 	    failing_only
 	        ? " AND ((dkim <> 'pass' AND spf <> 'pass') OR disposition IN "
 	          "('quarantine', 'reject')) GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, "

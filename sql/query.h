@@ -1,9 +1,10 @@
 /*
  * query.h - the read queries behind `dmarcstat report` and `explain`.
  *
- * They read only the rollup tables (sql/rollup.sql), which triggers keep
- * current as reports are stored, so each query costs the size of the period
- * asked for, not of the database.  The handle opens the database read-only:
+ * They read the rollup tables (sql/migrate_v3.sql, migrate_v4.sql), which the
+ * store folds each report into as it writes it, and record(source_ip) for an
+ * address, so each query costs the size of the period asked for, not of the
+ * database.  The handle opens the database read-only:
  * reporting never changes it and may run while an ingest writes.  Rows are
  * handed to a callback, one at a time, borrowed until it returns (the cursor
  * style of the record sink); the callback returns DM_OK to go on or an error to
