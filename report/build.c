@@ -15,6 +15,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hash.h"
+
 #define DAY 86400
 #define MAX_LIST                                                               \
 	8 /* ISPs or domains listed per source; more are summarised as "..."   \
@@ -22,16 +24,6 @@
 
 /* ---- The string -> index map of report_int.h (open addressing, FNV-1a)
  * -------------------------------------- */
-
-static uint64_t
-hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
 
 static int
 map_grow(struct strmap *m)
@@ -51,8 +43,8 @@ map_grow(struct strmap *m)
 
 		if (m->keys[i] == NULL)
 			continue;
-		for (j = hash(m->keys[i]) & (g.cap - 1); g.keys[j] != NULL;
-		     j = (j + 1) & (g.cap - 1))
+		for (j = dm_hash_str(m->keys[i]) & (g.cap - 1);
+		     g.keys[j] != NULL; j = (j + 1) & (g.cap - 1))
 			;
 		g.keys[j] = m->keys[i];
 		g.vals[j] = m->vals[i];
@@ -72,7 +64,7 @@ strmap_get(struct strmap *m, const char *key, size_t *val, int *added)
 	*added = 0;
 	if ((m->n + 1) * 2 > m->cap && map_grow(m) != DM_OK)
 		return DM_ENOMEM;
-	for (j = hash(key) & (m->cap - 1); m->keys[j] != NULL;
+	for (j = dm_hash_str(key) & (m->cap - 1); m->keys[j] != NULL;
 	     j = (j + 1) & (m->cap - 1)) {
 		if (strcmp(m->keys[j], key) == 0) {
 			*val = m->vals[j];

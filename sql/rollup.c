@@ -10,6 +10,7 @@
 
 #include <string.h>
 
+#include "hash.h"
 #include "mem.h"
 
 #define DAY 86400
@@ -28,7 +29,7 @@ enum { M_MESSAGES, M_PASS, M_DKIM, M_SPF, M_QUARANTINED, M_REJECTED, M_N };
 
 struct daily_entry {
 	size_t name; /* offset of header_from in names; 0 means a free slot */
-	uint32_t hash;
+	uint64_t hash;
 	int64_t sum[M_N];
 };
 
@@ -189,16 +190,6 @@ bind_source_row(struct dm_store *s, const struct dm_feedback *fb,
 	return DM_OK;
 }
 
-static uint32_t
-hash(const char *v)
-{
-	uint32_t h = 2166136261u;
-
-	for (; *v != '\0'; v++)
-		h = (h ^ (unsigned char)*v) * 16777619u;
-	return h;
-}
-
 static int
 is(const char *v, const char *word)
 {
@@ -256,7 +247,7 @@ daily_flush(
 static struct daily_entry *
 daily_find(struct dm_rollup_daily *d, const char *name)
 {
-	uint32_t h = hash(name);
+	uint64_t h = dm_hash_str(name);
 	size_t i = h % DAILY_SLOTS, len;
 
 	for (; d->slot[i].name != 0; i = (i + 1) % DAILY_SLOTS)
