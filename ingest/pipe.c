@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "mem.h"
 
@@ -48,34 +49,6 @@ relax(void)
 #elif defined(__aarch64__)
 	__asm__ __volatile__("yield");
 #endif
-}
-
-static int64_t
-now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-}
-
-/* Polls ready(p, n) for up to SPIN_NS; whether it came true. */
-static int
-spin(struct dm_pipe *p, int (*ready)(struct dm_pipe *, size_t), size_t n)
-{
-	int64_t until = 0;
-	unsigned i;
-
-	for (i = 0;; i++, relax()) {
-		if (ready(p, n))
-			return 1;
-		if (i % 64 != 0)
-			continue;
-		if (until == 0)
-			until = now_ns() + SPIN_NS;
-		else if (now_ns() > until)
-			return 0;
-	}
 }
 
 enum msg_type {
@@ -106,6 +79,7 @@ struct dm_pipe {
 	pthread_cond_t worker_cv, producer_cv;
 	pthread_t thread;
 	int started;
+	int spins; /* more than one CPU: waits poll before sleeping */
 
 	/* Written by the worker, read by the producer once failed is set. */
 	atomic_int failed, skip;
@@ -118,6 +92,39 @@ struct dm_pipe {
 	/* Producer only: the report as last sent, to notice changes. */
 	struct dm_feedback *sent;
 };
+
+static int64_t
+now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/*
+ * Polls ready(p, n) for up to SPIN_NS; whether it came true.  With one CPU the
+ * other side cannot run meanwhile, so it only checks once.
+ */
+static int
+spin(struct dm_pipe *p, int (*ready)(struct dm_pipe *, size_t), size_t n)
+{
+	int64_t until = 0;
+	unsigned i;
+
+	if (!p->spins)
+		return ready(p, n);
+	for (i = 0;; i++, relax()) {
+		if (ready(p, n))
+			return 1;
+		if (i % 64 != 0)
+			continue;
+		if (until == 0)
+			until = now_ns() + SPIN_NS;
+		else if (now_ns() > until)
+			return 0;
+	}
+}
 
 /* ---- Copies ---- */
 
@@ -595,6 +602,7 @@ dm_pipe_new(
 		return nomem(err);
 	}
 	p->inner = *inner;
+	p->spins = sysconf(_SC_NPROCESSORS_ONLN) > 1;
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->worker_cv, NULL);
 	pthread_cond_init(&p->producer_cv, NULL);
