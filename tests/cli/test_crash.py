@@ -1,7 +1,7 @@
 """Crash safety (issues 3 and 6): `dmarcstat ingest` killed with SIGKILL at 50 random moments.
 
-The corpus is ../shared/corpus (when present) plus 1500 reports from bench/gen.py.  An uninterrupted
-run into a fresh database gives the reference totals and duration.  Then 25 rounds, each on a fresh
+The corpus is ../shared/corpus (when present) plus 3000 reports from bench/gen.py.  Two uninterrupted
+runs into fresh databases give the reference totals (both the same) and duration (the shorter).  Then 25 rounds, each on a fresh
 database: start the same ingest and SIGKILL it after a random delay within the measured duration,
 start it again and SIGKILL it within half the duration (so that it dies while resuming), then
 re-run it to completion: 50 kills.  After every kill PRAGMA integrity_check must be ok; after
@@ -21,7 +21,8 @@ import harness  # noqa: E402
 from harness import Tally, run  # noqa: E402
 
 ROUNDS, KILLS = 25, 2
-N_GENERATED = 1500
+# Enough that a run lasts long after its start-up: the kills must land while it works.
+N_GENERATED = 3000
 
 
 def full_totals(db):
@@ -67,11 +68,17 @@ def main():
         ref_db = os.path.join(tmp, "ref.db")
         ref = run(["ingest", "--quiet", "--db", ref_db] + inputs, timeout=120 * harness.SLOW)
         want, _ = full_totals(ref_db)
-        duration = ref.seconds
-        print(f"uninterrupted: {duration:.2f} s, exit {ref.rc}, peak RSS {ref.rss_mib:.1f} MiB, "
-              f"totals (reports, records, messages, quarantined, inputs) {want}")
-        if not tally.check("uninterrupted run", [] if ref.rc in (0, 1) else
-                           f"exit {ref.rc}: {ref.err[-400:]!r}"):
+        # The first run pays for cold caches; the kills are timed on the faster of two.
+        again_db = os.path.join(tmp, "again.db")
+        again = run(["ingest", "--quiet", "--db", again_db] + inputs, timeout=120 * harness.SLOW)
+        duration = min(ref.seconds, again.seconds)
+        print(f"uninterrupted: {ref.seconds:.2f} s and {again.seconds:.2f} s, exit {ref.rc}, "
+              f"peak RSS {ref.rss_mib:.1f} MiB, totals (reports, records, messages, quarantined, "
+              f"inputs) {want}")
+        problems = [] if ref.rc in (0, 1) else [f"exit {ref.rc}: {ref.err[-400:]!r}"]
+        if full_totals(again_db)[0] != want:
+            problems.append(f"a second run gave {full_totals(again_db)[0]}")
+        if not tally.check("uninterrupted runs", problems):
             tally.finish()
         db = os.path.join(tmp, "crash.db")
         args = ["ingest", "--quiet", "--db", db] + inputs
