@@ -1,10 +1,11 @@
 /*
  * rollup.c - the rollups report and explain read, folded as the store writes a
- * report: a rollup_source row per record and day as each record is stored, and
- * at the report's end its rollup_report row and its rollup_daily sums per
- * header_from (see migrate_v3.sql for the tables and migrate_v4.sql for why it
- * happens here).  The encoding and the spreading of a report over its days
- * must match those files exactly: their backfills use the SQL spelling.
+ * report: a rollup_source row per record and day as each record is stored, its
+ * rollup_report row at the report's end, and its rollup_daily sums per
+ * header_from once its payload is kept (see migrate_v3.sql for the tables and
+ * migrate_v4.sql for why it happens here).  The encoding and the spreading of a
+ * report over its days must match those files exactly: their backfills use the
+ * SQL spelling.
  */
 #include "store_int.h"
 
@@ -268,7 +269,6 @@ daily_add(struct dm_store *s, const struct dm_feedback *fb,
     const struct dm_record *rec, struct dm_error *err)
 {
 	int64_t m = rec->count > 0 ? rec->count : 0;
-	struct daily_keys key = keys_of(fb);
 	struct daily_entry *e;
 
 	if (s->daily == NULL) {
@@ -277,10 +277,13 @@ daily_add(struct dm_store *s, const struct dm_feedback *fb,
 		dm_buf_init(&s->daily->names, (size_t)1 << 30);
 	}
 	/* Partial sums are not undone by deleting the payload's rows. */
-	if (s->daily->n >= DAILY_MAX &&
-	    (dm_store_payload_guard(s, err) != DM_OK ||
-	        daily_flush(s, &key, err) != DM_OK))
-		return DM_EDB;
+	if (s->daily->n >= DAILY_MAX) {
+		struct daily_keys key = keys_of(fb);
+
+		if (dm_store_payload_guard(s, err) != DM_OK ||
+		    daily_flush(s, &key, err) != DM_OK)
+			return DM_EDB;
+	}
 	if (s->daily->names.len == 0 &&
 	    dm_buf_add(&s->daily->names, "", 1) != DM_OK)
 		goto nomem;

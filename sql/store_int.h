@@ -149,7 +149,7 @@ void dm_rollup_days(
 /*
  * Folds one stored record (record.id rid) into the rollups: a rollup_source
  * row per day, and the report's rollup_daily sums, kept in memory until
- * dm_rollup_report().  The record and its results are at hand here; the
+ * dm_rollup_commit().  The record and its results are at hand here; the
  * version 3 trigger read them back with four GROUP BY queries.
  */
 int dm_rollup_record(struct dm_store *s, const struct dm_feedback *fb,
