@@ -312,9 +312,11 @@ has_room(struct dm_pipe *p, size_t n)
 	       n;
 }
 
+/* The worker has run everything sent (n unused: a producer_wait condition). */
 static int
-drained(struct dm_pipe *p)
+drained(struct dm_pipe *p, size_t n)
 {
+	(void)n;
 	return atomic_load(&p->head) == atomic_load(&p->tail);
 }
 
@@ -331,13 +333,6 @@ producer_wait(
 		pthread_cond_wait(&p->producer_cv, &p->mu);
 	atomic_store(&p->producer_waits, 0);
 	pthread_mutex_unlock(&p->mu);
-}
-
-static int
-ready_drained(struct dm_pipe *p, size_t n)
-{
-	(void)n;
-	return drained(p);
 }
 
 /* A header with room for body bytes after it, at the tail; NULL-free. */
@@ -557,7 +552,7 @@ pipe_end(void *ctx, const struct dm_feedback *fb, struct dm_error *err)
 	if ((copy = feedback_dup(fb, 1)) == NULL)
 		return nomem(err);
 	send_heap(p, MSG_END, copy);
-	producer_wait(p, ready_drained, 0);
+	producer_wait(p, drained, 0);
 	return atomic_load(&p->failed) ? failure(p, err) : DM_OK;
 }
 
@@ -574,7 +569,7 @@ dm_pipe_finish(struct dm_pipe *p, struct dm_error *err)
 {
 	int rc = DM_OK;
 
-	producer_wait(p, ready_drained, 0);
+	producer_wait(p, drained, 0);
 	if (atomic_load(&p->failed))
 		rc = failure(p, err);
 	else
