@@ -8,6 +8,7 @@
  */
 #include <check.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -21,6 +22,7 @@
 /* What the inner sink saw; it runs on the pipe's worker thread. */
 struct inner {
 	int begins, ends, fail_at;
+	atomic_int begun; /* read by the test while the worker runs */
 	int status_of_begin;
 	uint64_t records, wrong;
 	char org_at_end[64], ext_at_end[16], first_wrong[256];
@@ -62,6 +64,7 @@ inner_begin(void *ctx, const struct dm_feedback *fb, struct dm_error *err)
 
 	(void)err;
 	in->begins++;
+	atomic_store(&in->begun, 1);
 	if (strcmp(fb->org_name, "Org A") != 0 || fb->n_errors != 1 ||
 	    strcmp(fb->errors[0], "e1") != 0 ||
 	    strcmp(fb->policy.domain, "example.com") != 0 ||
@@ -288,7 +291,8 @@ START_TEST(test_pipe_duplicate_skips_records)
 	struct inner in = {.status_of_begin = DM_DONE};
 	struct dm_sink inner = {&in, inner_begin, inner_record, inner_end};
 	struct dm_feedback fb = feedback();
-	struct timespec pause = {0, 100 * 1000 * 1000};
+	struct timespec pause = {0, 1000 * 1000};
+	int waited;
 	struct dm_pipe *p;
 	struct dm_error e;
 	struct dm_sink k;
@@ -296,8 +300,13 @@ START_TEST(test_pipe_duplicate_skips_records)
 	ck_assert_int_eq(dm_pipe_new(&p, &inner, &e), DM_OK);
 	k = dm_pipe_sink(p);
 	ck_assert_int_eq(k.begin(k.ctx, &fb, &e), DM_OK);
-	/* Time for the worker to run begin() (microseconds). */
-	nanosleep(&pause, NULL);
+	/* The worker has run begin(); it says DM_DONE to the pipe right after
+	 * (allow 20 ms for that one store). */
+	for (waited = 0; !atomic_load(&in.begun) && waited < 10000; waited++)
+		nanosleep(&pause, NULL);
+	ck_assert_int_eq(atomic_load(&in.begun), 1);
+	for (waited = 0; waited < 20; waited++)
+		nanosleep(&pause, NULL);
 	ck_assert_int_eq(send_records(&k, &fb, 100, NULL, &e), DM_OK);
 	ck_assert_int_eq(k.end(k.ctx, &fb, &e), DM_OK);
 	ck_assert_int_eq(in.begins, 1);
