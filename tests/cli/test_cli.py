@@ -7,18 +7,13 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "hostile"))
+import harness  # noqa: E402
+
 DMARCSTAT = os.environ["DMARCSTAT"]
+tally = harness.Tally()
+check = tally.expect
 DATA = os.environ["DM_TEST_DATA_DIR"]
-failures = []
-checked = 0
-
-
-def check(cond, what):
-    global checked
-    checked += 1
-    if not cond:
-        failures.append(what)
-        print("FAIL " + what)
 
 
 def run(*args, env=None):
@@ -79,8 +74,7 @@ def main():
         env["DMARCSTAT_DB"] = os.path.join(tmp, "env.db")
         rc, _, _ = run("ingest", "--quiet", good, env=env)
         check(rc == 0 and os.path.exists(env["DMARCSTAT_DB"]), "DMARCSTAT_DB is used")
-    print(f"{checked - len(failures)} passed, {len(failures)} failed")
-    sys.exit(1 if failures else 0)
+    tally.finish()
 
 
 main()

@@ -15,20 +15,14 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "hostile"))
 import corpus  # noqa: E402
+import harness  # noqa: E402
 
 DMARCSTAT = os.environ["DMARCSTAT"]
+tally = harness.Tally()
+check = tally.expect
 DATA = os.path.join(os.environ["DM_TEST_DATA_DIR"], "mail")
-failures = []
-checked = 0
-
-
-def check(cond, what):
-    global checked
-    checked += 1
-    if not cond:
-        failures.append(what)
-        print("FAIL " + what)
 
 
 def ingest(db, *args, stdin=None):
@@ -215,8 +209,7 @@ def main():
             d = os.path.join(tmp, t.__name__)
             os.makedirs(d)
             t(d)
-    print(f"{checked - len(failures)} passed, {len(failures)} failed")
-    sys.exit(1 if failures else 0)
+    tally.finish()
 
 
 main()

@@ -13,9 +13,12 @@ import time
 import zipfile
 import zlib
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "hostile"))
+import harness  # noqa: E402
+
 DMARCSTAT = os.environ["DMARCSTAT"]
-failures = []
-checked = 0
+tally = harness.Tally()
+check = tally.expect
 
 GOOD = """<?xml version="1.0" encoding="UTF-8"?>
 <feedback><report_metadata><org_name>{org}</org_name><email>d@example.net</email>
@@ -31,14 +34,6 @@ GOOD = """<?xml version="1.0" encoding="UTF-8"?>
 
 def good(rid, ip=1, count=5, org="example.net"):
     return GOOD.format(rid=rid, ip=ip, count=count, org=org).encode()
-
-
-def check(cond, what):
-    global checked
-    checked += 1
-    if not cond:
-        failures.append(what)
-        print("FAIL " + what)
 
 
 def run(*args):
@@ -143,8 +138,7 @@ def main():
         check(rc == 1 and "no quarantine entry 999" in err, f"retry unknown id: exit {rc} {err!r}")
         rc, _, err = run("quarantine", "--db", db, "frobnicate")
         check(rc == 2 and "unknown subcommand 'frobnicate'" in err, f"bad subcommand: {rc} {err!r}")
-    print(f"{checked - len(failures)} passed, {len(failures)} failed")
-    sys.exit(1 if failures else 0)
+    tally.finish()
 
 
 main()

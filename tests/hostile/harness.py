@@ -170,6 +170,10 @@ class Tally:
             print(f"ok   {name}", flush=True)
         return not problems
 
+    def expect(self, cond, what):
+        """One check of a plain condition: what names it and, on failure, what was seen."""
+        return self.check(what, [] if cond else ["failed"])
+
     def finish(self):
         print(f"{self.passed} passed, {self.failed} failed", flush=True)
         sys.exit(1 if self.failed else 0)
