@@ -22,7 +22,8 @@
 -- Text keys are stored as '' rather than NULL, because UNIQUE (and so ON CONFLICT) treats NULLs
 -- as distinct.  Auth results are stored in one text column each, entries separated by char(30)
 -- and fields by char(31): the parser drops control characters from report text, so these never
--- occur in a value.  sql/query.c decodes them; users see them through v_rollup_source.
+-- occur in a value.  sql/query.c decodes them; users see them through v_rollup_source, which
+-- views.sql creates (the store creates every view again after an upgrade).
 --
 -- Deleting a report does not subtract it from the rollups (nothing deletes reports today);
 -- DELETE FROM rollup_report, the rollup_* tables, then UPDATE report SET record_count =
@@ -197,15 +198,6 @@ BEGIN
 	    last_day = max(last_day, excluded.last_day),
 	    messages = messages + excluded.messages;
 END;
-
--- What the rollups say, for the sqlite3 shell: rollup_source with readable auth results.
-CREATE VIEW v_rollup_source AS
-SELECT date(day, 'unixepoch') AS day, org_name, domain, p, source_ip, header_from,
-    envelope_from, envelope_to, disposition, dkim, spf,
-    replace(replace(dkim_auth, char(31), ' '), char(30), '; ') AS dkim_auth,
-    replace(replace(spf_auth, char(31), ' '), char(30), '; ') AS spf_auth,
-    replace(replace(reasons, char(31), ' '), char(30), '; ') AS reasons, messages
-FROM rollup_source;
 
 -- Fold in the reports stored before this migration: the trigger does it, once per report.
 UPDATE report SET record_count = record_count;

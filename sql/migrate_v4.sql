@@ -16,15 +16,10 @@
 --   * record(disposition), which no query used, is gone.
 -- The indexes people query by stay: record(report), record(source_ip), record(header_from),
 -- report(org_name, "begin", domain, input), rollup_source(day).
+-- The views, which name the tables rebuilt here, are dropped by the store before any migration
+-- and created again from views.sql after it (schema.sql says why).
 
 DROP TRIGGER rollup_fold;
-
--- Views name the tables rebuilt below; they are created again at the end.
-DROP VIEW v_ip_auth;
-DROP VIEW v_daily;
-DROP VIEW v_reporter_disposition;
-DROP VIEW v_record;
-DROP VIEW v_rollup_source;
 
 DROP INDEX record_disposition;
 
@@ -97,64 +92,3 @@ CREATE INDEX rollup_source_failing ON rollup_source (day)
 DROP TABLE rollup_ip;
 DROP TABLE rollup_seq;
 ALTER TABLE report DROP COLUMN source_folded;
-
-CREATE VIEW v_record AS
-SELECT r.id AS id, r.report AS report, p.org_name AS org_name, p.domain AS domain,
-    p."begin" AS "begin", p."end" AS "end", date(p."begin", 'unixepoch') AS day,
-    r.source_ip AS source_ip, r.count AS count, ifnull(r.count, 0) AS messages,
-    r.disposition AS disposition, r.dkim AS dkim, r.spf AS spf,
-    r.header_from AS header_from, r.envelope_from AS envelope_from,
-    r.envelope_to AS envelope_to,
-    coalesce((SELECT 'pass' FROM dkim_result d WHERE d.record = r.id AND d.result = 'pass'),
-	(SELECT d.result FROM dkim_result d WHERE d.record = r.id ORDER BY d.n LIMIT 1),
-	'none') AS dkim_raw,
-    coalesce((SELECT 'pass' FROM spf_result s WHERE s.record = r.id AND s.result = 'pass'),
-	(SELECT s.result FROM spf_result s WHERE s.record = r.id ORDER BY s.n LIMIT 1),
-	'none') AS spf_raw
-FROM record r JOIN report p ON p.id = r.report;
-
-CREATE VIEW v_ip_auth AS
-SELECT source_ip,
-    sum(messages) AS messages,
-    sum(CASE WHEN spf_raw = 'pass' THEN messages ELSE 0 END) AS spf_raw_pass,
-    sum(CASE WHEN spf_raw = 'pass' THEN 0 ELSE messages END) AS spf_raw_fail,
-    sum(CASE WHEN dkim_raw = 'pass' THEN messages ELSE 0 END) AS dkim_raw_pass,
-    sum(CASE WHEN dkim_raw = 'pass' THEN 0 ELSE messages END) AS dkim_raw_fail,
-    sum(CASE WHEN spf = 'pass' THEN messages ELSE 0 END) AS spf_aligned_pass,
-    sum(CASE WHEN spf = 'pass' THEN 0 ELSE messages END) AS spf_aligned_fail,
-    sum(CASE WHEN dkim = 'pass' THEN messages ELSE 0 END) AS dkim_aligned_pass,
-    sum(CASE WHEN dkim = 'pass' THEN 0 ELSE messages END) AS dkim_aligned_fail,
-    sum(CASE WHEN dkim = 'pass' OR spf = 'pass' THEN messages ELSE 0 END) AS dmarc_pass,
-    sum(CASE WHEN disposition = 'none' THEN messages ELSE 0 END) AS "none",
-    sum(CASE WHEN disposition = 'quarantine' THEN messages ELSE 0 END) AS quarantine,
-    sum(CASE WHEN disposition = 'reject' THEN messages ELSE 0 END) AS reject,
-    sum(CASE WHEN disposition = 'pass' THEN messages ELSE 0 END) AS pass
-FROM v_record GROUP BY source_ip;
-
-CREATE VIEW v_reporter_disposition AS
-SELECT p.org_name AS org_name,
-    count(DISTINCT p.id) AS reports,
-    ifnull(sum(r.count), 0) AS messages,
-    ifnull(sum(CASE WHEN r.disposition = 'none' THEN r.count END), 0) AS "none",
-    ifnull(sum(CASE WHEN r.disposition = 'quarantine' THEN r.count END), 0) AS quarantine,
-    ifnull(sum(CASE WHEN r.disposition = 'reject' THEN r.count END), 0) AS reject,
-    ifnull(sum(CASE WHEN r.disposition = 'pass' THEN r.count END), 0) AS pass,
-    ifnull(sum(CASE WHEN r.dkim = 'pass' OR r.spf = 'pass' THEN r.count END), 0) AS dmarc_pass
-FROM report p LEFT JOIN record r ON r.report = p.id
-GROUP BY p.org_name;
-
-CREATE VIEW v_daily AS
-SELECT day, domain,
-    sum(messages) AS messages,
-    sum(CASE WHEN dkim = 'pass' OR spf = 'pass' THEN messages ELSE 0 END) AS dmarc_pass,
-    sum(CASE WHEN disposition = 'quarantine' THEN messages ELSE 0 END) AS quarantine,
-    sum(CASE WHEN disposition = 'reject' THEN messages ELSE 0 END) AS reject
-FROM v_record GROUP BY day, domain;
-
-CREATE VIEW v_rollup_source AS
-SELECT record, date(day, 'unixepoch') AS day, org_name, domain, p, source_ip, header_from,
-    envelope_from, envelope_to, disposition, dkim, spf,
-    replace(replace(dkim_auth, char(31), ' '), char(30), '; ') AS dkim_auth,
-    replace(replace(spf_auth, char(31), ' '), char(30), '; ') AS spf_auth,
-    replace(replace(reasons, char(31), ' '), char(30), '; ') AS reasons, messages
-FROM rollup_source;

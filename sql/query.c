@@ -4,7 +4,7 @@
  * Each query is one SELECT built from a fixed text plus the filter's clauses,
  * all values bound (never pasted into SQL).  Auth results come out of
  * rollup_source as one text column each (entries separated by char(30), fields
- * by char(31), see migrate_v3.sql) and are split here, so report/ sees the
+ * by char(31), see schema.sql) and are split here, so report/ sees the
  * plain structs of core/model.h.
  */
 #include "query.h"
@@ -118,7 +118,7 @@ bind_filter(sqlite3_stmt *st, const struct dm_query_filter *f, int *n)
 /*
  * rollup_source as a FROM clause: with the filter's source IP, only that IP's
  * rows, found through record(source_ip) (rollup_source's id is record.id * 32
- * plus the day, migrate_v4.sql); its parameter comes first (bind_source_ip).
+ * plus the day, schema.sql); its parameter comes first (bind_source_ip).
  */
 static const char *
 source_from(const struct dm_query_filter *f)
@@ -473,7 +473,7 @@ dm_query_sources(struct dm_query *q, const struct dm_query_filter *f,
 	    "spf_auth, reasons, "
 	    "sum(messages) AS m",
 	    1,
-	    /* Spelt as in migrate_v4.sql's partial index rollup_source_failing,
+	    /* Spelt as in schema.sql's partial index rollup_source_failing,
 	       so SQLite uses it. */
 	    failing_only
 	        ? " AND ((dkim <> 'pass' AND spf <> 'pass') OR disposition IN "

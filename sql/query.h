@@ -1,7 +1,7 @@
 /*
  * query.h - the read queries behind `dmarcstat report` and `explain`.
  *
- * They read the rollup tables (sql/migrate_v3.sql, migrate_v4.sql), which the
+ * They read the rollup tables (sql/schema.sql), which the
  * store folds each report into as it writes it, and record(source_ip) for an
  * address, so each query costs the size of the period asked for, not of the
  * database.  The handle opens the database read-only:

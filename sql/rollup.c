@@ -2,10 +2,10 @@
  * rollup.c - the rollups report and explain read, folded as the store writes a
  * report: a rollup_source row per record and day as each record is stored, its
  * rollup_report row at the report's end, and its rollup_daily sums per
- * header_from once its payload is kept (see migrate_v3.sql for the tables and
- * migrate_v4.sql for why it happens here).  The encoding and the spreading of a
- * report over its days must match those files exactly: their backfills use the
- * SQL spelling.
+ * header_from once its payload is kept (see schema.sql for the tables and the
+ * rule, and migrate_v4.sql for why it happens here).  rollup_rebuild.sql spells
+ * the same rule in SQL; check_sql's test_store_rollups_match_the_rebuild holds
+ * the two to the same rows.
  */
 #include "store_int.h"
 
@@ -16,7 +16,7 @@
 
 #define DAY 86400
 #define MAX_DAYS 31
-/* rollup_source.id is record.id * 32 + the day's position (migrate_v4.sql). */
+/* rollup_source.id is record.id * 32 + the day's position (schema.sql). */
 _Static_assert(MAX_DAYS <= 32, "a report's days must fit rollup_source.id");
 /*
  * A report's rollup_daily sums are kept per header_from in a small table; a
@@ -81,8 +81,8 @@ nz(const char *v)
 	return v != NULL ? v : "";
 }
 
-/* Appends "a US b US c" entries separated by RS, as migrate_v3.sql's
- * group_concat does; *start is where this column's text begins. */
+/* Appends "a US b US c" entries separated by RS, as rollup_rebuild.sql's
+ * group_concat does. */
 static int
 add_entry(
     struct dm_buf *b, int first, const char *x, const char *y, const char *z)

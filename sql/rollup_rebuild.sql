@@ -1,13 +1,15 @@
 -- rollup_rebuild.sql - rebuilds every rollup table (rollup_report, rollup_daily, rollup_source;
--- see migrate_v3.sql and migrate_v4.sql) from the reports and records.
+-- see schema.sql) from the reports and records.
 --
 -- The store folds each report into the rollups as it writes it (sql/rollup.c), and runs this
 -- once when it upgrades a database from before version 4.  Run it yourself after deleting
 -- reports or changing them with SQL:  sqlite3 dmarcstat.db < sql/rollup_rebuild.sql
--- It must spell the rules of sql/rollup.c exactly: a report is spread over the UTC days its
--- [begin, end) touches (at most 31; the day it was stored when it has no begin), each sum
--- divided evenly with the remainder one each to the first days; text keys are '' for NULL;
--- auth results are encoded as "domain US selector-or-scope US result" entries separated by RS.
+-- It spells the rule of schema.sql ("The rollups") as sql/rollup.c does in C, and a test
+-- (check_sql: test_store_rollups_match_the_rebuild) checks that both give the same rows: a
+-- report is spread over the UTC days its [begin, end) touches (at most 31; the day it was
+-- stored when it has no begin), each sum divided evenly with the remainder one each to the
+-- first days; text keys are '' for NULL; auth results are encoded as "domain US
+-- selector-or-scope US result" entries separated by RS.
 
 DELETE FROM rollup_report;
 DELETE FROM rollup_daily;

@@ -3,7 +3,7 @@
  * payload.
  *
  * begin() inserts the report row, or finds it is a duplicate (the
- * report_identity index of schema_v1.sql) and says DM_DONE so the parser stops
+ * report_identity index of schema.sql) and says DM_DONE so the parser stops
  * sending records; record() inserts a record with its reasons and auth results;
  * end() fills in what is only known at </feedback>: totals, fix-up counts,
  * top-level extensions, and the report's rollups.  The sink never commits: the
@@ -127,7 +127,7 @@ bind_report(struct dm_store *s, sqlite3_stmt *st, const struct dm_feedback *fb,
 
 /*
  * "<unit sha256>:<member>" for a report whose identity is incomplete (see
- * report_identity in schema_v1.sql), NULL otherwise.  Owned by the caller.
+ * report_identity in schema.sql), NULL otherwise.  Owned by the caller.
  */
 static char *
 anchor(const struct dm_store *s, const struct dm_feedback *fb)

@@ -144,17 +144,17 @@ static const char *const stmt_sql[DM_ST_COUNT] = {
 int
 dm_store_schema_version(void)
 {
-	return dm_sql_scripts[dm_sql_n_scripts - 1].version;
+	return dm_sql_version;
 }
 
 const char *
-dm_store_schema_script(int version)
+dm_store_migration_script(int version)
 {
 	size_t i;
 
-	for (i = 0; i < dm_sql_n_scripts; i++) {
-		if (dm_sql_scripts[i].version == version)
-			return (const char *)dm_sql_scripts[i].sql;
+	for (i = 0; i < dm_sql_n_migrations; i++) {
+		if (dm_sql_migrations[i].version == version)
+			return (const char *)dm_sql_migrations[i].sql;
 	}
 	return NULL;
 }
@@ -349,29 +349,49 @@ check_schema(struct dm_store *s, int *v, struct dm_error *err)
 	return DM_OK;
 }
 
-/* Runs the scripts after version from, then sets the version; inside the
- * caller's transaction. */
+/*
+ * A new database: schema.sql, which sets the version, then the views.  Inside
+ * the caller's transaction.
+ */
 static int
-apply_scripts(struct dm_store *s, int from, struct dm_error *err)
+create_schema(struct dm_store *s, struct dm_error *err)
+{
+	if (exec(s, (const char *)dm_sql_schema, "creating the schema", err) !=
+	    DM_OK)
+		return DM_EDB;
+	return exec(s, (const char *)dm_sql_views, "creating the views", err);
+}
+
+/*
+ * An older database: the migrations after version from, with every view
+ * dropped first (a migration may rebuild a table one names) and created again
+ * from views.sql last; then the version.  Inside the caller's transaction.
+ */
+static int
+upgrade_schema(struct dm_store *s, int from, struct dm_error *err)
 {
 	char what[64], sql[64];
 	size_t i;
 
-	for (i = 0; i < dm_sql_n_scripts; i++) {
-		if (dm_sql_scripts[i].version <= from)
+	if (exec(s, dm_sql_drop_views, "dropping the views", err) != DM_OK)
+		return DM_EDB;
+	for (i = 0; i < dm_sql_n_migrations; i++) {
+		if (dm_sql_migrations[i].version <= from)
 			continue;
 		snprintf(what, sizeof(what), "migrating to schema version %d",
-		    dm_sql_scripts[i].version);
-		if (exec(s, (const char *)dm_sql_scripts[i].sql, what, err) !=
-		    DM_OK)
+		    dm_sql_migrations[i].version);
+		if (exec(s, (const char *)dm_sql_migrations[i].sql, what,
+		        err) != DM_OK)
 			return DM_EDB;
 	}
-	if (from > 0 && from < DM_SQL_ROLLUPS_REBUILT &&
+	if (from < DM_SQL_ROLLUPS_REBUILT &&
 	    exec(s, (const char *)dm_sql_rollup_rebuild, "rebuilding rollups",
 	        err) != DM_OK)
 		return DM_EDB;
-	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
-	    dm_store_schema_version());
+	if (exec(s, (const char *)dm_sql_views, "creating the views", err) !=
+	    DM_OK)
+		return DM_EDB;
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", dm_sql_version);
 	return exec(s, sql, "setting the schema version", err);
 }
 
@@ -383,14 +403,17 @@ apply_scripts(struct dm_store *s, int from, struct dm_error *err)
 static int
 migrate(struct dm_store *s, struct dm_error *err)
 {
-	int v = 0;
+	int v = 0, rc;
 
 	if (exec(s, "BEGIN IMMEDIATE", "starting the schema upgrade", err) !=
 	    DM_OK)
 		return DM_EDB;
-	if (check_schema(s, &v, err) != DM_OK ||
-	    (v < dm_store_schema_version() &&
-	        apply_scripts(s, v, err) != DM_OK)) {
+	rc = check_schema(s, &v, err);
+	if (rc == DM_OK && v == 0)
+		rc = create_schema(s, err);
+	else if (rc == DM_OK && v < dm_sql_version)
+		rc = upgrade_schema(s, v, err);
+	if (rc != DM_OK) {
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 		return DM_EDB;
 	}
@@ -800,7 +823,7 @@ dm_store_payload_end(struct dm_store *s, int ok, struct dm_error *err)
 	return rc;
 }
 
-/* What became of the unit, for input.outcome (see migrate_v2.sql). */
+/* What became of the unit, for input.outcome (see schema.sql). */
 static const char *
 outcome(const struct dm_store_counts *c)
 {

@@ -192,9 +192,9 @@ int dm_store_schema_version(void);
 struct sqlite3;
 /* The SQLite handle, to check rows; borrowed while the store is open. */
 struct sqlite3 *dm_store_sqlite(struct dm_store *s);
-/* The embedded script that creates (1) or upgrades to (N > 1) version N; NULL
- * if none. */
-const char *dm_store_schema_script(int version);
+/* The embedded migrate_vN.sql, which upgrades version N-1 to N; NULL if none.
+ */
+const char *dm_store_migration_script(int version);
 /* Caps the database at pages pages (PRAGMA max_page_count), to provoke
  * SQLITE_FULL. */
 int dm_store_set_max_pages(

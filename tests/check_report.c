@@ -4,8 +4,8 @@
  * independent SQL over record/report, and hostile strings in every output
  * format.
  *
- * Databases are built by the tests themselves: the schema files of sql/
- * (schema_v1.sql and the migrations), then reports inserted with SQL, their
+ * Databases are built by the tests themselves: sql/schema.sql and
+ * sql/views.sql, then reports inserted with SQL, their
  * totals set as the store sets them, and the rollups built by
  * sql/rollup_rebuild.sql (the SQL spelling of what the store folds in C).
  */
@@ -479,26 +479,20 @@ exec(sqlite3 *db, const char *sql)
 	    "%s: %s", sql, msg);
 }
 
-/* Schema v1, then migrate_v2.sql, migrate_v3.sql ... */
+/* A new database: sql/schema.sql and sql/views.sql, as the store creates it. */
 static sqlite3 *
 new_db(void)
 {
 	sqlite3 *db;
-	char path[512];
-	int v, fd;
+	int fd;
 
 	snprintf(db_path, sizeof(db_path), "/tmp/check_report_XXXXXX");
 	fd = mkstemp(db_path);
 	ck_assert_int_ge(fd, 0);
 	close(fd);
 	ck_assert_int_eq(sqlite3_open(db_path, &db), SQLITE_OK);
-	exec_file(db, SQL_DIR "/schema_v1.sql");
-	for (v = 2;; v++) {
-		snprintf(path, sizeof(path), SQL_DIR "/migrate_v%d.sql", v);
-		if (access(path, R_OK) != 0)
-			break;
-		exec_file(db, path);
-	}
+	exec_file(db, SQL_DIR "/schema.sql");
+	exec_file(db, SQL_DIR "/views.sql");
 	return db;
 }
 
@@ -1060,7 +1054,7 @@ START_TEST(test_query_open_errors)
 	snprintf(db_path, sizeof(db_path), "/tmp/check_report_XXXXXX");
 	close(mkstemp(db_path));
 	ck_assert_int_eq(sqlite3_open(db_path, &db), SQLITE_OK);
-	exec_file(db, SQL_DIR "/schema_v1.sql");
+	exec_file(db, DM_TEST_DATA_DIR "/sql/schema_v1.sql");
 	sqlite3_close(db);
 	dm_error_clear(&e);
 	ck_assert_int_eq(dm_query_open(&q, db_path, &e), DM_EDB);

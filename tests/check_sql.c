@@ -6,6 +6,7 @@
  * rows are read back with plain SQL.
  */
 #include <check.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <sqlite3.h>
@@ -1513,6 +1514,183 @@ END_TEST
 
 /* ---- tc_schema ---- */
 
+/* A file of SQL, NUL-terminated (caller frees). */
+static char *
+sql_file(const char *path)
+{
+	size_t n;
+	char *b = slurp(path, &n);
+
+	b[n] = '\0';
+	return b;
+}
+
+/* A database as version 1 created it, with version 1's data. */
+static void
+make_v1(const char *path)
+{
+	char *v1 = sql_file(DM_TEST_DATA_DIR "/sql/schema_v1.sql");
+
+	raw_exec(path, v1);
+	free(v1);
+	raw_exec(path, "PRAGMA user_version = 1;");
+}
+
+/*
+ * A CREATE statement as text to compare: comments dropped, double quotes
+ * dropped, whitespace kept only between two word characters (one space), all
+ * outside string literals.  ALTER TABLE rewrites the stored text:
+ * ADD COLUMN appends ", col ..." after the last column's text, RENAME TO
+ * quotes the new name, so the same table reads differently.
+ */
+static void
+normalise_sql(const char *in, struct dm_buf *out)
+{
+	int space = 0, last = 0;
+
+	for (; *in != '\0'; in++) {
+		if (*in == '\'') {
+			const char *end = strchr(in + 1, '\'');
+
+			ck_assert_ptr_nonnull(end);
+			if (space && (isalnum(last) || last == '_'))
+				ck_assert_int_eq(dm_buf_add(out, " ", 1), 0);
+			ck_assert_int_eq(
+			    dm_buf_add(out, in, (size_t)(end - in + 1)), 0);
+			space = 0;
+			last = '\'';
+			in = end;
+		} else if (in[0] == '-' && in[1] == '-') {
+			in += strcspn(in, "\n");
+			space = 1;
+			if (*in == '\0')
+				break;
+		} else if (isspace((unsigned char)*in)) {
+			space = 1;
+		} else if (*in != '"') {
+			if (space && (isalnum(last) || last == '_') &&
+			    (isalnum((unsigned char)*in) || *in == '_'))
+				ck_assert_int_eq(dm_buf_add(out, " ", 1), 0);
+			ck_assert_int_eq(dm_buf_add(out, in, 1), 0);
+			space = 0;
+			last = (unsigned char)*in;
+		}
+	}
+}
+
+/* Every entry of sqlite_master, normalised, one a line, in name order. */
+static void
+schema_of(const char *path, struct dm_buf *out)
+{
+	sqlite3_stmt *st;
+	sqlite3 *db;
+
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(db,
+	                     "SELECT type, name, tbl_name, sql FROM "
+	                     "sqlite_master ORDER BY type, name",
+	                     -1, &st, NULL),
+	    SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *sql = (const char *)sqlite3_column_text(st, 3);
+
+		ck_assert_int_eq(
+		    dm_buf_addf(out, "%s %s %s: ", sqlite3_column_text(st, 0),
+		        sqlite3_column_text(st, 1), sqlite3_column_text(st, 2)),
+		    0);
+		if (sql != NULL)
+			normalise_sql(sql, out);
+		ck_assert_int_eq(dm_buf_add(out, "\n", 1), 0);
+	}
+	sqlite3_finalize(st);
+	ck_assert_int_eq(dm_buf_addf(out, "user_version %lld\n",
+	                     q_int(db, "PRAGMA user_version")),
+	    0);
+	sqlite3_close(db);
+	ck_assert_int_eq(dm_buf_add(out, "", 1), 0);
+}
+
+/* Fails naming the first line where the two schemas differ (Check's messages
+ * are too short for whole schemas). */
+static void
+schemas_eq(int from, const char *want, const char *got)
+{
+	size_t w, g;
+
+	for (;;) {
+		w = strcspn(want, "\n");
+		g = strcspn(got, "\n");
+		ck_assert_msg(w == g && memcmp(want, got, w) == 0,
+		    "version %d upgraded differs from a new database:\n"
+		    "new:      %.*s\nupgraded: %.*s",
+		    from, (int)(w > 1500 ? 1500 : w), want,
+		    (int)(g > 1500 ? 1500 : g), got);
+		if (want[w] == '\0')
+			break;
+		want += w + 1;
+		got += g + 1;
+	}
+}
+
+START_TEST(test_store_normalises_create_statements)
+{
+	struct dm_buf b;
+
+	dm_buf_init(&b, 4096);
+	normalise_sql("CREATE TABLE \"t\" (\n\ta INT, -- why\n\tb TEXT "
+	              "CHECK (b IN ('x  y', 'z'))\n, c TEXT)",
+	    &b);
+	ck_assert_int_eq(dm_buf_add(&b, "", 1), 0);
+	ck_assert_str_eq(b.data,
+	    "CREATE TABLE t(a INT,b TEXT CHECK(b IN('x  y','z')),c TEXT)");
+	dm_buf_free(&b);
+}
+END_TEST
+
+/*
+ * A new database (sql/schema.sql) and one of every older version upgraded by
+ * the migrations have the same tables, columns, constraints, indexes, views
+ * and version: the migrations and schema.sql say the same thing.  Older
+ * versions are made from version 1 and the migrations up to them, as that
+ * version's dmarcstat made them.
+ */
+START_TEST(test_store_new_and_upgraded_schemas_match)
+{
+	struct dm_buf want, got;
+	struct dm_store *s;
+	struct dm_error e;
+	char name[32], vsql[64];
+	int from, v;
+
+	dm_buf_init(&want, 1 << 20);
+	ok(dm_store_open(&s, tmp_path("new.db"), &e), &e);
+	dm_store_close(s);
+	schema_of(tmp_path("new.db"), &want);
+	ck_assert_ptr_nonnull(strstr(want.data, "table rollup_source"));
+	ck_assert_ptr_nonnull(strstr(want.data, "view v_rollup_source"));
+	for (from = 1; from < dm_store_schema_version(); from++) {
+		snprintf(name, sizeof(name), "v%d.db", from);
+		make_v1(tmp_path(name));
+		for (v = 2; v <= from; v++) {
+			ck_assert_ptr_nonnull(dm_store_migration_script(v));
+			raw_exec(tmp_path(name), dm_store_migration_script(v));
+		}
+		snprintf(vsql, sizeof(vsql), "PRAGMA user_version = %d", from);
+		raw_exec(tmp_path(name), vsql);
+		ok(dm_store_open(&s, tmp_path(name), &e), &e);
+		dm_store_close(s);
+		dm_buf_init(&got, 1 << 20);
+		schema_of(tmp_path(name), &got);
+		schemas_eq(from, want.data, got.data);
+		dm_buf_free(&got);
+	}
+	ck_assert_ptr_null(dm_store_migration_script(1));
+	ck_assert_ptr_null(
+	    dm_store_migration_script(dm_store_schema_version() + 1));
+	dm_buf_free(&want);
+}
+END_TEST
+
 START_TEST(test_store_upgrades_v1_database)
 {
 	const char *path = tmp_path("v1.db");
@@ -1521,13 +1699,8 @@ START_TEST(test_store_upgrades_v1_database)
 	struct dm_error e;
 	sqlite3 *db;
 
-	ck_assert_ptr_nonnull(dm_store_schema_script(1));
-	ck_assert_ptr_nonnull(dm_store_schema_script(2));
-	ck_assert_ptr_null(
-	    dm_store_schema_script(dm_store_schema_version() + 1));
-	raw_exec(path, dm_store_schema_script(1));
-	raw_exec(path, "PRAGMA user_version = 1;"
-	               "INSERT INTO input (sha256, path, first_seen, status) "
+	make_v1(path);
+	raw_exec(path, "INSERT INTO input (sha256, path, first_seen, status) "
 	               "VALUES ('aa11', '/a', 5, 'done');"
 	               "INSERT INTO report (input, org_name, report_id, "
 	               "domain, \"begin\", \"end\", schema, "
@@ -1657,6 +1830,8 @@ sql_suite(void)
 	tc = tcase_create("tc_schema");
 	tcase_add_checked_fixture(tc, tmp_setup, tmp_teardown);
 	tcase_add_test(tc, test_store_upgrades_v1_database);
+	tcase_add_test(tc, test_store_normalises_create_statements);
+	tcase_add_test(tc, test_store_new_and_upgraded_schemas_match);
 	suite_add_tcase(su, tc);
 	return su;
 }

@@ -38,14 +38,8 @@ INDEXES = {  # dropped for the load, rebuilt after it (name -> definition)
 
 
 def schema(con):
-    scripts = ["schema_v1.sql"]
-    v = 2
-    while os.path.exists(os.path.join(SQL, f"migrate_v{v}.sql")):
-        scripts.append(f"migrate_v{v}.sql")
-        v += 1
-    for s in scripts:
+    for s in ("schema.sql", "views.sql"):  # as the store creates a database; sets user_version
         con.executescript(open(os.path.join(SQL, s)).read())
-    con.execute(f"PRAGMA user_version = {len(scripts)}")
 
 
 def phase(name, t0):

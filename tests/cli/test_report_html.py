@@ -35,12 +35,7 @@ def render(db, tmp, name):
 def hostile_db(tmp):
     db = os.path.join(tmp, "hostile.db")
     con = sqlite3.connect(db)
-    scripts = ["schema_v1.sql"]
-    v = 2
-    while os.path.exists(os.path.join(SOURCE, "sql", f"migrate_v{v}.sql")):
-        scripts.append(f"migrate_v{v}.sql")
-        v += 1
-    for s in scripts:
+    for s in ("schema.sql", "views.sql"):
         con.executescript(open(os.path.join(SOURCE, "sql", s)).read())
     h = HOSTILE.encode("utf-8", "surrogateescape").replace(b"\xc3\xbf", b"\xff")
     con.execute("INSERT INTO report (id, org_name, report_id, \"begin\", \"end\", schema, domain,"

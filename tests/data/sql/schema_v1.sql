@@ -1,33 +1,7 @@
--- schema_v1.sql - dmarcstat's database, version 1 (PRAGMA user_version = 1).
---
--- Tables and columns carry RFC 7489's element names (org_name, report_id, begin, end, domain,
--- adkim, aspf, p, sp, pct, source_ip, count, disposition, header_from, ...) and RFC 9990's
--- additions (np, testing, discovery_method, generator, human_result), so SQL can be written
--- with the RFC at hand and no guide.  Times are Unix seconds, UTC.  NULL means the report did
--- not give the value (or gave one that could not be used; the fix-up is counted in fixups).
---
--- This file is applied to an empty database only.  Later versions are migrate_vN.sql files,
--- each run once, in order, inside one transaction with the schema check (see store.c).
---
--- Views (user-facing; documented in sql/README.md):
---
---   v_record     one row per record, with its report's org_name, domain, begin, end and day
---                (date(begin), UTC), messages (count, 0 when the count was invalid), and the raw
---                auth results: dkim_raw / spf_raw = 'pass' if any DKIM / SPF result of the record
---                passes, else the first result given, else 'none'.
---   v_ip_auth    per source_ip: messages; spf_raw_pass / spf_raw_fail and dkim_raw_pass /
---                dkim_raw_fail (raw results: anything but 'pass' fails); spf_aligned_pass /
---                spf_aligned_fail and dkim_aligned_pass / dkim_aligned_fail (policy_evaluated:
---                anything but 'pass', a missing value too, fails); dmarc_pass (either aligned
---                result passes); and messages per disposition: none, quarantine, reject, pass.
---   v_reporter_disposition
---                per org_name: reports, messages, messages per disposition (none, quarantine,
---                reject, pass) and dmarc_pass.
---   v_daily      per day (of begin, UTC) and policy domain: messages, dmarc_pass, quarantine,
---                reject.
---
--- Every count of messages in the views sums record.count; a record whose count was invalid
--- (stored as NULL) adds nothing.
+-- schema_v1.sql - what version 1 of dmarcstat created (PRAGMA user_version = 1), kept
+-- unchanged as a test fixture: databases created then still exist, and check_sql upgrades
+-- this one with the migrations of sql/ and compares it with a new database (sql/schema.sql).
+-- Never edit it; the current schema is sql/schema.sql.
 
 -- One input unit: a file given or found under a folder, or one message of a mailbox.  An input
 -- is 'pending' while its unit is being stored and 'done' once all of it was stored or

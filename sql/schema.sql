@@ -1,0 +1,266 @@
+-- schema.sql - a new dmarcstat database, at the current schema version (PRAGMA user_version,
+-- set at the end of this file).
+--
+-- Tables and columns carry RFC 7489's element names (org_name, report_id, begin, end, domain,
+-- adkim, aspf, p, sp, pct, source_ip, count, disposition, header_from, ...) and RFC 9990's
+-- additions (np, testing, discovery_method, generator, human_result), so SQL can be written
+-- with the RFC at hand and no guide.  Times are Unix seconds, UTC.  NULL means the report did
+-- not give the value (or gave one that could not be used; the fix-up is counted in fixups).
+-- The views people query live in views.sql.
+--
+-- How the schema changes (the store, sql/store.c, relies on this):
+--   * This file creates a new database directly at the current version; a new database never
+--     replays the migrations.
+--   * migrate_vN.sql upgrades a version N-1 database to N, and only ever runs on old
+--     databases.  A change to the schema is a new migrate_vN.sql with the next free N, the same
+--     change made here, and the version below raised to N.  The build fails when the version
+--     below is not the highest migration's, and check_sql compares a new database's
+--     sqlite_master with that of a version 1 database upgraded by the migrations.
+--   * Column order matters: ALTER TABLE ADD COLUMN appends, so a column added by a migration
+--     goes last here too.
+--   * Views are not versioned: the store drops every view of views.sql before migrating and
+--     creates them all again after, so changing a view is editing views.sql (with a migration,
+--     possibly only a comment, so that existing databases are upgraded and get it).
+
+-- One input unit: a file given or found under a folder, or one message of a mailbox.  An input
+-- is 'pending' while its unit is being stored and 'done' once all of it was stored or
+-- quarantined; a done input is skipped when seen again (same bytes, or same Maildir/IMAP
+-- identity).  outcome says what became of it, so "which inputs gave nothing?" is one query:
+--   'stored'       at least one report stored, nothing quarantined
+--   'duplicate'    only reports already in the database
+--   'quarantined'  nothing stored, something quarantined
+--   'partial'      some reports stored and something quarantined
+--   'empty'        no report in it at all (e.g. a mail without attachments)
+-- It is NULL for inputs stored by version 1.
+CREATE TABLE input (
+	id INTEGER PRIMARY KEY,
+	sha256 TEXT NOT NULL UNIQUE,
+	identity TEXT UNIQUE,
+	path TEXT,
+	size INTEGER,
+	message_id TEXT,
+	date TEXT,
+	"from" TEXT,
+	subject TEXT,
+	first_seen INTEGER NOT NULL,
+	status TEXT NOT NULL CHECK (status IN ('pending', 'done')),
+	outcome TEXT
+	    CHECK (outcome IN ('stored', 'duplicate', 'quarantined', 'partial', 'empty'))
+);
+
+-- One <feedback> document.  member is the path inside its input ("r.zip>x.xml"), NULL when the
+-- input itself was the report.  errors is a JSON array of <report_metadata><error> values,
+-- fixups a JSON object counting each repair the parser made ({"timestamp_ms":2}), both NULL
+-- when empty.  record_count and message_count are the records stored and the sum of their
+-- valid counts.
+CREATE TABLE report (
+	id INTEGER PRIMARY KEY,
+	input INTEGER REFERENCES input (id),
+	member TEXT,
+	org_name TEXT,
+	email TEXT,
+	extra_contact_info TEXT,
+	report_id TEXT,
+	"begin" INTEGER,
+	"end" INTEGER,
+	generator TEXT,
+	version TEXT,
+	schema TEXT NOT NULL CHECK (schema IN ('rfc7489', 'rfc9990', 'draft')),
+	errors TEXT,
+	domain TEXT,
+	adkim TEXT,
+	aspf TEXT,
+	p TEXT,
+	sp TEXT,
+	np TEXT,
+	pct INTEGER,
+	fo TEXT,
+	testing TEXT,
+	discovery_method TEXT,
+	extensions TEXT,
+	fixups TEXT,
+	record_count INTEGER NOT NULL DEFAULT 0,
+	message_count INTEGER NOT NULL DEFAULT 0,
+	sha256 TEXT,
+	anchor TEXT,
+	stored_at INTEGER NOT NULL
+);
+
+-- A report's identity (DESIGN.md "Exactly once"): the same reporter, report id, policy domain
+-- and date range is the same report, whichever mail or file brought it.  ifnull() because
+-- UNIQUE treats NULLs as distinct, and real reports do lack some of these.  A report without a
+-- report_id or a valid date range cannot be told apart from another one of the same reporter by
+-- those fields (broken generators reuse ids): its anchor, "<input sha256>:<member>", makes it
+-- unique to the place it came from, so that re-importing that input still finds the duplicate.
+-- anchor is NULL for every report with a complete identity.
+CREATE UNIQUE INDEX report_identity ON report (ifnull(org_name, ''), ifnull(report_id, ''),
+    ifnull(domain, ''), ifnull("begin", -1), ifnull("end", -1), ifnull(anchor, ''));
+CREATE INDEX report_org_name ON report (org_name);
+CREATE INDEX report_begin ON report ("begin");
+CREATE INDEX report_domain ON report (domain);
+CREATE INDEX report_input ON report (input);
+
+-- One <record>: dkim and spf are the policy_evaluated (aligned) results; count is NULL when
+-- the report's <count> was missing or invalid.  extensions holds record-level <extension>
+-- elements as raw XML.  The indexes are the ones people query by; each other table a record
+-- adds to is appended to in key order (ingest speed, bench/README.md).
+CREATE TABLE record (
+	id INTEGER PRIMARY KEY,
+	report INTEGER NOT NULL REFERENCES report (id) ON DELETE CASCADE,
+	source_ip TEXT,
+	count INTEGER,
+	disposition TEXT,
+	dkim TEXT,
+	spf TEXT,
+	header_from TEXT,
+	envelope_from TEXT,
+	envelope_to TEXT,
+	extensions TEXT
+);
+CREATE INDEX record_report ON record (report);
+CREATE INDEX record_source_ip ON record (source_ip);
+CREATE INDEX record_header_from ON record (header_from);
+
+-- <policy_evaluated><reason>: why the disposition differs from the published policy.
+CREATE TABLE reason (
+	id INTEGER PRIMARY KEY,
+	record INTEGER NOT NULL REFERENCES record (id) ON DELETE CASCADE,
+	type TEXT,
+	comment TEXT
+);
+CREATE INDEX reason_record ON reason (record);
+
+-- <auth_results>: the raw, unaligned DKIM and SPF results.  n is the result's position among
+-- the record's, from 0, in document order; clustered on (record, n), so a record's results
+-- are found without an index and appended in order.
+CREATE TABLE dkim_result (
+	record INTEGER NOT NULL REFERENCES record (id) ON DELETE CASCADE,
+	n INTEGER NOT NULL,
+	domain TEXT,
+	selector TEXT,
+	result TEXT,
+	human_result TEXT,
+	PRIMARY KEY (record, n)
+) WITHOUT ROWID;
+
+CREATE TABLE spf_result (
+	record INTEGER NOT NULL REFERENCES record (id) ON DELETE CASCADE,
+	n INTEGER NOT NULL,
+	domain TEXT,
+	scope TEXT,
+	result TEXT,
+	human_result TEXT,
+	PRIMARY KEY (record, n)
+) WITHOUT ROWID;
+
+-- Inputs, or members of them, that could not be stored, kept so they can be processed again
+-- after a fix.  bytes is the input zlib-compressed (compress2), at most the quarantine cap of
+-- input bytes (truncated = 1 when the input was longer); size is the input's full size.  The
+-- same bytes failing again only bump attempts and last_tried.
+CREATE TABLE quarantine (
+	id INTEGER PRIMARY KEY,
+	path TEXT,
+	member TEXT,
+	reason TEXT,
+	message TEXT,
+	bytes BLOB,
+	size INTEGER,
+	truncated INTEGER NOT NULL DEFAULT 0,
+	sha256 TEXT,
+	first_seen INTEGER NOT NULL,
+	last_tried INTEGER NOT NULL,
+	attempts INTEGER NOT NULL DEFAULT 1,
+	resolved_at INTEGER
+);
+CREATE INDEX quarantine_sha256 ON quarantine (sha256, member);
+
+-- The rollups.  `dmarcstat report` and `explain` must answer in well under a second over ten
+-- million records, so they never scan `record`: they read these tables, which the store
+-- (sql/rollup.c) folds each report into as it writes it.  sql/rollup_rebuild.sql builds them
+-- from the reports and records by the same rule, spelt in SQL (a test holds the two to the same
+-- rows); run it after deleting reports or changing them with SQL.  The rule:
+--
+-- Days.  Every rollup is per UTC day (Unix seconds of the day's start).  A report covering
+-- several days (begin to end) is spread evenly over them: each count is divided by the number
+-- of days, and the remainder goes one message each to the first days, so sums stay exact
+-- integers.  A day is covered when any second of [begin, end) falls in it.  A report claiming
+-- more than 31 days is spread over its first 31 (real reports cover one day; longer ranges are
+-- broken clocks).  A report without a usable begin is counted on the day it was stored.
+--
+-- Text keys are stored as '' rather than NULL, because UNIQUE (and so ON CONFLICT) treats NULLs
+-- as distinct.  Auth results are stored in one text column each, entries separated by char(30)
+-- (RS) and fields by char(31) (US): the parser drops control characters from report text, so
+-- these never occur in a value.  sql/query.c decodes them; users see them through
+-- v_rollup_source.
+
+-- One row per report folded in: over which days it is spread.
+CREATE TABLE rollup_report (
+	report INTEGER PRIMARY KEY,
+	org_name TEXT NOT NULL,
+	domain TEXT NOT NULL,
+	day0 INTEGER NOT NULL,
+	ndays INTEGER NOT NULL,
+	messages INTEGER NOT NULL
+);
+CREATE INDEX rollup_report_day0 ON rollup_report (day0);
+
+-- Per day, reporter, policy domain and header_from: messages, DMARC passes (either aligned
+-- result passes), aligned DKIM and SPF passes, quarantined and rejected messages; the policy
+-- published (p, sp, pct) as last seen.
+CREATE TABLE rollup_daily (
+	day INTEGER NOT NULL,
+	org_name TEXT NOT NULL,
+	domain TEXT NOT NULL,
+	header_from TEXT NOT NULL,
+	p TEXT NOT NULL,
+	sp TEXT NOT NULL,
+	pct INTEGER,
+	messages INTEGER NOT NULL,
+	dmarc_pass INTEGER NOT NULL,
+	dkim_aligned INTEGER NOT NULL,
+	spf_aligned INTEGER NOT NULL,
+	quarantined INTEGER NOT NULL,
+	rejected INTEGER NOT NULL,
+	PRIMARY KEY (day, org_name, domain, header_from)
+);
+
+-- Per day and everything a cause depends on: the source, the reporter, the policy, the
+-- identifiers, the aligned and raw results and the override reasons: one row per record and
+-- day.  A reporter's daily report already has one record per source and evidence, so merging
+-- equal evidence into one row (a 17-column unique key, ON CONFLICT) saved few rows and cost
+-- more than the rest of the store together; readers GROUP BY the evidence instead.  What the
+-- table saves is the joins with the auth results and the reasons.
+--
+-- record is the record.id the row comes from; id is record * 32 plus the day's position in the
+-- report (0-30), so the table is appended to; a query by source IP finds the rows through
+-- record(source_ip).
+CREATE TABLE rollup_source (
+	id INTEGER PRIMARY KEY,
+	record INTEGER NOT NULL,
+	day INTEGER NOT NULL,
+	org_name TEXT NOT NULL,
+	domain TEXT NOT NULL,
+	p TEXT NOT NULL,
+	adkim TEXT NOT NULL,
+	aspf TEXT NOT NULL,
+	testing TEXT NOT NULL,
+	source_ip TEXT NOT NULL,
+	header_from TEXT NOT NULL,
+	envelope_from TEXT NOT NULL,
+	envelope_to TEXT NOT NULL,
+	disposition TEXT NOT NULL,
+	dkim TEXT NOT NULL,
+	spf TEXT NOT NULL,
+	dkim_auth TEXT NOT NULL, -- domain US selector US result, entries separated by RS
+	spf_auth TEXT NOT NULL,	 -- domain US scope US result, entries separated by RS
+	reasons TEXT NOT NULL,	 -- type US comment, entries separated by RS
+	messages INTEGER NOT NULL
+);
+-- Per day; its other columns let the new-sources scan (sql/query.c) read the index alone
+-- (0.83 s -> 0.66 s for 30 days of a 10,000,000-record database).  id follows day, so a day's
+-- entries are appended in record order like the table's, not inserted at random by IP.
+CREATE INDEX rollup_source_day ON rollup_source (day, id, source_ip, messages, dkim, spf);
+CREATE INDEX rollup_source_failing ON rollup_source (day)
+    WHERE (dkim <> 'pass' AND spf <> 'pass') OR disposition IN ('quarantine', 'reject');
+
+PRAGMA user_version = 4;
