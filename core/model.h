@@ -152,6 +152,26 @@ struct dm_feedback {
 };
 
 /*
+ * What DNS and the user's MMDB files say about a source IP: one row of the
+ * host table (sql/migrate_v5.sql), filled by dns/ and read by report/.
+ * Strings are lower-case where DNS names, NULL when unknown.
+ */
+struct dm_host {
+	const char *ip;          /* as in dm_record.source_ip */
+	const char *ptr;         /* first reverse DNS name, no trailing dot */
+	int confirmed;           /* 1: ptr resolves back to ip; 0: it does not;
+	                            -1: no ptr to confirm */
+	const char *base_domain; /* registrable domain of ptr */
+	const char *service;     /* sending service of ptr (services file) */
+	const char *kind; /* esp | mailbox | list | forwarder | gateway */
+	int64_t asn;      /* -1 when unknown */
+	const char *as_org;
+	const char *country; /* ISO 3166-1 alpha-2 */
+	int64_t checked_at;  /* Unix seconds of the lookup */
+	const char *error;   /* NULL when DNS answered; else what failed */
+};
+
+/*
  * Where parsed reports go.  Each callback returns DM_OK to go on or an error to
  * stop the parse (which then returns that error, with the sink's message).
  * begin() may return DM_DONE to say "I do not want this report's records" (a

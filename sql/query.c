@@ -15,12 +15,14 @@
 #include <sqlite3.h>
 
 #include "mem.h"
+#include "store_int.h"
 
 #define RS '\036'
 #define US '\037'
 
 struct dm_query {
 	sqlite3 *db;
+	sqlite3_stmt *host; /* dm_query_host's, prepared on first use */
 };
 
 static int
@@ -48,8 +50,8 @@ dm_query_open(struct dm_query **out, const char *path, struct dm_error *err)
 	}
 	sqlite3_busy_timeout(q->db, 5000);
 	rc = sqlite3_exec(q->db,
-	    "SELECT rollup_source.record FROM rollup_daily, rollup_source "
-	    "LIMIT 0",
+	    "SELECT rollup_source.record FROM rollup_daily, rollup_source, "
+	    "host LIMIT 0",
 	    NULL, NULL, NULL);
 	if (rc != SQLITE_OK) {
 		dm_error_setr(err, DM_EDB, "db_schema",
@@ -71,6 +73,7 @@ dm_query_close(struct dm_query *q)
 {
 	if (q == NULL)
 		return;
+	sqlite3_finalize(q->host);
 	sqlite3_close(q->db);
 	dm_free(q);
 }
@@ -578,4 +581,35 @@ dm_query_new_sources(struct dm_query *q, const struct dm_query_filter *f,
 		sqlite3_bind_text(
 		    st, ++n, f->org_names[i], -1, SQLITE_TRANSIENT);
 	return run(q, st, new_row, &c, err);
+}
+
+/* ---- Hosts
+ * --------------------------------------------------------------------------------
+ */
+
+int
+dm_query_host(
+    struct dm_query *q, const char *ip, struct dm_host *h, struct dm_error *err)
+{
+	int rc;
+
+	memset(h, 0, sizeof(*h));
+	h->ip = ip;
+	h->confirmed = -1;
+	h->asn = -1;
+	if (q->host == NULL &&
+	    sqlite3_prepare_v3(q->db,
+	        "SELECT ptr, confirmed, base_domain, service, kind, asn, "
+	        "as_org, country, checked_at, error FROM host WHERE ip = ?1",
+	        -1, SQLITE_PREPARE_PERSISTENT, &q->host, NULL) != SQLITE_OK)
+		return db_error(q, err, "preparing the host query");
+	sqlite3_reset(q->host);
+	sqlite3_bind_text(q->host, 1, ip, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(q->host);
+	if (rc == SQLITE_DONE)
+		return DM_DONE;
+	if (rc != SQLITE_ROW)
+		return db_error(q, err, "reading a host");
+	dm_sql_host_row(q->host, 0, h);
+	return DM_OK;
 }

@@ -13,7 +13,8 @@
  * Typical use:
  *   1. dm_query_open()
  *   2. dm_query_daily(), dm_query_sources(), dm_query_new_sources(),
- * dm_query_org_names() with a struct dm_query_filter
+ * dm_query_org_names() with a struct dm_query_filter; dm_query_host() for
+ * what DNS says of a source IP
  *   3. dm_query_close()
  */
 #ifndef DM_QUERY_H
@@ -117,6 +118,14 @@ int dm_query_sources(struct dm_query *q, const struct dm_query_filter *f,
 /* Source IPs whose first day falls in the period, most messages first. */
 int dm_query_new_sources(struct dm_query *q, const struct dm_query_filter *f,
     dm_query_new_source_cb cb, void *ctx, struct dm_error *err) DM_WUR;
+
+/*
+ * What `dmarcstat enrich` found for ip (the host table): DM_OK with *h filled,
+ * its strings borrowed until the next dm_query_host() or dm_query_close();
+ * DM_DONE when ip was never looked up (*h then has only ip set).  DM_EDB.
+ */
+int dm_query_host(struct dm_query *q, const char *ip, struct dm_host *h,
+    struct dm_error *err) DM_WUR;
 
 /* NULL is fine. */
 void dm_query_close(struct dm_query *q);

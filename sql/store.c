@@ -139,6 +139,12 @@ static const char *const stmt_sql[DM_ST_COUNT] = {
     [DM_ST_Q_RESOLVE] = "UPDATE quarantine SET resolved_at = ?2 "
                         "WHERE id = ?1 AND resolved_at IS NULL",
     [DM_ST_Q_EXISTS] = "SELECT 1 FROM quarantine WHERE id = ?1",
+    [DM_ST_HOST_PUT] =
+        "INSERT OR REPLACE INTO host (ip, ptr, confirmed, base_domain, "
+        "service, kind, asn, as_org, country, checked_at, error) VALUES "
+        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    [DM_ST_HOST_SERVICE] =
+        "UPDATE host SET service = ?2, kind = ?3 WHERE ip = ?1",
 };
 
 int
@@ -203,6 +209,12 @@ static int
 lost_error(struct dm_store *s, struct dm_error *err)
 {
 	return dm_error_set(err, DM_EDB, "%s", s->lost_msg);
+}
+
+int
+dm_store_check_lost(struct dm_store *s, struct dm_error *err)
+{
+	return s->lost ? lost_error(s, err) : DM_OK;
 }
 
 sqlite3_stmt *
@@ -563,8 +575,8 @@ dm_store_set_limits(struct dm_store *s, const struct dm_limits *lim)
 	s->quarantine_cap = lim->quarantine_bytes;
 }
 
-static int
-batch_begin(struct dm_store *s, struct dm_error *err)
+int
+dm_store_batch_begin(struct dm_store *s, struct dm_error *err)
 {
 	if (s->in_batch)
 		return DM_OK;
@@ -690,7 +702,7 @@ dm_store_unit_begin(
 	 * (which rolls the batch back) can leave one half-done.  A savepoint
 	 * would copy every page the unit touches to its sub-journal.
 	 */
-	if (batch_begin(s, err) != DM_OK)
+	if (dm_store_batch_begin(s, err) != DM_OK)
 		return DM_EDB;
 	s->unit_sha256 = dm_strdup(u->sha256);
 	if (s->unit_sha256 == NULL)

@@ -185,6 +185,44 @@ int dm_store_quarantine_get(struct dm_store *s, int64_t id, void **bytes,
 int dm_store_quarantine_resolve(
     struct dm_store *s, int64_t id, struct dm_error *err) DM_WUR;
 
+/*
+ * Hosts: the enrichment cache (sql/migrate_v5.sql), written by dns/.
+ *
+ * Typical use (dmarcstat enrich):
+ *   1. dm_store_hosts_due() lists the source IPs to look up;
+ *   2. dm_store_host_put() for each answer, dm_store_flush() now and then
+ * (each put joins the open batch, or opens one, like a unit);
+ *   3. dm_store_hosts() and dm_store_host_set_service() bring every row's
+ * service in line with the current services file.
+ */
+typedef int (*dm_store_ip_cb)(void *ctx, const char *ip, struct dm_error *err);
+typedef int (*dm_store_host_cb)(
+    void *ctx, const struct dm_host *h, struct dm_error *err);
+
+/*
+ * Calls cb with each source IP of the stored records that has no host row, or
+ * whose row was checked at or before now - ttl (now - fail_ttl when its lookup
+ * failed); ttl < 0 lists every IP.  In byte order of the IP text.  The IP is
+ * borrowed until cb returns; cb's error stops the listing and is returned.
+ */
+int dm_store_hosts_due(struct dm_store *s, int64_t now, int64_t ttl,
+    int64_t fail_ttl, dm_store_ip_cb cb, void *ctx,
+    struct dm_error *err) DM_WUR;
+
+/* Replaces h->ip's row with h (NULL strings, asn -1, confirmed -1 stored as
+ * NULL), in the open batch or a new one; DM_EINVAL inside a unit. */
+int dm_store_host_put(
+    struct dm_store *s, const struct dm_host *h, struct dm_error *err) DM_WUR;
+
+/* Calls cb with every host row, by IP; *h is borrowed until cb returns. */
+int dm_store_hosts(struct dm_store *s, dm_store_host_cb cb, void *ctx,
+    struct dm_error *err) DM_WUR;
+
+/* Sets the service and kind (NULL: none) of ip's row, in the open batch or a
+ * new one. */
+int dm_store_host_set_service(struct dm_store *s, const char *ip,
+    const char *service, const char *kind, struct dm_error *err) DM_WUR;
+
 /* The schema version this build creates and upgrades to. */
 int dm_store_schema_version(void);
 

@@ -89,3 +89,12 @@ SELECT record, date(day, 'unixepoch') AS day, org_name, domain, p, source_ip, he
     replace(replace(spf_auth, char(31), ' '), char(30), '; ') AS spf_auth,
     replace(replace(reasons, char(31), ' '), char(30), '; ') AS reasons, messages
 FROM rollup_source;
+
+-- Every source IP of the records with what `dmarcstat enrich` found for it (host, schema.sql;
+-- NULL columns when it was never looked up): "which services sent for us?"
+DROP VIEW IF EXISTS v_host;
+CREATE VIEW v_host AS
+SELECT r.source_ip AS ip, h.ptr, h.confirmed, h.base_domain, h.service, h.kind, h.asn,
+    h.as_org, h.country, h.checked_at, h.error
+FROM (SELECT DISTINCT source_ip FROM record WHERE source_ip IS NOT NULL) r
+LEFT JOIN host h ON h.ip = r.source_ip;
