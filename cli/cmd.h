@@ -7,6 +7,10 @@
 #ifndef DM_CMD_H
 #define DM_CMD_H
 
+#include <stdint.h>
+
+#include "dns.h"
+
 /* Exit statuses, documented in --help and the README. */
 enum {
 	DM_EXIT_OK = 0,      /* everything went well */
@@ -21,6 +25,8 @@ int dm_cmd_ingest(int argc, char **argv);
 int dm_cmd_quarantine(int argc, char **argv);
 int dm_cmd_report(int argc, char **argv);
 int dm_cmd_explain(int argc, char **argv);
+int dm_cmd_enrich(int argc, char **argv);
+int dm_cmd_check(int argc, char **argv);
 
 /*
  * The database path when --db is not given: $DMARCSTAT_DB, else
@@ -30,6 +36,99 @@ int dm_cmd_explain(int argc, char **argv);
  * when no home can be found.
  */
 const char *dm_cli_default_db(int create);
+
+/*
+ * The DNS options that enrich, check and ingest --enrich share: --resolver,
+ * --mmdb (repeatable) and --timeout, with $DMARCSTAT_RESOLVER and
+ * $DMARCSTAT_MMDB (files separated by ':') as defaults.
+ */
+struct dm_cli_dns {
+	struct dm_dns_options opt;
+	const char *mmdb[16];
+	size_t n_mmdb;
+};
+
+#define DM_CLI_OPT_RESOLVER 0x100
+#define DM_CLI_OPT_MMDB 0x101
+#define DM_CLI_OPT_TIMEOUT 0x102
+/* clang-format off */
+#define DM_CLI_DNS_LONGOPTS                                         \
+	{"resolver", required_argument, NULL, DM_CLI_OPT_RESOLVER}, \
+	{"mmdb", required_argument, NULL, DM_CLI_OPT_MMDB},         \
+	{"timeout", required_argument, NULL, DM_CLI_OPT_TIMEOUT}
+/* clang-format on */
+
+/* The --help lines of those options. */
+#define DM_CLI_DNS_HELP                                                        \
+	"  --resolver IP[:PORT]  DNS server for every lookup (default: "       \
+	"$DMARCSTAT_RESOLVER,\n"                                               \
+	"                     else the system's)\n"                            \
+	"  --mmdb FILE        MaxMind-format database for ASN and country "    \
+	"(repeatable;\n"                                                       \
+	"                     default: $DMARCSTAT_MMDB, files separated by "   \
+	"':'); a missing\n"                                                    \
+	"                     file leaves those columns empty\n"               \
+	"  --timeout SECONDS  wait for each DNS answer (default 2; one retry " \
+	"waits twice as long)\n"
+
+/*
+ * Takes getopt's option c and its argument when c is one of the DNS options:
+ * 1; 0 when c is not one; -1 after a message when the value is bad.
+ */
+int dm_cli_dns_option(struct dm_cli_dns *o, int c, const char *arg);
+
+/*
+ * Opens the DNS handle with the options (and their environment defaults), the
+ * MMDB files and the user's services file
+ * ($XDG_CONFIG_HOME/dmarcstat/services).  DM_EXIT_OK, or DM_EXIT_USAGE after a
+ * message (a bad resolver, a broken MMDB or services file), or DM_EXIT_FATAL.
+ */
+int dm_cli_dns_open(struct dm_cli_dns *o, struct dm_dns **d);
+
+/* Enrichment defaults: days an entry stays fresh, seconds a run may take
+ * (cron runs should not pile up). */
+#define DM_CLI_ENRICH_TTL_DAYS 7
+#define DM_CLI_ENRICH_BUDGET_S 300
+
+struct dm_store;
+/*
+ * Enriches the host table of store with d (see dm_dns_enrich): all looks every
+ * IP up again, else entries older than ttl_days are (failed ones after a day,
+ * or the TTL if shorter).  DM_EXIT_OK with *stats filled, or DM_EXIT_FATAL
+ * after a message (the database failed).
+ */
+int dm_cli_enrich_run(struct dm_store *store, struct dm_dns *d, int all,
+    int64_t ttl_days, int64_t budget_s, struct dm_dns_enrich_stats *stats);
+
+/* The exit status of an enrichment's stats, with a line on stderr for what
+ * needs attention: 0, 1 (some failed or left), 3 (nothing looked up). */
+int dm_cli_enrich_status(const struct dm_dns_enrich_stats *s);
+
+/* "7d" or "7": a number of days, 1 to 3660, into *days; -1 when invalid. */
+int dm_cli_parse_days(const char *s, int64_t *days);
+
+/* The period options of report, explain and check, as given (NULL: absent).
+ */
+struct dm_cli_period {
+	const char *last, *from, *to, *now;
+};
+
+/*
+ * Whole UTC days [*from, *to) from --last Nd (default_days without it),
+ * --from DAY, --to DAY (exclusive; default today, so the period ends with
+ * yesterday) and --now (a test's "today").  -1, or DM_EXIT_USAGE after a
+ * message.
+ */
+int dm_cli_period(const struct dm_cli_period *p, int64_t default_days,
+    int64_t *from, int64_t *to);
+
+struct dm_query;
+/*
+ * Opens the database at path read-only, upgrading an older schema first.
+ * DM_EXIT_OK, or DM_EXIT_FATAL after a message (no file there, not a
+ * database).
+ */
+int dm_cli_open_query(const char *path, struct dm_query **q);
 
 /* Prints "dmarcstat: <msg>" on stderr. */
 void dm_cli_warn(const char *fmt, ...)

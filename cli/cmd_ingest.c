@@ -141,17 +141,22 @@ usage(FILE *f)
 	    "  --move-to DIR      move each processed Maildir message to this "
 	    "Maildir\n"
 	    "  --failed-to DIR    move Maildir messages that failed to this "
-	    "Maildir\n\n"
+	    "Maildir\n"
+	    "  --enrich           then look up the new source IPs (see "
+	    "'dmarcstat enrich'),\n"
+	    "                     with these options:\n" DM_CLI_DNS_HELP "\n"
 	    "Exit status: 0 all stored (or already there), 1 some inputs "
 	    "quarantined or\n"
-	    "unreadable, 2 usage error, 3 database cannot be opened or "
-	    "written.\n");
+	    "unreadable (or, with --enrich, some lookups failed), 2 usage "
+	    "error, 3 database\n"
+	    "cannot be opened or written.\n");
 }
 
 struct args {
 	const char *db;
-	int json, quiet;
+	int json, quiet, enrich;
 	struct dm_ingest_options opt;
+	struct dm_cli_dns dns;
 };
 
 static int
@@ -162,10 +167,17 @@ parse_args(int argc, char **argv, struct args *a)
 	    {"json", no_argument, NULL, 'j'}, {"quiet", no_argument, NULL, 'q'},
 	    {"move-to", required_argument, NULL, 'm'},
 	    {"failed-to", required_argument, NULL, 'f'},
-	    {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
-	int c;
+	    {"enrich", no_argument, NULL, 'e'},
+	    {"help", no_argument, NULL, 'h'}, DM_CLI_DNS_LONGOPTS,
+	    {0, 0, 0, 0}};
+	int c, rc;
 
 	while ((c = getopt_long(argc, argv, "d:jqh", longopts, NULL)) != -1) {
+		if ((rc = dm_cli_dns_option(&a->dns, c, optarg)) != 0) {
+			if (rc < 0)
+				return DM_EXIT_USAGE;
+			continue;
+		}
 		switch (c) {
 		case 'd':
 			a->db = optarg;
@@ -181,6 +193,9 @@ parse_args(int argc, char **argv, struct args *a)
 			break;
 		case 'f':
 			a->opt.walk.failed_to = optarg;
+			break;
+		case 'e':
+			a->enrich = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -198,6 +213,29 @@ parse_args(int argc, char **argv, struct args *a)
 	return -1;
 }
 
+/*
+ * The enrichment of ingest --enrich, once every input is stored.  DNS failures
+ * make the status 1 at most: the reports themselves are safe, and a pipe from
+ * an MTA must not have the mail retried over a DNS timeout.
+ */
+static int
+enrich_after(struct dm_store *store, struct dm_dns *d, int quiet, int rc)
+{
+	struct dm_dns_enrich_stats es;
+	int erc = dm_cli_enrich_run(
+	    store, d, 0, DM_CLI_ENRICH_TTL_DAYS, DM_CLI_ENRICH_BUDGET_S, &es);
+
+	if (erc != DM_EXIT_OK)
+		return erc;
+	if (!quiet)
+		fprintf(stderr,
+		    "enrich: %" PRIu64 " IPs looked up, %" PRIu64
+		    " failed, %" PRIu64 " left for the next run\n",
+		    es.looked_up, es.failed, es.left);
+	erc = dm_cli_enrich_status(&es);
+	return erc != DM_EXIT_OK && rc == DM_EXIT_OK ? DM_EXIT_PARTIAL : rc;
+}
+
 int
 dm_cmd_ingest(int argc, char **argv)
 {
@@ -206,6 +244,7 @@ dm_cmd_ingest(int argc, char **argv)
 	struct ui ui = {0};
 	struct dm_ingest_stats stats;
 	struct dm_store *store = NULL;
+	struct dm_dns *dns = NULL;
 	struct dm_error err;
 	int rc;
 
@@ -213,8 +252,13 @@ dm_cmd_ingest(int argc, char **argv)
 		return rc;
 	if (a.db == NULL && (a.db = dm_cli_default_db(1)) == NULL)
 		return DM_EXIT_FATAL;
+	/* A bad --resolver or MMDB file is refused before anything is stored.
+	 */
+	if (a.enrich && (rc = dm_cli_dns_open(&a.dns, &dns)) != DM_EXIT_OK)
+		return rc;
 	dm_error_clear(&err);
 	if (dm_store_open(&store, a.db, &err) != DM_OK) {
+		dm_dns_close(dns);
 		dm_cli_warn("%s", err.msg);
 		return DM_EXIT_FATAL;
 	}
@@ -225,13 +269,19 @@ dm_cmd_ingest(int argc, char **argv)
 	rc = dm_ingest_run(store, (const char *const *)argv + optind,
 	    (size_t)(argc - optind), &lim, &a.opt, &stats, &err);
 	clear_progress(&ui);
-	dm_store_close(store);
 	if (rc != DM_OK) {
+		dm_store_close(store);
+		dm_dns_close(dns);
 		dm_cli_warn("%s", err.msg);
 		return DM_EXIT_FATAL;
 	}
 	if (!a.quiet || a.json)
 		print_summary(&stats, a.json);
-	return stats.quarantined > 0 || stats.failed > 0 ? DM_EXIT_PARTIAL
-	                                                 : DM_EXIT_OK;
+	rc = stats.quarantined > 0 || stats.failed > 0 ? DM_EXIT_PARTIAL
+	                                               : DM_EXIT_OK;
+	if (a.enrich)
+		rc = enrich_after(store, dns, a.quiet, rc);
+	dm_store_close(store);
+	dm_dns_close(dns);
+	return rc;
 }

@@ -8,15 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cmd.h"
 #include "query.h"
 #include "report.h"
-#include "store.h"
-
-#define DAY 86400
 
 struct rargs {
 	const char *db, *last, *from, *to, *now, *format, *table, *output;
@@ -90,62 +86,14 @@ parse_format(const char *s, enum dm_report_format *fmt)
 	return -1;
 }
 
-/* "7d" or "7": a number of days, 1 to 3660. */
-static int
-parse_last(const char *s, int64_t *days)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (end == s || errno != 0 || (*end != '\0' && strcmp(end, "d") != 0) ||
-	    v < 1 || v > 3660)
-		return -1;
-	*days = v;
-	return 0;
-}
-
 /* Sets opt.from and opt.to from --last / --from / --to / --now.  DM_EXIT_USAGE
  * on error. */
 static int
 resolve_period(struct rargs *a)
 {
-	struct dm_error err;
-	int64_t now = (int64_t)time(NULL), days = 7;
+	struct dm_cli_period p = {a->last, a->from, a->to, a->now};
 
-	dm_error_clear(&err);
-	if ((a->now != NULL &&
-	        dm_report_parse_time(a->now, &now, &err) != DM_OK) ||
-	    (a->from != NULL &&
-	        dm_report_parse_time(a->from, &a->opt.from, &err) != DM_OK) ||
-	    (a->to != NULL &&
-	        dm_report_parse_time(a->to, &a->opt.to, &err) != DM_OK)) {
-		dm_cli_warn("%s", err.msg);
-		return DM_EXIT_USAGE;
-	}
-	if (a->last != NULL && (a->from != NULL || a->to != NULL)) {
-		dm_cli_warn("--last cannot be combined with --from or --to");
-		return DM_EXIT_USAGE;
-	}
-	if (a->last != NULL && parse_last(a->last, &days) != 0) {
-		dm_cli_warn("--last wants a number of days from 1 to 3660, "
-		            "such as 7d: \"%s\"",
-		    a->last);
-		return DM_EXIT_USAGE;
-	}
-	if (a->to == NULL)
-		a->opt.to = now / DAY * DAY;
-	a->opt.to = (a->opt.to + DAY - 1) / DAY * DAY;
-	if (a->from == NULL)
-		a->opt.from = a->opt.to - days * DAY;
-	a->opt.from = a->opt.from / DAY * DAY;
-	if (a->opt.from >= a->opt.to) {
-		dm_cli_warn("the period is empty: --from must be before --to "
-		            "(which is exclusive)");
-		return DM_EXIT_USAGE;
-	}
-	return -1;
+	return dm_cli_period(&p, 7, &a->opt.from, &a->opt.to);
 }
 
 /* Where the value of each option goes; NULL for options without a value. */
@@ -244,36 +192,6 @@ parse_args(int argc, char **argv, struct rargs *a, int explain)
 	return check_options(a, explain);
 }
 
-/*
- * Opens the database for reading.  A database written by an older build lacks
- * the rollups: opening it once with the store runs the migrations, then reading
- * is tried again.
- */
-static int
-open_db(const char *path, struct dm_query **q)
-{
-	struct dm_store *s = NULL;
-	struct dm_error err;
-
-	dm_error_clear(&err);
-	if (access(path, F_OK) != 0) {
-		dm_cli_warn("%s: no database there (run 'dmarcstat ingest' "
-		            "first, or pass --db)",
-		    path);
-		return DM_EXIT_FATAL;
-	}
-	if (dm_query_open(q, path, &err) == DM_OK)
-		return DM_EXIT_OK;
-	if (err.reason != NULL && strcmp(err.reason, "db_schema") == 0 &&
-	    dm_store_open(&s, path, &err) == DM_OK) {
-		dm_store_close(s);
-		if (dm_query_open(q, path, &err) == DM_OK)
-			return DM_EXIT_OK;
-	}
-	dm_cli_warn("%s", err.msg);
-	return DM_EXIT_FATAL;
-}
-
 static int
 exit_for(const struct dm_error *err)
 {
@@ -303,7 +221,7 @@ run(struct rargs *a, int explain)
 
 	if (a->db == NULL && (a->db = dm_cli_default_db(0)) == NULL)
 		return DM_EXIT_FATAL;
-	if ((rc = open_db(a->db, &q)) != DM_EXIT_OK)
+	if ((rc = dm_cli_open_query(a->db, &q)) != DM_EXIT_OK)
 		return rc;
 	dm_error_clear(&err);
 	if (a->output != NULL && (out = fopen(a->output, "w")) == NULL)

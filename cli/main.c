@@ -27,6 +27,10 @@ static const struct {
         "deliverability report: ISPs, sources, causes and fixes"},
     {"explain", dm_cmd_explain,
         "what ISPs did with the mail of some IPs, and why"},
+    {"enrich", dm_cmd_enrich,
+        "reverse DNS, sending service, ASN and country of source IPs"},
+    {"check", dm_cmd_check,
+        "check a domain's DMARC, SPF and DKIM records in DNS now"},
 };
 
 static void
@@ -40,8 +44,10 @@ usage(FILE *f)
 		    f, "  %-11s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\n'dmarcstat COMMAND --help' describes a command.  Exit "
 	           "status: 0 success,\n"
-	           "1 some inputs failed, 2 usage error, 3 database cannot be "
-	           "opened or written.\n");
+	           "1 some inputs failed (check: something to fix), 2 usage "
+	           "error,\n"
+	           "3 database cannot be opened or written (check, enrich: or "
+	           "DNS unreachable).\n");
 }
 
 int

@@ -1,13 +1,19 @@
-/* util.c - what every subcommand shares: the default database path and
- * warnings. */
+/* util.c - what every subcommand shares: the default database path, opening it
+ * for reading, periods and warnings. */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cmd.h"
+#include "query.h"
+#include "report.h"
+#include "store.h"
 
 void
 dm_cli_warn(const char *fmt, ...)
@@ -72,4 +78,90 @@ dm_cli_default_db(int create)
 		return NULL;
 	}
 	return path;
+}
+
+int
+dm_cli_parse_days(const char *s, int64_t *days)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (end == s || errno != 0 || (*end != '\0' && strcmp(end, "d") != 0) ||
+	    v < 1 || v > 3660)
+		return -1;
+	*days = v;
+	return 0;
+}
+
+/*
+ * A database written by an older build lacks the newer tables: opening it once
+ * with the store runs the migrations, then reading is tried again.
+ */
+int
+dm_cli_open_query(const char *path, struct dm_query **q)
+{
+	struct dm_store *s = NULL;
+	struct dm_error err;
+
+	dm_error_clear(&err);
+	if (access(path, F_OK) != 0) {
+		dm_cli_warn("%s: no database there (run 'dmarcstat ingest' "
+		            "first, or pass --db)",
+		    path);
+		return DM_EXIT_FATAL;
+	}
+	if (dm_query_open(q, path, &err) == DM_OK)
+		return DM_EXIT_OK;
+	if (err.reason != NULL && strcmp(err.reason, "db_schema") == 0 &&
+	    dm_store_open(&s, path, &err) == DM_OK) {
+		dm_store_close(s);
+		if (dm_query_open(q, path, &err) == DM_OK)
+			return DM_EXIT_OK;
+	}
+	dm_cli_warn("%s", err.msg);
+	return DM_EXIT_FATAL;
+}
+
+#define DAY 86400
+
+int
+dm_cli_period(const struct dm_cli_period *p, int64_t default_days,
+    int64_t *from, int64_t *to)
+{
+	struct dm_error err;
+	int64_t now = (int64_t)time(NULL), days = default_days;
+
+	dm_error_clear(&err);
+	if ((p->now != NULL &&
+	        dm_report_parse_time(p->now, &now, &err) != DM_OK) ||
+	    (p->from != NULL &&
+	        dm_report_parse_time(p->from, from, &err) != DM_OK) ||
+	    (p->to != NULL && dm_report_parse_time(p->to, to, &err) != DM_OK)) {
+		dm_cli_warn("%s", err.msg);
+		return DM_EXIT_USAGE;
+	}
+	if (p->last != NULL && (p->from != NULL || p->to != NULL)) {
+		dm_cli_warn("--last cannot be combined with --from or --to");
+		return DM_EXIT_USAGE;
+	}
+	if (p->last != NULL && dm_cli_parse_days(p->last, &days) != 0) {
+		dm_cli_warn("--last wants a number of days from 1 to 3660, "
+		            "such as 7d: \"%s\"",
+		    p->last);
+		return DM_EXIT_USAGE;
+	}
+	if (p->to == NULL)
+		*to = now / DAY * DAY;
+	*to = (*to + DAY - 1) / DAY * DAY;
+	if (p->from == NULL)
+		*from = *to - days * DAY;
+	*from = *from / DAY * DAY;
+	if (*from >= *to) {
+		dm_cli_warn("the period is empty: --from must be before --to "
+		            "(which is exclusive)");
+		return DM_EXIT_USAGE;
+	}
+	return -1;
 }
