@@ -2,7 +2,8 @@
 # Runs the core commands of the CLI tests under valgrind (memcheck, full leak check): parse and
 # ingest of the test data, the samples, the mails, a Maildir-like folder, a few inputs of the
 # hostile catalogue (tests/hostile/gen.py), stdin, re-ingest (seen/duplicates), quarantine
-# list/show/retry, report; and the refusals (read-only, not SQLite, newer schema).  Any memcheck
+# list/show/retry, report, enrich and check (against dnsmasq on loopback); and the refusals
+# (read-only, not SQLite, newer schema, a bad or silent resolver).  Any memcheck
 # error or definite/indirect/possible leak fails the run (exit 9 from valgrind).  No suppression
 # file: GLib/GMime's one-time allocations stay reachable and are not reported as leaks.
 #
@@ -71,6 +72,46 @@ cp "$db" "$tmp/ro.db" && chmod 0444 "$tmp/ro.db"
 vgrun 3 -- ingest --db "$tmp/ro.db" samples
 cp "$db" "$tmp/new.db" && chmod 0600 "$tmp/new.db" && sqlite3 "$tmp/new.db" 'PRAGMA user_version = 999'
 vgrun 3 -- ingest --db "$tmp/new.db" samples
+
+# enrich and check against dnsmasq on 127.0.0.1 at a free port (no upstream: nothing leaves the
+# machine), with a PTR name for each sample source and the sample domain's records; then a
+# resolver port nobody listens on.
+if command -v dnsmasq >/dev/null || [ -x /usr/sbin/dnsmasq ]; then
+	PATH=$PATH:/usr/sbin
+	mkdir -p "$tmp/dns"
+	for _ in 1 2 3 4 5 6 7 8; do
+		port=$((20000 + RANDOM % 40000))
+		cat >"$tmp/dns/conf" <<-EOF
+		port=$port
+		listen-address=127.0.0.1
+		bind-interfaces
+		no-resolv
+		no-hosts
+		$([ "$(id -u)" = 0 ] && echo user=root)
+		pid-file=$tmp/dns/pid
+		cache-size=0
+		local=/#/
+		synth-domain=senders.test,192.0.2.0/24,mail-
+		synth-domain=senders.test,198.51.100.0/24,out-
+		synth-domain=senders.test,203.0.113.0/24,relay-
+		txt-record=_dmarc.example.com,"v=DMARC1; p=quarantine; pct=150; rua=mailto:d@example.org"
+		txt-record=example.com,"v=spf1 ip4:192.0.2.0/24 include:spf.example.org -all"
+		txt-record=spf.example.org,"v=spf1 a mx -all"
+		txt-record=s1._domainkey.example.com,"v=DKIM1; k=rsa; p=$(cat tests/data/dns/rsa1024.b64)"
+		EOF
+		dnsmasq --conf-file="$tmp/dns/conf" 2>/dev/null && break
+	done
+	resolver=127.0.0.1:$port
+	vgrun 0 1 -- enrich --all --db "$db" --resolver "$resolver" --timeout 0.5
+	vgrun 0 1 -- check --db "$db" --last 3660d --resolver "$resolver" --timeout 0.5
+	vgrun 0 1 -- check --db "$db" --last 3660d --format json --resolver "$resolver" example.com
+	kill "$(cat "$tmp/dns/pid")"
+	vgrun 3 -- check --db "$db" --resolver 127.0.0.1:9 --timeout 0.2 example.com
+	vgrun 2 -- enrich --db "$db" --resolver nowhere
+else
+	echo "dnsmasq is missing: enrich and check not run (scripts/install-deps --test)"
+	failed=$((failed + 1))
+fi
 
 echo "$((n - failed)) passed, $failed failed"
 [ $failed = 0 ]
