@@ -298,4 +298,22 @@ CREATE TABLE host (
 
 CREATE INDEX host_service ON host (service);
 
-PRAGMA user_version = 5;
+-- IMAP folders, since version 6 (migrate_v6.sql has the why).  A folder is named by a key of
+-- its server, user and folder, "imaps://user@host:993/INBOX", never a password; UIDs count
+-- only under the folder's UIDVALIDITY.  imap_folder: every message up to last_uid was processed.
+-- imap_message: messages processed and still waiting in their folder to be moved (to
+-- --failed-to when failed = 1, else to --move-to).
+CREATE TABLE imap_folder (
+	folder TEXT PRIMARY KEY,
+	uidvalidity INTEGER NOT NULL,
+	last_uid INTEGER NOT NULL
+);
+CREATE TABLE imap_message (
+	folder TEXT NOT NULL,
+	uidvalidity INTEGER NOT NULL,
+	uid INTEGER NOT NULL,
+	failed INTEGER NOT NULL CHECK (failed IN (0, 1)),
+	PRIMARY KEY (folder, uidvalidity, uid)
+) WITHOUT ROWID;
+
+PRAGMA user_version = 6;

@@ -145,6 +145,24 @@ static const char *const stmt_sql[DM_ST_COUNT] = {
         "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     [DM_ST_HOST_SERVICE] =
         "UPDATE host SET service = ?2, kind = ?3 WHERE ip = ?1",
+    [DM_ST_FOLDER_GET] =
+        "SELECT uidvalidity, last_uid FROM imap_folder WHERE folder = ?1",
+    /* A new UIDVALIDITY starts the folder again from last_uid ?3. */
+    [DM_ST_FOLDER_SET] =
+        "INSERT INTO imap_folder (folder, uidvalidity, last_uid) VALUES "
+        "(?1, ?2, ?3) ON CONFLICT (folder) DO UPDATE SET last_uid = CASE "
+        "WHEN uidvalidity = excluded.uidvalidity THEN max(last_uid, "
+        "excluded.last_uid) ELSE excluded.last_uid END, "
+        "uidvalidity = excluded.uidvalidity",
+    [DM_ST_FOLDER_FORGET] = "DELETE FROM imap_message WHERE folder = ?1 AND "
+                            "uidvalidity <> ?2",
+    [DM_ST_FOLDER_MSG] = "INSERT OR REPLACE INTO imap_message (folder, "
+                         "uidvalidity, uid, failed) VALUES (?1, ?2, ?3, ?4)",
+    [DM_ST_FOLDER_PENDING] =
+        "SELECT uid FROM imap_message WHERE folder = ?1 AND uidvalidity = ?2 "
+        "AND failed = ?3 ORDER BY uid LIMIT ?4",
+    [DM_ST_FOLDER_MOVED] = "DELETE FROM imap_message WHERE folder = ?1 AND "
+                           "uidvalidity = ?2 AND uid = ?3",
 };
 
 int
@@ -596,6 +614,17 @@ batch_commit(struct dm_store *s, struct dm_error *err)
 	if (exec(s, "COMMIT", "committing", err) != DM_OK)
 		return DM_EDB;
 	s->in_batch = 0;
+	return DM_OK;
+}
+
+int
+dm_store_batch_due(struct dm_store *s, struct dm_error *err)
+{
+	if (s->in_unit || !s->in_batch)
+		return DM_OK;
+	if (++s->batch_units >= BATCH_UNITS ||
+	    now_ms() - s->batch_start_ms >= BATCH_MS)
+		return batch_commit(s, err);
 	return DM_OK;
 }
 

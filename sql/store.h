@@ -139,6 +139,35 @@ int dm_store_flush(struct dm_store *s, struct dm_error *err) DM_WUR;
 
 struct dm_store_counts dm_store_counts(const struct dm_store *s);
 
+/*
+ * IMAP folders.  folder is a key naming the server, the user and the folder
+ * ("imaps://user@host:993/INBOX", never a password); a UID counts only under
+ * the folder's uidvalidity.  Called between units, never inside one.
+ *
+ * _last: *last_uid is the highest UID processed (0: none).  When the folder was
+ * known under another UIDVALIDITY, everything kept for it is dropped and
+ * *last_uid is 0: the folder is read again, and content hashes decide what is
+ * new.
+ * _done: message uid was processed (stored, quarantined, skipped or seen
+ * before); failed = 1 when it failed (for --failed-to).  It waits to be moved
+ * until _moved.  Written in the open batch, committed when a batch is due.
+ * _pending: commits the open batch, then fills uids (up to max, ascending)
+ * with messages processed and not moved, failed or not: only committed work
+ * is ever moved.
+ * _moved: forgets uids, moved out of the folder.
+ */
+int dm_store_folder_last(struct dm_store *s, const char *folder,
+    uint64_t uidvalidity, uint64_t *last_uid, struct dm_error *err) DM_WUR;
+int dm_store_folder_done(struct dm_store *s, const char *folder,
+    uint64_t uidvalidity, uint64_t uid, int failed,
+    struct dm_error *err) DM_WUR;
+int dm_store_folder_pending(struct dm_store *s, const char *folder,
+    uint64_t uidvalidity, int failed, uint64_t *uids, size_t max, size_t *n,
+    struct dm_error *err) DM_WUR;
+int dm_store_folder_moved(struct dm_store *s, const char *folder,
+    uint64_t uidvalidity, const uint64_t *uids, size_t n,
+    struct dm_error *err) DM_WUR;
+
 /* Rolls back any open batch and closes; NULL is fine.  Close quarantine cursors
  * first. */
 void dm_store_close(struct dm_store *s);

@@ -1791,6 +1791,11 @@ START_TEST(test_store_upgrades_v1_database)
 	    "SELECT count(*) FROM sqlite_master WHERE name IN "
 	    "('record_disposition', 'rollup_fold', 'rollup_ip', 'rollup_seq')",
 	    "0");
+	/* version 6: IMAP folders' state */
+	ROW_EQ(db,
+	    "SELECT count(*) FROM sqlite_master WHERE name IN "
+	    "('imap_folder', 'imap_message')",
+	    "2");
 	/* the upgraded database takes new data, with the new column */
 	ck_assert_int_eq(dm_store_unit_seen(s, "aa11", NULL, &e), DM_DONE);
 	ok(dm_store_unit_begin(s, &u, &e), &e);
@@ -1990,6 +1995,99 @@ START_TEST(test_store_hosts_lists_rows_and_refuses_inside_a_unit)
 }
 END_TEST
 
+/* ---- tc_folder: IMAP folders' state ---- */
+
+#define FOLDER "imaps://dmarc@imap.example.com:993/INBOX"
+
+START_TEST(test_store_folder_remembers_last_uid_and_moves)
+{
+	struct dm_store *s = open_memory();
+	sqlite3 *db = db_of(s);
+	uint64_t last = 9, uids[4];
+	size_t n;
+	struct dm_error e;
+
+	ok(dm_store_folder_last(s, FOLDER, 1795890501, &last, &e), &e);
+	ck_assert_uint_eq(last, 0);
+	ok(dm_store_folder_done(s, FOLDER, 1795890501, 5, 0, &e), &e);
+	ok(dm_store_folder_done(s, FOLDER, 1795890501, 3, 1, &e), &e);
+	ok(dm_store_folder_done(s, FOLDER, 1795890501, 7, 0, &e), &e);
+	ok(dm_store_folder_done(
+	       s, "imaps://other@h:993/INBOX", 1795890501, 8, 0, &e),
+	    &e);
+	ok(dm_store_folder_last(s, FOLDER, 1795890501, &last, &e), &e);
+	ck_assert_uint_eq(last, 7);
+	/* the highest UID stays, whatever the order */
+	ROW_EQ(db,
+	    "SELECT uidvalidity, last_uid FROM imap_folder WHERE "
+	    "folder = '" FOLDER "'",
+	    "1795890501", "7");
+	ok(dm_store_folder_pending(s, FOLDER, 1795890501, 0, uids, 4, &n, &e),
+	    &e);
+	/* committed before it answers: only what is durable is moved */
+	ck_assert_int_ne(sqlite3_get_autocommit(db), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_uint_eq(uids[0], 5);
+	ck_assert_uint_eq(uids[1], 7);
+	ok(dm_store_folder_pending(s, FOLDER, 1795890501, 1, uids, 4, &n, &e),
+	    &e);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(uids[0], 3);
+	ok(dm_store_folder_pending(s, FOLDER, 1795890501, 0, uids, 1, &n, &e),
+	    &e);
+	ck_assert_uint_eq(n, 1);
+	ok(dm_store_folder_moved(s, FOLDER, 1795890501, uids, 1, &e), &e);
+	ok(dm_store_folder_pending(s, FOLDER, 1795890501, 0, uids, 4, &n, &e),
+	    &e);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(uids[0], 7);
+	ROW_EQ(db, "SELECT count(*) FROM imap_message", "3");
+	dm_store_close(s);
+}
+END_TEST
+
+START_TEST(test_store_folder_new_uidvalidity_starts_again)
+{
+	struct dm_store *s = open_memory();
+	sqlite3 *db = db_of(s);
+	uint64_t last = 9, uids[4];
+	size_t n = 9;
+	struct dm_error e;
+
+	ok(dm_store_folder_done(s, FOLDER, 100, 41, 0, &e), &e);
+	ok(dm_store_folder_done(s, FOLDER, 100, 42, 1, &e), &e);
+	ok(dm_store_folder_last(s, FOLDER, 200, &last, &e), &e);
+	ck_assert_uint_eq(last, 0);
+	ROW_EQ(db, "SELECT uidvalidity, last_uid FROM imap_folder", "200", "0");
+	/* UIDs of the old UIDVALIDITY name other messages now: never moved */
+	ROW_EQ(db, "SELECT count(*) FROM imap_message", "0");
+	ok(dm_store_folder_pending(s, FOLDER, 100, 1, uids, 4, &n, &e), &e);
+	ck_assert_uint_eq(n, 0);
+	ok(dm_store_folder_done(s, FOLDER, 200, 2, 0, &e), &e);
+	ok(dm_store_folder_last(s, FOLDER, 200, &last, &e), &e);
+	ck_assert_uint_eq(last, 2);
+	dm_store_close(s);
+}
+END_TEST
+
+START_TEST(test_store_folder_refused_inside_a_unit)
+{
+	struct dm_store *s = open_memory();
+	uint64_t uid = 1;
+	struct dm_error e;
+
+	ok(dm_store_unit_begin(s, &unit1, &e), &e);
+	ck_assert_int_eq(
+	    dm_store_folder_done(s, FOLDER, 100, 1, 0, &e), DM_EINVAL);
+	ck_assert_str_eq(e.msg, "an IMAP message is recorded inside a unit");
+	ck_assert_int_eq(
+	    dm_store_folder_moved(s, FOLDER, 100, &uid, 1, &e), DM_EINVAL);
+	ck_assert_str_eq(
+	    e.msg, "IMAP messages are recorded moved inside a unit");
+	dm_store_close(s);
+}
+END_TEST
+
 static Suite *
 sql_suite(void)
 {
@@ -2028,6 +2126,12 @@ sql_suite(void)
 	tcase_add_test(tc, test_store_quarantine_caps_bytes);
 	tcase_add_test(tc, test_store_quarantine_without_bytes);
 	tcase_add_test(tc, test_store_quarantine_errors);
+	suite_add_tcase(su, tc);
+
+	tc = tcase_create("tc_folder");
+	tcase_add_test(tc, test_store_folder_remembers_last_uid_and_moves);
+	tcase_add_test(tc, test_store_folder_new_uidvalidity_starts_again);
+	tcase_add_test(tc, test_store_folder_refused_inside_a_unit);
 	suite_add_tcase(su, tc);
 
 	tc = tcase_create("tc_open");
