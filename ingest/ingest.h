@@ -4,7 +4,8 @@
  *
  * An input is a path: a file (plain XML, gzip, zip, any nesting of them, a
  * mail, an mbox), a folder (walked recursively; a Maildir is recognised by its
- * cur/ new/ tmp/ layout) or "-" for standard input.  Everything is judged by
+ * cur/ new/ tmp/ layout), "-" for standard input, or an imap:// or imaps:// URL
+ * naming a folder on a server (each new message a unit).  Everything is judged by
  * content, never by name or declared MIME type.  Each decompressed byte stream
  * found is a payload, streamed to the caller, never loaded whole.
  *
@@ -75,6 +76,34 @@ struct dm_payload {
 };
 
 /*
+ * What a folder on a server (an IMAP input) needs remembered between runs, kept
+ * by the caller (sql/'s store: dm_store_folder_*).  folder is a key naming the
+ * server, the user and the folder, never a password; a UID counts only under
+ * the folder's uidvalidity, and state kept under another one is void.
+ *   last_uid  the highest UID processed (0: none): only UIDs above it are
+ *             fetched;
+ *   done      message uid was processed, after its unit ended (or was skipped
+ *             as seen); failed as for --failed-to.  It waits to be moved;
+ *   pending   commits everything recorded, then fills uids (up to max,
+ *             ascending) with the messages processed, failed or not, and not
+ *             yet moved: only what is committed is ever moved;
+ *   moved     forgets uids, moved out of the folder.
+ * Without these callbacks (struct dm_walk_ops.folder NULL) every message is
+ * fetched, and none moved.
+ */
+struct dm_folder_ops {
+	int (*last_uid)(void *ctx, const char *folder, uint64_t uidvalidity,
+	    uint64_t *uid, struct dm_error *err);
+	int (*done)(void *ctx, const char *folder, uint64_t uidvalidity,
+	    uint64_t uid, int failed, struct dm_error *err);
+	int (*pending)(void *ctx, const char *folder, uint64_t uidvalidity,
+	    int failed, uint64_t *uids, size_t max, size_t *n,
+	    struct dm_error *err);
+	int (*moved)(void *ctx, const char *folder, uint64_t uidvalidity,
+	    const uint64_t *uids, size_t n, struct dm_error *err);
+};
+
+/*
  * Callbacks of a walk.  Each returns DM_OK to go on; any error stops the walk
  * and is returned by dm_ingest_walk (use that only for fatal errors, such as a
  * database that cannot be written). Pointers are borrowed until the callback
@@ -96,15 +125,37 @@ struct dm_walk_ops {
 	 * error stops the walk. */
 	int (*unit_end)(
 	    void *ctx, const struct dm_unit *u, int ok, struct dm_error *err);
+	/* State of IMAP folders (with ctx), or NULL. */
+	const struct dm_folder_ops *folder;
+};
+
+/*
+ * How to reach IMAP servers: inputs imap://[user@]host[:port]/folder and
+ * imaps://... (ingest/imap.c).  The password comes from password_file, else
+ * ~/.netrc (netrc = 1), else password (the caller's DMARCSTAT_IMAP_PASSWORD);
+ * an OAuth 2.0 access token from oauth2_token_file replaces it.  Strings are
+ * borrowed for the walk.
+ */
+struct dm_imap_options {
+	const char *password_file;     /* its first line, or NULL */
+	int netrc;                     /* 1: the password from ~/.netrc */
+	const char *password;          /* or NULL */
+	const char *oauth2_token_file; /* its first line, or NULL */
+	const char *cacert; /* CA certificates (PEM), or NULL: the system's */
+	int insecure_plaintext; /* 1: imap:// without STARTTLS, to loopback */
+	uint64_t *limit; /* messages the run may still fetch (decremented), or
+	                    NULL: no limit */
 };
 
 /* Options of a walk beyond the limits. */
 struct dm_walk_options {
 	const char
-	    *move_to; /* Maildir to move processed messages to, or NULL */
-	const char *failed_to; /* Maildir to move failed messages to, or NULL */
+	    *move_to; /* Maildir to move processed messages to, or NULL; for
+	                 an IMAP input, a folder on its server */
+	const char *failed_to; /* the same for failed messages, or NULL */
 	int keep_bytes; /* 1: keep each unit's raw bytes in struct dm_unit
 	                   (quarantine) */
+	const struct dm_imap_options *imap; /* NULL: defaults */
 };
 
 /*
@@ -151,6 +202,8 @@ struct dm_ingest_stats {
 	                     forensic...) */
 	uint64_t
 	    failed; /* paths that could not be read at all (nothing to keep) */
+	uint64_t unreachable; /* of which IMAP folders that nothing could be
+	                         fetched from (connection, TLS, login, folder) */
 };
 
 /* What happened to one input, for the caller to show. */

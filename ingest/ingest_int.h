@@ -8,6 +8,7 @@
  * dm_limits sniff.c    what a byte stream is, from its first bytes mail.c RFC
  * 5322 mails through GMime: every leaf part decoded, nested message/rfc822
  * mbox.c, maildir.c  mailbox formats (messages become units)
+ * imap.c, imap_session.c  IMAP folders through libcurl (messages become units)
  */
 #ifndef DM_INGEST_INT_H
 #define DM_INGEST_INT_H
@@ -145,5 +146,30 @@ int dm_walk_mail_memory(struct dm_walk *w, const char *path, const void *bytes,
     size_t len, struct dm_error *err);
 int dm_is_maildir(const char *dir);
 int dm_walk_maildir(struct dm_walk *w, const char *dir, struct dm_error *err);
+
+/*
+ * One message that a mail source (imap.c) holds, as a unit of its own, walked
+ * like a Maildir message: body holds its bytes (only the first ones when
+ * too_big: the message is then refused at the cap), sha the running hash of
+ * all size bytes.  u brings path, message label and identity.  Returns DM_OK,
+ * DM_DONE when unit_begin skipped it as seen, or a fatal error; *failed as for
+ * the Maildir moves.  body stays the caller's.
+ */
+struct dm_buf;
+struct dm_sha256;
+int dm_walk_message(struct dm_walk *w, struct dm_unit *u, struct dm_buf *body,
+    const struct dm_sha256 *sha, uint64_t size, int too_big, int *failed,
+    struct dm_error *err);
+
+/* Whether path is an imap:// or imaps:// URL (imap.c). */
+int dm_is_imap_url(const char *path);
+/*
+ * An IMAP folder (imap.c): each message above the last UID processed is
+ * fetched whole and walked with dm_walk_message; processed messages are moved
+ * per opt->move_to/failed_to once committed.  DM_EIO with reason "server" when
+ * nothing could be fetched (connection, TLS, login, folder), reason "io" when
+ * the folder failed part-way; other errors are fatal, as dm_walk_stream's.
+ */
+int dm_walk_imap(struct dm_walk *w, const char *url, struct dm_error *err);
 
 #endif /* DM_INGEST_INT_H */

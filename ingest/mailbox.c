@@ -510,6 +510,25 @@ walk_unit(struct dm_walk *w, struct dm_unit *u, struct msg *m, int *failed,
 	return rc;
 }
 
+int
+dm_walk_message(struct dm_walk *w, struct dm_unit *u, struct dm_buf *body,
+    const struct dm_sha256 *sha, uint64_t size, int too_big, int *failed,
+    struct dm_error *err)
+{
+	struct msg m;
+	int rc;
+
+	memset(&m, 0, sizeof(m));
+	m.body = *body;
+	m.sha = *sha;
+	m.size = size;
+	m.too_big = too_big;
+	*failed = 0;
+	rc = walk_unit(w, u, &m, failed, err);
+	*body = m.body;
+	return rc;
+}
+
 static void
 label(char *buf, size_t n, unsigned long i)
 {

@@ -221,6 +221,49 @@ on_unit_end(void *ctx, const struct dm_unit *u, int ok, struct dm_error *err)
 	return DM_OK;
 }
 
+/* IMAP folders' state, kept in the store (sql/folder.c). */
+static int
+on_folder_last(void *ctx, const char *folder, uint64_t uidvalidity,
+    uint64_t *uid, struct dm_error *err)
+{
+	struct run *r = ctx;
+
+	return dm_store_folder_last(r->store, folder, uidvalidity, uid, err);
+}
+
+static int
+on_folder_done(void *ctx, const char *folder, uint64_t uidvalidity,
+    uint64_t uid, int failed, struct dm_error *err)
+{
+	struct run *r = ctx;
+
+	return dm_store_folder_done(
+	    r->store, folder, uidvalidity, uid, failed, err);
+}
+
+static int
+on_folder_pending(void *ctx, const char *folder, uint64_t uidvalidity,
+    int failed, uint64_t *uids, size_t max, size_t *n, struct dm_error *err)
+{
+	struct run *r = ctx;
+
+	return dm_store_folder_pending(
+	    r->store, folder, uidvalidity, failed, uids, max, n, err);
+}
+
+static int
+on_folder_moved(void *ctx, const char *folder, uint64_t uidvalidity,
+    const uint64_t *uids, size_t n, struct dm_error *err)
+{
+	struct run *r = ctx;
+
+	return dm_store_folder_moved(
+	    r->store, folder, uidvalidity, uids, n, err);
+}
+
+static const struct dm_folder_ops folder_ops = {
+    on_folder_last, on_folder_done, on_folder_pending, on_folder_moved};
+
 static void
 fold_counts(struct run *r)
 {
@@ -247,6 +290,8 @@ walk_one(struct run *r, const char *path, const struct dm_walk_ops *ops,
 		return rc;
 	u.path = path;
 	r->stats->failed++;
+	if (err->reason != NULL && strcmp(err->reason, "server") == 0)
+		r->stats->unreachable++;
 	notify(r, DM_INGEST_FAILED, &u, NULL, err);
 	dm_error_clear(err);
 	return DM_OK;
@@ -262,6 +307,7 @@ run_init(struct run *r, struct dm_walk_ops *ops)
 	ops->payload = on_payload;
 	ops->problem = on_problem;
 	ops->unit_end = on_unit_end;
+	ops->folder = &folder_ops;
 }
 
 /* The parser, feeding the store's sink through the pipe. */

@@ -491,6 +491,8 @@ dm_ingest_walk(const char *path, const struct dm_limits *lim,
 	walk_init(&w, lim, opt, ops, &default_lim, &default_opt);
 	if (strcmp(path, "-") == 0)
 		return walk_stdin(&w, err);
+	if (dm_is_imap_url(path))
+		return dm_walk_imap(&w, path, err);
 	if (stat(path, &st) < 0)
 		return dm_error_setr(err, DM_EIO, "io", "cannot open %s: %s",
 		    path, strerror(errno));

@@ -186,7 +186,11 @@ walk_opts(const char *path, const struct dm_limits *lim,
     const struct dm_walk_options *opt, int expect)
 {
 	struct seen *s = calloc(1, sizeof(*s));
-	struct dm_walk_ops ops = {s, on_begin, on_payload, on_problem, on_end};
+	struct dm_walk_ops ops = {.ctx = s,
+	    .unit_begin = on_begin,
+	    .payload = on_payload,
+	    .problem = on_problem,
+	    .unit_end = on_end};
 	struct dm_error err;
 	int rc;
 
@@ -448,7 +452,7 @@ END_TEST
 
 START_TEST(test_ingest_keeps_bytes_capped)
 {
-	struct dm_walk_options opt = {NULL, NULL, 1};
+	struct dm_walk_options opt = {.keep_bytes = 1};
 	struct dm_limits lim = dm_limits_default();
 	struct seen *s;
 	unsigned char *sha;
@@ -477,7 +481,11 @@ END_TEST
 START_TEST(test_ingest_unit_begin_done_skips)
 {
 	struct seen *s = calloc(1, sizeof(*s));
-	struct dm_walk_ops ops = {s, on_begin, on_payload, on_problem, on_end};
+	struct dm_walk_ops ops = {.ctx = s,
+	    .unit_begin = on_begin,
+	    .payload = on_payload,
+	    .problem = on_problem,
+	    .unit_end = on_end};
 	struct dm_error err;
 
 	s->skip = 1;
@@ -493,7 +501,7 @@ END_TEST
 
 START_TEST(test_ingest_missing_path)
 {
-	struct dm_walk_ops ops = {NULL, NULL, NULL, NULL, NULL};
+	struct dm_walk_ops ops = {0};
 	struct dm_error err;
 	char want[1200];
 
@@ -523,7 +531,7 @@ fail_payload(void *ctx, const struct dm_payload *p, struct dm_error *err)
 START_TEST(test_ingest_callback_error_stops)
 {
 	int calls = 0;
-	struct dm_walk_ops ops = {&calls, NULL, fail_payload, NULL, NULL};
+	struct dm_walk_ops ops = {.ctx = &calls, .payload = fail_payload};
 	struct dm_error err;
 
 	ck_assert_int_eq(

@@ -765,7 +765,7 @@ static const char three_mbox_log[] =
 
 START_TEST(test_walk_mbox_three_messages)
 {
-	struct dm_walk_options opt = {NULL, NULL, 1};
+	struct dm_walk_options opt = {.keep_bytes = 1};
 	struct dm_walk_ops ops;
 	struct dm_error e;
 	struct rec r;
@@ -853,7 +853,7 @@ START_TEST(test_walk_mail_memory_mbox_with_crlf)
 	    "From: b@example.net\r\nMessage-ID: "
 	    "<m2@example.net>\r\n\r\nhello\r\n";
 	struct dm_limits lim = dm_limits_default();
-	struct dm_walk_options opt = {NULL, NULL, 1};
+	struct dm_walk_options opt = {.keep_bytes = 1};
 	struct dm_walk_ops ops;
 	struct dm_walk w;
 	struct dm_error e;
@@ -1064,7 +1064,7 @@ END_TEST
 
 START_TEST(test_maildir_units_and_moves)
 {
-	struct dm_walk_options opt = {NULL, NULL, 0};
+	struct dm_walk_options opt = {.keep_bytes = 0};
 	struct dm_walk_ops ops;
 	struct dm_error e;
 	struct rec r;
@@ -1114,7 +1114,7 @@ END_TEST
 
 START_TEST(test_maildir_seen_identity_is_skipped_and_left)
 {
-	struct dm_walk_options opt = {NULL, NULL, 0};
+	struct dm_walk_options opt = {.keep_bytes = 0};
 	struct dm_walk_ops ops;
 	struct dm_error e;
 	struct rec r;
@@ -1147,7 +1147,7 @@ END_TEST
 
 START_TEST(test_maildir_move_failure_stops_the_walk)
 {
-	struct dm_walk_options opt = {NULL, NULL, 0};
+	struct dm_walk_options opt = {.keep_bytes = 0};
 	struct dm_walk_ops ops;
 	struct dm_error e;
 	struct rec r;
