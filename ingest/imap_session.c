@@ -129,6 +129,13 @@ url_part(CURLU *u, CURLUPart what, unsigned flags)
 	return v;
 }
 
+static void
+lower(char *p)
+{
+	for (; p != NULL && *p != '\0'; p++)
+		*p = (char)tolower((unsigned char)*p);
+}
+
 /* Whether host is this machine: insecure_plaintext goes nowhere else. */
 static int
 is_loopback(const char *host)
@@ -265,6 +272,8 @@ parse_parts(struct dm_imap_session *s, CURLU *u, const char *shown,
 	int rc;
 
 	rc = check_url(u, shown, user, err);
+	/* One server, one key: host names are not case-sensitive. */
+	lower(host);
 	if (rc == DM_OK && (scheme == NULL || host == NULL || port == NULL))
 		rc = dm_error_set(err, DM_EINVAL, "%s: not an IMAP URL", shown);
 	if (rc == DM_OK && strcmp(scheme, "imap") == 0 && plaintext_ok &&
@@ -290,6 +299,23 @@ parse_parts(struct dm_imap_session *s, CURLU *u, const char *shown,
 	return rc;
 }
 
+/* A URL that cannot be parsed, as it may be shown: what follows the last '@'
+ * of its authority, since what precedes may be a password. */
+static const char *
+without_userinfo(const char *url, char *buf, size_t n)
+{
+	const char *start = strstr(url, "://"), *at, *end;
+
+	if (start == NULL)
+		return url;
+	start += 3;
+	end = start + strcspn(start, "/?#");
+	for (at = end; at > start && at[-1] != '@'; at--)
+		;
+	snprintf(buf, n, "%.*s%s", (int)(start - url), url, at);
+	return buf;
+}
+
 static int
 parse_url(struct dm_imap_session *s, const char *url, int plaintext_ok,
     struct dm_error *err)
@@ -303,8 +329,8 @@ parse_url(struct dm_imap_session *s, const char *url, int plaintext_ok,
 	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK) {
 		curl_url_cleanup(u);
 		return dm_error_set(err, DM_EINVAL,
-		    "not a valid IMAP URL (imaps://user@host/folder): %.*s",
-		    (int)strcspn(url, "@"), url);
+		    "not a valid IMAP URL (imaps://user@host/folder): %s",
+		    without_userinfo(url, shown, sizeof(shown)));
 	}
 	shown_url(u, shown, sizeof(shown));
 	rc = parse_parts(s, u, shown, plaintext_ok, err);

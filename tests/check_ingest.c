@@ -1126,6 +1126,7 @@ START_TEST(test_ingest_corpus_containers)
 END_TEST
 
 TCase *pipe_tcase(void); /* check_ingest_pipe.c */
+TCase *imap_tcase(void); /* check_ingest_imap.c */
 
 static Suite *
 ingest_suite(void)
@@ -1182,6 +1183,7 @@ ingest_suite(void)
 	suite_add_tcase(s, tc);
 
 	suite_add_tcase(s, pipe_tcase());
+	suite_add_tcase(s, imap_tcase());
 
 	tc = tcase_create("tc_corpus");
 	tcase_add_test(tc, test_ingest_corpus_containers);
