@@ -1,12 +1,14 @@
 /*
- * cmd_ingest.c - `dmarcstat ingest [--db FILE] PATH...`: store every report of
- * every input. Prints one summary line on stderr (or JSON on stdout with
+ * cmd_ingest.c - `dmarcstat ingest [--db FILE] PATH|URL...`: store every report
+ * of every input. Prints one summary line on stderr (or JSON on stdout with
  * --json), each problem on its own line, and a progress line only when stderr
  * is a terminal.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -17,7 +19,7 @@
 
 struct ui {
 	int quiet, progress;
-	uint64_t units;
+	uint64_t files, messages;
 	time_t last;
 };
 
@@ -42,8 +44,32 @@ thousands(uint64_t v, char *buf, size_t size)
 static void
 clear_progress(struct ui *ui)
 {
-	if (ui->progress && ui->units > 0)
+	if (ui->progress && ui->files + ui->messages > 0)
 		fputs("\r\033[K", stderr);
+}
+
+/* "ingesting: 12 files, 340 messages": messages of mailboxes and IMAP
+ * folders count apart from files. */
+static void
+show_progress(struct ui *ui, const struct dm_unit *u)
+{
+	char a[32], b[32];
+
+	if (u->mail != NULL)
+		ui->messages++;
+	else
+		ui->files++;
+	if (!ui->progress || time(NULL) == ui->last)
+		return;
+	ui->last = time(NULL);
+	fprintf(stderr, "\r\033[Kingesting: ");
+	if (ui->files > 0)
+		fprintf(stderr, "%s files%s",
+		    thousands(ui->files, a, sizeof(a)),
+		    ui->messages > 0 ? ", " : "");
+	if (ui->messages > 0)
+		fprintf(stderr, "%s messages",
+		    thousands(ui->messages, b, sizeof(b)));
 }
 
 static void
@@ -57,12 +83,7 @@ on_event(void *ctx, enum dm_ingest_event ev, const struct dm_unit *u,
 	char where[2048];
 
 	if (ev == DM_INGEST_UNIT_DONE) {
-		ui->units++;
-		if (ui->progress && time(NULL) != ui->last) {
-			ui->last = time(NULL);
-			fprintf(stderr, "\r\033[Kingesting: %" PRIu64 " files",
-			    ui->units);
-		}
+		show_progress(ui, u);
 		return;
 	}
 	if (ev == DM_INGEST_SKIPPED && ui->quiet)
@@ -121,35 +142,51 @@ print_summary(const struct dm_ingest_stats *s, int json)
 static void
 usage(FILE *f)
 {
-	fprintf(f,
-	    "usage: dmarcstat ingest [--db FILE] [--json] [--quiet] [--move-to "
-	    "MAILDIR]\n"
-	    "                        [--failed-to MAILDIR] PATH...\n\n"
-	    "Stores every DMARC aggregate report found in PATH: files (XML, "
-	    "gzip, zip, any\n"
-	    "nesting), folders (recursive), mails, mboxes, Maildirs, or '-' "
-	    "for one file or\n"
-	    "mail on standard input.  Inputs already stored are skipped; "
-	    "reports already\n"
-	    "stored count as duplicates; inputs that cannot be stored are kept "
-	    "in the\n"
-	    "quarantine (see 'dmarcstat quarantine').\n\n"
+	/* clang-format off */
+	fputs(
+	    "usage: dmarcstat ingest [--db FILE] [--json] [--quiet] [--move-to DEST]\n"
+	    "                        [--failed-to DEST] [--limit N] [IMAP options]\n"
+	    "                        PATH|URL...\n"
+	    "\n"
+	    "Stores every DMARC aggregate report found in PATH: files (XML, gzip, zip, any\n"
+	    "nesting), folders (recursive), mails, mboxes, Maildirs, or '-' for one file or\n"
+	    "mail on standard input; and in the new messages of IMAP folders, given as\n"
+	    "imaps://USER@HOST/FOLDER (or imap://, which must upgrade with STARTTLS).\n"
+	    "Inputs already stored are skipped; reports already stored count as duplicates;\n"
+	    "inputs that cannot be stored are kept in the quarantine (see 'dmarcstat\n"
+	    "quarantine').\n"
+	    "\n"
 	    "  --db FILE          database (default: $DMARCSTAT_DB, else\n"
 	    "                     $XDG_DATA_HOME/dmarcstat/dmarcstat.db)\n"
 	    "  --json             print the summary as JSON on stdout\n"
 	    "  --quiet            print only problems\n"
-	    "  --move-to DIR      move each processed Maildir message to this "
-	    "Maildir\n"
-	    "  --failed-to DIR    move Maildir messages that failed to this "
-	    "Maildir\n"
-	    "  --enrich           then look up the new source IPs (see "
-	    "'dmarcstat enrich'),\n"
-	    "                     with these options:\n" DM_CLI_DNS_HELP "\n"
-	    "Exit status: 0 all stored (or already there), 1 some inputs "
-	    "quarantined or\n"
-	    "unreadable (or, with --enrich, some lookups failed), 2 usage "
-	    "error, 3 database\n"
-	    "cannot be opened or written.\n");
+	    "  --move-to DEST     move each message to DEST once its reports are stored:\n"
+	    "                     a Maildir, or for an IMAP input a folder on its server\n"
+	    "  --failed-to DEST   move messages that failed to DEST (else they stay)\n"
+	    "  --limit N          fetch at most N messages from IMAP servers in this run\n"
+	    "  --enrich           then look up the new source IPs (see 'dmarcstat enrich'),\n"
+	    "                     with these options:\n" DM_CLI_DNS_HELP
+	    "\n"
+	    "IMAP (the user goes in the URL, %40 for an @ in it; a password never does):\n"
+	    "  --password-file F  the password: the first line of F, a file only its\n"
+	    "                     owner may read (chmod 600 F)\n"
+	    "  --netrc            the password from ~/.netrc\n"
+	    "  --oauth2-token-file F\n"
+	    "                     an OAuth 2.0 access token (XOAUTH2, OAUTHBEARER): the\n"
+	    "                     first line of F, read again on every run\n"
+	    "  --cacert FILE      CA certificates (PEM) to verify the server with\n"
+	    "  --insecure-plaintext\n"
+	    "                     imap:// without TLS, to a test server on this machine\n"
+	    "Without these, the password is $DMARCSTAT_IMAP_PASSWORD.  The server's\n"
+	    "certificate is always verified.  A message is moved only after its reports\n"
+	    "are committed; without --move-to it stays, flagged \\Seen.\n"
+	    "\n"
+	    "Exit status: 0 all stored (or already there), 1 some inputs quarantined or\n"
+	    "unreadable, an IMAP folder failed part-way, or (with --enrich) some lookups\n"
+	    "failed, 2 usage error, 3 the database cannot be opened or written, or nothing\n"
+	    "could be read: every input failed, an IMAP server among them.\n",
+	    f);
+	/* clang-format on */
 }
 
 struct args {
@@ -157,7 +194,72 @@ struct args {
 	int json, quiet, enrich;
 	struct dm_ingest_options opt;
 	struct dm_cli_dns dns;
+	struct dm_imap_options imap;
+	uint64_t limit;
 };
+
+/* --limit N: a count of messages, at least 1. */
+static int
+parse_limit(const char *arg, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (arg[0] < '0' || arg[0] > '9' || *end != '\0' || errno != 0 ||
+	    v == 0) {
+		dm_cli_warn(
+		    "ingest: --limit needs a count of messages: %s", arg);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* The IMAP options: 0 taken, -1 a bad value, 1 not one of them. */
+static int
+imap_option(int c, struct args *a)
+{
+	switch (c) {
+	case 'P':
+		a->imap.password_file = optarg;
+		return 0;
+	case 'N':
+		a->imap.netrc = 1;
+		return 0;
+	case 'O':
+		a->imap.oauth2_token_file = optarg;
+		return 0;
+	case 'C':
+		a->imap.cacert = optarg;
+		return 0;
+	case 'I':
+		a->imap.insecure_plaintext = 1;
+		return 0;
+	case 'L':
+		a->imap.limit = &a->limit;
+		return parse_limit(optarg, &a->limit);
+	default:
+		return 1;
+	}
+}
+
+/* One source of credentials; the environment's password is the fallback. */
+static int
+check_imap(struct args *a)
+{
+	if ((a->imap.password_file != NULL) + a->imap.netrc +
+	        (a->imap.oauth2_token_file != NULL) >
+	    1) {
+		dm_cli_warn("ingest: --password-file, --netrc and "
+		            "--oauth2-token-file exclude each other");
+		return -1;
+	}
+	a->imap.password = getenv("DMARCSTAT_IMAP_PASSWORD");
+	a->opt.walk.imap = &a->imap;
+	return 0;
+}
 
 static int
 parse_args(int argc, char **argv, struct args *a)
@@ -168,12 +270,19 @@ parse_args(int argc, char **argv, struct args *a)
 	    {"move-to", required_argument, NULL, 'm'},
 	    {"failed-to", required_argument, NULL, 'f'},
 	    {"enrich", no_argument, NULL, 'e'},
+	    {"password-file", required_argument, NULL, 'P'},
+	    {"netrc", no_argument, NULL, 'N'},
+	    {"oauth2-token-file", required_argument, NULL, 'O'},
+	    {"cacert", required_argument, NULL, 'C'},
+	    {"insecure-plaintext", no_argument, NULL, 'I'},
+	    {"limit", required_argument, NULL, 'L'},
 	    {"help", no_argument, NULL, 'h'}, DM_CLI_DNS_LONGOPTS,
 	    {0, 0, 0, 0}};
 	int c, rc;
 
 	while ((c = getopt_long(argc, argv, "d:jqh", longopts, NULL)) != -1) {
-		if ((rc = dm_cli_dns_option(&a->dns, c, optarg)) != 0) {
+		if ((rc = dm_cli_dns_option(&a->dns, c, optarg)) != 0 ||
+		    (rc = imap_option(c, a)) <= 0) {
 			if (rc < 0)
 				return DM_EXIT_USAGE;
 			continue;
@@ -210,7 +319,18 @@ parse_args(int argc, char **argv, struct args *a)
 		usage(stderr);
 		return DM_EXIT_USAGE;
 	}
-	return -1;
+	return check_imap(a) == 0 ? -1 : DM_EXIT_USAGE;
+}
+
+/* 3 when nothing could be read and an IMAP server was among the failures:
+ * cron should see that the run did nothing, as with a broken database. */
+static int
+exit_status(const struct dm_ingest_stats *s, size_t n_inputs)
+{
+	if (s->unreachable > 0 && s->failed == n_inputs)
+		return DM_EXIT_FATAL;
+	return s->quarantined > 0 || s->failed > 0 ? DM_EXIT_PARTIAL
+	                                           : DM_EXIT_OK;
 }
 
 /*
@@ -277,8 +397,7 @@ dm_cmd_ingest(int argc, char **argv)
 	}
 	if (!a.quiet || a.json)
 		print_summary(&stats, a.json);
-	rc = stats.quarantined > 0 || stats.failed > 0 ? DM_EXIT_PARTIAL
-	                                               : DM_EXIT_OK;
+	rc = exit_status(&stats, (size_t)(argc - optind));
 	if (a.enrich)
 		rc = enrich_after(store, dns, a.quiet, rc);
 	dm_store_close(store);
