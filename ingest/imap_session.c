@@ -8,8 +8,10 @@
  * always verified; imap:// must upgrade with STARTTLS, except to a test server
  * on loopback with insecure_plaintext.  A password or token is read from a file
  * (or given by the caller), never taken from the URL, kept in this session
- * only, wiped when it closes, and cut out of every message.
+ * only (and in libcurl's copy), wiped when it closes, and cut out of every
+ * message.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -136,12 +138,17 @@ lower(char *p)
 		*p = (char)tolower((unsigned char)*p);
 }
 
-/* Whether host is this machine: insecure_plaintext goes nowhere else. */
+/* Whether host is this machine: insecure_plaintext goes nowhere else.  An
+ * address, not a name that merely starts like one ("127.example.com"). */
 static int
 is_loopback(const char *host)
 {
-	return strcmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0 ||
-	       strncmp(host, "127.", 4) == 0;
+	struct in_addr a;
+
+	if (strcmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0)
+		return 1;
+	return inet_pton(AF_INET, host, &a) == 1 &&
+	       (ntohl(a.s_addr) >> 24) == 127;
 }
 
 /* The folder a URL path names: INBOX when none; never UIDs or a search. */
@@ -242,20 +249,23 @@ check_url(CURLU *u, const char *shown, const char *user, struct dm_error *err)
 }
 
 /*
- * A URL as it may be shown: scheme, host and path only, since it may hold a
- * password that must not be printed.
+ * A URL as it may be shown: scheme, host, port and path only, since it may
+ * hold a password that must not be printed.
  */
 static void
 shown_url(CURLU *u, char *buf, size_t n)
 {
 	char *scheme = url_part(u, CURLUPART_SCHEME, 0),
 	     *host = url_part(u, CURLUPART_HOST, 0),
+	     *port = url_part(u, CURLUPART_PORT, 0),
 	     *path = url_part(u, CURLUPART_PATH, 0);
 
-	snprintf(buf, n, "%s://%s%s", scheme ? scheme : "imap",
-	    host ? host : "?", path ? path : "/");
+	snprintf(buf, n, "%s://%s%s%s%s", scheme ? scheme : "imap",
+	    host ? host : "?", port ? ":" : "", port ? port : "",
+	    path ? path : "/");
 	curl_free(scheme);
 	curl_free(host);
+	curl_free(port);
 	curl_free(path);
 }
 

@@ -113,6 +113,12 @@ START_TEST(test_imap_plaintext_only_to_loopback)
 	ck_assert_str_eq(e.msg,
 	    "imap://192.0.2.1/INBOX: --insecure-plaintext is only for a test "
 	    "server on this machine (127.0.0.1, ::1, localhost)");
+	/* a name is not an address */
+	ck_assert_ptr_null(open_url("imap://u@127.example.com/INBOX", &o, &e));
+	ck_assert_int_eq(e.code, DM_EINVAL);
+	s = open_url("imap://u@[::1]:10143/INBOX", &o, &e);
+	ck_assert_msg(s != NULL, "%s", e.msg);
+	dm_imap_close(s);
 	s = open_url("imap://u@127.0.0.1:10143/INBOX", &o, &e);
 	ck_assert_msg(s != NULL, "%s", e.msg);
 	dm_imap_close(s);
