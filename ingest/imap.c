@@ -31,8 +31,12 @@
 /* UIDs asked for by one UID SEARCH: its answer (at most 11 bytes a UID) must
  * fit libcurl's response line (imap_session.c). */
 #define SEARCH_SPAN 20000
-/* UIDs moved by one command, and messages processed between moves. */
-#define MOVE_BATCH 500
+/*
+ * Messages processed between moves, and UIDs moved by one command: a move
+ * costs a round trip, and a crash leaves at most this many messages processed
+ * in the folder, for the next run to move.
+ */
+#define MOVE_BATCH 100
 
 struct folder {
 	struct dm_walk *w;

@@ -18,7 +18,7 @@
 
 struct dm_imap_session;
 
-/* The longest URL or command built for a request (a move names up to 500
+/* The longest URL or command built for a request (a move names up to 100
  * UIDs). */
 #define DM_IMAP_TEXT_MAX ((size_t)1 << 20)
 
