@@ -3,7 +3,8 @@
 # ingest of the test data, the samples, the mails, a Maildir-like folder, a few inputs of the
 # hostile catalogue (tests/hostile/gen.py), stdin, re-ingest (seen/duplicates), quarantine
 # list/show/retry, report, enrich and check (against dnsmasq on loopback); and the refusals
-# (read-only, not SQLite, newer schema, a bad or silent resolver).  Any memcheck
+# (read-only, not SQLite, newer schema, a bad or silent resolver, IMAP folders that cannot be
+# read; tests/cli/test_imap.py runs a real server).  Any memcheck
 # error or definite/indirect/possible leak fails the run (exit 9 from valgrind).  No suppression
 # file: GLib/GMime's one-time allocations stay reachable and are not reported as leaks.
 #
@@ -72,6 +73,9 @@ cp "$db" "$tmp/ro.db" && chmod 0444 "$tmp/ro.db"
 vgrun 3 -- ingest --db "$tmp/ro.db" samples
 cp "$db" "$tmp/new.db" && chmod 0600 "$tmp/new.db" && sqlite3 "$tmp/new.db" 'PRAGMA user_version = 999'
 vgrun 3 -- ingest --db "$tmp/new.db" samples
+# IMAP inputs that fail before any message: a password in the URL, nobody listening (port 9).
+vgrun 3 -- ingest --db "$db" 'imaps://u:pw@127.0.0.1:9/INBOX'
+DMARCSTAT_IMAP_PASSWORD=x vgrun 3 -- ingest --db "$db" imaps://u@127.0.0.1:9/INBOX
 
 # enrich and check against dnsmasq on 127.0.0.1 at a free port (no upstream: nothing leaves the
 # machine), with a PTR name for each sample source and the sample domain's records; then a
