@@ -2,11 +2,13 @@
 certificates (from a CA made here) in a temporary folder, on 127.0.0.1 at free ports, started
 as a child of the test and stopped by it.
 
-Dovecot runs its login and auth processes as the users 'dovenull' and 'dovecot' (Debian's
-dovecot-core creates them) and each user's mail as uid 65534, so it needs root; a test run
-without root, or without Dovecot, is skipped (Unavailable).  Recipes: environment.md sections 3
-and 7.
+As root, Dovecot runs its login and auth processes as the users 'dovenull' and 'dovecot'
+(Debian's dovecot-core creates them) and each user's mail as uid 65534; otherwise every process
+runs as the user running the test.  Without Dovecot (NotInstalled) a test is skipped; a Dovecot
+that does not start is an error.  Recipes: environment.md sections 3 and 7.
 """
+import getpass
+import grp
 import base64
 import hashlib
 import hmac
@@ -20,12 +22,15 @@ import ssl
 import subprocess
 import time
 
-MAIL_UID = 65534   # the users' mail is theirs; Dovecot refuses to run mail as root
+ROOT = os.geteuid() == 0
+# Whose the users' mail is: Dovecot refuses to run mail as root.
+MAIL_UID = 65534 if ROOT else os.getuid()
+MAIL_GID = 65534 if ROOT else os.getgid()
 ISSUER = "https://issuer.test"
 
 
-class Unavailable(Exception):
-    """Dovecot cannot run here; the message says why."""
+class NotInstalled(Exception):
+    """No Dovecot here: the test is skipped."""
 
 
 def free_port():
@@ -66,17 +71,16 @@ class Dovecot:
 
     def __init__(self, root, users, ssl_on=True, capability=None, mechanisms=None):
         if shutil.which("dovecot") is None or shutil.which("doveadm") is None:
-            raise Unavailable("dovecot is not installed (Debian package dovecot-imapd)")
-        if os.geteuid() != 0:
-            raise Unavailable("Dovecot needs root to run its login and mail processes")
+            raise NotInstalled("dovecot is not installed (Debian package dovecot-imapd)")
         self.dir = os.path.realpath(root)
         self.users = dict(users)
         self.port, self.ssl_port = free_port(), free_port()
         self.proc = None
         os.makedirs(self.dir)
         # Dovecot's auth runs as 'dovecot' and mail as MAIL_UID: both must reach the folder.
-        for d in (self.dir, os.path.dirname(self.dir)):
-            os.chmod(d, 0o755)
+        if ROOT:
+            for d in (self.dir, os.path.dirname(self.dir)):
+                os.chmod(d, 0o755)
         self.secret = os.urandom(32)
         self.ca = make_ca(os.path.join(self.dir, "tls"), "ca")
         self._write_users()
@@ -85,10 +89,10 @@ class Dovecot:
     def _write_users(self):
         mail = os.path.join(self.dir, "mail")
         os.makedirs(mail)
-        os.chown(mail, MAIL_UID, MAIL_UID)
+        os.chown(mail, MAIL_UID, MAIL_GID)
         with open(os.path.join(self.dir, "users"), "w") as f:
             for user, pw in self.users.items():
-                f.write(f"{user}:{{PLAIN}}{pw}:{MAIL_UID}:{MAIL_UID}::{mail}/{user}::\n")
+                f.write(f"{user}:{{PLAIN}}{pw}:{MAIL_UID}:{MAIL_GID}::{mail}/{user}::\n")
         keys = os.path.join(self.dir, "keys", "default", "HS256")
         os.makedirs(keys)
         with open(os.path.join(keys, "default"), "w") as f:
@@ -107,6 +111,11 @@ class Dovecot:
         imaps = (f"  inet_listener imaps {{\n    address = 127.0.0.1\n    port = {self.ssl_port}\n"
                  f"    ssl = yes\n  }}\n") if ssl_on else "  inet_listener imaps {\n    port = 0\n  }\n"
         mechs = mechanisms or "plain login xoauth2 oauthbearer"
+        # Without root every process is the test's user, and none can chroot.
+        me, group = getpass.getuser(), grp.getgrgid(os.getgid()).gr_name
+        users = "" if ROOT else (f"default_internal_user = {me}\ndefault_internal_group = {group}\n"
+                                 f"default_login_user = {me}\n")
+        chroot = "" if ROOT else "  chroot =\n"
         with open(os.path.join(d, "dovecot.conf"), "w") as f:
             f.write(f"""base_dir = {d}/run
 state_dir = {d}/state
@@ -114,7 +123,7 @@ instance_name = dmarcstat-test-{self.port}
 log_path = {d}/dovecot.log
 protocols = imap
 listen = 127.0.0.1
-{tls}disable_plaintext_auth = no
+{users}{tls}disable_plaintext_auth = no
 auth_failure_delay = 0
 auth_verbose = yes
 auth_mechanisms = {mechs}
@@ -140,12 +149,12 @@ userdb {{
   args = username_format=%u {d}/users
 }}
 service anvil {{
-  unix_listener anvil-auth-penalty {{
+{chroot}  unix_listener anvil-auth-penalty {{
     mode = 0
   }}
 }}
 service imap-login {{
-  inet_listener imap {{
+{chroot}  inet_listener imap {{
     address = 127.0.0.1
     port = {self.port}
   }}
@@ -162,10 +171,10 @@ service imap-login {{
         deadline = time.monotonic() + 20
         while ports:
             if self.proc.poll() is not None:
-                raise Unavailable(f"dovecot exited with {self.proc.returncode}: {self.errors()}")
+                raise RuntimeError(f"dovecot exited with {self.proc.returncode}: {self.errors()}")
             if time.monotonic() > deadline:
                 self.stop()
-                raise Unavailable(f"dovecot did not listen within 20 s: {self.errors()}")
+                raise RuntimeError(f"dovecot did not listen within 20 s: {self.errors()}")
             try:
                 socket.create_connection(("127.0.0.1", ports[0]), timeout=1).close()
                 ports.pop(0)
@@ -222,8 +231,8 @@ service imap-login {{
             os.rename(tmp, os.path.join(box, "new", os.path.basename(tmp)))
         for top, dirs, files in os.walk(os.path.join(self.dir, "mail", user)):
             for name in dirs + files:
-                os.lchown(os.path.join(top, name), MAIL_UID, MAIL_UID)
-        os.chown(os.path.join(self.dir, "mail", user), MAIL_UID, MAIL_UID)
+                os.lchown(os.path.join(top, name), MAIL_UID, MAIL_GID)
+        os.chown(os.path.join(self.dir, "mail", user), MAIL_UID, MAIL_GID)
 
     def client(self, user):
         """An imaplib connection over TLS, logged in, for looking at what dmarcstat left."""
