@@ -5,9 +5,9 @@
  * An input is a path: a file (plain XML, gzip, zip, any nesting of them, a
  * mail, an mbox), a folder (walked recursively; a Maildir is recognised by its
  * cur/ new/ tmp/ layout), "-" for standard input, or an imap:// or imaps:// URL
- * naming a folder on a server (each new message a unit).  Everything is judged by
- * content, never by name or declared MIME type.  Each decompressed byte stream
- * found is a payload, streamed to the caller, never loaded whole.
+ * naming a folder on a server (each new message a unit).  Everything is judged
+ * by content, never by name or declared MIME type.  Each decompressed byte
+ * stream found is a payload, streamed to the caller, never loaded whole.
  *
  * Two levels of API:
  *   - dm_ingest_walk(): the walker.  For each input unit (a file, or one
@@ -149,9 +149,8 @@ struct dm_imap_options {
 
 /* Options of a walk beyond the limits. */
 struct dm_walk_options {
-	const char
-	    *move_to; /* Maildir to move processed messages to, or NULL; for
-	                 an IMAP input, a folder on its server */
+	const char *move_to; /* Maildir to move processed messages to, or NULL;
+	                        for an IMAP input, a folder on its server */
 	const char *failed_to; /* the same for failed messages, or NULL */
 	int keep_bytes; /* 1: keep each unit's raw bytes in struct dm_unit
 	                   (quarantine) */
@@ -202,8 +201,9 @@ struct dm_ingest_stats {
 	                     forensic...) */
 	uint64_t
 	    failed; /* paths that could not be read at all (nothing to keep) */
-	uint64_t unreachable; /* of which IMAP folders that nothing could be
-	                         fetched from (connection, TLS, login, folder) */
+	uint64_t
+	    unreachable; /* of which IMAP folders that nothing could be
+	                    fetched from (connection, TLS, login, folder) */
 };
 
 /* What happened to one input, for the caller to show. */
