@@ -75,15 +75,22 @@ wipe(char *p)
 static void
 scrub(const struct dm_imap_session *s, struct dm_error *err)
 {
-	size_t n = s->secret != NULL ? strlen(s->secret) : 0;
-	char *p;
+	size_t n = s->secret != NULL ? strlen(s->secret) : 0, o = 0;
+	char out[sizeof(err->msg)];
+	const char *p = err->msg;
 
-	if (n == 0)
+	if (n == 0 || strstr(p, s->secret) == NULL)
 		return;
-	while ((p = strstr(err->msg, s->secret)) != NULL) {
-		memmove(p + 3, p + n, strlen(p + n) + 1);
-		memcpy(p, "***", 3);
+	while (*p != '\0' && o + 1 < sizeof(out)) {
+		if (strncmp(p, s->secret, n) == 0) {
+			o += (size_t)snprintf(out + o, sizeof(out) - o, "***");
+			p += n;
+		} else {
+			out[o++] = *p++;
+		}
 	}
+	out[o < sizeof(out) ? o : sizeof(out) - 1] = '\0';
+	memcpy(err->msg, out, sizeof(out));
 }
 
 /*

@@ -235,6 +235,32 @@ START_TEST(test_imap_unreachable_server)
 }
 END_TEST
 
+/* A password that appears in a message is cut out, even a short one. */
+START_TEST(test_imap_messages_never_hold_the_password)
+{
+	struct dm_imap_options o = {.password = "Failed"};
+	struct dm_walk_options opt = {.imap = &o};
+	struct dm_walk_ops ops = {0};
+	char url[64], expect[256];
+	struct dm_error e;
+	int port = closed_port();
+
+	snprintf(url, sizeof(url), "imaps://u@127.0.0.1:%d/INBOX", port);
+	ck_assert_int_eq(dm_ingest_walk(url, NULL, &opt, &ops, &e), DM_EIO);
+	snprintf(expect, sizeof(expect),
+	    "imaps://u@127.0.0.1:%d/INBOX: reading the folder: *** to connect "
+	    "to 127.0.0.1 port %d",
+	    port, port);
+	ck_assert_msg(strncmp(e.msg, expect, strlen(expect)) == 0, "%s", e.msg);
+	o.password = "*";
+	ck_assert_int_eq(dm_ingest_walk(url, NULL, &opt, &ops, &e), DM_EIO);
+	o.password = "1";
+	ck_assert_int_eq(dm_ingest_walk(url, NULL, &opt, &ops, &e), DM_EIO);
+	ck_assert_ptr_null(strchr(e.msg, '1'));
+	ck_assert_ptr_nonnull(strstr(e.msg, "***27.0.0.***:"));
+}
+END_TEST
+
 TCase *imap_tcase(void);
 
 TCase *
@@ -249,5 +275,6 @@ imap_tcase(void)
 	tcase_add_test(tc, test_imap_credentials);
 	tcase_add_test(tc, test_imap_quote);
 	tcase_add_test(tc, test_imap_unreachable_server);
+	tcase_add_test(tc, test_imap_messages_never_hold_the_password);
 	return tc;
 }
