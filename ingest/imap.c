@@ -50,7 +50,11 @@ struct folder {
 	uint64_t *limit; /* messages the run may still fetch, or NULL */
 
 	uint64_t uidvalidity, uidnext;
-	uint64_t fetched;    /* messages fetched by this walk */
+	uint64_t fetched; /* messages fetched by this walk */
+	/* The first move that failed: no more are tried, the fetching goes
+	 * on, and the walk ends with it. */
+	struct dm_error move_err;
+	int move_failed;
 	unsigned since_move; /* messages processed since the last moves */
 	int caps_known, has_move, has_uidplus;
 
@@ -325,15 +329,27 @@ move_pending(struct folder *f, int failed, struct dm_error *err)
 	}
 }
 
+/*
+ * A server that refuses a move (a folder it cannot create, say) still gives
+ * its messages: the moves wait in the database for a later run, and only
+ * database and memory errors stop the walk here.
+ */
 static int
 move_all(struct folder *f, struct dm_error *err)
 {
 	int rc;
 
 	f->since_move = 0;
-	if ((rc = move_pending(f, 0, err)) != DM_OK)
+	if (f->move_failed)
+		return DM_OK;
+	if ((rc = move_pending(f, 0, err)) == DM_OK)
+		rc = move_pending(f, 1, err);
+	if (rc != DM_EIO && rc != DM_EINVAL)
 		return rc;
-	return move_pending(f, 1, err);
+	f->move_failed = 1;
+	f->move_err = *err;
+	dm_error_clear(err);
+	return DM_OK;
 }
 
 static int
@@ -472,10 +488,13 @@ static int
 check_targets(struct folder *f, struct dm_error *err)
 {
 	const char *to[2] = {f->opt.move_to, f->opt.failed_to};
+	const char *me = dm_imap_folder(f->s);
 	int i;
 
 	for (i = 0; i < 2; i++) {
-		if (to[i] != NULL && strcmp(to[i], dm_imap_folder(f->s)) == 0)
+		if (to[i] != NULL && (strcmp(to[i], me) == 0 ||
+		                         (strcmp(me, "INBOX") == 0 &&
+		                             strcasecmp(to[i], "INBOX") == 0)))
 			return dm_error_set(err, DM_EINVAL,
 			    "%s: --%s names the folder being read", f->name,
 			    i == 0 ? "move-to" : "failed-to");
@@ -499,9 +518,12 @@ walk_folder(struct folder *f, struct dm_error *err)
 	/* What a run before processed and did not move (a crash, or no
 	 * --move-to then) goes first. */
 	if ((rc = move_all(f, err)) != DM_OK ||
-	    (rc = take_new(f, last, err)) != DM_OK)
+	    (rc = take_new(f, last, err)) != DM_OK ||
+	    (rc = move_all(f, err)) != DM_OK)
 		return rc;
-	return move_all(f, err);
+	if (f->move_failed)
+		*err = f->move_err;
+	return f->move_failed ? err->code : DM_OK;
 }
 
 int
@@ -513,15 +535,15 @@ dm_is_imap_url(const char *path)
 
 /*
  * A folder that failed before anything came from it is "server" (nothing could
- * be fetched); after, the run was partial ("io").  Database and memory errors
- * stay fatal.
+ * be fetched); after, or when only moves failed, the run was partial ("io").
+ * Database and memory errors stay fatal.
  */
 static int
 folder_failed(struct folder *f, int rc, struct dm_error *err)
 {
 	if (rc != DM_EIO && rc != DM_EINVAL)
 		return rc;
-	err->reason = f->fetched == 0 ? "server" : "io";
+	err->reason = f->fetched == 0 && !f->move_failed ? "server" : "io";
 	return DM_EIO;
 }
 

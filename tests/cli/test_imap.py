@@ -212,6 +212,24 @@ def test_move_to_and_failed_to():
           "moved by UID MOVE (no \\Deleted flag set)")
 
 
+def test_refused_move_goes_on():
+    E.dc.deliver("later", mails(150, first=900))
+    db = os.path.join(E.tmp, "later.db")
+    url = E.dc.url("later")
+    rc, s, err = ingest(db, url, "--move-to", "INBOX")
+    check(rc == 3 and f"failed: {url}: --move-to names the folder being read" in err,
+          f"--move-to the folder read is refused: exit {rc} {err!r}")
+    rc, s, err = ingest(db, url, "--move-to", "Bad/Name")
+    check(rc == 1 and s["reports"] == 150 and err.count("\n") == 1
+          and f"failed: {url}: moving messages to Bad/Name: NO [CANNOT] Invalid mailbox name" in err,
+          f"a move the server refuses: every message still stored, one line: exit {rc} {s} {err!r}")
+    check(len(E.dc.folder("later")) == 150, "the messages stay until they can be moved")
+    rc, s, err = ingest(db, url, "--move-to", "Later")
+    check(rc == 0 and s["files"] == 0 and E.dc.folder("later") == {}
+          and len(E.dc.folder("later", "Later")) == 150,
+          f"the next run moves them: exit {rc} {s} {err!r}")
+
+
 def test_move_without_move_capability():
     dc = dovecot.Dovecot(os.path.join(E.tmp, "nomove"), {"u": PASSWORD},
                          capability="IMAP4rev1 SASL-IR LITERAL+ UIDPLUS").start()
@@ -515,7 +533,7 @@ def test_secrets_never_printed_nor_stored():
 
 
 TESTS = [test_first_import_rerun_and_new_mail, test_move_to_and_failed_to,
-         test_move_without_move_capability, test_kill_mid_run, test_refusals,
+         test_refused_move_goes_on, test_move_without_move_capability, test_kill_mid_run, test_refusals,
          test_uidvalidity_change, test_thousand_messages, test_oauth2,
          test_starttls_plaintext_and_mixed_inputs, test_progress_on_a_terminal,
          test_ten_thousand_rerun, test_secrets_never_printed_nor_stored]
