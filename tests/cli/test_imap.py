@@ -58,7 +58,7 @@ class Env:
             f.write(PASSWORD + "\n")
         os.chmod(self.pwfile, 0o600)
         users = {u: PASSWORD for u in ("first", "moves", "kill", "uidv", "big", "huge", "oauth",
-                                        "plain", "mixed", "tty", "later")}
+                                        "plain", "mixed", "tty", "later", "cap")}
         self.dc = dovecot.Dovecot(os.path.join(tmp, "dc"), users).start()
         self.other_ca = dovecot.make_ca(os.path.join(tmp, "other"), "other")
 
@@ -438,6 +438,27 @@ def test_ten_thousand_rerun():
     print(f"     10,000 messages: first run {first:.1f} s, re-run {again:.3f} s", flush=True)
 
 
+def test_message_over_the_cap():
+    line = b"x" * 1023 + b"\n"
+    body = (b"From: r@big.example\nSubject: too big\nMessage-ID: <big@big.example>\n\n"
+            + line * (101 * 1024))
+    E.dc.deliver("cap", [body, mails(1, first=950)[0]])
+    db = os.path.join(E.tmp, "cap.db")
+    res = harness.run(["ingest", "--json", "--db", db, "--password-file", E.pwfile, "--cacert",
+                       E.dc.ca, "--failed-to", "TooBig", E.dc.url("cap")], timeout=300 * SLOW)
+    outputs.append(res.out.decode() + res.err)
+    s = res.json()
+    check(res.rc == 1 and s["quarantined"] == 1 and s["reports"] == 1
+          and f"quarantined: {E.dc.url('cap')}: UID 1: message larger than 100 MiB "
+          "(DM_MAX_MESSAGE_BYTES) (limit)" in res.err,
+          f"a message over the cap is refused at the cap: exit {res.rc} {s} {res.err!r}")
+    check(res.rss_mib < 150 * (4 if SLOW > 1 else 1),
+          f"a 101 MiB message is held only up to the 100 MiB cap: peak RSS {res.rss_mib:.0f} MiB")
+    check(len(E.dc.folder("cap", "TooBig")) == 1 and len(E.dc.folder("cap")) == 1,
+          "--failed-to takes it")
+    print(f"     101 MiB message: {res.seconds:.1f} s, peak RSS {res.rss_mib:.0f} MiB", flush=True)
+
+
 def test_oauth2():
     token = os.path.join(E.tmp, "token")
     E.dc.deliver("oauth", mails(2, first=500))
@@ -534,7 +555,7 @@ def test_secrets_never_printed_nor_stored():
 
 TESTS = [test_first_import_rerun_and_new_mail, test_move_to_and_failed_to,
          test_refused_move_goes_on, test_move_without_move_capability, test_kill_mid_run, test_refusals,
-         test_uidvalidity_change, test_thousand_messages, test_oauth2,
+         test_uidvalidity_change, test_thousand_messages, test_message_over_the_cap, test_oauth2,
          test_starttls_plaintext_and_mixed_inputs, test_progress_on_a_terminal,
          test_ten_thousand_rerun, test_secrets_never_printed_nor_stored]
 
