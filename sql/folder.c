@@ -1,6 +1,6 @@
 /*
  * folder.c - what an IMAP folder needs remembered between runs
- * (migrate_v5.sql): the highest UID processed, so that a run fetches only what
+ * (migrate_v6.sql): the highest UID processed, so that a run fetches only what
  * arrived since, and the messages processed but not yet moved, so that a crash
  * between a commit and a move, or a run without --move-to, leaves nothing
  * behind for good.
