@@ -17,7 +17,9 @@ enum {
 	DM_EXIT_PARTIAL = 1, /* some inputs failed (quarantined / not parsed);
 	                        the rest was done */
 	DM_EXIT_USAGE = 2,   /* bad command line */
-	DM_EXIT_FATAL = 3    /* the database cannot be opened or written */
+	DM_EXIT_FATAL = 3,   /* the database cannot be opened or written */
+	DM_EXIT_LOST = 4     /* ingest: standard input failed and could not be
+	                        kept whole (it exists nowhere else) */
 };
 
 int dm_cmd_parse(int argc, char **argv);

@@ -111,10 +111,11 @@ print_summary(const struct dm_ingest_stats *s, int json)
 		       ",\"reports\":%" PRIu64 ",\"records\":%" PRIu64
 		       ",\"messages\":%" PRIu64 ",\"duplicates\":%" PRIu64
 		       ",\"conflicts\":%" PRIu64 ",\"quarantined\":%" PRIu64
-		       ",\"skipped\":%" PRIu64 ",\"failed\":%" PRIu64 "}\n",
+		       ",\"skipped\":%" PRIu64 ",\"failed\":%" PRIu64
+		       ",\"lost\":%" PRIu64 "}\n",
 		    s->units, s->seen, s->reports, s->records, s->messages,
 		    s->duplicates, s->conflicts, s->quarantined, s->skipped,
-		    s->failed);
+		    s->failed, s->lost);
 		return;
 	}
 	fprintf(stderr, "%s files", thousands(s->units, a, sizeof(a)));
@@ -136,6 +137,10 @@ print_summary(const struct dm_ingest_stats *s, int json)
 	    s->quarantined, s->skipped);
 	if (s->failed > 0)
 		fprintf(stderr, ", %" PRIu64 " unreadable", s->failed);
+	if (s->lost > 0)
+		fprintf(stderr,
+		    ", %" PRIu64 " from standard input not kept whole",
+		    s->lost);
 	fputc('\n', stderr);
 }
 
@@ -184,7 +189,8 @@ usage(FILE *f)
 	    "Exit status: 0 all stored (or already there), 1 some inputs quarantined or\n"
 	    "unreadable, an IMAP folder failed part-way, or (with --enrich) some lookups\n"
 	    "failed, 2 usage error, 3 the database cannot be opened or written, or nothing\n"
-	    "could be read: every input failed, an IMAP server among them.\n",
+	    "could be read: every input failed, an IMAP server among them, 4 standard\n"
+	    "input failed and could not be kept whole (it is not safe in the database).\n",
 	    f);
 	/* clang-format on */
 }
@@ -329,6 +335,8 @@ exit_status(const struct dm_ingest_stats *s, size_t n_inputs)
 {
 	if (s->unreachable > 0 && s->failed == n_inputs)
 		return DM_EXIT_FATAL;
+	if (s->lost > 0)
+		return DM_EXIT_LOST;
 	return s->quarantined > 0 || s->failed > 0 ? DM_EXIT_PARTIAL
 	                                           : DM_EXIT_OK;
 }

@@ -556,7 +556,6 @@ dm_walk_imap(struct dm_walk *w, const char *url, struct dm_error *err)
 	memset(&f, 0, sizeof(f));
 	f.w = w;
 	f.opt = *w->opt;
-	f.opt.keep_bytes = 1;
 	f.wk = *w;
 	f.wk.opt = &f.opt;
 	f.ops = w->ops->folder;

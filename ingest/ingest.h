@@ -56,10 +56,18 @@ struct dm_unit {
 	                         or NULL */
 	const char *sha256;   /* hex SHA-256 of the unit's bytes */
 	const struct dm_mail_info *mail; /* NULL unless the unit is a mail */
-	const void *bytes; /* the unit's raw bytes (for quarantine), or NULL if
-	                      not kept */
+	/*
+	 * The unit's raw bytes when they are held in memory (standard input, a
+	 * message of a mailbox, a retry), for the quarantine; NULL for a file,
+	 * which is read again through fd.  n_bytes < size when a cap cut them
+	 * (only the first n_bytes are here).
+	 */
+	const void *bytes;
 	size_t n_bytes;
-	uint64_t size; /* size in bytes of the unit */
+	uint64_t size; /* size in bytes of the unit (as far as it was read) */
+	int fd;        /* the unit's open file, read with pread from 0, or -1 */
+	int only_copy; /* 1: the bytes exist nowhere else (standard input): what
+	                  the quarantine cannot keep whole is lost */
 };
 
 /* One decompressed byte stream found in a unit. */
@@ -152,8 +160,6 @@ struct dm_walk_options {
 	const char *move_to; /* Maildir to move processed messages to, or NULL;
 	                        for an IMAP input, a folder on its server */
 	const char *failed_to; /* the same for failed messages, or NULL */
-	int keep_bytes; /* 1: keep each unit's raw bytes in struct dm_unit
-	                   (quarantine) */
 	const struct dm_imap_options *imap; /* NULL: defaults */
 };
 
@@ -204,6 +210,12 @@ struct dm_ingest_stats {
 	uint64_t
 	    unreachable; /* of which IMAP folders that nothing could be
 	                    fetched from (connection, TLS, login, folder) */
+	/*
+	 * Inputs from standard input that failed and could not be kept whole
+	 * (unreadable, or cut by a cap): their bytes exist nowhere now.  They
+	 * are not marked processed, so the same input is tried again.
+	 */
+	uint64_t lost;
 };
 
 /* What happened to one input, for the caller to show. */

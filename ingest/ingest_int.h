@@ -134,16 +134,19 @@ void dm_mail_head_free(struct dm_mail_head *h);
 
 /*
  * Mail sources (mailbox.c), called by walk.c's dispatcher.  Each message is a
- * unit of its own: dm_walk_mail_file handles a file sniffed as DM_SNIFF_MAIL or
- * DM_SNIFF_MBOX (head holds its first n bytes); dm_walk_mail_memory a mail read
- * from stdin; dm_walk_maildir a folder for which dm_is_maildir() is true (cur/
- * and new/ messages, honouring opt->move_to/failed_to). Return values as
+ * unit of its own: dm_walk_mail_file handles the open file fd (borrowed; read
+ * again from its start) sniffed as DM_SNIFF_MAIL or DM_SNIFF_MBOX;
+ * dm_walk_mail_memory a mail held in memory (only_copy: read from standard
+ * input, it exists nowhere else); dm_walk_maildir a folder for which
+ * dm_is_maildir() is true (cur/ and new/ messages, honouring
+ * opt->move_to/failed_to).  Every message unit carries its bytes (the first
+ * lim->quarantine_bytes of a message over the message cap).  Return values as
  * dm_walk_stream.
  */
-int dm_walk_mail_file(struct dm_walk *w, const char *path,
-    const unsigned char *head, size_t n, struct dm_error *err);
+int dm_walk_mail_file(
+    struct dm_walk *w, const char *path, int fd, struct dm_error *err);
 int dm_walk_mail_memory(struct dm_walk *w, const char *path, const void *bytes,
-    size_t len, struct dm_error *err);
+    size_t len, int only_copy, struct dm_error *err);
 int dm_is_maildir(const char *dir);
 int dm_walk_maildir(struct dm_walk *w, const char *dir, struct dm_error *err);
 

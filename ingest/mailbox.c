@@ -43,16 +43,25 @@ struct lines {
 	size_t last_len;
 	int eof, again;
 	uint64_t file_size; /* of the file read (0: memory) */
+	int only_copy;      /* the bytes exist nowhere else (standard input) */
 };
 
-/* One message being read: its bytes (kept up to the cap), hash and size. */
+/*
+ * One message being read: its bytes (kept up to the message cap), hash and
+ * size.  A message over the cap keeps only its first `prefix` bytes, for the
+ * quarantine.
+ */
 struct msg {
 	struct dm_buf body;
 	struct dm_sha256 sha;
-	uint64_t size;
+	uint64_t
+	    size; /* bytes hashed: an mbox's "From " line and escapes too */
+	uint64_t
+	    content; /* bytes of the message itself (kept when not too big) */
+	size_t prefix;
 	int too_big;
-	int prev_blank; /* the last line was empty (an mbox separator may
-	                   follow) */
+	size_t prev_blank; /* length of the last line when it was empty (an mbox
+	                      separator may follow), else 0 */
 };
 
 /* What the walk of one message unit has seen. */
@@ -179,27 +188,50 @@ msg_init(struct msg *m, const struct dm_limits *lim)
 {
 	memset(m, 0, sizeof(*m));
 	dm_buf_init(&m->body, (size_t)lim->message_bytes);
+	m->prefix = lim->quarantine_bytes < lim->message_bytes
+	                ? (size_t)lim->quarantine_bytes
+	                : (size_t)lim->message_bytes;
 	dm_sha256_init(&m->sha);
 }
 
-/* Hashes and counts every byte; keeps them until the message outgrows the cap.
- */
+/* The message is over the cap: from now on only its first bytes are kept. */
+static void
+msg_overflow(struct msg *m)
+{
+	struct dm_buf *b = &m->body;
+	char *p;
+
+	m->too_big = 1;
+	if (b->len <= m->prefix)
+		return;
+	b->len = m->prefix;
+	b->data[b->len] = '\0';
+	if ((p = dm_realloc(b->data, b->len + 1)) != NULL) {
+		b->data = p;
+		b->cap = b->len + 1;
+	}
+}
+
+/* Hashes and counts every byte; keeps them until the message outgrows the cap,
+ * then only the first m->prefix bytes. */
 static int
 msg_add(struct msg *m, const unsigned char *p, size_t n, int keep)
 {
+	size_t room;
 	int rc;
 
 	dm_sha256_update(&m->sha, p, n);
 	m->size += n;
-	if (!keep || m->too_big)
+	if (!keep)
 		return DM_OK;
-	rc = dm_buf_add(&m->body, p, n);
-	if (rc == DM_ELIMIT) {
-		m->too_big = 1;
-		dm_buf_free(&m->body);
-		return DM_OK;
+	m->content += n;
+	if (!m->too_big) {
+		if ((rc = dm_buf_add(&m->body, p, n)) != DM_ELIMIT)
+			return rc;
+		msg_overflow(m);
 	}
-	return rc;
+	room = m->prefix > m->body.len ? m->prefix - m->body.len : 0;
+	return room == 0 ? DM_OK : dm_buf_add(&m->body, p, n < room ? n : room);
 }
 
 /*
@@ -227,7 +259,7 @@ mbox_add(struct msg *m, const unsigned char *p, size_t n, int bol)
 
 	if (!bol)
 		return msg_add(m, p, n, 1);
-	m->prev_blank = is_blank_line(p, n);
+	m->prev_blank = is_blank_line(p, n) ? n : 0;
 	if (!is_escaped_from(p, n))
 		return msg_add(m, p, n, 1);
 	if ((rc = msg_add(m, p, 1, 0)) != DM_OK)
@@ -276,13 +308,14 @@ static void
 drop_separator_newline(struct msg *m)
 {
 	struct dm_buf *b = &m->body;
+	size_t n = m->prev_blank;
 
-	if (b->len >= 4 && memcmp(b->data + b->len - 4, "\r\n\r\n", 4) == 0)
-		b->len -= 2;
-	else if (b->len >= 2 && memcmp(b->data + b->len - 2, "\n\n", 2) == 0)
-		b->len -= 1;
-	else
+	if (n == 0)
 		return;
+	m->content -= n;
+	if (m->too_big) /* the body is only the message's first bytes */
+		return;
+	b->len -= n;
 	b->data[b->len] = '\0';
 }
 
@@ -488,9 +521,9 @@ walk_unit(struct dm_walk *w, struct dm_unit *u, struct msg *m, int *failed,
 
 	dm_sha256_final_hex(&m->sha, hex);
 	u->sha256 = hex;
-	u->size = m->size;
-	u->bytes = w->opt != NULL && w->opt->keep_bytes ? m->body.data : NULL;
-	u->n_bytes = u->bytes != NULL ? m->body.len : 0;
+	u->size = m->content;
+	u->bytes = m->body.data;
+	u->n_bytes = m->body.len;
 	memset(&head, 0, sizeof(head));
 	if (!m->too_big && (rc = dm_mail_head_read(m->body.data, m->body.len,
 	                        &head, err)) != DM_OK)
@@ -521,8 +554,10 @@ dm_walk_message(struct dm_walk *w, struct dm_unit *u, struct dm_buf *body,
 	memset(&m, 0, sizeof(m));
 	m.body = *body;
 	m.sha = *sha;
-	m.size = size;
+	m.size = m.content = size;
 	m.too_big = too_big;
+	/* Held in memory: the unit carries its bytes, no file. */
+	u->fd = -1;
 	*failed = 0;
 	rc = walk_unit(w, u, &m, failed, err);
 	*body = m.body;
@@ -540,6 +575,16 @@ label(char *buf, size_t n, unsigned long i)
  * is only known to be the only one (and so gets no "message N" label) once the
  * end has been seen after it.
  */
+/* A message unit of path: its bytes are set by walk_unit. */
+static void
+message_unit(struct dm_unit *u, const char *path, const struct lines *l)
+{
+	memset(u, 0, sizeof(*u));
+	u->path = path;
+	u->fd = -1;
+	u->only_copy = l->only_copy;
+}
+
 static int
 walk_mbox(struct dm_walk *w, struct lines *l, const char *path, struct msg *m,
     struct dm_error *err)
@@ -555,8 +600,7 @@ walk_mbox(struct dm_walk *w, struct lines *l, const char *path, struct msg *m,
 			break;
 		}
 		drop_separator_newline(m);
-		memset(&u, 0, sizeof(u));
-		u.path = path;
+		message_unit(&u, path, l);
 		if (i > 1 || more == 2) {
 			label(name, sizeof(name), i);
 			u.message = name;
@@ -583,17 +627,14 @@ walk_lines(
 	rc = starts_mbox(l, &m, err);
 	if (rc == 1)
 		return walk_mbox(w, l, path, &m, err);
-	/* One mail in a file over the cap is refused without holding it
-	 * (still hashed, so the next run skips it). */
-	if (rc == DM_OK && l->file_size > w->lim->message_bytes) {
-		m.too_big = 1;
-		dm_buf_free(&m.body);
-	}
+	/* One mail in a file over the cap is refused without holding more than
+	 * its first bytes (still hashed, so the next run skips it). */
+	if (rc == DM_OK && l->file_size > w->lim->message_bytes)
+		msg_overflow(&m);
 	if (rc == DM_OK)
 		rc = single_read(l, &m, err);
 	if (rc == 1) {
-		memset(&u, 0, sizeof(u));
-		u.path = path;
+		message_unit(&u, path, l);
 		rc = walk_unit(w, &u, &m, &failed, err);
 	}
 	dm_buf_free(&m.body);
@@ -601,38 +642,34 @@ walk_lines(
 }
 
 int
-dm_walk_mail_file(struct dm_walk *w, const char *path,
-    const unsigned char *head, size_t n, struct dm_error *err)
+dm_walk_mail_file(
+    struct dm_walk *w, const char *path, int fd, struct dm_error *err)
 {
 	struct lines *l;
 	struct stat st;
 	int rc;
 
 	/* The file is read again from its start: whether it is an mbox is
-	 * decided on the first line after any blank lines, which the head may
-	 * not reach. */
-	(void)head;
-	(void)n;
-	if ((l = dm_calloc(1, sizeof(*l))) == NULL)
-		return dm_error_set(err, DM_ENOMEM, "out of memory");
-	if ((l->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		dm_free(l);
+	 * decided on the first line after any blank lines, which the head
+	 * sniffed may not reach. */
+	if (lseek(fd, 0, SEEK_SET) < 0)
 		return dm_error_set(
 		    err, DM_EIO, "%s: %s", path, strerror(errno));
-	}
+	if ((l = dm_calloc(1, sizeof(*l))) == NULL)
+		return dm_error_set(err, DM_ENOMEM, "out of memory");
+	l->fd = fd;
 	if (fstat(l->fd, &st) == 0)
 		l->file_size = (uint64_t)st.st_size;
 	rc = walk_lines(w, l, path, err);
 	if (rc == DM_EIO)
 		dm_error_prefix(err, "%s", path);
-	close(l->fd);
 	dm_free(l);
 	return rc;
 }
 
 int
 dm_walk_mail_memory(struct dm_walk *w, const char *path, const void *bytes,
-    size_t len, struct dm_error *err)
+    size_t len, int only_copy, struct dm_error *err)
 {
 	struct lines *l;
 	int rc;
@@ -642,6 +679,7 @@ dm_walk_mail_memory(struct dm_walk *w, const char *path, const void *bytes,
 	l->fd = -1;
 	l->mem = bytes;
 	l->mem_len = len;
+	l->only_copy = only_copy;
 	rc = walk_lines(w, l, path, err);
 	dm_free(l);
 	return rc;
@@ -892,6 +930,7 @@ walk_maildir_file(
 
 	memset(&u, 0, sizeof(u));
 	u.path = path;
+	u.fd = -1;
 	if ((u.identity = id = maildir_identity(name)) == NULL)
 		return dm_error_set(err, DM_ENOMEM, "out of memory");
 	msg_init(&m, w->lim);

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ingest.h"
+#include "ingest_int.h"
 #include "mem.h"
 #include "parse.h"
 #include "pipe.h"
@@ -30,8 +30,11 @@ struct run {
 	struct dm_ingest_stats *stats;
 	struct dm_store_counts base; /* store counts when the run started */
 	int force;      /* retry: process units even if seen before */
+	int in_unit;    /* between on_unit_begin and on_unit_end */
 	int bytes_kept; /* the unit's bytes are in the quarantine already */
 	size_t kept_n;  /* ... and how many */
+	int kept_whole; /* ... all of them */
+	int unit_lost;  /* an only copy was quarantined without all its bytes */
 };
 
 static void
@@ -42,32 +45,69 @@ notify(struct run *r, enum dm_ingest_event ev, const struct dm_unit *u,
 		r->opt->notify(r->opt->notify_ctx, ev, u, member, e);
 }
 
-/* Reads up to cap bytes of a file for the quarantine; NULL when it cannot be
- * read. */
+/*
+ * Reads up to cap bytes of the unit's open file from its start (pread: the
+ * walker's reading position is its own); NULL when it cannot be read.
+ */
 static void *
-read_capped(const char *path, uint64_t cap, size_t *len)
+read_capped(int fd, uint64_t cap, size_t *len)
 {
 	struct dm_buf b;
 	char chunk[65536];
+	size_t room;
 	ssize_t n;
-	int fd;
 
 	*len = 0;
-	if (strcmp(path, "-") == 0 ||
-	    (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	if (fd < 0)
 		return NULL;
 	dm_buf_init(&b, (size_t)cap);
-	while ((n = read(fd, chunk, sizeof(chunk))) > 0) {
-		size_t room = b.max - b.len;
-
-		if (dm_buf_add(&b, chunk,
-		        (size_t)n < room ? (size_t)n : room) != DM_OK ||
-		    (size_t)n >= room)
+	while ((room = b.max - b.len) > 0) {
+		n = pread(fd, chunk,
+		    room < sizeof(chunk) ? room : sizeof(chunk), (off_t)b.len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || dm_buf_add(&b, chunk, (size_t)n) != DM_OK)
 			break;
 	}
-	close(fd);
 	*len = b.len;
 	return dm_buf_take(&b);
+}
+
+/* An input's size for people: "21.3 MiB", "950 KiB", "12 bytes". */
+static void
+size_of(char *buf, size_t n, uint64_t v)
+{
+	if (v >= 1024 * 1024)
+		snprintf(buf, n, "%.1f MiB", (double)v / (1024 * 1024));
+	else if (v >= 1024)
+		snprintf(buf, n, "%.1f KiB", (double)v / 1024);
+	else
+		snprintf(buf, n, "%llu bytes", (unsigned long long)v);
+}
+
+/*
+ * Says in the entry's message when its bytes are not all kept: none could be
+ * read, or a cap cut them ("say so": a retry cannot work on those).
+ */
+static void
+say_what_is_kept(struct run *r, const struct dm_unit *u, size_t kept, int whole,
+    struct dm_error *e)
+{
+	char a[32], b[32];
+	size_t n = strlen(e->msg);
+
+	if (whole)
+		return;
+	if (kept == 0) {
+		snprintf(e->msg + n, sizeof(e->msg) - n, "; no bytes kept");
+		return;
+	}
+	dm_size_text(a, sizeof(a), kept);
+	size_of(b, sizeof(b), u->size);
+	snprintf(e->msg + n, sizeof(e->msg) - n,
+	    "; only the first %s of %s kept (%s)", a, b,
+	    kept >= r->lim->quarantine_bytes ? "DM_MAX_QUARANTINE_BYTES"
+	                                     : "the input was cut");
 }
 
 static int
@@ -75,9 +115,11 @@ quarantine(struct run *r, const struct dm_unit *u, const char *member,
     const struct dm_error *e, struct dm_error *err)
 {
 	struct dm_store_quarantine q = {0};
+	struct dm_error said = *e;
 	char where[1024];
 	void *owned = NULL;
-	int rc;
+	size_t kept;
+	int rc, whole;
 
 	q.path = u->path;
 	q.member = member;
@@ -89,16 +131,23 @@ quarantine(struct run *r, const struct dm_unit *u, const char *member,
 		q.member = where;
 	}
 	q.reason = e->reason != NULL ? e->reason : "error";
-	q.message = e->msg;
 	q.bytes = u->bytes;
 	q.n_bytes = u->n_bytes;
 	q.size = u->size;
 	/* The store keeps an input's bytes once for all its entries. */
 	if (r->bytes_kept)
 		q.bytes = NULL, q.n_bytes = r->kept_n;
-	else if (q.bytes == NULL && u->message == NULL)
+	else if (q.bytes == NULL)
 		q.bytes = owned =
-		    read_capped(u->path, r->lim->quarantine_bytes, &q.n_bytes);
+		    read_capped(u->fd, r->lim->quarantine_bytes, &q.n_bytes);
+	kept = q.n_bytes < r->lim->quarantine_bytes
+	           ? q.n_bytes
+	           : (size_t)r->lim->quarantine_bytes;
+	whole =
+	    r->bytes_kept ? r->kept_whole : q.bytes != NULL && kept >= u->size;
+	say_what_is_kept(
+	    r, u, q.bytes != NULL || r->bytes_kept ? kept : 0, whole, &said);
+	q.message = said.msg;
 	rc = dm_store_quarantine(r->store, &q, err);
 	dm_free(owned);
 	if (rc != DM_OK)
@@ -106,9 +155,16 @@ quarantine(struct run *r, const struct dm_unit *u, const char *member,
 	if (q.bytes != NULL) {
 		r->bytes_kept = 1;
 		r->kept_n = q.n_bytes;
+		r->kept_whole = whole;
+	}
+	if (!whole && u->only_copy) {
+		if (r->in_unit)
+			r->unit_lost = 1;
+		else
+			r->stats->lost++;
 	}
 	r->stats->quarantined++;
-	notify(r, DM_INGEST_QUARANTINED, u, member, e);
+	notify(r, DM_INGEST_QUARANTINED, u, member, &said);
 	return DM_OK;
 }
 
@@ -135,6 +191,7 @@ on_unit_begin(void *ctx, const struct dm_unit *u, struct dm_error *err)
 
 	r->stats->units++;
 	r->bytes_kept = 0;
+	r->unit_lost = 0;
 	rc = r->force
 	         ? DM_OK
 	         : dm_store_unit_seen(r->store, u->sha256, u->identity, err);
@@ -154,7 +211,9 @@ on_unit_begin(void *ctx, const struct dm_unit *u, struct dm_error *err)
 		su.from = u->mail->from;
 		su.subject = u->mail->subject;
 	}
-	return dm_store_unit_begin(r->store, &su, err);
+	rc = dm_store_unit_begin(r->store, &su, err);
+	r->in_unit = rc == DM_OK;
+	return rc;
 }
 
 static int
@@ -209,6 +268,14 @@ on_unit_end(void *ctx, const struct dm_unit *u, int ok, struct dm_error *err)
 
 	(void)ok;
 	r->bytes_kept = 0; /* a problem after the unit is about another input */
+	r->in_unit = 0;
+	/* An only copy not kept whole must be tried again when it comes back
+	 * (the MTA retries a pipe delivery that failed), not skipped as seen.
+	 */
+	if (r->unit_lost) {
+		r->stats->lost++;
+		dm_store_unit_again(r->store);
+	}
 	if ((rc = dm_store_unit_end(r->store, err)) != DM_OK)
 		return rc;
 	/* The walker moves a Maildir message once this returns: its reports
@@ -289,9 +356,12 @@ walk_one(struct run *r, const char *path, const struct dm_walk_ops *ops,
 	if (rc != DM_EIO && rc != DM_EINVAL)
 		return rc;
 	u.path = path;
+	u.fd = -1;
+	u.only_copy = strcmp(path, "-") == 0;
 	r->stats->failed++;
 	if (err->reason != NULL && strcmp(err->reason, "server") == 0)
 		r->stats->unreachable++;
+	r->stats->lost += (uint64_t)u.only_copy;
 	notify(r, DM_INGEST_FAILED, &u, NULL, err);
 	dm_error_clear(err);
 	return DM_OK;
@@ -348,6 +418,7 @@ dm_ingest_run(struct dm_store *store, const char *const *paths, size_t n_paths,
 	int rc;
 
 	run_init(&r, &ops);
+	dm_store_set_limits(store, lim);
 	if ((rc = engine_start(&r, err)) != DM_OK)
 		return rc;
 	for (i = 0, rc = DM_OK; i < n_paths && rc == DM_OK; i++)

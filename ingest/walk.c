@@ -79,32 +79,37 @@ read_full(
 /* What one pass over a unit's bytes yields. */
 struct slurp {
 	struct dm_buf kept; /* the first `keep` bytes */
-	int over;           /* there were more than `keep` bytes */
-	uint64_t size;
-	char sha256[65];
+	int over;        /* there were more than `max` bytes: reading stopped */
+	uint64_t size;   /* bytes read */
+	char sha256[65]; /* of the bytes read */
 };
 
-/* Hashes everything f gives and keeps the first keep bytes (keep may be 0). */
+/*
+ * Hashes what f gives, up to max bytes (one more is read to tell that there are
+ * more: then s->over is set and reading stops), and keeps the first keep bytes
+ * (keep may be 0).
+ */
 static int
-slurp(struct fd_source *f, size_t keep, struct slurp *s, struct dm_error *err)
+slurp(struct fd_source *f, size_t keep, uint64_t max, struct slurp *s,
+    struct dm_error *err)
 {
 	struct dm_sha256 h;
 	unsigned char *buf;
 	size_t room, take;
-	ssize_t n;
+	ssize_t n = 0;
 	int rc = DM_OK;
 
 	buf = dm_malloc(CHUNK);
 	if (buf == NULL)
 		return dm_error_set(err, DM_ENOMEM, "out of memory");
 	dm_sha256_init(&h);
-	while (rc == DM_OK && (n = fd_read(f, buf, CHUNK, err)) > 0) {
+	while (
+	    rc == DM_OK && !s->over && (n = fd_read(f, buf, CHUNK, err)) > 0) {
 		dm_sha256_update(&h, buf, (size_t)n);
 		s->size += (uint64_t)n;
+		s->over = s->size > max;
 		room = keep - s->kept.len;
 		take = (size_t)n < room ? (size_t)n : room;
-		if ((size_t)n > room)
-			s->over = 1;
 		if (take > 0 && dm_buf_add(&s->kept, buf, take) != DM_OK)
 			rc = dm_error_set(err, DM_ENOMEM, "out of memory");
 	}
@@ -122,18 +127,21 @@ slurp_init(struct slurp *s, size_t keep)
 	dm_buf_init(&s->kept, keep);
 }
 
+/* A unit that holds only its path (bytes, size and hash unknown). */
 static void
-unit_init(
-    struct dm_unit *u, const char *path, const struct slurp *s, size_t keep)
+unit_of_path(struct dm_unit *u, const char *path)
 {
 	memset(u, 0, sizeof(*u));
 	u->path = path;
+	u->fd = -1;
+}
+
+static void
+unit_init(struct dm_unit *u, const char *path, const struct slurp *s)
+{
+	unit_of_path(u, path);
 	u->sha256 = s->sha256;
 	u->size = s->size;
-	if (keep > 0) {
-		u->bytes = s->kept.data;
-		u->n_bytes = s->kept.len < keep ? s->kept.len : keep;
-	}
 }
 
 /*
@@ -180,8 +188,7 @@ io_failure(struct dm_walk *w, const char *path, int top, struct dm_error *e,
 		*err = *e;
 		return e->code;
 	}
-	memset(&u, 0, sizeof(u));
-	u.path = path;
+	unit_of_path(&u, path);
 	return dm_walk_problem(w, &u, NULL, e, err);
 }
 
@@ -192,7 +199,6 @@ walk_file(struct dm_walk *w, const char *path, int top, struct dm_error *err)
 	unsigned char head[DM_SNIFF_BYTES];
 	struct fd_source f = {-1, path};
 	struct dm_source src = {&f, fd_read};
-	size_t keep = w->opt->keep_bytes ? (size_t)w->lim->quarantine_bytes : 0;
 	struct dm_error e;
 	struct dm_unit u;
 	struct slurp s;
@@ -200,7 +206,8 @@ walk_file(struct dm_walk *w, const char *path, int top, struct dm_error *err)
 	ssize_t n;
 	int rc;
 
-	slurp_init(&s, keep);
+	dm_error_clear(&e);
+	slurp_init(&s, 0);
 	f.fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (f.fd < 0) {
 		dm_error_setr(&e, DM_EIO, "io", "cannot open %s: %s", path,
@@ -210,18 +217,20 @@ walk_file(struct dm_walk *w, const char *path, int top, struct dm_error *err)
 	n = read_full(&f, head, sizeof(head), &e);
 	kind = n < 0 ? DM_SNIFF_OTHER : dm_sniff(head, (size_t)n);
 	if (n >= 0 && (kind == DM_SNIFF_MAIL || kind == DM_SNIFF_MBOX)) {
-		close(f.fd);
-		return dm_walk_mail_file(w, path, head, (size_t)n, err);
+		rc = dm_walk_mail_file(w, path, f.fd, err);
+		goto out;
 	}
 	if (n < 0 || lseek(f.fd, 0, SEEK_SET) < 0 ||
-	    slurp(&f, keep, &s, &e) != DM_OK || lseek(f.fd, 0, SEEK_SET) < 0) {
+	    slurp(&f, 0, UINT64_MAX, &s, &e) != DM_OK ||
+	    lseek(f.fd, 0, SEEK_SET) < 0) {
 		if (e.code == DM_OK || e.msg[0] == '\0')
 			dm_error_setr(&e, DM_EIO, "io", "cannot read %s: %s",
 			    path, strerror(errno));
 		rc = io_failure(w, path, top, &e, err);
 		goto out;
 	}
-	unit_init(&u, path, &s, keep);
+	unit_init(&u, path, &s);
+	u.fd = f.fd;
 	rc = run_unit(w, &u, &src, NULL, err);
 out:
 	close(f.fd);
@@ -231,13 +240,13 @@ out:
 
 /*
  * Bytes held in memory (standard input, a quarantine retry) as the unit `name`:
- * a mail or mbox goes to mailbox.c, anything else is one unit.
+ * a mail or mbox goes to mailbox.c, anything else is one unit.  only_copy: the
+ * bytes exist nowhere else.
  */
 static int
 walk_bytes(struct dm_walk *w, const char *name, const void *bytes, size_t len,
-    const char *sha256, struct dm_error *err)
+    const char *sha256, int only_copy, struct dm_error *err)
 {
-	size_t keep = w->opt->keep_bytes ? (size_t)w->lim->quarantine_bytes : 0;
 	struct dm_mem_source m;
 	struct dm_source src;
 	struct dm_unit u;
@@ -245,47 +254,50 @@ walk_bytes(struct dm_walk *w, const char *name, const void *bytes, size_t len,
 
 	kind = dm_sniff(bytes, len < DM_SNIFF_BYTES ? len : DM_SNIFF_BYTES);
 	if (kind == DM_SNIFF_MAIL || kind == DM_SNIFF_MBOX)
-		return dm_walk_mail_memory(w, name, bytes, len, err);
-	memset(&u, 0, sizeof(u));
-	u.path = name;
+		return dm_walk_mail_memory(w, name, bytes, len, only_copy, err);
+	unit_of_path(&u, name);
 	u.sha256 = sha256;
 	u.size = len;
-	if (keep > 0) {
-		u.bytes = bytes;
-		u.n_bytes = len < keep ? len : keep;
-	}
+	u.bytes = bytes;
+	u.n_bytes = len;
+	u.only_copy = only_copy;
 	src = dm_mem_source(&m, bytes, len);
 	return run_unit(w, &u, &src, NULL, err);
 }
 
-/* Standard input is read whole (it cannot be read twice): a mail, or one unit.
+/*
+ * Standard input is read whole (it cannot be read twice), up to the message
+ * cap: a mail, or one unit.  Reading stops at the cap, so an endless stream
+ * ends with the cap's error, and the first bytes go to the quarantine.
  */
 static int
 walk_stdin(struct dm_walk *w, struct dm_error *err)
 {
 	struct fd_source f = {STDIN_FILENO, "standard input"};
-	size_t quarantine =
-	    w->opt->keep_bytes ? (size_t)w->lim->quarantine_bytes : 0;
+	uint64_t cap = w->lim->message_bytes;
 	struct dm_error pb;
 	struct dm_unit u;
 	struct slurp s;
-	char cap[32];
+	char text[32];
 	int rc;
 
-	slurp_init(&s, (size_t)w->lim->message_bytes);
-	rc = slurp(&f, (size_t)w->lim->message_bytes, &s, err);
+	slurp_init(&s, (size_t)cap);
+	rc = slurp(&f, (size_t)cap, cap, &s, err);
 	if (rc != DM_OK)
 		goto out;
 	if (s.over) {
-		unit_init(&u, "-", &s, quarantine);
-		dm_size_text(cap, sizeof(cap), w->lim->message_bytes);
+		unit_init(&u, "-", &s);
+		u.bytes = s.kept.data;
+		u.n_bytes = s.kept.len;
+		u.only_copy = 1;
+		dm_size_text(text, sizeof(text), cap);
 		dm_error_setr(&pb, DM_ELIMIT, "limit",
 		    "standard input exceeds %s limit (DM_MAX_MESSAGE_BYTES)",
-		    cap);
+		    text);
 		rc = run_unit(w, &u, NULL, &pb, err);
 		goto out;
 	}
-	rc = walk_bytes(w, "-", s.kept.data, s.kept.len, s.sha256, err);
+	rc = walk_bytes(w, "-", s.kept.data, s.kept.len, s.sha256, 1, err);
 out:
 	dm_buf_free(&s.kept);
 	return rc;
@@ -471,7 +483,7 @@ dm_ingest_walk_memory(const char *name, const void *bytes, size_t len,
 	dm_sha256_init(&h);
 	dm_sha256_update(&h, bytes, len);
 	dm_sha256_final_hex(&h, sha256);
-	return walk_bytes(&w, name, bytes, len, sha256, err);
+	return walk_bytes(&w, name, bytes, len, sha256, 0, err);
 }
 
 int

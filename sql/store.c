@@ -54,7 +54,7 @@ static const char *const stmt_sql[DM_ST_COUNT] = {
         "ORDER BY id LIMIT 1",
     [DM_ST_INPUT_PENDING] = "UPDATE input SET status = 'pending' WHERE id = ?1",
     [DM_ST_INPUT_DONE] =
-        "UPDATE input SET status = 'done', outcome = ?2 WHERE id = ?1",
+        "UPDATE input SET status = ?3, outcome = ?2 WHERE id = ?1",
     [DM_ST_REPORT_INSERT] =
         "INSERT INTO report (input, member, org_name, email, "
         "extra_contact_info, "
@@ -743,6 +743,7 @@ dm_store_unit_begin(
 		return DM_EDB;
 	}
 	memset(&s->unit, 0, sizeof(s->unit));
+	s->unit_again = 0;
 	s->in_unit = 1;
 	return DM_OK;
 }
@@ -885,7 +886,14 @@ input_done(struct dm_store *s, struct dm_error *err)
 		return DM_EDB;
 	sqlite3_bind_int64(st, 1, s->input_id);
 	dm_store_bind_text(st, 2, outcome(&s->unit));
+	dm_store_bind_text(st, 3, s->unit_again ? "pending" : "done");
 	return dm_store_step_done(s, st, "updating input", err);
+}
+
+void
+dm_store_unit_again(struct dm_store *s)
+{
+	s->unit_again = s->in_unit;
 }
 
 int

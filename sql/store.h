@@ -133,6 +133,13 @@ int dm_store_quarantine(struct dm_store *s, const struct dm_store_quarantine *q,
  * when due. */
 int dm_store_unit_end(struct dm_store *s, struct dm_error *err) DM_WUR;
 
+/*
+ * Called inside a unit: dm_store_unit_end then leaves it 'pending', so that the
+ * same bytes met again are processed again instead of skipped as seen (an only
+ * copy of an input that the quarantine could not keep whole).
+ */
+void dm_store_unit_again(struct dm_store *s);
+
 /* Commits the open batch now.  DM_EINVAL inside a unit: a unit is committed
  * whole or not. */
 int dm_store_flush(struct dm_store *s, struct dm_error *err) DM_WUR;

@@ -101,6 +101,7 @@ struct dm_store {
 	sqlite3_int64
 	    input_id;      /* the current unit's input row, 0 outside a unit */
 	char *unit_sha256; /* the current unit's hash, for quarantine entries */
+	int unit_again;    /* leave the unit pending (dm_store_unit_again) */
 	char *member;      /* the current payload's member, or NULL */
 
 	/* The last report and record ids before the open payload: its rows are

@@ -634,7 +634,7 @@ struct rec {
 	    *skip_message; /* unit_begin returns DM_DONE for this "message N" */
 	const char *skip_identity; /* ... or this identity */
 	char last_sha[65];
-	char *bytes2; /* keep_bytes copy of "message 2" */
+	char *bytes2; /* copy of the unit bytes of "message 2" */
 	size_t n_bytes2;
 };
 
@@ -751,21 +751,21 @@ rec_begin_path(void *ctx, const struct dm_unit *u, struct dm_error *err)
 }
 
 static const char three_mbox_log[] =
-    "begin mail/three.mbox message 1 - size=1408 mid=zip-1@example.net\n"
+    "begin mail/three.mbox message 1 - size=1359 mid=zip-1@example.net\n"
     "payload part 2:" ZIPNAME
     ">example.net!example.com!1700000000!1700086399.xml xml\n"
     "end ok=1\n"
-    "begin mail/three.mbox message 2 - size=1023 mid=mbox-2@example.net\n"
+    "begin mail/three.mbox message 2 - size=972 mid=mbox-2@example.net\n"
     "payload part 2:r2.xml.gz>gunzip xml\n"
     "end ok=1\n"
-    "begin mail/three.mbox message 3 - size=551 mid=ruf-1@example.net\n"
+    "begin mail/three.mbox message 3 - size=502 mid=ruf-1@example.net\n"
     "problem - -7 forensic_report: forensic (RUF) report, not an aggregate "
     "report\n"
     "end ok=0\n";
 
 START_TEST(test_walk_mbox_three_messages)
 {
-	struct dm_walk_options opt = {.keep_bytes = 1};
+	struct dm_walk_options opt = {0};
 	struct dm_walk_ops ops;
 	struct dm_error e;
 	struct rec r;
@@ -800,14 +800,14 @@ START_TEST(test_walk_mbox_unit_begin_done_skips_message)
 	ck_assert_int_eq(
 	    dm_ingest_walk(DATA "three.mbox", NULL, NULL, &ops, &e), DM_OK);
 	ck_assert_str_eq(r.log.data,
-	    "begin mail/three.mbox message 1 - size=1408 "
+	    "begin mail/three.mbox message 1 - size=1359 "
 	    "mid=zip-1@example.net\n"
 	    "payload part 2:" ZIPNAME
 	    ">example.net!example.com!1700000000!1700086399.xml xml\n"
 	    "end ok=1\n"
-	    "begin mail/three.mbox message 2 - size=1023 "
+	    "begin mail/three.mbox message 2 - size=972 "
 	    "mid=mbox-2@example.net\n"
-	    "begin mail/three.mbox message 3 - size=551 mid=ruf-1@example.net\n"
+	    "begin mail/three.mbox message 3 - size=502 mid=ruf-1@example.net\n"
 	    "problem - -7 forensic_report: forensic (RUF) report, not an "
 	    "aggregate report\n"
 	    "end ok=0\n");
@@ -827,15 +827,15 @@ START_TEST(test_walk_mbox_caps_message_bytes)
 	ck_assert_int_eq(
 	    dm_ingest_walk(DATA "three.mbox", &lim, NULL, &ops, &e), DM_OK);
 	ck_assert_str_eq(r.log.data,
-	    "begin mail/three.mbox message 1 - size=1408 mid=-\n"
+	    "begin mail/three.mbox message 1 - size=1359 mid=-\n"
 	    "problem - -4 limit: message larger than 1200 bytes "
 	    "(DM_MAX_MESSAGE_BYTES)\n"
 	    "end ok=0\n"
-	    "begin mail/three.mbox message 2 - size=1023 "
+	    "begin mail/three.mbox message 2 - size=972 "
 	    "mid=mbox-2@example.net\n"
 	    "payload part 2:r2.xml.gz>gunzip xml\n"
 	    "end ok=1\n"
-	    "begin mail/three.mbox message 3 - size=551 mid=ruf-1@example.net\n"
+	    "begin mail/three.mbox message 3 - size=502 mid=ruf-1@example.net\n"
 	    "problem - -7 forensic_report: forensic (RUF) report, not an "
 	    "aggregate report\n"
 	    "end ok=0\n");
@@ -853,7 +853,7 @@ START_TEST(test_walk_mail_memory_mbox_with_crlf)
 	    "From: b@example.net\r\nMessage-ID: "
 	    "<m2@example.net>\r\n\r\nhello\r\n";
 	struct dm_limits lim = dm_limits_default();
-	struct dm_walk_options opt = {.keep_bytes = 1};
+	struct dm_walk_options opt = {0};
 	struct dm_walk_ops ops;
 	struct dm_walk w;
 	struct dm_error e;
@@ -867,7 +867,7 @@ START_TEST(test_walk_mail_memory_mbox_with_crlf)
 	w.unit_ok = 1;
 	dm_error_clear(&e);
 	ck_assert_int_eq(
-	    dm_walk_mail_memory(&w, "-", mbox, sizeof(mbox) - 1, &e), DM_OK);
+	    dm_walk_mail_memory(&w, "-", mbox, sizeof(mbox) - 1, 1, &e), DM_OK);
 	ck_assert_str_eq(r.log.data,
 	    "begin - message 1 -\n"
 	    "payload part 1 xml\n"
@@ -1064,7 +1064,7 @@ END_TEST
 
 START_TEST(test_maildir_units_and_moves)
 {
-	struct dm_walk_options opt = {.keep_bytes = 0};
+	struct dm_walk_options opt = {0};
 	struct dm_walk_ops ops;
 	struct dm_error e;
 	struct rec r;
@@ -1114,7 +1114,7 @@ END_TEST
 
 START_TEST(test_maildir_seen_identity_is_skipped_and_left)
 {
-	struct dm_walk_options opt = {.keep_bytes = 0};
+	struct dm_walk_options opt = {0};
 	struct dm_walk_ops ops;
 	struct dm_error e;
 	struct rec r;
@@ -1147,7 +1147,7 @@ END_TEST
 
 START_TEST(test_maildir_move_failure_stops_the_walk)
 {
-	struct dm_walk_options opt = {.keep_bytes = 0};
+	struct dm_walk_options opt = {0};
 	struct dm_walk_ops ops;
 	struct dm_error e;
 	struct rec r;

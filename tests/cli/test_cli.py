@@ -56,7 +56,8 @@ def main():
         rc, out, err = run("ingest", "--json", "--db", db, good)
         s = json.loads(out) if rc == 0 else None
         check(s == {"files": 1, "seen": 1, "reports": 0, "records": 0, "messages": 0,
-                    "duplicates": 0, "conflicts": 0, "quarantined": 0, "skipped": 0, "failed": 0},
+                    "duplicates": 0, "conflicts": 0, "quarantined": 0, "skipped": 0, "failed": 0,
+                    "lost": 0},
               f"--json: {rc} {out!r}")
 
         bad_db = os.path.join(tmp, "no", "such", "dir", "x.db")

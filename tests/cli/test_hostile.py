@@ -7,7 +7,10 @@ with the named reason, or quarantined with the named reason in `quarantine list 
 stored, no sanitizer report, peak RSS of the child under 64 MiB (wait4) and a time bound.  XXE and
 external DTDs point at a local listener that must never see a connection.
 
-    DMARCSTAT=build/cli/dmarcstat python3 tests/cli/test_hostile.py [CASE...]
+Then the findings of issue 17 (tests/hostile/findings.py): lost bytes, sums, Maildir moves,
+races, caps on raw input, terminal escapes, foreign databases; each a check of its own.
+
+    DMARCSTAT=build/cli/dmarcstat python3 tests/cli/test_hostile.py [CASE-OR-FINDING...]
 """
 import json
 import os
@@ -18,6 +21,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "hostile"))
+import findings  # noqa: E402
 import gen  # noqa: E402
 import harness  # noqa: E402
 from harness import Tally, run  # noqa: E402
@@ -304,6 +308,7 @@ def main():
             for r, what in ((ing, "ingest"), (par, "parse")):
                 if r.rss_mib > worst[0]:
                     worst = (r.rss_mib, f"{c.name} {what}")
+        findings.run_all(tmp, tally, only)
     listener.close()
     print(f"highest peak RSS: {worst[0]:.1f} MiB ({worst[1]})")
     tally.finish()

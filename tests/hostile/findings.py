@@ -1,0 +1,214 @@
+"""Hostile-input and failure findings of issue 17, each a regression check run by
+tests/cli/test_hostile.py after the catalogue (see README.md in this folder).
+
+Each finding is a function f(t) -> list of problems ([] when dmarcstat behaves), registered in
+FINDINGS with its name; t is a Tmp (a fresh folder, a database path, helpers).  They drive the
+built binary as users do, through harness.run (exit status, stderr, the child's peak RSS).
+"""
+import base64
+import gzip
+import json
+import os
+import re
+import shutil
+import subprocess
+
+import gen
+import harness
+from harness import run
+
+MIB = 1024 * 1024
+
+
+class Tmp:
+    """A fresh folder for one finding."""
+
+    def __init__(self, root, name):
+        self.dir = os.path.join(root, name)
+        os.makedirs(self.dir)
+        self.db = os.path.join(self.dir, "t.db")
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def write(self, name, data):
+        p = self.path(name)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        with open(p, "wb") as f:
+            f.write(data if isinstance(data, bytes) else data.encode())
+        return p
+
+    def dm(self, *args, stdin=None, timeout=60, **kw):
+        """dmarcstat ARGS (with --db for the commands that take it); stdin: bytes or a path."""
+        args = list(args)
+        if args and args[0] in ("ingest", "quarantine", "report", "explain") \
+                and "--db" not in args:
+            args[1:1] = ["--db", self.db]
+        if isinstance(stdin, bytes):
+            stdin = self.write(f"stdin.{len(os.listdir(self.dir))}", stdin)
+        if stdin is None:
+            return run(args, timeout=timeout * harness.SLOW, cwd=self.dir, **kw)
+        with open(stdin, "rb") as f:
+            return run(args, timeout=timeout * harness.SLOW, cwd=self.dir, stdin=f, **kw)
+
+    def quarantine(self):
+        res = self.dm("quarantine", "list", "--all", "--json")
+        try:
+            return json.loads(res.out)
+        except ValueError:
+            return [{"error": f"quarantine list exit {res.rc}: {res.err[-200:]}"}]
+
+    def raw(self, entry_id):
+        return self.dm("quarantine", "show", "--raw", str(entry_id)).out
+
+
+def expect(cond, what):
+    return [] if cond else [what]
+
+
+def exit_is(res, want, what):
+    return expect(res.rc == want,
+                  f"{what}: exit {res.rc}, expected {want}; stderr {res.err.strip()[-400:]!r}")
+
+
+def report_mail(attachments, subject="Report Domain: example.com"):
+    """A report mail; attachments are (file name, bytes), sent base64."""
+    parts = "".join(
+        f"--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n"
+        f"Content-Disposition: attachment; filename={name}\r\n\r\n"
+        + "\r\n".join(re.findall(".{1,76}", base64.b64encode(data).decode())) + "\r\n"
+        for name, data in attachments)
+    return ("From: dmarc@hostile.example\r\nTo: rua@example.com\r\n"
+            f"Subject: {subject}\r\nMessage-ID: <{abs(hash(parts))}@hostile.example>\r\n"
+            "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+            + parts + "--b--\r\n").encode()
+
+
+BROKEN = gen.xml_report(rid="broken-1")[:150].encode()      # XML cut short: quarantined
+
+
+def good_xml(rid, count="5"):
+    return gen.xml_report(rid=rid, count=count).encode()
+
+
+# ---- 1. Bytes of quarantined mail from standard input and from an mbox ---------------------
+
+def stdin_mail_kept(t):
+    """A quarantined mail read from standard input keeps its bytes: show --raw gives them back."""
+    mail = report_mail([("r.xml.gz", gzip.compress(BROKEN))])
+    res = t.dm("ingest", "-", stdin=mail)
+    p = exit_is(res, 1, "ingest - (quarantined)")
+    rows = t.quarantine()
+    p += expect(len(rows) == 1 and rows[0].get("size") == len(mail)
+                and rows[0].get("truncated") is False,
+                f"quarantine entry {rows}: expected size {len(mail)}, not truncated")
+    if rows and "id" in rows[0]:
+        p += expect(t.raw(rows[0]["id"]) == mail, "show --raw does not give the mail back")
+        retry = t.dm("quarantine", "retry", str(rows[0]["id"]))
+        p += expect("no bytes" not in retry.err and b"still failing" in retry.out,
+                    f"retry: {retry.out!r} {retry.err!r}")
+    again = t.dm("ingest", "--json", "-", stdin=mail)
+    p += exit_is(again, 0, "the same mail again (kept whole: seen)")
+    return p
+
+
+def mbox_message_kept(t):
+    """A quarantined message of an mbox keeps its own bytes (unescaped), not the mbox's."""
+    m1 = report_mail([("a.xml", good_xml("mbox-good-1"))])
+    m2 = report_mail([("b.xml", BROKEN)], subject="broken")
+    m2 = m2.replace(b"--b--", b"--b\r\nContent-Type: text/plain\r\n\r\nQuoted:\r\n"
+                    b">From the desk of a quoting client\r\n--b--")
+    m3 = report_mail([("c.xml", good_xml("mbox-good-3"))])
+    esc = m2.replace(b"\r\n>From ", b"\r\n>>From ")
+    mbox = b"".join(b"From dmarc@hostile.example Thu Nov 16 10:00:00 2023\n" + m + b"\n"
+                    for m in (m1, esc, m3))
+    box = t.write("reports.mbox", mbox)
+    res = t.dm("ingest", box)
+    p = exit_is(res, 1, "ingest of the mbox")
+    rows = t.quarantine()
+    p += expect(len(rows) == 1 and (rows[0].get("member") or "").startswith("message 2>"),
+                f"quarantine {rows}: expected one entry of message 2")
+    if rows and "id" in rows[0]:
+        p += expect(rows[0].get("size") == len(m2) and t.raw(rows[0]["id"]) == m2,
+                    f"message 2's bytes are not kept (size {rows[0].get('size')}, "
+                    f"expected {len(m2)})")
+    return p
+
+
+def big_mail(size):
+    """A report mail of about size bytes: a broken report, then random data beside it."""
+    filler = os.urandom(size * 3 // 4)
+    return report_mail([("r.xml", BROKEN), ("filler.bin", filler)])
+
+
+def stdin_cut_by_cap_is_lost(t):
+    """Standard input that the quarantine cannot keep whole exits 4, says so, and is not
+    skipped as seen when it comes again (the MTA's retry)."""
+    mail = big_mail(20 * MIB)
+    p = []
+    for attempt in (1, 2):
+        res = t.dm("ingest", "--json", "-", stdin=mail)
+        p += exit_is(res, 4, f"attempt {attempt}: 20 MiB mail on stdin, quarantine cap 16 MiB")
+        summary = res.json() or {}
+        p += expect(summary.get("lost") == 1 and summary.get("seen") == 0,
+                    f"attempt {attempt}: summary {summary}: expected lost 1, seen 0")
+        p += expect(re.search(r"; only the first 16 MiB of 20\.\d MiB kept "
+                              r"\(DM_MAX_QUARANTINE_BYTES\) \(xml_malformed\)", res.err),
+                    f"attempt {attempt}: stderr does not say what is kept: {res.err[-300:]!r}")
+    rows = t.quarantine()
+    p += expect(len(rows) == 1 and rows[0].get("truncated") is True
+                and rows[0].get("attempts") == 2,
+                f"quarantine {rows}: expected one truncated entry tried twice")
+    return p
+
+
+def readme_pipe_wrapper(t):
+    """The README's MTA pipe wrapper, run as written: 0 (the MTA drops the mail) only when the
+    mail is stored or kept whole; 75 (the MTA keeps it and retries) otherwise."""
+    with open(os.path.join(harness.SOURCE_DIR, "README.md")) as f:
+        readme = f.read()
+    m = re.search(r"```sh\n(#!/bin/sh\n# /usr/local/bin/dmarc-pipe\n.*?)```", readme, re.S)
+    if not m:
+        return ["README: no dmarc-pipe wrapper found"]
+    script = m.group(1).replace("/var/lib/dmarcstat/dmarcstat.db", t.db)
+    wrapper = t.write("dmarc-pipe", script)
+    os.chmod(wrapper, 0o755)
+    bindir = t.path("bin")
+    os.makedirs(bindir)
+    os.symlink(harness.DMARCSTAT, os.path.join(bindir, "dmarcstat"))
+    env = dict(os.environ, PATH=bindir + ":" + os.environ.get("PATH", ""))
+    cases = [("a good report", report_mail([("g.xml", good_xml("pipe-good"))]), 0),
+             ("a broken report (kept whole)", report_mail([("r.xml", BROKEN)]), 0),
+             ("a 20 MiB mail with a broken report (cut by the quarantine cap)",
+              big_mail(20 * MIB), 75)]
+    p = []
+    for what, mail, want in cases:
+        r = subprocess.run([wrapper], input=mail, env=env, capture_output=True, timeout=120)
+        p += expect(r.returncode == want, f"wrapper on {what}: exit {r.returncode}, expected "
+                    f"{want}; stderr {r.stderr.decode()[-300:]!r}")
+    os.chmod(t.db, 0o400)
+    r = subprocess.run([wrapper], input=cases[0][1], env=env, capture_output=True, timeout=60)
+    p += expect(r.returncode == 75, f"wrapper with a read-only database: exit {r.returncode}")
+    os.chmod(t.db, 0o600)
+    return p
+
+
+FINDINGS = [
+    ("stdin_mail_kept", stdin_mail_kept),
+    ("mbox_message_kept", mbox_message_kept),
+    ("stdin_cut_by_cap_is_lost", stdin_cut_by_cap_is_lost),
+    ("readme_pipe_wrapper", readme_pipe_wrapper),
+]
+
+
+def run_all(tmp, tally, only=()):
+    for name, fn in FINDINGS:
+        if only and name not in only:
+            continue
+        t = Tmp(tmp, "finding-" + name)
+        try:
+            problems = fn(t)
+        except Exception as e:  # a finding that crashes is a failed check, not a lost suite
+            problems = [f"{type(e).__name__}: {e}"]
+        tally.check(f"finding {name}", problems)
+        shutil.rmtree(t.dir, ignore_errors=True)
