@@ -13,6 +13,7 @@ dm_limits_default(void)
 	    .xml_depth = DM_MAX_XML_DEPTH,
 	    .text_bytes = DM_MAX_TEXT_BYTES,
 	    .records = DM_MAX_RECORDS,
+	    .record_count = DM_MAX_RECORD_COUNT,
 	    .results_per_record = DM_MAX_RESULTS_PER_RECORD,
 	    .message_bytes = DM_MAX_MESSAGE_BYTES,
 	    .mime_parts = DM_MAX_MIME_PARTS,

@@ -53,6 +53,16 @@
  */
 #define DM_MAX_RECORDS 2000000
 
+/*
+ * Messages of one record (<count>).  The whole world sends a few hundred
+ * billion mails a day; no reporter sees 2^40 (1.1 trillion) messages from one
+ * IP in one report.  A larger count is forged or broken and is read like a
+ * count that is not a number (fix-up count_invalid, stored as NULL), so that a
+ * forged report cannot make the totals absurd.  It also keeps sums far from
+ * overflowing: a report of DM_MAX_RECORDS such records sums to 2^61.
+ */
+#define DM_MAX_RECORD_COUNT (1ULL << 40)
+
 /* Auth results (DKIM + SPF) and override reasons in one record: real ones hold
  * a few. */
 #define DM_MAX_RESULTS_PER_RECORD 100
@@ -84,6 +94,7 @@ struct dm_limits {
 	uint32_t xml_depth;
 	uint32_t text_bytes;
 	uint64_t records;
+	uint64_t record_count;
 	uint32_t results_per_record;
 	uint64_t message_bytes;
 	uint32_t mime_parts;
@@ -93,5 +104,21 @@ struct dm_limits {
 
 /* Returns the defaults above. */
 struct dm_limits dm_limits_default(void);
+
+/*
+ * Sums of message counts never wrap: a + b for counts (a, b >= 0), or INT64_MAX
+ * when that does not fit.  The cap above makes that unreachable for real data;
+ * the sum of many forged reports then stays at INT64_MAX, which no reader takes
+ * for a real total, instead of turning negative.
+ */
+static inline int64_t
+dm_count_add(int64_t a, int64_t b)
+{
+	int64_t r;
+
+	if (__builtin_add_overflow(a, b, &r))
+		return b < 0 ? INT64_MIN : INT64_MAX;
+	return r;
+}
 
 #endif /* DM_LIMITS_H */

@@ -61,8 +61,8 @@ enum dm_fixup {
 	                            */
 	DM_FIXUP_LEGACY_NP,     /* "legacy_np": <np> in a pre-RFC 9990 report */
 	DM_FIXUP_COUNT_DECIMAL, /* "count_decimal": <count>3.0</count> */
-	DM_FIXUP_COUNT_INVALID, /* "count_invalid": <count> missing, negative or
-	                           not a number */
+	DM_FIXUP_COUNT_INVALID, /* "count_invalid": <count> missing, negative,
+	                           not a number or over DM_MAX_RECORD_COUNT */
 	DM_FIXUP_CONTROL_CHARS, /* "control_chars": control characters dropped
 	                           from text */
 	DM_FIXUP_IDENTITIES, /* "identities": pre-RFC <identities> spelling of

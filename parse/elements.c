@@ -597,12 +597,13 @@ end_record(struct dm_parser *p, char *s, size_t n)
 	(void)n;
 	if (!p->ip_set)
 		dm_parse_fixup(p, DM_FIXUP_IP_INVALID);
+	/* Saturating as the store's sums, so that a copy of a report compares
+	 * equal to the stored one (sql/sink.c). */
 	if (p->rec.count < 0)
 		dm_parse_fixup(p, DM_FIXUP_COUNT_INVALID);
-	else if (p->fb.total_count > UINT64_MAX - (uint64_t)p->rec.count)
-		p->fb.total_count = UINT64_MAX;
 	else
-		p->fb.total_count += (uint64_t)p->rec.count;
+		p->fb.total_count = (uint64_t)dm_count_add(
+		    (int64_t)p->fb.total_count, p->rec.count);
 	p->fb.n_records++;
 	if (p->skip_records || p->sink.record == NULL)
 		return DM_OK;
@@ -635,8 +636,8 @@ all_zeros(const char *s, size_t n)
 	return n == 0;
 }
 
-/* "3.0" is 3 (a generator writing floats); "3.5", "-1" and "abc" are counted as
- * invalid. */
+/* "3.0" is 3 (a generator writing floats); "3.5", "-1", "abc" and a count over
+ * the cap (DM_MAX_RECORD_COUNT) are counted as invalid. */
 static int
 end_count(struct dm_parser *p, char *s, size_t n)
 {
@@ -647,7 +648,8 @@ end_count(struct dm_parser *p, char *s, size_t n)
 	p->rec.count = -1;
 	if (dot != NULL && !all_zeros(dot + 1, n - len - 1))
 		return DM_OK;
-	if (dm_parse_u64(s, len, &v) != 0 || v > INT64_MAX)
+	if (dm_parse_u64(s, len, &v) != 0 || v > p->lim.record_count ||
+	    v > INT64_MAX)
 		return DM_OK;
 	if (dot != NULL)
 		dm_parse_fixup(p, DM_FIXUP_COUNT_DECIMAL);

@@ -14,6 +14,7 @@
 
 #include <sqlite3.h>
 
+#include "limits.h"
 #include "mem.h"
 #include "store_int.h"
 
@@ -30,6 +31,44 @@ db_error(struct dm_query *q, struct dm_error *err, const char *what)
 {
 	return dm_error_setr(
 	    err, DM_EDB, "db_query", "%s: %s", what, sqlite3_errmsg(q->db));
+}
+
+/*
+ * dm_sum(x): SQLite's sum() for message counts, which saturates at INT64_MAX
+ * (dm_count_add of core/limits.h) where sum() fails with "integer overflow".
+ * NULL when there is no value, like sum().  Every sum of counts in a report
+ * query uses it.
+ */
+struct sum_acc {
+	int64_t v;
+	int any;
+};
+
+static void
+sum_step(sqlite3_context *c, int n, sqlite3_value **v)
+{
+	struct sum_acc *a = sqlite3_aggregate_context(c, sizeof(*a));
+
+	(void)n;
+	if (a == NULL) {
+		sqlite3_result_error_nomem(c);
+		return;
+	}
+	if (sqlite3_value_type(v[0]) == SQLITE_NULL)
+		return;
+	a->v = dm_count_add(a->v, sqlite3_value_int64(v[0]));
+	a->any = 1;
+}
+
+static void
+sum_final(sqlite3_context *c)
+{
+	struct sum_acc *a = sqlite3_aggregate_context(c, 0);
+
+	if (a == NULL || !a->any)
+		sqlite3_result_null(c);
+	else
+		sqlite3_result_int64(c, a->v);
 }
 
 int
@@ -49,6 +88,12 @@ dm_query_open(struct dm_query **out, const char *path, struct dm_error *err)
 		goto fail;
 	}
 	sqlite3_busy_timeout(q->db, 5000);
+	if (sqlite3_create_function_v2(q->db, "dm_sum", 1,
+	        SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, NULL, sum_step,
+	        sum_final, NULL) != SQLITE_OK) {
+		dm_error_set(err, DM_ENOMEM, "%s: out of memory", path);
+		goto fail;
+	}
 	rc = sqlite3_exec(q->db,
 	    "SELECT rollup_source.record FROM rollup_daily, rollup_source, "
 	    "host LIMIT 0",
@@ -474,7 +519,7 @@ dm_query_sources(struct dm_query *q, const struct dm_query_filter *f,
 	    "header_from, "
 	    "envelope_from, envelope_to, disposition, dkim, spf, dkim_auth, "
 	    "spf_auth, reasons, "
-	    "sum(messages) AS m",
+	    "dm_sum(messages) AS m",
 	    1,
 	    /* Spelt as in schema.sql's partial index rollup_source_failing,
 	       so SQLite uses it. */
@@ -536,7 +581,8 @@ dm_query_new_sources(struct dm_query *q, const struct dm_query_filter *f,
 	 */
 	dm_buf_init(&sql, 1 << 20);
 	rc = dm_buf_adds(&sql,
-	    "SELECT source_ip, min(day), sum(messages) AS m, sum(CASE WHEN "
+	    "SELECT source_ip, min(day), dm_sum(messages) AS m, dm_sum(CASE "
+	    "WHEN "
 	    "dkim = 'pass' OR spf = 'pass' THEN messages ELSE 0 END)");
 	if (rc == DM_OK)
 		rc = dm_buf_adds(&sql, source_from(f));

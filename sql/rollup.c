@@ -264,6 +264,26 @@ daily_find(struct dm_rollup_daily *d, const char *name)
 	return &d->slot[i];
 }
 
+/* Adds m messages to the sums the record counts in; sums saturate (see
+ * dm_count_add), never wrap. */
+static void
+add_sums(struct daily_entry *e, const struct dm_record *rec, int64_t m)
+{
+	int in[M_N];
+	int k;
+
+	in[M_MESSAGES] = 1;
+	in[M_PASS] = is(rec->dkim, "pass") || is(rec->spf, "pass");
+	in[M_DKIM] = is(rec->dkim, "pass");
+	in[M_SPF] = is(rec->spf, "pass");
+	in[M_QUARANTINED] = is(rec->disposition, "quarantine");
+	in[M_REJECTED] = is(rec->disposition, "reject");
+	for (k = 0; k < M_N; k++) {
+		if (in[k])
+			e->sum[k] = dm_count_add(e->sum[k], m);
+	}
+}
+
 static int
 daily_add(struct dm_store *s, const struct dm_feedback *fb,
     const struct dm_record *rec, struct dm_error *err)
@@ -289,17 +309,7 @@ daily_add(struct dm_store *s, const struct dm_feedback *fb,
 		goto nomem;
 	if ((e = daily_find(s->daily, nz(rec->header_from))) == NULL)
 		goto nomem;
-	e->sum[M_MESSAGES] += m;
-	if (is(rec->dkim, "pass") || is(rec->spf, "pass"))
-		e->sum[M_PASS] += m;
-	if (is(rec->dkim, "pass"))
-		e->sum[M_DKIM] += m;
-	if (is(rec->spf, "pass"))
-		e->sum[M_SPF] += m;
-	if (is(rec->disposition, "quarantine"))
-		e->sum[M_QUARANTINED] += m;
-	if (is(rec->disposition, "reject"))
-		e->sum[M_REJECTED] += m;
+	add_sums(e, rec, m);
 	return DM_OK;
 nomem:
 	return dm_error_set(err, DM_ENOMEM,

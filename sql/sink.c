@@ -351,8 +351,12 @@ sink_record(void *ctx, const struct dm_feedback *fb,
 	s->report_records++;
 	s->payload.records++;
 	if (rec->count >= 0) {
-		s->report_messages += (uint64_t)rec->count;
-		s->payload.messages += (uint64_t)rec->count;
+		/* Saturating: the count cap makes a wrap unreachable, but the
+		 * caps may be raised (core/limits.h). */
+		s->report_messages = (uint64_t)dm_count_add(
+		    (int64_t)s->report_messages, rec->count);
+		s->payload.messages = (uint64_t)dm_count_add(
+		    (int64_t)s->payload.messages, rec->count);
 	}
 	return DM_OK;
 }

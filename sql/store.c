@@ -41,6 +41,9 @@
 /* Writers wait this long (ms) for another process's batch before giving up. */
 #define BUSY_TIMEOUT_MS 60000
 
+/* INT64_MAX, where sums of counts stop (core/limits.h, dm_count_add). */
+#define SUM_MAX "9223372036854775807"
+
 static const char *const stmt_sql[DM_ST_COUNT] = {
     [DM_ST_INPUT_SEEN] = "SELECT 1 FROM input WHERE status = 'done' AND "
                          "(sha256 = ?1 OR identity = ?2) LIMIT 1",
@@ -86,19 +89,24 @@ static const char *const stmt_sql[DM_ST_COUNT] = {
     [DM_ST_ROLLUP_REPORT] =
         "INSERT INTO rollup_report (report, org_name, domain, day0, ndays, "
         "messages) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    /* Additive, so that a report's sums may arrive in parts (rollup.c). */
+    /*
+     * Additive, so that a report's sums may arrive in parts (rollup.c).  An
+     * integer sum that overflows becomes a REAL in SQLite; min() makes it the
+     * largest integer instead, as dm_count_add does in C.
+     */
     [DM_ST_ROLLUP_DAILY] =
         "INSERT INTO rollup_daily (day, org_name, domain, header_from, p, sp, "
         "pct, messages, dmarc_pass, dkim_aligned, spf_aligned, quarantined, "
         "rejected) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
         "?13) ON CONFLICT (day, org_name, domain, header_from) DO UPDATE SET "
         "p = excluded.p, sp = excluded.sp, pct = excluded.pct, "
-        "messages = messages + excluded.messages, "
-        "dmarc_pass = dmarc_pass + excluded.dmarc_pass, "
-        "dkim_aligned = dkim_aligned + excluded.dkim_aligned, "
-        "spf_aligned = spf_aligned + excluded.spf_aligned, "
-        "quarantined = quarantined + excluded.quarantined, "
-        "rejected = rejected + excluded.rejected",
+        "messages = min(messages + excluded.messages, " SUM_MAX "), "
+        "dmarc_pass = min(dmarc_pass + excluded.dmarc_pass, " SUM_MAX "), "
+        "dkim_aligned = min(dkim_aligned + excluded.dkim_aligned, " SUM_MAX
+        "), "
+        "spf_aligned = min(spf_aligned + excluded.spf_aligned, " SUM_MAX "), "
+        "quarantined = min(quarantined + excluded.quarantined, " SUM_MAX "), "
+        "rejected = min(rejected + excluded.rejected, " SUM_MAX ")",
     [DM_ST_RECORD] =
         "INSERT INTO record (report, source_ip, count, disposition, dkim, spf, "
         "header_from, envelope_from, envelope_to, extensions) VALUES "

@@ -836,6 +836,35 @@ START_TEST(test_fixup_count_invalid)
 }
 END_TEST
 
+/* 2^40 is the largest count read (DM_MAX_RECORD_COUNT); 2^40 + 1 and INT64_MAX
+ * are invalid, so two of them cannot wrap the report's total. */
+START_TEST(test_fixup_count_over_cap)
+{
+	int i;
+
+	parse_ok("count_over_cap.xml");
+	assert_fixups(DM_FIXUP_COUNT_INVALID, 3);
+	ck_assert_int_eq(cap.records, 4);
+	ck_assert_int_eq(cap.rec[0].count, 1099511627776LL);
+	for (i = 1; i < 4; i++)
+		ck_assert_int_eq(cap.rec[i].count, -1);
+	ck_assert_uint_eq(cap.at_end.total_count, 1099511627776ULL);
+}
+END_TEST
+
+/* A lower cap from the limits is honoured the same way. */
+START_TEST(test_count_cap_from_limits)
+{
+	struct dm_limits lim = dm_limits_default();
+
+	lim.record_count = 1;
+	ck_assert_int_eq(run_file("count_invalid.xml", &lim), DM_OK);
+	ck_assert_int_eq(cap.rec[5].count, -1);
+	assert_fixups(DM_FIXUP_COUNT_INVALID, 6);
+	ck_assert_uint_eq(cap.at_end.total_count, 0);
+}
+END_TEST
+
 START_TEST(test_fixup_control_chars)
 {
 	parse_ok("control_chars.xml");
@@ -1401,6 +1430,8 @@ parse_suite(void)
 	tcase_add_test(tc, test_fixup_legacy_np);
 	tcase_add_test(tc, test_fixup_count_decimal);
 	tcase_add_test(tc, test_fixup_count_invalid);
+	tcase_add_test(tc, test_fixup_count_over_cap);
+	tcase_add_test(tc, test_count_cap_from_limits);
 	tcase_add_test(tc, test_fixup_control_chars);
 	tcase_add_test(tc, test_fixup_raw_control_chars);
 	tcase_add_test(tc, test_fixup_identities);

@@ -931,6 +931,67 @@ START_TEST(test_store_rollups_match_the_rebuild)
 }
 END_TEST
 
+/* Sums one source's messages over the rollups, as report does. */
+static int
+sum_source(void *ctx, const struct dm_query_source *row, struct dm_error *err)
+{
+	int64_t *sum = ctx;
+
+	(void)err;
+	*sum = row->messages;
+	return DM_OK;
+}
+
+/*
+ * Counts near INT64_MAX (the parser refuses them, DM_MAX_RECORD_COUNT, but the
+ * store must not depend on it): every sum saturates at INT64_MAX, in the
+ * report's message_count, in the rollups folded in C and in SQL, and in the
+ * report queries, instead of wrapping to a negative number or failing with
+ * "integer overflow".
+ */
+START_TEST(test_store_sums_saturate)
+{
+	struct dm_record recs[2] = {a_recs[0], a_recs[0]};
+	struct dm_query_filter f = {.from = DAY_A, .to = DAY_A + 86400};
+	struct dm_feedback fb = report_a();
+	const char *db = tmp_path("sums.db");
+	struct dm_store_unit u = {.path = "/in/big.xml", .sha256 = "ee55"};
+	struct dm_query *q;
+	struct dm_store *s;
+	struct dm_error e;
+	int64_t sum = 0;
+	int i;
+
+	recs[0].count = recs[1].count = INT64_MAX - 1;
+	recs[1].index = 2;
+	ok(dm_store_open(&s, db, &e), &e);
+	for (i = 0; i < 2; i++) {
+		u.sha256 = i == 0 ? "ee55" : "ff66";
+		fb.report_id = i == 0 ? "big-1" : "big-2";
+		ok(dm_store_unit_begin(s, &u, &e), &e);
+		ok(dm_store_payload_begin(s, NULL, &e), &e);
+		ck_assert_int_eq(
+		    feed(s, fb, recs, 2 - (size_t)i, NULL, 0), DM_OK);
+		ok(dm_store_payload_end(s, 1, &e), &e);
+		ok(dm_store_unit_end(s, &e), &e);
+	}
+	ok(dm_store_flush(s, &e), &e);
+	ROW_EQ(db_of(s),
+	    "SELECT group_concat(message_count, ' ') FROM (SELECT "
+	    "message_count FROM report ORDER BY id)",
+	    "9223372036854775807 9223372036854775806");
+	ROW_EQ(db_of(s),
+	    "SELECT typeof(messages) || ' ' || messages || ' ' || dmarc_pass "
+	    "FROM rollup_daily",
+	    "integer 9223372036854775807 9223372036854775807");
+	dm_store_close(s);
+	ok(dm_query_open(&q, db, &e), &e);
+	ok(dm_query_sources(q, &f, 0, sum_source, &sum, &e), &e);
+	ck_assert_int_eq(sum, INT64_MAX);
+	dm_query_close(q);
+}
+END_TEST
+
 START_TEST(test_store_rolled_back_duplicate_is_not_counted)
 {
 	struct dm_store *s = open_memory();
@@ -2111,6 +2172,7 @@ sql_suite(void)
 
 	tc = tcase_create("tc_units");
 	tcase_add_checked_fixture(tc, tmp_setup, tmp_teardown);
+	tcase_add_test(tc, test_store_sums_saturate);
 	tcase_add_test(tc, test_store_unit_seen_before_and_after);
 	tcase_add_test(tc, test_store_crash_mid_unit_is_redone);
 	tcase_add_test(tc, test_store_pending_input_is_processed_again);
