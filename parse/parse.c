@@ -201,6 +201,28 @@ skip_space(struct dm_parser *p)
 }
 
 /*
+ * UTF-16, by its byte order mark or a '<' next to a zero byte (which libxml2
+ * recognises too): left to libxml2, and stripped of comments by 2-byte code
+ * units.  (libxml2 cannot read UCS-4: it fails at the first characters.)
+ */
+static int
+wide_encoding(struct dm_parser *p, size_t have)
+{
+	const unsigned char *h = p->head;
+
+	if (have < 2)
+		return 0;
+	if (memcmp(h, "\xff\xfe", 2) == 0 || (h[0] == '<' && h[1] == 0))
+		dm_strip_init(&p->strip, 2, 0);
+	else if (memcmp(h, "\xfe\xff", 2) == 0 || (h[0] == 0 && h[1] == '<'))
+		dm_strip_init(&p->strip, 2, 1);
+	else
+		return 0;
+	p->utf16 = 1;
+	return 1;
+}
+
+/*
  * libxml2 refuses anything before "<?xml", but real reports (Microsoft's among
  * them) start with a blank line, and some with a UTF-8 BOM followed by one:
  * both are skipped and counted.  A UTF-16 BOM is left to libxml2, which reads
@@ -217,15 +239,7 @@ check_start(struct dm_parser *p)
 	if (have >= 3 && memcmp(p->head, "\xef\xbb\xbf", 3) == 0) {
 		p->head_off = 3;
 		dm_parse_fixup(p, DM_FIXUP_BOM);
-	} else if (have >= 2 && (memcmp(p->head, "\xff\xfe", 2) == 0 ||
-	                            memcmp(p->head, "\xfe\xff", 2) == 0)) {
-		p->utf16 = 1;
-		return DM_OK;
-	}
-	if (have >= 2 && ((p->head[0] == '<' && p->head[1] == 0) ||
-	                     (p->head[0] == 0 && p->head[1] == '<'))) {
-		/* UTF-16 without a BOM, which libxml2 recognises too. */
-		p->utf16 = 1;
+	} else if (wide_encoding(p, (size_t)have)) {
 		return DM_OK;
 	}
 	if ((skipped = skip_space(p)) < 0)
@@ -351,21 +365,58 @@ io_read_raw(void *ctx, char *buf, int len)
 	return (int)got;
 }
 
-/* The reader's input: what check_start() read ahead, then the source, both
- * through filter_bytes().  0 only at the end: a chunk that was all control
- * characters is followed by the next one. */
+/*
+ * Reads a chunk of at most len - DM_STRIP_SLACK bytes into buf +
+ * DM_STRIP_SLACK, then strips it (strip.c: comments and processing
+ * instructions cut) and filters it (filter_bytes) down into buf, in place.
+ * Returns the bytes left, 0 at the end, -1 on error.  A chunk that was all
+ * comments or control characters is followed by the next one.
+ */
 static int
-io_read(void *ctx, char *buf, int len)
+read_chunk(struct dm_parser *p, char *buf, int len)
 {
+	unsigned char *in = (unsigned char *)buf + DM_STRIP_SLACK;
+	size_t m;
 	int n, kept;
 
 	do {
-		n = io_read_raw(ctx, buf, len);
+		n = io_read_raw(p, (char *)in, len - DM_STRIP_SLACK);
+		if (n < 0)
+			return n;
+		m = dm_strip(&p->strip, in, (size_t)n, (unsigned char *)buf);
+		kept = m == 0 ? 0 : filter_bytes(p, buf, (int)m);
+	} while (kept == 0 && n > 0);
+	return kept;
+}
+
+/*
+ * The reader's input: what check_start() read ahead, then the source, through
+ * read_chunk().  libxml2 asks for about 4000 bytes at a time; a smaller read
+ * goes through p->pend.
+ */
+static int
+io_read(void *ctx, char *buf, int len)
+{
+	struct dm_parser *p = ctx;
+	int n;
+
+	if (len > 2 * DM_STRIP_SLACK && p->pend_off == p->pend_len)
+		return read_chunk(p, buf, len);
+	if (len <= 0)
+		return 0;
+	if (p->pend_off == p->pend_len) {
+		n = read_chunk(p, (char *)p->pend, (int)sizeof(p->pend));
 		if (n <= 0)
 			return n;
-		kept = filter_bytes(ctx, buf, n);
-	} while (kept == 0);
-	return kept;
+		p->pend_off = 0;
+		p->pend_len = (size_t)n;
+	}
+	n = (int)(p->pend_len - p->pend_off) < len
+	        ? (int)(p->pend_len - p->pend_off)
+	        : len;
+	memcpy(buf, p->pend + p->pend_off, (size_t)n);
+	p->pend_off += (size_t)n;
+	return n;
 }
 
 /* Keeps the first error; warnings (such as a relative namespace URI) do not
@@ -717,6 +768,8 @@ run_reset(
 	p->head_len = p->head_off = 0;
 	p->src_failed = p->xml_failed = 0;
 	p->utf16 = 0;
+	dm_strip_init(&p->strip, 1, 0);
+	p->pend_off = p->pend_len = 0;
 	p->in_prolog = 1;
 	p->carry_len = 0;
 	p->text_run = 0;

@@ -130,6 +130,29 @@ struct slots {
 	size_t n, cap, size, pub_size;
 };
 
+/*
+ * strip.c: XML comments and processing instructions cut out of the byte
+ * stream, which libxml2's reader would keep in memory.  dm_strip writes at
+ * most n + DM_STRIP_SLACK bytes (what an earlier chunk held back, such as a
+ * "<!-" that may open a comment); n = 0 marks the end and flushes them.  out
+ * may be in - DM_STRIP_SLACK: the output never overtakes the input.
+ */
+#define DM_STRIP_SLACK 16
+struct dm_strip {
+	unsigned width; /* bytes per code unit: 1, or 2 (UTF-16) */
+	int big_endian;
+	int state, started;    /* started: markup or text seen before */
+	unsigned char held[6]; /* "<!-" at most */
+	size_t held_len;
+	unsigned char part[2]; /* a code unit cut by the chunk's end */
+	size_t part_len;
+	uint64_t dropped; /* comments and processing instructions cut */
+};
+
+void dm_strip_init(struct dm_strip *s, unsigned width, int big_endian);
+size_t dm_strip(
+    struct dm_strip *s, const unsigned char *in, size_t n, unsigned char *out);
+
 enum dm_ns {
 	NS_NONE = 0,
 	NS_DMARC_01, /* http://dmarc.org/dmarc-xml/0.1 */
@@ -150,8 +173,13 @@ struct dm_parser {
 	int src_failed;
 	struct dm_error src_err;
 
-	/* The byte filter of io_read() (see filter_bytes in parse.c). */
-	int utf16;     /* UTF-16 input: bytes below 0x20 are half characters */
+	/* The byte filters of io_read(): strip.c, then filter_bytes. */
+	struct dm_strip strip;
+	/* Filtered bytes not yet handed over, when libxml2 asks for fewer than
+	 * a chunk's worth (reads of up to DM_STRIP_SLACK bytes). */
+	unsigned char pend[4 * DM_STRIP_SLACK];
+	size_t pend_off, pend_len;
+	int utf16; /* UTF-16 input: bytes below 0x20 are halves of characters */
 	int in_prolog; /* no element has started yet */
 	char carry[8]; /* the prolog's last bytes, for a "<!DOCTYPE" split */
 	size_t carry_len;

@@ -1056,6 +1056,100 @@ START_TEST(test_parse_utf16_without_bom)
 }
 END_TEST
 
+/* The UTF-8 doc (2-byte sequences at most) as UTF-16, little or big endian;
+ * returns the length. */
+static size_t
+widen(const char *doc, char *out, int be)
+{
+	size_t i, n = 0;
+	unsigned b;
+
+	for (i = 0; doc[i] != '\0'; i++) {
+		unsigned cp = (unsigned char)doc[i];
+
+		if (cp >= 0xc0) {
+			cp = (cp & 0x1fu) << 6 |
+			     ((unsigned char)doc[++i] & 0x3fu);
+		}
+		for (b = 0; b < 2; b++)
+			out[n++] = (char)(cp >> 8 * (be ? 1 - b : b));
+	}
+	return n;
+}
+
+/*
+ * Comments and processing instructions everywhere (strip.c): cut before
+ * libxml2, which would keep them in memory; the XML declaration (it names the
+ * encoding), CDATA that looks like a comment, and the text around them stay.
+ */
+static const char stripped_doc[] =
+    "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>\n<!-- c0 -->"
+    "<?pi x?><feedback><!-- c1 --><report_metadata><org_name>A<!-- x "
+    "-->B<?p <org_name>?>C<![CDATA[<!--D-->]]>\xe9</org_name>"
+    "<report_id>r<!---->-1</report_id></report_metadata><policy_published>"
+    "<domain>example.com</domain></policy_published><record><row>"
+    "<source_ip>192.0.2.1</source_ip><count>3<!-- - -- ->--></count></row>"
+    "<identifiers><header_from>example.com</header_from></identifiers>"
+    "<auth_results/></record><?end?></feedback><!-- after -->";
+
+START_TEST(test_parse_strips_comments_and_pis)
+{
+	size_t chunk;
+
+	/* Every chunk size up to 9, so each "<!--" and "-->" is cut. */
+	for (chunk = 1; chunk <= 10; chunk++) {
+		struct mem_src m = {stripped_doc, sizeof(stripped_doc) - 1, 0,
+		    chunk == 10 ? 0 : chunk, 0, 0};
+
+		memset(&cap, 0, sizeof(cap));
+		ck_assert_msg(run_src(&m, NULL) == DM_OK, "chunk %zu: %s",
+		    chunk, err.msg);
+		ck_assert_str_eq(cap.at_end.org_name, "ABC<!--D-->\xc3\xa9");
+		ck_assert_str_eq(cap.at_end.report_id, "r-1");
+		ck_assert_int_eq(cap.records, 1);
+		ck_assert_int_eq(cap.rec[0].count, 3);
+		assert_fixups(DM_FIXUP_COUNT, 0);
+	}
+}
+END_TEST
+
+/* The same in UTF-16, both byte orders, cut at odd places. */
+START_TEST(test_parse_strips_comments_wide)
+{
+	static const char doc[] =
+	    "?><feedback><!-- \xd0\x9f --><report_metadata><org_name>A<?p?>"
+	    "\xd0\x9f<!-- x --></org_name></report_metadata><policy_published>"
+	    "<domain>example.com</domain></policy_published></feedback>";
+	char text[sizeof(doc) + 64], wide[(sizeof(doc) + 64) * 2];
+	size_t n;
+	int be;
+
+	for (be = 0; be < 2; be++) {
+		struct mem_src m = {wide, 0, 0, 3, 0, 0};
+
+		snprintf(text, sizeof(text),
+		    "<?xml version=\"1.0\" encoding=\"UTF-16\"%s", doc);
+		n = widen(text, wide, be);
+		m.len = n;
+		memset(&cap, 0, sizeof(cap));
+		ck_assert_msg(
+		    run_src(&m, NULL) == DM_OK, "be %d: %s", be, err.msg);
+		ck_assert_str_eq(cap.at_end.org_name, "A\xd0\x9f");
+	}
+}
+END_TEST
+
+/* A comment cut short by the end of the stream is the end of the document: the
+ * root is never closed, and libxml2 says so. */
+START_TEST(test_parse_unterminated_comment)
+{
+	ck_assert_int_eq(
+	    run_str("<feedback><report_metadata><!-- never closed", NULL),
+	    DM_EFORMAT);
+	ck_assert_str_eq(err.reason, "xml_malformed");
+}
+END_TEST
+
 /* A text run far over the cap fails while reading, naming the cap, instead of
  * being buffered by libxml2. */
 START_TEST(test_parse_caps_text_while_reading)
@@ -1452,6 +1546,9 @@ parse_suite(void)
 	tcase_add_test(tc, test_parse_rejects_doctype_split_across_reads);
 	tcase_add_test(tc, test_parse_caps_text_while_reading);
 	tcase_add_test(tc, test_parse_utf16_without_bom);
+	tcase_add_test(tc, test_parse_strips_comments_and_pis);
+	tcase_add_test(tc, test_parse_strips_comments_wide);
+	tcase_add_test(tc, test_parse_unterminated_comment);
 	tcase_add_test(tc, test_parse_not_well_formed);
 	tcase_add_test(tc, test_parse_trailing_garbage);
 	tcase_add_test(tc, test_parse_root_html);
