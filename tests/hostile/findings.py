@@ -219,12 +219,29 @@ def count_int64_max(t):
     return p
 
 
+# ---- 18. The small ones ---------------------------------------------------------------------
+
+def base64_junk(t):
+    """Characters outside the base64 alphabet inside an attachment are ignored (RFC 2045,
+    section 6.8), not a reason to quarantine the mail."""
+    data = gzip.compress(good_xml("b64-junk-1"))
+    lines = re.findall(".{1,76}", base64.b64encode(data).decode())
+    junk = "\r\n".join(line[:9] + "*!#." + line[9:] for line in lines)
+    mail = report_mail([("r.xml.gz", data)]).replace(
+        "\r\n".join(lines).encode(), junk.encode())
+    res = t.dm("ingest", "--json", "-", stdin=mail)
+    p = exit_is(res, 0, "ingest of a mail with junk in its base64")
+    p += expect((res.json() or {}).get("reports") == 1, f"summary {res.json()}: expected 1 report")
+    return p
+
+
 FINDINGS = [
     ("stdin_mail_kept", stdin_mail_kept),
     ("mbox_message_kept", mbox_message_kept),
     ("stdin_cut_by_cap_is_lost", stdin_cut_by_cap_is_lost),
     ("readme_pipe_wrapper", readme_pipe_wrapper),
     ("count_int64_max", count_int64_max),
+    ("base64_junk", base64_junk),
 ]
 
 
