@@ -6,6 +6,7 @@ dm_limits_default(void)
 {
 	struct dm_limits l = {
 	    .payload_bytes = DM_MAX_PAYLOAD_BYTES,
+	    .input_bytes = DM_MAX_INPUT_BYTES,
 	    .compression_ratio = DM_MAX_COMPRESSION_RATIO,
 	    .ratio_grace_bytes = DM_RATIO_GRACE_BYTES,
 	    .archive_members = DM_MAX_ARCHIVE_MEMBERS,

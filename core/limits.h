@@ -23,6 +23,14 @@
 #define DM_MAX_PAYLOAD_BYTES (1024ULL * 1024 * 1024)
 
 /*
+ * Bytes of one input file read as it is (not a mail or an mbox, which have
+ * their own caps): a file that carries reports is no larger than the XML it
+ * holds, itself capped above.  Checked before the file is hashed (a 4 GiB
+ * sparse file was hashed for 32 s before being refused) and while it is read.
+ */
+#define DM_MAX_INPUT_BYTES DM_MAX_PAYLOAD_BYTES
+
+/*
  * Decompressed-to-compressed ratio, checked once a payload passes
  * DM_RATIO_GRACE_BYTES.  DMARC XML compresses about 10-30x; repetitive
  * synthetic reports reach 200x.  1000x is a bomb.
@@ -87,6 +95,7 @@
  * what you need. */
 struct dm_limits {
 	uint64_t payload_bytes;
+	uint64_t input_bytes;
 	uint32_t compression_ratio;
 	uint64_t ratio_grace_bytes;
 	uint32_t archive_members;

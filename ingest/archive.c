@@ -87,7 +87,9 @@ container_of(const unsigned char *head, size_t n)
 void
 dm_size_text(char *buf, size_t n, uint64_t v)
 {
-	if (v >= 1024 * 1024 && v % (1024 * 1024) == 0)
+	if (v >= 1024 * 1024 * 1024 && v % (1024 * 1024 * 1024) == 0)
+		snprintf(buf, n, "%" PRIu64 " GiB", v / (1024 * 1024 * 1024));
+	else if (v >= 1024 * 1024 && v % (1024 * 1024) == 0)
 		snprintf(buf, n, "%" PRIu64 " MiB", v / (1024 * 1024));
 	else if (v >= 1024 && v % 1024 == 0)
 		snprintf(buf, n, "%" PRIu64 " KiB", v / 1024);

@@ -427,7 +427,10 @@ walk_fetched(struct folder *f, uint64_t uid, int *failed, struct dm_error *err)
 	rc = dm_walk_message(
 	    &f->wk, &u, &f->body, &f->sha, f->size, f->too_big, failed, err);
 	dm_free(identity);
-	return rc == DM_DONE ? DM_OK : rc;
+	/* Seen before, and it failed then: moved as a failed message. */
+	if (rc == DM_DONE_FAILED)
+		*failed = 1;
+	return rc == DM_DONE || rc == DM_DONE_FAILED ? DM_OK : rc;
 }
 
 static int

@@ -119,7 +119,9 @@ struct dm_folder_ops {
  */
 struct dm_walk_ops {
 	void *ctx;
-	/* Returns DM_DONE to skip the unit (already processed). */
+	/* Returns DM_DONE to skip the unit (already processed), or
+	 * DM_DONE_FAILED to skip a unit that was processed and failed (a
+	 * Maildir message then goes to failed_to, not move_to). */
 	int (*unit_begin)(
 	    void *ctx, const struct dm_unit *u, struct dm_error *err);
 	int (*payload)(
@@ -133,9 +135,17 @@ struct dm_walk_ops {
 	 * error stops the walk. */
 	int (*unit_end)(
 	    void *ctx, const struct dm_unit *u, int ok, struct dm_error *err);
+	/* A Maildir message was moved (move_to, failed_to) from u->path to
+	 * `to`, after unit_end or after being skipped as seen: what names the
+	 * old path should name the new one. */
+	int (*unit_moved)(void *ctx, const struct dm_unit *u, const char *to,
+	    struct dm_error *err);
 	/* State of IMAP folders (with ctx), or NULL. */
 	const struct dm_folder_ops *folder;
 };
+
+/* unit_begin: processed before, and it failed (see struct dm_walk_ops). */
+#define DM_DONE_FAILED 2
 
 /*
  * How to reach IMAP servers: inputs imap://[user@]host[:port]/folder and

@@ -14,6 +14,7 @@
 #define DM_INGEST_INT_H
 
 #include <stddef.h>
+#include <sys/stat.h>
 
 #include "ingest.h"
 
@@ -40,7 +41,7 @@ enum dm_sniff {
 enum dm_sniff dm_sniff(const unsigned char *head, size_t n);
 
 /*
- * Writes a cap's size for a message: "64 MiB", "512 KiB" or "1000 bytes", in
+ * Writes a cap's size for a message: "1 GiB", "512 KiB" or "1000 bytes", in
  * the largest unit that divides it, so that a message names the limit the way
  * it was set (archive.c).
  */
@@ -54,6 +55,18 @@ struct dm_walk {
 	int unit_ok; /* cleared when a problem is reported for the current unit
 	              */
 };
+
+/*
+ * Opens name (relative to the folder open as dirfd, or AT_FDCWD; path names it
+ * in messages) for reading without blocking and without a window between
+ * looking and opening: O_NONBLOCK (a FIFO swapped in for a file must not
+ * block), O_NOFOLLOW unless follow (a link swapped in is refused), then fstat
+ * on the descriptor.  Returns the descriptor, with *st filled, or -1 with err
+ * set: DM_EIO (reason "io", errno's text; ENOENT leaves errno so for callers
+ * that treat a vanished file apart) or DM_ESKIP (not a regular file).
+ */
+int dm_open_regular(int dirfd, const char *name, const char *path, int follow,
+    struct stat *st, struct dm_error *err);
 
 /* Reports a problem for the current unit (through ops->problem) and clears
  * unit_ok. */
@@ -155,8 +168,8 @@ int dm_walk_maildir(struct dm_walk *w, const char *dir, struct dm_error *err);
  * like a Maildir message: body holds its bytes (only the first ones when
  * too_big: the message is then refused at the cap), sha the running hash of
  * all size bytes.  u brings path, message label and identity.  Returns DM_OK,
- * DM_DONE when unit_begin skipped it as seen, or a fatal error; *failed as for
- * the Maildir moves.  body stays the caller's.
+ * DM_DONE or DM_DONE_FAILED when unit_begin skipped it as seen, or a fatal
+ * error; *failed as for the Maildir moves.  body stays the caller's.
  */
 struct dm_buf;
 struct dm_sha256;

@@ -14,6 +14,8 @@
  * parts are worth unwrapping and which mails are other kinds of reports
  * (forensic, TLS-RPT, bounces), skipped with a reason.
  */
+#define _XOPEN_SOURCE 700 /* realpath */
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -505,9 +507,9 @@ walk_mail(struct unit_walk *uw, const struct msg *m, struct dm_error *err)
 
 /*
  * One message as a unit: unit_begin (which may say "seen"), the walk, unit_end.
- * Returns DM_OK, DM_DONE when unit_begin skipped it, or a fatal error.  *failed
- * says whether a problem other than "not an aggregate report" was reported (for
- * the Maildir moves).
+ * Returns DM_OK, DM_DONE or DM_DONE_FAILED when unit_begin skipped it, or a
+ * fatal error.  *failed says whether a problem other than "not an aggregate
+ * report" was reported (for the Maildir moves).
  */
 static int
 walk_unit(struct dm_walk *w, struct dm_unit *u, struct msg *m, int *failed,
@@ -570,21 +572,28 @@ label(char *buf, size_t n, unsigned long i)
 	snprintf(buf, n, "message %lu", i);
 }
 
+/* A message unit of path: its bytes are set by walk_unit. */
+static void
+message_unit(struct dm_unit *u, const char *path, int only_copy)
+{
+	memset(u, 0, sizeof(*u));
+	u->path = path;
+	u->fd = -1;
+	u->only_copy = only_copy;
+}
+
+/* unit_begin said the unit was processed before (and maybe failed). */
+static int
+seen(int rc)
+{
+	return rc == DM_DONE || rc == DM_DONE_FAILED;
+}
+
 /*
  * Walks the messages of an mbox one by one, holding one at a time.  A message
  * is only known to be the only one (and so gets no "message N" label) once the
  * end has been seen after it.
  */
-/* A message unit of path: its bytes are set by walk_unit. */
-static void
-message_unit(struct dm_unit *u, const char *path, const struct lines *l)
-{
-	memset(u, 0, sizeof(*u));
-	u->path = path;
-	u->fd = -1;
-	u->only_copy = l->only_copy;
-}
-
 static int
 walk_mbox(struct dm_walk *w, struct lines *l, const char *path, struct msg *m,
     struct dm_error *err)
@@ -594,13 +603,13 @@ walk_mbox(struct dm_walk *w, struct lines *l, const char *path, struct msg *m,
 	unsigned long i;
 	int more, failed, rc = DM_OK;
 
-	for (i = 1; rc == DM_OK || rc == DM_DONE; i++) {
+	for (i = 1; rc == DM_OK || seen(rc); i++) {
 		if ((more = mbox_read(l, m, err)) <= 0) {
 			rc = more;
 			break;
 		}
 		drop_separator_newline(m);
-		message_unit(&u, path, l);
+		message_unit(&u, path, l->only_copy);
 		if (i > 1 || more == 2) {
 			label(name, sizeof(name), i);
 			u.message = name;
@@ -612,7 +621,7 @@ walk_mbox(struct dm_walk *w, struct lines *l, const char *path, struct msg *m,
 			break;
 	}
 	dm_buf_free(&m->body);
-	return rc == DM_DONE ? DM_OK : rc;
+	return seen(rc) ? DM_OK : rc;
 }
 
 static int
@@ -634,11 +643,11 @@ walk_lines(
 	if (rc == DM_OK)
 		rc = single_read(l, &m, err);
 	if (rc == 1) {
-		message_unit(&u, path, l);
+		message_unit(&u, path, l->only_copy);
 		rc = walk_unit(w, &u, &m, &failed, err);
 	}
 	dm_buf_free(&m.body);
-	return rc == DM_DONE ? DM_OK : rc;
+	return seen(rc) ? DM_OK : rc;
 }
 
 int
@@ -685,21 +694,38 @@ dm_walk_mail_memory(struct dm_walk *w, const char *path, const void *bytes,
 	return rc;
 }
 
+/* dir/name, allocated: paths are not capped (a Maildir may sit deep); NULL
+ * when out of memory. */
+static char *
+path_join(const char *dir, const char *name)
+{
+	size_t a = strlen(dir), b = strlen(name);
+	char *p = dm_malloc(a + b + 2);
+
+	if (p != NULL) {
+		memcpy(p, dir, a);
+		p[a] = '/';
+		memcpy(p + a + 1, name, b + 1);
+	}
+	return p;
+}
+
+/* Whether dir/sub is a folder. */
+static int
+has_folder(const char *dir, const char *sub)
+{
+	char *p = path_join(dir, sub);
+	struct stat st;
+	int yes = p != NULL && stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+
+	dm_free(p);
+	return yes;
+}
+
 int
 dm_is_maildir(const char *dir)
 {
-	static const char *const subs[] = {"cur", "new"};
-	char p[4096];
-	struct stat st;
-	size_t i;
-
-	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
-		if ((size_t)snprintf(p, sizeof(p), "%s/%s", dir, subs[i]) >=
-		        sizeof(p) ||
-		    stat(p, &st) != 0 || !S_ISDIR(st.st_mode))
-			return 0;
-	}
-	return 1;
+	return has_folder(dir, "cur") && has_folder(dir, "new");
 }
 
 /* The file names of a Maildir sub-folder, sorted; dot files (client state) are
@@ -741,17 +767,21 @@ cmp_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Lists the folder open as dfd (named dir in messages). */
 static int
-list_dir(const char *dir, struct names *ns, struct dm_error *err)
+list_dir(int dfd, const char *dir, struct names *ns, struct dm_error *err)
 {
 	struct dirent *de;
-	DIR *d;
-	int rc = DM_OK;
+	DIR *d = NULL;
+	int fd, rc = DM_OK;
 
 	memset(ns, 0, sizeof(*ns));
-	if ((d = opendir(dir)) == NULL)
-		return dm_error_set(
-		    err, DM_EIO, "%s: %s", dir, strerror(errno));
+	if ((fd = dup(dfd)) < 0 || (d = fdopendir(fd)) == NULL) {
+		rc = dm_error_set(err, DM_EIO, "%s: %s", dir, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
 	while (rc == DM_OK && (de = readdir(d)) != NULL) {
 		if (de->d_name[0] != '.')
 			rc = names_add(ns, de->d_name);
@@ -766,56 +796,91 @@ list_dir(const char *dir, struct names *ns, struct dm_error *err)
 	return DM_OK;
 }
 
-/* Reads a whole message file (hashing all of it, keeping it up to the cap). */
+/* Reads a whole message from fd (hashing all of it, keeping it up to the cap).
+ */
 static int
-read_file(const char *path, struct msg *m, struct dm_error *err)
+read_message(int fd, const char *path, struct msg *m, struct dm_error *err)
 {
 	unsigned char buf[65536];
 	ssize_t n;
-	int fd, rc = DM_OK;
+	int rc = DM_OK;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return dm_error_set(
-		    err, DM_EIO, "%s: %s", path, strerror(errno));
 	while (rc == DM_OK && ((n = read(fd, buf, sizeof(buf))) > 0 ||
 	                          (n < 0 && errno == EINTR))) {
 		if (n > 0)
 			rc = msg_add(m, buf, (size_t)n, 1);
 	}
 	if (rc == DM_OK && n < 0)
-		rc = dm_error_set(err, DM_EIO, "%s: %s", path, strerror(errno));
-	else if (rc != DM_OK)
-		rc = dm_error_set(err, rc, "out of memory reading %s", path);
-	close(fd);
-	return rc;
-}
-
-static int
-make_dir(const char *path, struct dm_error *err)
-{
-	if (mkdir(path, 0700) != 0 && errno != EEXIST)
-		return dm_error_set(
-		    err, DM_EIO, "cannot create %s: %s", path, strerror(errno));
+		return dm_error_setr(err, DM_EIO, "io", "cannot read %s: %s",
+		    path, strerror(errno));
+	if (rc != DM_OK)
+		return dm_error_set(err, rc, "out of memory reading %s", path);
 	return DM_OK;
 }
 
-/* Creates the Maildir (and its cur/ new/ tmp/) if missing. */
-static int
-make_maildir(const char *dir, struct dm_error *err)
-{
-	static const char *const subs[] = {"cur", "new", "tmp"};
-	char p[4096];
-	size_t i;
-	int rc;
+/*
+ * A Maildir that messages are moved into: its cur/ and tmp/, open (made,
+ * with new/, if missing) when the first message goes there.  Moves are made
+ * with renameat between open folders, so that no path longer than the file
+ * system takes is ever needed.
+ */
+struct box {
+	const char *dir; /* NULL: not asked for */
+	int cur, tmp;    /* -1 until open */
+};
 
-	if ((rc = make_dir(dir, err)) != DM_OK)
-		return rc;
-	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
-		snprintf(p, sizeof(p), "%s/%s", dir, subs[i]);
-		if ((rc = make_dir(p, err)) != DM_OK)
-			return rc;
+/* Opens dir/sub as a folder, making it first (mode 0700) if missing. */
+static int
+open_sub(const char *dir, const char *sub, struct dm_error *err)
+{
+	char *p = path_join(dir, sub);
+	int fd = -1;
+
+	if (p == NULL) {
+		dm_error_set(err, DM_ENOMEM, "out of memory");
+		return -1;
+	}
+	if (mkdir(p, 0700) != 0 && errno != EEXIST)
+		dm_error_set(
+		    err, DM_EIO, "cannot create %s: %s", p, strerror(errno));
+	else if ((fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		dm_error_set(
+		    err, DM_EIO, "cannot open %s: %s", p, strerror(errno));
+	dm_free(p);
+	return fd;
+}
+
+static int
+box_open(struct box *b, struct dm_error *err)
+{
+	int fd;
+
+	if (b->cur >= 0)
+		return DM_OK;
+	if (mkdir(b->dir, 0700) != 0 && errno != EEXIST)
+		return dm_error_set(err, DM_EIO, "cannot create %s: %s", b->dir,
+		    strerror(errno));
+	if ((fd = open_sub(b->dir, "new", err)) < 0)
+		return err->code;
+	close(fd);
+	if ((b->tmp = open_sub(b->dir, "tmp", err)) < 0 ||
+	    (b->cur = open_sub(b->dir, "cur", err)) < 0) {
+		if (b->tmp >= 0)
+			close(b->tmp);
+		b->tmp = -1;
+		return err->code;
 	}
 	return DM_OK;
+}
+
+static void
+box_close(struct box *b)
+{
+	if (b->cur >= 0)
+		close(b->cur);
+	if (b->tmp >= 0)
+		close(b->tmp);
+	b->cur = b->tmp = -1;
 }
 
 static int
@@ -835,153 +900,298 @@ write_all(int fd, const void *p, size_t n)
 	return 0;
 }
 
+/* Copies all of src (read from its start) to dst. */
+static int
+copy_fd(int src, int dst)
+{
+	unsigned char buf[65536];
+	off_t off = 0;
+	ssize_t n;
+
+	while ((n = pread(src, buf, sizeof(buf), off)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || write_all(dst, buf, (size_t)n) != 0)
+			return -1;
+		off += n;
+	}
+	return 0;
+}
+
+/* One message of the Maildir being walked: its folder (new/ or cur/) and
+ * name, its path for people, its open file. */
+struct message {
+	int dir;
+	const char *name, *path;
+	int fd;
+};
+
 /*
- * Across file systems rename() fails with EXDEV: copy into the target's tmp/,
- * fsync, and only then rename into cur/ and unlink the source, the Maildir
- * delivery protocol, so that a crash leaves at worst a duplicate (which the
- * content hash recognises), never a lost message.
+ * Across file systems renameat() fails with EXDEV: copy into the target's
+ * tmp/, fsync, and only then rename into cur/ and unlink the source, the
+ * Maildir delivery protocol, so that a crash leaves at worst a duplicate
+ * (which the content hash recognises), never a lost message.
  */
 static int
-copy_move(const char *src, const char *tmp, const char *dst,
-    const struct msg *m, struct dm_error *err)
+copy_move(const struct message *msg, const struct box *to, const char *dst,
+    struct dm_error *err)
 {
 	int fd, bad;
 
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) <
-	    0)
-		return dm_error_set(
-		    err, DM_EIO, "cannot create %s: %s", tmp, strerror(errno));
-	bad = write_all(fd, m->body.data, m->body.len) != 0 || fsync(fd) != 0;
+	fd = openat(
+	    to->tmp, msg->name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return dm_error_set(err, DM_EIO, "cannot create %s/tmp/%s: %s",
+		    to->dir, msg->name, strerror(errno));
+	bad = copy_fd(msg->fd, fd) != 0 || fsync(fd) != 0;
 	bad |= close(fd) != 0;
-	if (bad || rename(tmp, dst) != 0) {
+	if (bad || renameat(to->tmp, msg->name, to->cur, msg->name) != 0) {
 		dm_error_set(
 		    err, DM_EIO, "cannot write %s: %s", dst, strerror(errno));
-		unlink(tmp);
+		unlinkat(to->tmp, msg->name, 0);
 		return DM_EIO;
 	}
-	if (unlink(src) != 0)
-		return dm_error_set(
-		    err, DM_EIO, "cannot remove %s: %s", src, strerror(errno));
+	if (unlinkat(msg->dir, msg->name, 0) != 0 && errno != ENOENT)
+		return dm_error_set(err, DM_EIO, "cannot remove %s: %s",
+		    msg->path, strerror(errno));
 	return DM_OK;
 }
 
-/* Moves a message file into <to>/cur/, keeping its name. */
+/*
+ * Moves a message into <to>/cur/, keeping its name, and says where to (*dst,
+ * the caller frees), NULL when it was gone already: another run over the same
+ * Maildir moved it, which is not an error (two cron runs may overlap).
+ */
 static int
-move_message(const char *src, const char *name, const char *to,
-    const struct msg *m, struct dm_error *err)
+move_message(
+    const struct message *msg, struct box *to, char **dst, struct dm_error *err)
 {
-	char dst[4096], tmp[4096];
+	char *cur;
 	int rc;
 
-	if ((rc = make_maildir(to, err)) != DM_OK)
+	*dst = NULL;
+	if ((rc = box_open(to, err)) != DM_OK)
 		return rc;
-	if ((size_t)snprintf(dst, sizeof(dst), "%s/cur/%s", to, name) >=
-	        sizeof(dst) ||
-	    (size_t)snprintf(tmp, sizeof(tmp), "%s/tmp/%s", to, name) >=
-	        sizeof(tmp))
-		return dm_error_set(
-		    err, DM_EINVAL, "path too long: %s/cur/%s", to, name);
-	if (rename(src, dst) == 0)
+	if ((cur = path_join(to->dir, "cur")) == NULL ||
+	    (*dst = path_join(cur, msg->name)) == NULL) {
+		dm_free(cur);
+		return dm_error_set(err, DM_ENOMEM, "out of memory");
+	}
+	dm_free(cur);
+	if (renameat(msg->dir, msg->name, to->cur, msg->name) == 0)
 		return DM_OK;
-	if (errno != EXDEV || m->too_big)
-		return dm_error_set(err, DM_EIO, "cannot move %s to %s: %s",
-		    src, dst, strerror(errno));
-	return copy_move(src, tmp, dst, m, err);
+	if (errno == ENOENT)
+		rc = DM_OK;
+	else if (errno != EXDEV)
+		rc = dm_error_set(err, DM_EIO, "cannot move %s to %s: %s",
+		    msg->path, *dst, strerror(errno));
+	else if ((rc = copy_move(msg, to, *dst, err)) == DM_OK)
+		return DM_OK;
+	dm_free(*dst);
+	*dst = NULL;
+	return rc;
 }
 
+/* The Maildir being walked. */
+struct maildir {
+	struct dm_walk *w;
+	const char *dir;
+	char *canon; /* its real path, for identities */
+	struct box done, failed;
+};
+
 /*
- * The identity of a Maildir message: the unique part of its name, before the
- * ":2," info that mail clients change when they move it to cur/ or flag it.
+ * The identity of a Maildir message: its Maildir's real path and the unique
+ * part of its name, before the ":2," info that mail clients change when they
+ * move it to cur/ or flag it.  Another Maildir may hold another message of
+ * the same name.
  */
 static char *
-maildir_identity(const char *name)
+maildir_identity(const char *canon, const char *name)
 {
 	const char *colon = strstr(name, ":2,");
 	size_t n = colon != NULL ? (size_t)(colon - name) : strlen(name);
-	char *id = dm_malloc(n + sizeof("maildir:"));
+	size_t len = sizeof("maildir:/") + strlen(canon) + n;
+	char *id = dm_malloc(len);
 
 	if (id != NULL)
-		snprintf(
-		    id, n + sizeof("maildir:"), "maildir:%.*s", (int)n, name);
+		snprintf(id, len, "maildir:%s/%.*s", canon, (int)n, name);
 	return id;
 }
 
-/* A message that cannot be read is a problem of its own; the other messages go
- * on. */
+/*
+ * A message that cannot be read is a problem of its own (with what could be
+ * read of it: m); the other messages go on.
+ */
 static int
-unreadable(struct dm_walk *w, const struct dm_unit *u, struct dm_error *err)
+unreadable(struct dm_walk *w, struct dm_unit *u, const struct msg *m,
+    uint64_t size, struct dm_error *err)
 {
 	struct dm_error e = *err;
 
 	dm_error_reason(&e, "io");
 	dm_error_clear(err);
+	u->bytes = m->body.data;
+	u->n_bytes = m->body.len;
+	u->size = size > m->body.len ? size : m->body.len;
 	return dm_walk_problem(w, u, NULL, &e, err);
 }
 
+/*
+ * Moves a message where its outcome says: a message processed now or before
+ * (skipped as seen) to done, one that failed (now or before) to failed, and
+ * tells ops->unit_moved where it went.
+ */
 static int
-walk_maildir_file(
-    struct dm_walk *w, const char *path, const char *name, struct dm_error *err)
+file_message(struct maildir *md, const struct message *msg,
+    const struct dm_unit *u, int failed, struct dm_error *err)
 {
-	const struct dm_walk_options *opt = w->opt;
+	const struct dm_walk_ops *ops = md->w->ops;
+	struct box *to = failed ? &md->failed : &md->done;
+	char *dst;
+	int rc;
+
+	if (to->dir == NULL)
+		return DM_OK;
+	if ((rc = move_message(msg, to, &dst, err)) != DM_OK || dst == NULL)
+		return rc;
+	if (ops->unit_moved != NULL)
+		rc = ops->unit_moved(ops->ctx, u, dst, err);
+	dm_free(dst);
+	return rc;
+}
+
+/* Opens a message; 0 with msg->fd -1 when it is gone, or not a file any more.
+ */
+static int
+open_message(struct message *msg, struct stat *st, struct dm_error *err)
+{
+	int link;
+
+	msg->fd = -1;
+	if (fstatat(msg->dir, msg->name, st, AT_SYMLINK_NOFOLLOW) != 0)
+		return errno == ENOENT ? DM_OK
+		                       : dm_error_setr(err, DM_EIO, "io",
+		                             "cannot open %s: %s", msg->path,
+		                             strerror(errno));
+	if ((link = S_ISLNK(st->st_mode)) &&
+	    fstatat(msg->dir, msg->name, st, 0) != 0)
+		return DM_OK; /* a link to nothing is not a message */
+	if (!S_ISREG(st->st_mode))
+		return DM_OK;
+	msg->fd =
+	    dm_open_regular(msg->dir, msg->name, msg->path, link, st, err);
+	if (msg->fd >= 0 || err->code == DM_ESKIP || errno == ENOENT) {
+		dm_error_clear(err);
+		return DM_OK;
+	}
+	return err->code;
+}
+
+/* One message: read, walked as a unit (or skipped as seen), then moved. */
+static int
+walk_message(struct maildir *md, struct message *msg, struct dm_error *err)
+{
+	struct dm_walk *w = md->w;
 	struct dm_unit u;
+	struct stat st;
 	struct msg m;
 	char *id;
 	int rc, failed = 0;
 
 	memset(&u, 0, sizeof(u));
-	u.path = path;
+	u.path = msg->path;
 	u.fd = -1;
-	if ((u.identity = id = maildir_identity(name)) == NULL)
+	if ((u.identity = id = maildir_identity(md->canon, msg->name)) == NULL)
 		return dm_error_set(err, DM_ENOMEM, "out of memory");
 	msg_init(&m, w->lim);
-	if ((rc = read_file(path, &m, err)) == DM_OK)
+	st.st_size = 0;
+	if ((rc = open_message(msg, &st, err)) == DM_OK && msg->fd < 0)
+		goto out; /* gone (moved by another run), or not a message */
+	if (rc == DM_OK)
+		rc = read_message(msg->fd, msg->path, &m, err);
+	if (rc == DM_OK)
 		rc = walk_unit(w, &u, &m, &failed, err);
-	else if (rc == DM_EIO)
-		rc = unreadable(w, &u, err);
-	if (rc == DM_OK && opt != NULL && !failed && opt->move_to != NULL)
-		rc = move_message(path, name, opt->move_to, &m, err);
-	else if (rc == DM_OK && opt != NULL && failed && opt->failed_to != NULL)
-		rc = move_message(path, name, opt->failed_to, &m, err);
+	else if (rc == DM_EIO) {
+		rc = unreadable(w, &u, &m, (uint64_t)st.st_size, err);
+		failed = 1;
+	}
+	if (rc == DM_OK || seen(rc))
+		rc = file_message(md, msg, &u,
+		    rc == DM_OK ? failed : rc == DM_DONE_FAILED, err);
+out:
+	if (msg->fd >= 0)
+		close(msg->fd);
 	dm_buf_free(&m.body);
 	dm_free(id);
-	return rc == DM_DONE ? DM_OK : rc;
+	return rc;
 }
 
 /*
  * new/ and cur/ as listed; a message that vanished meanwhile (a mail client
- * moved it) is not an error, and sub-folders are not messages.
+ * or another run moved it) is not an error, and sub-folders are not messages.
  */
 static int
-walk_maildir_sub(
-    struct dm_walk *w, const char *dir, const char *sub, struct dm_error *err)
+walk_maildir_sub(struct maildir *md, const char *sub, struct dm_error *err)
 {
-	char p[4096], f[4096];
-	struct stat st;
+	struct message msg;
 	struct names ns;
+	char *p, *path;
 	size_t i;
-	int rc;
+	int rc = DM_OK;
 
-	snprintf(p, sizeof(p), "%s/%s", dir, sub);
-	if ((rc = list_dir(p, &ns, err)) != DM_OK)
-		return rc;
-	for (i = 0; i < ns.n && rc == DM_OK; i++) {
-		if ((size_t)snprintf(f, sizeof(f), "%s/%s", p, ns.v[i]) >=
-		    sizeof(f))
-			continue;
-		if (stat(f, &st) != 0 || !S_ISREG(st.st_mode))
-			continue;
-		rc = walk_maildir_file(w, f, ns.v[i], err);
+	if ((p = path_join(md->dir, sub)) == NULL)
+		return dm_error_set(err, DM_ENOMEM, "out of memory");
+	if ((msg.dir = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		rc = dm_error_set(err, DM_EIO, "%s: %s", p, strerror(errno));
+	else if ((rc = list_dir(msg.dir, p, &ns, err)) == DM_OK) {
+		for (i = 0; i < ns.n && rc == DM_OK; i++) {
+			if ((path = path_join(p, ns.v[i])) == NULL) {
+				rc = dm_error_set(
+				    err, DM_ENOMEM, "out of memory");
+				break;
+			}
+			msg.name = ns.v[i];
+			msg.path = path;
+			rc = walk_message(md, &msg, err);
+			dm_free(path);
+		}
+		names_free(&ns);
 	}
-	names_free(&ns);
+	if (msg.dir >= 0)
+		close(msg.dir);
+	dm_free(p);
 	return rc;
+}
+
+/* The real path of dir (dm_free), or dir itself when it has none. */
+static char *
+real_path(const char *dir)
+{
+	char *r = realpath(dir, NULL), *copy;
+
+	copy = dm_strdup(r != NULL ? r : dir);
+	free(r);
+	return copy;
 }
 
 int
 dm_walk_maildir(struct dm_walk *w, const char *dir, struct dm_error *err)
 {
+	struct maildir md = {w, dir, NULL, {NULL, -1, -1}, {NULL, -1, -1}};
 	int rc;
 
-	if ((rc = walk_maildir_sub(w, dir, "new", err)) != DM_OK)
-		return rc;
-	return walk_maildir_sub(w, dir, "cur", err);
+	if (w->opt != NULL) {
+		md.done.dir = w->opt->move_to;
+		md.failed.dir = w->opt->failed_to;
+	}
+	if ((md.canon = real_path(dir)) == NULL)
+		return dm_error_set(err, DM_ENOMEM, "out of memory");
+	rc = walk_maildir_sub(&md, "new", err);
+	if (rc == DM_OK)
+		rc = walk_maildir_sub(&md, "cur", err);
+	box_close(&md.done);
+	box_close(&md.failed);
+	dm_free(md.canon);
+	return rc;
 }

@@ -73,11 +73,14 @@ read_capped(int fd, uint64_t cap, size_t *len)
 	return dm_buf_take(&b);
 }
 
-/* An input's size for people: "21.3 MiB", "950 KiB", "12 bytes". */
+/* An input's size for people: "4.0 GiB", "21.3 MiB", "950.0 KiB", "12 bytes".
+ */
 static void
 size_of(char *buf, size_t n, uint64_t v)
 {
-	if (v >= 1024 * 1024)
+	if (v >= 1024 * 1024 * 1024)
+		snprintf(buf, n, "%.1f GiB", (double)v / (1024 * 1024 * 1024));
+	else if (v >= 1024 * 1024)
 		snprintf(buf, n, "%.1f MiB", (double)v / (1024 * 1024));
 	else if (v >= 1024)
 		snprintf(buf, n, "%.1f KiB", (double)v / 1024);
@@ -187,17 +190,17 @@ on_unit_begin(void *ctx, const struct dm_unit *u, struct dm_error *err)
 {
 	struct run *r = ctx;
 	struct dm_store_unit su = {0};
-	int rc;
+	int rc, failed = 0;
 
 	r->stats->units++;
 	r->bytes_kept = 0;
 	r->unit_lost = 0;
-	rc = r->force
-	         ? DM_OK
-	         : dm_store_unit_seen(r->store, u->sha256, u->identity, err);
+	rc = r->force ? DM_OK
+	              : dm_store_unit_lookup(
+	                    r->store, u->sha256, u->identity, &failed, err);
 	if (rc == DM_DONE) {
 		r->stats->seen++;
-		return DM_DONE;
+		return failed ? DM_DONE_FAILED : DM_DONE;
 	}
 	if (rc != DM_OK)
 		return rc;
@@ -331,6 +334,16 @@ on_folder_moved(void *ctx, const char *folder, uint64_t uidvalidity,
 static const struct dm_folder_ops folder_ops = {
     on_folder_last, on_folder_done, on_folder_pending, on_folder_moved};
 
+/* A Maildir message moved: the records naming its old path follow it. */
+static int
+on_unit_moved(
+    void *ctx, const struct dm_unit *u, const char *to, struct dm_error *err)
+{
+	struct run *r = ctx;
+
+	return dm_store_unit_moved(r->store, u->path, to, err);
+}
+
 static void
 fold_counts(struct run *r)
 {
@@ -378,6 +391,7 @@ run_init(struct run *r, struct dm_walk_ops *ops)
 	ops->problem = on_problem;
 	ops->unit_end = on_unit_end;
 	ops->folder = &folder_ops;
+	ops->unit_moved = on_unit_moved;
 }
 
 /* The parser, feeding the store's sink through the pipe. */

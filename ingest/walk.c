@@ -159,7 +159,7 @@ run_unit(struct dm_walk *w, const struct dm_unit *u,
 	w->unit_ok = 1;
 	if (ops->unit_begin != NULL) {
 		rc = ops->unit_begin(ops->ctx, u, err);
-		if (rc == DM_DONE)
+		if (rc == DM_DONE || rc == DM_DONE_FAILED)
 			return DM_OK;
 		if (rc != DM_OK)
 			return rc;
@@ -192,9 +192,67 @@ io_failure(struct dm_walk *w, const char *path, int top, struct dm_error *e,
 	return dm_walk_problem(w, &u, NULL, e, err);
 }
 
-/* A regular file: a mail or mbox for mailbox.c, otherwise one unit. */
+int
+dm_open_regular(int dirfd, const char *name, const char *path, int follow,
+    struct stat *st, struct dm_error *err)
+{
+	int fd, flags, saved;
+
+	fd = openat(dirfd, name,
+	    O_RDONLY | O_CLOEXEC | O_NONBLOCK | (follow ? 0 : O_NOFOLLOW));
+	if (fd < 0) {
+		saved = errno;
+		dm_error_setr(err, DM_EIO, "io", "cannot open %s: %s", path,
+		    strerror(saved));
+		errno = saved;
+		return -1;
+	}
+	if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
+		saved = errno;
+		close(fd);
+		if (S_ISREG(st->st_mode))
+			dm_error_setr(err, DM_EIO, "io", "cannot read %s: %s",
+			    path, strerror(saved));
+		else
+			dm_error_setr(err, DM_ESKIP, "not_file",
+			    "cannot read %s: not a regular file", path);
+		return -1;
+	}
+	/* Regular files ignore O_NONBLOCK; it is cleared all the same. */
+	if ((flags = fcntl(fd, F_GETFL)) >= 0)
+		fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+	return fd;
+}
+
+/*
+ * A file over the input cap, found before it is hashed (or while reading, if it
+ * grew): a problem of its own, outside any unit, with its descriptor, so that
+ * the quarantine keeps its first bytes.
+ */
 static int
-walk_file(struct dm_walk *w, const char *path, int top, struct dm_error *err)
+too_big(struct dm_walk *w, const char *path, int fd, uint64_t size,
+    struct dm_error *err)
+{
+	struct dm_error e;
+	struct dm_unit u;
+	char cap[32];
+
+	unit_of_path(&u, path);
+	u.fd = fd;
+	u.size = size;
+	dm_size_text(cap, sizeof(cap), w->lim->input_bytes);
+	dm_error_setr(&e, DM_ELIMIT, "limit",
+	    "file larger than the %s limit (DM_MAX_INPUT_BYTES)", cap);
+	return dm_walk_problem(w, &u, NULL, &e, err);
+}
+
+/*
+ * A regular file: a mail or mbox for mailbox.c, otherwise one unit.  follow:
+ * the path was a symbolic link (or named by the user), which may be followed.
+ */
+static int
+walk_file(struct dm_walk *w, const char *path, int top, int follow,
+    struct dm_error *err)
 {
 	unsigned char head[DM_SNIFF_BYTES];
 	struct fd_source f = {-1, path};
@@ -202,16 +260,24 @@ walk_file(struct dm_walk *w, const char *path, int top, struct dm_error *err)
 	struct dm_error e;
 	struct dm_unit u;
 	struct slurp s;
+	struct stat st;
 	enum dm_sniff kind;
 	ssize_t n;
 	int rc;
 
 	dm_error_clear(&e);
 	slurp_init(&s, 0);
-	f.fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (f.fd < 0) {
-		dm_error_setr(&e, DM_EIO, "io", "cannot open %s: %s", path,
-		    strerror(errno));
+	if ((f.fd = dm_open_regular(AT_FDCWD, path, path, follow, &st, &e)) <
+	    0) {
+		/* No longer a file (a FIFO or device swapped in): not walked,
+		 * as if it had been one when the folder was listed. */
+		if (e.code == DM_ESKIP && !top)
+			return DM_OK;
+		if (e.code == DM_ESKIP)
+			dm_error_set(&e, DM_EINVAL,
+			    "cannot read %s: not a regular file (use - for "
+			    "standard input)",
+			    path);
 		return io_failure(w, path, top, &e, err);
 	}
 	n = read_full(&f, head, sizeof(head), &e);
@@ -220,13 +286,21 @@ walk_file(struct dm_walk *w, const char *path, int top, struct dm_error *err)
 		rc = dm_walk_mail_file(w, path, f.fd, err);
 		goto out;
 	}
+	if ((uint64_t)st.st_size > w->lim->input_bytes) {
+		rc = too_big(w, path, f.fd, (uint64_t)st.st_size, err);
+		goto out;
+	}
 	if (n < 0 || lseek(f.fd, 0, SEEK_SET) < 0 ||
-	    slurp(&f, 0, UINT64_MAX, &s, &e) != DM_OK ||
+	    slurp(&f, 0, w->lim->input_bytes, &s, &e) != DM_OK ||
 	    lseek(f.fd, 0, SEEK_SET) < 0) {
 		if (e.code == DM_OK || e.msg[0] == '\0')
 			dm_error_setr(&e, DM_EIO, "io", "cannot read %s: %s",
 			    path, strerror(errno));
 		rc = io_failure(w, path, top, &e, err);
+		goto out;
+	}
+	if (s.over) {
+		rc = too_big(w, path, f.fd, s.size, err);
 		goto out;
 	}
 	unit_init(&u, path, &s);
@@ -394,16 +468,21 @@ static int walk_folder(struct dm_walk *w, const char *path,
     const struct stat *st, const struct ancestor *up, int top,
     struct dm_error *err);
 
-/* Something found in a folder: files and folders are walked, fifos and devices
- * are not. */
+/*
+ * Something found in a folder: files and folders are walked (through a
+ * symbolic link too), fifos and devices are not.  A file is opened so that it
+ * cannot be swapped for something else in between (dm_open_regular).
+ */
 static int
 walk_entry(struct dm_walk *w, const char *path, const struct ancestor *up,
     struct dm_error *err)
 {
 	struct dm_error e;
 	struct stat st;
+	int link;
 
-	if (stat(path, &st) < 0) {
+	if (lstat(path, &st) < 0 ||
+	    ((link = S_ISLNK(st.st_mode)) && stat(path, &st) < 0)) {
 		dm_error_setr(&e, DM_EIO, "io", "cannot open %s: %s", path,
 		    strerror(errno));
 		return io_failure(w, path, 0, &e, err);
@@ -413,7 +492,7 @@ walk_entry(struct dm_walk *w, const char *path, const struct ancestor *up,
 		           ? DM_OK
 		           : walk_folder(w, path, &st, up, 0, err);
 	if (S_ISREG(st.st_mode))
-		return walk_file(w, path, 0, err);
+		return walk_file(w, path, 0, link, err);
 	return DM_OK;
 }
 
@@ -511,7 +590,7 @@ dm_ingest_walk(const char *path, const struct dm_limits *lim,
 	if (S_ISDIR(st.st_mode))
 		return walk_folder(&w, path, &st, NULL, 1, err);
 	if (S_ISREG(st.st_mode))
-		return walk_file(&w, path, 1, err);
+		return walk_file(&w, path, 1, 1, err);
 	return dm_error_set(err, DM_EINVAL,
 	    "cannot read %s: not a file or a folder (use - for standard input)",
 	    path);

@@ -45,16 +45,20 @@
 #define SUM_MAX "9223372036854775807"
 
 static const char *const stmt_sql[DM_ST_COUNT] = {
-    [DM_ST_INPUT_SEEN] = "SELECT 1 FROM input WHERE status = 'done' AND "
-                         "(sha256 = ?1 OR identity = ?2) LIMIT 1",
+    [DM_ST_INPUT_SEEN] =
+        "SELECT outcome IN ('quarantined', 'partial') FROM input WHERE "
+        "status = 'done' AND (sha256 = ?1 OR (?1 IS NULL AND identity = ?2)) "
+        "LIMIT 1",
     [DM_ST_INPUT_INSERT] =
         "INSERT INTO input (sha256, identity, path, size, message_id, "
         "date, \"from\", subject, first_seen, status) VALUES "
         "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending') "
         "ON CONFLICT DO NOTHING",
-    [DM_ST_INPUT_FIND] =
-        "SELECT id FROM input WHERE sha256 = ?1 OR identity = ?2 "
-        "ORDER BY id LIMIT 1",
+    [DM_ST_INPUT_FIND] = "SELECT id FROM input WHERE sha256 = ?1",
+    /* An identity now names other content: the old input lets it go. */
+    [DM_ST_INPUT_UNNAME] = "UPDATE input SET identity = NULL WHERE "
+                           "identity = ?1 AND sha256 <> ?2",
+    [DM_ST_INPUT_MOVED] = "UPDATE input SET path = ?2 WHERE path = ?1",
     [DM_ST_INPUT_PENDING] = "UPDATE input SET status = 'pending' WHERE id = ?1",
     [DM_ST_INPUT_DONE] =
         "UPDATE input SET status = ?3, outcome = ?2 WHERE id = ?1",
@@ -171,6 +175,8 @@ static const char *const stmt_sql[DM_ST_COUNT] = {
         "AND failed = ?3 ORDER BY uid LIMIT ?4",
     [DM_ST_FOLDER_MOVED] = "DELETE FROM imap_message WHERE folder = ?1 AND "
                            "uidvalidity = ?2 AND uid = ?3",
+    [DM_ST_Q_MOVED] = "UPDATE quarantine SET path = ?2 WHERE path = ?1 AND "
+                      "resolved_at IS NULL",
 };
 
 int
@@ -647,12 +653,13 @@ savepoint_undo(struct dm_store *s, const char *name, struct dm_error *err)
 }
 
 int
-dm_store_unit_seen(struct dm_store *s, const char *sha256, const char *identity,
-    struct dm_error *err)
+dm_store_unit_lookup(struct dm_store *s, const char *sha256,
+    const char *identity, int *failed, struct dm_error *err)
 {
 	sqlite3_stmt *st;
 	int rc;
 
+	*failed = 0;
 	st = dm_store_stmt(s, DM_ST_INPUT_SEEN, "looking up input", err);
 	if (st == NULL)
 		return DM_EDB;
@@ -664,8 +671,73 @@ dm_store_unit_seen(struct dm_store *s, const char *sha256, const char *identity,
 		sqlite3_reset(st);
 		return DM_EDB;
 	}
+	if (rc == SQLITE_ROW)
+		*failed = sqlite3_column_int(st, 0) == 1;
 	sqlite3_reset(st);
 	return rc == SQLITE_ROW ? DM_DONE : DM_OK;
+}
+
+int
+dm_store_unit_seen(struct dm_store *s, const char *sha256, const char *identity,
+    struct dm_error *err)
+{
+	int failed;
+
+	return dm_store_unit_lookup(s, sha256, identity, &failed, err);
+}
+
+int
+dm_store_unit_moved(
+    struct dm_store *s, const char *from, const char *to, struct dm_error *err)
+{
+	static const enum dm_stmt moves[] = {DM_ST_INPUT_MOVED, DM_ST_Q_MOVED};
+	sqlite3_stmt *st;
+	size_t i;
+
+	if (s->lost)
+		return lost_error(s, err);
+	if (s->in_unit)
+		return dm_error_set(err, DM_EINVAL, "a unit is open");
+	if (dm_store_batch_begin(s, err) != DM_OK)
+		return DM_EDB;
+	for (i = 0; i < sizeof(moves) / sizeof(moves[0]); i++) {
+		st = dm_store_stmt(s, moves[i], "recording a move", err);
+		if (st == NULL)
+			return DM_EDB;
+		dm_store_bind_text(st, 1, from);
+		dm_store_bind_text(st, 2, to);
+		if (dm_store_step_done(s, st, "recording a move", err) != DM_OK)
+			return DM_EDB;
+	}
+	return DM_OK;
+}
+
+static int input_insert(
+    struct dm_store *s, const struct dm_store_unit *u, struct dm_error *err);
+
+/*
+ * The unit's identity belongs to an input of other bytes (a Maildir message
+ * name used again for another message): the identity goes to the new input,
+ * the content hash deciding what was seen.
+ */
+static int
+input_rename(
+    struct dm_store *s, const struct dm_store_unit *u, struct dm_error *err)
+{
+	sqlite3_stmt *st;
+
+	st = dm_store_stmt(s, DM_ST_INPUT_UNNAME, "updating input", err);
+	if (st == NULL)
+		return DM_EDB;
+	dm_store_bind_text(st, 1, u->identity);
+	dm_store_bind_text(st, 2, u->sha256);
+	if (dm_store_step_done(s, st, "updating input", err) != DM_OK)
+		return DM_EDB;
+	if (sqlite3_changes(s->db) == 0)
+		return dm_error_set(err, DM_EDB,
+		    "database error: input %s conflicts with no stored input",
+		    u->sha256);
+	return input_insert(s, u, err);
 }
 
 /* An input row left 'pending' (or met again on purpose) is reused and processed
@@ -681,8 +753,12 @@ input_reuse(
 	if (st == NULL)
 		return DM_EDB;
 	dm_store_bind_text(st, 1, u->sha256);
-	dm_store_bind_text(st, 2, u->identity);
 	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		/* Not these bytes: the identity, taken by other content. */
+		sqlite3_reset(st);
+		return input_rename(s, u, err);
+	}
 	if (rc != SQLITE_ROW) {
 		dm_store_db_error(s, "looking up input", err);
 		sqlite3_reset(st);

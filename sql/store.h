@@ -93,10 +93,27 @@ struct dm_store_quarantine {
 int dm_store_open(
     struct dm_store **out, const char *path, struct dm_error *err) DM_WUR;
 
-/* DM_DONE if a unit with this sha256 (or this non-NULL identity) was fully
- * processed. */
+/*
+ * DM_DONE if a unit with this sha256 was fully processed.  The identity (a
+ * Maildir or IMAP message's) is looked up only when the sha256 is NULL, not
+ * known yet: when the content is known, the content decides.
+ */
 int dm_store_unit_seen(struct dm_store *s, const char *sha256,
     const char *identity, struct dm_error *err) DM_WUR;
+
+/* dm_store_unit_seen, and *failed = 1 when that unit was quarantined in whole
+ * or in part (its outcome). */
+int dm_store_unit_lookup(struct dm_store *s, const char *sha256,
+    const char *identity, int *failed, struct dm_error *err) DM_WUR;
+
+/*
+ * The file of an input moved from `from` to `to` (a Maildir message moved
+ * after it was processed): the inputs and the unresolved quarantine entries
+ * that named from now name to.  Outside a unit; written in the open batch, or
+ * one it opens.
+ */
+int dm_store_unit_moved(struct dm_store *s, const char *from, const char *to,
+    struct dm_error *err) DM_WUR;
 
 /*
  * Starts a unit (opening a batch if none is open).  A unit whose input was left

@@ -47,6 +47,8 @@ struct seen_problem {
 	char member[512];
 	int has_member;
 	struct dm_error e;
+	uint64_t size; /* the unit's */
+	int fd_ok;     /* the unit held an open descriptor */
 };
 
 struct seen {
@@ -170,6 +172,8 @@ on_problem(void *ctx, const struct dm_unit *u, const char *member,
 	copy_str(sp->member, sizeof(sp->member), member);
 	sp->has_member = member != NULL;
 	sp->e = *pb;
+	sp->size = u->size;
+	sp->fd_ok = u->fd >= 0 && fcntl(u->fd, F_GETFD) != -1;
 	return DM_OK;
 }
 
@@ -962,6 +966,63 @@ START_TEST(test_ingest_caps_payload_bytes)
 }
 END_TEST
 
+/*
+ * A file over the input cap is refused by its size, before it is hashed (no
+ * unit begins), as a problem that still holds the file open for the
+ * quarantine's copy of its first bytes.
+ */
+START_TEST(test_ingest_caps_input_bytes)
+{
+	struct dm_limits lim = dm_limits_default();
+	struct seen *s;
+
+	lim.input_bytes = 1000;
+	s = walk_fx("report.xml", &lim);
+	ck_assert_uint_eq(s->nbegun, 0);
+	ck_assert_uint_eq(s->nprob, 1);
+	ck_assert_int_eq(s->prob[0].e.code, DM_ELIMIT);
+	ck_assert_str_eq(s->prob[0].e.reason, "limit");
+	ck_assert_str_eq(s->prob[0].e.msg,
+	    "file larger than the 1000 bytes limit (DM_MAX_INPUT_BYTES)");
+	ck_assert_uint_eq(s->prob[0].size, 62181);
+	ck_assert_int_eq(s->prob[0].fd_ok, 1);
+	seen_free(s);
+}
+END_TEST
+
+/*
+ * dm_open_regular: a FIFO is refused at once (O_NONBLOCK, then fstat), never
+ * waited on; a symbolic link is refused unless it may be followed.
+ */
+START_TEST(test_ingest_open_regular_refuses_fifo_and_links)
+{
+	char dir[] = "/tmp/check_ingest.XXXXXX", fifo[64], link[64];
+	struct dm_error e;
+	struct stat st;
+	int fd;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	snprintf(link, sizeof(link), "%s/link", dir);
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	ck_assert_int_eq(symlink(fx("report.xml"), link), 0);
+	ck_assert_int_eq(dm_open_regular(AT_FDCWD, fifo, fifo, 1, &st, &e), -1);
+	ck_assert_int_eq(e.code, DM_ESKIP);
+	ck_assert_ptr_nonnull(strstr(e.msg, "not a regular file"));
+	ck_assert_int_eq(dm_open_regular(AT_FDCWD, link, link, 0, &st, &e), -1);
+	ck_assert_int_eq(e.code, DM_EIO);
+	ck_assert_ptr_nonnull(
+	    strstr(e.msg, "Too many levels of symbolic links"));
+	fd = dm_open_regular(AT_FDCWD, link, link, 1, &st, &e);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(st.st_size, 62181);
+	close(fd);
+	unlink(link);
+	unlink(fifo);
+	rmdir(dir);
+}
+END_TEST
+
 START_TEST(test_ingest_caps_ratio)
 {
 	long rss = max_rss_kib();
@@ -1179,6 +1240,8 @@ ingest_suite(void)
 	tcase_add_test(tc, test_ingest_caps_members);
 	tcase_add_test(tc, test_ingest_caps_payload_bytes);
 	tcase_add_test(tc, test_ingest_caps_ratio);
+	tcase_add_test(tc, test_ingest_caps_input_bytes);
+	tcase_add_test(tc, test_ingest_open_regular_refuses_fifo_and_links);
 	tcase_add_test(tc, test_ingest_streams_large_member);
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);

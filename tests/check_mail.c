@@ -4,6 +4,7 @@
  * dm_ingest_walk.
  */
 #include <check.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -649,6 +650,9 @@ struct rec {
 	const char
 	    *skip_message; /* unit_begin returns DM_DONE for this "message N" */
 	const char *skip_identity; /* ... or this identity */
+	int skip_failed;           /* ... DM_DONE_FAILED instead of DM_DONE */
+	int vanish;        /* rec_begin_path: remove the next message first */
+	char *vanish_path; /* ... this one */
 	char last_sha[65];
 	char *bytes2; /* copy of the unit bytes of "message 2" */
 	size_t n_bytes2;
@@ -732,6 +736,17 @@ rec_end(void *ctx, const struct dm_unit *u, int ok, struct dm_error *err)
 	return DM_OK;
 }
 
+static int
+rec_moved(
+    void *ctx, const struct dm_unit *u, const char *to, struct dm_error *err)
+{
+	struct rec *r = ctx;
+
+	(void)err;
+	dm_buf_addf(&r->log, "moved %s -> %s\n", u->path, to);
+	return DM_OK;
+}
+
 static void
 rec_init(struct rec *r, struct dm_walk_ops *ops)
 {
@@ -742,6 +757,7 @@ rec_init(struct rec *r, struct dm_walk_ops *ops)
 	ops->payload = rec_payload;
 	ops->problem = rec_problem;
 	ops->unit_end = rec_end;
+	ops->unit_moved = rec_moved;
 }
 
 static void
@@ -760,9 +776,11 @@ rec_begin_path(void *ctx, const struct dm_unit *u, struct dm_error *err)
 	ck_assert_ptr_nonnull(u->mail);
 	dm_buf_addf(&r->log, "begin %s %s %s\n", u->path, or_dash(u->message),
 	    or_dash(u->identity));
+	if (r->vanish_path != NULL && r->vanish-- == 1)
+		ck_assert_int_eq(unlink(r->vanish_path), 0);
 	if (r->skip_identity && u->identity &&
 	    strcmp(u->identity, r->skip_identity) == 0)
-		return DM_DONE;
+		return r->skip_failed ? DM_DONE_FAILED : DM_DONE;
 	return DM_OK;
 }
 
@@ -1098,21 +1116,27 @@ START_TEST(test_maildir_units_and_moves)
 	log = strip_tmp(r.log.data);
 	ck_assert_str_eq(log,
 	    "begin /box/new/1700000000.M1P1.host - "
-	    "maildir:1700000000.M1P1.host\n"
+	    "maildir:/box/1700000000.M1P1.host\n"
 	    "payload part 2:" ZIPNAME
 	    ">example.net!example.com!1700000000!1700086399.xml xml\n"
 	    "end ok=1\n"
+	    "moved /box/new/1700000000.M1P1.host -> "
+	    "/done/cur/1700000000.M1P1.host\n"
 	    "begin /box/new/1700000002.M3P3.host - "
-	    "maildir:1700000002.M3P3.host\n"
+	    "maildir:/box/1700000002.M3P3.host\n"
 	    "problem - -3 mime_truncated: truncated mail: it ends before its "
 	    "MIME structure is complete (a closing boundary or the end of the "
 	    "header is missing)\n"
 	    "end ok=0\n"
+	    "moved /box/new/1700000002.M3P3.host -> "
+	    "/failed/cur/1700000002.M3P3.host\n"
 	    "begin /box/cur/1700000001.M2P2.host:2,S - "
-	    "maildir:1700000001.M2P2.host\n"
+	    "maildir:/box/1700000001.M2P2.host\n"
 	    "problem - -7 forensic_report: forensic (RUF) report, not an "
 	    "aggregate report\n"
-	    "end ok=0\n");
+	    "end ok=0\n"
+	    "moved /box/cur/1700000001.M2P2.host:2,S -> "
+	    "/done/cur/1700000001.M2P2.host:2,S\n");
 	dm_free(log);
 	/* Processed and skipped mails go to move_to, the broken one to
 	 * failed_to. */
@@ -1128,34 +1152,256 @@ START_TEST(test_maildir_units_and_moves)
 }
 END_TEST
 
-START_TEST(test_maildir_seen_identity_is_skipped_and_left)
+/* The identity of a message of tmpdir/<box>. */
+static const char *
+identity_of(const char *box, const char *unique)
+{
+	static char id[1024];
+
+	snprintf(id, sizeof(id), "maildir:%s/%s/%s", tmpdir, box, unique);
+	return id;
+}
+
+/*
+ * A message skipped as seen is moved too (a byte-identical copy, a message of
+ * a run without move_to, a crash between commit and move): to move_to, or to
+ * failed_to when it failed back then.
+ */
+START_TEST(test_maildir_seen_message_is_moved_too)
 {
 	struct dm_walk_options opt = {0};
 	struct dm_walk_ops ops;
 	struct dm_error e;
 	struct rec r;
-	char box[512], done[512], *log;
+	char box[512], done[512], failed[512], *log;
 
 	make_maildir();
 	snprintf(box, sizeof(box), "%s/box", tmpdir);
 	snprintf(done, sizeof(done), "%s/done", tmpdir);
+	snprintf(failed, sizeof(failed), "%s/failed", tmpdir);
 	opt.move_to = done;
 	rec_init(&r, &ops);
 	ops.unit_begin = rec_begin_path;
-	/* The mail client moved the message to cur/ and flagged it: same
-	 * identity. */
-	r.skip_identity = "maildir:1700000001.M2P2.host";
+	r.skip_identity = identity_of("box", "1700000001.M2P2.host");
 	ck_assert_int_eq(dm_ingest_walk(box, NULL, &opt, &ops, &e), DM_OK);
 	log = strip_tmp(r.log.data);
 	ck_assert_ptr_nonnull(
 	    strstr(log, "begin /box/cur/1700000001.M2P2.host:2,S - "
-	                "maildir:1700000001.M2P2.host\n"));
+	                "maildir:/box/1700000001.M2P2.host\n"
+	                "moved /box/cur/1700000001.M2P2.host:2,S -> "
+	                "/done/cur/1700000001.M2P2.host:2,S\n"));
 	ck_assert_ptr_null(strstr(log, "forensic_report"));
 	dm_free(log);
-	ck_assert(exists("box/cur/1700000001.M2P2.host:2,S"));
+	ck_assert(exists("done/cur/1700000001.M2P2.host:2,S"));
 	ck_assert(exists("done/cur/1700000000.M1P1.host"));
 	/* No failed_to: the broken mail stays where it is. */
 	ck_assert(exists("box/new/1700000002.M3P3.host"));
+	rec_free(&r);
+
+	/* Seen, and it had failed: to failed_to. */
+	opt.failed_to = failed;
+	rec_init(&r, &ops);
+	ops.unit_begin = rec_begin_path;
+	r.skip_identity = identity_of("box", "1700000002.M3P3.host");
+	r.skip_failed = 1;
+	ck_assert_int_eq(dm_ingest_walk(box, NULL, &opt, &ops, &e), DM_OK);
+	ck_assert(exists("failed/cur/1700000002.M3P3.host"));
+	ck_assert(!exists("box/new/1700000002.M3P3.host"));
+	rec_free(&r);
+	remove_tree();
+}
+END_TEST
+
+/*
+ * Two Maildirs may hold messages of the same name: their identities differ
+ * (the Maildir is part of it), so the second is not taken for the first.
+ */
+START_TEST(test_maildir_identity_names_the_maildir)
+{
+	struct dm_walk_ops ops;
+	struct dm_error e;
+	struct rec r;
+	char box[512], *log;
+
+	make_maildir();
+	mkdir_rel("box2");
+	mkdir_rel("box2/cur");
+	mkdir_rel("box2/new");
+	put("gzip_octet_stream.eml", "box2/new/1700000000.M1P1.host");
+	rec_init(&r, &ops);
+	ops.unit_begin = rec_begin_path;
+	r.skip_identity = identity_of("box", "1700000000.M1P1.host");
+	snprintf(box, sizeof(box), "%s/box2", tmpdir);
+	ck_assert_int_eq(dm_ingest_walk(box, NULL, NULL, &ops, &e), DM_OK);
+	log = strip_tmp(r.log.data);
+	ck_assert_str_eq(log, "begin /box2/new/1700000000.M1P1.host - "
+	                      "maildir:/box2/1700000000.M1P1.host\n"
+	                      "payload part 1:" GZNAME ">gunzip xml\n"
+	                      "end ok=1\n");
+	dm_free(log);
+	rec_free(&r);
+	remove_tree();
+}
+END_TEST
+
+/*
+ * A message that another run moved away after the folder was listed is not an
+ * error, nor is one it moved while this walk read it: the walk goes on, and
+ * nothing is said to have moved.
+ */
+START_TEST(test_maildir_message_moved_by_another_run)
+{
+	struct dm_walk_options opt = {0};
+	struct dm_walk_ops ops;
+	struct dm_error e;
+	struct rec r;
+	char box[512], done[512], gone[512], *log;
+
+	make_maildir();
+	snprintf(box, sizeof(box), "%s/box", tmpdir);
+	snprintf(done, sizeof(done), "%s/done", tmpdir);
+	snprintf(gone, sizeof(gone), "%s/box/new/1700000002.M3P3.host", tmpdir);
+	opt.move_to = done;
+	rec_init(&r, &ops);
+	ops.unit_begin = rec_begin_path;
+	/* While the first message is walked, the second (listed) goes. */
+	r.vanish = 1;
+	r.vanish_path = gone;
+	ck_assert_int_eq(dm_ingest_walk(box, NULL, &opt, &ops, &e), DM_OK);
+	log = strip_tmp(r.log.data);
+	ck_assert_ptr_null(strstr(log, "1700000002"));
+	ck_assert_ptr_nonnull(strstr(log, "moved /box/cur/1700000001"));
+	dm_free(log);
+	rec_free(&r);
+
+	/* The message itself goes while it is walked: no move, no error. */
+	put("zip_attachment.eml", "box/new/1700000009.M9P9.host");
+	snprintf(gone, sizeof(gone), "%s/box/new/1700000009.M9P9.host", tmpdir);
+	rec_init(&r, &ops);
+	ops.unit_begin = rec_begin_path;
+	r.vanish = 1;
+	r.vanish_path = gone;
+	ck_assert_int_eq(dm_ingest_walk(box, NULL, &opt, &ops, &e), DM_OK);
+	ck_assert_ptr_null(strstr(r.log.data, "moved"));
+	ck_assert(!exists("done/cur/1700000009.M9P9.host"));
+	rec_free(&r);
+	remove_tree();
+}
+END_TEST
+
+/*
+ * A message that cannot be read (no permission) is a problem of its own, named
+ * with its path, with no bytes, and goes to failed_to, never move_to.
+ */
+START_TEST(test_maildir_unreadable_message_goes_to_failed)
+{
+	struct dm_walk_options opt = {0};
+	struct dm_walk_ops ops;
+	struct dm_error e;
+	struct rec r;
+	char box[512], p[512], done[512], failed[512], *log;
+	uid_t uid = geteuid();
+
+	make_maildir();
+	snprintf(box, sizeof(box), "%s/box", tmpdir);
+	snprintf(done, sizeof(done), "%s/done", tmpdir);
+	snprintf(failed, sizeof(failed), "%s/failed", tmpdir);
+	opt.move_to = done;
+	opt.failed_to = failed;
+	/* root reads anything: walk as nobody, in folders anyone may change. */
+	snprintf(p, sizeof(p), "chmod -R a+rwX '%s'", tmpdir);
+	ck_assert_int_eq(system(p), 0);
+	snprintf(p, sizeof(p), "%s/box/new/1700000000.M1P1.host", tmpdir);
+	ck_assert_int_eq(chmod(p, 0), 0);
+	if (uid == 0)
+		ck_assert_int_eq(seteuid(65534), 0);
+	rec_init(&r, &ops);
+	ops.unit_begin = rec_begin_path;
+	ck_assert_int_eq(dm_ingest_walk(box, NULL, &opt, &ops, &e), DM_OK);
+	if (uid == 0)
+		ck_assert_int_eq(seteuid(0), 0);
+	log = strip_tmp(r.log.data);
+	ck_assert_ptr_nonnull(strstr(log,
+	    "problem - -2 io: cannot open /box/new/1700000000.M1P1.host: "
+	    "Permission denied\n"
+	    "moved /box/new/1700000000.M1P1.host -> "
+	    "/failed/cur/1700000000.M1P1.host\n"));
+	dm_free(log);
+	ck_assert(exists("failed/cur/1700000000.M1P1.host"));
+	ck_assert(!exists("done/cur/1700000000.M1P1.host"));
+	rec_free(&r);
+	remove_tree();
+}
+END_TEST
+
+/* Makes tmpdir/<name>/<name>/... n deep (names of 250 bytes), by folder
+ * descriptors, and returns the path's length: no path is ever opened whole. */
+static size_t
+deep_folder(char *out, size_t outlen, int n)
+{
+	char name[251];
+	int fd, next, i;
+	size_t len;
+
+	memset(name, 'd', 250);
+	name[250] = '\0';
+	fd = open(tmpdir, O_RDONLY | O_DIRECTORY);
+	len = (size_t)snprintf(out, outlen, "%s", tmpdir);
+	for (i = 0; i < n; i++) {
+		ck_assert_int_eq(mkdirat(fd, name, 0700), 0);
+		next = openat(fd, name, O_RDONLY | O_DIRECTORY);
+		ck_assert_int_ge(next, 0);
+		close(fd);
+		fd = next;
+		len += (size_t)snprintf(out + len, outlen - len, "/%s", name);
+	}
+	close(fd);
+	return len;
+}
+
+/*
+ * A Maildir deep enough that its messages' paths pass PATH_MAX (4096): read and
+ * moved through folder descriptors, not skipped.
+ */
+START_TEST(test_maildir_message_path_over_4096_bytes)
+{
+	struct dm_walk_options opt = {0};
+	struct dm_walk_ops ops;
+	struct dm_error e;
+	struct rec r;
+	char box[8192], done[512], msg[300];
+	int fd, dfd;
+
+	make_tmpdir();
+	deep_folder(box, sizeof(box) - 300, 16);
+	strcat(box, "/box");
+	ck_assert_int_eq(mkdir(box, 0700), 0);
+	fd = open(box, O_RDONLY | O_DIRECTORY);
+	ck_assert_int_eq(mkdirat(fd, "new", 0700), 0);
+	ck_assert_int_eq(mkdirat(fd, "cur", 0700), 0);
+	dfd = openat(fd, "new", O_RDONLY | O_DIRECTORY);
+	memset(msg, 'm', 240);
+	strcpy(msg + 240, ".M1P1.host");
+	close(fd);
+	fd = openat(dfd, msg, O_WRONLY | O_CREAT, 0600);
+	{
+		size_t len;
+		char *bytes = slurp(DATA "zip_attachment.eml", &len);
+
+		ck_assert_int_eq(write(fd, bytes, len), (ssize_t)len);
+		free(bytes);
+	}
+	close(fd);
+	close(dfd);
+	ck_assert_uint_gt(strlen(box) + strlen("/new/") + strlen(msg), 4096);
+	snprintf(done, sizeof(done), "%s/done", tmpdir);
+	opt.move_to = done;
+	rec_init(&r, &ops);
+	ck_assert_int_eq(dm_ingest_walk(box, NULL, &opt, &ops, &e), DM_OK);
+	ck_assert_ptr_nonnull(strstr(r.log.data, "end ok=1\nmoved "));
+	ck_assert_ptr_nonnull(strstr(r.log.data, "payload part 2:"));
+	snprintf(box, sizeof(box), "done/cur/%s", msg);
+	ck_assert(exists(box));
 	rec_free(&r);
 	remove_tree();
 }
@@ -1212,7 +1458,7 @@ START_TEST(test_maildir_plain_mail_without_report)
 	ck_assert_int_eq(dm_ingest_walk(box, NULL, NULL, &ops, &e), DM_OK);
 	log = strip_tmp(r.log.data);
 	ck_assert_str_eq(log,
-	    "begin /box/new/1.M1.host - maildir:1.M1.host\n"
+	    "begin /box/new/1.M1.host - maildir:/box/1.M1.host\n"
 	    "problem - -7 no_report: no DMARC report found in the mail\n"
 	    "end ok=0\n");
 	dm_free(log);
@@ -1362,7 +1608,11 @@ mail_suite(void)
 	tcase_add_test(tc_walk, test_walk_mail_html_body_is_not_a_report);
 	tcase_add_test(tc_walk, test_maildir_detected);
 	tcase_add_test(tc_walk, test_maildir_units_and_moves);
-	tcase_add_test(tc_walk, test_maildir_seen_identity_is_skipped_and_left);
+	tcase_add_test(tc_walk, test_maildir_seen_message_is_moved_too);
+	tcase_add_test(tc_walk, test_maildir_identity_names_the_maildir);
+	tcase_add_test(tc_walk, test_maildir_message_moved_by_another_run);
+	tcase_add_test(tc_walk, test_maildir_unreadable_message_goes_to_failed);
+	tcase_add_test(tc_walk, test_maildir_message_path_over_4096_bytes);
 	tcase_add_test(tc_walk, test_maildir_move_failure_stops_the_walk);
 	tcase_add_test(tc_walk, test_maildir_plain_mail_without_report);
 	suite_add_tcase(s, tc_walk);

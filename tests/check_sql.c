@@ -1036,14 +1036,46 @@ START_TEST(test_store_unit_seen_before_and_after)
 	ck_assert_int_eq(dm_store_unit_seen(s, "aa11", NULL, &e), DM_OK);
 	ok(dm_store_unit_end(s, &e), &e);
 	ck_assert_int_eq(dm_store_unit_seen(s, "aa11", NULL, &e), DM_DONE);
-	/* the same Maildir message with other bytes, and other bytes with
-	 * another identity */
+	/* The identity alone says seen only while the bytes are not known
+	 * (an IMAP message not fetched yet); other bytes under the same
+	 * identity are another message: the content hash decides. */
+	ck_assert_int_eq(
+	    dm_store_unit_seen(s, NULL, "maildir:1700000000.M1P2.host", &e),
+	    DM_DONE);
 	ck_assert_int_eq(
 	    dm_store_unit_seen(s, "ffff", "maildir:1700000000.M1P2.host", &e),
-	    DM_DONE);
+	    DM_OK);
 	ck_assert_int_eq(
 	    dm_store_unit_seen(s, "ffff", "maildir:other", &e), DM_OK);
 	ck_assert_int_eq(dm_store_unit_seen(s, "ffff", NULL, &e), DM_OK);
+	dm_store_close(s);
+}
+END_TEST
+
+/* The same identity with other bytes is stored as a new input, which takes the
+ * identity; the old input keeps its bytes' hash (seen by content). */
+START_TEST(test_store_identity_reused_by_other_bytes)
+{
+	struct dm_store *s = open_memory();
+	struct dm_store_unit u = unit1;
+	struct dm_error e;
+	int failed;
+
+	ok(dm_store_unit_begin(s, &unit1, &e), &e);
+	ok(dm_store_unit_end(s, &e), &e);
+	u.sha256 = "ffff";
+	ok(dm_store_unit_begin(s, &u, &e), &e);
+	ok(dm_store_unit_end(s, &e), &e);
+	ok(dm_store_flush(s, &e), &e);
+	ROW_EQ(db_of(s),
+	    "SELECT group_concat(sha256 || '=' || ifnull(identity, '-'), ' ') "
+	    "FROM (SELECT sha256, identity FROM input ORDER BY id)",
+	    "aa11=- ffff=maildir:1700000000.M1P2.host");
+	ck_assert_int_eq(
+	    dm_store_unit_lookup(s, "aa11", NULL, &failed, &e), DM_DONE);
+	ck_assert_int_eq(failed, 0);
+	ck_assert_int_eq(
+	    dm_store_unit_lookup(s, "ffff", NULL, &failed, &e), DM_DONE);
 	dm_store_close(s);
 }
 END_TEST
@@ -2174,6 +2206,7 @@ sql_suite(void)
 	tcase_add_checked_fixture(tc, tmp_setup, tmp_teardown);
 	tcase_add_test(tc, test_store_sums_saturate);
 	tcase_add_test(tc, test_store_unit_seen_before_and_after);
+	tcase_add_test(tc, test_store_identity_reused_by_other_bytes);
 	tcase_add_test(tc, test_store_crash_mid_unit_is_redone);
 	tcase_add_test(tc, test_store_pending_input_is_processed_again);
 	tcase_add_test(tc, test_store_batch_commits_after_1s);

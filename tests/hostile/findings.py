@@ -219,6 +219,212 @@ def count_int64_max(t):
     return p
 
 
+# ---- 5-7. Maildir identity, unreadable messages, moves -------------------------------------
+
+def maildir(t, name, messages):
+    """A Maildir under t with messages {file name in new/: bytes}."""
+    box = t.path(name)
+    for sub in ("cur", "new", "tmp"):
+        os.makedirs(os.path.join(box, sub), exist_ok=True)
+    for fname, data in messages.items():
+        t.write(os.path.join(name, "new", fname), data)
+    return box
+
+
+def listing(path):
+    return sorted(os.listdir(path)) if os.path.isdir(path) else []
+
+
+def report_ids(t):
+    with harness.connect(t.db) as con:
+        return sorted(r[0] for r in con.execute("SELECT report_id FROM report"))
+
+
+def maildir_same_name(t):
+    """Two Maildirs holding messages of the same name but other content: both stored, both
+    moved (the identity includes the Maildir; the content hash decides)."""
+    a = maildir(t, "a", {"1700000000.M1P1.host": report_mail([("r.xml", good_xml("md-a"))])})
+    b = maildir(t, "b", {"1700000000.M1P1.host": report_mail([("r.xml", good_xml("md-b"))])})
+    res = t.dm("ingest", "--json", "--move-to", t.path("done"), a, b)
+    p = exit_is(res, 0, "ingest of two Maildirs")
+    p += expect(report_ids(t) == ["md-a", "md-b"], f"reports {report_ids(t)}: expected both")
+    p += expect(listing(os.path.join(a, "new")) == [] and listing(os.path.join(b, "new")) == [],
+                f"left in new/: {listing(os.path.join(a, 'new'))} {listing(os.path.join(b, 'new'))}")
+    return p
+
+
+def as_nobody():
+    """preexec_fn: run the child as nobody when we are root (root reads anything)."""
+    if os.geteuid() == 0:
+        os.setgid(65534)
+        os.setuid(65534)
+
+
+def maildir_unreadable(t):
+    """A message that cannot be read (EACCES) goes to --failed-to, never --move-to; its
+    quarantine entry names where it went and says that no bytes were kept."""
+    box = maildir(t, "box", {"1.M1P1.t": report_mail([("r.xml", good_xml("md-ok"))]),
+                             "2.M2P1.t": report_mail([("r.xml", good_xml("md-locked"))])})
+    os.chmod(os.path.dirname(t.dir), 0o711)     # the suite's temporary folder, 0700
+    for d, _, files in os.walk(t.dir):
+        os.chmod(d, 0o777)
+    os.chmod(os.path.join(box, "new", "2.M2P1.t"), 0)
+    done, failed = t.path("done"), t.path("failed")
+    r = subprocess.run([harness.DMARCSTAT, "ingest", "--db", t.db, "--move-to", done,
+                        "--failed-to", failed, box], capture_output=True, text=True,
+                       preexec_fn=as_nobody, timeout=60 * harness.SLOW)
+    p = expect(r.returncode == 1, f"exit {r.returncode}, expected 1: {r.stderr[-300:]!r}")
+    p += expect(listing(os.path.join(failed, "cur")) == ["2.M2P1.t"]
+                and listing(os.path.join(done, "cur")) == ["1.M1P1.t"],
+                f"done {listing(os.path.join(done, 'cur'))}, failed "
+                f"{listing(os.path.join(failed, 'cur'))}")
+    rows = t.quarantine()
+    want = os.path.join(failed, "cur", "2.M2P1.t")
+    p += expect(len(rows) == 1 and rows[0].get("path") == want
+                and "Permission denied; no bytes kept" in (rows[0].get("message") or ""),
+                f"quarantine {rows}: expected one entry at {want} saying no bytes were kept")
+    return p
+
+
+def maildir_seen_moved(t):
+    """--move-to also moves messages skipped as seen (here: processed by a run without
+    --move-to); one that failed back then goes to --failed-to."""
+    box = maildir(t, "box", {"1.M1P1.t": report_mail([("r.xml", good_xml("md-seen"))]),
+                             "2.M2P1.t": report_mail([("r.xml", BROKEN)])})
+    first = t.dm("ingest", box)
+    again = t.dm("ingest", "--json", "--move-to", t.path("done"), "--failed-to",
+                 t.path("failed"), box)
+    p = exit_is(first, 1, "first run, without --move-to")
+    p += exit_is(again, 0, "second run (everything seen)")
+    p += expect((again.json() or {}).get("seen") == 2, f"summary {again.json()}: 2 seen")
+    p += expect(listing(os.path.join(box, "new")) == []
+                and listing(t.path("done/cur")) == ["1.M1P1.t"]
+                and listing(t.path("failed/cur")) == ["2.M2P1.t"],
+                f"new {listing(os.path.join(box, 'new'))}, done {listing(t.path('done/cur'))}, "
+                f"failed {listing(t.path('failed/cur'))}")
+    rows = t.quarantine()
+    p += expect([r.get("path") for r in rows] == [t.path("failed/cur/2.M2P1.t")],
+                f"quarantine paths {[r.get('path') for r in rows]}: expected the moved message")
+    return p
+
+
+def maildir_overlapping_runs(t):
+    """Two cron runs with --move-to over one Maildir at the same time: both exit 0, together
+    they move every message, and every report is stored once."""
+    n = 300
+    box = maildir(t, "box", {f"{i:04d}.M{i}P1.t": report_mail([("r.xml", good_xml(f"md-{i}"))])
+                             for i in range(n)})
+    args = [harness.DMARCSTAT, "ingest", "--quiet", "--db", t.db, "--move-to", t.path("done"), box]
+    procs = [subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    p = []
+    for i, pr in enumerate(procs):
+        try:
+            _, err = pr.communicate(timeout=120 * harness.SLOW)
+        except subprocess.TimeoutExpired:
+            pr.kill()
+            _, err = pr.communicate()
+        p += expect(pr.returncode == 0, f"run {i + 1}: exit {pr.returncode}: {err[-300:]!r}")
+    p += expect(listing(os.path.join(box, "new")) == [] and len(listing(t.path("done/cur"))) == n,
+                f"{len(listing(os.path.join(box, 'new')))} left in new/, "
+                f"{len(listing(t.path('done/cur')))} moved (of {n})")
+    p += expect(len(report_ids(t)) == n, f"{len(report_ids(t))} reports stored, expected {n}")
+    return p
+
+
+def maildir_long_path(t):
+    """A Maildir so deep that its messages' paths pass 4096 bytes: read and moved, not skipped.
+    The folders are made by descriptor: no path that long is ever opened whole."""
+    name = "d" * 250
+    fd = os.open(t.dir, os.O_RDONLY)
+    path = t.dir
+    for _ in range(16):
+        os.mkdir(name, dir_fd=fd)
+        nfd = os.open(name, os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd, path = nfd, path + "/" + name
+    os.mkdir("box", dir_fd=fd)
+    for sub in ("cur", "new", "tmp"):
+        os.mkdir("box/" + sub, dir_fd=fd)
+    msg = "m" * 240 + ".M1P1.t"
+    mfd = os.open("box/new/" + msg, os.O_WRONLY | os.O_CREAT, 0o600, dir_fd=fd)
+    os.write(mfd, report_mail([("r.xml", good_xml("md-deep"))]))
+    os.close(mfd)
+    os.close(fd)
+    box = path + "/box"
+    assert len(box) + len("/new/") + len(msg) > 4096
+    res = t.dm("ingest", "--move-to", t.path("done"), box)
+    p = exit_is(res, 0, "ingest of a deep Maildir")
+    p += expect(report_ids(t) == ["md-deep"], f"reports {report_ids(t)}")
+    p += expect(listing(t.path("done/cur")) == [msg], "the message was not moved")
+    return p
+
+
+# ---- 12, 13. A FIFO swapped in between stat and open; raw input over the caps ---------------
+
+def fifo_swapped(t):
+    """A folder entry swapped for a FIFO between stat() and open() (made certain by
+    swap_shim.c, preloaded) is refused at once, never waited on; the rest is stored."""
+    shim = t.path("swap_shim.so")
+    cc = subprocess.run(["cc", "-shared", "-fPIC", "-O1", "-o", shim,
+                         os.path.join(os.path.dirname(__file__), "swap_shim.c"), "-ldl"],
+                        capture_output=True, text=True)
+    if cc.returncode != 0:
+        return [f"cannot build swap_shim.c: {cc.stderr[-300:]}"]
+    folder = t.path("in")
+    t.write("in/a.xml", good_xml("fifo-a"))
+    t.write("in/b.xml", good_xml("fifo-b"))
+    fifo = t.path("fifo")
+    os.mkfifo(fifo)
+    env = dict(os.environ, LD_PRELOAD=shim, DM_SWAP_NAME="a.xml", DM_SWAP_FIFO=fifo,
+               ASAN_OPTIONS="verify_asan_link_order=0:" + os.environ.get("ASAN_OPTIONS", ""))
+    res = t.dm("ingest", "--json", folder, env=env, timeout=20)
+    p = expect(not res.timed_out, "ingest blocked on the FIFO (killed after the time bound)")
+    if not res.timed_out:
+        p += exit_is(res, 0, "ingest with a FIFO swapped in")
+        p += expect(report_ids(t) == ["fifo-b"], f"reports {report_ids(t)}: expected fifo-b")
+    p += expect(not os.path.exists(fifo) and os.path.exists(t.path("in/a.xml")),
+                "the shim did not swap the FIFO in (the test did not test anything)")
+    return p
+
+
+def stdin_endless(t):
+    """`yes | dmarcstat ingest -` ends with the message cap's error (exit 4: standard input is
+    not kept whole), reading no more than the cap: standard input is held in memory up to
+    DM_MAX_MESSAGE_BYTES (100 MiB), so the RSS bound is that plus the usual 64 MiB."""
+    yes = subprocess.Popen(["yes"], stdout=subprocess.PIPE)
+    try:
+        res = run(["ingest", "--db", t.db, "-"], timeout=60 * harness.SLOW, stdin=yes.stdout)
+    finally:
+        yes.kill()
+        yes.wait()
+    p = expect(not res.timed_out, "ingest - never ended")
+    p += exit_is(res, 4, "yes | ingest -")
+    p += expect("standard input exceeds 100 MiB limit (DM_MAX_MESSAGE_BYTES)" in res.err,
+                f"stderr does not name the cap: {res.err[-300:]!r}")
+    bound = harness.RSS_MIB + (0 if harness.sanitized() else 100)
+    p += expect(res.rss_mib < bound, f"peak RSS {res.rss_mib:.0f} MiB, bound {bound} MiB")
+    return p
+
+
+def sparse_4gib(t):
+    """A 4 GiB sparse file in a folder is refused by its size before it is hashed
+    (DM_MAX_INPUT_BYTES), quickly; its first bytes are kept; the good file is stored."""
+    t.write("in/good.xml", good_xml("sparse-good"))
+    with open(t.path("in/sparse.bin"), "wb") as f:
+        f.truncate(4 << 30)
+    res = t.dm("ingest", "--json", t.path("in"), timeout=10)
+    p = expect(not res.timed_out and res.seconds < 5 * harness.SLOW,
+               f"took {res.seconds:.1f} s (bound {5 * harness.SLOW} s)")
+    p += exit_is(res, 1, "ingest of a folder with a 4 GiB sparse file")
+    p += expect("sparse.bin: file larger than the 1 GiB limit (DM_MAX_INPUT_BYTES)" in res.err
+                and "only the first 16 MiB of 4.0 GiB kept" in res.err,
+                f"stderr: {res.err[-300:]!r}")
+    p += expect(report_ids(t) == ["sparse-good"], f"reports {report_ids(t)}")
+    p += expect(res.rss_mib < harness.RSS_MIB, f"peak RSS {res.rss_mib:.0f} MiB")
+    return p
+
+
 # ---- 18. The small ones ---------------------------------------------------------------------
 
 def base64_junk(t):
@@ -241,6 +447,14 @@ FINDINGS = [
     ("stdin_cut_by_cap_is_lost", stdin_cut_by_cap_is_lost),
     ("readme_pipe_wrapper", readme_pipe_wrapper),
     ("count_int64_max", count_int64_max),
+    ("maildir_same_name", maildir_same_name),
+    ("maildir_unreadable", maildir_unreadable),
+    ("maildir_seen_moved", maildir_seen_moved),
+    ("maildir_overlapping_runs", maildir_overlapping_runs),
+    ("maildir_long_path", maildir_long_path),
+    ("fifo_swapped", fifo_swapped),
+    ("stdin_endless", stdin_endless),
+    ("sparse_4gib", sparse_4gib),
     ("base64_junk", base64_junk),
 ]
 
