@@ -132,7 +132,15 @@ struct dm_query;
  */
 int dm_cli_open_query(const char *path, struct dm_query **q);
 
-/* Prints "dmarcstat: <msg>" on stderr. */
+/*
+ * s escaped for a terminal (core/escape.h: control characters, bidirectional
+ * overrides and invalid UTF-8 made visible), "-" for NULL; in a static buffer
+ * valid until the fourth call after.  Every string from a report or a mail
+ * that is printed goes through it (dm_cli_warn escapes its whole line).
+ */
+const char *dm_cli_safe(const char *s);
+
+/* Prints "dmarcstat: <msg>" on stderr, escaped like dm_cli_safe. */
 void dm_cli_warn(const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 1, 2)))

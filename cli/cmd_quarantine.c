@@ -62,9 +62,10 @@ print_row_text(const struct dm_store_quarantine_row *r)
 	char when[32];
 
 	printf("%-5" PRId64 " %-16s %-16s %s%s%s\n      %s\n", r->id,
-	    utc(r->first_seen, when, sizeof(when)), r->reason ? r->reason : "-",
-	    r->path ? r->path : "-", r->member ? ": " : "",
-	    r->member ? r->member : "", r->message ? r->message : "");
+	    utc(r->first_seen, when, sizeof(when)), dm_cli_safe(r->reason),
+	    dm_cli_safe(r->path), r->member ? ": " : "",
+	    r->member ? dm_cli_safe(r->member) : "",
+	    r->message ? dm_cli_safe(r->message) : "");
 }
 
 static int
@@ -218,10 +219,9 @@ show_text(struct dm_store *s, const struct find_ctx *f, struct dm_error *err)
 	       "message:     %s\nsize:        %" PRIu64
 	       " bytes%s\nfirst seen:  %s UTC\n"
 	       "last tried:  %s UTC\nattempts:    %u\nresolved:    %s\n",
-	    f->row.id, f->row.path ? f->row.path : "-",
-	    f->row.member ? f->row.member : "-",
-	    f->row.reason ? f->row.reason : "-",
-	    f->row.message ? f->row.message : "", f->row.size,
+	    f->row.id, dm_cli_safe(f->row.path), dm_cli_safe(f->row.member),
+	    dm_cli_safe(f->row.reason),
+	    f->row.message ? dm_cli_safe(f->row.message) : "", f->row.size,
 	    f->row.truncated ? " (only the first bytes kept)" : "",
 	    utc(f->row.first_seen, a, sizeof(a)),
 	    utc(f->row.last_tried, b, sizeof(b)), f->row.attempts,

@@ -11,20 +11,47 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "error.h"
+#include "escape.h"
+#include "mem.h"
 #include "query.h"
 #include "report.h"
 #include "store.h"
 
+/*
+ * The line is escaped whole (core/escape.h): it quotes paths, member names and
+ * messages that strangers chose, and must not act on the terminal.
+ */
 void
 dm_cli_warn(const char *fmt, ...)
 {
+	struct dm_buf line, safe;
 	va_list ap;
+	int rc;
 
-	fputs("dmarcstat: ", stderr);
+	dm_buf_init(&line, 1 << 20);
+	dm_buf_init(&safe, 1 << 22);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	rc = dm_buf_addv(&line, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	if (rc == DM_OK)
+		rc = dm_escape_text(&safe, line.data);
+	fprintf(stderr, "dmarcstat: %s\n",
+	    rc == DM_OK ? safe.data : "(message too long to show)");
+	dm_buf_free(&line);
+	dm_buf_free(&safe);
+}
+
+const char *
+dm_cli_safe(const char *s)
+{
+	static char bufs[4][16384];
+	static int i;
+
+	if (s == NULL)
+		return "-";
+	i = (i + 1) % 4;
+	return dm_escape_line(bufs[i], sizeof(bufs[i]), s);
 }
 
 /* mkdir -p with mode 0700 for what it creates. */

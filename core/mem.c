@@ -128,28 +128,40 @@ dm_buf_adds(struct dm_buf *b, const char *s)
 }
 
 int
-dm_buf_addf(struct dm_buf *b, const char *fmt, ...)
+dm_buf_addv(struct dm_buf *b, const char *fmt, va_list ap)
 {
 	char small[256];
-	va_list ap;
+	va_list again;
 	int n, rc;
 	char *big;
 
-	va_start(ap, fmt);
+	va_copy(again, ap);
 	n = vsnprintf(small, sizeof(small), fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return DM_EINVAL;
-	if ((size_t)n < sizeof(small))
-		return dm_buf_add(b, small, (size_t)n);
+	if (n < 0 || (size_t)n < sizeof(small)) {
+		va_end(again);
+		return n < 0 ? DM_EINVAL : dm_buf_add(b, small, (size_t)n);
+	}
 	big = dm_malloc((size_t)n + 1);
-	if (big == NULL)
+	if (big == NULL) {
+		va_end(again);
 		return DM_ENOMEM;
-	va_start(ap, fmt);
-	vsnprintf(big, (size_t)n + 1, fmt, ap);
-	va_end(ap);
+	}
+	vsnprintf(big, (size_t)n + 1, fmt, again);
+	va_end(again);
 	rc = dm_buf_add(b, big, (size_t)n);
 	dm_free(big);
+	return rc;
+}
+
+int
+dm_buf_addf(struct dm_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = dm_buf_addv(b, fmt, ap);
+	va_end(ap);
 	return rc;
 }
 

@@ -10,6 +10,7 @@
 #ifndef DM_MEM_H
 #define DM_MEM_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 void *dm_malloc(size_t n);
@@ -40,6 +41,12 @@ int dm_buf_adds(struct dm_buf *b, const char *s);
 int dm_buf_addf(struct dm_buf *b, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* dm_buf_addf with a va_list (ap is used up). */
+int dm_buf_addv(struct dm_buf *b, const char *fmt, va_list ap)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 0)))
 #endif
     ;
 void dm_buf_reset(struct dm_buf *b);

@@ -5,11 +5,87 @@
 #include <string.h>
 
 #include "error.h"
+#include "escape.h"
 #include "json.h"
 #include "limits.h"
 #include "mem.h"
 #include "model.h"
 #include "sha256.h"
+
+/* dm_escape_text of s, as a string the test frees. */
+static char *
+escaped(const char *s)
+{
+	struct dm_buf b;
+
+	dm_buf_init(&b, 1 << 16);
+	ck_assert_int_eq(dm_escape_text(&b, s), DM_OK);
+	if (b.data == NULL)
+		ck_assert_int_eq(dm_buf_adds(&b, ""), DM_OK);
+	return dm_buf_take(&b);
+}
+
+static void
+escapes_to(const char *s, const char *want)
+{
+	char *got = escaped(s);
+
+	ck_assert_str_eq(got, want);
+	dm_free(got);
+}
+
+/*
+ * Every character that could act on a terminal or forge what a line says is
+ * made visible: C0 controls (ESC starting a screen clear, BEL, CR, LF), DEL,
+ * C1 controls (CSI), bidirectional overrides and isolates, line separators,
+ * invalid UTF-8; the backslash doubles so that no escape can be forged.  Other
+ * scripts stay as they are.
+ */
+START_TEST(test_escape_text_makes_controls_visible)
+{
+	escapes_to("report.xml", "report.xml");
+	escapes_to("\x1b[2J\x1b]0;owned\x07", "\\x1b[2J\\x1b]0;owned\\x07");
+	escapes_to(
+	    "a.xml\r\ndmarcstat: stored", "a.xml\\x0d\\x0admarcstat: stored");
+	escapes_to("tab\tdel\x7f", "tab\\x09del\\x7f");
+	escapes_to("csi\xc2\x9b"
+	           "2J",
+	    "csi\\u009b2J");
+	escapes_to("invoice\xe2\x80\xaegpj.exe", "invoice\\u202egpj.exe");
+	escapes_to(
+	    "\xe2\x81\xa6x\xe2\x81\xa9 \xd8\x9c \xe2\x80\x8e\xe2\x80\x8f",
+	    "\\u2066x\\u2069 \\u061c \\u200e\\u200f");
+	escapes_to(
+	    "line\xe2\x80\xa8para\xe2\x80\xa9", "line\\u2028para\\u2029");
+	escapes_to("bad\xff\xc0\x80\xe2\x82", "bad\\xff\\xc0\\x80\\xe2\\x82");
+	escapes_to("C:\\x1b", "C:\\\\x1b");
+	escapes_to("caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80",
+	    "caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80");
+	escapes_to(NULL, "");
+}
+END_TEST
+
+/* The fixed-buffer form never cuts an escape or a character in two. */
+START_TEST(test_escape_line_truncates_whole)
+{
+	char buf[12];
+
+	ck_assert_str_eq(dm_escape_line(buf, sizeof(buf),
+	                     "a\x1b"
+	                     "b"),
+	    "a\\x1bb");
+	ck_assert_str_eq(dm_escape_line(buf, sizeof(buf),
+	                     "abcdef\x1b"
+	                     "ghij"),
+	    "abcdef...");
+	ck_assert_str_eq(
+	    dm_escape_line(buf, sizeof(buf), "abcdefg\xe6\x97\xa5\xe6\x97\xa5"),
+	    "abcdefg...");
+	ck_assert_str_eq(
+	    dm_escape_line(buf, sizeof(buf), "abcdefghijk"), "abcdefghijk");
+	ck_assert_str_eq(dm_escape_line(buf, sizeof(buf), NULL), "");
+}
+END_TEST
 
 START_TEST(test_error_set_returns_code_and_flattens)
 {
@@ -155,6 +231,8 @@ core_suite(void)
 	tcase_add_test(tc, test_fixup_names_complete);
 	tcase_add_test(tc, test_limits_defaults);
 	tcase_add_test(tc, test_json_escapes_hostile_strings);
+	tcase_add_test(tc, test_escape_text_makes_controls_visible);
+	tcase_add_test(tc, test_escape_line_truncates_whole);
 	suite_add_tcase(s, tc);
 	return s;
 }

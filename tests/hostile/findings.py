@@ -425,6 +425,50 @@ def sparse_4gib(t):
     return p
 
 
+# ---- 14. Terminal escapes in member and attachment names -----------------------------------
+
+# A zip member name keeps to ASCII: libarchive drops names it cannot convert to the locale's
+# charset (C: ASCII); U+202E comes in the attachment's name, which GMime decodes to UTF-8.
+EVIL = "\x1b[2J\x1b]0;owned\x07\r\ndmarcstat: stored 1 report.xml"
+RAW = [b"\x1b", b"\x07", b"\r", "\u202e".encode()]
+
+
+def raw_in(text):
+    """The raw control bytes of EVIL found in text (str or bytes)."""
+    data = text.encode() if isinstance(text, str) else text
+    return [r for r in RAW if r in data]
+
+
+def terminal_escapes(t):
+    """A zip member name and a MIME attachment name with ESC sequences, BEL, CR LF (a forged
+    line) and U+202E: every one is escaped on stderr (ingest, parse) and stdout (quarantine
+    list, show)."""
+    import io
+    import zipfile
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr(EVIL, BROKEN)
+    zpath = t.write("evil.zip", buf.getvalue())
+    mail = report_mail([("x.xml", BROKEN)]).replace(
+        b"filename=x.xml",
+        b"filename*=utf-8''%1B%5B2J%07%0D%0Admarcstat%3A%20stored%E2%80%AEgpj.xml")
+    mpath = t.write("evil.eml", mail)
+    p = []
+    for args in (["ingest", zpath, mpath], ["parse", zpath, mpath]):
+        res = t.dm(*args)
+        p += expect(res.rc == 1 and not raw_in(res.err) and "\\x1b[2J" in res.err
+                    and "\\u202egpj.xml" in res.err,
+                    f"{args[0]}: exit {res.rc}, raw {raw_in(res.err)} in {res.err[-400:]!r}")
+    listed = t.dm("quarantine", "list")
+    p += expect(not raw_in(listed.out) and b"\\x1b[2J" in listed.out,
+                f"quarantine list: raw {raw_in(listed.out)} in {listed.out[-400:]!r}")
+    for entry, shows in (("1", b"\\x1b]0;owned\\x07"), ("2", b"\\u202egpj.xml")):
+        shown = t.dm("quarantine", "show", entry)
+        p += expect(shown.rc == 0 and not raw_in(shown.out) and shows in shown.out,
+                    f"quarantine show {entry}: raw {raw_in(shown.out)} in {shown.out[:400]!r}")
+    return p
+
+
 # ---- 18. The small ones ---------------------------------------------------------------------
 
 def base64_junk(t):
@@ -455,6 +499,7 @@ FINDINGS = [
     ("fifo_swapped", fifo_swapped),
     ("stdin_endless", stdin_endless),
     ("sparse_4gib", sparse_4gib),
+    ("terminal_escapes", terminal_escapes),
     ("base64_junk", base64_junk),
 ]
 
