@@ -126,9 +126,9 @@ int dm_cli_period(const struct dm_cli_period *p, int64_t default_days,
 
 struct dm_query;
 /*
- * Opens the database at path read-only, upgrading an older schema first.
- * DM_EXIT_OK, or DM_EXIT_FATAL after a message (no file there, not a
- * database).
+ * Opens the database at path read-only: it is never written, not even to
+ * upgrade an older schema (ingest does that).  DM_EXIT_OK, or DM_EXIT_FATAL
+ * after a message (no file there, not a database, an older schema).
  */
 int dm_cli_open_query(const char *path, struct dm_query **q);
 
@@ -139,6 +139,12 @@ int dm_cli_open_query(const char *path, struct dm_query **q);
  * that is printed goes through it (dm_cli_warn escapes its whole line).
  */
 const char *dm_cli_safe(const char *s);
+
+/*
+ * Before writing a database that exists: warns on stderr when anyone may
+ * write it, or when it belongs to another user.
+ */
+void dm_cli_db_warnings(const char *path);
 
 /* Prints "dmarcstat: <msg>" on stderr, escaped like dm_cli_safe. */
 void dm_cli_warn(const char *fmt, ...)

@@ -380,6 +380,7 @@ dm_cmd_ingest(int argc, char **argv)
 		return rc;
 	if (a.db == NULL && (a.db = dm_cli_default_db(1)) == NULL)
 		return DM_EXIT_FATAL;
+	dm_cli_db_warnings(a.db);
 	/* A bad --resolver or MMDB file is refused before anything is stored.
 	 */
 	if (a.enrich && (rc = dm_cli_dns_open(&a.dns, &dns)) != DM_EXIT_OK)

@@ -3,6 +3,7 @@
  * inputs that could not be stored, why, and a way to run them again through the
  * current parser.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -194,16 +195,31 @@ find_free(struct find_ctx *f)
 	dm_free(f->message);
 }
 
+/* An entry ID: a decimal number from 1 to INT64_MAX, nothing else (no sign,
+ * no space, no overflow clamped to the maximum). */
 static int
 parse_id(const char *s, int64_t *id)
 {
 	char *end;
-	long long v = strtoll(s, &end, 10);
+	long long v;
 
-	if (*s == '\0' || *end != '\0' || v <= 0)
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (*end != '\0' || errno == ERANGE || v <= 0)
 		return -1;
 	*id = v;
 	return 0;
+}
+
+static int
+bad_id(const char *sub, const char *arg, struct dm_error *err)
+{
+	return dm_error_set(err, DM_EINVAL,
+	    "quarantine %s: '%s' is not an entry ID (a number from 1 to "
+	    "9223372036854775807)",
+	    sub, arg);
 }
 
 static int
@@ -245,9 +261,12 @@ cmd_show(struct dm_store *s, const struct qargs *a, int argc, char **argv,
 	size_t n = 0;
 	int rc;
 
-	if (argc != 1 || parse_id(argv[0], &f.id) != 0)
-		return dm_error_set(
-		    err, DM_EINVAL, "quarantine show: expected one entry ID");
+	if (argc != 1)
+		return dm_error_set(err, DM_EINVAL,
+		    "quarantine show: expected one entry ID, got %d arguments",
+		    argc);
+	if (parse_id(argv[0], &f.id) != 0)
+		return bad_id("show", argv[0], err);
 	rc = each_row(s, 1, find_one, &f, err);
 	if (rc == DM_OK && !f.found)
 		rc = dm_error_set(
@@ -338,8 +357,7 @@ cmd_retry(struct dm_store *s, int argc, char **argv, int *still_failing,
 		struct dm_store_quarantine_row r = {0};
 
 		if (parse_id(argv[i], &id) != 0) {
-			rc = dm_error_set(err, DM_EINVAL,
-			    "quarantine retry: bad ID '%s'", argv[i]);
+			rc = bad_id("retry", argv[i], err);
 			break;
 		}
 		r.id = id;
@@ -396,7 +414,12 @@ dispatch(struct dm_store *s, const struct qargs *a, int argc, char **argv,
 {
 	const char *sub = argc > 0 ? argv[0] : "list";
 
-	if (strcmp(sub, "list") == 0 && argc <= 1)
+	if (strcmp(sub, "list") == 0 && argc > 1)
+		return dm_error_set(err, DM_EINVAL,
+		    "quarantine list: unexpected argument '%s' (list takes no "
+		    "arguments; see 'dmarcstat quarantine --help')",
+		    argv[1]);
+	if (strcmp(sub, "list") == 0)
 		return cmd_list(s, a, err);
 	if (strcmp(sub, "show") == 0)
 		return cmd_show(s, a, argc - 1, argv + 1, err);
@@ -420,6 +443,7 @@ dm_cmd_quarantine(int argc, char **argv)
 		return rc;
 	if (a.db == NULL && (a.db = dm_cli_default_db(1)) == NULL)
 		return DM_EXIT_FATAL;
+	dm_cli_db_warnings(a.db);
 	dm_error_clear(&err);
 	if (dm_store_open(&s, a.db, &err) != DM_OK) {
 		dm_cli_warn("%s", err.msg);

@@ -54,6 +54,25 @@ dm_cli_safe(const char *s)
 	return dm_escape_line(bufs[i], sizeof(bufs[i]), s);
 }
 
+void
+dm_cli_db_warnings(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0)
+		return;
+	if (st.st_mode & S_IWOTH)
+		dm_cli_warn("warning: %s is writable by anyone (mode %04o): "
+		            "anyone on this host can change what it says "
+		            "(chmod 600 it)",
+		    path, (unsigned)(st.st_mode & 07777));
+	if (st.st_uid != geteuid())
+		dm_cli_warn("warning: %s belongs to user %u, not to you (%u): "
+		            "its -wal and -shm files will belong to you, and "
+		            "may lock its owner out",
+		    path, (unsigned)st.st_uid, (unsigned)geteuid());
+}
+
 /* mkdir -p with mode 0700 for what it creates. */
 static int
 make_dirs(char *path)
@@ -123,13 +142,13 @@ dm_cli_parse_days(const char *s, int64_t *days)
 }
 
 /*
- * A database written by an older build lacks the newer tables: opening it once
- * with the store runs the migrations, then reading is tried again.
+ * Read-only: reading never writes the database, not even to create or upgrade
+ * a schema (an empty file got one), so that a user who may only read it can
+ * report too.  A database written by an older build is upgraded by ingest.
  */
 int
 dm_cli_open_query(const char *path, struct dm_query **q)
 {
-	struct dm_store *s = NULL;
 	struct dm_error err;
 
 	dm_error_clear(&err);
@@ -141,12 +160,6 @@ dm_cli_open_query(const char *path, struct dm_query **q)
 	}
 	if (dm_query_open(q, path, &err) == DM_OK)
 		return DM_EXIT_OK;
-	if (err.reason != NULL && strcmp(err.reason, "db_schema") == 0 &&
-	    dm_store_open(&s, path, &err) == DM_OK) {
-		dm_store_close(s);
-		if (dm_query_open(q, path, &err) == DM_OK)
-			return DM_EXIT_OK;
-	}
 	dm_cli_warn("%s", err.msg);
 	return DM_EXIT_FATAL;
 }

@@ -9,8 +9,10 @@
  */
 #include "query.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -71,27 +73,141 @@ sum_final(sqlite3_context *c)
 		sqlite3_result_int64(c, a->v);
 }
 
+/*
+ * "file:<path>?immutable=1" for sqlite3_open_v2 (SQLITE_OPEN_URI), with what a
+ * URI cannot hold percent-encoded; NULL when out of memory.
+ */
+static char *
+immutable_uri(const char *path)
+{
+	struct dm_buf b;
+	const unsigned char *p;
+	int rc;
+
+	dm_buf_init(&b, (size_t)1 << 20);
+	rc = dm_buf_adds(&b, "file:");
+	for (p = (const unsigned char *)path; rc == DM_OK && *p != '\0'; p++)
+		rc = *p == '?' || *p == '#' || *p == '%' || *p < 0x21 ||
+		             *p >= 0x7f
+		         ? dm_buf_addf(&b, "%%%02X", *p)
+		         : dm_buf_add(&b, p, 1);
+	if (rc == DM_OK)
+		rc = dm_buf_adds(&b, "?immutable=1");
+	if (rc != DM_OK) {
+		dm_buf_free(&b);
+		return NULL;
+	}
+	return dm_buf_take(&b);
+}
+
+/* The read-only connection, with dm_sum() registered. */
+static int
+connect(struct dm_query *q, const char *name, int flags, const char *path,
+    struct dm_error *err)
+{
+	int rc =
+	    sqlite3_open_v2(name, &q->db, SQLITE_OPEN_READONLY | flags, NULL);
+
+	if (rc != SQLITE_OK)
+		return dm_error_setr(err, DM_EDB, "db_open",
+		    "%s: cannot open the database: %s", path,
+		    q->db != NULL ? sqlite3_errmsg(q->db) : sqlite3_errstr(rc));
+	sqlite3_busy_timeout(q->db, 5000);
+	if (sqlite3_create_function_v2(q->db, "dm_sum", 1,
+	        SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, NULL, sum_step,
+	        sum_final, NULL) != SQLITE_OK)
+		return dm_error_set(err, DM_ENOMEM, "%s: out of memory", path);
+	return DM_OK;
+}
+
+/* PRAGMA application_id, the first read: SQLite's result code when it fails.
+ */
+static int
+application_id(struct dm_query *q, int *app)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = sqlite3_prepare_v2(q->db, "PRAGMA application_id", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return sqlite3_extended_errcode(q->db);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		*app = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? SQLITE_OK : sqlite3_extended_errcode(q->db);
+}
+
+/*
+ * A reader of a WAL database must be able to write its -shm file; one who may
+ * read the database but not write its folder cannot.  When no -wal file is
+ * there (no ingest is writing), everything is in the database file, and it is
+ * read as immutable.  Otherwise it cannot be read safely now.
+ */
+static int
+reopen_immutable(struct dm_query *q, const char *path, struct dm_error *err)
+{
+	char *wal, *uri;
+	int rc, busy;
+
+	if ((wal = dm_malloc(strlen(path) + 5)) == NULL)
+		return dm_error_set(err, DM_ENOMEM, "out of memory");
+	snprintf(wal, strlen(path) + 5, "%s-wal", path);
+	busy = access(wal, F_OK) == 0;
+	dm_free(wal);
+	if (busy)
+		return dm_error_setr(err, DM_EDB, "db_open",
+		    "%s: cannot read the database while an ingest writes it "
+		    "(its -wal file is there) without write access to its "
+		    "folder; run this as the database's owner, or again once "
+		    "the ingest is done",
+		    path);
+	sqlite3_close(q->db);
+	q->db = NULL;
+	if ((uri = immutable_uri(path)) == NULL)
+		return dm_error_set(err, DM_ENOMEM, "out of memory");
+	rc = connect(q, uri, SQLITE_OPEN_URI, path, err);
+	dm_free(uri);
+	return rc;
+}
+
+/* Opens path read-only: never written, whoever runs the report. */
+static int
+open_readonly(
+    struct dm_query *q, const char *path, int *app, struct dm_error *err)
+{
+	int rc;
+
+	if ((rc = connect(q, path, 0, path, err)) != DM_OK)
+		return rc;
+	rc = application_id(q, app);
+	if ((rc & 0xff) == SQLITE_READONLY || (rc & 0xff) == SQLITE_CANTOPEN) {
+		if ((rc = reopen_immutable(q, path, err)) != DM_OK)
+			return rc;
+		rc = application_id(q, app);
+	}
+	if (rc != SQLITE_OK)
+		return dm_error_setr(err, DM_EDB, "db_open",
+		    "%s: cannot read the database: %s", path,
+		    sqlite3_errmsg(q->db));
+	return DM_OK;
+}
+
 int
 dm_query_open(struct dm_query **out, const char *path, struct dm_error *err)
 {
 	struct dm_query *q;
-	int rc;
+	int rc, app = 0;
 
 	*out = NULL;
 	if ((q = dm_calloc(1, sizeof(*q))) == NULL)
 		return dm_error_set(err, DM_ENOMEM, "out of memory");
-	rc = sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READONLY, NULL);
-	if (rc != SQLITE_OK) {
-		dm_error_setr(err, DM_EDB, "db_open",
-		    "%s: cannot open the database: %s", path,
-		    q->db != NULL ? sqlite3_errmsg(q->db) : sqlite3_errstr(rc));
+	if (open_readonly(q, path, &app, err) != DM_OK)
 		goto fail;
-	}
-	sqlite3_busy_timeout(q->db, 5000);
-	if (sqlite3_create_function_v2(q->db, "dm_sum", 1,
-	        SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, NULL, sum_step,
-	        sum_final, NULL) != SQLITE_OK) {
-		dm_error_set(err, DM_ENOMEM, "%s: out of memory", path);
+	if (app != 0 && app != DM_SQL_APPLICATION_ID) {
+		dm_error_setr(err, DM_EDB, "db_schema",
+		    "%s: not a dmarcstat database: its application id is "
+		    "0x%08x (another program's)",
+		    path, (unsigned)app);
 		goto fail;
 	}
 	rc = sqlite3_exec(q->db,

@@ -328,16 +328,15 @@ exec(
 	return DM_OK;
 }
 
-/* Reads PRAGMA user_version; the first read of the file, so it is where junk
+/* Reads an integer PRAGMA; the first read of the file, so it is where junk
  * shows. */
 static int
-user_version(struct dm_store *s, int *v, struct dm_error *err)
+pragma_int(struct dm_store *s, const char *sql, int *v, struct dm_error *err)
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) !=
-	    SQLITE_OK)
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
 		goto fail;
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
@@ -352,14 +351,21 @@ fail:
 	return dm_store_db_error(s, "reading the schema version", err);
 }
 
+/* Counts the tables of sqlite_master, or (ours = 1) those a dmarcstat
+ * database of any version has. */
 static int
-table_count(struct dm_store *s, int *n, struct dm_error *err)
+table_count(struct dm_store *s, int ours, int *n, struct dm_error *err)
 {
+	static const char all[] = "SELECT count(*) FROM sqlite_master";
+	static const char mine[] =
+	    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name "
+	    "IN ('input', 'report', 'record', 'reason', 'dkim_result', "
+	    "'spf_result', 'quarantine')";
 	sqlite3_stmt *st;
 	int rc;
 
-	if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM sqlite_master", -1,
-	        &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(s->db, ours ? mine : all, -1, &st, NULL) !=
+	    SQLITE_OK)
 		return dm_store_db_error(s, "reading the schema", err);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
@@ -370,27 +376,56 @@ table_count(struct dm_store *s, int *n, struct dm_error *err)
 	return DM_OK;
 }
 
-/* Refuses what we must not touch; the file is still unchanged when this fails.
+/*
+ * A file without our application id: empty (a new database), or one written
+ * before the id was set, which must then hold our tables.
  */
 static int
-check_schema(struct dm_store *s, int *v, struct dm_error *err)
+check_unmarked(struct dm_store *s, int v, struct dm_error *err)
 {
 	int n = 0;
 
-	if (user_version(s, v, err) != DM_OK)
+	if (v == 0 && table_count(s, 0, &n, err) != DM_OK)
 		return DM_EDB;
+	if (v == 0 && n > 0)
+		return dm_error_set(err, DM_EDB,
+		    "not a dmarcstat database: it has other tables and no "
+		    "schema version");
+	if (v > 0 && table_count(s, 1, &n, err) != DM_OK)
+		return DM_EDB;
+	if (v > 0 && n < 7)
+		return dm_error_set(err, DM_EDB,
+		    "not a dmarcstat database: schema version %d, but not "
+		    "dmarcstat's tables (and no dmarcstat application id)",
+		    v);
+	return DM_OK;
+}
+
+/*
+ * Refuses what we must not touch; the file is still unchanged when this fails
+ * (nothing has been written, not even the switch to WAL).  *v is the schema
+ * version, *app the application id.
+ */
+static int
+check_schema(struct dm_store *s, int *v, int *app, struct dm_error *err)
+{
+	if (pragma_int(s, "PRAGMA application_id", app, err) != DM_OK ||
+	    pragma_int(s, "PRAGMA user_version", v, err) != DM_OK)
+		return DM_EDB;
+	if (*app != 0 && *app != DM_SQL_APPLICATION_ID)
+		return dm_error_set(err, DM_EDB,
+		    "not a dmarcstat database: its application id is 0x%08x "
+		    "(another program's)",
+		    (unsigned)*app);
+	if (*v < 0)
+		return dm_error_set(err, DM_EDB,
+		    "not a dmarcstat database: schema version %d", *v);
 	if (*v > dm_store_schema_version())
 		return dm_error_set(err, DM_EDB,
 		    "database schema version %d is newer than this dmarcstat "
 		    "supports (%d)",
 		    *v, dm_store_schema_version());
-	if (*v == 0 && table_count(s, &n, err) != DM_OK)
-		return DM_EDB;
-	if (*v == 0 && n > 0)
-		return dm_error_set(err, DM_EDB,
-		    "not a dmarcstat database: it has other tables and no "
-		    "schema version");
-	return DM_OK;
+	return *app == 0 ? check_unmarked(s, *v, err) : DM_OK;
 }
 
 /*
@@ -414,7 +449,7 @@ create_schema(struct dm_store *s, struct dm_error *err)
 static int
 upgrade_schema(struct dm_store *s, int from, struct dm_error *err)
 {
-	char what[64], sql[64];
+	char what[64], sql[128];
 	size_t i;
 
 	if (exec(s, dm_sql_drop_views, "dropping the views", err) != DM_OK)
@@ -439,24 +474,38 @@ upgrade_schema(struct dm_store *s, int from, struct dm_error *err)
 	return exec(s, sql, "setting the schema version", err);
 }
 
+/* Marks the database as dmarcstat's (new, or made before the mark existed). */
+static int
+mark_ours(struct dm_store *s, struct dm_error *err)
+{
+	char sql[64];
+
+	snprintf(sql, sizeof(sql), "PRAGMA application_id = %d",
+	    DM_SQL_APPLICATION_ID);
+	return exec(s, sql, "setting the application id", err);
+}
+
 /*
- * Brings the schema to our version in one transaction.  BEGIN IMMEDIATE, and
- * the version read again inside it, because two importers may open a new
- * database at the same moment: the second waits, then finds the work done.
+ * Brings the schema to our version, and marks it with our application id, in
+ * one transaction.  BEGIN IMMEDIATE, and the version read again inside it,
+ * because two importers may open a new database at the same moment: the second
+ * waits, then finds the work done.
  */
 static int
 migrate(struct dm_store *s, struct dm_error *err)
 {
-	int v = 0, rc;
+	int v = 0, app = 0, rc;
 
 	if (exec(s, "BEGIN IMMEDIATE", "starting the schema upgrade", err) !=
 	    DM_OK)
 		return DM_EDB;
-	rc = check_schema(s, &v, err);
+	rc = check_schema(s, &v, &app, err);
 	if (rc == DM_OK && v == 0)
 		rc = create_schema(s, err);
 	else if (rc == DM_OK && v < dm_sql_version)
 		rc = upgrade_schema(s, v, err);
+	if (rc == DM_OK && app == 0)
+		rc = mark_ours(s, err);
 	if (rc != DM_OK) {
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 		return DM_EDB;
@@ -467,13 +516,13 @@ migrate(struct dm_store *s, struct dm_error *err)
 /* check_schema in one read transaction: another importer may be creating the
  * schema. */
 static int
-check_snapshot(struct dm_store *s, int *v, struct dm_error *err)
+check_snapshot(struct dm_store *s, int *v, int *app, struct dm_error *err)
 {
 	int rc;
 
 	if (exec(s, "BEGIN", "reading the schema", err) != DM_OK)
 		return DM_EDB;
-	rc = check_schema(s, v, err);
+	rc = check_schema(s, v, app, err);
 	sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
 	return rc;
 }
@@ -562,15 +611,15 @@ configure(struct dm_store *s, struct dm_error *err)
 static int
 open_steps(struct dm_store *s, struct dm_error *err)
 {
-	int memory = strcmp(s->path, ":memory:") == 0, v = 0, rc;
+	int memory = strcmp(s->path, ":memory:") == 0, v = 0, app = 0, rc;
 
 	if (!memory && prepare_file(s->path, err) != DM_OK)
 		return DM_EDB;
 	if ((rc = open_db(s, memory, err)) != DM_OK ||
-	    (rc = check_snapshot(s, &v, err)) != DM_OK ||
+	    (rc = check_snapshot(s, &v, &app, err)) != DM_OK ||
 	    (rc = configure(s, err)) != DM_OK)
 		return rc;
-	if (v < dm_store_schema_version())
+	if (v < dm_store_schema_version() || app == 0)
 		return migrate(s, err);
 	return DM_OK;
 }

@@ -42,6 +42,14 @@ extern const struct dm_sql_script dm_sql_migrations[];
 extern const size_t dm_sql_n_migrations;
 /* rollup_rebuild.sql: every rollup rebuilt from the reports and records. */
 extern const unsigned char dm_sql_rollup_rebuild[];
+/*
+ * PRAGMA application_id of a dmarcstat database ("dmst"), set when it is
+ * created or upgraded: a file with another id is another program's, and is
+ * never written.  Databases made before it have 0 and are recognised by their
+ * tables.
+ */
+#define DM_SQL_APPLICATION_ID 0x646d7374
+
 /* Databases before this version get their rollups rebuilt when upgraded. */
 #define DM_SQL_ROLLUPS_REBUILT 4
 

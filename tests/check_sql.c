@@ -1551,6 +1551,46 @@ START_TEST(test_store_open_refuses_foreign_database)
 }
 END_TEST
 
+/*
+ * A foreign SQLite file is refused before anything is written, whatever
+ * user_version it claims (open_fails checks its bytes, so also that it was not
+ * switched to WAL): a negative version, a version of ours over other tables,
+ * another program's application id.
+ */
+START_TEST(test_store_open_refuses_foreign_versions)
+{
+	const char *neg = tmp_path("neg.db"), *two = tmp_path("two.db"),
+	           *app = tmp_path("app.db");
+
+	raw_exec(neg, "CREATE TABLE t (x); PRAGMA user_version = -5");
+	open_fails(neg, "not a dmarcstat database: schema version -5");
+	raw_exec(two, "CREATE TABLE t (x); PRAGMA user_version = 2");
+	open_fails(two, "not a dmarcstat database: schema version 2, but not "
+	                "dmarcstat's tables (and no dmarcstat application id)");
+	raw_exec(app, "PRAGMA application_id = 1179603526");
+	open_fails(app, "not a dmarcstat database: its application id is "
+	                "0x464f5246 (another program's)");
+}
+END_TEST
+
+/* A new database carries dmarcstat's application id; one made before the id
+ * existed (0, our tables) still opens, and gets it. */
+START_TEST(test_store_application_id_set_and_upgraded)
+{
+	const char *path = tmp_path("app.db");
+	struct dm_store *s;
+	struct dm_error e;
+
+	ok(dm_store_open(&s, path, &e), &e);
+	ROW_EQ(db_of(s), "PRAGMA application_id", "1684894580");
+	dm_store_close(s);
+	raw_exec(path, "PRAGMA application_id = 0");
+	ok(dm_store_open(&s, path, &e), &e);
+	ROW_EQ(db_of(s), "PRAGMA application_id", "1684894580");
+	dm_store_close(s);
+}
+END_TEST
+
 START_TEST(test_store_open_refuses_read_only)
 {
 	const char *path = tmp_path("ro.db");
@@ -2235,6 +2275,8 @@ sql_suite(void)
 	tcase_add_test(tc, test_store_open_refuses_newer_schema);
 	tcase_add_test(tc, test_store_open_refuses_junk);
 	tcase_add_test(tc, test_store_open_refuses_foreign_database);
+	tcase_add_test(tc, test_store_open_refuses_foreign_versions);
+	tcase_add_test(tc, test_store_application_id_set_and_upgraded);
 	tcase_add_test(tc, test_store_open_refuses_read_only);
 	tcase_add_test(tc, test_store_open_missing_directory);
 	tcase_add_test(tc, test_store_disk_full_rolls_back);

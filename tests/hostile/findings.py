@@ -469,7 +469,99 @@ def terminal_escapes(t):
     return p
 
 
+# ---- 15. Foreign SQLite files -------------------------------------------------------------
+
+def sha_of(path):
+    import hashlib
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def foreign_sqlite(t):
+    """SQLite files that are not dmarcstat's are refused with the file unchanged, whatever
+    user_version says (-5, 2) or when another program's application id is set; `report` on an
+    empty file writes nothing into it."""
+    import sqlite3
+    good = t.write("good.xml", good_xml("foreign-1"))
+    p = []
+    for name, sql in (("neg.db", "CREATE TABLE t (x); PRAGMA user_version = -5"),
+                      ("two.db", "CREATE TABLE t (x); PRAGMA user_version = 2"),
+                      ("app.db", "PRAGMA application_id = 1179603526; CREATE TABLE t (x)")):
+        db = t.path(name)
+        con = sqlite3.connect(db)
+        con.executescript(sql)
+        con.close()
+        before = sha_of(db)
+        for args in (["ingest", "--db", db, good], ["quarantine", "--db", db, "list"]):
+            res = t.dm(*args)
+            p += exit_is(res, 3, f"{args[0]} on {name}")
+            p += expect("not a dmarcstat database" in res.err, f"{name}: {res.err[-200:]!r}")
+        p += expect(sha_of(db) == before and not os.path.exists(db + "-wal"),
+                    f"{name} was changed")
+    empty = t.write("empty.db", b"")
+    res = t.dm("report", "--db", empty)
+    p += exit_is(res, 3, "report on an empty file")
+    p += expect(os.path.getsize(empty) == 0, f"report wrote {os.path.getsize(empty)} bytes")
+    return p
+
+
 # ---- 18. The small ones ---------------------------------------------------------------------
+
+def db_warnings(t):
+    """A database anyone may write, or another user's, is used with a warning."""
+    t.write("in/good.xml", good_xml("warn-1"))
+    first = t.dm("ingest", t.path("in"))
+    os.chmod(t.db, 0o666)
+    res = t.dm("ingest", "--quiet", t.path("in"))
+    p = exit_is(first, 0, "first ingest") + exit_is(res, 0, "ingest into a 0666 database")
+    p += expect("is writable by anyone (mode 0666)" in res.err, f"stderr {res.err!r}")
+    if os.geteuid() == 0:
+        os.chmod(os.path.dirname(t.dir), 0o711)
+        os.chmod(t.dir, 0o777)
+        r = subprocess.run([harness.DMARCSTAT, "quarantine", "--db", t.db, "list"],
+                           capture_output=True, text=True, preexec_fn=as_nobody, timeout=60)
+        p += expect(f"belongs to user 0, not to you (65534)" in r.stderr,
+                    f"as nobody: exit {r.returncode}, stderr {r.stderr!r}")
+    return p
+
+
+def report_read_only_user(t):
+    """`report` by a user who may read the database but not write it or its folder works
+    (read-only, never "database is read-only"); needs root to run as another user."""
+    if os.geteuid() != 0:
+        return ["needs root, to run the report as another user (nobody)"]
+    t.write("in/good.xml", good_xml("ro-1"))
+    p = exit_is(t.dm("ingest", t.path("in")), 0, "ingest")
+    os.chmod(os.path.dirname(t.dir), 0o711)
+    os.chmod(t.dir, 0o755)
+    os.chmod(t.db, 0o644)
+    r = subprocess.run([harness.DMARCSTAT, "report", "--db", t.db, "--from", "2023-11-14",
+                        "--to", "2023-11-16", "--format", "json"], capture_output=True,
+                       text=True, preexec_fn=as_nobody, timeout=60)
+    try:
+        over = {x["metric"]: x["value"] for x in json.loads(r.stdout)["overview"]}
+    except (ValueError, KeyError, TypeError):
+        over = {}
+    p += expect(r.returncode == 0 and over.get("messages") == 5,
+                f"report as nobody: exit {r.returncode}, stderr {r.stderr[-300:]!r}, "
+                f"overview {over}")
+    p += expect(not os.path.exists(t.db + "-wal"), "the report left a -wal file")
+    return p
+
+
+def quarantine_bad_arguments(t):
+    """`quarantine show 99999999999999999999` is a usage error naming the value (not entry
+    INT64_MAX); `quarantine list extra` says what is wrong with "extra"."""
+    big = t.dm("quarantine", "show", "99999999999999999999")
+    extra = t.dm("quarantine", "list", "extra")
+    p = exit_is(big, 2, "quarantine show 99999999999999999999")
+    p += expect("'99999999999999999999' is not an entry ID" in big.err
+                and "no entry 9223372036854775807" not in big.err,
+                f"stderr {big.err!r}")
+    p += exit_is(extra, 2, "quarantine list extra")
+    p += expect("'extra'" in extra.err and "unknown subcommand 'list'" not in extra.err,
+                f"stderr {extra.err!r}")
+    return p
 
 def base64_junk(t):
     """Characters outside the base64 alphabet inside an attachment are ignored (RFC 2045,
@@ -500,6 +592,10 @@ FINDINGS = [
     ("stdin_endless", stdin_endless),
     ("sparse_4gib", sparse_4gib),
     ("terminal_escapes", terminal_escapes),
+    ("foreign_sqlite", foreign_sqlite),
+    ("db_warnings", db_warnings),
+    ("report_read_only_user", report_read_only_user),
+    ("quarantine_bad_arguments", quarantine_bad_arguments),
     ("base64_junk", base64_junk),
 ]
 
