@@ -92,10 +92,8 @@ on_event(void *ctx, enum dm_ingest_event ev, const struct dm_unit *u,
 	    u->message ? ": " : "", u->message ? u->message : "",
 	    member ? ": " : "", member ? member : "");
 	clear_progress(ui);
-	if (ev == DM_INGEST_FAILED || ev == DM_INGEST_CONFLICT)
-		dm_cli_warn("%s: %s%s%s", what,
-		    ev == DM_INGEST_CONFLICT ? where : "",
-		    ev == DM_INGEST_CONFLICT ? ": " : "", e->msg);
+	if (ev == DM_INGEST_FAILED)
+		dm_cli_warn("%s: %s", what, e->msg);
 	else
 		dm_cli_warn("%s: %s: %s (%s)", what, where, e->msg,
 		    e->reason ? e->reason : "error");

@@ -20,6 +20,7 @@
 struct qargs {
 	const char *db;
 	int json, all, raw;
+	int keep_new, keep_stored;
 };
 
 static void
@@ -28,7 +29,9 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: dmarcstat quarantine [--db FILE] [list] [--all] [--json]\n"
 	    "       dmarcstat quarantine [--db FILE] show [--raw] ID\n"
-	    "       dmarcstat quarantine [--db FILE] retry [ID...]\n\n"
+	    "       dmarcstat quarantine [--db FILE] retry [ID...]\n"
+	    "       dmarcstat quarantine [--db FILE] resolve ID --keep-new | "
+	    "--keep-stored\n\n"
 	    "Inputs that could not be stored are kept (compressed) with a "
 	    "reason code.\n"
 	    "  list      the unresolved entries (--all: resolved ones too; "
@@ -38,7 +41,12 @@ usage(FILE *f)
 	    "  retry     runs the entries (all unresolved, or the IDs given) "
 	    "through the\n"
 	    "            current parser and stores what now succeeds; those "
-	    "are resolved\n\n"
+	    "are resolved\n"
+	    "  resolve   settles a conflict (a report with the identity of a "
+	    "stored one but\n"
+	    "            other content): --keep-new stores this copy in place "
+	    "of the stored\n"
+	    "            one, --keep-stored keeps the stored one\n\n"
 	    "Exit status: 0 success (retry: all resolved), 1 some entries "
 	    "still fail,\n"
 	    "2 usage error (or unknown ID), 3 database cannot be opened or "
@@ -93,9 +101,13 @@ row_json(struct dm_buf *b, const struct dm_store_quarantine_row *r)
 		    ",\"size\":%" PRIu64
 		    ",\"truncated\":%s,\"first_seen\":%" PRId64
 		    ",\"last_tried\":%" PRId64
-		    ",\"attempts\":%u,\"resolved\":%s}",
+		    ",\"attempts\":%u,\"resolved\":%s,\"conflict_report\":",
 		    r->size, r->truncated ? "true" : "false", r->first_seen,
 		    r->last_tried, r->attempts, r->resolved ? "true" : "false");
+	if (rc == DM_OK)
+		rc = dm_json_int(b, r->conflict_report, 0);
+	if (rc == DM_OK)
+		rc = dm_buf_adds(b, "}");
 	return rc;
 }
 
@@ -248,6 +260,11 @@ show_text(struct dm_store *s, const struct find_ctx *f, struct dm_error *err)
 	printf("kept bytes:  %zu ('dmarcstat quarantine show --raw %" PRId64
 	       "' writes them out)\n",
 	    n, f->row.id);
+	if (f->row.conflict_report > 0)
+		printf("conflicts with stored report %" PRId64
+		       " ('dmarcstat quarantine resolve %" PRId64
+		       " --keep-new' or '--keep-stored')\n",
+		    f->row.conflict_report, f->row.id);
 	dm_free(bytes);
 	return DM_OK;
 }
@@ -373,14 +390,66 @@ cmd_retry(struct dm_store *s, int argc, char **argv, int *still_failing,
 	return rc;
 }
 
+/* `resolve ID --keep-new | --keep-stored`. */
+static int
+cmd_resolve(struct dm_store *s, const struct qargs *a, int argc, char **argv,
+    int *still_failing, struct dm_error *err)
+{
+	struct dm_limits lim = dm_limits_default();
+	struct dm_ingest_options opt = {0};
+	struct dm_ingest_stats st;
+	int64_t id;
+	int rc, resolved;
+
+	if (argc != 1)
+		return dm_error_set(err, DM_EINVAL,
+		    "quarantine resolve: expected one entry ID, got %d "
+		    "arguments",
+		    argc);
+	if (parse_id(argv[0], &id) != 0)
+		return bad_id("resolve", argv[0], err);
+	if (a->keep_new == a->keep_stored)
+		return dm_error_set(err, DM_EINVAL,
+		    "quarantine resolve: say which copy to keep: --keep-new or "
+		    "--keep-stored");
+	rc = dm_ingest_resolve(s, id,
+	    a->keep_new ? DM_RESOLVE_KEEP_NEW : DM_RESOLVE_KEEP_STORED, &lim,
+	    &opt, &st, &resolved, err);
+	if (rc == DM_EFORMAT) {
+		dm_cli_warn("quarantine %" PRId64 ": %s", id, err->msg);
+		*still_failing = 1;
+		return DM_OK;
+	}
+	if (rc != DM_OK)
+		return rc;
+	if (!resolved) {
+		printf("%" PRId64
+		       ": not resolved: this copy could not be stored "
+		       "(see 'dmarcstat quarantine show %" PRId64 "')\n",
+		    id, id);
+		*still_failing = 1;
+	} else if (a->keep_new) {
+		printf("%" PRId64
+		       ": resolved: this copy stored in place of the "
+		       "stored one (%" PRIu64 " records)\n",
+		    id, st.records);
+	} else {
+		printf(
+		    "%" PRId64 ": resolved: the stored report is kept\n", id);
+	}
+	return DM_OK;
+}
+
 static int
 parse_args(int argc, char **argv, struct qargs *a)
 {
 	static const struct option longopts[] = {
 	    {"db", required_argument, NULL, 'd'},
 	    {"json", no_argument, NULL, 'j'}, {"all", no_argument, NULL, 'a'},
-	    {"raw", no_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'},
-	    {0, 0, 0, 0}};
+	    {"raw", no_argument, NULL, 'r'},
+	    {"keep-new", no_argument, NULL, 'N'},
+	    {"keep-stored", no_argument, NULL, 'S'},
+	    {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
 	int c;
 
 	while ((c = getopt_long(argc, argv, "d:jarh", longopts, NULL)) != -1) {
@@ -396,6 +465,12 @@ parse_args(int argc, char **argv, struct qargs *a)
 			break;
 		case 'r':
 			a->raw = 1;
+			break;
+		case 'N':
+			a->keep_new = 1;
+			break;
+		case 'S':
+			a->keep_stored = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -425,6 +500,8 @@ dispatch(struct dm_store *s, const struct qargs *a, int argc, char **argv,
 		return cmd_show(s, a, argc - 1, argv + 1, err);
 	if (strcmp(sub, "retry") == 0)
 		return cmd_retry(s, argc - 1, argv + 1, failing, err);
+	if (strcmp(sub, "resolve") == 0)
+		return cmd_resolve(s, a, argc - 1, argv + 1, failing, err);
 	return dm_error_set(
 	    err, DM_EINVAL, "quarantine: unknown subcommand '%s'", sub);
 }

@@ -234,7 +234,6 @@ enum dm_ingest_event {
 	DM_INGEST_SKIPPED,         /* not an aggregate report; nothing kept */
 	DM_INGEST_FAILED, /* a path that cannot be read (missing, no permission)
 	                   */
-	DM_INGEST_CONFLICT, /* a duplicate whose content differs (first kept) */
 	DM_INGEST_UNIT_DONE /* a unit finished (for progress displays); e is
 	                       NULL */
 };
@@ -272,6 +271,26 @@ int dm_ingest_run(struct dm_store *store, const char *const *paths,
  * first bytes of a larger input.
  */
 int dm_ingest_retry(struct dm_store *store, int64_t id,
+    const struct dm_limits *lim, const struct dm_ingest_options *opt,
+    struct dm_ingest_stats *stats, int *resolved, struct dm_error *err) DM_WUR;
+
+/* How a conflict is settled (dm_ingest_resolve). */
+enum dm_resolve {
+	DM_RESOLVE_KEEP_STORED = 0, /* the stored report stays */
+	DM_RESOLVE_KEEP_NEW         /* the quarantined copy replaces it */
+};
+
+/*
+ * Settles quarantine entry id, a report that conflicted with a stored one
+ * (reason "conflict": same reporter, report id, domain and period, other
+ * content).  KEEP_STORED marks the entry resolved.  KEEP_NEW takes the stored
+ * report out (with its rollups) and stores the entry's copy instead, running
+ * the entry's bytes again as retry does, in the same transaction; *resolved
+ * is 1, and the entry resolved, when that stored it.  DM_EINVAL: no such
+ * entry, or not an unresolved conflict; DM_EFORMAT: its bytes were not kept
+ * whole.
+ */
+int dm_ingest_resolve(struct dm_store *store, int64_t id, enum dm_resolve how,
     const struct dm_limits *lim, const struct dm_ingest_options *opt,
     struct dm_ingest_stats *stats, int *resolved, struct dm_error *err) DM_WUR;
 

@@ -35,6 +35,7 @@ struct run {
 	size_t kept_n;  /* ... and how many */
 	int kept_whole; /* ... all of them */
 	int unit_lost;  /* an only copy was quarantined without all its bytes */
+	int64_t conflict_report; /* for the next quarantine entry (conflict) */
 };
 
 static void
@@ -134,6 +135,8 @@ quarantine(struct run *r, const struct dm_unit *u, const char *member,
 		q.member = where;
 	}
 	q.reason = e->reason != NULL ? e->reason : "error";
+	q.conflict_report = r->conflict_report;
+	r->conflict_report = 0;
 	q.bytes = u->bytes;
 	q.n_bytes = u->n_bytes;
 	q.size = u->size;
@@ -219,6 +222,27 @@ on_unit_begin(void *ctx, const struct dm_unit *u, struct dm_error *err)
 	return rc;
 }
 
+/*
+ * A report with the identity of a stored one (reporter, report id, domain,
+ * period) but other content.  Anyone can mail the rua address: the first copy
+ * stored may be the forged one, so this copy is not dropped but quarantined,
+ * naming the stored report, until someone decides (`quarantine resolve`).
+ */
+static int
+conflict(struct run *r, const struct dm_payload *p, struct dm_error *err)
+{
+	struct dm_error e;
+
+	dm_error_clear(&e);
+	dm_error_setr(&e, DM_EFORMAT, "conflict",
+	    "this report (same reporter, report id, domain and period) is "
+	    "already stored with other content: the stored copy is kept and "
+	    "this one quarantined ('dmarcstat quarantine resolve' keeps "
+	    "either)");
+	r->conflict_report = dm_store_last_conflict(r->store);
+	return quarantine(r, p->unit, p->member, &e, err);
+}
+
 static int
 on_payload(void *ctx, const struct dm_payload *p, struct dm_error *err)
 {
@@ -242,13 +266,8 @@ on_payload(void *ctx, const struct dm_payload *p, struct dm_error *err)
 	}
 	if ((rc = dm_store_payload_end(r->store, rc == DM_OK, err)) != DM_OK)
 		return rc;
-	if (dm_store_counts(r->store).conflicts > conflicts) {
-		dm_error_setr(&e, DM_OK, "conflict",
-		    "this report (same reporter, report id, domain and period) "
-		    "is already stored with other content; the stored copy is "
-		    "kept");
-		notify(r, DM_INGEST_CONFLICT, p->unit, p->member, &e);
-	}
+	if (dm_store_counts(r->store).conflicts > conflicts)
+		return conflict(r, p, err);
 	if (e.code == DM_EDB || e.code == DM_ENOMEM) {
 		*err = e;
 		return e.code;
@@ -446,7 +465,8 @@ dm_ingest_run(struct dm_store *store, const char *const *paths, size_t n_paths,
 
 struct entry {
 	int64_t id;
-	int found, truncated;
+	int found, truncated, resolved, conflict;
+	int64_t conflict_report;
 	char *path;
 };
 
@@ -464,6 +484,10 @@ find_entry(struct dm_store *s, struct entry *e, struct dm_error *err)
 			continue;
 		e->found = 1;
 		e->truncated = row.truncated;
+		e->resolved = row.resolved;
+		e->conflict =
+		    row.reason != NULL && strcmp(row.reason, "conflict") == 0;
+		e->conflict_report = row.conflict_report;
 		e->path = dm_strdup(row.path != NULL ? row.path : "quarantine");
 		if (e->path == NULL)
 			rc = dm_error_set(err, DM_ENOMEM, "out of memory");
@@ -497,6 +521,64 @@ retry_bytes(struct run *r, const char *path, const void *bytes, size_t n,
 	return rc;
 }
 
+/* The entry's bytes, which must be all of its input's. */
+static int
+entry_bytes(struct dm_store *store, const struct entry *e, void **bytes,
+    size_t *n, struct dm_error *err)
+{
+	int rc = dm_store_quarantine_get(store, e->id, bytes, n, err);
+
+	if (rc == DM_OK && (*bytes == NULL || e->truncated))
+		rc = dm_error_set(err, DM_EFORMAT, "cannot retry: %s",
+		    e->truncated ? "only the first bytes of the input were kept"
+		                 : "no bytes were kept");
+	return rc;
+}
+
+int
+dm_ingest_resolve(struct dm_store *store, int64_t id, enum dm_resolve how,
+    const struct dm_limits *lim, const struct dm_ingest_options *opt,
+    struct dm_ingest_stats *stats, int *resolved, struct dm_error *err)
+{
+	struct run r = {.store = store, .lim = lim, .opt = opt, .stats = stats};
+	struct entry e = {.id = id};
+	void *bytes = NULL;
+	size_t n = 0;
+	int rc;
+
+	*resolved = 0;
+	memset(stats, 0, sizeof(*stats));
+	if ((rc = find_entry(store, &e, err)) != DM_OK)
+		return rc;
+	if (!e.conflict || e.resolved || e.conflict_report <= 0)
+		rc = dm_error_set(err, DM_EINVAL,
+		    "quarantine entry %lld is not an unresolved conflict",
+		    (long long)id);
+	if (rc == DM_OK && how == DM_RESOLVE_KEEP_NEW &&
+	    (rc = entry_bytes(store, &e, &bytes, &n, err)) == DM_OK) {
+		/* Gone already (an earlier resolve stopped half-way): store
+		 * this copy all the same. */
+		rc = dm_store_report_delete(store, e.conflict_report, err);
+		if (rc == DM_EINVAL)
+			rc = DM_OK;
+		if (rc == DM_OK)
+			rc = retry_bytes(&r, e.path, bytes, n, resolved, err);
+		/* Resolved when this copy is stored now, whatever else its
+		 * input holds. */
+		*resolved =
+		    rc == DM_OK && stats->conflicts == 0 && stats->reports > 0;
+	} else if (rc == DM_OK) {
+		*resolved = 1;
+	}
+	if (rc == DM_OK && *resolved)
+		rc = dm_store_quarantine_resolve(store, id, err);
+	if (rc == DM_OK)
+		rc = dm_store_flush(store, err);
+	dm_free(bytes);
+	dm_free(e.path);
+	return rc;
+}
+
 int
 dm_ingest_retry(struct dm_store *store, int64_t id, const struct dm_limits *lim,
     const struct dm_ingest_options *opt, struct dm_ingest_stats *stats,
@@ -512,11 +594,14 @@ dm_ingest_retry(struct dm_store *store, int64_t id, const struct dm_limits *lim,
 	memset(stats, 0, sizeof(*stats));
 	if ((rc = find_entry(store, &e, err)) != DM_OK)
 		return rc;
-	rc = dm_store_quarantine_get(store, id, &bytes, &n, err);
-	if (rc == DM_OK && (bytes == NULL || e.truncated))
-		rc = dm_error_set(err, DM_EFORMAT, "cannot retry: %s",
-		    e.truncated ? "only the first bytes of the input were kept"
-		                : "no bytes were kept");
+	if (e.conflict && !e.resolved)
+		rc = dm_error_set(err, DM_EINVAL,
+		    "quarantine entry %lld is a conflict: retrying would find "
+		    "the stored copy again; use 'quarantine resolve %lld "
+		    "--keep-new' or '--keep-stored'",
+		    (long long)id, (long long)id);
+	if (rc == DM_OK)
+		rc = entry_bytes(store, &e, &bytes, &n, err);
 	if (rc == DM_OK)
 		rc = retry_bytes(&r, e.path, bytes, n, resolved, err);
 	if (rc == DM_OK && *resolved)

@@ -649,6 +649,30 @@ permille(int64_t part, int64_t whole)
 	return whole > 0 ? (part * 2000 / whole + 1) / 2 : 0;
 }
 
+/*
+ * Reports held in the quarantine as conflicts (same identity as a stored one,
+ * other content: one of the two may be forged): a row only when there are
+ * some, in this period or the previous one.
+ */
+static int
+fill_conflicts(struct build *b, struct section *s)
+{
+	struct dm_query_filter f = b->f;
+	int64_t cur, prev;
+	int rc;
+
+	if ((rc = dm_query_conflicts(b->q, &f, &cur, b->err)) != DM_OK)
+		return rc;
+	f.to = f.from;
+	f.from = b->r->prev_from;
+	if ((rc = dm_query_conflicts(b->q, &f, &prev, b->err)) != DM_OK)
+		return rc;
+	if ((cur > 0 || prev > 0) && overview_row(s, "unresolved_conflicts",
+	                                 CELL_INT, cur, prev, 1, 1) != DM_OK)
+		return oom(b);
+	return DM_OK;
+}
+
 static int
 fill_overview(struct build *b)
 {
@@ -665,7 +689,7 @@ fill_overview(struct build *b)
 	    overview_row(s, "rejected", CELL_INT, c->rejected, p->rejected, 1,
 	        1) != DM_OK)
 		return oom(b);
-	return DM_OK;
+	return fill_conflicts(b, s);
 }
 
 static enum dm_cause_code

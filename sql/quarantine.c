@@ -98,6 +98,8 @@ retry_entry(struct dm_store *s, sqlite3_int64 id,
 	sqlite3_bind_int64(st, 2, dm_store_now());
 	dm_store_bind_text(st, 3, q->reason);
 	dm_store_bind_text(st, 4, q->message);
+	if (q->conflict_report > 0)
+		sqlite3_bind_int64(st, 5, q->conflict_report);
 	return dm_store_step_done(s, st, "updating quarantine", err);
 }
 
@@ -163,6 +165,8 @@ insert_entry(struct dm_store *s, const struct dm_store_quarantine *q,
 	sqlite3_bind_int(st, 7, q->n_bytes > 0 && total > kept);
 	dm_store_bind_text(st, 8, sha);
 	sqlite3_bind_int64(st, 9, dm_store_now());
+	if (q->conflict_report > 0)
+		sqlite3_bind_int64(st, 10, q->conflict_report);
 	rc = dm_store_step_done(s, st, "inserting quarantine", err);
 out:
 	dm_free(z);
@@ -207,7 +211,8 @@ dm_store_quarantine_open(struct dm_store *s, int all,
 {
 	static const char sql[] = "SELECT id, path, member, reason, message, "
 	                          "size, truncated, first_seen, last_tried, "
-	                          "attempts, resolved_at FROM quarantine WHERE "
+	                          "attempts, resolved_at, conflict_report "
+	                          "FROM quarantine WHERE "
 	                          "?1 OR resolved_at IS NULL ORDER BY id";
 	struct dm_store_qcursor *c;
 
@@ -255,6 +260,7 @@ dm_store_quarantine_next(struct dm_store_qcursor *c,
 	row->attempts = (uint32_t)sqlite3_column_int64(st, 9);
 	row->resolved = sqlite3_column_type(st, 10) != SQLITE_NULL;
 	row->resolved_at = sqlite3_column_int64(st, 10);
+	row->conflict_report = sqlite3_column_int64(st, 11);
 	return DM_OK;
 }
 

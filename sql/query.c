@@ -26,6 +26,7 @@
 struct dm_query {
 	sqlite3 *db;
 	sqlite3_stmt *host; /* dm_query_host's, prepared on first use */
+	int version;        /* PRAGMA user_version */
 };
 
 static int
@@ -120,15 +121,15 @@ connect(struct dm_query *q, const char *name, int flags, const char *path,
 	return DM_OK;
 }
 
-/* PRAGMA application_id, the first read: SQLite's result code when it fails.
- */
+/* An integer PRAGMA (the first read of the file): SQLite's result code when
+ * it fails. */
 static int
-application_id(struct dm_query *q, int *app)
+pragma_int(struct dm_query *q, const char *sql, int *app)
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	rc = sqlite3_prepare_v2(q->db, "PRAGMA application_id", -1, &st, NULL);
+	rc = sqlite3_prepare_v2(q->db, sql, -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return sqlite3_extended_errcode(q->db);
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
@@ -179,12 +180,14 @@ open_readonly(
 
 	if ((rc = connect(q, path, 0, path, err)) != DM_OK)
 		return rc;
-	rc = application_id(q, app);
+	rc = pragma_int(q, "PRAGMA application_id", app);
 	if ((rc & 0xff) == SQLITE_READONLY || (rc & 0xff) == SQLITE_CANTOPEN) {
 		if ((rc = reopen_immutable(q, path, err)) != DM_OK)
 			return rc;
-		rc = application_id(q, app);
+		rc = pragma_int(q, "PRAGMA application_id", app);
 	}
+	if (rc == SQLITE_OK)
+		rc = pragma_int(q, "PRAGMA user_version", &q->version);
 	if (rc != SQLITE_OK)
 		return dm_error_setr(err, DM_EDB, "db_open",
 		    "%s: cannot read the database: %s", path,
@@ -656,6 +659,61 @@ dm_query_sources(struct dm_query *q, const struct dm_query_filter *f,
 	dm_free(c.spf);
 	dm_free(c.reasons);
 	return rc;
+}
+
+/* ---- Conflicts
+ * -------------------------------------------------------------------------- */
+
+int
+dm_query_conflicts(struct dm_query *q, const struct dm_query_filter *f,
+    int64_t *n, struct dm_error *err)
+{
+	struct dm_buf sql;
+	sqlite3_stmt *st;
+	size_t i;
+	int rc;
+
+	*n = 0;
+	if (q->version < 7)
+		return DM_OK;
+	dm_buf_init(&sql, 1 << 20);
+	rc = dm_buf_adds(&sql,
+	    "SELECT count(*) FROM quarantine x JOIN rollup_report rr ON "
+	    "rr.report = x.conflict_report WHERE x.reason = 'conflict' AND "
+	    "x.resolved_at IS NULL AND rr.day0 < ?2 AND rr.day0 + rr.ndays * "
+	    "86400 > ?1");
+	if (rc == DM_OK && f->domain != NULL)
+		rc = dm_buf_adds(&sql,
+		    " AND (rr.domain = ?3 OR EXISTS (SELECT 1 FROM record r "
+		    "WHERE r.report = rr.report AND r.header_from = ?3))");
+	/* Reporters from ?4 on (numbered: ?3 may be absent). */
+	if (rc == DM_OK && f->use_org_names)
+		rc = dm_buf_adds(&sql, " AND rr.org_name IN (NULL");
+	for (i = 0; rc == DM_OK && f->use_org_names && i < f->n_org_names; i++)
+		rc = dm_buf_addf(&sql, ", ?%zu", i + 4);
+	if (rc == DM_OK && f->use_org_names)
+		rc = dm_buf_adds(&sql, ")");
+	if (rc != DM_OK) {
+		dm_buf_free(&sql);
+		return dm_error_set(
+		    err, rc, "building a query: %s", dm_strerror(rc));
+	}
+	rc = sqlite3_prepare_v2(q->db, sql.data, -1, &st, NULL);
+	dm_buf_free(&sql);
+	if (rc != SQLITE_OK)
+		return db_error(q, err, "preparing a report query");
+	sqlite3_bind_int64(st, 1, f->from);
+	sqlite3_bind_int64(st, 2, f->to);
+	if (f->domain != NULL)
+		sqlite3_bind_text(st, 3, f->domain, -1, SQLITE_TRANSIENT);
+	for (i = 0; f->use_org_names && i < f->n_org_names; i++)
+		sqlite3_bind_text(
+		    st, (int)i + 4, f->org_names[i], -1, SQLITE_TRANSIENT);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		*n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? DM_OK
+	                        : db_error(q, err, "counting conflicts");
 }
 
 /* ---- New sources

@@ -127,6 +127,17 @@ int dm_query_new_sources(struct dm_query *q, const struct dm_query_filter *f,
 int dm_query_host(struct dm_query *q, const char *ip, struct dm_host *h,
     struct dm_error *err) DM_WUR;
 
+/*
+ * *n = the unresolved conflicts of the filter: quarantine entries of reason
+ * "conflict" (a report with the identity of a stored one but other content,
+ * which may be a forgery or the genuine report pre-empted by one) whose stored
+ * report covers a day of the period and matches the domain and reporters.
+ * (The filter's source_ip is ignored.)  0 for a database of a schema before
+ * version 7, which did not keep conflicts.
+ */
+int dm_query_conflicts(struct dm_query *q, const struct dm_query_filter *f,
+    int64_t *n, struct dm_error *err) DM_WUR;
+
 /* NULL is fine. */
 void dm_query_close(struct dm_query *q);
 

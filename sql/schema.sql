@@ -156,7 +156,9 @@ CREATE TABLE spf_result (
 -- Inputs, or members of them, that could not be stored, kept so they can be processed again
 -- after a fix.  bytes is the input zlib-compressed (compress2), at most the quarantine cap of
 -- input bytes (truncated = 1 when the input was longer); size is the input's full size.  The
--- same bytes failing again only bump attempts and last_tried.
+-- same bytes failing again only bump attempts and last_tried.  An entry of reason 'conflict'
+-- is a report with the identity of a stored one but other content; conflict_report is that
+-- stored report (version 5).
 CREATE TABLE quarantine (
 	id INTEGER PRIMARY KEY,
 	path TEXT,
@@ -170,7 +172,8 @@ CREATE TABLE quarantine (
 	first_seen INTEGER NOT NULL,
 	last_tried INTEGER NOT NULL,
 	attempts INTEGER NOT NULL DEFAULT 1,
-	resolved_at INTEGER
+	resolved_at INTEGER,
+	conflict_report INTEGER
 );
 CREATE INDEX quarantine_sha256 ON quarantine (sha256, member);
 
@@ -316,4 +319,4 @@ CREATE TABLE imap_message (
 	PRIMARY KEY (folder, uidvalidity, uid)
 ) WITHOUT ROWID;
 
-PRAGMA user_version = 6;
+PRAGMA user_version = 7;

@@ -170,6 +170,7 @@ find_stored(struct dm_store *s, const struct dm_feedback *fb, const char *key,
 		s->dup_known = 1;
 		s->dup_records = (uint64_t)sqlite3_column_int64(st, 0);
 		s->dup_messages = (uint64_t)sqlite3_column_int64(st, 1);
+		s->dup_report = sqlite3_column_int64(st, 2);
 	}
 	sqlite3_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
@@ -372,8 +373,10 @@ sink_end(void *ctx, const struct dm_feedback *fb, struct dm_error *err)
 	if (s->report_id == 0) {
 		/* The parser counts a duplicate's records too. */
 		if (s->dup_known && (fb->n_records != s->dup_records ||
-		                        fb->total_count != s->dup_messages))
+		                        fb->total_count != s->dup_messages)) {
 			s->payload.conflicts++;
+			s->conflict_report = s->dup_report;
+		}
 		return DM_OK;
 	}
 	dm_buf_init(&fixups, JSON_MAX);

@@ -77,7 +77,7 @@ static const char *const stmt_sql[DM_ST_COUNT] = {
         "UPDATE report SET record_count = ?2, message_count = ?3, "
         "fixups = ?4, extensions = ?5 WHERE id = ?1",
     [DM_ST_REPORT_SAME] =
-        "SELECT record_count, message_count FROM report WHERE "
+        "SELECT record_count, message_count, id FROM report WHERE "
         "ifnull(org_name, '') = ifnull(?1, '') AND "
         "ifnull(report_id, '') = ifnull(?2, '') AND "
         "ifnull(domain, '') = ifnull(?3, '') AND "
@@ -135,11 +135,12 @@ static const char *const stmt_sql[DM_ST_COUNT] = {
         "ORDER BY id LIMIT 1",
     [DM_ST_Q_RETRY] =
         "UPDATE quarantine SET attempts = attempts + 1, last_tried = ?2, "
-        "reason = ?3, message = ?4 WHERE id = ?1",
+        "reason = ?3, message = ?4, conflict_report = ?5 WHERE id = ?1",
     [DM_ST_Q_INSERT] =
         "INSERT INTO quarantine (path, member, reason, message, bytes, size, "
-        "truncated, sha256, first_seen, last_tried, attempts) VALUES "
-        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, 1)",
+        "truncated, sha256, first_seen, last_tried, attempts, "
+        "conflict_report) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, 1, "
+        "?10)",
     /* An entry may share the bytes of an earlier entry of the same input. */
     [DM_ST_Q_GET] =
         "SELECT b.bytes, b.size FROM quarantine q LEFT JOIN quarantine b ON "
@@ -175,6 +176,54 @@ static const char *const stmt_sql[DM_ST_COUNT] = {
         "AND failed = ?3 ORDER BY uid LIMIT ?4",
     [DM_ST_FOLDER_MOVED] = "DELETE FROM imap_message WHERE folder = ?1 AND "
                            "uidvalidity = ?2 AND uid = ?3",
+    /*
+     * A stored report taken out (a conflict resolved for the other copy):
+     * its rollup_daily sums subtracted exactly as rollup.c added them (the
+     * same days, the same even spread), then its rows deleted.  rollup_daily
+     * rows left at zero that no other report of the reporter and policy
+     * domain covers go too.
+     */
+    [DM_ST_DEL_DAILY] =
+        "WITH RECURSIVE seq(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM seq "
+        "WHERE n < 30), g AS (SELECT ifnull(header_from, '') AS hf, "
+        "sum(ifnull(count, 0)) AS m, sum(CASE WHEN dkim = 'pass' OR spf = "
+        "'pass' THEN ifnull(count, 0) ELSE 0 END) AS pass, sum(CASE WHEN "
+        "dkim = 'pass' THEN ifnull(count, 0) ELSE 0 END) AS dk, sum(CASE "
+        "WHEN spf = 'pass' THEN ifnull(count, 0) ELSE 0 END) AS sp, sum(CASE "
+        "WHEN disposition = 'quarantine' THEN ifnull(count, 0) ELSE 0 END) AS "
+        "q, sum(CASE WHEN disposition = 'reject' THEN ifnull(count, 0) ELSE 0 "
+        "END) AS r FROM record WHERE report = ?1 GROUP BY 1), d AS (SELECT "
+        "rr.day0 + s.n * 86400 AS day, rr.org_name AS org, rr.domain AS dom, "
+        "g.hf AS hf, g.m / rr.ndays + (s.n < g.m % rr.ndays) AS m, "
+        "g.pass / rr.ndays + (s.n < g.pass % rr.ndays) AS pass, "
+        "g.dk / rr.ndays + (s.n < g.dk % rr.ndays) AS dk, "
+        "g.sp / rr.ndays + (s.n < g.sp % rr.ndays) AS sp, "
+        "g.q / rr.ndays + (s.n < g.q % rr.ndays) AS q, "
+        "g.r / rr.ndays + (s.n < g.r % rr.ndays) AS r FROM g JOIN "
+        "rollup_report rr ON rr.report = ?1 JOIN seq s ON s.n < rr.ndays) "
+        "UPDATE rollup_daily SET messages = messages - d.m, dmarc_pass = "
+        "dmarc_pass - d.pass, dkim_aligned = dkim_aligned - d.dk, "
+        "spf_aligned = spf_aligned - d.sp, quarantined = quarantined - d.q, "
+        "rejected = rejected - d.r FROM d WHERE rollup_daily.day = d.day AND "
+        "rollup_daily.org_name = d.org AND rollup_daily.domain = d.dom AND "
+        "rollup_daily.header_from = d.hf",
+    [DM_ST_DEL_ZEROS] =
+        "DELETE FROM rollup_daily WHERE messages = 0 AND (org_name, domain) "
+        "IN (SELECT org_name, domain FROM rollup_report WHERE report = ?1) "
+        "AND day >= (SELECT day0 FROM rollup_report WHERE report = ?1) AND "
+        "day < (SELECT day0 + ndays * 86400 FROM rollup_report WHERE report = "
+        "?1) AND NOT EXISTS (SELECT 1 FROM rollup_report o WHERE o.report <> "
+        "?1 AND o.org_name = rollup_daily.org_name AND o.domain = "
+        "rollup_daily.domain AND o.day0 <= rollup_daily.day AND "
+        "rollup_daily.day < o.day0 + o.ndays * 86400)",
+    [DM_ST_DEL_SOURCE] =
+        "WITH RECURSIVE seq(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM seq "
+        "WHERE n < 31) DELETE FROM rollup_source WHERE id IN (SELECT r.id * "
+        "32 + s.n FROM record r, seq s WHERE r.report = ?1)",
+    [DM_ST_DEL_ROLLUP] = "DELETE FROM rollup_report WHERE report = ?1",
+    /* The records' results and reasons go with them (ON DELETE CASCADE). */
+    [DM_ST_DEL_RECORDS] = "DELETE FROM record WHERE report = ?1",
+    [DM_ST_DEL_REPORT] = "DELETE FROM report WHERE id = ?1",
     [DM_ST_Q_MOVED] = "UPDATE quarantine SET path = ?2 WHERE path = ?1 AND "
                       "resolved_at IS NULL",
 };
@@ -930,6 +979,7 @@ dm_store_payload_begin(
 	memset(&s->payload, 0, sizeof(s->payload));
 	s->report_id = 0;
 	s->payload_sp = 0;
+	s->conflict_report = 0;
 	s->in_payload = 1;
 	return DM_OK;
 }
@@ -1059,6 +1109,43 @@ dm_store_flush(struct dm_store *s, struct dm_error *err)
 		return dm_error_set(
 		    err, DM_EINVAL, "cannot commit inside a unit");
 	return batch_commit(s, err);
+}
+
+int64_t
+dm_store_last_conflict(const struct dm_store *s)
+{
+	return s->conflict_report;
+}
+
+int
+dm_store_report_delete(struct dm_store *s, int64_t id, struct dm_error *err)
+{
+	/* In this order: each step reads what the later ones delete. */
+	static const enum dm_stmt steps[] = {DM_ST_DEL_DAILY, DM_ST_DEL_ZEROS,
+	    DM_ST_DEL_SOURCE, DM_ST_DEL_ROLLUP, DM_ST_DEL_RECORDS,
+	    DM_ST_DEL_REPORT};
+	sqlite3_stmt *st;
+	size_t i;
+
+	if (s->lost)
+		return lost_error(s, err);
+	if (s->in_unit)
+		return dm_error_set(err, DM_EINVAL, "a unit is open");
+	if (dm_store_batch_begin(s, err) != DM_OK)
+		return DM_EDB;
+	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		if ((st = dm_store_stmt(
+		         s, steps[i], "deleting a report", err)) == NULL)
+			return DM_EDB;
+		sqlite3_bind_int64(st, 1, id);
+		if (dm_store_step_done(s, st, "deleting a report", err) !=
+		    DM_OK)
+			return DM_EDB;
+		if (steps[i] == DM_ST_DEL_REPORT && sqlite3_changes(s->db) == 0)
+			return dm_error_set(err, DM_EINVAL,
+			    "no stored report %lld", (long long)id);
+	}
+	return DM_OK;
 }
 
 struct dm_store_counts

@@ -70,8 +70,10 @@ struct dm_store_unit {
 /* An input (or one member of it) that could not be stored. */
 struct dm_store_quarantine {
 	const char *path, *member;
-	const char *reason;  /* stable code, e.g. "xml_malformed" */
-	const char *message; /* the one-line error */
+	const char *reason;      /* stable code, e.g. "xml_malformed" */
+	const char *message;     /* the one-line error */
+	int64_t conflict_report; /* reason "conflict": the stored report it
+	                            conflicts with (dm_store_last_conflict) */
 	const void *bytes; /* the unit's raw bytes (compressed and capped by the
 	                      store), or NULL */
 	size_t n_bytes;
@@ -192,6 +194,22 @@ int dm_store_folder_moved(struct dm_store *s, const char *folder,
     uint64_t uidvalidity, const uint64_t *uids, size_t n,
     struct dm_error *err) DM_WUR;
 
+/*
+ * The id of the stored report that the payload just ended conflicts with (a
+ * duplicate with other content), or 0: what a quarantine entry of reason
+ * "conflict" names (struct dm_store_quarantine.conflict_report).
+ */
+int64_t dm_store_last_conflict(const struct dm_store *s);
+
+/*
+ * Takes stored report id out, with everything of it: records, their results
+ * and reasons, and its rollups (the daily sums are subtracted as they were
+ * added).  Outside a unit; in the open batch or one it opens.  DM_EINVAL for
+ * an unknown id.  For `quarantine resolve --keep-new`.
+ */
+int dm_store_report_delete(
+    struct dm_store *s, int64_t id, struct dm_error *err) DM_WUR;
+
 /* Rolls back any open batch and closes; NULL is fine.  Close quarantine cursors
  * first. */
 void dm_store_close(struct dm_store *s);
@@ -211,6 +229,7 @@ struct dm_store_quarantine_row {
 	uint32_t attempts;
 	int resolved;        /* 1 once dm_store_quarantine_resolve was called */
 	int64_t resolved_at; /* Unix seconds; 0 while unresolved */
+	int64_t conflict_report; /* reason "conflict": the stored report; 0 */
 };
 
 struct dm_store_qcursor;

@@ -93,6 +93,12 @@ enum dm_stmt {
 	DM_ST_FOLDER_PENDING,
 	DM_ST_FOLDER_MOVED,
 	DM_ST_Q_MOVED,
+	DM_ST_DEL_DAILY,
+	DM_ST_DEL_ZEROS,
+	DM_ST_DEL_SOURCE,
+	DM_ST_DEL_ROLLUP,
+	DM_ST_DEL_RECORDS,
+	DM_ST_DEL_REPORT,
 	DM_ST_COUNT
 };
 
@@ -132,6 +138,10 @@ struct dm_store {
 	struct dm_buf auth; /* scratch for rollup_source's encoded results */
 	struct dm_rollup_daily *daily; /* the report's rollup_daily sums */
 	uint64_t dup_records, dup_messages;
+	sqlite3_int64 dup_report; /* ... and its id */
+	/* The stored report the last payload conflicted with, 0 if none
+	 * (dm_store_last_conflict). */
+	sqlite3_int64 conflict_report;
 
 	/*
 	 * Counts of payloads kept (done), of the current unit (for

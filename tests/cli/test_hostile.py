@@ -216,12 +216,22 @@ def check_skipped(c, db, ing, par, par_reps, cwd):
     return p
 
 
-def check_duplicate(c, db, ing):
+def check_conflict(c, db, ing, cwd):
+    """Same identity, other content: the first copy stays stored, this one is quarantined
+    with its bytes (anyone can mail the rua address: either may be the forgery)."""
     p, summary = [], ing.json()
-    if ing.rc != 0:
-        p.append(f"ingest exit {ing.rc}, expected 0; stderr {ing.err[-300:]!r}")
-    if summary is None or summary.get("duplicates") != 1:
-        p.append(f"summary {summary}: expected 1 duplicate")
+    if ing.rc != 1:
+        p.append(f"ingest exit {ing.rc}, expected 1 (quarantined); stderr {ing.err[-300:]!r}")
+    if summary is None or summary.get("duplicates") != 1 or summary.get("conflicts") != 1 \
+            or summary.get("quarantined") != 1:
+        p.append(f"summary {summary}: expected 1 duplicate, 1 conflict, 1 quarantined")
+    if c.file not in ing.err or "(conflict)" not in ing.err:
+        p.append(f"stderr does not name the file and the conflict: {ing.err[-300:]!r}")
+    rows, _ = quarantine_rows(db, cwd)
+    size = os.path.getsize(os.path.join(cwd, c.file))
+    if not rows or [(r.get("reason"), r.get("size"), r.get("truncated")) for r in rows] != \
+            [("conflict", size, False)] or not rows[0].get("conflict_report"):
+        p.append(f"quarantine {rows}: expected one conflict entry with the file's {size} bytes")
     with harness.connect(db) as con:
         got = con.execute("SELECT r.source_ip, r.count FROM record r JOIN report p "
                           "ON p.id = r.report WHERE p.report_id = 'hostile-same'").fetchall()
@@ -263,7 +273,7 @@ def run_case(c, tmp, tally, listener):
         elif outcome == "skipped":
             p += check_skipped(c, db, ing, par, par_reps, cwd)
         else:
-            p += check_duplicate(c, db, ing)
+            p += check_conflict(c, db, ing, cwd)
     elif not ing.timed_out:
         p.append(f"ingest exit {ing.rc}: {ing.err[-400:]!r}")
     created = set(os.listdir(cwd)) - before - {"case.db", "case.db-wal", "case.db-shm"}

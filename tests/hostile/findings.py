@@ -219,6 +219,73 @@ def count_int64_max(t):
     return p
 
 
+# ---- 4. A forged report pre-empting the genuine one ----------------------------------------
+
+def overview(t, *extra):
+    res = t.dm("report", "--from", "2023-11-14", "--to", "2023-11-16", "--format", "json",
+               *extra)
+    try:
+        return {r["metric"]: r["value"] for r in json.loads(res.out)["overview"]}
+    except (ValueError, KeyError, TypeError):
+        return {"error": f"report exit {res.rc}: {res.err[-200:]}"}
+
+
+def forged_report_conflict(t):
+    """A forged report mailed first (same reporter, id, domain, period) makes the genuine one a
+    conflict: it is quarantined with its bytes (exit 1, stderr says so), the report's overview
+    counts it, retry refuses it, and `quarantine resolve --keep-new` puts the genuine one in
+    place of the forgery, rollups included."""
+    forged = report_mail([("r.xml", gen.xml_report(
+        rid="conflict-1", records=[gen.record(ip="203.0.113.66", count="1")]).encode())])
+    genuine = report_mail([("r.xml", gen.xml_report(
+        rid="conflict-1", records=[gen.record(ip="192.0.2.1", count="40", disposition="reject"),
+                                   gen.record(ip="192.0.2.2", count="2")]).encode())])
+    p = exit_is(t.dm("ingest", "-", stdin=forged), 0, "the forgery")
+    res = t.dm("ingest", "--json", "-", stdin=genuine)
+    p += exit_is(res, 1, "the genuine report (a conflict)")
+    p += expect("is already stored with other content: the stored copy is kept and this one "
+                "quarantined" in res.err and "(conflict)" in res.err, f"stderr {res.err!r}")
+    rows = t.quarantine()
+    p += expect(len(rows) == 1 and rows[0].get("reason") == "conflict"
+                and rows[0].get("conflict_report") == 1, f"quarantine {rows}")
+    if not rows or "id" not in rows[0]:
+        return p
+    qid = str(rows[0]["id"])
+    p += expect(t.raw(qid) == genuine, "the conflicting copy's bytes are not kept")
+    before = overview(t)
+    p += expect(before.get("messages") == 1 and before.get("unresolved_conflicts") == 1,
+                f"overview before resolving {before}")
+    retry = t.dm("quarantine", "retry", qid)
+    p += expect(retry.rc == 1 and "is a conflict" in retry.err, f"retry: {retry.err!r}")
+    fix = t.dm("quarantine", "resolve", qid, "--keep-new")
+    p += exit_is(fix, 0, "resolve --keep-new")
+    after = overview(t)
+    p += expect(after.get("messages") == 42 and after.get("rejected") == 40
+                and "unresolved_conflicts" not in after, f"overview after resolving {after}")
+    with harness.connect(t.db) as con:
+        got = con.execute("SELECT group_concat(source_ip || '=' || count, ' ') FROM (SELECT "
+                          "source_ip, count FROM record ORDER BY id)").fetchone()[0]
+    p += expect(got == "192.0.2.1=40 192.0.2.2=2", f"records after resolving: {got}")
+    p += expect(t.quarantine()[0].get("resolved") is True, "the entry is not resolved")
+    return p
+
+
+def conflict_keep_stored(t):
+    """--keep-stored settles a conflict and changes nothing else; a second resolve of the same
+    entry, or of an entry that is no conflict, is a usage error."""
+    a = t.write("a.xml", gen.xml_report(rid="ks-1", count="7"))
+    b = t.write("b.xml", gen.xml_report(rid="ks-1", count="9"))
+    c = t.write("c.xml", BROKEN)
+    t.dm("ingest", a)
+    p = exit_is(t.dm("ingest", b, c), 1, "a conflict and a broken file")
+    p += exit_is(t.dm("quarantine", "resolve", "1", "--keep-stored"), 0, "resolve --keep-stored")
+    p += expect(overview(t).get("messages") == 7, f"overview {overview(t)}")
+    p += exit_is(t.dm("quarantine", "resolve", "1", "--keep-new"), 2, "resolving twice")
+    p += exit_is(t.dm("quarantine", "resolve", "2", "--keep-new"), 2, "resolving no conflict")
+    p += exit_is(t.dm("quarantine", "resolve", "1"), 2, "resolve without saying which")
+    return p
+
+
 # ---- 5-7. Maildir identity, unreadable messages, moves -------------------------------------
 
 def maildir(t, name, messages):
@@ -583,6 +650,8 @@ FINDINGS = [
     ("stdin_cut_by_cap_is_lost", stdin_cut_by_cap_is_lost),
     ("readme_pipe_wrapper", readme_pipe_wrapper),
     ("count_int64_max", count_int64_max),
+    ("forged_report_conflict", forged_report_conflict),
+    ("conflict_keep_stored", conflict_keep_stored),
     ("maildir_same_name", maildir_same_name),
     ("maildir_unreadable", maildir_unreadable),
     ("maildir_seen_moved", maildir_seen_moved),

@@ -16,7 +16,8 @@ Expectations:
     quarantined  kept in the quarantine with `reason`; the message must contain one of `cause`
     skipped      not a report (DESIGN.md: recognised and skipped with a reason, not an error):
                  nothing stored or quarantined, `reason` and one of `cause` in the message
-    duplicate    the file's report is a duplicate of an earlier file of the batch (pre)
+    conflict     the file's report has the identity of an earlier file's (pre) but other
+                 content: the first stays stored, this one is quarantined (reason conflict)
 """
 import bz2
 import gzip
@@ -452,7 +453,7 @@ def cases(port=9):
              note="year 3000 in seconds must not be read as milliseconds (1971)"),
         Case("same_id_other_content", "same_id_b.xml",
              put(base(rid="hostile-same", records=[record(ip="192.0.2.99", count="777")])),
-             {"outcome": "duplicate"},
+             {"outcome": "conflict"},
              pre=("same_id_a.xml", put(base(rid="hostile-same",
                                             records=[record(ip="192.0.2.1", count="1")])))),
     ]
