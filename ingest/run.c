@@ -521,6 +521,16 @@ retry_bytes(struct run *r, const char *path, const void *bytes, size_t n,
 	return rc;
 }
 
+/* Starts a retry or a resolve of e->id: nothing done yet, the entry found. */
+static int
+entry_start(struct dm_store *store, struct entry *e,
+    struct dm_ingest_stats *stats, int *resolved, struct dm_error *err)
+{
+	*resolved = 0;
+	memset(stats, 0, sizeof(*stats));
+	return find_entry(store, e, err);
+}
+
 /* The entry's bytes, which must be all of its input's. */
 static int
 entry_bytes(struct dm_store *store, const struct entry *e, void **bytes,
@@ -546,9 +556,7 @@ dm_ingest_resolve(struct dm_store *store, int64_t id, enum dm_resolve how,
 	size_t n = 0;
 	int rc;
 
-	*resolved = 0;
-	memset(stats, 0, sizeof(*stats));
-	if ((rc = find_entry(store, &e, err)) != DM_OK)
+	if ((rc = entry_start(store, &e, stats, resolved, err)) != DM_OK)
 		return rc;
 	if (!e.conflict || e.resolved || e.conflict_report <= 0)
 		rc = dm_error_set(err, DM_EINVAL,
@@ -590,9 +598,7 @@ dm_ingest_retry(struct dm_store *store, int64_t id, const struct dm_limits *lim,
 	size_t n = 0;
 	int rc;
 
-	*resolved = 0;
-	memset(stats, 0, sizeof(*stats));
-	if ((rc = find_entry(store, &e, err)) != DM_OK)
+	if ((rc = entry_start(store, &e, stats, resolved, err)) != DM_OK)
 		return rc;
 	if (e.conflict && !e.resolved)
 		rc = dm_error_set(err, DM_EINVAL,

@@ -880,21 +880,14 @@ rebuild_rollups(sqlite3 *db)
 	dm_buf_free(&sql);
 }
 
-/*
- * The store folds reports into the rollups itself (sql/rollup.c);
- * rollup_rebuild.sql builds them from the stored reports.  Both must give the
- * same rows, days spread included.
- */
-START_TEST(test_store_rollups_match_the_rebuild)
+/* Report r-3: report B's records over three days and a bit (7 and 3 messages
+ * spread), in unit d.xml. */
+static void
+feed_r3(struct dm_store *s)
 {
-	struct dm_store *s = open_memory();
 	struct dm_feedback fb = report_b();
-	struct dm_buf c_rows, sql_rows;
 	struct dm_error e;
-	sqlite3 *db;
 
-	feed_both(s);
-	/* A report over three days (and a bit): 7 and 3 messages spread. */
 	fb.report_id = "r-3";
 	fb.begin = DAY_A + 3600;
 	fb.end = DAY_A + 3 * 86400 + 60;
@@ -906,6 +899,23 @@ START_TEST(test_store_rollups_match_the_rebuild)
 	ck_assert_int_eq(feed(s, fb, b_recs, 2, NULL, 0), DM_OK);
 	ok(dm_store_payload_end(s, 1, &e), &e);
 	ok(dm_store_unit_end(s, &e), &e);
+}
+
+/*
+ * The store folds reports into the rollups itself (sql/rollup.c);
+ * rollup_rebuild.sql builds them from the stored reports.  Both must give the
+ * same rows, days spread included.
+ */
+START_TEST(test_store_rollups_match_the_rebuild)
+{
+	struct dm_store *s = open_memory();
+	struct dm_buf c_rows, sql_rows;
+	struct dm_error e;
+	sqlite3 *db;
+
+	feed_both(s);
+	/* A report over three days (and a bit): 7 and 3 messages spread. */
+	feed_r3(s);
 	ok(dm_store_flush(s, &e), &e);
 	db = db_of(s);
 	dm_buf_init(&c_rows, 1 << 20);
@@ -1005,23 +1015,12 @@ END_TEST
 START_TEST(test_store_report_delete_matches_rebuild)
 {
 	struct dm_store *s = open_memory();
-	struct dm_feedback fb = report_b();
 	struct dm_buf c_rows, sql_rows;
 	struct dm_error e;
 	sqlite3 *db;
 
 	feed_both(s);
-	fb.report_id = "r-3";
-	fb.begin = DAY_A + 3600;
-	fb.end = DAY_A + 3 * 86400 + 60;
-	ok(dm_store_unit_begin(s,
-	       &(struct dm_store_unit){.path = "/in/d.xml", .sha256 = "dd44"},
-	       &e),
-	    &e);
-	ok(dm_store_payload_begin(s, NULL, &e), &e);
-	ck_assert_int_eq(feed(s, fb, b_recs, 2, NULL, 0), DM_OK);
-	ok(dm_store_payload_end(s, 1, &e), &e);
-	ok(dm_store_unit_end(s, &e), &e);
+	feed_r3(s);
 	ok(dm_store_report_delete(s, 3, &e), &e);
 	ok(dm_store_flush(s, &e), &e);
 	db = db_of(s);
