@@ -207,15 +207,17 @@ dm_open_regular(int dirfd, const char *name, const char *path, int follow,
 		errno = saved;
 		return -1;
 	}
-	if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
+	if (fstat(fd, st) != 0) {
 		saved = errno;
 		close(fd);
-		if (S_ISREG(st->st_mode))
-			dm_error_setr(err, DM_EIO, "io", "cannot read %s: %s",
-			    path, strerror(saved));
-		else
-			dm_error_setr(err, DM_ESKIP, "not_file",
-			    "cannot read %s: not a regular file", path);
+		dm_error_setr(err, DM_EIO, "io", "cannot read %s: %s", path,
+		    strerror(saved));
+		return -1;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		close(fd);
+		dm_error_setr(err, DM_ESKIP, "not_file",
+		    "cannot read %s: not a regular file", path);
 		return -1;
 	}
 	/* Regular files ignore O_NONBLOCK; it is cleared all the same. */
