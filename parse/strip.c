@@ -286,6 +286,16 @@ dm_strip(
 			i += k;
 			continue;
 		}
+		/* A tag ("<x", "</x"): nothing to hold, the common case. */
+		if (s->width == 1 && s->state == S_TEXT && i + 1 < n &&
+		    in[i] == '<' && in[i + 1] != '!' && in[i + 1] != '?' &&
+		    in[i + 1] != '<') {
+			memmove(out + o, in + i, 2);
+			o += 2;
+			i += 2;
+			s->started = 1;
+			continue;
+		}
 		step(s, in + i, out, &o);
 		i += s->width;
 	}
