@@ -352,6 +352,38 @@ move_all(struct folder *f, struct dm_error *err)
 	return DM_OK;
 }
 
+/* The message went over the cap: its first quarantine_bytes stay. */
+static void
+keep_prefix_only(struct folder *f)
+{
+	size_t max = (size_t)f->w->lim->quarantine_bytes;
+	char *p;
+
+	f->too_big = 1;
+	if (f->body.len <= max)
+		return;
+	f->body.len = max;
+	f->body.data[max] = '\0';
+	if ((p = dm_realloc(f->body.data, max + 1)) != NULL) {
+		f->body.data = p;
+		f->body.cap = max + 1;
+	}
+}
+
+/* Adds what fits of p to the first bytes kept of a message over the cap. */
+static int
+keep_prefix(struct folder *f, const void *p, size_t n)
+{
+	size_t max = (size_t)f->w->lim->quarantine_bytes;
+	size_t room = max > f->body.len ? max - f->body.len : 0;
+
+	if (room == 0)
+		return DM_OK;
+	return dm_buf_add(&f->body, p, n < room ? n : room) == DM_OK
+	           ? DM_OK
+	           : DM_ENOMEM;
+}
+
 static int
 on_data(void *ctx, const void *p, size_t n, struct dm_error *err)
 {
@@ -360,17 +392,15 @@ on_data(void *ctx, const void *p, size_t n, struct dm_error *err)
 
 	dm_sha256_update(&f->sha, p, n);
 	f->size += n;
-	if (f->too_big)
-		return DM_OK;
-	if ((rc = dm_buf_add(&f->body, p, n)) == DM_ELIMIT) {
-		/* Hashed on, so that the next run knows it; not kept. */
-		f->too_big = 1;
-		dm_buf_free(&f->body);
-		return DM_OK;
-	}
-	if (rc != DM_OK)
-		return dm_error_set(err, DM_ENOMEM, "out of memory");
-	return DM_OK;
+	if (!f->too_big && (rc = dm_buf_add(&f->body, p, n)) != DM_ELIMIT)
+		return rc == DM_OK
+		           ? DM_OK
+		           : dm_error_set(err, DM_ENOMEM, "out of memory");
+	/* Over the cap: hashed on, so that the next run knows it, and only its
+	 * first bytes kept, for the quarantine (as for a Maildir message). */
+	if (!f->too_big)
+		keep_prefix_only(f);
+	return keep_prefix(f, p, n);
 }
 
 static void

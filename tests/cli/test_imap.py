@@ -440,6 +440,7 @@ def test_ten_thousand_rerun():
 
 def test_message_over_the_cap():
     line = b"x" * 1023 + b"\n"
+    # 101.1 MiB as the server gives it (its lines end in CRLF).
     body = (b"From: r@big.example\nSubject: too big\nMessage-ID: <big@big.example>\n\n"
             + line * (101 * 1024))
     E.dc.deliver("cap", [body, mails(1, first=950)[0]])
@@ -450,7 +451,8 @@ def test_message_over_the_cap():
     s = res.json()
     check(res.rc == 1 and s["quarantined"] == 1 and s["reports"] == 1
           and f"quarantined: {E.dc.url('cap')}: UID 1: message larger than 100 MiB "
-          "(DM_MAX_MESSAGE_BYTES) (limit)" in res.err,
+          "(DM_MAX_MESSAGE_BYTES); only the first 16 MiB of 101.1 MiB kept "
+          "(DM_MAX_QUARANTINE_BYTES) (limit)" in res.err,
           f"a message over the cap is refused at the cap: exit {res.rc} {s} {res.err!r}")
     check(res.rss_mib < 150 * (4 if SLOW > 1 else 1),
           f"a 101 MiB message is held only up to the 100 MiB cap: peak RSS {res.rss_mib:.0f} MiB")
