@@ -2,33 +2,42 @@
  * mem.c - the allocation hook and dm_buf.  The failure counter is the one piece
  * of global state in the project's libraries; it exists only so that tests can
  * exercise out-of-memory paths.
+ *
+ * The counter is atomic, not per thread: ingest stores on a second thread
+ * (ingest/pipe.c), and a test that makes "the Nth allocation" fail means the
+ * Nth of the whole run, whichever thread makes it, so that the store thread's
+ * failure paths are reached too.  A per-thread counter would never fail an
+ * allocation of a thread the test did not set it in.  When the counter is off
+ * (every production run) the cost is one relaxed load.
  */
 #include "mem.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "error.h"
 
-static long fail_after = -1;
+static _Atomic long fail_after = -1;
 
-void
+long
 dm_mem_fail_after(long n)
 {
-	fail_after = n;
+	return atomic_exchange(&fail_after, n);
 }
 
+/* Counts an allocation down; 1 once the counter reached 0. */
 static int
 should_fail(void)
 {
-	if (fail_after < 0)
-		return 0;
-	if (fail_after == 0)
-		return 1;
-	fail_after--;
-	return 0;
+	long n = atomic_load_explicit(&fail_after, memory_order_relaxed);
+
+	while (n > 0 && !atomic_compare_exchange_weak_explicit(&fail_after, &n,
+	                    n - 1, memory_order_relaxed, memory_order_relaxed))
+		;
+	return n == 0;
 }
 
 void *

@@ -23,9 +23,12 @@ char *dm_strndup(const char *s, size_t n);
 
 /*
  * Test hook: after n more successful allocations, every allocation fails until
- * reset with n = -1 (the default).  Not for production use.
+ * reset with n = -1 (the default).  The count is of the whole process, every
+ * thread's allocations together (atomic).  Returns what was left of the
+ * previous count: 0 once it made an allocation fail, more when the code under
+ * test needed fewer allocations than allowed.  Not for production use.
  */
-void dm_mem_fail_after(long n);
+long dm_mem_fail_after(long n);
 
 /* A growable byte buffer (curl's dynbuf): always NUL-terminated, capped at max
  * bytes. */

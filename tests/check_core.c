@@ -1,6 +1,7 @@
 /* check_core.c - errors, buffers, the allocation hook, SHA-256 and fix-up
  * names. */
 #include <check.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,6 +150,45 @@ START_TEST(test_mem_fail_after)
 }
 END_TEST
 
+/* Allocates and frees 1000 times; the number that succeeded. */
+static void *
+allocate_1000(void *arg)
+{
+	long *ok = arg;
+	int i;
+
+	for (i = 0; i < 1000; i++) {
+		void *p = dm_malloc(16);
+
+		*ok += p != NULL;
+		dm_free(p);
+	}
+	return NULL;
+}
+
+/* The count is of the process: two threads together get exactly n
+ * allocations (a plain counter would lose decrements to the race). */
+START_TEST(test_mem_fail_after_two_threads)
+{
+	long ok[2] = {0, 0};
+	pthread_t t[2];
+	int i;
+
+	dm_mem_fail_after(1500);
+	for (i = 0; i < 2; i++)
+		ck_assert_int_eq(
+		    pthread_create(&t[i], NULL, allocate_1000, &ok[i]), 0);
+	for (i = 0; i < 2; i++)
+		ck_assert_int_eq(pthread_join(t[i], NULL), 0);
+	ck_assert_int_eq(dm_mem_fail_after(-1), 0);
+	ck_assert_int_eq(ok[0] + ok[1], 1500);
+	/* Fewer allocations than allowed: what is left is returned. */
+	dm_mem_fail_after(10);
+	dm_free(dm_malloc(1));
+	ck_assert_int_eq(dm_mem_fail_after(-1), 9);
+}
+END_TEST
+
 START_TEST(test_sha256_known_vectors)
 {
 	struct dm_sha256 c;
@@ -227,6 +267,7 @@ core_suite(void)
 	tcase_add_test(tc, test_error_prefix_and_reason);
 	tcase_add_test(tc, test_buf_grows_and_caps);
 	tcase_add_test(tc, test_mem_fail_after);
+	tcase_add_test(tc, test_mem_fail_after_two_threads);
 	tcase_add_test(tc, test_sha256_known_vectors);
 	tcase_add_test(tc, test_fixup_names_complete);
 	tcase_add_test(tc, test_limits_defaults);

@@ -10,6 +10,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check_main.h"
 #include "ingest.h"
 #include "ingest_int.h"
 #include "mem.h"
@@ -1062,6 +1064,171 @@ START_TEST(test_ingest_streams_large_member)
 }
 END_TEST
 
+/*
+ * tc_nomem: the walker (files, containers, mails, mboxes, a Maildir) with the
+ * Nth allocation failing, for every N until a walk needs no more.  The
+ * callbacks allocate with malloc, so only the walker's own allocations count.
+ */
+
+struct nomem_log {
+	char *text;
+	size_t len, cap;
+	int enomem; /* a problem or a payload read said DM_ENOMEM */
+};
+
+static void nomem_add(struct nomem_log *l, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+nomem_add(struct nomem_log *l, const char *fmt, ...)
+{
+	char line[2048];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	ck_assert(n > 0 && (size_t)n < sizeof(line));
+	if (l->len + (size_t)n + 1 > l->cap) {
+		l->cap = (l->len + (size_t)n + 1) * 2;
+		l->text = realloc(l->text, l->cap);
+		ck_assert_ptr_nonnull(l->text);
+	}
+	memcpy(l->text + l->len, line, (size_t)n + 1);
+	l->len += (size_t)n;
+}
+
+static const char *
+base_name(const char *path)
+{
+	const char *s = strrchr(path, '/');
+
+	return s != NULL ? s + 1 : path;
+}
+
+static int
+nomem_begin(void *ctx, const struct dm_unit *u, struct dm_error *err)
+{
+	(void)err;
+	nomem_add(ctx, "unit %s %s\n", base_name(u->path),
+	    u->message != NULL ? u->message : "-");
+	return DM_OK;
+}
+
+static int
+nomem_payload(void *ctx, const struct dm_payload *p, struct dm_error *err)
+{
+	struct nomem_log *l = ctx;
+	unsigned char buf[65536];
+	unsigned long long total = 0, sum = 0;
+	struct dm_error e;
+	ssize_t n;
+	ssize_t i;
+
+	(void)err;
+	dm_error_clear(&e);
+	while ((n = p->src.read(p->src.ctx, buf, sizeof(buf), &e)) > 0) {
+		for (i = 0; i < n; i++)
+			sum = sum * 31 + buf[i];
+		total += (unsigned long long)n;
+	}
+	if (n < 0 && e.code == DM_ENOMEM)
+		l->enomem = 1;
+	nomem_add(l, "payload %s %llu bytes %llx read %d\n",
+	    p->member != NULL ? p->member : "-", total, sum,
+	    n < 0 ? e.code : 0);
+	return DM_OK;
+}
+
+static int
+nomem_problem(void *ctx, const struct dm_unit *u, const char *member,
+    const struct dm_error *pb, struct dm_error *err)
+{
+	struct nomem_log *l = ctx;
+
+	(void)u;
+	(void)err;
+	if (pb->code == DM_ENOMEM) {
+		ck_assert_msg(strstr(pb->msg, "out of memory") != NULL,
+		    "DM_ENOMEM problem without saying so: %s", pb->msg);
+		l->enomem = 1;
+	}
+	nomem_add(l, "problem %s %d %s\n", member != NULL ? member : "-",
+	    pb->code, pb->reason != NULL ? pb->reason : "-");
+	return DM_OK;
+}
+
+static int
+nomem_end(void *ctx, const struct dm_unit *u, int ok, struct dm_error *err)
+{
+	(void)u;
+	(void)err;
+	nomem_add(ctx, "end %d\n", ok);
+	return DM_OK;
+}
+
+/* Walks every input into l; the first walk error, or DM_OK. */
+static int
+nomem_walk(const char *const *paths, size_t n, struct nomem_log *l,
+    struct dm_error *err)
+{
+	struct dm_walk_ops ops = {.ctx = l,
+	    .unit_begin = nomem_begin,
+	    .payload = nomem_payload,
+	    .problem = nomem_problem,
+	    .unit_end = nomem_end};
+	size_t i;
+	int rc = DM_OK;
+
+	for (i = 0; rc == DM_OK && i < n; i++)
+		rc = dm_ingest_walk(paths[i], NULL, NULL, &ops, err);
+	return rc;
+}
+
+START_TEST(test_ingest_walk_out_of_memory)
+{
+	const char *paths[] = {fx("multi.zip"), fx("gz_in_zip.zip"),
+	    fx("zip_in_gz.gz"), fx("multi_member.gz"), fx("report.xml.bz2"),
+	    fx("truncated.gz"), DM_TEST_DATA_DIR "/mail/three.mbox",
+	    DM_TEST_DATA_DIR "/mail/zip_attachment.eml",
+	    DM_TEST_DATA_DIR "/mail/forwarded_rfc822.eml",
+	    DM_TEST_DATA_DIR "/../../samples/reports/Maildir"};
+	size_t np = sizeof(paths) / sizeof(paths[0]);
+	struct nomem_log want = {0}, got;
+	struct dm_error err;
+	long n, left;
+	int rc;
+
+	ck_assert_int_eq(nomem_walk(paths, np, &want, &err), DM_OK);
+	ck_assert_int_eq(want.enomem, 0);
+	ck_assert_ptr_nonnull(strstr(want.text, "unit three.mbox message 3"));
+	for (n = 0;; n++) {
+		memset(&got, 0, sizeof(got));
+		dm_error_clear(&err);
+		dm_mem_fail_after(n);
+		rc = nomem_walk(paths, np, &got, &err);
+		left = dm_mem_fail_after(-1);
+		if (rc != DM_OK)
+			ck_assert_msg(
+			    rc == DM_ENOMEM &&
+			        strstr(err.msg, "out of memory") != NULL,
+			    "allocation %ld failing: walk rc %d: %s", n, rc,
+			    err.msg);
+		/* Without DM_ENOMEM said somewhere, nothing may differ. */
+		else if (!got.enomem)
+			ck_assert_msg(strcmp(got.text, want.text) == 0,
+			    "allocation %ld failed silently:\n%s", n, got.text);
+		free(got.text);
+		if (left > 0)
+			break;
+	}
+	ck_assert_int_eq(rc, DM_OK);
+	ck_assert_int_gt(n, 20);
+	free(want.text);
+}
+END_TEST
+
 /* tc_corpus: every gz and zip of the shared corpus. */
 
 struct corpus_row {
@@ -1168,12 +1335,7 @@ START_TEST(test_ingest_corpus_containers)
 
 	snprintf(path, sizeof(path), "%s/MANIFEST.tsv", DM_CORPUS_DIR);
 	f = fopen(path, "r");
-	if (f == NULL) {
-		printf("check_ingest: corpus not found at %s, corpus test "
-		       "skipped\n",
-		    DM_CORPUS_DIR);
-		return;
-	}
+	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
 	while (fgets(line, sizeof(line), f) != NULL) {
 		if (!split_row(line, &r) ||
 		    (strcmp(r.container, "gz") != 0 &&
@@ -1249,7 +1411,13 @@ ingest_suite(void)
 	suite_add_tcase(s, pipe_tcase());
 	suite_add_tcase(s, imap_tcase());
 
+	tc = tcase_create("tc_nomem");
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, test_ingest_walk_out_of_memory);
+	suite_add_tcase(s, tc);
+
 	tc = tcase_create("tc_corpus");
+	dm_check_corpus_case(tc);
 	tcase_add_test(tc, test_ingest_corpus_containers);
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);
@@ -1257,15 +1425,14 @@ ingest_suite(void)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
-	SRunner *sr = srunner_create(ingest_suite());
-	int failed;
+	int rc;
 
+	if (dm_check_corpus_missing(argc, argv))
+		return DM_CHECK_SKIPPED;
 	make_fixtures();
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	rc = dm_check_main(argc, argv, ingest_suite());
 	remove_fixtures();
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return rc;
 }

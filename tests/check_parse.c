@@ -9,10 +9,12 @@
  * a callback.
  */
 #include <check.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "mem.h"
 #include "parse.h"
 
@@ -1467,10 +1469,8 @@ START_TEST(test_parse_corpus_xml)
 	int rows = 0;
 
 	snprintf(path, sizeof(path), "%s/MANIFEST.tsv", DM_CORPUS_DIR);
-	if ((f = fopen(path, "r")) == NULL) {
-		printf("tc_corpus: %s missing, corpus tests skipped\n", path);
-		return;
-	}
+	f = fopen(path, "r");
+	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
 	ck_assert_ptr_nonnull(fgets(line, sizeof(line), f)); /* the header */
 	while (fgets(line, sizeof(line), f) != NULL) {
 		if (split_tsv(line, col, 11) < 11 || strcmp(col[4], "xml") != 0)
@@ -1575,6 +1575,7 @@ parse_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("tc_corpus");
+	dm_check_corpus_case(tc);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_parse_corpus_xml);
 	suite_add_tcase(s, tc);
@@ -1582,13 +1583,7 @@ parse_suite(void)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
-	SRunner *sr = srunner_create(parse_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return dm_check_main(argc, argv, parse_suite());
 }

@@ -1732,6 +1732,142 @@ START_TEST(test_store_disk_full_rolls_back)
 }
 END_TEST
 
+/* ---- tc_nomem: every allocation of the store failing in turn ---- */
+
+/* feed() without assertions: the first error of the sink, or DM_OK. */
+static int
+feed_quiet(struct dm_store *s, struct dm_feedback fb,
+    const struct dm_record *recs, size_t n, struct dm_error *e)
+{
+	struct dm_sink k = dm_store_sink(s);
+	size_t i;
+	int rc = k.begin(k.ctx, &fb, e);
+
+	for (i = 0; rc == DM_OK && i < n; i++) {
+		fb.n_records++;
+		fb.total_count +=
+		    recs[i].count > 0 ? (uint64_t)recs[i].count : 0;
+		rc = k.record(k.ctx, &fb, &recs[i], e);
+	}
+	return rc == DM_OK ? k.end(k.ctx, &fb, e) : rc;
+}
+
+/* One unit holding one report, the way ingest stores it. */
+static int
+store_unit(struct dm_store *s, const struct dm_store_unit *u,
+    struct dm_feedback fb, const struct dm_record *recs, size_t n,
+    struct dm_error *e)
+{
+	int rc = dm_store_unit_begin(s, u, e), fed;
+
+	if (rc == DM_OK)
+		rc = dm_store_payload_begin(s, "r.zip>r.xml", e);
+	if (rc != DM_OK)
+		return rc;
+	fed = feed_quiet(s, fb, recs, n, e);
+	rc = dm_store_payload_end(s, fed == DM_OK, e);
+	if (fed != DM_OK)
+		return fed;
+	return rc == DM_OK ? dm_store_unit_end(s, e) : rc;
+}
+
+/* A quarantine entry added, listed and read back. */
+static int
+quarantine_round(struct dm_store *s, struct dm_error *e)
+{
+	static const char bytes[] = "<feedback><record>broken";
+	struct dm_store_quarantine q = {.path = "/in/c.xml",
+	    .reason = "xml_malformed",
+	    .message = "XML not well-formed at line 1",
+	    .bytes = bytes,
+	    .n_bytes = sizeof(bytes) - 1};
+	struct dm_store_unit u = {.path = "/in/c.xml", .sha256 = "cc33"};
+	struct dm_store_quarantine_row row;
+	struct dm_store_qcursor *c = NULL;
+	void *got = NULL;
+	size_t n = 0;
+	int rc = dm_store_unit_begin(s, &u, e);
+
+	if (rc == DM_OK)
+		rc = dm_store_quarantine(s, &q, e);
+	if (rc == DM_OK)
+		rc = dm_store_unit_end(s, e);
+	if (rc == DM_OK)
+		rc = dm_store_quarantine_open(s, 0, &c, e);
+	if (rc == DM_OK && (rc = dm_store_quarantine_next(c, &row, e)) == DM_OK)
+		rc = dm_store_quarantine_get(s, row.id, &got, &n, e);
+	dm_store_quarantine_close(c);
+	if (rc == DM_OK)
+		ck_assert(n == sizeof(bytes) - 1 && memcmp(got, bytes, n) == 0);
+	dm_free(got);
+	return rc;
+}
+
+/* Opens a store, stores both reports and a quarantine entry, commits. */
+static int
+store_everything(struct dm_store **out, struct dm_error *e)
+{
+	int rc = dm_store_open(out, ":memory:", e);
+
+	if (rc == DM_OK)
+		rc = store_unit(*out, &unit1, report_a(), a_recs, 3, e);
+	if (rc == DM_OK)
+		rc = store_unit(*out, &unit2, report_b(), b_recs, 2, e);
+	if (rc == DM_OK)
+		rc = quarantine_round(*out, e);
+	return rc == DM_OK ? dm_store_flush(*out, e) : rc;
+}
+
+/*
+ * The Nth allocation of the store fails, for every N until a run succeeds:
+ * each failing run stops with DM_ENOMEM and an "out of memory" message, and
+ * closing the store frees everything (LeakSanitizer checks each forked test
+ * in the sanitizer build); the run that succeeds stores what a run without
+ * failures stores.
+ */
+START_TEST(test_store_out_of_memory)
+{
+	struct dm_store *s;
+	struct dm_error e;
+	long n, left;
+	int rc;
+
+	for (n = 0;; n++) {
+		s = NULL;
+		dm_error_clear(&e);
+		dm_mem_fail_after(n);
+		rc = store_everything(&s, &e);
+		left = dm_mem_fail_after(-1);
+		if (rc != DM_OK) {
+			ck_assert_msg(
+			    rc == DM_ENOMEM && strstr(e.msg, "out of memory"),
+			    "allocation %ld failing: rc %d: %s", n, rc, e.msg);
+			/* What was written before the failure hangs
+			 * together. */
+			if (s != NULL)
+				ck_assert_int_eq(
+				    q_int(db_of(s),
+				        "SELECT count(*) FROM "
+				        "record WHERE report NOT IN "
+				        "(SELECT id FROM report)"),
+				    0);
+			dm_store_close(s);
+			continue;
+		}
+		/* A run that succeeded stored everything, whether or not an
+		 * allocation failed on the way. */
+		counts_eq(s, 2, 5, 25, 0, 1);
+		ROW_EQ(db_of(s),
+		    "SELECT count(*), sum(messages) FROM rollup_source", "5",
+		    "25");
+		dm_store_close(s);
+		if (left > 0)
+			break;
+	}
+	ck_assert_int_gt(n, 10);
+}
+END_TEST
+
 /* ---- tc_schema ---- */
 
 /* A file of SQL, NUL-terminated (caller frees). */
@@ -2346,6 +2482,11 @@ sql_suite(void)
 	tcase_add_test(tc, test_store_host_put_replaces_and_reads_back);
 	tcase_add_test(
 	    tc, test_store_hosts_lists_rows_and_refuses_inside_a_unit);
+	suite_add_tcase(su, tc);
+
+	tc = tcase_create("tc_nomem");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_store_out_of_memory);
 	suite_add_tcase(su, tc);
 
 	tc = tcase_create("tc_schema");
