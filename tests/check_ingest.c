@@ -70,10 +70,13 @@ struct seen {
 	int skip; /* unit_begin says DM_DONE */
 };
 
+/* Copies s (NULL: ""); a test fails rather than compare a truncated copy. */
 static void
 copy_str(char *dst, size_t n, const char *s)
 {
-	snprintf(dst, n, "%s", s == NULL ? "" : s);
+	int len = snprintf(dst, n, "%s", s == NULL ? "" : s);
+
+	ck_assert_msg(len >= 0 && (size_t)len < n, "too long to copy: %s", s);
 }
 
 /* Whether fd, read from offset 0 with pread, starts with the n bytes want. */

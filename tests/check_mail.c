@@ -1510,8 +1510,10 @@ check_corpus_row(const char *file, const char *kind)
 	struct corpus_rec c = {0};
 	struct dm_error e;
 	char path[2048];
+	int n = snprintf(path, sizeof(path), "%s/%s", DM_CORPUS_DIR, file);
 
-	snprintf(path, sizeof(path), "%s/%s", DM_CORPUS_DIR, file);
+	ck_assert_msg(
+	    n > 0 && (size_t)n < sizeof(path), "path too long: %s", file);
 	ops.ctx = &c;
 	ops.payload = cr_payload;
 	ops.problem = cr_problem;
