@@ -185,7 +185,7 @@ field_free(struct field *f)
 
 /* Clears the report between runs; buffers are kept for the next one. */
 void
-dm_report_reset(struct dm_parser *p)
+dm_parse_report_reset(struct dm_parser *p)
 {
 	struct field *f[] = {&p->version, &p->org_name, &p->email,
 	    &p->extra_contact, &p->report_id, &p->generator, &p->domain, &p->fo,
@@ -313,7 +313,7 @@ call_begin(struct dm_parser *p)
 
 /* Called at the end of the document, after libxml2 found it well-formed. */
 int
-dm_report_finish(struct dm_parser *p, struct dm_error *err)
+dm_parse_report_finish(struct dm_parser *p, struct dm_error *err)
 {
 	int rc;
 

@@ -755,7 +755,7 @@ read_document(struct dm_parser *p)
 	}
 	if (ret < 0)
 		return read_failed(p);
-	return dm_report_finish(p, p->err);
+	return dm_parse_report_finish(p, p->err);
 }
 
 static void
@@ -779,7 +779,7 @@ run_reset(
 	p->ext = NULL;
 	p->text_on = 0;
 	dm_buf_reset(&p->text);
-	dm_report_reset(p);
+	dm_parse_report_reset(p);
 }
 
 int

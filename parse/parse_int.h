@@ -220,8 +220,8 @@ struct dm_parser {
 /* elements.c */
 void dm_parse_fixup(struct dm_parser *p, enum dm_fixup f);
 const struct dm_element *dm_el_find(enum dm_el parent, const char *name);
-void dm_report_reset(struct dm_parser *p);
-int dm_report_finish(struct dm_parser *p, struct dm_error *err);
+void dm_parse_report_reset(struct dm_parser *p);
+int dm_parse_report_finish(struct dm_parser *p, struct dm_error *err);
 void dm_parser_free_report(struct dm_parser *p);
 int dm_field_set(struct dm_parser *p, struct field *f, const char *s, size_t n);
 const char *dm_field_get(const struct field *f);

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "mem.h"
+#include "store_test.h"
 
 /*
  * A batch commits once it is this old (ms) or holds this many units.  A second

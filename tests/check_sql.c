@@ -22,6 +22,7 @@
 #include "query.h"
 #include "store.h"
 #include "store_int.h"
+#include "store_test.h"
 
 #define SQL_DIR DM_TEST_DATA_DIR "/../../sql"
 
