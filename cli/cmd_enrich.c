@@ -13,9 +13,8 @@
 
 #include "cmd.h"
 #include "dns.h"
+#include "model.h"
 #include "store.h"
-
-#define DAY 86400
 
 struct eargs {
 	const char *db;
@@ -91,7 +90,7 @@ own_option(struct eargs *a, int c, const char *arg)
 		    arg);
 		return DM_EXIT_USAGE;
 	case 'b':
-		if (parse_int(arg, 1, 86400, &a->budget_s) == 0)
+		if (parse_int(arg, 1, DM_DAY_SECONDS, &a->budget_s) == 0)
 			return -1;
 		dm_cli_warn(
 		    "--budget wants seconds from 1 to 86400: \"%s\"", arg);
@@ -198,8 +197,8 @@ dm_cli_enrich_run(struct dm_store *store, struct dm_dns *d, int all,
 
 	memset(&o, 0, sizeof(o));
 	o.now = (int64_t)time(NULL);
-	o.ttl = all ? -1 : ttl_days * DAY;
-	o.fail_ttl = o.ttl < DAY ? o.ttl : DAY;
+	o.ttl = all ? -1 : ttl_days * DM_DAY_SECONDS;
+	o.fail_ttl = o.ttl < DM_DAY_SECONDS ? o.ttl : DM_DAY_SECONDS;
 	o.budget_ms = budget_s * 1000;
 	dm_error_clear(&err);
 	rc = dm_dns_enrich(d, store, &o, stats, &err);

@@ -14,6 +14,7 @@
 #include "error.h"
 #include "escape.h"
 #include "mem.h"
+#include "model.h"
 #include "query.h"
 #include "report.h"
 #include "store.h"
@@ -164,8 +165,6 @@ dm_cli_open_query(const char *path, struct dm_query **q)
 	return DM_EXIT_FATAL;
 }
 
-#define DAY 86400
-
 int
 dm_cli_period(const struct dm_cli_period *p, int64_t default_days,
     int64_t *from, int64_t *to)
@@ -193,11 +192,11 @@ dm_cli_period(const struct dm_cli_period *p, int64_t default_days,
 		return DM_EXIT_USAGE;
 	}
 	if (p->to == NULL)
-		*to = now / DAY * DAY;
-	*to = (*to + DAY - 1) / DAY * DAY;
+		*to = now / DM_DAY_SECONDS * DM_DAY_SECONDS;
+	*to = (*to + DM_DAY_SECONDS - 1) / DM_DAY_SECONDS * DM_DAY_SECONDS;
 	if (p->from == NULL)
-		*from = *to - days * DAY;
-	*from = *from / DAY * DAY;
+		*from = *to - days * DM_DAY_SECONDS;
+	*from = *from / DM_DAY_SECONDS * DM_DAY_SECONDS;
 	if (*from >= *to) {
 		dm_cli_warn("the period is empty: --from must be before --to "
 		            "(which is exclusive)");

@@ -10,11 +10,14 @@
  * prints; only cli/ turns an error into stderr text and an exit status.
  *
  * Typical use:
- *   1. A callee fails:        return dm_error_set(err, DM_EFORMAT, "<count> is
- * not a number: \"%s\"", s);
- *   2. It names the reason:   dm_error_reason(err, "count_invalid");
- *   3. A caller adds context: dm_error_prefix(err, "record %zu", n);  ->
- * "record 17: <count> is ..."
+ *   1. A callee fails:
+ *        return dm_error_set(err, DM_EFORMAT,
+ *            "<count> is not a number: \"%s\"", s);
+ *   2. It names the reason:
+ *        dm_error_reason(err, "count_invalid");
+ *   3. A caller adds context:
+ *        dm_error_prefix(err, "record %zu", n);
+ *      giving "record 17: <count> is not a number: ..."
  */
 #ifndef DM_ERROR_H
 #define DM_ERROR_H
@@ -24,25 +27,32 @@
 /* Codes are few and stable; new ones are only ever appended. */
 enum dm_status {
 	DM_OK = 0,
-	DM_DONE = 1, /* iteration finished, or "nothing to do" (not an error) */
-	DM_ENOMEM = -1,  /* allocation failed */
-	DM_EIO = -2,     /* reading or writing a file failed */
-	DM_EFORMAT = -3, /* input is not what it claims or not well-formed */
-	DM_ELIMIT =
-	    -4,      /* a cap of core/limits.h was hit; the message names it */
-	DM_EDB = -5, /* the database failed */
-	DM_EINVAL = -6, /* the caller passed something invalid (usage) */
-	DM_ESKIP =
-	    -7 /* input is valid but not ours (forensic, TLS-RPT, junk) */
+	/* iteration finished, or "nothing to do" (not an error) */
+	DM_DONE = 1,
+	/* allocation failed */
+	DM_ENOMEM = -1,
+	/* reading or writing a file failed */
+	DM_EIO = -2,
+	/* input is not what it claims or not well-formed */
+	DM_EFORMAT = -3,
+	/* a cap of core/limits.h was hit; the message names it */
+	DM_ELIMIT = -4,
+	/* the database failed */
+	DM_EDB = -5,
+	/* the caller passed something invalid (usage) */
+	DM_EINVAL = -6,
+	/* input is valid but not ours (forensic, TLS-RPT, junk) */
+	DM_ESKIP = -7
 };
 
 #define DM_ERROR_MSG_MAX 512
 
 struct dm_error {
 	enum dm_status code;
-	const char
-	    *reason; /* static string, e.g. "xml_malformed"; NULL if none */
-	char msg[DM_ERROR_MSG_MAX]; /* one line, no trailing newline */
+	/* a static string, e.g. "xml_malformed"; NULL if none */
+	const char *reason;
+	/* one line, no trailing newline */
+	char msg[DM_ERROR_MSG_MAX];
 };
 
 #if defined(__GNUC__)
@@ -70,8 +80,8 @@ enum dm_status dm_error_set(struct dm_error *err, enum dm_status code,
 enum dm_status dm_error_setr(struct dm_error *err, enum dm_status code,
     const char *reason, const char *fmt, ...) DM_PRINTF(4, 5);
 
-/* Sets the reason (a static string) only if none is set yet.  err may be NULL.
- */
+/* Sets the reason (a static string) only if none is set yet; err may be
+ * NULL. */
 void dm_error_reason(struct dm_error *err, const char *reason);
 
 /* Prepends "<context>: " to the message, truncating at the end if needed.  err

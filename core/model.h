@@ -12,12 +12,13 @@
  * that dropped it is counted.
  *
  * Typical use (a sink):
- *   1. begin() gets the report metadata and published policy, before the first
- * record.
+ *   1. begin() gets the report metadata and published policy, before the
+ *      first record.
  *   2. record() gets each record, borrowed until it returns.
  *   3. end() gets the complete feedback again (top-level extensions, all
- * fix-ups, totals). A parse that fails after begin() calls no end(); the caller
- * rolls back what the sink did.
+ *      fix-ups, totals).
+ * A parse that fails after begin() calls no end(); the caller rolls back what
+ * the sink did.
  */
 #ifndef DM_MODEL_H
 #define DM_MODEL_H
@@ -30,71 +31,83 @@
 /* Which schema the document follows, judged by namespace, <version> and
  * elements seen. */
 enum dm_schema {
-	DM_SCHEMA_DRAFT = 0, /* no <version>, no namespace: the pre-RFC draft
-	                        most reporters still send */
-	DM_SCHEMA_RFC7489,   /* <version>1.0</version> or the dmarc-xml/0.1
-	                        namespace */
-	DM_SCHEMA_RFC9990    /* urn:ietf:params:xml:ns:dmarc-2.0 or
-	                        <version>2.0</version> */
+	/* No <version>, no namespace: the pre-RFC draft most reporters still
+	 * send. */
+	DM_SCHEMA_DRAFT = 0,
+	/* <version>1.0</version> or the dmarc-xml/0.1 namespace. */
+	DM_SCHEMA_RFC7489,
+	/* urn:ietf:params:xml:ns:dmarc-2.0 or <version>2.0</version>. */
+	DM_SCHEMA_RFC9990
 };
 
 /*
  * Normalisations applied to real-world quirks.  Each is counted per report; the
  * names (see dm_fixup_name) are a stable contract shown to users and stored in
- * the database.  Append only.
+ * the database.  Append only.  Each value's comment starts with its name.
  */
 enum dm_fixup {
-	DM_FIXUP_BOM =
-	    0, /* "bom": byte order mark before the XML declaration */
-	DM_FIXUP_LEADING_SPACE, /* "leading_whitespace": blank lines before
-	                           <?xml */
-	DM_FIXUP_TIMESTAMP_MS,  /* "timestamp_ms": date_range in milliseconds */
-	DM_FIXUP_DATE_INVALID, /* "date_invalid": begin/end not a plausible Unix
-	                          time */
-	DM_FIXUP_RESULT_CASE,  /* "result_case": "Pass", "FAIL" ... lower-cased
-	                        */
-	DM_FIXUP_SPF_HARDFAIL, /* "spf_hardfail": SPF "hardfail" read as "fail"
-	                        */
-	DM_FIXUP_EMPTY_SP,     /* "empty_sp": <sp></sp> read as absent */
-	DM_FIXUP_REASON_TEXT_ONLY, /* "reason_text_only":
-	                              <reason>forwarded</reason> without <type>
-	                            */
-	DM_FIXUP_LEGACY_NP,     /* "legacy_np": <np> in a pre-RFC 9990 report */
-	DM_FIXUP_COUNT_DECIMAL, /* "count_decimal": <count>3.0</count> */
-	DM_FIXUP_COUNT_INVALID, /* "count_invalid": <count> missing, negative,
-	                           not a number or over DM_MAX_RECORD_COUNT */
-	DM_FIXUP_CONTROL_CHARS, /* "control_chars": control characters dropped
-	                           from text */
-	DM_FIXUP_IDENTITIES, /* "identities": pre-RFC <identities> spelling of
-	                        <identifiers> */
-	DM_FIXUP_IP_INVALID, /* "ip_invalid": <source_ip> missing or not an IP
-	                        address */
-	DM_FIXUP_IP_MAPPED,  /* "ip_mapped": ::ffff:192.0.2.1 read as 192.0.2.1
-	                      */
-	DM_FIXUP_IP_CANONICAL,   /* "ip_canonical": IPv6 rewritten in RFC 5952
-	                            form, leading zeros */
-	DM_FIXUP_ALIGNMENT_WORD, /* "alignment_word": adkim/aspf
-	                            "relaxed"/"strict" read as r/s */
-	DM_FIXUP_VALUE_INVALID,  /* "value_invalid": unknown keyword (p, adkim,
-	                            disposition...) dropped */
-	DM_FIXUP_PCT_INVALID,    /* "pct_invalid": <pct> not an integer 0-100 */
-	DM_FIXUP_UNKNOWN_ELEMENT, /* "unknown_element": element outside both
-	                             schemas, skipped */
-	DM_FIXUP_COUNT            /* number of fix-ups; not a fix-up */
+	/* "bom": byte order mark before the XML declaration */
+	DM_FIXUP_BOM = 0,
+	/* "leading_whitespace": blank lines before <?xml */
+	DM_FIXUP_LEADING_SPACE,
+	/* "timestamp_ms": date_range in milliseconds */
+	DM_FIXUP_TIMESTAMP_MS,
+	/* "date_invalid": begin/end not a plausible Unix time */
+	DM_FIXUP_DATE_INVALID,
+	/* "result_case": "Pass", "FAIL" ... lower-cased */
+	DM_FIXUP_RESULT_CASE,
+	/* "spf_hardfail": SPF "hardfail" read as "fail" */
+	DM_FIXUP_SPF_HARDFAIL,
+	/* "empty_sp": <sp></sp> read as absent */
+	DM_FIXUP_EMPTY_SP,
+	/* "reason_text_only": <reason>forwarded</reason> without <type> */
+	DM_FIXUP_REASON_TEXT_ONLY,
+	/* "legacy_np": <np> in a pre-RFC 9990 report */
+	DM_FIXUP_LEGACY_NP,
+	/* "count_decimal": <count>3.0</count> */
+	DM_FIXUP_COUNT_DECIMAL,
+	/* "count_invalid": <count> missing, negative, not a number or over
+	 * DM_MAX_RECORD_COUNT */
+	DM_FIXUP_COUNT_INVALID,
+	/* "control_chars": control characters dropped from text */
+	DM_FIXUP_CONTROL_CHARS,
+	/* "identities": pre-RFC <identities> spelling of <identifiers> */
+	DM_FIXUP_IDENTITIES,
+	/* "ip_invalid": <source_ip> missing or not an IP address */
+	DM_FIXUP_IP_INVALID,
+	/* "ip_mapped": ::ffff:192.0.2.1 read as 192.0.2.1 */
+	DM_FIXUP_IP_MAPPED,
+	/* "ip_canonical": IPv6 rewritten in RFC 5952 form, leading zeros */
+	DM_FIXUP_IP_CANONICAL,
+	/* "alignment_word": adkim/aspf "relaxed"/"strict" read as r/s */
+	DM_FIXUP_ALIGNMENT_WORD,
+	/* "value_invalid": unknown keyword (p, adkim, disposition, ...) */
+	DM_FIXUP_VALUE_INVALID,
+	/* "pct_invalid": <pct> not an integer 0-100 */
+	DM_FIXUP_PCT_INVALID,
+	/* "unknown_element": element outside both schemas, skipped */
+	DM_FIXUP_UNKNOWN_ELEMENT,
+	/* the number of fix-ups; not a fix-up */
+	DM_FIXUP_COUNT
 };
 
-/* The stable name of a fix-up ("timestamp_ms"); NULL for an out-of-range value.
- */
+/* The stable name of a fix-up ("timestamp_ms"); NULL when out of range. */
 const char *dm_fixup_name(enum dm_fixup f);
 
 struct dm_policy {
 	const char *domain;
-	const char *p, *sp, *np;  /* "none" | "quarantine" | "reject" */
-	const char *adkim, *aspf; /* "r" | "s" */
-	int pct;             /* 0-100; -1 when absent (RFC 9990 removed it) */
-	const char *fo;      /* as published, e.g. "0", "1:d" */
-	const char *testing; /* RFC 9990 "y" | "n" */
-	const char *discovery_method; /* RFC 9990 "psl" | "treewalk" */
+	/* "none" | "quarantine" | "reject" */
+	const char *p, *sp, *np;
+	/* "r" | "s" */
+	const char *adkim, *aspf;
+	/* 0-100; -1 when absent (RFC 9990 removed it) */
+	int pct;
+	/* as published, e.g. "0", "1:d" */
+	const char *fo;
+	/* RFC 9990 "y" | "n" */
+	const char *testing;
+	/* RFC 9990 "psl" | "treewalk" */
+	const char *discovery_method;
 };
 
 /* A DKIM <auth_results> entry. */
@@ -115,14 +128,16 @@ struct dm_reason {
 };
 
 struct dm_record {
-	uint64_t index; /* 1-based position in the report, for messages */
-	const char *source_ip; /* canonical text (inet_ntop), NULL if missing or
-	                          invalid */
-	int64_t
-	    count; /* -1 when missing or invalid (see DM_FIXUP_COUNT_INVALID) */
-	const char
-	    *disposition; /* none | quarantine | reject | pass (RFC 9990) */
-	const char *dkim, *spf; /* policy_evaluated: "pass" | "fail" */
+	/* 1-based position in the report, for messages */
+	uint64_t index;
+	/* canonical text (inet_ntop), NULL if missing or invalid */
+	const char *source_ip;
+	/* -1 when missing or invalid (see DM_FIXUP_COUNT_INVALID) */
+	int64_t count;
+	/* none | quarantine | reject | pass (RFC 9990) */
+	const char *disposition;
+	/* policy_evaluated: "pass" | "fail" */
+	const char *dkim, *spf;
 	const struct dm_reason *reasons;
 	size_t n_reasons;
 	const char *header_from, *envelope_from, *envelope_to;
@@ -130,25 +145,35 @@ struct dm_record {
 	size_t n_dkim;
 	const struct dm_spf_result *spf_results;
 	size_t n_spf;
-	const char *extensions; /* record-level <extensions>/<extension> as raw
-	                           XML, or NULL */
+	/* record-level <extensions>/<extension> as raw XML, or NULL */
+	const char *extensions;
 };
+
+/* A day in Unix time (UTC; Unix time has no leap seconds): reports' date
+ * ranges are cut into days of this length. */
+#define DM_DAY_SECONDS 86400
 
 struct dm_feedback {
 	enum dm_schema schema;
-	const char *version; /* <version> as given, or NULL */
+	/* <version> as given, or NULL */
+	const char *version;
 	const char *org_name, *email, *extra_contact_info, *report_id;
-	int64_t begin, end; /* Unix seconds, UTC; -1 when absent or invalid */
-	const char *const *errors; /* <report_metadata><error> values */
+	/* Unix seconds, UTC; -1 when absent or invalid */
+	int64_t begin, end;
+	/* <report_metadata><error> values */
+	const char *const *errors;
 	size_t n_errors;
-	const char *generator; /* RFC 9990 <generator>, or NULL */
+	/* RFC 9990 <generator>, or NULL */
+	const char *generator;
 	struct dm_policy policy;
-	const char *extensions; /* top-level extensions as raw XML (complete
-	                           only in end()) */
-	uint32_t fixups[DM_FIXUP_COUNT]; /* times each fix-up was applied
-	                                    (complete only in end()) */
-	uint64_t n_records;   /* records delivered so far (total in end()) */
-	uint64_t total_count; /* sum of valid counts so far (total in end()) */
+	/* top-level extensions as raw XML (complete only in end()) */
+	const char *extensions;
+	/* times each fix-up was applied (complete only in end()) */
+	uint32_t fixups[DM_FIXUP_COUNT];
+	/* records delivered so far (total in end()) */
+	uint64_t n_records;
+	/* sum of valid counts so far (total in end()) */
+	uint64_t total_count;
 };
 
 /*

@@ -3,12 +3,18 @@
  * includes it.
  *
  * walk.c     paths, folders, stdin, units (hashing), dispatch by content
- * archive.c  containers: gzip (multi-member, trailing garbage), zip (every
- * member), any nesting, through libarchive, streaming, with the caps of struct
- * dm_limits sniff.c    what a byte stream is, from its first bytes mail.c RFC
- * 5322 mails through GMime: every leaf part decoded, nested message/rfc822
- * mbox.c, maildir.c  mailbox formats (messages become units)
- * imap.c, imap_session.c  IMAP folders through libcurl (messages become units)
+ * archive.c  containers: gzip (zlib: multi-member, trailing garbage), zip
+ *            (every member), bzip2, xz, zstd, lz4, compress (libarchive);
+ *            any nesting, streaming, with the caps of struct dm_limits
+ * sniff.c    what a byte stream is, from its first bytes
+ * mail.c     RFC 5322 mails through GMime: every leaf part decoded, nested
+ *            message/rfc822
+ * mailbox.c  mbox and Maildir (each message a unit); moving Maildir messages
+ * verdict.c  what a payload is before parsing (report, TLS-RPT, other)
+ * run.c      the ingest command: the walker into the parser into the store
+ * pipe.c     the store on a second thread while the parser reads on
+ * imap.c, imap_session.c  IMAP folders through libcurl (messages become
+ *            units)
  */
 #ifndef DM_INGEST_INT_H
 #define DM_INGEST_INT_H

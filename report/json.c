@@ -1,10 +1,11 @@
 /*
  * json.c - the whole report as one JSON document (RFC 8259), field names
- * documented in report/README.md.  Each section is an array of objects keyed by
- * the columns' stable keys; counts are integers, rates numbers with one
- * decimal, days "YYYY-MM-DD" strings, missing values null.  Strings go through
- * core's dm_json_str (control characters, <, >, & and invalid UTF-8 escaped),
- * so the output is valid for jq and safe to embed in HTML.
+ * documented in the README's JSON section.  Each section is an array of
+ * objects keyed by the columns' stable keys; counts are integers, rates
+ * numbers with one decimal, days "YYYY-MM-DD" strings, missing values null.
+ * Strings go through core's dm_json_str (control characters, <, >, & and
+ * invalid UTF-8 escaped), so the output is valid for jq and safe to embed in
+ * HTML.
  */
 #include "report_int.h"
 

@@ -12,7 +12,7 @@
  *   - ISP names: report generators' org_name normalised to one name per ISP
  * ("Google Inc." and "google.com" are both Google);
  *   - reports and explanations: built from query results, written as text, CSV
- * (RFC 4180), JSON (documented in report/README.md) or one self-contained HTML
+ * (RFC 4180), JSON (the README's JSON section) or one self-contained HTML
  * file. Everything from a report is attacker-controlled and is escaped for the
  * format it goes into; text output replaces control characters and invalid
  * UTF-8 so a terminal cannot be driven by it.

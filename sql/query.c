@@ -284,8 +284,9 @@ bind_filter(sqlite3_stmt *st, const struct dm_query_filter *f, int *n)
 
 /*
  * rollup_source as a FROM clause: with the filter's source IP, only that IP's
- * rows, found through record(source_ip) (rollup_source's id is record.id * 32
- * plus the day, schema.sql); its parameter comes first (bind_source_ip).
+ * rows, found through record(source_ip) (rollup_source's id is record.id *
+ * DM_ROLLUP_SLOTS plus the day, schema.sql); its parameter comes first
+ * (bind_source_ip).
  */
 static const char *
 source_from(const struct dm_query_filter *f)
@@ -293,8 +294,12 @@ source_from(const struct dm_query_filter *f)
 	return f->source_ip == NULL
 	           ? " FROM rollup_source s"
 	           : " FROM (SELECT s.* FROM record r JOIN rollup_source s ON "
-	             "s.id BETWEEN r.id * 32 AND r.id * 32 + 31 WHERE "
-	             "r.source_ip = ?) s";
+	             "s.id BETWEEN r.id * " DM_SQL_INT(
+	                 DM_ROLLUP_SLOTS) " AND "
+	                                  "(r.id + 1) * " DM_SQL_INT(
+	                                      DM_ROLLUP_SLOTS) " - 1 WHERE "
+	                                                       "r.source_ip = "
+	                                                       "?) s";
 }
 
 static void

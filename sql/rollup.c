@@ -14,10 +14,9 @@
 #include "hash.h"
 #include "mem.h"
 
-#define DAY 86400
 #define MAX_DAYS 31
-/* rollup_source.id is record.id * 32 + the day's position (schema.sql). */
-_Static_assert(MAX_DAYS <= 32, "a report's days must fit rollup_source.id");
+_Static_assert(
+    MAX_DAYS <= DM_ROLLUP_SLOTS, "a report's days must fit rollup_source.id");
 /*
  * A report's rollup_daily sums are kept per header_from in a small table; a
  * report with more distinct header_from domains than this (none real) has its
@@ -66,12 +65,12 @@ dm_rollup_days(
 	int64_t b = fb->begin >= 0 ? fb->begin : stored_at;
 	int64_t days;
 
-	s->report_day0 = b / DAY * DAY;
+	s->report_day0 = b / DM_DAY_SECONDS * DM_DAY_SECONDS;
 	if (fb->end < 0 || fb->end <= b) {
 		s->report_ndays = 1;
 		return;
 	}
-	days = (fb->end - 1) / DAY - b / DAY + 1;
+	days = (fb->end - 1) / DM_DAY_SECONDS - b / DM_DAY_SECONDS + 1;
 	s->report_ndays = (unsigned)(days > MAX_DAYS ? MAX_DAYS : days);
 }
 
@@ -178,7 +177,7 @@ bind_source_row(struct dm_store *s, const struct dm_feedback *fb,
 		    s, DM_ST_ROLLUP_SOURCE, "updating rollups", err);
 		if (st == NULL)
 			return DM_EDB;
-		sqlite3_bind_int64(st, 1, s->report_day0 + n * DAY);
+		sqlite3_bind_int64(st, 1, s->report_day0 + n * DM_DAY_SECONDS);
 		bind_keys(st, fb, rec, s->auth.data, offs);
 		/* Even spread; the remainder one message each to the first
 		 * days. */
@@ -225,7 +224,8 @@ daily_flush(
 			    s, DM_ST_ROLLUP_DAILY, "updating rollups", err);
 			if (st == NULL)
 				return DM_EDB;
-			sqlite3_bind_int64(st, 1, s->report_day0 + n * DAY);
+			sqlite3_bind_int64(
+			    st, 1, s->report_day0 + n * DM_DAY_SECONDS);
 			dm_store_bind_static(st, 2, key->org_name);
 			dm_store_bind_static(st, 3, key->domain);
 			dm_store_bind_static(st, 4, d->names.data + e->name);

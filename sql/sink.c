@@ -11,6 +11,7 @@
  */
 #include "store_int.h"
 
+#include "json.h"
 #include "mem.h"
 
 /* JSON text is capped only by memory: its parts were already capped by the
@@ -31,26 +32,6 @@ schema_name(enum dm_schema schema)
 	return "draft";
 }
 
-/* Appends s as a JSON string (RFC 8259): quotes, backslash and control
- * characters escaped. */
-static int
-json_string(struct dm_buf *b, const char *s)
-{
-	int rc = dm_buf_add(b, "\"", 1);
-
-	for (; rc == DM_OK && *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			rc = dm_buf_addf(b, "\\%c", c);
-		else if (c < 0x20)
-			rc = dm_buf_addf(b, "\\u%04x", c);
-		else
-			rc = dm_buf_add(b, s, 1);
-	}
-	return rc == DM_OK ? dm_buf_add(b, "\"", 1) : rc;
-}
-
 /* <error> values as a JSON array; b stays empty (NULL data) when there are
  * none. */
 static int
@@ -62,7 +43,7 @@ errors_json(struct dm_buf *b, const struct dm_feedback *fb)
 	for (i = 0; rc == DM_OK && i < fb->n_errors; i++) {
 		rc = dm_buf_add(b, i == 0 ? "[" : ",", 1);
 		if (rc == DM_OK)
-			rc = json_string(
+			rc = dm_json_str(
 			    b, fb->errors[i] != NULL ? fb->errors[i] : "");
 	}
 	return rc == DM_OK && fb->n_errors > 0 ? dm_buf_add(b, "]", 1) : rc;

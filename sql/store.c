@@ -90,7 +90,8 @@ static const char *const stmt_sql[DM_ST_COUNT] = {
         "testing, source_ip, header_from, envelope_from, envelope_to, "
         "disposition, dkim, spf, dkim_auth, spf_auth, reasons, messages, "
         "record, id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
-        "?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?19 * 32 + ?20)",
+        "?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, "
+        "?19 * " DM_SQL_INT(DM_ROLLUP_SLOTS) " + ?20)",
     [DM_ST_ROLLUP_REPORT] =
         "INSERT INTO rollup_report (report, org_name, domain, day0, ndays, "
         "messages) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -120,7 +121,8 @@ static const char *const stmt_sql[DM_ST_COUNT] = {
         "INSERT INTO reason (record, type, comment) VALUES (?1, ?2, ?3)",
     [DM_ST_MAX_IDS] = "SELECT (SELECT ifnull(max(id), 0) FROM report), "
                       "(SELECT ifnull(max(id), 0) FROM record)",
-    [DM_ST_UNDO_SOURCE] = "DELETE FROM rollup_source WHERE id >= (?1 + 1) * 32",
+    [DM_ST_UNDO_SOURCE] = "DELETE FROM rollup_source WHERE id >= "
+                          "(?1 + 1) * " DM_SQL_INT(DM_ROLLUP_SLOTS),
     /* The record's results and reasons go with it (ON DELETE CASCADE). */
     [DM_ST_UNDO_RECORD] = "DELETE FROM record WHERE id > ?1",
     [DM_ST_UNDO_ROLLUP] = "DELETE FROM rollup_report WHERE report > ?1",

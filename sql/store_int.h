@@ -50,6 +50,17 @@ extern const unsigned char dm_sql_rollup_rebuild[];
  */
 #define DM_SQL_APPLICATION_ID 0x646d7374
 
+/*
+ * rollup_source.id is record.id * DM_ROLLUP_SLOTS + the day's position in the
+ * report (schema.sql), so a record's rows are appended in order and found by
+ * range.  The SQL of store.c and query.c spells the number with DM_SQL_INT;
+ * rollup_rebuild.sql spells it too, and check_sql compares its rows with the
+ * store's.
+ */
+#define DM_ROLLUP_SLOTS 32
+#define DM_SQL_INT_(n) #n
+#define DM_SQL_INT(n) DM_SQL_INT_(n)
+
 /* Databases before this version get their rollups rebuilt when upgraded. */
 #define DM_SQL_ROLLUPS_REBUILT 4
 

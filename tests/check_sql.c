@@ -29,7 +29,10 @@
 /* ---- the feed: two reports whose view totals are worked out by hand in
  * test_store_views ---- */
 
-static const char *const a_errors[] = {"bad thing", "say \"hi\"\\"};
+/* The last one as strangers write: markup, a byte that is not UTF-8, a control
+ * character. */
+static const char *const a_errors[] = {
+    "bad thing", "say \"hi\"\\", "<b>\xff\x01"};
 
 static const struct dm_dkim_result a1_dkim[] = {
     {"example.com", "s1", "pass", NULL}};
@@ -115,7 +118,7 @@ static const struct dm_record b_recs[] = {
 
 /* 2023-11-15 00:00:00 UTC and the next day. */
 #define DAY_A 1700006400
-#define DAY_B (DAY_A + 86400)
+#define DAY_B (DAY_A + DM_DAY_SECONDS)
 
 static struct dm_feedback
 report_a(void)
@@ -129,7 +132,7 @@ report_a(void)
 	    .begin = DAY_A,
 	    .end = DAY_A + 86399,
 	    .errors = a_errors,
-	    .n_errors = 2,
+	    .n_errors = 3,
 	    .policy = {.domain = "example.com",
 	        .p = "reject",
 	        .sp = "quarantine",
@@ -518,10 +521,17 @@ START_TEST(test_store_feed_stores_every_column)
 	    "noreply-dmarc-support@google.com",
 	    "https://support.google.com/a/answer/2466580", "r-1", "1700006400",
 	    "1700092799", NULL, "1.0", "rfc7489",
-	    "[\"bad thing\",\"say \\\"hi\\\"\\\\\"]", "example.com", "r", "s",
-	    "reject", "quarantine", NULL, "100", "1", NULL, NULL,
-	    "<ext a=\"1\"/>", "{\"timestamp_ms\":2,\"result_case\":1}", "3",
-	    "15", NULL);
+	    "[\"bad thing\",\"say \\\"hi\\\"\\\\\","
+	    "\"\\u003cb\\u003e\\ufffd\\u0001\"]",
+	    "example.com", "r", "s", "reject", "quarantine", NULL, "100", "1",
+	    NULL, NULL, "<ext a=\"1\"/>",
+	    "{\"timestamp_ms\":2,\"result_case\":1}", "3", "15", NULL);
+	/* errors is JSON that SQLite (and jq) read, whatever the report said.
+	 */
+	ROW_EQ(db,
+	    "SELECT json_valid(errors), errors ->> '$[2]' FROM report "
+	    "WHERE id = 1",
+	    "1", "<b>\xef\xbf\xbd\x01");
 	ROW_EQ(db,
 	    "SELECT id, input, member, org_name, email, extra_contact_info, "
 	    "report_id, \"begin\", "
@@ -732,7 +742,7 @@ START_TEST(test_store_failed_payload_undoes_everything)
 	ck_assert_uint_gt(before.len, 500);
 	fb.report_id = "r-undo";
 	fb.begin = DAY_A + 60;
-	fb.end = DAY_A + 3 * 86400;
+	fb.end = DAY_A + 3 * DM_DAY_SECONDS;
 	for (end = 0; end <= 1; end++) {
 		u.sha256 = end ? "ee55" : "dd44";
 		ok(dm_store_unit_begin(s, &u, &e), &e);
@@ -891,7 +901,7 @@ feed_r3(struct dm_store *s)
 
 	fb.report_id = "r-3";
 	fb.begin = DAY_A + 3600;
-	fb.end = DAY_A + 3 * 86400 + 60;
+	fb.end = DAY_A + 3 * DM_DAY_SECONDS + 60;
 	ok(dm_store_unit_begin(s,
 	       &(struct dm_store_unit){.path = "/in/d.xml", .sha256 = "dd44"},
 	       &e),

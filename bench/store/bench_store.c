@@ -41,8 +41,8 @@ store_report(struct dm_store *s, unsigned long n, unsigned long count,
 	    "bounce.example.com", "mfrom", "softfail", NULL};
 	struct dm_feedback fb = {.schema = DM_SCHEMA_RFC7489,
 	    .org_name = "bench.example",
-	    .begin = 1700006400 + (int64_t)n * 86400,
-	    .end = 1700092799 + (int64_t)n * 86400,
+	    .begin = 1700006400 + (int64_t)n * DM_DAY_SECONDS,
+	    .end = 1700092799 + (int64_t)n * DM_DAY_SECONDS,
 	    .policy = {.domain = "example.com", .p = "reject", .pct = 100}};
 	struct dm_record rec = {.disposition = "none",
 	    .dkim = "pass",
