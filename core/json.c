@@ -7,10 +7,8 @@
 
 #include "error.h"
 
-/* Length of the valid UTF-8 sequence at s, or 0 when it is not valid (RFC
- * 3629). */
-size_t
-dm_utf8_len(const unsigned char *s)
+int
+dm_utf8_seq(const unsigned char *s, size_t avail)
 {
 	size_t n, i;
 	uint32_t cp;
@@ -25,7 +23,10 @@ dm_utf8_len(const unsigned char *s)
 		n = 4, cp = s[0] & 0x07u;
 	else
 		return 0;
+	/* Byte by byte, so that a NUL (not a continuation byte) stops it. */
 	for (i = 1; i < n; i++) {
+		if (i == avail)
+			return -1;
 		if ((s[i] & 0xc0) != 0x80)
 			return 0;
 		cp = cp << 6 | (s[i] & 0x3fu);
@@ -33,7 +34,15 @@ dm_utf8_len(const unsigned char *s)
 	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
 	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
 		return 0;
-	return n;
+	return (int)n;
+}
+
+size_t
+dm_utf8_len(const unsigned char *s)
+{
+	int n = dm_utf8_seq(s, 4);
+
+	return n > 0 ? (size_t)n : 0;
 }
 
 static int

@@ -1,6 +1,6 @@
 /*
  * json.h - JSON string escaping, shared by every writer of JSON (parse output,
- * reports).
+ * reports), and the UTF-8 validation it rests on (which the parser uses too).
  *
  * Report contents come from strangers: everything is escaped so that any byte
  * sequence becomes a valid JSON string.  Control characters become \u00XX, '<'
@@ -21,6 +21,12 @@
  * be NUL-terminated, so a truncated sequence stops at the NUL.
  */
 size_t dm_utf8_len(const unsigned char *s);
+
+/*
+ * The same over the avail bytes at s (avail >= 1), for a stream read in
+ * chunks: -1 when those bytes begin a sequence that needs more of them.
+ */
+int dm_utf8_seq(const unsigned char *s, size_t avail);
 
 /* Appends s as a quoted JSON string, or null when s is NULL.  DM_OK, DM_ENOMEM
  * or DM_ELIMIT. */

@@ -23,6 +23,8 @@ static const char *const fixup_names[DM_FIXUP_COUNT] = {
     [DM_FIXUP_VALUE_INVALID] = "value_invalid",
     [DM_FIXUP_PCT_INVALID] = "pct_invalid",
     [DM_FIXUP_UNKNOWN_ELEMENT] = "unknown_element",
+    [DM_FIXUP_FOREIGN_NAMESPACE] = "foreign_namespace",
+    [DM_FIXUP_INVALID_UTF8] = "invalid_utf8",
 };
 
 const char *

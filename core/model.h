@@ -87,6 +87,12 @@ enum dm_fixup {
 	DM_FIXUP_PCT_INVALID,
 	/* "unknown_element": element outside both schemas, skipped */
 	DM_FIXUP_UNKNOWN_ELEMENT,
+	/* "foreign_namespace": <feedback> in another namespace than both
+	 * schemas' (e.g. dmarc-xml/0.2), read as DMARC for its structure */
+	DM_FIXUP_FOREIGN_NAMESPACE,
+	/* "invalid_utf8": bytes that are not UTF-8 (a windows-1252 quote in a
+	 * UTF-8 report) each read as U+FFFD */
+	DM_FIXUP_INVALID_UTF8,
 	/* the number of fix-ups; not a fix-up */
 	DM_FIXUP_COUNT
 };

@@ -1,7 +1,7 @@
 /*
- * archive.c - containers: every payload in gzip, zip, bzip2, xz, zstd, lz4 and
- * any nesting of them, streamed in 64 KiB chunks and judged by content, never
- * by name.
+ * archive.c - containers: every payload in gzip, zip, bzip2, xz, zstd, lz4,
+ * compress, a bare zlib stream and any nesting of them, streamed in 64 KiB
+ * chunks and judged by content, never by name.
  *
  * dm_walk_stream() peeks at the first bytes of a stream, sniffs them, and
  * either unwraps a container (each member becomes a stream of its own, walked
@@ -12,10 +12,11 @@
  * the exact count of compressed bytes consumed for the ratio cap, multi-member
  * streams (RFC 1952 section 2.2) as one payload, trailing garbage after the
  * last member ignored (a corpus report ends in "\r\n"), and a clear message for
- * a truncated stream, where libarchive 3.6 can fail without any message. Zip
- * and the other compressors go through libarchive, read from the parent stream
- * through archive_read_open() callbacks, so nothing is ever held whole in
- * memory.
+ * a truncated stream, where libarchive 3.6 can fail without any message.  A
+ * bare zlib stream (RFC 1950: a report deflated without gzip's header, seen
+ * from AOL) goes the same way, as one stream.  Zip and the other compressors
+ * go through libarchive, read from the parent stream through
+ * archive_read_open() callbacks, so nothing is ever held whole in memory.
  *
  * Caps (struct dm_limits): nesting depth, members per archive, decompressed
  * bytes per payload and the compression ratio.  A cap hit while a payload is
@@ -69,6 +70,10 @@ static const struct container containers[] = {
 	{"\x1f\x9d", 2, "uncompress", "compress", "compress_truncated", "compress_corrupt"},
     /* clang-format on */
 };
+
+/* RFC 1950 has no magic number: sniff.c recognises its header. */
+static const struct container zlib_container = {
+    "", 0, "inflate", "zlib", "zlib_truncated", "zlib_corrupt"};
 
 static const struct container *
 container_of(const unsigned char *head, size_t n)
@@ -228,11 +233,12 @@ peek_read(void *ctx, void *buf, size_t len, struct dm_error *err)
 	return r;
 }
 
-/* gzip through zlib. */
+/* gzip and bare zlib streams through zlib. */
 
 struct gunzip {
 	const struct dm_source *src;
 	const struct dm_limits *lim;
+	const struct container *info; /* gzip, or zlib_container */
 	z_stream z;
 	int eof, done;
 	uint64_t in_bytes, out_bytes;
@@ -265,12 +271,16 @@ gunzip_fill(struct gunzip *g)
 /*
  * After the end of a gzip member: another member follows if the next bytes are
  * the gzip magic (gzip(1) concatenates them); anything else is trailing
- * garbage, which gzip(1) ignores too. Returns 1 to go on, 0 at the end, -1 with
- * g->fail set.
+ * garbage, which gzip(1) ignores too.  A zlib stream has one member.  Returns 1
+ * to go on, 0 at the end, -1 with g->fail set.
  */
 static int
 gunzip_next_member(struct gunzip *g)
 {
+	if (g->info == &zlib_container) {
+		g->done = 1;
+		return 0;
+	}
 	while (g->z.avail_in < 2 && !g->eof) {
 		if (gunzip_fill(g) < 0)
 			return -1;
@@ -304,16 +314,17 @@ gunzip_step(struct gunzip *g)
 	case Z_BUF_ERROR:
 		if (g->z.avail_in == 0 && g->eof)
 			return dm_error_setr(&g->fail, DM_EFORMAT,
-			           "gzip_truncated", "gzip data truncated"),
+			           g->info->truncated, "%s data truncated",
+			           g->info->label),
 			       -1;
 		return 0;
 	case Z_MEM_ERROR:
 		return dm_error_set(&g->fail, DM_ENOMEM,
-		           "out of memory inflating gzip data"),
+		           "out of memory inflating %s data", g->info->label),
 		       -1;
 	default:
-		return dm_error_setr(&g->fail, DM_EFORMAT, "gzip_corrupt",
-		           "gzip data corrupt: %s",
+		return dm_error_setr(&g->fail, DM_EFORMAT, g->info->corrupt,
+		           "%s data corrupt: %s", g->info->label,
 		           g->z.msg != NULL ? g->z.msg : "unknown error"),
 		       -1;
 	}
@@ -345,8 +356,11 @@ fail:
 	return -1;
 }
 
+/* Inflates a gzip stream (info: gzip's entry) or a bare zlib stream
+ * (zlib_container) as one payload. */
 static int
-unwrap_gzip(struct at *at, const struct dm_source *src, struct dm_error *err)
+unwrap_gzip(struct at *at, const struct container *info,
+    const struct dm_source *src, struct dm_error *err)
 {
 	struct gunzip *g;
 	struct dm_source gs;
@@ -359,11 +373,14 @@ unwrap_gzip(struct at *at, const struct dm_source *src, struct dm_error *err)
 		return dm_error_set(err, DM_ENOMEM, "out of memory");
 	g->src = src;
 	g->lim = at->w->lim;
-	if (inflateInit2(&g->z, 15 + 16) != Z_OK) {
+	g->info = info;
+	/* 15: the largest window; + 16: a gzip header instead of zlib's. */
+	if (inflateInit2(&g->z, info == &zlib_container ? 15 : 15 + 16) !=
+	    Z_OK) {
 		dm_free(g);
 		return dm_error_set(err, DM_ENOMEM, "cannot start zlib");
 	}
-	member = join_member(at->member, "gunzip");
+	member = join_member(at->member, info->unwrap);
 	if (member == NULL) {
 		dm_error_set(err, DM_ENOMEM, "out of memory");
 		goto out;
@@ -649,9 +666,11 @@ deliver(struct at *at, enum dm_sniff s, struct peek *pk, struct dm_error *err)
 }
 
 static int
-unwrap(struct at *at, struct peek *pk, struct dm_error *err)
+unwrap(struct at *at, enum dm_sniff s, struct peek *pk, struct dm_error *err)
 {
-	const struct container *info = container_of(pk->head, pk->len);
+	const struct container *info = s == DM_SNIFF_ZLIB
+	                                   ? &zlib_container
+	                                   : container_of(pk->head, pk->len);
 	struct dm_source ps = {pk, peek_read};
 	struct dm_error pb;
 
@@ -662,8 +681,9 @@ unwrap(struct at *at, struct peek *pk, struct dm_error *err)
 		    at->w->lim->container_depth);
 		return report(at, at->member, &pb, err);
 	}
-	if (info->unwrap != NULL && strcmp(info->unwrap, "gunzip") == 0)
-		return unwrap_gzip(at, &ps, err);
+	if (info == &zlib_container ||
+	    (info->unwrap != NULL && strcmp(info->unwrap, "gunzip") == 0))
+		return unwrap_gzip(at, info, &ps, err);
 	return unwrap_archive(at, info, &ps, err);
 }
 
@@ -689,9 +709,8 @@ dm_walk_stream(struct dm_walk *w, const struct dm_unit *u, const char *member,
 		goto out;
 	}
 	s = dm_sniff(pk->head, pk->len);
-	if (s == DM_SNIFF_GZIP || s == DM_SNIFF_ZIP ||
-	    s == DM_SNIFF_OTHER_COMPRESSED)
-		rc = unwrap(&at, pk, err);
+	if (dm_sniff_is_container(s))
+		rc = unwrap(&at, s, pk, err);
 	else
 		rc = deliver(&at, s, pk,
 		    err); /* MAIL/MBOX here are files inside files: OTHER */

@@ -33,6 +33,7 @@ enum dm_sniff {
 	DM_SNIFF_ZIP,
 	DM_SNIFF_OTHER_COMPRESSED, /* bzip2, xz, zstd, lz4: libarchive reads
 	                              them too */
+	DM_SNIFF_ZLIB, /* a bare zlib stream (RFC 1950), no gzip header */
 	DM_SNIFF_MAIL, /* RFC 5322 header lines (optionally after a "From "
 	                  line) */
 	DM_SNIFF_MBOX, /* "From " line followed by headers, several messages
@@ -45,6 +46,9 @@ enum dm_sniff {
 /* Classifies the first n bytes of a stream (n may be less than DM_SNIFF_BYTES).
  */
 enum dm_sniff dm_sniff(const unsigned char *head, size_t n);
+
+/* 1 for a kind that archive.c unwraps (a compressor or an archive). */
+int dm_sniff_is_container(enum dm_sniff kind);
 
 /*
  * Writes a cap's size for a message: "1 GiB", "512 KiB" or "1000 bytes", in

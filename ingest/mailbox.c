@@ -425,8 +425,7 @@ worth_walking(const struct dm_mail_part *p)
 	    p->data, p->len < DM_SNIFF_BYTES ? p->len : DM_SNIFF_BYTES);
 	if (s == DM_SNIFF_XML)
 		return mentions_feedback(p->data, p->len);
-	return s == DM_SNIFF_GZIP || s == DM_SNIFF_ZIP ||
-	       s == DM_SNIFF_OTHER_COMPRESSED;
+	return dm_sniff_is_container(s);
 }
 
 static int

@@ -7,7 +7,9 @@
  * first line or two.  This file does no I/O and keeps no state; deciding what
  * to do with each kind is walk.c's and archive.c's business.
  */
+#include <stdint.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "ingest_int.h"
 
@@ -167,6 +169,44 @@ sniff_mail(const unsigned char *p, size_t n)
 	return looks_like_header(p, n, i) ? DM_SNIFF_MAIL : DM_SNIFF_OTHER;
 }
 
+/*
+ * A zlib stream (RFC 1950 section 2.2) has no magic number, only a header that
+ * checks itself: deflate (CM 8) with a window of at most 32 KiB, CMF and FLG
+ * together a multiple of 31, no preset dictionary (a report cannot need one).
+ * Text can start so too ("x^", "HK", "(S" pass), so the head must also inflate
+ * without an error: deflate data has structure that text breaks at once.
+ */
+static int
+is_zlib(const unsigned char *p, size_t n)
+{
+	unsigned char out[4096];
+	z_stream z;
+	int r;
+
+	if (n < 3 || (p[0] & 0x0f) != 8 || (p[0] >> 4) > 7 ||
+	    ((unsigned)p[0] << 8 | p[1]) % 31 != 0 || (p[1] & 0x20) != 0)
+		return 0;
+	memset(&z, 0, sizeof(z));
+	if (inflateInit(&z) != Z_OK)
+		return 1; /* out of memory: let inflating it say so */
+	z.next_in = (unsigned char *)(uintptr_t)p;
+	z.avail_in = (uInt)n;
+	do {
+		z.next_out = out;
+		z.avail_out = sizeof(out);
+		r = inflate(&z, Z_NO_FLUSH);
+	} while (r == Z_OK && z.avail_in > 0);
+	inflateEnd(&z);
+	return r == Z_OK || r == Z_STREAM_END || r == Z_BUF_ERROR;
+}
+
+int
+dm_sniff_is_container(enum dm_sniff kind)
+{
+	return kind == DM_SNIFF_GZIP || kind == DM_SNIFF_ZIP ||
+	       kind == DM_SNIFF_OTHER_COMPRESSED || kind == DM_SNIFF_ZLIB;
+}
+
 enum dm_sniff
 dm_sniff(const unsigned char *head, size_t n)
 {
@@ -183,5 +223,7 @@ dm_sniff(const unsigned char *head, size_t n)
 	kind = sniff_markup(head, n);
 	if (kind != DM_SNIFF_OTHER)
 		return kind;
+	if (is_zlib(head, n))
+		return DM_SNIFF_ZLIB;
 	return sniff_mail(head, n);
 }

@@ -199,6 +199,8 @@ dm_parse_report_reset(struct dm_parser *p)
 	p->fb.policy.pct = -1;
 	p->errors.n = 0;
 	p->ns = NS_NONE;
+	p->root_ns = NULL;
+	p->has_meta = p->has_policy = 0;
 	p->begun = p->ended = p->skip_records = 0;
 	p->fb_dirty = 1;
 	p->fb_ext.b.max = p->lim.text_bytes;
@@ -296,11 +298,25 @@ result_push(struct dm_parser *p, struct slots *s)
 	return v;
 }
 
+/* A <feedback> in a foreign namespace is DMARC's if it has DMARC's parts. */
+static int
+check_structure(struct dm_parser *p)
+{
+	if (p->ns != NS_FOREIGN || (p->has_meta && p->has_policy))
+		return DM_OK;
+	return dm_error_setr(p->err, DM_ESKIP, "not_aggregate",
+	    "not a DMARC aggregate report: <feedback> in namespace %s without "
+	    "<report_metadata> and <policy_published>",
+	    p->root_ns);
+}
+
 static int
 call_begin(struct dm_parser *p)
 {
 	int rc;
 
+	if ((rc = check_structure(p)) != DM_OK)
+		return rc;
 	p->begun = 1;
 	if (p->sink.begin == NULL)
 		return DM_OK;
@@ -334,6 +350,24 @@ set_report_field(struct dm_parser *p, struct field *f, const char *s, size_t n)
 {
 	p->fb_dirty = 1;
 	return dm_field_set(p, f, s, n);
+}
+
+static int
+end_meta(struct dm_parser *p, char *s, size_t n)
+{
+	(void)s;
+	(void)n;
+	p->has_meta = 1;
+	return DM_OK;
+}
+
+static int
+end_policy(struct dm_parser *p, char *s, size_t n)
+{
+	(void)s;
+	(void)n;
+	p->has_policy = 1;
+	return DM_OK;
 }
 
 static int
@@ -869,8 +903,8 @@ static const struct dm_element doc_children[] = {
 static const struct dm_element feedback_children[] = {
     NODE("record", EL_RECORD, start_record, end_record),
     LEAF("version", EL_VERSION, end_version),
-    NODE("report_metadata", EL_META, NULL, NULL),
-    NODE("policy_published", EL_POLICY, NULL, NULL),
+    NODE("report_metadata", EL_META, NULL, end_meta),
+    NODE("policy_published", EL_POLICY, NULL, end_policy),
     NODE("extensions", EL_EXTENSIONS, start_report_extensions, NULL),
 };
 

@@ -15,10 +15,12 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include <libxml/parser.h>
 #include <libxml/xmlerror.h>
 
+#include "json.h"
 #include "parse_int.h"
 
 #define NS_DMARC_01_URI "http://dmarc.org/dmarc-xml/0.1"
@@ -138,8 +140,10 @@ head_avail(struct dm_parser *p, size_t k)
 		    sizeof(p->head) - have, &p->src_err);
 		if (n < 0)
 			return -1;
-		if (n == 0)
+		if (n == 0) {
+			p->src_eof = 1;
 			break;
+		}
 		p->head_len += (size_t)n;
 		have += (size_t)n;
 	}
@@ -200,6 +204,51 @@ skip_space(struct dm_parser *p)
 	return have < 0 ? -1 : skipped;
 }
 
+/* The value of the XML declaration's encoding in s (n bytes), or "" if none. */
+static void
+declared_encoding(const char *s, size_t n, char *enc, size_t size)
+{
+	static const char key[] = "encoding";
+	size_t i = 0, o = 0;
+	char q;
+
+	enc[0] = '\0';
+	if (n < 5 || memcmp(s, "<?xml", 5) != 0)
+		return;
+	while (i + sizeof(key) - 1 <= n && memcmp(s + i, "?>", 2) != 0 &&
+	       memcmp(s + i, key, sizeof(key) - 1) != 0)
+		i++;
+	if (i + sizeof(key) - 1 > n || memcmp(s + i, "?>", 2) == 0)
+		return;
+	for (i += sizeof(key) - 1;
+	     i < n && (is_space((unsigned char)s[i]) || s[i] == '='); i++)
+		;
+	if (i >= n || (s[i] != '"' && s[i] != '\''))
+		return;
+	for (q = s[i++]; i < n && s[i] != q && o + 1 < size; i++)
+		enc[o++] = s[i];
+	enc[o] = '\0';
+}
+
+/*
+ * 1 when the document is UTF-8: no encoding declared (XML's default) or UTF-8
+ * declared (or US-ASCII, a subset).  Other declared encodings, windows-1252
+ * among them, are libxml2's to convert.
+ */
+static int
+is_utf8(struct dm_parser *p)
+{
+	long have = head_avail(p, 256);
+	char enc[32];
+
+	if (have < 0)
+		return 0;
+	declared_encoding((const char *)p->head + p->head_off, (size_t)have,
+	    enc, sizeof(enc));
+	return enc[0] == '\0' || strcasecmp(enc, "utf-8") == 0 ||
+	       strcasecmp(enc, "utf8") == 0 || strcasecmp(enc, "us-ascii") == 0;
+}
+
 /*
  * UTF-16, by its byte order mark or a '<' next to a zero byte (which libxml2
  * recognises too): left to libxml2, and stripped of comments by 2-byte code
@@ -250,6 +299,7 @@ check_start(struct dm_parser *p)
 		return not_xml(p);
 	if (skipped)
 		dm_parse_fixup(p, DM_FIXUP_LEADING_SPACE);
+	p->check_utf8 = is_utf8(p);
 	return DM_OK;
 }
 
@@ -301,6 +351,98 @@ prolog_has_doctype(struct dm_parser *p, const char *buf, size_t n)
 }
 
 /*
+ * Refills p->head from the source once fewer than 4 bytes are left (what an
+ * incomplete UTF-8 sequence needs at most).  Returns the bytes left, 0 at the
+ * end, -1 after a read error.
+ */
+static long
+raw_more(struct dm_parser *p)
+{
+	size_t have = p->head_len - p->head_off;
+	ssize_t n;
+
+	if (have >= 4 || p->src_eof)
+		return (long)have;
+	memmove(p->head, p->head + p->head_off, have);
+	p->head_off = 0;
+	p->head_len = have;
+	n = p->src->read(
+	    p->src->ctx, p->head + have, sizeof(p->head) - have, &p->src_err);
+	if (n < 0) {
+		p->src_failed = 1;
+		return -1;
+	}
+	p->src_eof = n == 0;
+	p->head_len += (size_t)n;
+	return (long)p->head_len;
+}
+
+/*
+ * Copies one UTF-8 character, or a U+FFFD for a byte that is not UTF-8, from
+ * in (n bytes) to out (room bytes); *wrote gets the bytes written.  Returns the
+ * bytes of in used, 0 when it needs more of in or more room.
+ */
+static size_t
+copy_utf8(struct dm_parser *p, const unsigned char *in, size_t n, char *out,
+    size_t room, size_t *wrote)
+{
+	int k = dm_utf8_seq(in, n);
+
+	if (k < 0 && !p->src_eof)
+		return 0;
+	if (k <= 0) {
+		if (room < 3)
+			return 0;
+		memcpy(out, "\xef\xbf\xbd", 3);
+		dm_parse_fixup(p, DM_FIXUP_INVALID_UTF8);
+		*wrote = 3;
+		return 1;
+	}
+	if ((size_t)k > room)
+		return 0;
+	memcpy(out, in, (size_t)k);
+	*wrote = (size_t)k;
+	return (size_t)k;
+}
+
+/*
+ * The source of a UTF-8 document, through p->head, with each byte that is not
+ * UTF-8 (a windows-1252 quote pasted into a UTF-8 report) made U+FFFD and
+ * counted, where libxml2 would refuse the whole report.  A replacement makes
+ * the text longer, so the bytes are staged in p->head rather than read into
+ * buf; a sequence cut by the end of a read waits for the next.  len is at
+ * least 4 (read_chunk's callers): a character always fits.  Returns the bytes
+ * written, 0 at the end, -1 after a read error.
+ */
+static int
+read_utf8(struct dm_parser *p, char *buf, size_t len)
+{
+	size_t o = 0, used, wrote = 0;
+	long have;
+
+	while (o == 0) {
+		if ((have = raw_more(p)) <= 0)
+			return (int)have;
+		while (p->head_off < p->head_len && o < len) {
+			const unsigned char *in = p->head + p->head_off;
+
+			if (in[0] < 0x80) {
+				buf[o++] = (char)in[0];
+				p->head_off++;
+				continue;
+			}
+			used = copy_utf8(p, in, p->head_len - p->head_off,
+			    buf + o, len - o, &wrote);
+			if (used == 0)
+				break;
+			p->head_off += used;
+			o += wrote;
+		}
+	}
+	return (int)o;
+}
+
+/*
  * What libxml2 would reject or hold whole is handled on the bytes, before it
  * reads them: control characters (invalid in XML 1.0, and common in
  * human_result text) are dropped and counted; a DOCTYPE is refused; a text
@@ -340,7 +482,8 @@ filter_bytes(struct dm_parser *p, char *buf, int len)
 	return o;
 }
 
-/* What check_start() read ahead, then the source. */
+/* What check_start() read ahead, then the source; a UTF-8 document through
+ * read_utf8(). */
 static int
 io_read_raw(void *ctx, char *buf, int len)
 {
@@ -350,6 +493,8 @@ io_read_raw(void *ctx, char *buf, int len)
 
 	if (len <= 0)
 		return 0;
+	if (p->check_utf8)
+		return read_utf8(p, buf, (size_t)len);
 	if (n > 0) {
 		if (n > (size_t)len)
 			n = (size_t)len;
@@ -550,7 +695,26 @@ namespace_of(struct dm_parser *p)
 		return NS_DMARC_20;
 	if (strcmp(uri, NS_DMARC_01_URI) == 0)
 		return NS_DMARC_01;
+	if (p->root_ns != NULL && strcmp(uri, p->root_ns) == 0)
+		return NS_FOREIGN;
 	return NS_OTHER;
+}
+
+/*
+ * A <feedback> root in a namespace of neither schema: drafts and generators'
+ * own schemas (http://dmarc.org/dmarc-xml/0.2 has been seen) with DMARC's
+ * elements.  It is read as DMARC when it has DMARC's structure (checked before
+ * the sink sees it, dm_parse_report_finish), and its elements in that
+ * namespace are DMARC's.
+ */
+static const struct dm_element *
+foreign_root(struct dm_parser *p, const char *name)
+{
+	if (strcmp(name, "feedback") != 0)
+		return NULL;
+	p->root_ns = (const char *)xmlTextReaderConstNamespaceUri(p->r);
+	dm_parse_fixup(p, DM_FIXUP_FOREIGN_NAMESPACE);
+	return dm_el_find(EL_DOC, name);
 }
 
 static int
@@ -583,6 +747,9 @@ element_for(struct dm_parser *p)
 	ns = namespace_of(p);
 	e = ns == NS_OTHER ? NULL : dm_el_find(parent, name);
 	if (parent == EL_DOC) {
+		if (e == NULL && ns == NS_OTHER &&
+		    (e = foreign_root(p, name)) != NULL)
+			ns = NS_FOREIGN;
 		if (e == NULL)
 			not_feedback(p, name, ns);
 		p->ns = ns;
@@ -767,7 +934,8 @@ run_reset(
 	p->src = src;
 	p->head_len = p->head_off = 0;
 	p->src_failed = p->xml_failed = 0;
-	p->utf16 = 0;
+	p->src_eof = 0;
+	p->utf16 = p->check_utf8 = 0;
 	dm_strip_init(&p->strip, 1, 0);
 	p->pend_off = p->pend_len = 0;
 	p->in_prolog = 1;

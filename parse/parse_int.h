@@ -155,8 +155,12 @@ size_t dm_strip(
 
 enum dm_ns {
 	NS_NONE = 0,
-	NS_DMARC_01, /* http://dmarc.org/dmarc-xml/0.1 */
-	NS_DMARC_20, /* urn:ietf:params:xml:ns:dmarc-2.0 */
+	/* http://dmarc.org/dmarc-xml/0.1 */
+	NS_DMARC_01,
+	/* urn:ietf:params:xml:ns:dmarc-2.0 */
+	NS_DMARC_20,
+	/* the namespace of a <feedback> root in neither (foreign_namespace) */
+	NS_FOREIGN,
 	NS_OTHER
 };
 
@@ -166,22 +170,28 @@ struct dm_parser {
 	xmlTextReaderPtr r;
 	struct dm_error *err; /* the error of the current dm_parse_run() */
 
-	/* Bytes read ahead of libxml2 to check the start (BOM, whitespace). */
+	/* Bytes read ahead of libxml2: to check the start (BOM, whitespace,
+	 * encoding), then each chunk before filter_bytes() hands it over. */
 	const struct dm_source *src;
 	unsigned char head[4096];
 	size_t head_len, head_off;
 	int src_failed;
 	struct dm_error src_err;
 
-	/* The byte filters of io_read(): strip.c, then filter_bytes. */
+	int src_eof; /* the source said it has no more */
+
+	/* The byte filters of io_read(): read_utf8 (UTF-8 documents), strip.c,
+	 * then filter_bytes. */
 	struct dm_strip strip;
 	/* Filtered bytes not yet handed over, when libxml2 asks for fewer than
 	 * a chunk's worth (reads of up to DM_STRIP_SLACK bytes). */
 	unsigned char pend[4 * DM_STRIP_SLACK];
 	size_t pend_off, pend_len;
 	int utf16; /* UTF-16 input: bytes below 0x20 are halves of characters */
-	int in_prolog; /* no element has started yet */
-	char carry[8]; /* the prolog's last bytes, for a "<!DOCTYPE" split */
+	int check_utf8; /* UTF-8 input: bytes that are not UTF-8 become U+FFFD
+	                 */
+	int in_prolog;  /* no element has started yet */
+	char carry[8];  /* the prolog's last bytes, for a "<!DOCTYPE" split */
 	size_t carry_len;
 	uint64_t text_run; /* bytes since the last '<' */
 
@@ -201,6 +211,11 @@ struct dm_parser {
 	/* The report. */
 	struct dm_feedback fb;
 	enum dm_ns ns;
+	/* a NS_FOREIGN root's namespace URI, borrowed from the reader */
+	const char *root_ns;
+	/* <report_metadata> and <policy_published> were read: what makes a
+	 * <feedback> in a foreign namespace DMARC's */
+	int has_meta, has_policy;
 	int begun, ended, skip_records, fb_dirty;
 	struct field version, org_name, email, extra_contact, report_id,
 	    generator;

@@ -400,6 +400,12 @@ START_TEST(test_sniff_kinds)
 	    sniff_str("\x28\xb5\x2f\xfd"), DM_SNIFF_OTHER_COMPRESSED);
 	ck_assert_int_eq(
 	    sniff_str("\x04\x22\x4d\x18"), DM_SNIFF_OTHER_COMPRESSED);
+	/* zlib (RFC 1950): a header that checks itself, and data that
+	 * inflates; text that passes the header check alone is text. */
+	ck_assert_int_eq(sniff_str("\x78\x9c\x03\x00"), DM_SNIFF_ZLIB);
+	ck_assert_int_eq(sniff_str("x^ is text\n"), DM_SNIFF_OTHER);
+	ck_assert_int_eq(sniff_str("HK of text\n"), DM_SNIFF_OTHER);
+	ck_assert_int_eq(sniff_str("\x78\x9d\x03\x00"), DM_SNIFF_OTHER);
 	ck_assert_int_eq(sniff_str("\x89PNG\r\n\x1a\n"), DM_SNIFF_OTHER);
 	ck_assert_int_eq(sniff_str("just some text\n"), DM_SNIFF_OTHER);
 	ck_assert_int_eq(sniff_str("Note: one line of text\nand more text\n"),
@@ -729,6 +735,49 @@ START_TEST(test_ingest_gzip_quirks)
 	    "trailing_garbage.gz", "gunzip", DM_PAYLOAD_XML, "report.xml");
 	assert_single(
 	    "zip_labelled.gz", "report.xml", DM_PAYLOAD_XML, "report.xml");
+}
+END_TEST
+
+/* A report deflated with zlib's header and no gzip's (AOL): inflated, the
+ * member named "inflate", also inside a zip. */
+START_TEST(test_ingest_zlib)
+{
+	assert_single(
+	    "report.xml.zlib", "inflate", DM_PAYLOAD_XML, "report.xml");
+	assert_single("zlib_in_zip.zip", "report.zlib>inflate", DM_PAYLOAD_XML,
+	    "report.xml");
+}
+END_TEST
+
+/* Its own reasons for a cut or damaged stream; the ratio cap holds; text
+ * that looks like a zlib header is a payload of its own. */
+START_TEST(test_ingest_zlib_errors)
+{
+	struct seen *s = walk_fx("truncated.zlib", NULL);
+
+	ck_assert_uint_eq(s->npay, 1);
+	assert_read_error(
+	    &s->pay[0], DM_EFORMAT, "zlib_truncated", "zlib data truncated");
+	ck_assert_int_eq(s->ended_ok[0], 0);
+	seen_free(s);
+	s = walk_fx("corrupt.zlib", NULL);
+	ck_assert_uint_eq(s->npay, 1);
+	assert_read_error(&s->pay[0], DM_EFORMAT, "zlib_corrupt",
+	    "zlib data corrupt: incorrect data check");
+	seen_free(s);
+	s = walk_fx("bomb.zlib", NULL);
+	ck_assert_uint_eq(s->npay, 1);
+	ck_assert_str_eq(s->pay[0].member, "inflate");
+	assert_read_error(&s->pay[0], DM_ELIMIT, "limit",
+	    "compression ratio exceeds 1000:1 (DM_MAX_COMPRESSION_RATIO)");
+	ck_assert_uint_le(s->pay[0].total, 1024 * 1024);
+	seen_free(s);
+	s = walk_fx("zlib_like.txt", NULL);
+	ck_assert_uint_eq(s->npay, 1);
+	ck_assert_int_eq(s->pay[0].has_member, 0);
+	ck_assert_int_eq(s->pay[0].kind, DM_PAYLOAD_OTHER);
+	ck_assert_uint_eq(s->nprob, 0);
+	seen_free(s);
 }
 END_TEST
 
@@ -1193,7 +1242,8 @@ START_TEST(test_ingest_walk_out_of_memory)
 {
 	const char *paths[] = {fx("multi.zip"), fx("gz_in_zip.zip"),
 	    fx("zip_in_gz.gz"), fx("multi_member.gz"), fx("report.xml.bz2"),
-	    fx("truncated.gz"), DM_TEST_DATA_DIR "/mail/three.mbox",
+	    fx("truncated.gz"), fx("report.xml.zlib"),
+	    DM_TEST_DATA_DIR "/mail/three.mbox",
 	    DM_TEST_DATA_DIR "/mail/zip_attachment.eml",
 	    DM_TEST_DATA_DIR "/mail/forwarded_rfc822.eml",
 	    DM_TEST_DATA_DIR "/../../samples/reports/Maildir"};
@@ -1386,6 +1436,8 @@ ingest_suite(void)
 	tcase_add_test(tc, test_ingest_nested);
 	tcase_add_test(tc, test_ingest_gzip_quirks);
 	tcase_add_test(tc, test_ingest_bzip2_xz);
+	tcase_add_test(tc, test_ingest_zlib);
+	tcase_add_test(tc, test_ingest_zlib_errors);
 	tcase_add_test(tc, test_ingest_json_gz);
 	tcase_add_test(tc, test_ingest_zip_skips_directories_and_macosx);
 	tcase_add_test(tc, test_ingest_member_names_are_only_names);

@@ -697,6 +697,118 @@ START_TEST(test_parse_namespace_prefix)
 END_TEST
 
 /* windows-1252, as declared by AOL's reports, arrives as UTF-8. */
+/* A report in the dmarc-xml/0.2 namespace (seen from AOL) is read as DMARC:
+ * every value, the fix-up named. */
+START_TEST(test_fixup_foreign_namespace)
+{
+	parse_ok("foreign_namespace.xml");
+	assert_fixups(DM_FIXUP_FOREIGN_NAMESPACE, 1);
+	ck_assert_int_eq(cap.at_end.schema, DM_SCHEMA_DRAFT);
+	ck_assert_str_eq(cap.at_end.org_name, "AOL");
+	ck_assert_str_eq(cap.at_end.email, "postmaster@aol.com");
+	ck_assert_str_eq(cap.at_end.report_id, "example.com_1700006400");
+	ck_assert_int_eq(cap.at_end.begin, 1700006400);
+	ck_assert_int_eq(cap.at_end.end, 1700092799);
+	ck_assert_str_eq(cap.at_end.policy.domain, "example.com");
+	ck_assert_str_eq(cap.at_end.policy.p, "none");
+	ck_assert_int_eq(cap.at_end.policy.pct, 100);
+	ck_assert_int_eq(cap.records, 1);
+	ck_assert_str_eq(cap.rec[0].source_ip, "192.0.2.25");
+	ck_assert_int_eq(cap.rec[0].count, 4);
+	ck_assert_str_eq(cap.rec[0].dkim, "pass");
+	ck_assert_str_eq(cap.rec[0].spf, "fail");
+	ck_assert_str_eq(cap.rec[0].header_from, "example.com");
+	ck_assert_str_eq(cap.rec[0].dkims[0].domain, "example.com");
+	ck_assert_str_eq(cap.rec[0].spfs[0].result, "softfail");
+}
+END_TEST
+
+/* Elements of another namespace inside a foreign-namespace report are still
+ * unknown elements. */
+START_TEST(test_fixup_foreign_namespace_keeps_others_out)
+{
+	const char *doc =
+	    "<f:feedback xmlns:f=\"http://dmarc.org/dmarc-xml/0.2\" "
+	    "xmlns:x=\"urn:example:x\"><f:report_metadata><f:org_name>O"
+	    "</f:org_name><x:org_name>X</x:org_name></f:report_metadata>"
+	    "<f:policy_published><f:domain>d.example</f:domain>"
+	    "</f:policy_published></f:feedback>";
+
+	ck_assert_msg(run_str(doc, NULL) == DM_OK, "%s", err.msg);
+	ck_assert_str_eq(cap.at_end.org_name, "O");
+	ck_assert_str_eq(cap.at_end.policy.domain, "d.example");
+	ck_assert_uint_eq(cap.at_end.fixups[DM_FIXUP_FOREIGN_NAMESPACE], 1);
+	ck_assert_uint_eq(cap.at_end.fixups[DM_FIXUP_UNKNOWN_ELEMENT], 1);
+}
+END_TEST
+
+#define FFFD "\xef\xbf\xbd"
+
+/* Windows-1252 quotes and Latin-1 letters in a UTF-8 report, and a cut
+ * sequence: each bad byte is U+FFFD, the good multi-byte characters stay. */
+START_TEST(test_fixup_invalid_utf8)
+{
+	parse_ok("invalid_utf8.xml");
+	assert_fixups(DM_FIXUP_INVALID_UTF8, 6);
+	ck_assert_str_eq(cap.at_end.org_name, FFFD "Quoted" FFFD " Mail");
+	ck_assert_str_eq(cap.at_end.report_id, "r-" FFFD "t" FFFD);
+	ck_assert_str_eq(cap.rec[0].spfs[0].human_result,
+	    "caf\xc3\xa9 \xe2\x80\x94 ok \xf0\x9f\x93\xa8 " FFFD FFFD);
+	ck_assert_int_eq(cap.rec[0].count, 2);
+}
+END_TEST
+
+/* The same, read one byte at a time: sequences split across reads. */
+START_TEST(test_fixup_invalid_utf8_byte_by_byte)
+{
+	char path[1024];
+	size_t len;
+
+	snprintf(
+	    path, sizeof(path), "%s/parse/invalid_utf8.xml", DM_TEST_DATA_DIR);
+	file_data = slurp(path, &len);
+	{
+		struct mem_src m = {file_data, len, 0, 1, 0, 0};
+
+		ck_assert_msg(run_src(&m, NULL) == DM_OK, "%s", err.msg);
+	}
+	assert_fixups(DM_FIXUP_INVALID_UTF8, 6);
+	ck_assert_str_eq(cap.at_end.org_name, FFFD "Quoted" FFFD " Mail");
+	ck_assert_str_eq(cap.rec[0].spfs[0].human_result,
+	    "caf\xc3\xa9 \xe2\x80\x94 ok \xf0\x9f\x93\xa8 " FFFD FFFD);
+}
+END_TEST
+
+/* Salvaged only when the rest is well-formed; a declared single-byte
+ * encoding's bytes are characters, not errors; a sequence cut by the end of
+ * the stream is a bad byte too (here after the root: junk, as ever). */
+START_TEST(test_fixup_invalid_utf8_limits)
+{
+	static const char cut[] =
+	    "<feedback><report_metadata><org_name>a"
+	    "</org_name></report_metadata></feedback>\xe2";
+
+	assert_error(run_str("<feedback><report_metadata><org_name>\x93x"
+	                     "</org_nam></report_metadata></feedback>",
+	                 NULL),
+	    DM_EFORMAT, "xml_malformed",
+	    "XML not well-formed at line 1: Opening and ending tag mismatch: "
+	    "org_name line 1 and org_nam");
+	setup();
+	ck_assert_int_eq(
+	    run_str("<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>"
+	            "<feedback><report_metadata><org_name>\xe9t\xe9"
+	            "</org_name></report_metadata></feedback>",
+	        NULL),
+	    DM_OK);
+	ck_assert_str_eq(cap.at_end.org_name, "\xc3\xa9t\xc3\xa9");
+	ck_assert_uint_eq(cap.at_end.fixups[DM_FIXUP_INVALID_UTF8], 0);
+	setup();
+	ck_assert_int_eq(run_mem(cut, sizeof(cut) - 1, NULL), DM_EFORMAT);
+	ck_assert_ptr_nonnull(strstr(err.msg, "Extra content at the end"));
+}
+END_TEST
+
 START_TEST(test_parse_windows1252)
 {
 	parse_ok("windows1252.xml");
@@ -1203,13 +1315,29 @@ START_TEST(test_parse_root_html)
 }
 END_TEST
 
+/* A <feedback> in another namespace without DMARC's parts is not a report;
+ * nothing reaches the sink. */
 START_TEST(test_parse_root_foreign_namespace)
 {
-	assert_error(run_str("<feedback xmlns=\"urn:example:other\"/>", NULL),
+	static const char *const docs[] = {
+	    "<feedback xmlns=\"urn:example:other\"/>",
+	    "<feedback xmlns=\"urn:example:other\"><report_metadata><org_name>"
+	    "x</org_name></report_metadata><record/></feedback>"};
+	size_t i;
+
+	for (i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+		setup();
+		assert_error(run_str(docs[i], NULL), DM_ESKIP, "not_aggregate",
+		    "not a DMARC aggregate report: <feedback> in namespace "
+		    "urn:example:other without <report_metadata> and "
+		    "<policy_published>");
+		ck_assert_int_eq(cap.begins, 0);
+	}
+	setup();
+	assert_error(run_str("<report xmlns=\"urn:example:other\"/>", NULL),
 	    DM_ESKIP, "not_aggregate",
-	    "not a DMARC aggregate report: root element is <feedback> in "
-	    "namespace "
-	    "urn:example:other");
+	    "not a DMARC aggregate report: root element is <report> in "
+	    "namespace urn:example:other");
 }
 END_TEST
 
@@ -1508,6 +1636,11 @@ parse_suite(void)
 	tcase_add_test(tc, test_parse_detects_schema);
 	tcase_add_test(tc, test_parse_namespace_prefix);
 	tcase_add_test(tc, test_parse_windows1252);
+	tcase_add_test(tc, test_fixup_foreign_namespace);
+	tcase_add_test(tc, test_fixup_foreign_namespace_keeps_others_out);
+	tcase_add_test(tc, test_fixup_invalid_utf8);
+	tcase_add_test(tc, test_fixup_invalid_utf8_byte_by_byte);
+	tcase_add_test(tc, test_fixup_invalid_utf8_limits);
 	tcase_add_test(tc, test_parse_trims_and_empty_is_absent);
 	suite_add_tcase(s, tc);
 

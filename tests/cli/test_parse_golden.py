@@ -1,7 +1,7 @@
 """Golden test of `dmarcstat parse`, the JSON Lines contract of the README: every field of a
-report and a record, absent values as null, strangers' text escaped, the member inside a zip and
-a gzip; byte for byte against tests/data/parse/golden/parse.jsonl, and every object with exactly
-the README's keys in the README's order.
+report and a record, absent values as null, strangers' text escaped, the member inside a zip, a
+gzip and a bare zlib stream; byte for byte against tests/data/parse/golden/parse.jsonl, and every
+object with exactly the README's keys in the README's order.
 
     DMARCSTAT=build/cli/dmarcstat DM_TEST_DATA_DIR=tests/data python3 tests/cli/test_parse_golden.py
     DM_UPDATE_GOLDEN=1 ...   rewrites the golden file (then review the diff).
@@ -15,9 +15,10 @@ DMARCSTAT = os.path.abspath(os.environ.get("DMARCSTAT", "build/cli/dmarcstat"))
 DATA = os.environ.get("DM_TEST_DATA_DIR", os.path.join(os.path.dirname(__file__), "..", "data"))
 GOLDEN = os.path.join(DATA, "parse", "golden")
 # Each with what it shows: every RFC 7489 field; every RFC 9990 field and <extensions>; every
-# optional value absent (null, empty lists); text that must be escaped; a zip member; gunzip.
+# optional value absent (null, empty lists); text that must be escaped; a zip member; gunzip;
+# a bare zlib stream.
 INPUTS = ["full-rfc7489.xml", "full-rfc9990.xml", "nulls.xml", "escapes.xml", "member.zip",
-          "gzipped.xml.gz"]
+          "gzipped.xml.gz", "deflated.zlib"]
 
 REPORT_KEYS = ["source", "schema", "version", "org_name", "email", "extra_contact_info",
                "report_id", "begin", "end", "errors", "generator", "policy", "fixups", "records",

@@ -136,6 +136,16 @@ def zeros_zip(path, name, size):
         zf.writestr("after.xml", y)
 
 
+# A bare zlib stream (RFC 1950, no gzip header), as AOL sent reports; cut, with a bad checksum,
+# inside a zip, a bomb (20 MiB of zeros), and text whose first bytes pass the zlib header check.
+zl = zlib.compress(x, 9)
+put("report.xml.zlib", zl)
+put("truncated.zlib", zl[: len(zl) // 2])
+put("corrupt.zlib", zl[:-1] + bytes([zl[-1] ^ 0xFF]))
+put("zlib_in_zip.zip", zipped([("report.zlib", zl)]))
+put("bomb.zlib", zlib.compress(b"<feedback>" + bytes(20 * MIB), 9))
+put("zlib_like.txt", b"x^ is how this note starts, and it is text\n")
+
 # Bombs: 200 MiB of zeros in 200 KiB.
 zeros_gz(os.path.join(out, "bomb.gz"), 200 * MIB)
 zeros_zip(os.path.join(out, "bomb.zip"), "zeros.xml", 200 * MIB)
