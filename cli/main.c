@@ -7,6 +7,10 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "dns.h"
+#include "ingest.h"
+#include "parse.h"
+#include "store.h"
 
 #ifndef DM_VERSION
 #define DM_VERSION "0.1.0"
@@ -47,7 +51,25 @@ usage(FILE *f)
 	           "1 some inputs failed (check: something to fix), 2 usage "
 	           "error,\n"
 	           "3 database cannot be opened or written (check, enrich: or "
-	           "DNS unreachable).\n");
+	           "DNS unreachable),\n"
+	           "4 (ingest) standard input failed and could not be kept "
+	           "whole.\n");
+}
+
+/* The version, and those of the libraries it runs with (curl -V's second
+ * line), so that a bug report says which libxml2 read the report. */
+static int
+version(void)
+{
+	char v[4][512];
+
+	dm_parse_versions(v[0], sizeof(v[0]));
+	dm_store_versions(v[1], sizeof(v[1]));
+	dm_ingest_versions(v[2], sizeof(v[2]));
+	dm_dns_versions(v[3], sizeof(v[3]));
+	printf(
+	    "dmarcstat %s\n%s %s %s %s\n", DM_VERSION, v[0], v[1], v[2], v[3]);
+	return ferror(stdout) ? DM_EXIT_PARTIAL : DM_EXIT_OK;
 }
 
 int
@@ -64,10 +86,8 @@ main(int argc, char **argv)
 		usage(stdout);
 		return DM_EXIT_OK;
 	}
-	if (strcmp(argv[1], "--version") == 0) {
-		printf("dmarcstat %s\n", DM_VERSION);
-		return DM_EXIT_OK;
-	}
+	if (strcmp(argv[1], "--version") == 0)
+		return version();
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(argv[1], commands[i].name) == 0)
 			return commands[i].run(argc - 1, argv + 1);

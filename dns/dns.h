@@ -82,6 +82,11 @@ int dm_dns_add_services(
 /* NULL is fine. */
 void dm_dns_close(struct dm_dns *d);
 
+/* Writes the versions of the libraries dns/ runs with, as they report them at
+ * run time: "c-ares/1.18.1 libpsl/0.21.2 libmaxminddb/1.7.1 libspf2/1.2.10
+ * openssl/3.0.11". */
+void dm_dns_versions(char *buf, size_t n);
+
 /* ---- Names
  * --------------------------------------------------------------------------------
  */

@@ -200,6 +200,13 @@ int dm_ingest_walk_memory(const char *name, const void *bytes, size_t len,
     const struct dm_limits *lim, const struct dm_walk_options *opt,
     const struct dm_walk_ops *ops, struct dm_error *err) DM_WUR;
 
+/*
+ * Writes the versions of the libraries ingest runs with, as the libraries
+ * report them at run time: "libarchive/3.6.2 zlib/1.2.13 liblzma/5.4.1 ...
+ * gmime/3.2.13 glib/2.74.6" (libarchive names its own compressors).
+ */
+void dm_ingest_versions(char *buf, size_t n);
+
 struct dm_store;
 
 /* Totals of one dm_ingest_run. */

@@ -14,6 +14,7 @@
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -110,6 +111,16 @@ dm_parser_free(struct dm_parser *p)
 	dm_buf_free(&p->text);
 	dm_free(p->stack);
 	dm_free(p);
+}
+
+void
+dm_parse_versions(char *buf, size_t n)
+{
+	/* xmlParserVersion is the running library's, e.g. "20914". */
+	long v = strtol(xmlParserVersion, NULL, 10);
+
+	snprintf(
+	    buf, n, "libxml2/%ld.%ld.%ld", v / 10000, v / 100 % 100, v % 100);
 }
 
 /* ---- the first bytes ---- */

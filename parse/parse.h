@@ -78,4 +78,7 @@ int dm_parse_run(struct dm_parser *p, const struct dm_source *src,
 /* Frees the parser; NULL is fine. */
 void dm_parser_free(struct dm_parser *p);
 
+/* Writes "libxml2/2.9.14", the version of the libxml2 running, into buf. */
+void dm_parse_versions(char *buf, size_t n);
+
 #endif /* DM_PARSE_H */

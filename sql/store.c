@@ -237,6 +237,12 @@ dm_store_schema_version(void)
 	return dm_sql_version;
 }
 
+void
+dm_store_versions(char *buf, size_t n)
+{
+	snprintf(buf, n, "sqlite/%s", sqlite3_libversion());
+}
+
 const char *
 dm_store_migration_script(int version)
 {

@@ -298,4 +298,7 @@ int dm_store_host_set_service(struct dm_store *s, const char *ip,
 /* The schema version this build creates and upgrades to. */
 int dm_store_schema_version(void);
 
+/* Writes "sqlite/3.40.1", the version of the SQLite running, into buf. */
+void dm_store_versions(char *buf, size_t n);
+
 #endif /* DM_STORE_H */
