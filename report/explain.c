@@ -41,6 +41,8 @@ struct xip {
 	size_t n_evidence;
 	int64_t more_messages;
 	int64_t cause[DM_CAUSE_COUNT];
+	size_t
+	    rows[DM_CAUSE_COUNT]; /* evidence rows per cause, messages or not */
 	char *why[DM_CAUSE_COUNT], *fix[DM_CAUSE_COUNT];
 };
 
@@ -232,6 +234,7 @@ add_cause(struct xip *a, const struct dm_query_source *s)
 	ev = dm_report_evidence(s);
 	c = dm_cause_classify(&ev);
 	a->cause[c.code] += s->messages;
+	a->rows[c.code]++;
 	if (c.code != DM_CAUSE_PASS)
 		a->failing += s->messages;
 	if (a->why[c.code] != NULL)
@@ -313,17 +316,31 @@ write_evidence(struct out *o, const struct xip *a)
 		    (long long)a->more_messages);
 }
 
-static void
-write_ip(struct out *o, const struct xip *a)
+/*
+ * The failure that cost most messages; among failures of no message (count 0
+ * or invalid) the first one seen; pass only when nothing failed.  Always a
+ * cause with a row, so its explanation exists.
+ */
+static enum dm_cause_code
+top_cause(const struct xip *a)
 {
 	enum dm_cause_code top = DM_CAUSE_PASS;
 	int i;
 
 	for (i = DM_CAUSE_PASS + 1; i < DM_CAUSE_COUNT; i++) {
-		if (a->cause[i] > a->cause[top] ||
-		    (top == DM_CAUSE_PASS && a->cause[i] > 0))
+		if (a->rows[i] == 0)
+			continue;
+		if (top == DM_CAUSE_PASS || a->cause[i] > a->cause[top])
 			top = (enum dm_cause_code)i;
 	}
+	return top;
+}
+
+static void
+write_ip(struct out *o, const struct xip *a)
+{
+	enum dm_cause_code top = top_cause(a);
+
 	out_puts(o, "\nSource ");
 	out_text(o, a->ip);
 	out_printf(o, ": %lld messages, %lld failed DMARC\n",

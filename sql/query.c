@@ -647,12 +647,14 @@ dm_query_sources(struct dm_query *q, const struct dm_query_filter *f,
 	    1,
 	    /* Spelt as in schema.sql's partial index rollup_source_failing,
 	       so SQLite uses it. */
+	    /* A failure of no message (count 0 or invalid) is no failing
+	       source. */
 	    failing_only
 	        ? " AND ((dkim <> 'pass' AND spf <> 'pass') OR disposition IN "
 	          "('quarantine', 'reject')) GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, "
 	          "9, 10, 11, "
-	          "12, 13, 14, 15, 16 ORDER BY m DESC, 7, 1, 14, 15, 16, 9, "
-	          "10, 11"
+	          "12, 13, 14, 15, 16 HAVING m > 0 ORDER BY m DESC, 7, 1, 14, "
+	          "15, 16, 9, 10, 11"
 	        : " GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, "
 	          "15, 16 ORDER BY "
 	          "m DESC, 7, 1, 14, 15, 16, 9, 10, 11",

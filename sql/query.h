@@ -109,7 +109,7 @@ int dm_query_daily(struct dm_query *q, const struct dm_query_filter *f,
 /*
  * Evidence rows summed over the period, largest first (then by source_ip).
  * failing_only keeps rows that failed DMARC (neither aligned result passes) or
- * were quarantined or rejected.
+ * were quarantined or rejected, and that count at least one message.
  */
 int dm_query_sources(struct dm_query *q, const struct dm_query_filter *f,
     int failing_only, dm_query_source_cb cb, void *ctx,

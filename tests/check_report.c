@@ -1038,6 +1038,45 @@ START_TEST(test_explain_rejects_bad_ip)
 }
 END_TEST
 
+/*
+ * A source whose only failing records count no message (count 0, or an
+ * invalid count stored as NULL): explain gives its cause without crashing,
+ * and report does not list it as a failing source.
+ */
+START_TEST(test_zero_count_source)
+{
+	sqlite3 *db = new_db();
+	struct dm_report *r;
+	long long rec;
+	size_t i;
+	char *s;
+
+	add_report(db, 1, "google.com", "example.com", D_1101 + DAY,
+	    D_1101 + 2 * DAY - 1, "reject");
+	rec = add_record(db, 1, "198.51.100.77", 0, "reject", "fail", "fail",
+	    "example.com", "example.com");
+	add_auth(db, "spf_result", rec, "example.com", "softfail", "mfrom");
+	rec = add_record(db, 1, "198.51.100.77", 5, "reject", "fail", "fail",
+	    "example.com", "example.com");
+	add_auth(db, "spf_result", rec, "example.com", "softfail", "mfrom");
+	exec(db, "UPDATE record SET count = NULL WHERE count = 5");
+	end_report(db, 1);
+	s = run_explain("198.51.100.77", NULL, DM_OK);
+	ck_assert_ptr_nonnull(
+	    strstr(s, "Source 198.51.100.77: 0 messages, 0 failed DMARC\n"));
+	ck_assert_ptr_nonnull(strstr(s, "  Cause: spf_fail\n"));
+	ck_assert_ptr_nonnull(strstr(s, "  Why: SPF softfail for example.com"));
+	free(s);
+	r = build(NULL, NULL);
+	for (i = 0; i < sec(r, "sources")->n_rows; i++)
+		ck_assert_str_ne(str(r, "sources", i, 0), "198.51.100.77");
+	ck_assert_int_eq(num(r, "overview", 0, 1), 0);
+	dm_report_free(r);
+	finish_db(db);
+	unlink(db_path);
+}
+END_TEST
+
 START_TEST(test_query_open_errors)
 {
 	struct dm_query *q;
@@ -1320,6 +1359,7 @@ report_suite(void)
 	tcase_add_test(tc_numbers, test_report_filters);
 	tcase_add_test(tc_numbers, test_explain_single_ip_and_cidr);
 	tcase_add_test(tc_numbers, test_explain_rejects_bad_ip);
+	tcase_add_test(tc_numbers, test_zero_count_source);
 	tcase_add_test(tc_numbers, test_query_open_errors);
 	tcase_add_test(tc_numbers, test_report_rejects_bad_period_and_table);
 	tcase_add_test(tc_output, test_csv_tables_and_quoting);
