@@ -1,5 +1,5 @@
-/* check_core.c - errors, buffers, the allocation hook, SHA-256 and fix-up
- * names. */
+/* check_core.c - errors, buffers, the allocation hook, SHA-256, fix-up names,
+ * and text made safe for terminals. */
 #include <check.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -12,6 +12,7 @@
 #include "mem.h"
 #include "model.h"
 #include "sha256.h"
+#include "text.h"
 
 /* dm_escape_text of s, as a string the test frees. */
 static char *
@@ -257,6 +258,40 @@ START_TEST(test_json_escapes_hostile_strings)
 }
 END_TEST
 
+START_TEST(test_text_escape_controls_and_bidi)
+{
+	struct dm_buf b;
+	size_t n;
+
+	ck_assert_int_eq(dm_text_char("a", &n), DM_TEXT_PLAIN);
+	ck_assert_int_eq(dm_text_char("\xe2\x80\xae", &n), DM_TEXT_BIDI);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_int_eq(dm_text_char("\xc2\x9b", &n), DM_TEXT_CONTROL);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_int_eq(dm_text_char("\xff", &n), DM_TEXT_INVALID);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(dm_text_char("\xe3\x83\x8b", &n), DM_TEXT_PLAIN);
+	dm_buf_init(&b, 1 << 10);
+	/* ESC, BEL, CR, LF, a C1 CSI, U+202E, U+2066, U+2028, a bad byte. */
+	ck_assert_int_eq(dm_text_escape(&b,
+	                     "a\033[2Jb\007\r\nc\xc2\x9b"
+	                     "1m"
+	                     "\xe2\x80\xaemoc\xe2\x81\xa6x\xe2\x80\xa8\xff"
+	                     "\xe3\x83\x8b",
+	                     NULL),
+	    DM_OK);
+	ck_assert_str_eq(b.data, "a?[2Jb???c?1m\xef\xbf\xbdmoc\xef\xbf\xbdx?"
+	                         "\xef\xbf\xbd\xe3\x83\x8b");
+	dm_buf_reset(&b);
+	ck_assert_int_eq(dm_text_escape(&b, "a\r\nb\tc\033", "\r\n\t"), DM_OK);
+	ck_assert_str_eq(b.data, "a\r\nb\tc?");
+	dm_buf_reset(&b);
+	ck_assert_int_eq(dm_text_escape(&b, "", NULL), DM_OK);
+	ck_assert_str_eq(b.data, "");
+	dm_buf_free(&b);
+}
+END_TEST
+
 static Suite *
 core_suite(void)
 {
@@ -274,6 +309,7 @@ core_suite(void)
 	tcase_add_test(tc, test_json_escapes_hostile_strings);
 	tcase_add_test(tc, test_escape_text_makes_controls_visible);
 	tcase_add_test(tc, test_escape_line_truncates_whole);
+	tcase_add_test(tc, test_text_escape_controls_and_bidi);
 	suite_add_tcase(s, tc);
 	return s;
 }
