@@ -12,6 +12,7 @@
  */
 #include <string.h>
 
+#include "ip.h"
 #include "parse_int.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))

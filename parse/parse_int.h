@@ -247,7 +247,6 @@ size_t dm_strip_controls(char *s, size_t n);
 const char *dm_keyword(
     const char *const *set, const char *s, size_t n, int *case_fixed);
 int dm_parse_u64(const char *s, size_t n, uint64_t *v);
-int dm_ip_canon(const char *s, char *out, size_t outlen, enum dm_fixup *fix);
 
 /* Sets a DM_ELIMIT error (reason "limit") in the run's error and returns
  * DM_ELIMIT. */

@@ -1,11 +1,9 @@
 /*
  * values.c - normalisation of the values of a report: trimming, control
- * characters, keywords, numbers and IP addresses.  Pure functions over byte
- * strings; they decide what a value means and which fix-up that took, and the
- * element handlers count the fix-ups.  Nothing here knows about XML.
+ * characters, keywords, numbers (IP addresses: core/ip.h).  Pure functions over
+ * byte strings; they decide what a value means and which fix-up that took, and
+ * the element handlers count the fix-ups.  Nothing here knows about XML.
  */
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -116,81 +114,5 @@ dm_parse_u64(const char *s, size_t n, uint64_t *v)
 		x = x * 10 + d;
 	}
 	*v = x;
-	return 0;
-}
-
-/*
- * Dotted quad with leading zeros ("192.000.002.001"), which inet_pton refuses.
- * Reports write decimal, so the zeros are read as decimal, not octal.
- */
-static int
-ipv4_zeros(const char *s, char *out, size_t outlen)
-{
-	unsigned part[4], i;
-	const char *p = s;
-
-	for (i = 0; i < 4; i++) {
-		unsigned v = 0, digits = 0;
-
-		while (*p >= '0' && *p <= '9' && digits < 4) {
-			v = v * 10 + (unsigned)(*p++ - '0');
-			digits++;
-		}
-		if (digits == 0 || digits > 3 || v > 255)
-			return -1;
-		if (*p != (i < 3 ? '.' : '\0'))
-			return -1;
-		p++;
-		part[i] = v;
-	}
-	snprintf(
-	    out, outlen, "%u.%u.%u.%u", part[0], part[1], part[2], part[3]);
-	return 0;
-}
-
-static int
-ipv6_canon(const char *s, char *out, size_t outlen, enum dm_fixup *fix)
-{
-	struct in6_addr a6;
-	struct in_addr a4;
-
-	if (inet_pton(AF_INET6, s, &a6) != 1)
-		return -1;
-	if (IN6_IS_ADDR_V4MAPPED(&a6)) {
-		memcpy(&a4, &a6.s6_addr[12], sizeof(a4));
-		inet_ntop(AF_INET, &a4, out, (socklen_t)outlen);
-		*fix = DM_FIXUP_IP_MAPPED;
-		return 0;
-	}
-	inet_ntop(AF_INET6, &a6, out, (socklen_t)outlen);
-	if (strcmp(out, s) != 0)
-		*fix = DM_FIXUP_IP_CANONICAL;
-	return 0;
-}
-
-/*
- * Writes the canonical text of the address s (inet_ntop form, RFC 5952 for
- * IPv6) to out, which holds at least INET6_ADDRSTRLEN bytes.  *fix is
- * DM_FIXUP_COUNT when nothing was changed, or the fix-up that was applied.
- * Returns 0, or -1 when s is not an address.
- */
-int
-dm_ip_canon(const char *s, char *out, size_t outlen, enum dm_fixup *fix)
-{
-	struct in_addr a4;
-	size_t n = strlen(s);
-
-	*fix = DM_FIXUP_COUNT;
-	if (n == 0 || n >= outlen)
-		return -1;
-	if (strchr(s, ':') != NULL)
-		return ipv6_canon(s, out, outlen, fix);
-	if (inet_pton(AF_INET, s, &a4) == 1) {
-		memcpy(out, s, n + 1);
-		return 0;
-	}
-	if (ipv4_zeros(s, out, outlen) != 0)
-		return -1;
-	*fix = DM_FIXUP_IP_CANONICAL;
 	return 0;
 }

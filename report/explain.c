@@ -12,20 +12,15 @@
  */
 #include "report_int.h"
 
-#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "ip.h"
+
 #define MAX_ISPS 16
 #define MAX_EVIDENCE                                                           \
 	6 /* evidence groups shown per source; the rest are counted */
-
-struct cidr {
-	int family;
-	unsigned char addr[16];
-	int bits;
-};
 
 struct xisp {
 	char *isp;
@@ -47,59 +42,12 @@ struct xip {
 };
 
 struct explain {
-	struct cidr range;
+	struct dm_ip_net range;
 	int use_range;
 	struct xip *ips;
 	size_t n, cap;
 	struct strmap map;
 };
-
-/* ---- Addresses
- * ----------------------------------------------------------------------------
- */
-
-static int
-parse_cidr(const char *s, struct cidr *c, struct dm_error *err)
-{
-	char addr[64];
-	const char *slash = strchr(s, '/');
-	size_t n = slash != NULL ? (size_t)(slash - s) : strlen(s);
-	char *end;
-	long bits;
-
-	if (n >= sizeof(addr))
-		return dm_error_set(
-		    err, DM_EINVAL, "not an IP address or CIDR range: %s", s);
-	memcpy(addr, s, n);
-	addr[n] = '\0';
-	c->family = strchr(addr, ':') != NULL ? AF_INET6 : AF_INET;
-	if (inet_pton(c->family, addr, c->addr) != 1)
-		return dm_error_set(
-		    err, DM_EINVAL, "not an IP address or CIDR range: %s", s);
-	c->bits = c->family == AF_INET ? 32 : 128;
-	if (slash == NULL)
-		return DM_OK;
-	bits = strtol(slash + 1, &end, 10);
-	if (slash[1] == '\0' || *end != '\0' || bits < 0 || bits > c->bits)
-		return dm_error_set(err, DM_EINVAL,
-		    "bad prefix length in %s (0-%d)", s, c->bits);
-	c->bits = (int)bits;
-	return DM_OK;
-}
-
-static int
-in_range(const struct cidr *c, const char *ip)
-{
-	unsigned char a[16];
-	int full = c->bits / 8, rest = c->bits % 8;
-
-	if (inet_pton(c->family, ip, a) != 1)
-		return 0;
-	if (memcmp(a, c->addr, (size_t)full) != 0)
-		return 0;
-	return rest == 0 ||
-	       ((a[full] ^ c->addr[full]) & (0xff << (8 - rest)) & 0xff) == 0;
-}
 
 /* ---- Collecting
  * ---------------------------------------------------------------------------
@@ -258,7 +206,7 @@ row_cb(void *ctx, const struct dm_query_source *s, struct dm_error *err)
 	const char *isp = dm_isp_name(s->org_name);
 	struct xip *a;
 
-	if (x->use_range && !in_range(&x->range, s->source_ip))
+	if (x->use_range && !dm_ip_net_contains(&x->range, s->source_ip))
 		return DM_OK;
 	if ((a = find_ip(x, s->source_ip)) == NULL)
 		return dm_error_set(err, DM_ENOMEM, "out of memory");
@@ -453,6 +401,22 @@ reporter_filter(struct dm_query *q, const char *reporter,
 	return DM_OK;
 }
 
+/* opt->ip as a range, normalised as the parser normalises source_ip. */
+static int
+parse_ip(const char *s, struct dm_ip_net *net, struct dm_error *err)
+{
+	int rc = dm_ip_net_parse(s, net);
+
+	if (rc == -1)
+		return dm_error_set(
+		    err, DM_EINVAL, "not an IP address or CIDR range: %s", s);
+	if (rc != 0)
+		return dm_error_set(err, DM_EINVAL,
+		    "bad prefix length in %s (0-%d)", s,
+		    strchr(s, ':') != NULL ? 128 : 32);
+	return DM_OK;
+}
+
 int
 dm_report_explain(struct dm_query *q, const struct dm_report_options *opt,
     FILE *out, struct dm_error *err)
@@ -462,26 +426,23 @@ dm_report_explain(struct dm_query *q, const struct dm_report_options *opt,
 	struct dm_buf pool;
 	const char **names = NULL;
 	struct out o;
-	char canon[INET6_ADDRSTRLEN];
+	char canon[DM_IP_TEXT_MAX];
 	int rc;
 
 	memset(&x, 0, sizeof(x));
 	memset(&f, 0, sizeof(f));
 	if (opt->from >= opt->to)
 		return dm_error_set(err, DM_EINVAL, "the period is empty");
-	if (opt->ip != NULL &&
-	    (rc = parse_cidr(opt->ip, &x.range, err)) != DM_OK)
+	if (opt->ip != NULL && (rc = parse_ip(opt->ip, &x.range, err)) != DM_OK)
 		return rc;
-	x.use_range = opt->ip != NULL && strchr(opt->ip, '/') != NULL;
+	x.use_range = opt->ip != NULL && !dm_ip_net_single(&x.range);
 	f.from = opt->from;
 	f.to = opt->to;
 	f.domain = opt->domain;
-	/* The store keeps addresses as inet_ntop writes them; "2001:DB8::0:1"
-	 * must match too. */
-	if (opt->ip != NULL && !x.use_range &&
-	    inet_ntop(x.range.family, x.range.addr, canon, sizeof(canon)) !=
-	        NULL)
-		f.source_ip = canon;
+	/* The address as the parser stored it ("::ffff:192.0.2.1" is
+	   "192.0.2.1"). */
+	if (opt->ip != NULL && !x.use_range)
+		f.source_ip = dm_ip_net_addr(&x.range, canon, sizeof(canon));
 	dm_buf_init(&pool, (size_t)1 << 24);
 	out_init(&o);
 	rc = reporter_filter(q, opt->reporter, &f, &pool, &names, err);

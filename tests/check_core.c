@@ -1,12 +1,15 @@
 /* check_core.c - errors, buffers, the allocation hook, SHA-256, fix-up names,
- * and text made safe for terminals. */
+ * IP addresses and ranges, and text made safe for terminals. */
 #include <check.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+
 #include "error.h"
 #include "escape.h"
+#include "ip.h"
 #include "json.h"
 #include "limits.h"
 #include "mem.h"
@@ -258,6 +261,70 @@ START_TEST(test_json_escapes_hostile_strings)
 }
 END_TEST
 
+START_TEST(test_ip_canon_forms)
+{
+	static const char *const cases[][3] = {
+	    {"198.51.100.20", "198.51.100.20", "-"},
+	    {"::ffff:198.51.100.20", "198.51.100.20", "ip_mapped"},
+	    {"::FFFF:c633:6414", "198.51.100.20", "ip_mapped"},
+	    {"198.051.100.020", "198.51.100.20", "ip_canonical"},
+	    {"2001:DB8:0:0::1", "2001:db8::1", "ip_canonical"},
+	    {"2001:db8::1", "2001:db8::1", "-"}};
+	char out[DM_IP_TEXT_MAX];
+	enum dm_fixup fix;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ck_assert_int_eq(
+		    dm_ip_canon(cases[i][0], out, sizeof(out), &fix), 0);
+		ck_assert_str_eq(out, cases[i][1]);
+		ck_assert_str_eq(
+		    fix == DM_FIXUP_COUNT ? "-" : dm_fixup_name(fix),
+		    cases[i][2]);
+	}
+	ck_assert_int_eq(
+	    dm_ip_canon("198.51.100.300", out, sizeof(out), &fix), -1);
+	ck_assert_int_eq(dm_ip_canon("", out, sizeof(out), &fix), -1);
+	ck_assert_int_eq(
+	    dm_ip_canon("example.com", out, sizeof(out), &fix), -1);
+}
+END_TEST
+
+START_TEST(test_ip_net_ranges)
+{
+	struct dm_ip_net n;
+	char out[DM_IP_TEXT_MAX];
+
+	ck_assert_int_eq(dm_ip_net_parse("198.51.100.77/24", &n), 0);
+	ck_assert_int_eq(n.family, AF_INET);
+	ck_assert_int_eq(n.bits, 24);
+	ck_assert_str_eq(dm_ip_net_addr(&n, out, sizeof(out)), "198.51.100.0");
+	ck_assert_int_eq(dm_ip_net_single(&n), 0);
+	ck_assert_int_eq(dm_ip_net_contains(&n, "198.51.100.255"), 1);
+	ck_assert_int_eq(dm_ip_net_contains(&n, "::ffff:198.51.100.1"), 1);
+	ck_assert_int_eq(dm_ip_net_contains(&n, "198.51.101.1"), 0);
+	ck_assert_int_eq(dm_ip_net_contains(&n, "2001:db8::1"), 0);
+	ck_assert_int_eq(dm_ip_net_contains(&n, "junk"), 0);
+	/* The mapped form of a single address or range is the IPv4 one. */
+	ck_assert_int_eq(dm_ip_net_parse("::ffff:198.51.100.20", &n), 0);
+	ck_assert_int_eq(dm_ip_net_single(&n), 1);
+	ck_assert_str_eq(dm_ip_net_addr(&n, out, sizeof(out)), "198.51.100.20");
+	ck_assert_int_eq(dm_ip_net_parse("::ffff:198.51.100.0/120", &n), 0);
+	ck_assert_int_eq(n.family, AF_INET);
+	ck_assert_int_eq(n.bits, 24);
+	ck_assert_int_eq(dm_ip_net_parse("2001:DB8::/32", &n), 0);
+	ck_assert_int_eq(dm_ip_net_contains(&n, "2001:db8:25::10"), 1);
+	ck_assert_int_eq(dm_ip_net_contains(&n, "2001:db9::1"), 0);
+	ck_assert_int_eq(dm_ip_net_parse("0.0.0.0/0", &n), 0);
+	ck_assert_int_eq(dm_ip_net_contains(&n, "203.0.113.5"), 1);
+	ck_assert_int_eq(dm_ip_net_parse("198.51.100.300", &n), -1);
+	ck_assert_int_eq(dm_ip_net_parse("198.51.100.0/33", &n), -2);
+	ck_assert_int_eq(dm_ip_net_parse("198.51.100.0/", &n), -2);
+	ck_assert_int_eq(dm_ip_net_parse("198.51.100.0/-1", &n), -2);
+	ck_assert_int_eq(dm_ip_net_parse("2001:db8::/129", &n), -2);
+}
+END_TEST
+
 START_TEST(test_text_escape_controls_and_bidi)
 {
 	struct dm_buf b;
@@ -309,6 +376,8 @@ core_suite(void)
 	tcase_add_test(tc, test_json_escapes_hostile_strings);
 	tcase_add_test(tc, test_escape_text_makes_controls_visible);
 	tcase_add_test(tc, test_escape_line_truncates_whole);
+	tcase_add_test(tc, test_ip_canon_forms);
+	tcase_add_test(tc, test_ip_net_ranges);
 	tcase_add_test(tc, test_text_escape_controls_and_bidi);
 	suite_add_tcase(s, tc);
 	return s;

@@ -1005,6 +1005,19 @@ START_TEST(test_explain_single_ip_and_cidr)
 	s = run_explain("198.51.100.0/24", NULL, DM_OK);
 	ck_assert_ptr_nonnull(
 	    strstr(s, "Source 198.51.100.20: 81 messages, 81 failed DMARC\n"));
+	free(s);
+	/* Other spellings of the address (and range) find the stored form. */
+	s = run_explain("::ffff:198.51.100.20", NULL, DM_OK);
+	ck_assert_ptr_nonnull(
+	    strstr(s, "Source 198.51.100.20: 81 messages, 81 failed DMARC\n"));
+	free(s);
+	s = run_explain("198.051.100.020", NULL, DM_OK);
+	ck_assert_ptr_nonnull(
+	    strstr(s, "Source 198.51.100.20: 81 messages, 81 failed DMARC\n"));
+	free(s);
+	s = run_explain("::FFFF:198.51.100.0/120", NULL, DM_OK);
+	ck_assert_ptr_nonnull(
+	    strstr(s, "Source 198.51.100.20: 81 messages, 81 failed DMARC\n"));
 	ck_assert_ptr_null(strstr(s, "192.0.2.10"));
 	free(s);
 	s = run_explain("2001:db8::/32", NULL, DM_OK);
