@@ -8,6 +8,7 @@
 #define DM_CMD_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "dns.h"
 
@@ -145,6 +146,28 @@ const char *dm_cli_safe(const char *s);
  * write it, or when it belongs to another user.
  */
 void dm_cli_db_warnings(const char *path);
+
+/*
+ * An output file written whole or not at all: the text goes to a temporary
+ * file beside path, which replaces path only when dm_cli_out_commit() succeeds;
+ * dm_cli_out_abort() removes it, leaving path as it was.  A path that is not a
+ * regular file (/dev/null, a FIFO, a terminal) is written directly.
+ */
+struct dm_cli_out {
+	const char *path;
+	char *tmp; /* the temporary file, or NULL when writing path directly */
+	FILE *f;
+};
+
+/* Opens o for path; on failure prints "dmarcstat: PATH: reason" and returns
+ * -1. */
+int dm_cli_out_open(struct dm_cli_out *o, const char *path);
+/* Closes and renames into place; on failure prints why, cleans up, returns
+ * -1. */
+int dm_cli_out_commit(struct dm_cli_out *o);
+/* Closes and removes the temporary file (path is untouched).  NULL f is
+ * fine. */
+void dm_cli_out_abort(struct dm_cli_out *o);
 
 /* Prints "dmarcstat: <msg>" on stderr, escaped like dm_cli_safe. */
 void dm_cli_warn(const char *fmt, ...)

@@ -210,34 +210,50 @@ use_color(const char *output)
 	       (nc == NULL || nc[0] == '\0');
 }
 
+/* Builds and writes the report or explanation to out. */
+static int
+produce(struct rargs *a, struct dm_query *q, int explain, FILE *out,
+    struct dm_error *err)
+{
+	struct dm_report *r = NULL;
+	int rc;
+
+	if (explain)
+		return dm_report_explain(q, &a->opt, out, err);
+	if ((rc = dm_report_build(q, &a->opt, &r, err)) == DM_OK)
+		rc = dm_report_write(
+		    r, a->fmt, a->table, use_color(a->output), out, err);
+	dm_report_free(r);
+	return rc;
+}
+
 static int
 run(struct rargs *a, int explain)
 {
 	struct dm_query *q = NULL;
-	struct dm_report *r = NULL;
+	struct dm_cli_out o = {NULL, NULL, stdout};
 	struct dm_error err;
-	FILE *out = stdout;
 	int rc;
 
 	if (a->db == NULL && (a->db = dm_cli_default_db(0)) == NULL)
 		return DM_EXIT_FATAL;
 	if ((rc = dm_cli_open_query(a->db, &q)) != DM_EXIT_OK)
 		return rc;
+	if (a->output != NULL && dm_cli_out_open(&o, a->output) != 0) {
+		dm_query_close(q);
+		return DM_EXIT_PARTIAL;
+	}
 	dm_error_clear(&err);
-	if (a->output != NULL && (out = fopen(a->output, "w")) == NULL)
-		rc = dm_error_set(
-		    &err, DM_EIO, "%s: %s", a->output, strerror(errno));
-	else if (explain)
-		rc = dm_report_explain(q, &a->opt, out, &err);
-	else if ((rc = dm_report_build(q, &a->opt, &r, &err)) == DM_OK)
-		rc = dm_report_write(
-		    r, a->fmt, a->table, use_color(a->output), out, &err);
-	if (out != stdout && out != NULL && fclose(out) != 0 && rc == DM_OK)
-		rc = dm_error_set(
-		    &err, DM_EIO, "%s: %s", a->output, strerror(errno));
-	dm_report_free(r);
+	rc = produce(a, q, explain, o.f, &err);
 	dm_query_close(q);
-	return rc == DM_OK ? DM_EXIT_OK : exit_for(&err);
+	if (a->output == NULL)
+		return rc == DM_OK ? DM_EXIT_OK : exit_for(&err);
+	/* A failed report leaves the file as it was. */
+	if (rc != DM_OK) {
+		dm_cli_out_abort(&o);
+		return exit_for(&err);
+	}
+	return dm_cli_out_commit(&o) == 0 ? DM_EXIT_OK : DM_EXIT_PARTIAL;
 }
 
 int

@@ -1,5 +1,5 @@
 /* util.c - what every subcommand shares: the default database path, opening it
- * for reading, periods and warnings. */
+ * for reading, periods, output files written whole, and warnings. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -203,4 +203,95 @@ dm_cli_period(const struct dm_cli_period *p, int64_t default_days,
 		return DM_EXIT_USAGE;
 	}
 	return -1;
+}
+/* "DIR/.NAME.XXXXXX" beside path; NULL when out of memory. */
+static char *
+temp_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	size_t dir = slash != NULL ? (size_t)(slash - path) + 1 : 0;
+	size_t n = strlen(path) + 10;
+	char *t = malloc(n);
+
+	if (t != NULL)
+		snprintf(t, n, "%.*s.%s.XXXXXX", (int)dir, path, path + dir);
+	return t;
+}
+
+/* The mode path would get from fopen: its own when it exists, else 0666 less
+ * the umask. */
+static mode_t
+file_mode(const struct stat *st, int exists)
+{
+	mode_t um;
+
+	if (exists)
+		return st->st_mode & 07777;
+	um = umask(0);
+	umask(um);
+	return 0666 & ~um;
+}
+
+int
+dm_cli_out_open(struct dm_cli_out *o, const char *path)
+{
+	struct stat st;
+	int exists = stat(path, &st) == 0, fd;
+
+	memset(o, 0, sizeof(*o));
+	o->path = path;
+	if (exists && !S_ISREG(st.st_mode)) {
+		if ((o->f = fopen(path, "w")) != NULL)
+			return 0;
+		dm_cli_warn("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if ((o->tmp = temp_name(path)) == NULL) {
+		dm_cli_warn("%s: out of memory", path);
+		return -1;
+	}
+	if ((fd = mkstemp(o->tmp)) < 0 ||
+	    fchmod(fd, file_mode(&st, exists)) != 0 ||
+	    (o->f = fdopen(fd, "w")) == NULL) {
+		dm_cli_warn("%s: %s", path, strerror(errno));
+		if (fd >= 0) {
+			close(fd);
+			unlink(o->tmp);
+		}
+		free(o->tmp);
+		o->tmp = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+int
+dm_cli_out_commit(struct dm_cli_out *o)
+{
+	int failed = fflush(o->f) != 0 || ferror(o->f) ||
+	             (o->tmp != NULL && fsync(fileno(o->f)) != 0);
+
+	if (fclose(o->f) != 0)
+		failed = 1;
+	o->f = NULL;
+	if (!failed && (o->tmp == NULL || rename(o->tmp, o->path) == 0)) {
+		free(o->tmp);
+		o->tmp = NULL;
+		return 0;
+	}
+	dm_cli_warn("%s: %s", o->path, strerror(errno));
+	dm_cli_out_abort(o);
+	return -1;
+}
+
+void
+dm_cli_out_abort(struct dm_cli_out *o)
+{
+	if (o->f != NULL)
+		fclose(o->f);
+	o->f = NULL;
+	if (o->tmp != NULL)
+		unlink(o->tmp);
+	free(o->tmp);
+	o->tmp = NULL;
 }
