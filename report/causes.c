@@ -2,11 +2,13 @@
  * causes.c - why a record failed DMARC, and what to do about it.
  *
  * One table of rules, tried in order; the first that matches names the cause.
- * The order is the order in which a postmaster should look: a pass first, then
- * the receiver's own override reasons (forwarding explains every failure after
- * it), DNS errors (nothing else can be judged while DNS fails), then the
- * alignment problems typical of an ESP, then plain failures.  Each cause has a
- * writer for its explanation and fix.  Pure functions: no database, no I/O.
+ * The order is the order in which a postmaster should look: mail that passed
+ * and was blocked anyway, a plain pass, then the receiver's own reasons
+ * (forwarding explains every failure after it), DNS errors (nothing else can
+ * be judged while DNS fails), then the domain's own broken DKIM signature,
+ * the alignment problems typical of an ESP, and plain failures.  Each cause
+ * has a writer for its explanation and fix.  Pure functions: no database, no
+ * I/O.
  */
 #include "report.h"
 
@@ -190,10 +192,49 @@ dkim_present(const struct dm_evidence *ev)
  * ----------------- */
 
 static int
+dmarc_passed(const struct dm_evidence *ev)
+{
+	return is(ev->dkim, "pass") || is(ev->spf, "pass");
+}
+
+static int
+blocked(const struct dm_evidence *ev)
+{
+	return is(ev->disposition, "quarantine") ||
+	       is(ev->disposition, "reject");
+}
+
+/* An override reason of the receiver's own, or NULL. */
+static const struct dm_reason *
+override_reason(const struct dm_evidence *ev)
+{
+	static const char *const types[] = {
+	    "local_policy", "sampled_out", "other", NULL};
+
+	return find_reason(ev, types);
+}
+
+static int
+r_blocked_pass(const struct dm_evidence *ev, const char **dom)
+{
+	*dom = ev->header_from;
+	return dmarc_passed(ev) && blocked(ev);
+}
+
+static int
 r_pass(const struct dm_evidence *ev, const char **dom)
 {
 	*dom = ev->header_from;
-	return is(ev->dkim, "pass") || is(ev->spf, "pass");
+	return dmarc_passed(ev);
+}
+
+/* The comment of a reason, or NULL when there is none. */
+static const char *
+comment_of(const struct dm_reason *r)
+{
+	return r != NULL && r->comment != NULL && r->comment[0] != '\0'
+	           ? r->comment
+	           : NULL;
 }
 
 static int
@@ -203,8 +244,23 @@ r_forwarded(const struct dm_evidence *ev, const char **dom)
 	    "forwarded", "trusted_forwarder", NULL};
 	const struct dm_reason *r = find_reason(ev, types);
 
-	*dom = r != NULL ? r->comment : NULL;
+	*dom = comment_of(r);
 	return r != NULL;
+}
+
+/* The first DKIM or SPF domain that passed without being aligned: the
+ * relay's own. */
+static const char *
+relay_domain(const struct dm_evidence *ev)
+{
+	const struct dm_dkim_result *d = find_dkim(ev, "pass", 0);
+	const struct dm_spf_result *s = find_spf(ev, "pass", 0);
+
+	if (d != NULL && d->domain != NULL && d->domain[0] != '\0')
+		return d->domain;
+	return s != NULL && s->domain != NULL && s->domain[0] != '\0'
+	           ? s->domain
+	           : NULL;
 }
 
 static int
@@ -213,19 +269,20 @@ r_mailing_list(const struct dm_evidence *ev, const char **dom)
 	static const char *const types[] = {"mailing_list", NULL};
 	const struct dm_reason *r = find_reason(ev, types);
 
-	*dom = r != NULL ? r->comment : NULL;
-	return r != NULL;
+	if (r == NULL && ev->service != DM_SERVICE_LIST)
+		return 0;
+	*dom = r != NULL && comment_of(r) != NULL ? comment_of(r)
+	                                          : relay_domain(ev);
+	return 1;
 }
 
 static int
 r_override(const struct dm_evidence *ev, const char **dom)
 {
-	static const char *const types[] = {
-	    "local_policy", "sampled_out", "other", NULL};
-	const struct dm_reason *r = find_reason(ev, types);
+	const struct dm_reason *r = override_reason(ev);
 
 	*dom = r != NULL ? r->type : NULL;
-	return r != NULL;
+	return r != NULL && blocked(ev);
 }
 
 static int
@@ -238,6 +295,48 @@ static int
 r_permerror(const struct dm_evidence *ev, const char **dom)
 {
 	return (*dom = any_result(ev, "permerror")) != NULL;
+}
+
+/* An aligned DKIM result that is neither pass nor none: the domain's own
+ * signature broke. */
+static const struct dm_dkim_result *
+own_dkim_failure(const struct dm_evidence *ev)
+{
+	size_t i;
+
+	for (i = 0; i < ev->n_dkim; i++) {
+		const struct dm_dkim_result *d = &ev->dkim_results[i];
+
+		if (!is(d->result, "pass") && !is(d->result, "none") &&
+		    dm_domains_aligned(
+		        d->domain, ev->header_from, strict(ev->adkim)))
+			return d;
+	}
+	return NULL;
+}
+
+/*
+ * The domain's own signature fails while another domain's passes: a list or
+ * forwarder that changed the message, or an ESP signing with a key the domain
+ * has not published.  Only a known source settles which.
+ */
+static int
+r_list_or_esp(const struct dm_evidence *ev, const char **dom)
+{
+	const struct dm_dkim_result *d = find_dkim(ev, "pass", 0);
+
+	*dom = d != NULL ? d->domain : NULL;
+	return ev->service == DM_SERVICE_UNKNOWN && d != NULL &&
+	       own_dkim_failure(ev) != NULL;
+}
+
+static int
+r_dkim_fail(const struct dm_evidence *ev, const char **dom)
+{
+	const struct dm_dkim_result *d = own_dkim_failure(ev);
+
+	*dom = d != NULL ? d->domain : NULL;
+	return d != NULL;
 }
 
 static int
@@ -276,33 +375,6 @@ static int
 r_dkim_unaligned(const struct dm_evidence *ev, const char **dom)
 {
 	const struct dm_dkim_result *d = find_dkim(ev, "pass", 0);
-
-	*dom = d != NULL ? d->domain : NULL;
-	return d != NULL;
-}
-
-/* An aligned DKIM result that is neither pass nor none: the domain's own
- * signature broke. */
-static const struct dm_dkim_result *
-own_dkim_failure(const struct dm_evidence *ev)
-{
-	size_t i;
-
-	for (i = 0; i < ev->n_dkim; i++) {
-		const struct dm_dkim_result *d = &ev->dkim_results[i];
-
-		if (!is(d->result, "pass") && !is(d->result, "none") &&
-		    dm_domains_aligned(
-		        d->domain, ev->header_from, strict(ev->adkim)))
-			return d;
-	}
-	return NULL;
-}
-
-static int
-r_dkim_fail(const struct dm_evidence *ev, const char **dom)
-{
-	const struct dm_dkim_result *d = own_dkim_failure(ev);
 
 	*dom = d != NULL ? d->domain : NULL;
 	return d != NULL;
@@ -367,6 +439,26 @@ put(struct text *t, struct dm_buf *b, const char *fmt, ...)
 	}
 }
 
+/* The source IP for a command line, or a placeholder. */
+static const char *
+ip_or_placeholder(const char *ip)
+{
+	return ip != NULL && ip[0] != '\0' ? ip : "ADDRESS";
+}
+
+static const char *
+or_q(const char *s)
+{
+	return s != NULL && s[0] != '\0' ? s : "?";
+}
+
+/* "quarantined" or "rejected", from the disposition. */
+static const char *
+blocked_word(const struct dm_evidence *ev)
+{
+	return is(ev->disposition, "reject") ? "rejected" : "quarantined";
+}
+
 static void
 x_pass(struct text *t)
 {
@@ -374,6 +466,25 @@ x_pass(struct text *t)
 	    "DMARC passed: DKIM or SPF authenticated the From domain %s.",
 	    t->from);
 	put(t, t->fix, "Nothing to fix.");
+}
+
+static void
+x_blocked_pass(struct text *t)
+{
+	put(t, t->why,
+	    "DMARC passed (DKIM or SPF authenticated %s), yet the receiving "
+	    "ISP %s the mail: it applied its own policy (the reputation of the "
+	    "IP or the domain, the content, the volume, complaints or a block "
+	    "list), not DMARC.",
+	    t->from, blocked_word(t->ev));
+	put(t, t->fix,
+	    "Authentication is in order; nothing to change in DNS. Check the "
+	    "IP and the domain against the ISP's block lists and reputation "
+	    "tools, then ask the ISP's postmaster or sender-support desk to "
+	    "review the filtering, with the figures of its own reports "
+	    "(dmarcstat explain --ip %s --reporter ISP --letter writes that "
+	    "request).",
+	    ip_or_placeholder(t->ev->source_ip));
 }
 
 static void
@@ -397,25 +508,29 @@ static void
 x_mailing_list(struct text *t)
 {
 	put(t, t->why,
-	    "A mailing list relayed the message and changed it (subject tag or "
-	    "footer), which "
-	    "breaks the DKIM signature; SPF checked the list's server, not "
-	    "yours.");
+	    "A mailing list%s%s%s relayed the message and changed it (subject "
+	    "tag or footer), which breaks the DKIM signature of %s; SPF "
+	    "checked "
+	    "the list's server, not yours.",
+	    t->dom != NULL ? " (" : "", t->dom != NULL ? t->dom : "",
+	    t->dom != NULL ? ")" : "", t->from);
 	put(t, t->fix,
-	    "Nothing to fix on your side; the list should rewrite the From "
-	    "address or use ARC.");
+	    "Nothing to fix in your DNS; the list should rewrite the From "
+	    "address or sign with ARC.");
 }
 
 static void
 x_override(struct text *t)
 {
 	put(t, t->why,
-	    "The receiving ISP applied its own policy (%s) instead of your "
-	    "DMARC policy.",
-	    t->dom);
+	    "The receiving ISP applied its own policy (%s) and %s the mail "
+	    "instead of following your DMARC policy.",
+	    t->dom, blocked_word(t->ev));
 	put(t, t->fix,
-	    "Nothing to fix in DNS; ask the ISP if the mail should have been "
-	    "delivered.");
+	    "Nothing to fix in DNS; ask the ISP's postmaster why the mail was "
+	    "blocked (dmarcstat explain --ip %s --reporter ISP --letter "
+	    "writes that request).",
+	    ip_or_placeholder(t->ev->source_ip));
 }
 
 static void
@@ -446,6 +561,29 @@ x_permerror(struct text *t)
 	    "exists and redirect "
 	    "lookups in total) and its DKIM key records.",
 	    t->dom);
+}
+
+static void
+x_list_or_esp(struct text *t)
+{
+	const struct dm_dkim_result *own = own_dkim_failure(t->ev);
+	const char *sel = own != NULL ? or_q(own->selector) : "?";
+	const char *od = own != NULL ? or_q(own->domain) : t->from;
+
+	put(t, t->why,
+	    "The DKIM signature of %s (selector %s) did not verify, while %s "
+	    "passed DKIM for its own domain. Either a mailing list or "
+	    "forwarder at %s relayed the message and changed it (a subject tag "
+	    "or a footer breaks the signature), or %s is a sending provider "
+	    "(ESP) that signs as %s with a key not published in your DNS; "
+	    "the reports alone cannot tell which.",
+	    od, sel, t->dom, t->dom, t->dom, od);
+	put(t, t->fix,
+	    "If %s is a mailing list: nothing to fix in your DNS (the list "
+	    "should rewrite the From address or sign with ARC). If it is your "
+	    "ESP: publish the DKIM key it gives you as %s._domainkey.%s, or "
+	    "make the published key match the one it signs with.",
+	    t->dom, sel, od);
 }
 
 static void
@@ -523,18 +661,20 @@ static void
 x_dkim_fail(struct text *t)
 {
 	const struct dm_dkim_result *d = own_dkim_failure(t->ev);
+	const char *sel = d != NULL ? or_q(d->selector) : "?";
 
 	put(t, t->why,
-	    "The DKIM signature of %s (selector %s) did not verify (%s): the "
-	    "message was changed "
-	    "after signing, or the key in DNS does not match the signing key.",
-	    t->dom, d != NULL && d->selector != NULL ? d->selector : "?",
-	    d != NULL && d->result != NULL ? d->result : "fail");
+	    "The DKIM signature of %s (selector %s) did not verify (%s), and "
+	    "no other aligned signature or SPF result passed: the key is not "
+	    "published, the selector is wrong, the key was rotated without "
+	    "updating DNS, or the message was changed after signing.",
+	    t->dom, sel, d != NULL && d->result != NULL ? d->result : "fail");
 	put(t, t->fix,
-	    "Check that the DKIM key published for that selector matches the "
-	    "key the sending "
-	    "server uses, and that nothing rewrites the message after "
-	    "signing.");
+	    "Publish or fix the DKIM key of %s for selector %s: the record "
+	    "%s._domainkey.%s must hold the public half of the key the sender "
+	    "signs with; then check that nothing rewrites the message after "
+	    "signing.",
+	    t->dom, sel, sel, t->dom);
 }
 
 static void
@@ -564,36 +704,58 @@ x_unknown(struct text *t)
 	    "blocking it is right.");
 }
 
-static const struct {
+/* The rules in the order they are tried; several may give one cause. */
+static const struct rule {
 	enum dm_cause_code code;
-	const char *name;
 	int (*match)(const struct dm_evidence *ev, const char **dom);
 	void (*explain)(struct text *t);
 } rules[] = {
-    {DM_CAUSE_PASS, "pass", r_pass, x_pass},
-    {DM_CAUSE_FORWARDED, "forwarded", r_forwarded, x_forwarded},
-    {DM_CAUSE_MAILING_LIST, "mailing_list", r_mailing_list, x_mailing_list},
-    {DM_CAUSE_OVERRIDE, "local_policy", r_override, x_override},
-    {DM_CAUSE_TEMPERROR, "temperror", r_temperror, x_temperror},
-    {DM_CAUSE_PERMERROR, "permerror", r_permerror, x_permerror},
-    {DM_CAUSE_ESP_UNALIGNED, "esp_not_aligned", r_esp, x_esp},
-    {DM_CAUSE_SPF_UNALIGNED, "spf_not_aligned", r_spf_unaligned,
-        x_spf_unaligned},
-    {DM_CAUSE_SPF_FAIL, "spf_fail", r_spf_fail, x_spf_fail},
-    {DM_CAUSE_DKIM_UNALIGNED, "dkim_not_aligned", r_dkim_unaligned,
-        x_dkim_unaligned},
-    {DM_CAUSE_DKIM_FAIL, "dkim_fail", r_dkim_fail, x_dkim_fail},
-    {DM_CAUSE_NO_DKIM, "no_dkim", r_no_dkim, x_no_dkim},
-    {DM_CAUSE_UNKNOWN, "unknown", r_unknown, x_unknown},
+    {DM_CAUSE_LOCAL_POLICY, r_blocked_pass, x_blocked_pass},
+    {DM_CAUSE_PASS, r_pass, x_pass},
+    {DM_CAUSE_FORWARDED, r_forwarded, x_forwarded},
+    {DM_CAUSE_MAILING_LIST, r_mailing_list, x_mailing_list},
+    {DM_CAUSE_LOCAL_POLICY, r_override, x_override},
+    {DM_CAUSE_TEMPERROR, r_temperror, x_temperror},
+    {DM_CAUSE_PERMERROR, r_permerror, x_permerror},
+    {DM_CAUSE_LIST_OR_ESP, r_list_or_esp, x_list_or_esp},
+    {DM_CAUSE_DKIM_FAIL, r_dkim_fail, x_dkim_fail},
+    {DM_CAUSE_ESP_UNALIGNED, r_esp, x_esp},
+    {DM_CAUSE_SPF_UNALIGNED, r_spf_unaligned, x_spf_unaligned},
+    {DM_CAUSE_SPF_FAIL, r_spf_fail, x_spf_fail},
+    {DM_CAUSE_DKIM_UNALIGNED, r_dkim_unaligned, x_dkim_unaligned},
+    {DM_CAUSE_NO_DKIM, r_no_dkim, x_no_dkim},
+    {DM_CAUSE_UNKNOWN, r_unknown, x_unknown},
 };
 
 #define N_RULES (sizeof(rules) / sizeof(rules[0]))
-_Static_assert(N_RULES == DM_CAUSE_COUNT, "one rule per cause, in code order");
+
+static const char *const names[] = {"pass", "forwarded", "mailing_list",
+    "local_policy", "temperror", "permerror", "esp_not_aligned",
+    "spf_not_aligned", "spf_fail", "dkim_not_aligned", "dkim_fail", "no_dkim",
+    "unknown", "list_or_esp"};
+
+_Static_assert(sizeof(names) / sizeof(names[0]) == DM_CAUSE_COUNT,
+    "one name per cause, in code order");
+
+/* The rule that matched: the classification keeps only the code, so the
+ * explanation finds it again (the first rule of that code that matches). */
+static const struct rule *
+rule_of(const struct dm_cause *c, const struct dm_evidence *ev)
+{
+	const char *dom;
+	size_t i;
+
+	for (i = 0; i < N_RULES; i++) {
+		if (rules[i].code == c->code && rules[i].match(ev, &dom))
+			return &rules[i];
+	}
+	return NULL;
+}
 
 struct dm_cause
 dm_cause_classify(const struct dm_evidence *ev)
 {
-	struct dm_cause c = {DM_CAUSE_UNKNOWN, NULL, 0};
+	struct dm_cause c = {DM_CAUSE_UNKNOWN, NULL, 0, 0};
 	size_t i;
 
 	for (i = 0; i < N_RULES; i++) {
@@ -602,8 +764,8 @@ dm_cause_classify(const struct dm_evidence *ev)
 			break;
 		}
 	}
-	if (c.code != DM_CAUSE_PASS &&
-	    (is(ev->p, "none") || is(ev->testing, "y")))
+	c.dmarc_pass = dmarc_passed(ev);
+	if (!c.dmarc_pass && (is(ev->p, "none") || is(ev->testing, "y")))
 		c.not_enforced = 1;
 	return c;
 }
@@ -611,9 +773,9 @@ dm_cause_classify(const struct dm_evidence *ev)
 const char *
 dm_cause_name(enum dm_cause_code code)
 {
-	if ((unsigned)code >= N_RULES)
+	if ((unsigned)code >= DM_CAUSE_COUNT)
 		return NULL;
-	return rules[code].name;
+	return names[code];
 }
 
 int
@@ -622,14 +784,26 @@ dm_cause_explain(const struct dm_cause *c, const struct dm_evidence *ev,
 {
 	struct text t = {
 	    explanation, fix, ev, c->domain, ev->header_from, DM_OK};
+	const struct rule *r;
 
-	if ((unsigned)c->code >= N_RULES)
+	if ((unsigned)c->code >= DM_CAUSE_COUNT)
 		return DM_EINVAL;
-	if (t.dom == NULL)
-		t.dom = "(unknown domain)";
-	if (t.from == NULL)
+	if (t.dom == NULL || t.dom[0] == '\0')
+		t.dom = c->code == DM_CAUSE_FORWARDED ||
+		                c->code == DM_CAUSE_MAILING_LIST
+		            ? NULL
+		            : "(unknown domain)";
+	if (t.from == NULL || t.from[0] == '\0')
 		t.from = "(unknown domain)";
-	rules[c->code].explain(&t);
+	/* A cause given without its evidence is explained by its main rule. */
+	if ((r = rule_of(c, ev)) == NULL) {
+		size_t i;
+
+		for (i = 0; i < N_RULES && rules[i].code != c->code; i++)
+			;
+		r = &rules[i];
+	}
+	r->explain(&t);
 	if (c->not_enforced)
 		put(&t, explanation,
 		    " Your published policy (%s) asks receivers not to act on "

@@ -39,16 +39,18 @@
  * ------------------------------------------------------------------------------
  */
 
-/* Why a record failed DMARC (or passed).  Append only: the names are a stable
- * contract. */
+/*
+ * Why a record failed DMARC, passed, or passed and was blocked anyway.  Append
+ * only: the names are a stable contract (README.md lists each with its rule).
+ */
 enum dm_cause_code {
 	DM_CAUSE_PASS = 0,     /* "pass": DKIM or SPF passed aligned */
 	DM_CAUSE_FORWARDED,    /* "forwarded": the receiver says the mail was
 	                          forwarded */
-	DM_CAUSE_MAILING_LIST, /* "mailing_list": a mailing list changed the
-	                          message */
-	DM_CAUSE_OVERRIDE,  /* "local_policy": the receiver overrode the policy
-	                       (other reasons) */
+	DM_CAUSE_MAILING_LIST, /* "mailing_list": the receiver says a list
+	                          relayed it, or the source is a known list */
+	DM_CAUSE_LOCAL_POLICY, /* "local_policy": passed DMARC (or the receiver
+	                          overrode the policy) and was blocked anyway */
 	DM_CAUSE_TEMPERROR, /* "temperror": a DNS lookup failed temporarily */
 	DM_CAUSE_PERMERROR, /* "permerror": a broken SPF record or DKIM key */
 	DM_CAUSE_ESP_UNALIGNED, /* "esp_not_aligned": SPF and DKIM pass, both
@@ -62,9 +64,27 @@ enum dm_cause_code {
 	DM_CAUSE_DKIM_FAIL, /* "dkim_fail": the domain's own DKIM signature does
 	                       not verify */
 	DM_CAUSE_NO_DKIM,   /* "no_dkim": no DKIM signature and no SPF pass */
-	DM_CAUSE_UNKNOWN, /* "unknown": failed, and the results given do not say
-	                     why */
-	DM_CAUSE_COUNT    /* number of causes; not a cause */
+	DM_CAUSE_UNKNOWN,   /* "unknown": failed, and the results given do not
+	                       say why */
+	DM_CAUSE_LIST_OR_ESP, /* "list_or_esp": the domain's own signature fails
+	                         while a relay's passes: a list that changed the
+	                         message, or an ESP whose key is not published
+	                       */
+	DM_CAUSE_COUNT        /* number of causes; not a cause */
+};
+
+/*
+ * What the source of a record is known to be.  The reports cannot tell a
+ * mailing list from an ESP whose DKIM key for the customer is missing (both
+ * relay the mail with the customer's signature failing and their own
+ * passing); a caller that knows the source (a file of list hosts and sending
+ * services) says so through dm_report_options.service_kind, and the
+ * classifier then names one cause instead of both.
+ */
+enum dm_service_kind {
+	DM_SERVICE_UNKNOWN = 0,
+	DM_SERVICE_ESP, /* a sending service that signs for its customers */
+	DM_SERVICE_LIST /* a mailing list or a forwarder that changes mail */
 };
 
 /*
@@ -85,6 +105,8 @@ struct dm_evidence {
 	    *testing; /* published policy: p= and RFC 9990 testing= ("y"/"n") */
 	const char *adkim,
 	    *aspf; /* "s" for strict alignment, anything else is relaxed */
+	const char *source_ip;        /* as stored, or NULL */
+	enum dm_service_kind service; /* what the source is known to be */
 };
 
 /*
@@ -98,6 +120,8 @@ struct dm_cause {
 	enum dm_cause_code code;
 	const char *domain;
 	int not_enforced;
+	int dmarc_pass; /* the record passed DMARC (local_policy: blocked
+	                   anyway) */
 };
 
 /* Classifies one record.  Pure: no allocation, no failure. */

@@ -98,14 +98,53 @@ START_TEST(test_cause_pass)
 {
 	struct dm_evidence ev = ev_base();
 
+	ev.disposition = "none";
 	ev.dkim = "pass";
 	ev.dkim_results = &dk_own_pass;
 	ev.n_dkim = 1;
 	check_cause(&ev, DM_CAUSE_PASS, "example.com");
 	ck_assert_int_eq(dm_cause_classify(&ev).not_enforced, 0);
+	ck_assert_int_eq(dm_cause_classify(&ev).dmarc_pass, 1);
 	ev.dkim = "fail";
 	ev.spf = "pass";
 	check_cause(&ev, DM_CAUSE_PASS, "example.com");
+}
+END_TEST
+
+/* Yahoo rejecting mail whose aligned DKIM passes: not "pass, nothing to fix".
+ */
+START_TEST(test_cause_passed_but_blocked)
+{
+	struct dm_evidence ev = ev_base();
+	struct dm_cause c;
+	char *s;
+
+	ev.dkim = "pass";
+	ev.dkim_results = &dk_own_pass;
+	ev.n_dkim = 1;
+	ev.source_ip = "198.51.100.20";
+	check_cause(&ev, DM_CAUSE_LOCAL_POLICY, "example.com");
+	c = dm_cause_classify(&ev);
+	ck_assert_int_eq(c.dmarc_pass, 1);
+	ck_assert_int_eq(c.not_enforced, 0);
+	s = explain(&ev);
+	ck_assert_str_eq(s,
+	    "DMARC passed (DKIM or SPF authenticated example.com), yet the "
+	    "receiving ISP rejected the mail: it applied its own policy (the "
+	    "reputation of the IP or the domain, the content, the volume, "
+	    "complaints or a block list), not DMARC.|Authentication is in "
+	    "order; nothing to change in DNS. Check the IP and the domain "
+	    "against the ISP's block lists and reputation tools, then ask the "
+	    "ISP's postmaster or sender-support desk to review the filtering, "
+	    "with the figures of its own reports (dmarcstat explain --ip "
+	    "198.51.100.20 --reporter ISP --letter writes that request).");
+	free(s);
+	ev.disposition = "quarantine";
+	ev.p = "none";
+	s = explain(&ev);
+	ck_assert_ptr_nonnull(strstr(s, "yet the receiving ISP quarantined"));
+	ck_assert_ptr_null(strstr(s, "Your published policy"));
+	free(s);
 }
 END_TEST
 
@@ -133,6 +172,13 @@ START_TEST(test_cause_forwarded)
 	free(s);
 	r.type = "trusted_forwarder";
 	check_cause(&ev, DM_CAUSE_FORWARDED, "list.example.org");
+	/* No comment: no empty parentheses. */
+	r.comment = "";
+	check_cause(&ev, DM_CAUSE_FORWARDED, NULL);
+	s = explain(&ev);
+	ck_assert_ptr_nonnull(
+	    strstr(s, "says the message was forwarded. Forwarding sends it"));
+	free(s);
 }
 END_TEST
 
@@ -155,14 +201,21 @@ START_TEST(test_cause_local_policy)
 
 	ev.reasons = &r;
 	ev.n_reasons = 1;
-	check_cause(&ev, DM_CAUSE_OVERRIDE, "local_policy");
+	ev.spf_results = &spf_own_soft;
+	ev.n_spf = 1;
+	check_cause(&ev, DM_CAUSE_LOCAL_POLICY, "local_policy");
 	s = explain(&ev);
 	ck_assert_str_eq(s,
-	    "The receiving ISP applied its own policy (local_policy) instead "
-	    "of "
-	    "your DMARC policy.|Nothing to fix in DNS; ask the ISP if the mail "
-	    "should have been delivered.");
+	    "The receiving ISP applied its own policy (local_policy) and "
+	    "rejected the mail instead of following your DMARC policy.|Nothing "
+	    "to fix in DNS; ask the ISP's postmaster why the mail was blocked "
+	    "(dmarcstat explain --ip ADDRESS --reporter ISP --letter writes "
+	    "that request).");
 	free(s);
+	/* An override that delivered failing mail explains the delivery, not
+	 * the failure. */
+	ev.disposition = "none";
+	check_cause(&ev, DM_CAUSE_SPF_FAIL, "example.com");
 }
 END_TEST
 
@@ -272,7 +325,70 @@ START_TEST(test_cause_dkim_fail)
 	check_cause(&ev, DM_CAUSE_DKIM_FAIL, "mail.example.com");
 	s = explain(&ev);
 	ck_assert_ptr_nonnull(strstr(s, "(selector k2) did not verify (fail)"));
+	ck_assert_ptr_nonnull(strstr(s,
+	    "|Publish or fix the DKIM key of mail.example.com for selector k2: "
+	    "the record k2._domainkey.mail.example.com must hold"));
 	free(s);
+	/* The ESP's bounce domain passing SPF does not make it a return-path
+	 * problem: the customer's key is. */
+	ev.envelope_from = "bmsend.example.net";
+	ev.spf_results = &spf_esp_pass;
+	ev.n_spf = 1;
+	check_cause(&ev, DM_CAUSE_DKIM_FAIL, "mail.example.com");
+	s = explain(&ev);
+	ck_assert_ptr_null(strstr(s, "return-path"));
+	free(s);
+}
+END_TEST
+
+/*
+ * The customer's own signature fails while a relay's passes (the real case of
+ * ietf.org relaying stalw.art): a list or an ESP, said in words with both
+ * fixes, never "set up DKIM at the list"; a known source names one cause.
+ */
+START_TEST(test_cause_list_or_esp)
+{
+	static const struct dm_dkim_result dk[] = {
+	    {"ietf.org", "ietf1", "pass", NULL},
+	    {"stalw.art", "velikisrpan22", "fail", NULL}};
+	static const struct dm_spf_result sp = {
+	    "ietf.org", "mfrom", "pass", NULL};
+	struct dm_evidence ev = ev_base();
+	char *s;
+
+	ev.header_from = "stalw.art";
+	ev.envelope_from = NULL;
+	ev.disposition = "none";
+	ev.p = "none";
+	ev.dkim_results = dk;
+	ev.n_dkim = 2;
+	ev.spf_results = &sp;
+	ev.n_spf = 1;
+	check_cause(&ev, DM_CAUSE_LIST_OR_ESP, "ietf.org");
+	s = explain(&ev);
+	ck_assert_str_eq(s,
+	    "The DKIM signature of stalw.art (selector velikisrpan22) did not "
+	    "verify, while ietf.org passed DKIM for its own domain. Either a "
+	    "mailing list or forwarder at ietf.org relayed the message and "
+	    "changed it (a subject tag or a footer breaks the signature), or "
+	    "ietf.org is a sending provider (ESP) that signs as stalw.art with "
+	    "a key not published in your DNS; the reports alone cannot tell "
+	    "which. Your published policy (p=none) asks receivers not to act "
+	    "on DMARC failures, so DMARC itself did not block this mail.|If "
+	    "ietf.org is a mailing list: nothing to fix in your DNS (the list "
+	    "should rewrite the From address or sign with ARC). If it is your "
+	    "ESP: publish the DKIM key it gives you as "
+	    "velikisrpan22._domainkey.stalw.art, or make the published key "
+	    "match the one it signs with.");
+	free(s);
+	ev.service = DM_SERVICE_LIST;
+	check_cause(&ev, DM_CAUSE_MAILING_LIST, "ietf.org");
+	s = explain(&ev);
+	ck_assert_ptr_nonnull(strstr(s, "A mailing list (ietf.org) relayed"));
+	ck_assert_ptr_null(strstr(s, "set up DKIM"));
+	free(s);
+	ev.service = DM_SERVICE_ESP;
+	check_cause(&ev, DM_CAUSE_DKIM_FAIL, "stalw.art");
 }
 END_TEST
 
@@ -362,7 +478,7 @@ END_TEST
 
 START_TEST(test_cause_names_and_bad_code)
 {
-	struct dm_cause c = {DM_CAUSE_COUNT, NULL, 0};
+	struct dm_cause c = {DM_CAUSE_COUNT, NULL, 0, 0};
 	struct dm_evidence ev = ev_base();
 
 	ck_assert_str_eq(
@@ -1347,6 +1463,7 @@ report_suite(void)
 	      *tc_output = tcase_create("output");
 
 	tcase_add_test(tc_causes, test_cause_pass);
+	tcase_add_test(tc_causes, test_cause_passed_but_blocked);
 	tcase_add_test(tc_causes, test_cause_forwarded);
 	tcase_add_test(tc_causes, test_cause_mailing_list);
 	tcase_add_test(tc_causes, test_cause_local_policy);
@@ -1357,6 +1474,7 @@ report_suite(void)
 	tcase_add_test(tc_causes, test_cause_spf_fail);
 	tcase_add_test(tc_causes, test_cause_dkim_not_aligned);
 	tcase_add_test(tc_causes, test_cause_dkim_fail);
+	tcase_add_test(tc_causes, test_cause_list_or_esp);
 	tcase_add_test(tc_causes, test_cause_no_dkim);
 	tcase_add_test(tc_causes, test_cause_unknown);
 	tcase_add_test(tc_causes, test_cause_not_enforced);
