@@ -15,7 +15,7 @@
 #include "report.h"
 
 struct rargs {
-	const char *db, *last, *from, *to, *now, *format, *table, *output;
+	const char *db, *last, *from, *to, *now, *format, *table, *output, *top;
 	struct dm_report_options opt;
 	enum dm_report_format fmt;
 };
@@ -23,36 +23,45 @@ struct rargs {
 static void
 report_usage(FILE *f)
 {
-	fprintf(f, "usage: dmarcstat report [--db FILE] [--last 7d | --from "
-	           "DAY [--to DAY]]\n"
-	           "                        [--domain D] [--reporter R] "
-	           "[--format text|csv|json|html]\n"
-	           "                        [--table NAME] [-o FILE]\n\n"
-	           "Deliverability report: overview, ISPs, failing sources "
-	           "with cause and fix, new\n"
-	           "sources, ISPs fallen silent, From domains with their "
-	           "policy, daily series.\n"
-	           "  --last Nd      the last N full UTC days (default: 7d)\n"
-	           "  --from DAY     first day (YYYY-MM-DD, UTC)\n"
-	           "  --to DAY       end of the period, exclusive: the day "
-	           "after the last day\n"
-	           "                 (default: today, so the period ends with "
-	           "yesterday)\n"
-	           "  --domain D     only mail whose policy domain or From "
-	           "domain is D\n"
-	           "  --reporter R   only reports of ISP R (\"Yahoo\") or "
-	           "org_name R (\"AOL\")\n"
-	           "  --format F     text (default), csv, json or html\n"
-	           "  --table NAME   CSV section: overview, isps, sources, "
-	           "new_sources,\n"
-	           "                 silent_isps, domains or daily (required "
-	           "with csv)\n"
-	           "  -o FILE        write to FILE instead of standard output\n"
-	           "  --db FILE      database (default: $DMARCSTAT_DB, else\n"
-	           "                 $XDG_DATA_HOME/dmarcstat/dmarcstat.db)\n\n"
-	           "Exit status: 0 success, 1 output could not be written, 2 "
-	           "usage error,\n"
-	           "3 database cannot be opened.\n");
+	fprintf(f,
+	    "usage: dmarcstat report [--db FILE] [--last 7d | --from "
+	    "DAY [--to DAY]]\n"
+	    "                        [--domain D] [--reporter R] "
+	    "[--by-domain] [--top N]\n"
+	    "                        [--format text|csv|json|html] "
+	    "[--table NAME] [-o FILE]\n\n"
+	    "Deliverability report: overview, ISPs, failing sources "
+	    "(source IP and From\n"
+	    "domain) with cause and fix, new sources, ISPs fallen "
+	    "silent, From domains\n"
+	    "with their policy, daily series.\n"
+	    "  --last Nd      the last N full UTC days (default: 7d)\n"
+	    "  --from DAY     first day (YYYY-MM-DD, UTC)\n"
+	    "  --to DAY       end of the period, exclusive: the day "
+	    "after the last day\n"
+	    "                 (default: today, so the period ends with "
+	    "yesterday)\n"
+	    "  --domain D     only mail whose policy domain or From "
+	    "domain is D\n"
+	    "  --reporter R   only reports of ISP R (\"Yahoo\") or "
+	    "org_name R (\"AOL\")\n"
+	    "  --by-domain    failing sources per From domain, a page "
+	    "each, most blocked\n"
+	    "                 first\n"
+	    "  --top N        rows listed per section (default 100, at "
+	    "most 1000); the\n"
+	    "                 rest are summed as \"and N more\"\n"
+	    "  --format F     text (default), csv, json or html\n"
+	    "  --table NAME   CSV section: overview, isps, sources, "
+	    "source_isps,\n"
+	    "                 new_sources, silent_isps, domains or daily "
+	    "(required with csv)\n"
+	    "  -o FILE        write to FILE instead of standard output\n"
+	    "  --db FILE      database (default: $DMARCSTAT_DB, else\n"
+	    "                 $XDG_DATA_HOME/dmarcstat/dmarcstat.db)\n\n"
+	    "Exit status: 0 success, 1 output could not be written, 2 "
+	    "usage error,\n"
+	    "3 database cannot be opened.\n");
 }
 
 static void
@@ -61,11 +70,16 @@ explain_usage(FILE *f)
 	fprintf(f, "usage: dmarcstat explain [--db FILE] [--ip ADDRESS | --ip "
 	           "CIDR] [--reporter R]\n"
 	           "                         [--domain D] [--last 7d | --from "
-	           "DAY [--to DAY]]\n\n"
-	           "What each ISP did with the mail of some source IPs (v4 or "
-	           "v6, single or CIDR),\n"
-	           "the evidence, the cause and the fix, in words to paste to "
-	           "a customer.\n"
+	           "DAY [--to DAY]]\n"
+	           "                         [--letter] [--top N] [-o FILE]\n\n"
+	           "Per source IP and From domain in the address or range (v4 "
+	           "or v6): the cause and\n"
+	           "the fix, and per ISP the days, the reports, what it did "
+	           "with the mail and the\n"
+	           "evidence.  --letter writes instead a letter to the "
+	           "postmaster team of each ISP\n"
+	           "that quarantined or rejected the mail, with the ISP's own "
+	           "figures.\n"
 	           "Options as for 'dmarcstat report'.  Exit status: 0 "
 	           "success, 1 output could not\n"
 	           "be written, 2 usage error, 3 database cannot be opened.\n");
@@ -123,9 +137,40 @@ option_slot(struct rargs *a, int c)
 		return &a->opt.ip;
 	case 'n':
 		return &a->now;
+	case 'N':
+		return &a->top;
 	default:
 		return NULL;
 	}
+}
+
+/* "overview, isps, ... or daily" */
+static void
+table_list(char *buf, size_t size)
+{
+	const char *const *t = dm_report_tables();
+	size_t i, n = 0;
+
+	buf[0] = '\0';
+	for (i = 0; t[i] != NULL && n < size; i++)
+		n += (size_t)snprintf(buf + n, size - n, "%s%s",
+		    i == 0 ? "" : (t[i + 1] == NULL ? " or " : ", "), t[i]);
+}
+
+/* "--top N": 1 to DM_REPORT_TOP_MAX. */
+static int
+parse_top(const char *s, size_t *top)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (end == s || *end != '\0' || errno != 0 || v < 1 ||
+	    v > DM_REPORT_TOP_MAX)
+		return -1;
+	*top = (size_t)v;
+	return 0;
 }
 
 /* Options that do not go together; DM_EXIT_USAGE with a message, or -1. */
@@ -133,22 +178,32 @@ static int
 check_options(struct rargs *a, int explain)
 {
 	const char *msg = NULL;
+	char list[256];
 
 	if (explain && (a->format != NULL || a->table != NULL))
 		msg = "explain writes text only: --format and --table are for "
 		      "report";
+	else if (explain && a->opt.by_domain)
+		msg = "--by-domain is an option of 'dmarcstat report'";
 	else if (!explain && a->opt.ip != NULL)
 		msg = "--ip is an option of 'dmarcstat explain'";
-	else if (a->format != NULL && parse_format(a->format, &a->fmt) != 0) {
+	else if (!explain && a->opt.letter)
+		msg = "--letter is an option of 'dmarcstat explain'";
+	else if (a->top != NULL && parse_top(a->top, &a->opt.top) != 0) {
+		dm_cli_warn("--top wants a number of rows from 1 to %d: \"%s\"",
+		    DM_REPORT_TOP_MAX, a->top);
+		return DM_EXIT_USAGE;
+	} else if (a->format != NULL && parse_format(a->format, &a->fmt) != 0) {
 		dm_cli_warn(
 		    "unknown format '%s': text, csv, json or html", a->format);
 		return DM_EXIT_USAGE;
 	} else if (a->table != NULL && a->fmt != DM_REPORT_CSV)
 		msg = "--table picks a CSV section: use it with --format csv";
-	else if (a->fmt == DM_REPORT_CSV && a->table == NULL)
-		msg = "--format csv needs --table NAME: overview, isps, "
-		      "sources, new_sources, "
-		      "silent_isps, domains or daily";
+	else if (a->fmt == DM_REPORT_CSV && a->table == NULL) {
+		table_list(list, sizeof(list));
+		dm_cli_warn("--format csv needs --table NAME: %s", list);
+		return DM_EXIT_USAGE;
+	}
 	if (msg != NULL) {
 		dm_cli_warn("%s", msg);
 		return DM_EXIT_USAGE;
@@ -171,6 +226,9 @@ parse_args(int argc, char **argv, struct rargs *a, int explain)
 	    {"output", required_argument, NULL, 'o'},
 	    {"ip", required_argument, NULL, 'i'},
 	    {"now", required_argument, NULL, 'n'},
+	    {"top", required_argument, NULL, 'N'},
+	    {"by-domain", no_argument, NULL, 'B'},
+	    {"letter", no_argument, NULL, 'L'},
 	    {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
 	void (*usage)(FILE *) = explain ? explain_usage : report_usage;
 	const char **slot;
@@ -179,6 +237,10 @@ parse_args(int argc, char **argv, struct rargs *a, int explain)
 	while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
 		if ((slot = option_slot(a, c)) != NULL) {
 			*slot = optarg;
+			continue;
+		}
+		if (c == 'B' || c == 'L') {
+			*(c == 'B' ? &a->opt.by_domain : &a->opt.letter) = 1;
 			continue;
 		}
 		usage(c == 'h' ? stdout : stderr);

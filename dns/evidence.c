@@ -3,7 +3,9 @@
  * input of its checks: the policy they saw, the DKIM selectors that signed
  * its mail, and the sources that failed SPF for it.
  *
- * Read through sql/query.h (the rollups, summed over the period) and the host
+ * Read through sql/query.h (the rollups, summed over the period: the policy
+ * published last per domain, the groups of messages with the same evidence)
+ * and the host
  * table, never SQL of our own.  A source's service comes from its PTR name
  * when enrich found one, else from the other domains of its mail (an ESP
  * signs with its own d= and bounces to its own SPF domain), looked up in the
@@ -52,15 +54,15 @@ replace(char **slot, const char *v)
 
 /* The policy of the last day with reports for the domain. */
 static int
-on_day(void *ctx, const struct dm_query_day *row, struct dm_error *err)
+on_day(void *ctx, const struct dm_query_domain *row, struct dm_error *err)
 {
 	struct reader *r = ctx;
 
 	r->ev->reported = 1;
 	if (strcasecmp(row->domain, r->ev->domain) != 0 ||
-	    row->day < r->last_day)
+	    row->last_day < r->last_day)
 		return DM_OK;
-	r->last_day = row->day;
+	r->last_day = row->last_day;
 	r->ev->pct = (int)row->pct;
 	if (replace(&r->ev->p, row->p) != DM_OK ||
 	    replace(&r->ev->sp, row->sp) != DM_OK)
@@ -319,7 +321,7 @@ dm_dns_evidence_read(struct dm_dns *d, struct dm_query *q, const char *domain,
 	r.q = q;
 	r.ev = *out;
 	r.last_day = INT64_MIN;
-	rc = dm_query_daily(q, &f, on_day, &r, err);
+	rc = dm_query_domains(q, &f, on_day, &r, err);
 	if (rc == DM_OK)
 		rc = dm_query_sources(q, &f, 0, on_source, &r, err);
 	if (rc != DM_OK) {
@@ -363,7 +365,8 @@ struct domains {
 };
 
 static int
-on_domain_day(void *ctx, const struct dm_query_day *row, struct dm_error *err)
+on_domain_day(
+    void *ctx, const struct dm_query_domain *row, struct dm_error *err)
 {
 	struct domains *ds = ctx;
 	char lower[256];
@@ -399,7 +402,7 @@ dm_dns_reported_domains(struct dm_query *q, int64_t from, int64_t to,
 	memset(&f, 0, sizeof(f));
 	f.from = from;
 	f.to = to;
-	rc = dm_query_daily(q, &f, on_domain_day, &ds, err);
+	rc = dm_query_domains(q, &f, on_domain_day, &ds, err);
 	if (rc != DM_OK) {
 		dm_dns_domains_free(ds.d, ds.n);
 		return rc;

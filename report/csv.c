@@ -3,15 +3,20 @@
  * keys, CRLF line ends, fields quoted when they hold a comma, a quote, CR or
  * LF, quotes doubled.
  *
- * Text from reports is also made safe for spreadsheets: invalid UTF-8 becomes
- * U+FFFD, control characters other than TAB, CR and LF become '?', and a text
- * field starting with = + - @ TAB or CR gets a leading apostrophe so that no
- * spreadsheet runs it as a formula (OWASP "CSV injection").  Numbers are
- * written as numbers.
+ * Text from reports is also made safe for spreadsheets and for the terminal a
+ * CSV file is often looked at in (core/text.h): invalid UTF-8 and
+ * bidirectional controls (U+202E...) become U+FFFD, control characters other
+ * than TAB, CR and LF become '?', and a text field starting with = + - @ TAB or
+ * CR gets a leading apostrophe so that no spreadsheet runs it as a formula
+ * (OWASP "CSV injection").  Numbers are written as numbers, one per column.
+ * A section that lists only its top rows ends with a row whose first field
+ * says how many more there are, with their sums in the count columns.
  */
 #include "report_int.h"
 
 #include <string.h>
+
+#include "text.h"
 
 static void
 csv_field(struct out *o, const struct cell *c)
@@ -34,24 +39,73 @@ csv_field(struct out *o, const struct cell *c)
 	if (formula)
 		out_add(o, "'", 1);
 	while (*s != '\0') {
-		size_t n = text_char_len(s);
-		unsigned char ch = (unsigned char)*s;
+		size_t n;
+		enum dm_text_kind k = dm_text_char(s, &n);
 
-		if (ch == '"')
+		if (*s == '"')
 			out_add(o, "\"\"", 2);
-		else if (n == 1 && ch >= 0x80)
-			out_puts(o, "\xef\xbf\xbd"); /* not UTF-8 */
-		else if ((ch < 0x20 && ch != '\n' && ch != '\r' &&
-		             ch != '\t') ||
-		         ch == 0x7f)
+		else if (k == DM_TEXT_PLAIN ||
+		         (n == 1 && (*s == '\n' || *s == '\r' || *s == '\t')))
+			out_add(o, s, n);
+		else if (k == DM_TEXT_CONTROL)
 			out_add(o, "?", 1); /* escape sequences stay out of
 			                       terminals and sheets */
 		else
-			out_add(o, s, n);
+			out_puts(o, "\xef\xbf\xbd"); /* not UTF-8, or bidi */
 		s += n;
 	}
 	if (quote)
 		out_add(o, "\"", 1);
+}
+
+/* The "and N more" row: its count in the first column, sums under the
+ * columns that hold them. */
+static void
+more_row(struct out *o, const struct section *s)
+{
+	const struct more *m = &s->more;
+	size_t i;
+	int first = 1;
+
+	for (i = 0; i < s->n_cols; i++) {
+		const char *k = s->cols[i].key;
+
+		if (!shows_col(&s->cols[i], F_CSV))
+			continue;
+		if (!first)
+			out_add(o, ",", 1);
+		if (first)
+			out_printf(o, "and %lld more", (long long)m->rows);
+		else if (strcmp(k, "messages") == 0 ||
+		         strcmp(k, "previous_messages") == 0)
+			out_printf(o, "%lld", (long long)m->messages);
+		else if (strcmp(k, "quarantined") == 0)
+			out_printf(o, "%lld", (long long)m->quarantined);
+		else if (strcmp(k, "rejected") == 0)
+			out_printf(o, "%lld", (long long)m->rejected);
+		first = 0;
+	}
+	out_add(o, "\r\n", 2);
+}
+
+static int
+unknown_table(const char *table, struct dm_error *err)
+{
+	const char *const *t = dm_report_tables();
+	struct dm_buf b;
+	size_t i;
+	int rc = DM_OK;
+
+	dm_buf_init(&b, 1 << 12);
+	for (i = 0; rc == DM_OK && t[i] != NULL; i++)
+		rc = dm_buf_addf(&b, "%s%s",
+		    i == 0 ? "" : (t[i + 1] == NULL ? " or " : ", "), t[i]);
+	rc = dm_error_set(err, DM_EINVAL, "CSV needs a table: %s%s%s",
+	    b.data != NULL ? b.data : "",
+	    table != NULL ? "; unknown table: " : "",
+	    table != NULL ? table : "");
+	dm_buf_free(&b);
+	return rc;
 }
 
 int
@@ -60,28 +114,33 @@ write_csv(const struct dm_report *r, const char *table, struct out *o,
 {
 	const struct section *s = NULL;
 	size_t i, row;
+	int first;
 
 	for (i = 0; i < SEC_COUNT && table != NULL; i++) {
 		if (strcmp(r->sec[i].name, table) == 0)
 			s = &r->sec[i];
 	}
 	if (s == NULL)
-		return dm_error_set(err, DM_EINVAL,
-		    "CSV needs a table: overview, isps, sources, new_sources, "
-		    "silent_isps, domains "
-		    "or daily%s%s",
-		    table != NULL ? "; unknown table: " : "",
-		    table != NULL ? table : "");
-	for (i = 0; i < s->n_cols; i++)
-		out_printf(o, "%s%s", i > 0 ? "," : "", s->cols[i].key);
+		return unknown_table(table, err);
+	for (i = 0, first = 1; i < s->n_cols; i++) {
+		if (!shows_col(&s->cols[i], F_CSV))
+			continue;
+		out_printf(o, "%s%s", first ? "" : ",", s->cols[i].key);
+		first = 0;
+	}
 	out_add(o, "\r\n", 2);
 	for (row = 0; row < s->n_rows; row++) {
-		for (i = 0; i < s->n_cols; i++) {
-			if (i > 0)
+		for (i = 0, first = 1; i < s->n_cols; i++) {
+			if (!shows_col(&s->cols[i], F_CSV))
+				continue;
+			if (!first)
 				out_add(o, ",", 1);
 			csv_field(o, section_cell(s, row, i));
+			first = 0;
 		}
 		out_add(o, "\r\n", 2);
 	}
+	if (s->more.rows > 0)
+		more_row(o, s);
 	return o->rc;
 }

@@ -1,111 +1,87 @@
 /*
  * explain.c - `dmarcstat explain`: one complaint ("Yahoo did not deliver our
- * mail from 203.0.113.7 last week") answered in sentences a support agent can
- * paste to a customer.
+ * customer's mail from 203.0.113.7 last week") answered with the evidence a
+ * support agent or an ISP's postmaster asks for.
  *
- * For each source IP in the address or CIDR range: what each ISP did with its
- * mail, the evidence of the largest groups of messages (aligned and raw
- * results, envelope sender, DKIM domain and selector, override reasons,
- * recipient domain), and the cause and fix of the failure that cost most
- * messages.  A single address is looked up through record(source_ip); a
- * range is matched here, since SQLite cannot compare addresses.
+ * Per (source IP, From domain) pair in the address or range: its cause and
+ * fix, and per ISP the days it reported the mail, the reports (ids, the
+ * reporting org and its address), what it did with the mail, and the groups
+ * of messages with the same evidence (aligned and raw results, DKIM domains
+ * and selectors, envelope_from, override reasons).  The pairs are pairs.c's,
+ * kept and classified as report keeps its failing sources, but all mail
+ * counts here, passed or not.  --letter (letter.c) turns the same facts into
+ * a letter to each ISP that blocked mail.  Memory is bounded: opt->top pairs,
+ * MAX_PAIR_ISPS ISPs each, a few evidence groups and report ids per ISP.
  */
 #include "report_int.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-#include "ip.h"
+#include "explain_int.h"
 
-#define MAX_ISPS 16
-#define MAX_EVIDENCE                                                           \
-	6 /* evidence groups shown per source; the rest are counted */
+/* ---- Details of a pair at an ISP
+ * ------------------------------------------------------------------ */
 
-struct xisp {
-	char *isp;
-	int64_t delivered, quarantined, rejected, pass;
-};
-
-struct xip {
-	char *ip;
-	int64_t messages, failing;
-	struct xisp isps[MAX_ISPS];
-	size_t n_isps;
-	struct dm_buf evidence;
-	size_t n_evidence;
-	int64_t more_messages;
-	int64_t cause[DM_CAUSE_COUNT];
-	size_t
-	    rows[DM_CAUSE_COUNT]; /* evidence rows per cause, messages or not */
-	char *why[DM_CAUSE_COUNT], *fix[DM_CAUSE_COUNT];
-};
-
-struct explain {
-	struct dm_ip_net range;
-	int use_range;
-	struct xip *ips;
-	size_t n, cap;
-	struct strmap map;
-};
-
-/* ---- Collecting
- * ---------------------------------------------------------------------------
- */
-
-static struct xip *
-find_ip(struct explain *x, const char *ip)
+static struct pair_detail *
+detail_new(void)
 {
-	size_t i = x->n;
-	int added;
+	struct pair_detail *d = dm_calloc(1, sizeof(*d));
 
-	if (strmap_get(&x->map, ip, &i, &added) != DM_OK)
+	if (d == NULL)
 		return NULL;
-	if (!added)
-		return &x->ips[i];
-	if (x->n == x->cap) {
-		size_t cap = x->cap == 0 ? 8 : x->cap * 2;
-		struct xip *p = dm_realloc(x->ips, cap * sizeof(*p));
-
-		if (p == NULL)
-			return NULL;
-		x->ips = p;
-		x->cap = cap;
-	}
-	memset(&x->ips[x->n], 0, sizeof(x->ips[0]));
-	dm_buf_init(&x->ips[x->n].evidence, (size_t)1 << 20);
-	if ((x->ips[x->n].ip = dm_strdup(ip)) == NULL)
-		return NULL;
-	return &x->ips[x->n++];
+	dm_buf_init(&d->evidence, (size_t)1 << 20);
+	dm_buf_init(&d->refs, (size_t)1 << 16);
+	dm_buf_init(&d->orgs, (size_t)1 << 16);
+	dm_buf_init(&d->dkim_seen, (size_t)1 << 16);
+	dm_buf_init(&d->spf_seen, (size_t)1 << 16);
+	return d;
 }
 
-static int
-add_disposition(struct xip *a, const char *isp, const struct dm_query_source *s)
+static void
+detail_free(struct pair_detail *d)
 {
-	struct xisp *d = NULL;
-	size_t i;
-
-	for (i = 0; i < a->n_isps && d == NULL; i++) {
-		if (strcmp(a->isps[i].isp, isp) == 0)
-			d = &a->isps[i];
-	}
-	if (d == NULL && a->n_isps < MAX_ISPS) {
-		d = &a->isps[a->n_isps];
-		if ((d->isp = dm_strdup(isp)) == NULL)
-			return DM_ENOMEM;
-		a->n_isps++;
-	}
 	if (d == NULL)
-		return DM_OK;
-	if (strcmp(s->disposition, "reject") == 0)
-		d->rejected += s->messages;
-	else if (strcmp(s->disposition, "quarantine") == 0)
-		d->quarantined += s->messages;
-	else
-		d->delivered += s->messages;
-	if (strcmp(s->dkim, "pass") == 0 || strcmp(s->spf, "pass") == 0)
-		d->pass += s->messages;
+		return;
+	dm_buf_free(&d->evidence);
+	dm_buf_free(&d->refs);
+	dm_buf_free(&d->orgs);
+	dm_buf_free(&d->dkim_seen);
+	dm_buf_free(&d->spf_seen);
+	dm_free(d);
+}
+
+/* Gives every ISP of every kept pair its details. */
+static int
+details_new(struct pairs *x)
+{
+	size_t i, j;
+
+	for (i = 0; i < x->n_kept; i++) {
+		for (j = 0; j < x->kept[i]->n_isps; j++) {
+			if ((x->kept[i]->isps[j].d = detail_new()) == NULL)
+				return DM_ENOMEM;
+		}
+	}
 	return DM_OK;
+}
+
+static void
+details_free(struct pairs *x)
+{
+	size_t i, j;
+
+	for (i = 0; i < x->n_kept; i++) {
+		for (j = 0; j < x->kept[i]->n_isps; j++)
+			detail_free(x->kept[i]->isps[j].d);
+	}
+}
+
+const char *
+plural(int64_t n, const char *word, char *buf, size_t size)
+{
+	snprintf(buf, size, "%lld %s%s", (long long)n, word, n == 1 ? "" : "s");
+	return buf;
 }
 
 static const char *
@@ -114,107 +90,209 @@ or_none(const char *s)
 	return s != NULL && s[0] != '\0' ? s : "(none)";
 }
 
+int
+list_has(const struct dm_buf *b, const char *sep, const char *entry)
+{
+	const char *p = b->data;
+	size_t len = strlen(entry), sl = strlen(sep);
+
+	while (p != NULL && *p != '\0') {
+		const char *end = strstr(p, sep);
+		size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
+
+		if (n == len && memcmp(p, entry, len) == 0)
+			return 1;
+		p = end != NULL ? end + sl : NULL;
+	}
+	return 0;
+}
+
+int
+list_add(
+    struct dm_buf *b, size_t *n, size_t max, const char *sep, const char *entry)
+{
+	if (*n >= max || list_has(b, sep, entry))
+		return DM_OK;
+	(*n)++;
+	if (b->len > 0 && dm_buf_adds(b, sep) != DM_OK)
+		return DM_ENOMEM;
+	return dm_buf_adds(b, entry);
+}
+
+/* ---- Evidence lines
+ * ------------------------------------------------------------------------ */
+
+/* Results shown per kind in one evidence line; more are counted. */
+#define MAX_RESULTS 8
+/* Evidence groups shown per pair and ISP; smaller ones are summed. */
+#define MAX_EVIDENCE 4
+/* Report ids listed per pair and ISP (and per letter). */
+#define MAX_REFS 10
+
 static int
-raw_results(struct dm_buf *b, const struct dm_query_source *s)
+raw_dkim(struct dm_buf *b, const struct dm_query_source *s)
 {
 	size_t i;
-	int rc = dm_buf_adds(b, " Raw results: ");
+	int rc = DM_OK;
 
-	if (rc == DM_OK && s->n_dkim == 0)
-		rc = dm_buf_adds(b, "no DKIM signature");
-	for (i = 0; rc == DM_OK && i < s->n_dkim; i++)
+	if (s->n_dkim == 0)
+		return dm_buf_adds(b, " Raw results: no DKIM signature");
+	for (i = 0; rc == DM_OK && i < s->n_dkim && i < MAX_RESULTS; i++)
 		rc = dm_buf_addf(b, "%sDKIM %s for %s (selector %s)",
-		    i > 0 ? ", " : "", or_none(s->dkim_results[i].result),
+		    i > 0 ? ", " : " Raw results: ",
+		    or_none(s->dkim_results[i].result),
 		    or_none(s->dkim_results[i].domain),
 		    or_none(s->dkim_results[i].selector));
-	if (rc == DM_OK && s->n_spf == 0)
-		rc = dm_buf_adds(b, "; no SPF result");
-	for (i = 0; rc == DM_OK && i < s->n_spf; i++)
+	if (rc == DM_OK && s->n_dkim > MAX_RESULTS)
+		rc = dm_buf_addf(
+		    b, " and %zu more", s->n_dkim - (size_t)MAX_RESULTS);
+	return rc;
+}
+
+static int
+raw_spf(struct dm_buf *b, const struct dm_query_source *s)
+{
+	size_t i;
+	int rc = DM_OK;
+
+	if (s->n_spf == 0)
+		return dm_buf_adds(b, "; no SPF result");
+	for (i = 0; rc == DM_OK && i < s->n_spf && i < MAX_RESULTS; i++)
 		rc = dm_buf_addf(b, "%sSPF %s for %s (%s)", i > 0 ? ", " : "; ",
 		    or_none(s->spf_results[i].result),
 		    or_none(s->spf_results[i].domain),
 		    or_none(s->spf_results[i].scope));
-	for (i = 0; rc == DM_OK && i < s->n_reasons; i++)
+	if (rc == DM_OK && s->n_spf > MAX_RESULTS)
+		rc = dm_buf_addf(
+		    b, " and %zu more", s->n_spf - (size_t)MAX_RESULTS);
+	return rc;
+}
+
+static int
+reasons(struct dm_buf *b, const struct dm_query_source *s)
+{
+	size_t i;
+	int rc = DM_OK;
+
+	for (i = 0; rc == DM_OK && i < s->n_reasons && i < MAX_RESULTS; i++)
 		rc = dm_buf_addf(b, "%s%s%s%s",
 		    i > 0 ? ", " : ". Override reason: ",
 		    or_none(s->reasons[i].type),
 		    s->reasons[i].comment[0] != '\0' ? " - " : "",
 		    s->reasons[i].comment);
-	if (rc == DM_OK)
-		rc = dm_buf_adds(b, ".");
 	return rc;
 }
 
 static int
-add_evidence(struct xip *a, const char *isp, const struct dm_query_source *s)
+evidence_line(
+    struct dm_buf *b, const struct dm_query_source *s, const struct dm_cause *c)
 {
-	struct dm_buf *b = &a->evidence;
+	char d0[32], d1[32], n[64];
 	int rc;
 
-	if (a->n_evidence == MAX_EVIDENCE) {
-		a->more_messages += s->messages;
-		return DM_OK;
-	}
-	a->n_evidence++;
+	format_day(s->first_day, d0, sizeof(d0));
+	format_day(s->last_day, d1, sizeof(d1));
 	rc = dm_buf_addf(b,
-	    "%s, %lld message%s, disposition %s. From %s, envelope from %s, to "
-	    "%s. "
+	    "%s, disposition %s, %s%s%s (%s). Envelope from %s, to %s. "
 	    "Aligned (DMARC) results: DKIM %s, SPF %s.",
-	    isp, (long long)s->messages, s->messages == 1 ? "" : "s",
-	    or_none(s->disposition), or_none(s->header_from),
+	    plural(s->messages, "message", n, sizeof(n)),
+	    or_none(s->disposition), d0, strcmp(d0, d1) != 0 ? " to " : "",
+	    strcmp(d0, d1) != 0 ? d1 : "", dm_cause_name(c->code),
 	    or_none(s->envelope_from), or_none(s->envelope_to),
 	    or_none(s->dkim), or_none(s->spf));
 	if (rc == DM_OK)
-		rc = raw_results(b, s);
+		rc = raw_dkim(b, s);
 	if (rc == DM_OK)
-		rc = dm_buf_add(b, "\n", 1);
+		rc = raw_spf(b, s);
+	if (rc == DM_OK)
+		rc = reasons(b, s);
+	if (rc == DM_OK)
+		rc = dm_buf_adds(b, ".\n");
 	return rc;
 }
 
+/* What a letter says of the pair's authentication at the ISP. */
 static int
-add_cause(struct xip *a, const struct dm_query_source *s)
+auth_seen(struct pair_detail *d, const struct dm_query_source *s)
 {
-	struct dm_evidence ev;
-	struct dm_cause c;
-	struct dm_buf why, fix;
-	int rc;
+	char e[3 * DM_QUERY_TEXT_MAX * 4 + 64];
+	size_t i;
+	int rc = DM_OK;
 
-	ev = dm_report_evidence(s);
-	c = dm_cause_classify(&ev);
-	a->cause[c.code] += s->messages;
-	a->rows[c.code]++;
-	if (c.code != DM_CAUSE_PASS)
-		a->failing += s->messages;
-	if (a->why[c.code] != NULL)
-		return DM_OK;
-	dm_buf_init(&why, 1 << 16);
-	dm_buf_init(&fix, 1 << 16);
-	rc = dm_cause_explain(&c, &ev, &why, &fix);
-	a->why[c.code] = dm_buf_take(&why);
-	a->fix[c.code] = dm_buf_take(&fix);
-	dm_buf_free(&why);
-	dm_buf_free(&fix);
-	if (rc == DM_OK && (a->why[c.code] == NULL || a->fix[c.code] == NULL))
-		rc = DM_ENOMEM;
+	for (i = 0; rc == DM_OK && i < s->n_dkim; i++) {
+		snprintf(e, sizeof(e), "%s (selector %s) %s",
+		    or_none(s->dkim_results[i].domain),
+		    or_none(s->dkim_results[i].selector),
+		    or_none(s->dkim_results[i].result));
+		rc = list_add(
+		    &d->dkim_seen, &d->n_dkim_seen, MAX_RESULTS, ", ", e);
+	}
+	for (i = 0; rc == DM_OK && i < s->n_spf; i++) {
+		snprintf(e, sizeof(e), "%s %s",
+		    or_none(s->spf_results[i].domain),
+		    or_none(s->spf_results[i].result));
+		rc = list_add(
+		    &d->spf_seen, &d->n_spf_seen, MAX_RESULTS, ", ", e);
+	}
 	return rc;
 }
 
+/* pairs.c calls this for every evidence group of a kept pair. */
 static int
-row_cb(void *ctx, const struct dm_query_source *s, struct dm_error *err)
+on_evidence(void *ctx, struct pair *p, struct pair_isp *pi,
+    const struct dm_query_source *s, const struct dm_cause *c)
 {
-	struct explain *x = ctx;
-	const char *isp = dm_isp_name(s->org_name);
-	struct xip *a;
+	struct pair_detail *d = pi != NULL ? pi->d : NULL;
 
-	if (x->use_range && !dm_ip_net_contains(&x->range, s->source_ip))
+	(void)ctx;
+	(void)p;
+	if (d == NULL)
 		return DM_OK;
-	if ((a = find_ip(x, s->source_ip)) == NULL)
-		return dm_error_set(err, DM_ENOMEM, "out of memory");
-	a->messages += s->messages;
-	if (add_disposition(a, isp, s) != DM_OK ||
-	    add_evidence(a, isp, s) != DM_OK || add_cause(a, s) != DM_OK)
-		return dm_error_set(err, DM_ENOMEM, "out of memory");
-	return DM_OK;
+	if (auth_seen(d, s) != DM_OK)
+		return DM_ENOMEM;
+	if (d->n_evidence == MAX_EVIDENCE) {
+		d->more_messages = sat_add(d->more_messages, s->messages);
+		d->more_groups++;
+		return DM_OK;
+	}
+	d->n_evidence++;
+	return evidence_line(&d->evidence, s, c);
+}
+
+/* ---- Reports behind each pair and ISP
+ * ------------------------------------------------------------- */
+
+int
+refs_add(struct pair_detail *d, const struct dm_query_report_ref *r)
+{
+	char org[2 * DM_QUERY_TEXT_MAX * 4 + 8];
+
+	snprintf(org, sizeof(org), "%s%s%s%s", or_none(r->org_name),
+	    r->email[0] != '\0' ? " <" : "", r->email,
+	    r->email[0] != '\0' ? ">" : "");
+	if (list_add(&d->orgs, &d->n_orgs, 3, "; ", org) != DM_OK)
+		return DM_ENOMEM;
+	d->reports++;
+	if (d->n_refs == MAX_REFS)
+		return DM_OK;
+	d->n_refs++;
+	if (d->refs.len > 0 && dm_buf_adds(&d->refs, ", ") != DM_OK)
+		return DM_ENOMEM;
+	return dm_buf_adds(&d->refs, or_none(r->report_id));
+}
+
+static int
+ref_cb(void *ctx, const struct dm_query_report_ref *r, struct dm_error *err)
+{
+	struct pairs *x = ctx;
+	struct pair *p = pairs_find(x, r->source_ip, r->header_from);
+	struct pair_isp *pi = p != NULL ? pair_find_isp(p, r->isp) : NULL;
+
+	if (pi == NULL || pi->d == NULL)
+		return DM_OK;
+	return refs_add(pi->d, r) == DM_OK
+	           ? DM_OK
+	           : dm_error_set(err, DM_ENOMEM, "out of memory");
 }
 
 /* ---- Writing
@@ -222,30 +300,10 @@ row_cb(void *ctx, const struct dm_query_source *s, struct dm_error *err)
  */
 
 static void
-write_dispositions(struct out *o, const struct xip *a)
+write_lines(struct out *o, const struct dm_buf *b, size_t indent)
 {
-	size_t i;
+	const char *p = b->data != NULL ? b->data : "";
 
-	out_puts(o, "  What the ISPs did:\n");
-	for (i = 0; i < a->n_isps; i++) {
-		const struct xisp *d = &a->isps[i];
-
-		out_puts(o, "    ");
-		out_text(o, d->isp);
-		out_printf(o,
-		    ": %lld rejected, %lld quarantined, %lld delivered (%lld "
-		    "passed DMARC)\n",
-		    (long long)d->rejected, (long long)d->quarantined,
-		    (long long)d->delivered, (long long)d->pass);
-	}
-}
-
-static void
-write_evidence(struct out *o, const struct xip *a)
-{
-	const char *p = a->evidence.data != NULL ? a->evidence.data : "";
-
-	out_puts(o, "  Evidence (largest groups first):\n");
 	while (*p != '\0') {
 		size_t n = strcspn(p, "\n");
 		char *line = dm_strndup(p, n);
@@ -254,67 +312,85 @@ write_evidence(struct out *o, const struct xip *a)
 			o->rc = DM_ENOMEM;
 			return;
 		}
-		text_wrap(o, 4, "- ", line);
+		text_wrap(o, indent, "- ", line);
 		dm_free(line);
 		p += n + (p[n] == '\n');
 	}
-	if (a->more_messages > 0)
-		out_printf(o,
-		    "    - and %lld more messages in smaller groups.\n",
-		    (long long)a->more_messages);
-}
-
-/*
- * The failure that cost most messages; among failures of no message (count 0
- * or invalid) the first one seen; pass only when nothing failed.  Always a
- * cause with a row, so its explanation exists.
- */
-static enum dm_cause_code
-top_cause(const struct xip *a)
-{
-	enum dm_cause_code top = DM_CAUSE_PASS;
-	int i;
-
-	for (i = DM_CAUSE_PASS + 1; i < DM_CAUSE_COUNT; i++) {
-		if (a->rows[i] == 0)
-			continue;
-		if (top == DM_CAUSE_PASS || a->cause[i] > a->cause[top])
-			top = (enum dm_cause_code)i;
-	}
-	return top;
 }
 
 static void
-write_ip(struct out *o, const struct xip *a)
+write_isp(struct out *o, const struct pair_isp *pi)
 {
-	enum dm_cause_code top = top_cause(a);
+	const struct pair_detail *d = pi->d;
+	char a[32], b[32], n[64], line[512];
+	int64_t delivered = pi->messages - pi->quarantined - pi->rejected;
+
+	format_day(pi->first_day, a, sizeof(a));
+	format_day(pi->last_day, b, sizeof(b));
+	out_puts(o, "  ");
+	out_text(o, pi->isp);
+	out_printf(o, ": %s, %lld passed DMARC, %s%s%s\n",
+	    plural(pi->messages, "message", n, sizeof(n)),
+	    (long long)pi->dmarc_pass, a, strcmp(a, b) != 0 ? " to " : "",
+	    strcmp(a, b) != 0 ? b : "");
+	snprintf(line, sizeof(line),
+	    "What it did: %lld rejected, %lld quarantined, %lld not blocked "
+	    "by policy (cause: %s).",
+	    (long long)pi->rejected, (long long)pi->quarantined,
+	    (long long)(delivered > 0 ? delivered : 0),
+	    dm_cause_name(top_cause(&pi->t)));
+	text_wrap(o, 4, "", line);
+	if (d == NULL)
+		return;
+	out_printf(o, "    Reported in %s by ",
+	    plural(d->reports, "report", n, sizeof(n)));
+	out_text(o, or_none(d->orgs.data));
+	out_puts(o, ":\n");
+	text_wrap(o, 6, "", d->refs.data != NULL ? d->refs.data : "");
+	if (d->reports > MAX_REFS)
+		out_printf(o, "      and %lld more\n",
+		    (long long)(d->reports - MAX_REFS));
+	out_puts(o, "    Evidence (largest groups first):\n");
+	write_lines(o, &d->evidence, 6);
+	if (d->more_groups > 0)
+		out_printf(o, "      - and %s in %lld smaller groups.\n",
+		    plural(d->more_messages, "more message", n, sizeof(n)),
+		    (long long)d->more_groups);
+}
+
+static void
+write_pair(struct out *o, const struct pair *p)
+{
+	enum dm_cause_code top = top_cause(&p->t);
+	char n[64], m[64];
+	size_t i;
 
 	out_puts(o, "\nSource ");
-	out_text(o, a->ip);
-	out_printf(o, ": %lld messages, %lld failed DMARC\n",
-	    (long long)a->messages, (long long)a->failing);
-	write_dispositions(o, a);
-	write_evidence(o, a);
+	out_text(o, p->ip);
+	out_puts(o, ", From ");
+	out_text(o, or_none(p->hf));
+	out_printf(o,
+	    ": %s, %lld failed DMARC, %lld quarantined, %lld rejected\n",
+	    plural(p->messages, "message", n, sizeof(n)),
+	    (long long)(p->messages - p->dmarc_pass), (long long)p->quarantined,
+	    (long long)p->rejected);
 	out_printf(o, "  Cause: %s\n", dm_cause_name(top));
-	text_wrap(o, 2, "Why: ", a->why[top]);
-	text_wrap(o, 2, "Fix: ", a->fix[top]);
+	if (p->why[top] != NULL) {
+		text_wrap(o, 2, "Why: ", p->why[top]);
+		text_wrap(o, 2, "Fix: ", p->fix[top]);
+	}
+	for (i = 0; i < p->n_isps; i++)
+		write_isp(o, &p->isps[i]);
+	if (p->isp_more.rows > 0)
+		out_printf(o, "  and %s more: %s\n",
+		    plural(p->isp_more.rows, "ISP", n, sizeof(n)),
+		    plural(p->isp_more.messages, "message", m, sizeof(m)));
 }
 
-static int
-cmp_xip(const void *pa, const void *pb)
-{
-	const struct xip *a = pa, *b = pb;
-
-	if (a->messages != b->messages)
-		return a->messages > b->messages ? -1 : 1;
-	return strcmp(a->ip, b->ip);
-}
-
-static void
-write_all(struct out *o, struct explain *x, const struct dm_report_options *opt)
+void
+explain_heading(struct out *o, const struct dm_report_options *opt)
 {
 	char a[32], b[32];
-	size_t i;
 
 	out_puts(o, "Mail from ");
 	out_text(o, opt->ip != NULL ? opt->ip : "all sources");
@@ -322,84 +398,38 @@ write_all(struct out *o, struct explain *x, const struct dm_report_options *opt)
 	out_text(o, opt->reporter != NULL ? opt->reporter : "all ISPs");
 	out_printf(o, ", %s to %s (UTC), domain ",
 	    format_day(opt->from, a, sizeof(a)),
-	    format_day(opt->to - 86400, b, sizeof(b)));
+	    format_day(opt->to - DAY, b, sizeof(b)));
 	out_text(o, opt->domain != NULL ? opt->domain : "any");
 	out_puts(o, ".\n");
-	if (x->n == 0) {
+}
+
+static void
+write_all(
+    struct out *o, const struct pairs *x, const struct dm_report_options *opt)
+{
+	const struct more *m = &x->heaps[0].more;
+	char n[64];
+	size_t i;
+
+	explain_heading(o, opt);
+	if (x->n_kept == 0) {
 		out_puts(o,
 		    "\nNo DMARC report mentions such mail in this period.\n");
 		return;
 	}
-	qsort(x->ips, x->n, sizeof(x->ips[0]), cmp_xip);
-	for (i = 0; i < x->n; i++)
-		write_ip(o, &x->ips[i]);
+	for (i = 0; i < x->n_kept; i++)
+		write_pair(o, x->kept[i]);
+	if (m->rows > 0)
+		out_printf(o,
+		    "\nand %lld more sources (IP and From domain): %s, %lld "
+		    "quarantined, %lld rejected.\n",
+		    (long long)m->rows,
+		    plural(m->messages, "message", n, sizeof(n)),
+		    (long long)m->quarantined, (long long)m->rejected);
 }
 
-static void
-free_explain(struct explain *x)
-{
-	size_t i, j;
-
-	for (i = 0; i < x->n; i++) {
-		dm_free(x->ips[i].ip);
-		dm_buf_free(&x->ips[i].evidence);
-		for (j = 0; j < x->ips[i].n_isps; j++)
-			dm_free(x->ips[i].isps[j].isp);
-		for (j = 0; j < DM_CAUSE_COUNT; j++) {
-			dm_free(x->ips[i].why[j]);
-			dm_free(x->ips[i].fix[j]);
-		}
-	}
-	dm_free(x->ips);
-	strmap_free(&x->map);
-}
-
-static int
-org_cb(void *ctx, const char *name, struct dm_error *err)
-{
-	struct dm_buf *b = ctx;
-	const char *want =
-	    b->data; /* the reporter asked for, then the names, NUL-separated */
-
-	(void)err;
-	if (strcasecmp(dm_isp_name(name), want) != 0 &&
-	    strcasecmp(name, want) != 0)
-		return DM_OK;
-	return dm_buf_add(b, name, strlen(name) + 1) == DM_OK
-	           ? DM_OK
-	           : dm_error_set(err, DM_ENOMEM, "out of memory");
-}
-
-/* Fills f's org names from the reporter option; names points into *pool (freed
- * by caller). */
-static int
-reporter_filter(struct dm_query *q, const char *reporter,
-    struct dm_query_filter *f, struct dm_buf *pool, const char ***names,
-    struct dm_error *err)
-{
-	size_t n = 0, i;
-	const char *p;
-	int rc;
-
-	if (reporter == NULL)
-		return DM_OK;
-	if (dm_buf_add(pool, reporter, strlen(reporter) + 1) != DM_OK)
-		return dm_error_set(err, DM_ENOMEM, "out of memory");
-	if ((rc = dm_query_org_names(q, org_cb, pool, err)) != DM_OK)
-		return rc;
-	for (p = pool->data + strlen(reporter) + 1; p < pool->data + pool->len;
-	     p += strlen(p) + 1)
-		n++;
-	if ((*names = dm_calloc(n + 1, sizeof(**names))) == NULL)
-		return dm_error_set(err, DM_ENOMEM, "out of memory");
-	p = pool->data + strlen(reporter) + 1;
-	for (i = 0; i < n; i++, p += strlen(p) + 1)
-		(*names)[i] = p;
-	f->org_names = *names;
-	f->n_org_names = n;
-	f->use_org_names = 1;
-	return DM_OK;
-}
+/* ---- Entry point
+ * -------------------------------------------------------------------------- */
 
 /* opt->ip as a range, normalised as the parser normalises source_ip. */
 static int
@@ -417,44 +447,69 @@ parse_ip(const char *s, struct dm_ip_net *net, struct dm_error *err)
 	return DM_OK;
 }
 
+/* Keeps the pairs, classifies them with their details, reads their reports,
+ * all in one snapshot. */
+static int
+gather(struct pairs *x, struct dm_query *q, const struct dm_query_filter *f,
+    struct dm_error *err)
+{
+	int rc;
+
+	if ((rc = pairs_load(x, q, f, 0)) != DM_OK)
+		return rc;
+	if (details_new(x) != DM_OK)
+		return dm_error_set(err, DM_ENOMEM, "out of memory");
+	if ((rc = pairs_classify(x, q, f, 0)) != DM_OK ||
+	    (rc = dm_query_report_refs(q, f, 1, ref_cb, x, err)) != DM_OK)
+		return rc;
+	pairs_order(x, 1);
+	return DM_OK;
+}
+
 int
 dm_report_explain(struct dm_query *q, const struct dm_report_options *opt,
     FILE *out, struct dm_error *err)
 {
 	struct dm_query_filter f;
-	struct explain x;
-	struct dm_buf pool;
-	const char **names = NULL;
+	struct dm_ip_net net;
+	struct pairs x;
 	struct out o;
-	char canon[DM_IP_TEXT_MAX];
 	int rc;
 
-	memset(&x, 0, sizeof(x));
 	memset(&f, 0, sizeof(f));
+	memset(&x, 0, sizeof(x));
 	if (opt->from >= opt->to)
 		return dm_error_set(err, DM_EINVAL, "the period is empty");
-	if (opt->ip != NULL && (rc = parse_ip(opt->ip, &x.range, err)) != DM_OK)
+	if (opt->top > DM_REPORT_TOP_MAX)
+		return dm_error_set(err, DM_EINVAL,
+		    "at most %d rows per section", DM_REPORT_TOP_MAX);
+	if (opt->ip != NULL && (rc = parse_ip(opt->ip, &net, err)) != DM_OK)
 		return rc;
-	x.use_range = opt->ip != NULL && !dm_ip_net_single(&x.range);
 	f.from = opt->from;
 	f.to = opt->to;
 	f.domain = opt->domain;
-	/* The address as the parser stored it ("::ffff:192.0.2.1" is
-	   "192.0.2.1"). */
-	if (opt->ip != NULL && !x.use_range)
-		f.source_ip = dm_ip_net_addr(&x.range, canon, sizeof(canon));
-	dm_buf_init(&pool, (size_t)1 << 24);
+	f.reporter = opt->reporter;
+	f.net = opt->ip != NULL ? &net : NULL;
+	x.opt = opt;
+	x.err = err;
+	x.on_evidence = on_evidence;
 	out_init(&o);
-	rc = reporter_filter(q, opt->reporter, &f, &pool, &names, err);
-	if (rc == DM_OK)
-		rc = dm_query_sources(q, &f, 0, row_cb, &x, err);
-	if (rc == DM_OK) {
+	if ((rc = dm_query_set_isp_names(q, dm_isp_name, err)) != DM_OK ||
+	    (rc = pairs_setup(&x, opt->top > 0 ? opt->top : DM_REPORT_TOP, NULL,
+	         0, NULL, 0)) != DM_OK ||
+	    (rc = dm_query_begin(q, err)) != DM_OK)
+		goto done;
+	rc = gather(&x, q, &f, err);
+	if (rc == DM_OK && opt->letter)
+		rc = write_letters(&o, q, &f, opt, &x, err);
+	else if (rc == DM_OK)
 		write_all(&o, &x, opt);
+	dm_query_end(q);
+	if (rc == DM_OK)
 		rc = out_flush(&o, out, err);
-	}
+done:
+	details_free(&x);
+	pairs_teardown(&x);
 	out_free(&o);
-	free_explain(&x);
-	dm_free(names);
-	dm_buf_free(&pool);
 	return rc;
 }

@@ -6,13 +6,16 @@
  * pictures.
  *
  * Every value from a report goes through html_text(): & < > " ' become
- * entities, control characters and invalid UTF-8 become U+FFFD.  That is enough
+ * entities, control characters, bidirectional controls and invalid UTF-8
+ * become U+FFFD (core/text.h).  That is enough
  * in element content and in quoted attribute values, the only two places values
  * are written.
  */
 #include "report_int.h"
 
 #include <string.h>
+
+#include "text.h"
 
 #define CHART_W 720
 #define CHART_H 180
@@ -27,7 +30,8 @@ html_text(struct out *o, const char *s)
 	    {'"', "&quot;"}, {'\'', "&#39;"}};
 
 	while (*s != '\0') {
-		size_t n = text_char_len(s), i;
+		size_t n, i;
+		enum dm_text_kind k = dm_text_char(s, &n);
 		const char *e = NULL;
 
 		for (i = 0; i < sizeof(entities) / sizeof(entities[0]); i++) {
@@ -36,8 +40,7 @@ html_text(struct out *o, const char *s)
 		}
 		if (e != NULL)
 			out_puts(o, e);
-		else if ((n == 1 && ((unsigned char)*s < 0x20 ||
-		                        (unsigned char)*s >= 0x7f)))
+		else if (k != DM_TEXT_PLAIN)
 			out_puts(o, "\xef\xbf\xbd");
 		else
 			out_add(o, s, n);
@@ -65,7 +68,9 @@ static const char style[] =
     "b{color:#52606d}p.empty{color:#52606d;font-style:italic}"
     "svg{max-width:100%;height:auto}.legend "
     "span{display:inline-block;margin-right:14px}"
-    ".sw{display:inline-block;width:10px;height:10px;margin-right:4px}";
+    ".sw{display:inline-block;width:10px;height:10px;margin-right:4px}"
+    "tr.group th{background:#fff;border-bottom:2px solid #cbd2d9;padding-top:"
+    "14px}tr.more td{color:#52606d;font-style:italic}";
 
 /* Colours of the chart series: DMARC pass, failed but delivered, quarantined,
  * rejected. */
@@ -210,13 +215,21 @@ isp_chart(struct out *o, const struct section *s)
 	out_puts(o, "</svg>\n");
 }
 
+/* A column of the table (not a detail line, not the group heading). */
+static int
+in_table(const struct section *s, size_t i)
+{
+	return shows_col(&s->cols[i], F_HTML) && !s->cols[i].detail &&
+	       (int)i != s->group_col;
+}
+
 static size_t
 table_columns(const struct section *s)
 {
 	size_t i, n = 0;
 
 	for (i = 0; i < s->n_cols; i++)
-		n += !s->cols[i].detail;
+		n += in_table(s, i);
 	return n;
 }
 
@@ -229,8 +242,8 @@ table_details(struct out *o, const struct section *s, size_t r)
 	for (i = 0; i < s->n_cols; i++) {
 		const struct cell *c = section_cell(s, r, i);
 
-		if (!s->cols[i].detail || c->kind != CELL_STR ||
-		    c->s[0] == '\0')
+		if (!s->cols[i].detail || !shows_col(&s->cols[i], F_HTML) ||
+		    c->kind != CELL_STR || c->s[0] == '\0')
 			continue;
 		if (!any)
 			out_printf(o,
@@ -257,7 +270,7 @@ table_row(struct out *o, const struct section *s, size_t r)
 		const struct cell *c = section_cell(s, r, i);
 		int bad = s->cols[i].alarm && c->kind == CELL_INT && c->i > 0;
 
-		if (s->cols[i].detail)
+		if (!in_table(s, i))
 			continue;
 		out_printf(o, "<td%s>",
 		    s->cols[i].numeric
@@ -271,9 +284,47 @@ table_row(struct out *o, const struct section *s, size_t r)
 }
 
 static void
+more_row(struct out *o, const struct section *s, const struct more *m)
+{
+	if (m->rows == 0)
+		return;
+	out_printf(
+	    o, "<tr class=\"more\"><td colspan=\"%zu\">", table_columns(s));
+	more_text(o, s, m);
+	out_puts(o, "</td></tr>\n");
+}
+
+/* Group headings and their "more" rows, around the rows of a group. */
+static void
+table_rows(struct out *o, const struct section *s)
+{
+	const struct group *g = NULL;
+	size_t r, i;
+
+	for (r = 0; r < s->n_rows; r++) {
+		for (i = 0; i < s->n_groups; i++) {
+			if (s->groups[i].row0 != r)
+				continue;
+			if (g != NULL)
+				more_row(o, s, &g->more);
+			g = &s->groups[i];
+			out_printf(o,
+			    "<tr class=\"group\"><th colspan=\"%zu\">",
+			    table_columns(s));
+			html_text(o, g->heading);
+			out_puts(o, "</th></tr>\n");
+		}
+		table_row(o, s, r);
+	}
+	if (g != NULL)
+		more_row(o, s, &g->more);
+	more_row(o, s, &s->more);
+}
+
+static void
 section_html(struct out *o, const struct section *s)
 {
-	size_t i, r;
+	size_t i;
 
 	out_printf(o, "<h2 id=\"%s\">%s</h2>\n", s->name, s->title);
 	if (strcmp(s->name, "daily") == 0)
@@ -282,18 +333,22 @@ section_html(struct out *o, const struct section *s)
 		isp_chart(o, s);
 	if (s->n_rows == 0) {
 		out_printf(o, "<p class=\"empty\">%s</p>\n", s->empty);
+		if (s->more.rows > 0) {
+			out_puts(o, "<p class=\"empty\">");
+			more_text(o, s, &s->more);
+			out_puts(o, "</p>\n");
+		}
 		return;
 	}
 	out_printf(o, "<table id=\"t-%s\">\n<thead><tr>", s->name);
 	for (i = 0; i < s->n_cols; i++) {
-		if (!s->cols[i].detail)
+		if (in_table(s, i))
 			out_printf(o, "<th%s>%s</th>",
 			    s->cols[i].numeric ? " class=\"n\"" : "",
 			    s->cols[i].title);
 	}
 	out_puts(o, "</tr></thead>\n<tbody>\n");
-	for (r = 0; r < s->n_rows; r++)
-		table_row(o, s, r);
+	table_rows(o, s);
 	out_puts(o, "</tbody>\n</table>\n");
 }
 
@@ -324,8 +379,10 @@ write_html(const struct dm_report *r, struct out *o)
 	out_puts(o, ". Reporter: ");
 	html_text(o, r->reporter != NULL ? r->reporter : "all");
 	out_puts(o, ".</p>\n");
-	for (i = 0; i < SEC_COUNT; i++)
-		section_html(o, &r->sec[i]);
+	for (i = 0; i < SEC_COUNT; i++) {
+		if (shows_section(&r->sec[i], F_HTML))
+			section_html(o, &r->sec[i]);
+	}
 	out_puts(o, "</body>\n</html>\n");
 	return o->rc;
 }

@@ -1,8 +1,10 @@
 /*
  * json.c - the whole report as one JSON document (RFC 8259), field names
  * documented in the README's JSON section.  Each section is an array of
- * objects keyed by the columns' stable keys; counts are integers, rates
- * numbers with one decimal, days "YYYY-MM-DD" strings, missing values null.
+ * objects keyed by the columns' stable keys; a cell holding rows of another section (a source's
+ * ISPs, a domain's sources) is a nested array of such objects.  Counts are
+ * integers, rates numbers with one decimal, days "YYYY-MM-DD" strings, missing
+ * values null; "more" gives the rows each section left out, with their sums.
  * Strings go through core's dm_json_str (control characters, <, >, & and
  * invalid UTF-8 escaped), so the output is valid for jq and safe to embed in
  * HTML.
@@ -42,25 +44,77 @@ json_cell(struct out *o, const struct cell *c)
 	}
 }
 
-static void
-json_section(struct out *o, const struct section *s)
-{
-	size_t r, i;
+static void json_rows(struct out *o, const struct dm_report *r,
+    const struct section *s, size_t row0, size_t n, int nested);
 
-	out_puts(o, ",\n  ");
-	json_str(o, s->name);
-	out_puts(o, ": [");
-	for (r = 0; r < s->n_rows; r++) {
-		out_puts(o, r > 0 ? ",\n    {" : "\n    {");
-		for (i = 0; i < s->n_cols; i++) {
-			out_puts(o, i > 0 ? ", " : "");
-			json_str(o, s->cols[i].key);
-			out_puts(o, ": ");
-			json_cell(o, section_cell(s, r, i));
-		}
-		out_puts(o, "}");
+/* One row as an object; nested rows leave out what their parent says. */
+static void
+json_row(struct out *o, const struct dm_report *r, const struct section *s,
+    size_t row, int nested)
+{
+	size_t i;
+	int first = 1;
+
+	out_puts(o, "{");
+	for (i = 0; i < s->n_cols; i++) {
+		const struct column *c = &s->cols[i];
+		const struct cell *v = section_cell(s, row, i);
+
+		if (!shows_col(c, F_JSON) || (nested && c->parent_key))
+			continue;
+		out_puts(o, first ? "" : ", ");
+		first = 0;
+		json_str(o, c->key);
+		out_puts(o, ": ");
+		if (v->kind == CELL_ROWS)
+			json_rows(o, r, &r->sec[c->sub], (size_t)v->i, v->n, 1);
+		else if (c->sub != 0)
+			out_puts(o, "[]");
+		else
+			json_cell(o, v);
 	}
-	out_puts(o, s->n_rows > 0 ? "\n  ]" : "]");
+	out_puts(o, "}");
+}
+
+static void
+json_rows(struct out *o, const struct dm_report *r, const struct section *s,
+    size_t row0, size_t n, int nested)
+{
+	size_t i;
+
+	out_puts(o, "[");
+	for (i = 0; i < n; i++) {
+		out_puts(o, i > 0 ? (nested ? ", " : ",\n    ")
+		                  : (nested ? "" : "\n    "));
+		json_row(o, r, s, row0 + i, nested);
+	}
+	out_puts(o, n > 0 && !nested ? "\n  ]" : "]");
+}
+
+/* "more": {"sources": {"rows": 12, "messages": ...}, ...} for the sections
+ * that list only their top rows. */
+static void
+json_more(struct out *o, const struct dm_report *r)
+{
+	size_t i;
+	int first = 1;
+
+	out_puts(o, ",\n  \"more\": {");
+	for (i = 0; i < SEC_COUNT; i++) {
+		const struct more *m = &r->sec[i].more;
+
+		if (m->rows == 0 || !shows_section(&r->sec[i], F_JSON))
+			continue;
+		out_puts(o, first ? "" : ", ");
+		first = 0;
+		json_str(o, r->sec[i].name);
+		out_printf(o,
+		    ": {\"rows\": %lld, \"messages\": %lld, \"quarantined\": "
+		    "%lld, \"rejected\": %lld}",
+		    (long long)m->rows, (long long)m->messages,
+		    (long long)m->quarantined, (long long)m->rejected);
+	}
+	out_puts(o, "}");
 }
 
 int
@@ -85,8 +139,16 @@ write_json(const struct dm_report *r, struct out *o)
 	out_puts(o, ", \"reporter\": ");
 	json_str(o, r->reporter);
 	out_puts(o, "}");
-	for (i = 0; i < SEC_COUNT; i++)
-		json_section(o, &r->sec[i]);
-	out_puts(o, "\n}\n");
+	for (i = 0; i < SEC_COUNT; i++) {
+		if (!shows_section(&r->sec[i], F_JSON))
+			continue;
+		out_puts(o, ",\n  ");
+		json_str(o, r->sec[i].name);
+		out_puts(o, ": ");
+		json_rows(o, r, &r->sec[i], 0, r->sec[i].n_rows, 0);
+	}
+	json_more(o, r);
+	out_printf(
+	    o, ",\n  \"by_domain\": %s\n}\n", r->by_domain ? "true" : "false");
 	return o->rc;
 }

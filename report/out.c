@@ -2,18 +2,21 @@
  * out.c - the output buffer every renderer writes into, and text made safe for
  * terminals.
  *
- * A report is small (a few hundred rows at most), so it is built in memory and
+ * A report is small (each section lists at most DM_REPORT_TOP_MAX rows, every
+ * text cut to DM_QUERY_TEXT_MAX characters), so it is built in memory and
  * written at once; the buffer keeps the first error so renderers need not check
- * every append.  Text from reports may carry escape sequences or broken UTF-8:
- * out_text() neutralises both before anything reaches a terminal or a mail.
+ * every append.  Text from reports may carry escape sequences, bidirectional
+ * controls or broken UTF-8: out_text() neutralises them (core/text.h) before
+ * anything reaches a terminal or a mail.
  */
 #include "report_int.h"
 
 #include <stdarg.h>
 #include <string.h>
 
-#include "json.h"
 #include <time.h>
+
+#include "text.h"
 
 /* A report of 10,000 failing sources with explanations stays far below this. */
 #define OUT_MAX ((size_t)256 << 20)
@@ -77,31 +80,23 @@ out_free(struct out *o)
 	dm_buf_free(&o->b);
 }
 
-/* As dm_utf8_len, but C1 controls (U+0080-U+009F), which drive terminals
- * too, count as invalid. */
-static size_t
-utf8_len(const unsigned char *s)
-{
-	size_t n = dm_utf8_len(s);
-
-	return n == 2 && s[0] == 0xc2 && s[1] < 0xa0 ? 0 : n;
-}
-
 size_t
-out_text(struct out *o, const char *str)
+out_text(struct out *o, const char *s)
 {
-	const unsigned char *s = (const unsigned char *)str;
 	size_t chars = 0, n;
 
 	while (*s != '\0') {
-		n = utf8_len(s);
-		if (n == 0) {
-			out_puts(o, "\xef\xbf\xbd"); /* U+FFFD */
-			n = 1;
-		} else if (n == 1 && (*s < 0x20 || *s == 0x7f))
+		switch (dm_text_char(s, &n)) {
+		case DM_TEXT_PLAIN:
+			out_add(o, s, n);
+			break;
+		case DM_TEXT_CONTROL:
 			out_puts(o, "?");
-		else
-			out_add(o, (const char *)s, n);
+			break;
+		default: /* bidirectional control, invalid UTF-8 */
+			out_puts(o, "\xef\xbf\xbd"); /* U+FFFD */
+			break;
+		}
 		s += n;
 		chars++;
 	}
@@ -109,25 +104,33 @@ out_text(struct out *o, const char *str)
 }
 
 size_t
-text_char_len(const char *str)
+text_char_len(const char *s)
 {
-	size_t n = utf8_len((const unsigned char *)str);
+	size_t n;
 
-	return n == 0 ? 1 : n;
+	dm_text_char(s, &n);
+	return n;
 }
 
 size_t
-text_width(const char *str)
+text_width(const char *s)
 {
-	const unsigned char *s = (const unsigned char *)str;
 	size_t chars = 0, n;
 
-	while (*s != '\0') {
-		n = utf8_len(s);
-		s += n == 0 ? 1 : n;
-		chars++;
-	}
+	for (; *s != '\0'; s += n, chars++)
+		dm_text_char(s, &n);
 	return chars;
+}
+
+void
+more_text(struct out *o, const struct section *s, const struct more *m)
+{
+	out_printf(o, "and %lld more %s: %lld messages", (long long)m->rows,
+	    s->noun, (long long)m->messages);
+	if (m->quarantined > 0)
+		out_printf(o, ", %lld quarantined", (long long)m->quarantined);
+	if (m->rejected > 0)
+		out_printf(o, ", %lld rejected", (long long)m->rejected);
 }
 
 const char *
@@ -166,6 +169,9 @@ cell_format(const struct cell *c, char *buf, size_t size)
 		break;
 	case CELL_DAY:
 		return format_day(c->i, buf, size);
+	case CELL_ROWS:
+		snprintf(buf, size, "%s", "");
+		break;
 	default:
 		snprintf(buf, size, "-");
 		break;

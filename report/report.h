@@ -2,25 +2,28 @@
  * report.h - deliverability reports: which ISPs quarantine or reject a domain's
  * mail, from which source IPs, and why, with the fix for each cause.
  *
- * report/ reads the database only through sql/query.h (the rollup tables
- * maintained by triggers, so a report costs the same over ten records or ten
- * million) and knows nothing of XML.  It has three layers, each usable on its
- * own:
+ * report/ reads the database only through sql/query.h (the rollup tables the
+ * store keeps, so a report costs the size of its period, not of the
+ * database; SQL groups and sums, so memory does not grow with the number of
+ * sources either) and knows nothing of XML.  It has three layers, each usable
+ * on its own:
  *   - the cause classifier: a pure function over one record's evidence,
  * table-driven, giving a stable cause code, a plain-language explanation and a
  * fix (no database involved);
  *   - ISP names: report generators' org_name normalised to one name per ISP
  * ("Google Inc." and "google.com" are both Google);
  *   - reports and explanations: built from query results, written as text, CSV
- * (RFC 4180), JSON (the README's JSON section) or one self-contained HTML
+ * (RFC 4180), JSON (documented in the README's JSON section) or one self-contained HTML
  * file. Everything from a report is attacker-controlled and is escaped for the
- * format it goes into; text output replaces control characters and invalid
- * UTF-8 so a terminal cannot be driven by it.
+ * format it goes into; text and CSV replace control characters, bidirectional
+ * controls and invalid UTF-8 (core/text.h) so a terminal or a spreadsheet
+ * cannot be driven or fooled by it.
  *
  * Typical use:
  *   1. dm_query_open() the database (sql/query.h).
  *   2. dm_report_build() with the period and filters, dm_report_write() in a
- * format, dm_report_free().  Or dm_report_explain() for one complaint.
+ * format, dm_report_free().  Or dm_report_explain() for one complaint (or a
+ * letter to an ISP).
  *   3. dm_query_close().
  */
 #ifndef DM_REPORT_H
@@ -178,6 +181,17 @@ enum dm_report_format {
 	DM_REPORT_HTML
 };
 
+/* Rows a section lists when the caller does not say (dm_report_options.top). */
+#define DM_REPORT_TOP 100
+/* The most rows a caller may ask for per section. */
+#define DM_REPORT_TOP_MAX 1000
+/*
+ * The most (source IP, From domain) pairs a report holds in all: with
+ * by_domain, top domains of top pairs each are cut to this.  Memory stays
+ * within a few tens of MiB whatever the database holds.
+ */
+#define DM_REPORT_PAIRS_MAX 10000
+
 /* What to report on.  Strings are borrowed for the duration of the call that
  * takes them. */
 struct dm_report_options {
@@ -188,6 +202,19 @@ struct dm_report_options {
 	                         NULL for all */
 	const char *ip;       /* explain only: "203.0.113.7" or a CIDR
 	                         "2001:db8::/32"; NULL: all */
+	size_t top;    /* rows listed per section (the rest are summed as "and N
+	                  more"); 0: DM_REPORT_TOP; at most DM_REPORT_TOP_MAX */
+	int by_domain; /* report: failing sources per From domain, one page each
+	                */
+	int letter;    /* explain: a letter to each ISP's postmaster instead */
+	/*
+	 * What a source is known to be (a mailing list, an ESP), for the
+	 * classifier; NULL: nothing is known.  Called with the evidence of each
+	 * group of failing messages; service_ctx is passed through.
+	 */
+	enum dm_service_kind (*service_kind)(
+	    void *service_ctx, const struct dm_evidence *ev);
+	void *service_ctx;
 };
 
 struct dm_report;
@@ -208,8 +235,8 @@ int dm_report_build(struct dm_query *q, const struct dm_report_options *opt,
 
 /*
  * The section names accepted by dm_report_write's table argument (CSV): a
- * NULL-terminated static array: overview, isps, sources, new_sources,
- * silent_isps, domains, daily.
+ * NULL-terminated static array: overview, isps, sources, source_isps,
+ * new_sources, silent_isps, domains, daily.
  */
 const char *const *dm_report_tables(void);
 
@@ -226,11 +253,16 @@ int dm_report_write(const struct dm_report *r, enum dm_report_format fmt,
 void dm_report_free(struct dm_report *r);
 
 /*
- * Answers one complaint in plain text: for the sources matching opt->ip (all
- * when NULL), the ISPs matching opt->reporter and the domain, what each ISP did
- * with the mail (disposition counts), the evidence (raw and aligned results,
- * envelope_from, DKIM d= and s=, override reasons, envelope_to), the cause and
- * the fix.  Errors: DM_EINVAL (bad IP or CIDR), DM_EDB, DM_EIO, DM_ENOMEM.
+ * Answers one complaint in plain text: for the (source IP, From domain) pairs
+ * matching opt->ip (all when NULL) and the domain, at the ISPs matching
+ * opt->reporter: per pair its cause and fix, and per pair and ISP the days,
+ * the reports (ids, reporting org and its address), what the ISP did with the
+ * mail, and the evidence (raw and aligned results, DKIM domains and selectors,
+ * envelope_from, override reasons).  With opt->letter, a plain-text letter to
+ * each ISP's postmaster team that blocked mail instead: the ISP's own figures
+ * for those sources, facts from the database only.  Pairs beyond opt->top are
+ * summed as "and N more".  Errors: DM_EINVAL (bad IP or CIDR), DM_EDB,
+ * DM_EIO, DM_ENOMEM.
  */
 int dm_report_explain(struct dm_query *q, const struct dm_report_options *opt,
     FILE *out, struct dm_error *err) DM_WUR;

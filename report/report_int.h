@@ -3,14 +3,17 @@
  * includes it.
  *
  * A built report is a list of sections, each a table of typed cells.  build.c
- * fills them from the queries; every renderer walks the same tables, so the
- * formats cannot disagree on a number and a new section appears in all of them
- * at once.
+ * and pairs.c fill them from the queries; every renderer walks the same
+ * tables, so the formats cannot disagree on a number and a new section appears
+ * in all of them at once.  A cell may hold rows of another section (a pair's
+ * ISPs, a domain's sources), which JSON writes as a nested array.
  *
  * build.c    queries -> sections          text.c  terminal tables (100 columns)
- * out.c      output buffer, text sanitising csv.c   RFC 4180
- * explain.c  `dmarcstat explain`          json.c  one JSON document
- *                                          html.c  one self-contained HTML file
+ * pairs.c    (source IP, From domain)     csv.c   RFC 4180
+ *            pairs: kept, classified      json.c  one JSON document
+ * sources.c  the failing sources rows     html.c  one self-contained HTML file
+ * explain.c  `dmarcstat explain`          out.c   output buffer, safe text
+ * letter.c   explain --letter
  */
 #ifndef DM_REPORT_INT_H
 #define DM_REPORT_INT_H
@@ -21,6 +24,8 @@
 
 #include "report.h"
 
+#define DAY 86400
+
 enum cell_kind {
 	CELL_NULL = 0, /* no value (a rate over zero messages) */
 	CELL_STR,      /* text from a report or ours: always escaped */
@@ -29,39 +34,76 @@ enum cell_kind {
 	CELL_DELTA,    /* a signed change of a count */
 	CELL_DELTA_PM, /* a signed change of a rate, in tenths of a percentage
 	                  point */
-	CELL_DAY       /* a UTC day start, shown as YYYY-MM-DD */
+	CELL_DAY,      /* a UTC day start, shown as YYYY-MM-DD */
+	CELL_ROWS      /* rows i .. i + n - 1 of the section the column names */
 };
 
 struct cell {
 	enum cell_kind kind;
 	int64_t i;
-	char *s; /* owned, CELL_STR only */
+	size_t n; /* CELL_ROWS: how many rows */
+	char *s;  /* owned, CELL_STR only */
+};
+
+/* The renderers, as a mask: which of them show a column or a section. */
+enum {
+	F_TEXT = 1,
+	F_HTML = 2,
+	F_CSV = 4,
+	F_JSON = 8,
+	F_ALL = F_TEXT | F_HTML | F_CSV | F_JSON
 };
 
 /* How a column shows.  key is its stable name in JSON and the CSV header. */
 struct column {
 	const char *key, *title;
-	int numeric; /* right-aligned */
-	int detail;  /* text output: shown as a wrapped line under the row, not
-	                as a column */
-	int alarm;   /* text output: a non-zero value is coloured */
+	int numeric;   /* right-aligned */
+	int detail;    /* text and HTML: a wrapped line under the row, not a
+	                  column */
+	int alarm;     /* a non-zero value is coloured */
 	int max_width; /* text output: longer values are cut with "..." (0: no
 	                  cap) */
+	unsigned formats; /* F_* of the renderers that show it; 0: all */
+	int parent_key;   /* nested in JSON: left out, the parent row says it */
+	int sub;          /* CELL_ROWS: the section (SEC_*) the rows are of */
+};
+
+/* Rows a section leaves out ("and 12 more sources"), with their sums. */
+struct more {
+	int64_t rows, messages, quarantined, rejected;
+};
+
+/*
+ * Text and HTML show the rows of a grouped section under a heading per group
+ * (a source IP and its From domains; a From domain and its sources): a group
+ * starts at row0 and may leave rows out of its own.
+ */
+struct group {
+	size_t row0;
+	char *heading;
+	struct more more;
 };
 
 struct section {
 	const char *name, *title,
-	    *empty; /* empty: the sentence shown when there are no rows */
+	    *empty;       /* empty: the sentence shown when there are no rows */
+	const char *noun; /* what a row is, for "and N more <noun>" */
 	const struct column *cols;
 	size_t n_cols;
+	unsigned formats;   /* F_* of the renderers that show it; 0: all */
+	int group_col;      /* the column whose value heads groups; -1: none */
 	struct cell *cells; /* n_rows * n_cols, row-major */
 	size_t n_rows, cap_rows;
+	struct more more;
+	struct group *groups;
+	size_t n_groups, cap_groups;
 };
 
 enum {
 	SEC_OVERVIEW = 0,
 	SEC_ISPS,
 	SEC_SOURCES,
+	SEC_SOURCE_ISPS,
 	SEC_NEW_SOURCES,
 	SEC_SILENT_ISPS,
 	SEC_DOMAINS,
@@ -72,16 +114,161 @@ enum {
 struct dm_report {
 	int64_t from, to, prev_from;
 	char *domain, *reporter; /* filters as given, or NULL */
+	int by_domain;
 	struct section sec[SEC_COUNT];
 };
 
-/* ---- build.c ---- */
+/* ---- build.c: sections ---- */
 /* Appends a row of n_cols CELL_NULL cells and returns it; NULL on allocation
  * failure. */
 struct cell *section_add_row(struct section *s);
-int cell_set_str(struct cell *c, const char *s);
 const struct cell *section_cell(
     const struct section *s, size_t row, size_t col);
+/* The index of the column with this key; n_cols when there is none. */
+size_t section_col(const struct section *s, const char *key);
+/* Starts a group at the next row; heading is copied.  DM_ENOMEM. */
+int section_add_group(struct section *s, const char *heading);
+int cell_set_str(struct cell *c, const char *s);
+void cell_int(struct cell *c, enum cell_kind kind, int64_t v);
+/* A rate in tenths of a percent, rounded half up; CELL_NULL over zero. */
+void cell_rate(struct cell *c, int64_t part, int64_t whole);
+/* 1 when the renderer f shows column c / section s. */
+int shows_col(const struct column *c, unsigned f);
+int shows_section(const struct section *s, unsigned f);
+/* a + b, stopping at INT64_MAX instead of overflowing (counts are never
+ * negative). */
+int64_t sat_add(int64_t a, int64_t b);
+/* Adds one row's counts to a more. */
+void more_add(
+    struct more *m, int64_t messages, int64_t quarantined, int64_t rejected);
+
+/* ---- pairs.c: (source IP, From domain) pairs, kept and classified ---- */
+
+/* A pair's ISPs kept by name; more are summed (real pairs have a handful). */
+#define MAX_PAIR_ISPS 32
+/* Domains that authenticated a pair, listed; more are shown as "...". */
+#define MAX_LIST 8
+
+/* Blocked and all messages per cause, to find the top one (top_cause). */
+struct tally {
+	int64_t blocked[DM_CAUSE_COUNT], messages[DM_CAUSE_COUNT];
+	unsigned seen; /* bit per cause: given by a group, of messages or not */
+};
+
+struct pair_detail; /* explain.c's evidence of a pair at an ISP */
+
+struct pair_isp {
+	char *isp;
+	int64_t messages, dmarc_pass, quarantined, rejected;
+	int64_t spf_al, dkim_al; /* aligned passes */
+	int64_t first_day, last_day, reports;
+	struct tally t;
+	struct pair_detail *d; /* explain only, owned by explain.c */
+};
+
+struct pair {
+	char *ip, *hf;
+	size_t page;  /* by_domain: the index of its From domain's page */
+	size_t rank;  /* its position once the kept pairs are ranked */
+	size_t group; /* output order: its page, or its address's best rank */
+	int64_t messages, dmarc_pass, quarantined, rejected;
+	int64_t spf_raw, spf_al, dkim_raw, dkim_al;
+	int64_t first_day, last_day, reports;
+	struct pair_isp *isps;
+	size_t n_isps, cap_isps;
+	struct more isp_more; /* ISPs beyond MAX_PAIR_ISPS */
+	struct tally t;
+	char *why[DM_CAUSE_COUNT], *fix[DM_CAUSE_COUNT];
+	char *auth[MAX_LIST]; /* domains that passed DKIM or SPF for it */
+	size_t n_auth;
+	int more_auth;
+};
+
+/* The kept pairs of one list, the worst on top so a better one replaces it.
+ */
+struct heap {
+	struct pair **v;
+	size_t n;
+	struct more more; /* pairs it did not keep */
+};
+
+/* A From domain's page, for lookups by name. */
+struct page_ref {
+	const char *name;
+	size_t idx;
+};
+
+/* A listed ISP and the tallies of its top cause. */
+struct isp_tally {
+	const char *name;
+	size_t row;
+	struct tally t;
+};
+
+/*
+ * The best pairs of a filter, at most cap per list: one list, or one per From
+ * domain page (pages set).  pairs_load() runs the pairs query and keeps them;
+ * pairs_classify() runs the evidence query and gives each kept pair its
+ * causes, explanations and ISP causes (and the ISPs of isps their top cause).
+ * The hooks let explain see every row as it passes.
+ */
+struct pairs {
+	const struct dm_report_options *opt;
+	struct dm_error *err;
+	size_t cap;
+	char *const *pages; /* NULL: one list */
+	size_t n_pages;
+	struct heap *heaps;
+	size_t n_heaps;
+	struct more orphans;       /* pairs of no page */
+	struct page_ref *page_idx; /* pages sorted by name */
+	struct isp_tally *isps;    /* sorted by name */
+	size_t n_isps;
+	struct pair *cur;   /* being summed from its ISP rows */
+	struct pair **kept; /* sorted by address and domain, then ranked */
+	size_t n_kept;
+	void *ctx; /* for the hooks */
+	int (*on_pair_row)(void *ctx, const struct dm_query_pair *row);
+	int (*on_evidence)(void *ctx, struct pair *p, struct pair_isp *pi,
+	    const struct dm_query_source *s, const struct dm_cause *c);
+};
+
+/* Sets x up to keep cap pairs per list; isp_names get ISP tallies.
+ * DM_ENOMEM. */
+int pairs_setup(struct pairs *x, size_t cap, char *const *pages, size_t n_pages,
+    char *const *isp_names, size_t n_isps);
+int pairs_load(struct pairs *x, struct dm_query *q,
+    const struct dm_query_filter *f, int failing_only);
+int pairs_classify(struct pairs *x, struct dm_query *q,
+    const struct dm_query_filter *f, int failing_only);
+/* Ranks the kept pairs (most blocked first); rank and group set, kept in
+ * output order: by page, or under their address by its best pair. */
+void pairs_order(struct pairs *x, int by_address);
+struct pair *pairs_find(const struct pairs *x, const char *ip, const char *hf);
+struct pair_isp *pair_find_isp(struct pair *p, const char *isp);
+void pairs_teardown(struct pairs *x);
+
+/* ---- sources.c: the report's failing sources ---- */
+/*
+ * Fills the sources and source_isps sections (by_domain: under From domain
+ * groups, linked from the domains section), and the top causes of the isps
+ * section, whose ISPs are isp_names in row order; domains are the From
+ * domains of the pages (by_domain).
+ */
+int sources_fill(struct dm_report *r, struct dm_query *q,
+    const struct dm_query_filter *f, const struct dm_report_options *opt,
+    char *const *isp_names, size_t n_isps, char *const *domains,
+    size_t n_domains, struct dm_error *err);
+
+/* The classifier's view of a source row of the rollups (strings borrowed),
+ * with the caller's knowledge of the source. */
+struct dm_evidence dm_report_evidence(
+    const struct dm_query_source *s, const struct dm_report_options *opt);
+
+/* The cause that blocked most messages, then counted most; among causes of
+ * no message (count 0 or invalid) the first in code order; PASS when no other
+ * cause was seen. */
+enum dm_cause_code top_cause(const struct tally *t);
 
 /* ---- out.c: an output buffer with a sticky error ---- */
 struct out {
@@ -98,9 +285,9 @@ int out_flush(struct out *o, FILE *f, struct dm_error *err);
 void out_free(struct out *o);
 
 /*
- * Appends s made safe for a terminal or a plain-text mail: control characters
- * become '?', invalid UTF-8 becomes U+FFFD.  Returns the number of characters
- * (code points) appended.
+ * Appends s made safe for a terminal or a plain-text mail (core/text.h):
+ * control characters become '?', bidirectional controls and invalid UTF-8
+ * U+FFFD.  Returns the number of characters (code points) appended.
  */
 size_t out_text(struct out *o, const char *s);
 /* Number of characters out_text writes for s. */
@@ -113,6 +300,8 @@ size_t text_char_len(const char *s);
 const char *cell_format(const struct cell *c, char *buf, size_t size);
 /* YYYY-MM-DD of a Unix time (UTC). */
 const char *format_day(int64_t t, char *buf, size_t size);
+/* "and 12 more sources: 340 messages, 12 quarantined, 7 rejected" */
+void more_text(struct out *o, const struct section *s, const struct more *m);
 
 /*
  * Writes indent spaces, prefix (ours, e.g. "Why: ") and text wrapped at 100
@@ -122,23 +311,7 @@ const char *format_day(int64_t t, char *buf, size_t size);
 void text_wrap(
     struct out *o, size_t indent, const char *prefix, const char *text);
 
-/* ---- build.c: a string -> index map ---- */
-struct strmap {
-	char **keys;
-	size_t *vals;
-	size_t cap, n;
-};
-
-/* Finds key; when absent adds it (copied) with value *val and sets *added. *val
- * gets the value.  DM_ENOMEM. */
-int strmap_get(struct strmap *m, const char *key, size_t *val, int *added);
-void strmap_free(struct strmap *m);
-
 /* ---- renderers ---- */
-/* The classifier's view of a source row of the rollups (strings borrowed). */
-struct dm_query_source;
-struct dm_evidence dm_report_evidence(const struct dm_query_source *s);
-
 int write_text(const struct dm_report *r, int color, struct out *o);
 int write_csv(const struct dm_report *r, const char *table, struct out *o,
     struct dm_error *err);

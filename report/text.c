@@ -78,6 +78,14 @@ title(struct out *o, const char *t, int color)
 	out_add(o, "\n", 1);
 }
 
+/* A column of the table (not a detail line, not the group heading). */
+static int
+in_table(const struct section *s, size_t i)
+{
+	return shows_col(&s->cols[i], F_TEXT) && !s->cols[i].detail &&
+	       (int)i != s->group_col;
+}
+
 static void
 column_widths(const struct section *s, size_t *w)
 {
@@ -85,8 +93,8 @@ column_widths(const struct section *s, size_t *w)
 	size_t i, r, total = 0;
 
 	for (i = 0; i < s->n_cols; i++) {
-		w[i] = s->cols[i].detail ? 0 : text_width(s->cols[i].title);
-		for (r = 0; r < s->n_rows && !s->cols[i].detail; r++) {
+		w[i] = in_table(s, i) ? text_width(s->cols[i].title) : 0;
+		for (r = 0; r < s->n_rows && in_table(s, i); r++) {
 			size_t cw = text_width(cell_format(
 			    section_cell(s, r, i), buf, sizeof(buf)));
 
@@ -98,7 +106,7 @@ column_widths(const struct section *s, size_t *w)
 			w[i] = (size_t)s->cols[i].max_width;
 		total += w[i] > 0 ? w[i] + (total > 0 ? GAP : 0) : 0;
 	}
-	while (total > WIDTH) {
+	while (total + (s->group_col >= 0 ? 2 : 0) > WIDTH) {
 		size_t widest = 0;
 
 		for (i = 1; i < s->n_cols; i++) {
@@ -124,7 +132,7 @@ table_row(struct out *o, const struct section *s, const size_t *w, size_t r,
 		const struct cell *c;
 		int hot;
 
-		if (s->cols[i].detail)
+		if (!in_table(s, i))
 			continue;
 		if (!first)
 			out_add(o, "  ", GAP);
@@ -190,14 +198,14 @@ details(struct out *o, const struct section *s, size_t r)
 
 	for (i = 0; i < s->n_cols; i++) {
 		const struct cell *c = section_cell(s, r, i);
-
 		char prefix[32];
 
-		if (!s->cols[i].detail || c->kind != CELL_STR ||
-		    c->s[0] == '\0')
+		if (!s->cols[i].detail || !shows_col(&s->cols[i], F_TEXT) ||
+		    c->kind != CELL_STR || c->s[0] == '\0')
 			continue;
 		snprintf(prefix, sizeof(prefix), "%s: ", s->cols[i].title);
-		text_wrap(o, INDENT, prefix, c->s);
+		text_wrap(
+		    o, INDENT + (s->group_col >= 0 ? 2 : 0), prefix, c->s);
 	}
 }
 
@@ -207,30 +215,74 @@ has_details(const struct section *s)
 	size_t i;
 
 	for (i = 0; i < s->n_cols; i++) {
-		if (s->cols[i].detail)
+		if (s->cols[i].detail && shows_col(&s->cols[i], F_TEXT))
 			return 1;
 	}
 	return 0;
 }
 
+/* The group starting at row r, or NULL. */
+static const struct group *
+group_at(const struct section *s, size_t r)
+{
+	size_t i;
+
+	for (i = 0; i < s->n_groups; i++) {
+		if (s->groups[i].row0 == r)
+			return &s->groups[i];
+	}
+	return NULL;
+}
+
+static void
+more_line(
+    struct out *o, const struct section *s, const struct more *m, size_t indent)
+{
+	size_t i;
+
+	if (m->rows == 0)
+		return;
+	out_add(o, "\n", 1);
+	for (i = 0; i < indent; i++)
+		out_add(o, " ", 1);
+	more_text(o, s, m);
+	out_puts(o, ".\n");
+}
+
 static void
 section_text(struct out *o, const struct section *s, int color)
 {
-	size_t w[32], r;
+	size_t w[32], r, indent = s->group_col >= 0 ? 2 : 0, i;
+	const struct group *g = NULL, *next;
 
 	title(o, s->title, color);
 	if (s->n_rows == 0) {
 		out_printf(o, "%s\n", s->empty);
+		more_line(o, s, &s->more, 0);
 		return;
 	}
 	column_widths(s, w);
+	for (i = 0; i < indent; i++)
+		out_add(o, " ", 1);
 	table_row(o, s, w, (size_t)-1, color);
 	for (r = 0; r < s->n_rows; r++) {
-		if (r > 0 && has_details(s))
+		if ((next = group_at(s, r)) != NULL) {
+			if (g != NULL)
+				more_line(o, s, &g->more, indent);
+			g = next;
 			out_add(o, "\n", 1);
+			out_text(o, g->heading);
+			out_add(o, "\n", 1);
+		} else if (has_details(s))
+			out_add(o, "\n", 1);
+		for (i = 0; i < indent; i++)
+			out_add(o, " ", 1);
 		table_row(o, s, w, r, color);
 		details(o, s, r);
 	}
+	if (g != NULL)
+		more_line(o, s, &g->more, indent);
+	more_line(o, s, &s->more, 0);
 }
 
 int
@@ -252,7 +304,9 @@ write_text(const struct dm_report *r, int color, struct out *o)
 	out_puts(o, "   Reporter: ");
 	out_text(o, r->reporter != NULL ? r->reporter : "all");
 	out_puts(o, "\n");
-	for (i = 0; i < SEC_COUNT; i++)
-		section_text(o, &r->sec[i], color);
+	for (i = 0; i < SEC_COUNT; i++) {
+		if (shows_section(&r->sec[i], F_TEXT))
+			section_text(o, &r->sec[i], color);
+	}
 	return o->rc;
 }

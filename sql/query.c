@@ -2,18 +2,25 @@
  * query.c - read-only queries over the rollup tables for report/.
  *
  * Each query is one SELECT built from a fixed text plus the filter's clauses,
- * all values bound (never pasted into SQL).  Auth results come out of
- * rollup_source as one text column each (entries separated by char(30), fields
- * by char(31), see schema.sql) and are split here, so report/ sees the
- * plain structs of core/model.h.
+ * all values bound (never pasted into SQL) as numbered parameters, so a clause
+ * may be left out without renumbering the others.  SQL groups, sums and
+ * orders; this file only hands rows over.  Three functions are registered on
+ * the connection: dm_sum (a sum that saturates instead of failing with
+ * "integer overflow"), dm_isp (an org_name's ISP, from the caller) and
+ * dm_in_net (an address in a CIDR range).  Auth results come out of
+ * rollup_source as one text column each (entries separated by char(30),
+ * fields by char(31), see schema.sql) and are split here, so report/ sees
+ * the plain structs of core/model.h.
  */
 #include "query.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
 #include <sqlite3.h>
 
 #include "limits.h"
@@ -23,10 +30,23 @@
 #define RS '\036'
 #define US '\037'
 
+/* The numbered parameters every query may use (filter_sql). */
+enum { P_FROM = 1, P_TO, P_DOMAIN, P_REPORTER, P_NET, P_IP, P_SPLIT };
+
+/* Text cut to DM_QUERY_TEXT_MAX characters (query.h). */
+#define CLIP(c) "substr(" c ", 1, 255)"
+
+/* An auth column (domain US scope-or-selector US result, entries RS) holds a
+ * passing result: "US pass" ends an entry only as its result. */
+#define RAW_PASS(col)                                                          \
+	"instr(" col " || char(30), char(31) || 'pass' || char(30)) > 0"
+
 struct dm_query {
 	sqlite3 *db;
 	sqlite3_stmt *host; /* dm_query_host's, prepared on first use */
 	int version;        /* PRAGMA user_version */
+	const char *(*isp_name)(const char *org_name);
+	int in_txn;
 };
 
 static int
@@ -103,7 +123,7 @@ immutable_uri(const char *path)
 
 /* The read-only connection, with dm_sum() registered. */
 static int
-connect(struct dm_query *q, const char *name, int flags, const char *path,
+db_connect(struct dm_query *q, const char *name, int flags, const char *path,
     struct dm_error *err)
 {
 	int rc =
@@ -166,7 +186,7 @@ reopen_immutable(struct dm_query *q, const char *path, struct dm_error *err)
 	q->db = NULL;
 	if ((uri = immutable_uri(path)) == NULL)
 		return dm_error_set(err, DM_ENOMEM, "out of memory");
-	rc = connect(q, uri, SQLITE_OPEN_URI, path, err);
+	rc = db_connect(q, uri, SQLITE_OPEN_URI, path, err);
 	dm_free(uri);
 	return rc;
 }
@@ -178,7 +198,7 @@ open_readonly(
 {
 	int rc;
 
-	if ((rc = connect(q, path, 0, path, err)) != DM_OK)
+	if ((rc = db_connect(q, path, 0, path, err)) != DM_OK)
 		return rc;
 	rc = pragma_int(q, "PRAGMA application_id", app);
 	if ((rc & 0xff) == SQLITE_READONLY || (rc & 0xff) == SQLITE_CANTOPEN) {
@@ -194,6 +214,77 @@ open_readonly(
 		    sqlite3_errmsg(q->db));
 	return DM_OK;
 }
+
+/* ---- SQL functions
+ * ------------------------------------------------------------------------ */
+
+/* Bytes of s within DM_QUERY_TEXT_MAX characters. */
+static size_t
+clip_len(const char *s)
+{
+	size_t n = 0, chars = 0;
+
+	while (s[n] != '\0' && chars < DM_QUERY_TEXT_MAX) {
+		n++;
+		while (((unsigned char)s[n] & 0xc0) == 0x80)
+			n++;
+		chars++;
+	}
+	return n;
+}
+
+static void
+isp_func(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	struct dm_query *q = sqlite3_user_data(ctx);
+	const char *org = (const char *)sqlite3_value_text(argv[0]);
+
+	(void)argc;
+	if (org == NULL)
+		org = "";
+	org = q->isp_name != NULL ? q->isp_name(org) : org;
+	sqlite3_result_text(ctx, org, (int)clip_len(org), SQLITE_TRANSIENT);
+}
+
+/* The range as a blob bound to ?P_NET: family (4 or 6), bits, 16 bytes. */
+#define NET_BLOB 18
+
+static void
+net_func(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	const unsigned char *b = sqlite3_value_blob(argv[1]);
+	const char *ip = (const char *)sqlite3_value_text(argv[0]);
+	struct dm_ip_net net;
+
+	(void)argc;
+	if (b == NULL || sqlite3_value_bytes(argv[1]) != NET_BLOB ||
+	    ip == NULL) {
+		sqlite3_result_int(ctx, 0);
+		return;
+	}
+	net.family = b[0] == 6 ? AF_INET6 : AF_INET;
+	net.bits = b[1];
+	memcpy(net.addr, b + 2, sizeof(net.addr));
+	sqlite3_result_int(ctx, dm_ip_net_contains(&net, ip));
+}
+
+static int
+register_functions(struct dm_query *q)
+{
+	int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC;
+
+	/* dm_sum() is registered by db_connect(). */
+	if (sqlite3_create_function(q->db, "dm_isp", 1, flags, q, isp_func,
+	        NULL, NULL) != SQLITE_OK ||
+	    sqlite3_create_function(q->db, "dm_in_net", 2, flags, NULL,
+	        net_func, NULL, NULL) != SQLITE_OK)
+		return DM_EDB;
+	return DM_OK;
+}
+
+/* ---- The handle
+ * ---------------------------------------------------------------------------
+ */
 
 int
 dm_query_open(struct dm_query **out, const char *path, struct dm_error *err)
@@ -225,6 +316,10 @@ dm_query_open(struct dm_query **out, const char *path, struct dm_error *err)
 		    path, sqlite3_errmsg(q->db));
 		goto fail;
 	}
+	if (register_functions(q) != DM_OK) {
+		db_error(q, err, "registering SQL functions");
+		goto fail;
+	}
 	*out = q;
 	return DM_OK;
 fail:
@@ -232,11 +327,49 @@ fail:
 	return err != NULL ? err->code : DM_EDB;
 }
 
+int
+dm_query_set_isp_names(struct dm_query *q,
+    const char *(*isp_name)(const char *org_name), struct dm_error *err)
+{
+	(void)err;
+	q->isp_name = isp_name;
+	return DM_OK;
+}
+
+int
+dm_query_begin(struct dm_query *q, struct dm_error *err)
+{
+	/* BEGIN is deferred: the snapshot is taken by the first read, which
+	 * this SELECT makes now rather than at the first section. */
+	if (q->in_txn)
+		return DM_OK;
+	if (sqlite3_exec(q->db,
+	        "BEGIN; SELECT count(*) FROM rollup_report "
+	        "WHERE report < 0",
+	        NULL, NULL, NULL) != SQLITE_OK) {
+		db_error(q, err, "starting a read transaction");
+		sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+		return DM_EDB;
+	}
+	q->in_txn = 1;
+	return DM_OK;
+}
+
+void
+dm_query_end(struct dm_query *q)
+{
+	if (q == NULL || !q->in_txn)
+		return;
+	sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL);
+	q->in_txn = 0;
+}
+
 void
 dm_query_close(struct dm_query *q)
 {
 	if (q == NULL)
 		return;
+	dm_query_end(q);
 	sqlite3_finalize(q->host);
 	sqlite3_close(q->db);
 	dm_free(q);
@@ -246,104 +379,141 @@ dm_query_close(struct dm_query *q)
  * ------------------------------------------------------ */
 
 static int
-add_filter(
-    struct dm_buf *sql, const struct dm_query_filter *f, const char *day_col)
+single_ip(const struct dm_query_filter *f)
 {
-	size_t i;
-	int rc =
-	    dm_buf_addf(sql, " WHERE %s >= ? AND %s < ?", day_col, day_col);
+	return f->net != NULL && dm_ip_net_single(f->net);
+}
+
+/*
+ * " WHERE ..." for the filter; t is the table's alias with its dot ("s.") or
+ * "".  net says whether the table has a source_ip; a single address is the
+ * FROM clause's business (source_from).
+ */
+static int
+filter_sql(
+    struct dm_buf *sql, const struct dm_query_filter *f, const char *t, int net)
+{
+	int rc = dm_buf_addf(sql, " WHERE %sday >= ?1 AND %sday < ?2", t, t);
 
 	if (rc == DM_OK && f->domain != NULL)
-		rc = dm_buf_adds(sql, " AND (domain = ? OR header_from = ?)");
-	if (rc == DM_OK && f->use_org_names) {
-		rc = dm_buf_adds(sql,
-		    f->n_org_names == 0 ? " AND 0" : " AND org_name IN (?");
-		for (i = 1; rc == DM_OK && i < f->n_org_names; i++)
-			rc = dm_buf_adds(sql, ", ?");
-		if (rc == DM_OK && f->n_org_names > 0)
-			rc = dm_buf_adds(sql, ")");
-	}
+		rc = dm_buf_addf(
+		    sql, " AND (%sdomain = ?3 OR %sheader_from = ?3)", t, t);
+	if (rc == DM_OK && f->reporter != NULL)
+		rc = dm_buf_addf(sql,
+		    " AND (dm_isp(%sorg_name) = ?4 COLLATE NOCASE OR "
+		    "%sorg_name = ?4 COLLATE NOCASE)",
+		    t, t);
+	if (rc == DM_OK && net && f->net != NULL && !single_ip(f))
+		rc = dm_buf_addf(sql, " AND dm_in_net(%ssource_ip, ?5)", t);
 	return rc;
 }
 
 static void
-bind_filter(sqlite3_stmt *st, const struct dm_query_filter *f, int *n)
+bind_filter(sqlite3_stmt *st, const struct dm_query_filter *f)
 {
-	size_t i;
+	unsigned char blob[NET_BLOB];
+	char ip[DM_IP_TEXT_MAX];
 
-	sqlite3_bind_int64(st, ++*n, f->from);
-	sqlite3_bind_int64(st, ++*n, f->to);
-	if (f->domain != NULL) {
-		sqlite3_bind_text(st, ++*n, f->domain, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, ++*n, f->domain, -1, SQLITE_TRANSIENT);
-	}
-	for (i = 0; f->use_org_names && i < f->n_org_names; i++)
+	sqlite3_bind_int64(st, P_FROM, f->from);
+	sqlite3_bind_int64(st, P_TO, f->to);
+	if (f->domain != NULL)
 		sqlite3_bind_text(
-		    st, ++*n, f->org_names[i], -1, SQLITE_TRANSIENT);
+		    st, P_DOMAIN, f->domain, -1, SQLITE_TRANSIENT);
+	if (f->reporter != NULL)
+		sqlite3_bind_text(
+		    st, P_REPORTER, f->reporter, -1, SQLITE_TRANSIENT);
+	if (f->net == NULL)
+		return;
+	if (single_ip(f)) {
+		sqlite3_bind_text(st, P_IP,
+		    dm_ip_net_addr(f->net, ip, sizeof(ip)), -1,
+		    SQLITE_TRANSIENT);
+		return;
+	}
+	blob[0] = f->net->family == AF_INET6 ? 6 : 4;
+	blob[1] = (unsigned char)f->net->bits;
+	memcpy(blob + 2, f->net->addr, sizeof(f->net->addr));
+	sqlite3_bind_blob(st, P_NET, blob, sizeof(blob), SQLITE_TRANSIENT);
 }
 
 /*
- * rollup_source as a FROM clause: with the filter's source IP, only that IP's
- * rows, found through record(source_ip) (rollup_source's id is record.id *
- * DM_ROLLUP_SLOTS plus the day, schema.sql); its parameter comes first
- * (bind_source_ip).
+ * rollup_source as a FROM clause, aliased s: with a single address, only that
+ * address's rows, found through record(source_ip) (rollup_source's id is
+ * record.id * DM_ROLLUP_SLOTS plus the day, schema.sql).
  */
 static const char *
 source_from(const struct dm_query_filter *f)
 {
-	return f->source_ip == NULL
+	return !single_ip(f)
 	           ? " FROM rollup_source s"
 	           : " FROM (SELECT s.* FROM record r JOIN rollup_source s ON "
-	             "s.id BETWEEN r.id * " DM_SQL_INT(
-	                 DM_ROLLUP_SLOTS) " AND "
-	                                  "(r.id + 1) * " DM_SQL_INT(
-	                                      DM_ROLLUP_SLOTS) " - 1 WHERE "
-	                                                       "r.source_ip = "
-	                                                       "?) s";
+	             "s.id BETWEEN r.id * " DM_SQL_INT(DM_ROLLUP_SLOTS) " AND "
+	             "(r.id + 1) * " DM_SQL_INT(DM_ROLLUP_SLOTS) " - 1 WHERE "
+	             "r.source_ip = ?6) s";
 }
 
-static void
-bind_source_ip(sqlite3_stmt *st, const struct dm_query_filter *f, int *n)
-{
-	if (f->source_ip != NULL)
-		sqlite3_bind_text(st, ++*n, f->source_ip, -1, SQLITE_TRANSIENT);
-}
-
-/*
- * Prepares head (+ rollup_source as FROM when source) + filter + tail with the
- * filter bound; *n is the last parameter used.
- */
+/* Prepares the text of sql (freed here) and binds the filter. */
 static int
-prepare(struct dm_query *q, const struct dm_query_filter *f,
-    const char *day_col, const char *head, int source, const char *tail,
-    sqlite3_stmt **st, int *n, struct dm_error *err)
+prepare(struct dm_query *q, struct dm_buf *sql, int rc,
+    const struct dm_query_filter *f, sqlite3_stmt **st, struct dm_error *err)
+{
+	if (rc != DM_OK) {
+		dm_buf_free(sql);
+		return dm_error_set(
+		    err, rc, "building a query: %s", dm_strerror(rc));
+	}
+	rc = sqlite3_prepare_v2(q->db, sql->data, -1, st, NULL);
+	dm_buf_free(sql);
+	if (rc != SQLITE_OK)
+		return db_error(q, err, "preparing a report query");
+	if (f != NULL)
+		bind_filter(*st, f);
+	return DM_OK;
+}
+
+/* head + filter + tail over rollup_daily (no address). */
+static int
+prepare_daily(struct dm_query *q, const struct dm_query_filter *f,
+    const char *head, const char *tail, sqlite3_stmt **st, struct dm_error *err)
 {
 	struct dm_buf sql;
 	int rc;
 
 	dm_buf_init(&sql, 1 << 20);
 	rc = dm_buf_adds(&sql, head);
-	if (rc == DM_OK && source)
-		rc = dm_buf_adds(&sql, source_from(f));
-	if (rc == DM_OK && f != NULL)
-		rc = add_filter(&sql, f, day_col);
+	if (rc == DM_OK)
+		rc = filter_sql(&sql, f, "", 0);
 	if (rc == DM_OK)
 		rc = dm_buf_adds(&sql, tail);
-	if (rc != DM_OK) {
-		dm_buf_free(&sql);
-		return dm_error_set(
-		    err, rc, "building a query: %s", dm_strerror(rc));
-	}
-	rc = sqlite3_prepare_v2(q->db, sql.data, -1, st, NULL);
-	dm_buf_free(&sql);
-	if (rc != SQLITE_OK)
-		return db_error(q, err, "preparing a report query");
-	*n = 0;
-	if (source)
-		bind_source_ip(*st, f, n);
-	if (f != NULL)
-		bind_filter(*st, f, n);
-	return DM_OK;
+	return prepare(q, &sql, rc, f, st, err);
+}
+
+/* head + rollup_source as s [+ join] + filter [+ failing] + tail. */
+static int
+prepare_source(struct dm_query *q, const struct dm_query_filter *f,
+    const char *head, const char *join, int failing, const char *tail,
+    sqlite3_stmt **st, struct dm_error *err)
+{
+	struct dm_buf sql;
+	int rc;
+
+	dm_buf_init(&sql, 1 << 20);
+	rc = dm_buf_adds(&sql, head);
+	if (rc == DM_OK)
+		rc = dm_buf_adds(&sql, source_from(f));
+	if (rc == DM_OK)
+		rc = dm_buf_adds(&sql, join);
+	if (rc == DM_OK)
+		rc = filter_sql(&sql, f, "s.", 1);
+	/* Spelt as schema.sql's partial index rollup_source_failing, so
+	   that SQLite uses it. */
+	if (rc == DM_OK && failing)
+		rc = dm_buf_adds(&sql,
+		    " AND ((s.dkim <> 'pass' AND s.spf <> 'pass') OR "
+		    "s.disposition IN ('quarantine', 'reject'))");
+	if (rc == DM_OK)
+		rc = dm_buf_adds(&sql, tail);
+	return prepare(q, &sql, rc, f, st, err);
 }
 
 static const char *
@@ -379,89 +549,313 @@ run(struct dm_query *q, sqlite3_stmt *st,
 	return DM_OK;
 }
 
+/* A callback and its context: what each row function is handed. */
+struct cb_ctx {
+	union {
+		dm_query_name_cb name;
+		dm_query_day_cb day;
+		dm_query_isp_cb isp;
+		dm_query_domain_cb domain;
+		dm_query_pair_cb pair;
+		dm_query_new_source_cb new_source;
+		dm_query_report_ref_cb ref;
+	} cb;
+	void *ctx;
+};
+
 /* ---- Reporters
  * ----------------------------------------------------------------------------
  */
 
-struct name_ctx {
-	dm_query_name_cb cb;
-	void *ctx;
-};
-
 static int
 name_row(sqlite3_stmt *st, void *vctx, struct dm_error *err)
 {
-	struct name_ctx *c = vctx;
+	struct cb_ctx *c = vctx;
 
-	return c->cb(c->ctx, col_text(st, 0), err);
+	return c->cb.name(c->ctx, col_text(st, 0), err);
 }
 
 int
 dm_query_org_names(
     struct dm_query *q, dm_query_name_cb cb, void *ctx, struct dm_error *err)
 {
-	struct name_ctx c = {cb, ctx};
+	struct cb_ctx c = {.ctx = ctx};
+	struct dm_buf sql;
 	sqlite3_stmt *st;
-	int n, rc;
+	int rc;
 
-	rc = prepare(q, NULL, NULL,
-	    "SELECT DISTINCT org_name FROM rollup_report ORDER BY 1", 0, "",
-	    &st, &n, err);
-	if (rc != DM_OK)
+	c.cb.name = cb;
+	dm_buf_init(&sql, 1 << 10);
+	rc = dm_buf_adds(
+	    &sql, "SELECT DISTINCT org_name FROM rollup_report ORDER BY 1");
+	if ((rc = prepare(q, &sql, rc, NULL, &st, err)) != DM_OK)
 		return rc;
 	return run(q, st, name_row, &c, err);
 }
 
-/* ---- Days
- * ---------------------------------------------------------------------------------
- */
-
-struct day_ctx {
-	dm_query_day_cb cb;
-	void *ctx;
-};
+/* ---- Days, ISPs, domains (rollup_daily)
+ * --------------------------------------------------- */
 
 static int
 day_row(sqlite3_stmt *st, void *vctx, struct dm_error *err)
 {
-	struct day_ctx *c = vctx;
+	struct cb_ctx *c = vctx;
 	struct dm_query_day d;
 
 	d.day = sqlite3_column_int64(st, 0);
-	d.org_name = col_text(st, 1);
-	d.domain = col_text(st, 2);
-	d.header_from = col_text(st, 3);
-	d.p = col_text(st, 4);
-	d.sp = col_text(st, 5);
-	d.pct = sqlite3_column_type(st, 6) == SQLITE_NULL
-	            ? -1
-	            : sqlite3_column_int64(st, 6);
-	d.messages = sqlite3_column_int64(st, 7);
-	d.dmarc_pass = sqlite3_column_int64(st, 8);
-	d.dkim_aligned = sqlite3_column_int64(st, 9);
-	d.spf_aligned = sqlite3_column_int64(st, 10);
-	d.quarantined = sqlite3_column_int64(st, 11);
-	d.rejected = sqlite3_column_int64(st, 12);
-	return c->cb(c->ctx, &d, err);
+	d.messages = sqlite3_column_int64(st, 1);
+	d.dmarc_pass = sqlite3_column_int64(st, 2);
+	d.quarantined = sqlite3_column_int64(st, 3);
+	d.rejected = sqlite3_column_int64(st, 4);
+	return c->cb.day(c->ctx, &d, err);
 }
 
 int
-dm_query_daily(struct dm_query *q, const struct dm_query_filter *f,
+dm_query_days(struct dm_query *q, const struct dm_query_filter *f,
     dm_query_day_cb cb, void *ctx, struct dm_error *err)
 {
-	struct day_ctx c = {cb, ctx};
+	struct cb_ctx c = {.ctx = ctx};
 	sqlite3_stmt *st;
-	int n, rc;
+	int rc;
 
-	rc = prepare(q, f, "day",
-	    "SELECT day, org_name, domain, header_from, p, sp, pct, messages, "
-	    "dmarc_pass, "
-	    "dkim_aligned, spf_aligned, quarantined, rejected FROM "
-	    "rollup_daily",
-	    0, " ORDER BY day, org_name, domain, header_from", &st, &n, err);
+	c.cb.day = cb;
+	rc = prepare_daily(q, f,
+	    "SELECT day, dm_sum(messages), dm_sum(dmarc_pass), "
+	    "dm_sum(quarantined), dm_sum(rejected) FROM rollup_daily",
+	    " GROUP BY day ORDER BY day", &st, err);
+	return rc == DM_OK ? run(q, st, day_row, &c, err) : rc;
+}
+
+static int
+isp_row(sqlite3_stmt *st, void *vctx, struct dm_error *err)
+{
+	struct cb_ctx *c = vctx;
+	struct dm_query_isp i;
+
+	i.isp = col_text(st, 0);
+	i.messages = sqlite3_column_int64(st, 1);
+	i.dmarc_pass = sqlite3_column_int64(st, 2);
+	i.quarantined = sqlite3_column_int64(st, 3);
+	i.rejected = sqlite3_column_int64(st, 4);
+	i.prev_messages = sqlite3_column_int64(st, 5);
+	i.last_day = sqlite3_column_int64(st, 6);
+	return c->cb.isp(c->ctx, &i, err);
+}
+
+int
+dm_query_isps(struct dm_query *q, const struct dm_query_filter *f,
+    int64_t split, dm_query_isp_cb cb, void *ctx, struct dm_error *err)
+{
+	struct cb_ctx c = {.ctx = ctx};
+	sqlite3_stmt *st;
+	int rc;
+
+	c.cb.isp = cb;
+	rc = prepare_daily(q, f,
+	    "SELECT dm_isp(org_name) AS isp, "
+	    "dm_sum(CASE WHEN day >= ?7 THEN messages END) AS m, "
+	    "dm_sum(CASE WHEN day >= ?7 THEN dmarc_pass END), "
+	    "dm_sum(CASE WHEN day >= ?7 THEN quarantined END), "
+	    "dm_sum(CASE WHEN day >= ?7 THEN rejected END), "
+	    "dm_sum(CASE WHEN day < ?7 THEN messages END) AS pm, "
+	    "ifnull(max(CASE WHEN messages > 0 THEN day END), 0) "
+	    "FROM rollup_daily",
+	    " GROUP BY 1 HAVING m > 0 OR pm > 0 ORDER BY m DESC, pm DESC, 1",
+	    &st, err);
 	if (rc != DM_OK)
 		return rc;
-	return run(q, st, day_row, &c, err);
+	sqlite3_bind_int64(st, P_SPLIT, split);
+	return run(q, st, isp_row, &c, err);
+}
+
+static int
+domain_row(sqlite3_stmt *st, void *vctx, struct dm_error *err)
+{
+	struct cb_ctx *c = vctx;
+	struct dm_query_domain d;
+
+	d.header_from = col_text(st, 0);
+	d.domain = col_text(st, 1);
+	d.last_day = sqlite3_column_int64(st, 2);
+	d.p = col_text(st, 3);
+	d.sp = col_text(st, 4);
+	d.pct = sqlite3_column_type(st, 5) == SQLITE_NULL
+	            ? -1
+	            : sqlite3_column_int64(st, 5);
+	d.messages = sqlite3_column_int64(st, 6);
+	d.dmarc_pass = sqlite3_column_int64(st, 7);
+	d.quarantined = sqlite3_column_int64(st, 8);
+	d.rejected = sqlite3_column_int64(st, 9);
+	return c->cb.domain(c->ctx, &d, err);
+}
+
+int
+dm_query_domains(struct dm_query *q, const struct dm_query_filter *f,
+    dm_query_domain_cb cb, void *ctx, struct dm_error *err)
+{
+	struct cb_ctx c = {.ctx = ctx};
+	sqlite3_stmt *st;
+	int rc;
+
+	c.cb.domain = cb;
+	/* p, sp and pct are bare columns: SQLite takes them from the row of
+	 * max(day), the policy published last. */
+	rc = prepare_daily(q, f,
+	    "SELECT " CLIP(
+	        "CASE WHEN header_from <> '' THEN header_from ELSE "
+	        "domain END") " AS hf, " CLIP("domain") ", max(day), " CLIP("p") ", " CLIP("sp") ", pct, dm_sum(messages) AS m, "
+	                                                                                         "dm_sum(dmarc_pass), dm_sum(quarantined) AS q, dm_sum(rejected) AS "
+	                                                                                         "r FROM rollup_daily",
+	    " GROUP BY 1, 2 ORDER BY q + r DESC, m DESC, 1, 2", &st, err);
+	return rc == DM_OK ? run(q, st, domain_row, &c, err) : rc;
+}
+
+/* ---- Pairs
+ * --------------------------------------------------------------------------------
+ */
+
+static int
+pair_row(sqlite3_stmt *st, void *vctx, struct dm_error *err)
+{
+	struct cb_ctx *c = vctx;
+	struct dm_query_pair p;
+
+	p.source_ip = col_text(st, 0);
+	p.header_from = col_text(st, 1);
+	p.isp = col_text(st, 2);
+	p.messages = sqlite3_column_int64(st, 3);
+	p.dmarc_pass = sqlite3_column_int64(st, 4);
+	p.quarantined = sqlite3_column_int64(st, 5);
+	p.rejected = sqlite3_column_int64(st, 6);
+	p.spf_raw_pass = sqlite3_column_int64(st, 7);
+	p.spf_aligned_pass = sqlite3_column_int64(st, 8);
+	p.dkim_raw_pass = sqlite3_column_int64(st, 9);
+	p.dkim_aligned_pass = sqlite3_column_int64(st, 10);
+	p.first_day = sqlite3_column_int64(st, 11);
+	p.last_day = sqlite3_column_int64(st, 12);
+	p.reports = sqlite3_column_int64(st, 13);
+	p.blocked_pass = sqlite3_column_int64(st, 14);
+	return c->cb.pair(c->ctx, &p, err);
+}
+
+/* The sums of dm_query_pairs, after its grouping columns. */
+/* clang-format off */
+#define PAIR_SUMS                                                              \
+	"dm_sum(s.messages) AS m, "                                            \
+	"dm_sum(CASE WHEN s.dkim = 'pass' OR s.spf = 'pass' THEN s.messages "  \
+	"END), "                                                               \
+	"dm_sum(CASE WHEN s.disposition = 'quarantine' THEN s.messages END) "  \
+	"AS qn, "                                                              \
+	"dm_sum(CASE WHEN s.disposition = 'reject' THEN s.messages END) AS "   \
+	"rj, "                                                                 \
+	"dm_sum(CASE WHEN " RAW_PASS("s.spf_auth") " THEN s.messages END), "    \
+	"dm_sum(CASE WHEN s.spf = 'pass' THEN s.messages END), "               \
+	"dm_sum(CASE WHEN " RAW_PASS("s.dkim_auth") " THEN s.messages END), "   \
+	"dm_sum(CASE WHEN s.dkim = 'pass' THEN s.messages END), "              \
+	"min(s.day), max(s.day), count(DISTINCT r.report), "                   \
+	"dm_sum(CASE WHEN (s.dkim = 'pass' OR s.spf = 'pass') AND "            \
+	"s.disposition IN ('quarantine', 'reject') THEN s.messages END)"
+/* clang-format on */
+
+int
+dm_query_pairs(struct dm_query *q, const struct dm_query_filter *f,
+    int failing_only, dm_query_pair_cb cb, void *ctx, struct dm_error *err)
+{
+	struct cb_ctx c = {.ctx = ctx};
+	sqlite3_stmt *st;
+	int rc;
+
+	c.cb.pair = cb;
+	rc = prepare_source(q, f,
+	    "SELECT s.source_ip, " CLIP(
+	        "s.header_from") ", dm_isp(s.org_name), " PAIR_SUMS,
+	    " JOIN record r ON r.id = s.record", failing_only,
+	    failing_only ? " GROUP BY 1, 2, 3 HAVING m > 0 ORDER BY 1, 2, 3"
+	                 : " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+	    &st, err);
+	return rc == DM_OK ? run(q, st, pair_row, &c, err) : rc;
+}
+
+int
+dm_query_isp_sums(struct dm_query *q, const struct dm_query_filter *f,
+    dm_query_pair_cb cb, void *ctx, struct dm_error *err)
+{
+	struct cb_ctx c = {.ctx = ctx};
+	sqlite3_stmt *st;
+	int rc;
+
+	c.cb.pair = cb;
+	rc = prepare_source(q, f,
+	    "SELECT '', '', dm_isp(s.org_name), " PAIR_SUMS,
+	    " JOIN record r ON r.id = s.record", 0,
+	    " GROUP BY 3 ORDER BY qn + rj DESC, m DESC, 3", &st, err);
+	return rc == DM_OK ? run(q, st, pair_row, &c, err) : rc;
+}
+
+/* ---- Reports behind pairs
+ * ----------------------------------------------------------------- */
+
+static int
+ref_row(sqlite3_stmt *st, void *vctx, struct dm_error *err)
+{
+	struct cb_ctx *c = vctx;
+	struct dm_query_report_ref r;
+
+	r.source_ip = col_text(st, 0);
+	r.header_from = col_text(st, 1);
+	r.isp = col_text(st, 2);
+	r.org_name = col_text(st, 3);
+	r.email = col_text(st, 4);
+	r.report_id = col_text(st, 5);
+	r.begin = sqlite3_column_type(st, 6) == SQLITE_NULL
+	              ? -1
+	              : sqlite3_column_int64(st, 6);
+	return c->cb.ref(c->ctx, &r, err);
+}
+
+int
+dm_query_report_refs(struct dm_query *q, const struct dm_query_filter *f,
+    int per_pair, dm_query_report_ref_cb cb, void *ctx, struct dm_error *err)
+{
+	struct cb_ctx c = {.ctx = ctx};
+	sqlite3_stmt *st;
+	int rc;
+
+	c.cb.ref = cb;
+	rc = prepare_source(q, f,
+	    per_pair
+	        ? "SELECT DISTINCT s.source_ip, " CLIP(
+	              "s.header_from") ", "
+	                               "dm_isp(s.org_name), " CLIP(
+	                                   "p.org_"
+	                                   "name") ", " CLIP("p.email") ","
+	                                                                " " CLIP(
+	                                                                    "p."
+	                                                                    "re"
+	                                                                    "po"
+	                                                                    "rt"
+	                                                                    "_"
+	                                                                    "i"
+	                                                                    "d") ", "
+	                                                                         "p."
+	                                                                         "\"be"
+	                                                                         "gin"
+	                                                                         "\", "
+	                                                                         "p.id"
+	        : "SELECT DISTINCT '', '', dm_isp(s.org_name), " CLIP(
+	              "p."
+	              "org_"
+	              "nam"
+	              "e") ", " CLIP("p.email") ", " CLIP("p.report_id") ", "
+	                                                                 "p."
+	                                                                 "\"beg"
+	                                                                 "in\","
+	                                                                 " "
+	                                                                 "p.id",
+	    " JOIN record r ON r.id = s.record JOIN report p ON p.id = "
+	    "r.report",
+	    0, " ORDER BY 1, 2, 3, 7, 6, 8", &st, err);
+	return rc == DM_OK ? run(q, st, ref_row, &c, err) : rc;
 }
 
 /* ---- Sources
@@ -493,7 +887,7 @@ count_entries(const char *s)
 }
 
 /* Cuts the next field out of *p (ending at US, RS or NUL) and advances past its
- * separator. */
+ * separator; the field is cut to DM_QUERY_TEXT_MAX characters. */
 static char *
 next_field(char **p)
 {
@@ -503,6 +897,7 @@ next_field(char **p)
 
 	f[n] = '\0';
 	*p = end == '\0' ? f + n : f + n + 1;
+	f[clip_len(f)] = '\0';
 	return f;
 }
 
@@ -620,6 +1015,8 @@ source_row(sqlite3_stmt *st, void *vctx, struct dm_error *err)
 	s.dkim = col_text(st, 11);
 	s.spf = col_text(st, 12);
 	s.messages = sqlite3_column_int64(st, 16);
+	s.first_day = sqlite3_column_int64(st, 17);
+	s.last_day = sqlite3_column_int64(st, 18);
 	if ((rc = decode_auth(c, st, &s)) != DM_OK)
 		return dm_error_set(
 		    err, rc, "decoding auth results: %s", dm_strerror(rc));
@@ -632,33 +1029,29 @@ dm_query_sources(struct dm_query *q, const struct dm_query_filter *f,
 {
 	struct source_ctx c;
 	sqlite3_stmt *st;
-	int n, rc;
+	int rc;
 
 	memset(&c, 0, sizeof(c));
 	c.cb = cb;
 	c.ctx = ctx;
 	dm_buf_init(&c.text, (size_t)1 << 30);
-	rc = prepare(q, f, "day",
-	    "SELECT org_name, domain, p, adkim, aspf, testing, source_ip, "
-	    "header_from, "
-	    "envelope_from, envelope_to, disposition, dkim, spf, dkim_auth, "
-	    "spf_auth, reasons, "
-	    "dm_sum(messages) AS m",
-	    1,
-	    /* Spelt as in schema.sql's partial index rollup_source_failing,
-	       so SQLite uses it. */
-	    /* A failure of no message (count 0 or invalid) is no failing
-	       source. */
+	/* A failure of no message (count 0 or invalid) is no failing source. */
+	rc = prepare_source(q, f,
+	    "SELECT " CLIP("s.org_name") ", " CLIP("s.domain") ", " CLIP("s.p") ", " CLIP("s.adkim") ", " CLIP("s.aspf") ", " CLIP("s.testing") ", s.source_ip, " CLIP(
+	        "s.header_from") ", " CLIP("s.envelope_from") ", " CLIP("s."
+	                                                                "envelo"
+	                                                                "pe_to") ", " CLIP("s.disposition") ", " CLIP("s.dkim") ", " CLIP("s.spf") ", "
+	                                                                                                                                           "s.dkim_auth, s.spf_auth, s.reasons, dm_sum(s.messages) AS m, "
+	                                                                                                                                           "min(s.day), max(s.day)",
+	    "", failing_only,
 	    failing_only
-	        ? " AND ((dkim <> 'pass' AND spf <> 'pass') OR disposition IN "
-	          "('quarantine', 'reject')) GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, "
-	          "9, 10, 11, "
-	          "12, 13, 14, 15, 16 HAVING m > 0 ORDER BY m DESC, 7, 1, 14, "
+	        ? " GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, "
+	          "14, 15, 16 HAVING m > 0 ORDER BY m DESC, 7, 1, 14, "
 	          "15, 16, 9, 10, 11"
-	        : " GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, "
-	          "15, 16 ORDER BY "
-	          "m DESC, 7, 1, 14, 15, 16, 9, 10, 11",
-	    &st, &n, err);
+	        : " GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, "
+	          "14, 15, 16 ORDER BY m DESC, 7, 1, 14, 15, 16, 9, 10, "
+	          "11",
+	    &st, err);
 	if (rc == DM_OK)
 		rc = run(q, st, source_row, &c, err);
 	dm_buf_free(&c.text);
@@ -677,7 +1070,6 @@ dm_query_conflicts(struct dm_query *q, const struct dm_query_filter *f,
 {
 	struct dm_buf sql;
 	sqlite3_stmt *st;
-	size_t i;
 	int rc;
 
 	*n = 0;
@@ -693,13 +1085,10 @@ dm_query_conflicts(struct dm_query *q, const struct dm_query_filter *f,
 		rc = dm_buf_adds(&sql,
 		    " AND (rr.domain = ?3 OR EXISTS (SELECT 1 FROM record r "
 		    "WHERE r.report = rr.report AND r.header_from = ?3))");
-	/* Reporters from ?4 on (numbered: ?3 may be absent). */
-	if (rc == DM_OK && f->use_org_names)
-		rc = dm_buf_adds(&sql, " AND rr.org_name IN (NULL");
-	for (i = 0; rc == DM_OK && f->use_org_names && i < f->n_org_names; i++)
-		rc = dm_buf_addf(&sql, ", ?%zu", i + 4);
-	if (rc == DM_OK && f->use_org_names)
-		rc = dm_buf_adds(&sql, ")");
+	if (rc == DM_OK && f->reporter != NULL)
+		rc = dm_buf_adds(&sql,
+		    " AND (dm_isp(rr.org_name) = ?4 COLLATE NOCASE OR "
+		    "rr.org_name = ?4 COLLATE NOCASE)");
 	if (rc != DM_OK) {
 		dm_buf_free(&sql);
 		return dm_error_set(
@@ -713,9 +1102,8 @@ dm_query_conflicts(struct dm_query *q, const struct dm_query_filter *f,
 	sqlite3_bind_int64(st, 2, f->to);
 	if (f->domain != NULL)
 		sqlite3_bind_text(st, 3, f->domain, -1, SQLITE_TRANSIENT);
-	for (i = 0; f->use_org_names && i < f->n_org_names; i++)
-		sqlite3_bind_text(
-		    st, (int)i + 4, f->org_names[i], -1, SQLITE_TRANSIENT);
+	if (f->reporter != NULL)
+		sqlite3_bind_text(st, 4, f->reporter, -1, SQLITE_TRANSIENT);
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		*n = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
@@ -726,88 +1114,61 @@ dm_query_conflicts(struct dm_query *q, const struct dm_query_filter *f,
 /* ---- New sources
  * -------------------------------------------------------------------------- */
 
-struct new_ctx {
-	dm_query_new_source_cb cb;
-	void *ctx;
-};
-
 static int
 new_row(sqlite3_stmt *st, void *vctx, struct dm_error *err)
 {
-	struct new_ctx *c = vctx;
+	struct cb_ctx *c = vctx;
 	struct dm_query_new_source s;
 
 	s.source_ip = col_text(st, 0);
 	s.first_day = sqlite3_column_int64(st, 1);
 	s.messages = sqlite3_column_int64(st, 2);
 	s.dmarc_pass = sqlite3_column_int64(st, 3);
-	return c->cb(c->ctx, &s, err);
+	return c->cb.new_source(c->ctx, &s, err);
 }
 
 int
 dm_query_new_sources(struct dm_query *q, const struct dm_query_filter *f,
     dm_query_new_source_cb cb, void *ctx, struct dm_error *err)
 {
-	struct new_ctx c = {cb, ctx};
-	struct dm_buf sql;
+	struct cb_ctx c = {.ctx = ctx};
+	struct dm_buf tail;
 	sqlite3_stmt *st;
-	size_t i;
-	int n = 0, rc;
+	int rc;
 
+	c.cb.new_source = cb;
 	/*
 	 * An IP is new when no report matching the filter that starts before
 	 * the period has it: record(source_ip) finds its records, oldest
 	 * first, so an old IP is settled at its first record.  Its first day
 	 * and messages are the period's.
 	 */
-	dm_buf_init(&sql, 1 << 20);
-	rc = dm_buf_adds(&sql,
-	    "SELECT source_ip, min(day), dm_sum(messages) AS m, dm_sum(CASE "
-	    "WHEN "
-	    "dkim = 'pass' OR spf = 'pass' THEN messages ELSE 0 END)");
-	if (rc == DM_OK)
-		rc = dm_buf_adds(&sql, source_from(f));
-	if (rc == DM_OK)
-		rc = add_filter(&sql, f, "day");
-	if (rc == DM_OK)
-		rc = dm_buf_adds(&sql,
-		    " GROUP BY source_ip HAVING NOT EXISTS (SELECT 1 FROM "
-		    "record r JOIN rollup_report rr ON rr.report = r.report "
-		    "WHERE r.source_ip IS nullif(s.source_ip, '') AND rr.day0 "
-		    "< ?");
+	dm_buf_init(&tail, 1 << 12);
+	rc = dm_buf_adds(&tail,
+	    " GROUP BY s.source_ip HAVING NOT EXISTS (SELECT 1 FROM record r "
+	    "JOIN rollup_report rr ON rr.report = r.report WHERE r.source_ip "
+	    "IS nullif(s.source_ip, '') AND rr.day0 < ?1");
 	if (rc == DM_OK && f->domain != NULL)
 		rc = dm_buf_adds(
-		    &sql, " AND (rr.domain = ? OR r.header_from = ?)");
-	if (rc == DM_OK && f->use_org_names) {
-		rc = dm_buf_adds(&sql,
-		    f->n_org_names == 0 ? " AND 0" : " AND rr.org_name IN (?");
-		for (i = 1; rc == DM_OK && i < f->n_org_names; i++)
-			rc = dm_buf_adds(&sql, ", ?");
-		if (rc == DM_OK && f->n_org_names > 0)
-			rc = dm_buf_adds(&sql, ")");
-	}
+		    &tail, " AND (rr.domain = ?3 OR r.header_from = ?3)");
+	if (rc == DM_OK && f->reporter != NULL)
+		rc = dm_buf_adds(&tail,
+		    " AND (dm_isp(rr.org_name) = ?4 COLLATE NOCASE OR "
+		    "rr.org_name = ?4 COLLATE NOCASE)");
 	if (rc == DM_OK)
-		rc = dm_buf_adds(&sql, ") ORDER BY m DESC, source_ip");
+		rc = dm_buf_adds(&tail, ") ORDER BY m DESC, s.source_ip");
 	if (rc != DM_OK) {
-		dm_buf_free(&sql);
+		dm_buf_free(&tail);
 		return dm_error_set(
 		    err, rc, "building a query: %s", dm_strerror(rc));
 	}
-	rc = sqlite3_prepare_v2(q->db, sql.data, -1, &st, NULL);
-	dm_buf_free(&sql);
-	if (rc != SQLITE_OK)
-		return db_error(q, err, "preparing a report query");
-	bind_source_ip(st, f, &n);
-	bind_filter(st, f, &n);
-	sqlite3_bind_int64(st, ++n, f->from);
-	if (f->domain != NULL) {
-		sqlite3_bind_text(st, ++n, f->domain, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, ++n, f->domain, -1, SQLITE_TRANSIENT);
-	}
-	for (i = 0; f->use_org_names && i < f->n_org_names; i++)
-		sqlite3_bind_text(
-		    st, ++n, f->org_names[i], -1, SQLITE_TRANSIENT);
-	return run(q, st, new_row, &c, err);
+	rc = prepare_source(q, f,
+	    "SELECT s.source_ip, min(s.day), dm_sum(s.messages) AS m, "
+	    "dm_sum(CASE WHEN s.dkim = 'pass' OR s.spf = 'pass' THEN "
+	    "s.messages END)",
+	    "", 0, tail.data, &st, err);
+	dm_buf_free(&tail);
+	return rc == DM_OK ? run(q, st, new_row, &c, err) : rc;
 }
 
 /* ---- Hosts

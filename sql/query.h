@@ -4,18 +4,29 @@
  * They read the rollup tables (sql/schema.sql), which the
  * store folds each report into as it writes it, and record(source_ip) for an
  * address, so each query costs the size of the period asked for, not of the
- * database.  The handle opens the database read-only:
- * reporting never changes it and may run while an ingest writes.  Rows are
- * handed to a callback, one at a time, borrowed until it returns (the cursor
- * style of the record sink); the callback returns DM_OK to go on or an error to
- * stop, which the query then returns.
+ * database.  SQL does the grouping and the sums: a caller streams the rows and
+ * keeps what it shows, so its memory does not grow with the number of sources,
+ * domains or reporters in the database.  Every sum saturates at INT64_MAX
+ * instead of failing ("integer overflow") or wrapping.
+ *
+ * Text a report gave is cut to DM_QUERY_TEXT_MAX characters (the longest
+ * domain name is 253), so that a hostile report cannot make a listing large.
+ *
+ * The handle opens the database read-only: reporting never changes it and may
+ * run while an ingest writes.  Between dm_query_begin() and dm_query_end() all
+ * queries read one snapshot, so the sections of a report agree with each
+ * other.  Rows are handed to a callback, one at a time, borrowed until it
+ * returns (the cursor style of the record sink); the callback returns DM_OK to
+ * go on or an error to stop, which the query then returns.
  *
  * Typical use:
- *   1. dm_query_open()
- *   2. dm_query_daily(), dm_query_sources(), dm_query_new_sources(),
- * dm_query_org_names() with a struct dm_query_filter; dm_query_host() for
- * what DNS says of a source IP
- *   3. dm_query_close()
+ *   1. dm_query_open(), dm_query_set_isp_names()
+ *   2. dm_query_begin()
+ *   3. dm_query_days(), dm_query_isps(), dm_query_domains(), dm_query_pairs(),
+ *      dm_query_sources(), dm_query_new_sources(), dm_query_report_refs()
+ *      with a struct dm_query_filter
+ *   4. dm_query_host() for what DNS says of a source IP
+ *   5. dm_query_end(), dm_query_close()
  */
 #ifndef DM_QUERY_H
 #define DM_QUERY_H
@@ -24,31 +35,58 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "ip.h"
 #include "model.h"
 
 struct dm_query;
 
+/* Characters of any text a query hands out (a domain is at most 253). */
+#define DM_QUERY_TEXT_MAX 255
+
 /* Which rows.  Strings are borrowed for the call. */
 struct dm_query_filter {
-	int64_t from, to; /* UTC day starts: days d with from <= d < to */
-	const char
-	    *domain; /* policy domain or header_from equal to this; NULL: all */
-	const char *const
-	    *org_names;     /* reporters (org_name as stored) to keep ... */
-	size_t n_org_names; /* ... when use_org_names is 1 (0 names then match
-	                       nothing) */
-	int use_org_names;
-	const char *source_ip; /* exact source IP; NULL: all */
+	int64_t from, to;     /* UTC day starts: days d with from <= d < to */
+	const char *domain;   /* policy domain or header_from equal to this;
+	                         NULL: all */
+	const char *reporter; /* an ISP name (dm_query_set_isp_names) or an
+	                         org_name, ASCII case-insensitive; NULL: all */
+	const struct dm_ip_net *net; /* source addresses; NULL: all.  Not used
+	                                by the per-day queries (days, isps,
+	                                domains), which know no address. */
 };
 
-/* One day of one reporter, policy domain and header_from (rollup_daily). */
+/* The messages of a period per day (rollup_daily). */
 struct dm_query_day {
 	int64_t day;
-	const char *org_name, *domain, *header_from;
+	int64_t messages, dmarc_pass, quarantined, rejected;
+};
+
+/* One ISP (org_names mapped by the ISP name function). */
+struct dm_query_isp {
+	const char *isp;
+	int64_t messages, dmarc_pass, quarantined, rejected; /* from split */
+	int64_t prev_messages;                               /* before split */
+	int64_t last_day; /* last day with messages; 0 when none */
+};
+
+/* One From domain and policy domain (header_from is the policy domain when
+ * the report gave none). */
+struct dm_query_domain {
+	const char *header_from, *domain;
 	const char *p, *sp; /* as last published, "" when not given */
 	int64_t pct;        /* -1 when not given */
-	int64_t messages, dmarc_pass, dkim_aligned, spf_aligned, quarantined,
-	    rejected;
+	int64_t last_day;   /* the day p, sp and pct were last seen */
+	int64_t messages, dmarc_pass, quarantined, rejected;
+};
+
+/* One (source IP, From domain) pair at one ISP. */
+struct dm_query_pair {
+	const char *source_ip, *header_from, *isp;
+	int64_t messages, dmarc_pass, quarantined, rejected;
+	int64_t blocked_pass; /* quarantined or rejected, yet passed DMARC */
+	int64_t spf_raw_pass, spf_aligned_pass, dkim_raw_pass,
+	    dkim_aligned_pass; /* raw: an auth_results entry passed */
+	int64_t first_day, last_day, reports;
 };
 
 /*
@@ -69,6 +107,7 @@ struct dm_query_source {
 	const struct dm_reason *reasons;
 	size_t n_reasons;
 	int64_t messages;
+	int64_t first_day, last_day;
 };
 
 /* A source IP first seen in the period (by anyone matching the filter). */
@@ -78,14 +117,29 @@ struct dm_query_new_source {
 	int64_t messages, dmarc_pass; /* in the period */
 };
 
+/* A report that mentions a pair in the period. */
+struct dm_query_report_ref {
+	const char *source_ip, *header_from, *isp;
+	const char *org_name, *email, *report_id; /* "" when not given */
+	int64_t begin;                            /* -1 when not given */
+};
+
+typedef int (*dm_query_name_cb)(
+    void *ctx, const char *name, struct dm_error *err);
 typedef int (*dm_query_day_cb)(
     void *ctx, const struct dm_query_day *row, struct dm_error *err);
+typedef int (*dm_query_isp_cb)(
+    void *ctx, const struct dm_query_isp *row, struct dm_error *err);
+typedef int (*dm_query_domain_cb)(
+    void *ctx, const struct dm_query_domain *row, struct dm_error *err);
+typedef int (*dm_query_pair_cb)(
+    void *ctx, const struct dm_query_pair *row, struct dm_error *err);
 typedef int (*dm_query_source_cb)(
     void *ctx, const struct dm_query_source *row, struct dm_error *err);
 typedef int (*dm_query_new_source_cb)(
     void *ctx, const struct dm_query_new_source *row, struct dm_error *err);
-typedef int (*dm_query_name_cb)(
-    void *ctx, const char *name, struct dm_error *err);
+typedef int (*dm_query_report_ref_cb)(
+    void *ctx, const struct dm_query_report_ref *row, struct dm_error *err);
 
 /*
  * Opens path read-only.  DM_EDB with the reason when it does not exist, is not
@@ -96,15 +150,54 @@ typedef int (*dm_query_name_cb)(
 int dm_query_open(
     struct dm_query **out, const char *path, struct dm_error *err) DM_WUR;
 
+/*
+ * The ISP name of an org_name, used to group and filter by ISP in every
+ * query; the result must stay valid until the next call.  Without it an ISP
+ * is its org_name.
+ */
+int dm_query_set_isp_names(struct dm_query *q,
+    const char *(*isp_name)(const char *org_name), struct dm_error *err) DM_WUR;
+
+/*
+ * Starts a read transaction: every query until dm_query_end() sees the
+ * database as it was at the first of them, whatever an ingest commits
+ * meanwhile.  DM_EDB.
+ */
+int dm_query_begin(struct dm_query *q, struct dm_error *err) DM_WUR;
+/* Ends it (a read transaction has nothing to commit). */
+void dm_query_end(struct dm_query *q);
+
 /* Every reporter (org_name as stored) that ever sent a report, in byte order.
  */
 int dm_query_org_names(struct dm_query *q, dm_query_name_cb cb, void *ctx,
     struct dm_error *err) DM_WUR;
 
-/* Daily rows in the filter's period, ordered by day, org_name, domain,
- * header_from. */
-int dm_query_daily(struct dm_query *q, const struct dm_query_filter *f,
+/* Per day with reports in the period, in day order. */
+int dm_query_days(struct dm_query *q, const struct dm_query_filter *f,
     dm_query_day_cb cb, void *ctx, struct dm_error *err) DM_WUR;
+
+/*
+ * Per ISP with messages in the period: the days from split on are "this
+ * period", the days before it the previous one.  Most messages this period
+ * first, then most previous messages, then by name.
+ */
+int dm_query_isps(struct dm_query *q, const struct dm_query_filter *f,
+    int64_t split, dm_query_isp_cb cb, void *ctx, struct dm_error *err) DM_WUR;
+
+/* Per From domain and policy domain: most quarantined and rejected messages
+ * first, then most messages, then by name. */
+int dm_query_domains(struct dm_query *q, const struct dm_query_filter *f,
+    dm_query_domain_cb cb, void *ctx, struct dm_error *err) DM_WUR;
+
+/*
+ * Per (source IP, From domain) pair and ISP, ordered by source_ip,
+ * header_from, ISP, so that a pair's rows come together.  failing_only counts
+ * only mail that failed DMARC or was quarantined or rejected, and keeps the
+ * pairs with such mail.
+ */
+int dm_query_pairs(struct dm_query *q, const struct dm_query_filter *f,
+    int failing_only, dm_query_pair_cb cb, void *ctx,
+    struct dm_error *err) DM_WUR;
 
 /*
  * Evidence rows summed over the period, largest first (then by source_ip).
@@ -118,6 +211,23 @@ int dm_query_sources(struct dm_query *q, const struct dm_query_filter *f,
 /* Source IPs whose first day falls in the period, most messages first. */
 int dm_query_new_sources(struct dm_query *q, const struct dm_query_filter *f,
     dm_query_new_source_cb cb, void *ctx, struct dm_error *err) DM_WUR;
+
+/*
+ * Per ISP, over the same rows as dm_query_pairs (all of them; source_ip and
+ * header_from are ""): most quarantined and rejected first, then most
+ * messages, then by name.
+ */
+int dm_query_isp_sums(struct dm_query *q, const struct dm_query_filter *f,
+    dm_query_pair_cb cb, void *ctx, struct dm_error *err) DM_WUR;
+
+/*
+ * The reports behind each pair and ISP (per_pair), or behind each ISP
+ * (source_ip and header_from then ""), ordered by source_ip, header_from, ISP,
+ * then by begin and report_id.
+ */
+int dm_query_report_refs(struct dm_query *q, const struct dm_query_filter *f,
+    int per_pair, dm_query_report_ref_cb cb, void *ctx,
+    struct dm_error *err) DM_WUR;
 
 /*
  * What `dmarcstat enrich` found for ip (the host table): DM_OK with *h filled,

@@ -16,9 +16,10 @@ from test_report_golden import DMARCSTAT, GOLDEN, PERIOD, run, sample_db  # noqa
 USAGE = [
     (["report", "--format", "xml"], "dmarcstat: unknown format 'xml': text, csv, json or html"),
     (["report", "--format", "csv"], "dmarcstat: --format csv needs --table NAME: overview, "
-     "isps, sources, new_sources, silent_isps, domains or daily"),
+     "isps, sources, source_isps, new_sources, silent_isps, domains or daily"),
     (["report", "--format", "csv", "--table", "nope"], "dmarcstat: CSV needs a table: "
-     "overview, isps, sources, new_sources, silent_isps, domains or daily; unknown table: nope"),
+     "overview, isps, sources, source_isps, new_sources, silent_isps, domains or daily; "
+     "unknown table: nope"),
     (["report", "--table", "isps"], "dmarcstat: --table picks a CSV section: use it with "
      "--format csv"),
     (["report", "--last", "0d"], "dmarcstat: --last wants a number of days from 1 to 3660, "
@@ -31,6 +32,11 @@ USAGE = [
      "--from must be before --to (which is exclusive)"),
     (["report", "extra"], "dmarcstat: unexpected argument 'extra'"),
     (["report", "--ip", "192.0.2.1"], "dmarcstat: --ip is an option of 'dmarcstat explain'"),
+    (["report", "--letter"], "dmarcstat: --letter is an option of 'dmarcstat explain'"),
+    (["explain", "--by-domain"], "dmarcstat: --by-domain is an option of 'dmarcstat report'"),
+    (["report", "--top", "0"], "dmarcstat: --top wants a number of rows from 1 to 1000: \"0\""),
+    (["explain", "--top", "1001"], "dmarcstat: --top wants a number of rows from 1 to 1000: "
+     "\"1001\""),
     (["explain", "--format", "json"], "dmarcstat: explain writes text only: --format and "
      "--table are for report"),
     (["explain", "--ip", "300.1.1.1"], "dmarcstat: not an IP address or CIDR range: 300.1.1.1"),

@@ -20,7 +20,8 @@ SOURCE = os.environ.get("DM_SOURCE_DIR", os.path.join(os.path.dirname(__file__),
 DATA = os.environ.get("DM_TEST_DATA_DIR", os.path.join(SOURCE, "tests", "data"))
 GOLDEN = os.path.join(DATA, "report", "golden")
 PERIOD = ["--from", "2026-11-01", "--to", "2026-11-08"]
-TABLES = ["overview", "isps", "sources", "new_sources", "silent_isps", "domains", "daily"]
+TABLES = ["overview", "isps", "sources", "source_isps", "new_sources", "silent_isps", "domains",
+          "daily"]
 
 
 def run(args, env=None):
@@ -56,6 +57,13 @@ def cases():
     for t in TABLES:
         yield f"report-{t}.csv", ["report", "--format", "csv", "--table", t] + PERIOD
     yield "report-yahoo.txt", ["report", "--reporter", "Yahoo"] + PERIOD
+    yield "report-by-domain.txt", ["report", "--by-domain"] + PERIOD
+    yield "report-by-domain.json", ["report", "--by-domain", "--format", "json"] + PERIOD
+    yield "report-by-domain.html", ["report", "--by-domain", "--format", "html"] + PERIOD
+    yield "report-top1.txt", ["report", "--top", "1"] + PERIOD
+    yield "explain-shared-ip.txt", ["explain", "--ip", "198.51.100.20"] + PERIOD
+    yield "explain-letter.txt", ["explain", "--ip", "198.51.100.20", "--reporter", "Yahoo",
+                                 "--letter"] + PERIOD
     yield "explain-esp.txt", ["explain", "--ip", "198.51.100.0/24", "--reporter", "yahoo"] + PERIOD
     yield "explain-forwarder.txt", ["explain", "--ip", "203.0.113.45"] + PERIOD
     yield "explain-v6.txt", ["explain", "--ip", "2001:DB8:25::10", "--reporter",

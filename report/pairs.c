@@ -1,0 +1,637 @@
+/*
+ * pairs.c - (source IP, From domain) pairs, the unit of diagnosis: an ESP's
+ * customers share IPs and each has its own cause and fix, so nothing computed
+ * for one pair goes into another's row.  report (sources.c) and explain share
+ * this.
+ *
+ * Two queries, each streamed once.  The pairs query gives every pair per ISP,
+ * summed in SQL; the best pairs (most blocked, then most messages) are kept in
+ * a bounded heap, one per From domain page with by_domain, and the others are
+ * only added to "and N more".  The evidence query then gives every group of
+ * messages with the same evidence: each is classified, counted for its ISP's
+ * top cause, and, when its pair was kept (a binary search: nothing an
+ * attacker can make slow, unlike a hash of chosen addresses), for the pair and
+ * the pair's ISP.  Memory is bounded by the number of pairs kept, whatever the
+ * database holds.
+ */
+#include "report_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static int
+oom(struct pairs *x)
+{
+	return dm_error_set(x->err, DM_ENOMEM, "out of memory");
+}
+
+static void
+pair_free(struct pair *p)
+{
+	size_t i;
+
+	if (p == NULL)
+		return;
+	dm_free(p->ip);
+	dm_free(p->hf);
+	for (i = 0; i < p->n_isps; i++)
+		dm_free(p->isps[i].isp);
+	dm_free(p->isps);
+	for (i = 0; i < DM_CAUSE_COUNT; i++) {
+		dm_free(p->why[i]);
+		dm_free(p->fix[i]);
+	}
+	for (i = 0; i < p->n_auth; i++)
+		dm_free(p->auth[i]);
+	dm_free(p);
+}
+
+static int64_t
+blocked_of(const struct pair *p)
+{
+	return sat_add(p->quarantined, p->rejected);
+}
+
+/* < 0 when a comes first: most blocked, most messages, then by address and
+ * domain. */
+static int
+rank_cmp(const struct pair *a, const struct pair *b)
+{
+	int64_t x = blocked_of(a), y = blocked_of(b);
+	int d;
+
+	if (x != y)
+		return x > y ? -1 : 1;
+	if (a->messages != b->messages)
+		return a->messages > b->messages ? -1 : 1;
+	if ((d = strcmp(a->ip, b->ip)) != 0)
+		return d;
+	return strcmp(a->hf, b->hf);
+}
+
+/* ---- The heap of the best pairs
+ * ----------------------------------------------------------- */
+
+static void
+heap_swap(struct heap *h, size_t i, size_t j)
+{
+	struct pair *t = h->v[i];
+
+	h->v[i] = h->v[j];
+	h->v[j] = t;
+}
+
+/* The worst pair (ranked last) is the root. */
+static void
+heap_up(struct heap *h, size_t i)
+{
+	while (i > 0 && rank_cmp(h->v[i], h->v[(i - 1) / 2]) > 0) {
+		heap_swap(h, i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+}
+
+static void
+heap_down(struct heap *h, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, w = i;
+
+		if (l < h->n && rank_cmp(h->v[l], h->v[w]) > 0)
+			w = l;
+		if (l + 1 < h->n && rank_cmp(h->v[l + 1], h->v[w]) > 0)
+			w = l + 1;
+		if (w == i)
+			return;
+		heap_swap(h, i, w);
+		i = w;
+	}
+}
+
+static void
+count_out(struct more *m, struct pair *p)
+{
+	more_add(m, p->messages, p->quarantined, p->rejected);
+	pair_free(p);
+}
+
+/* Keeps p when it is among the cap best of h; otherwise counts it out. */
+static void
+heap_offer(struct heap *h, size_t cap, struct pair *p)
+{
+	if (h->n < cap) {
+		h->v[h->n++] = p;
+		heap_up(h, h->n - 1);
+		return;
+	}
+	if (cap == 0 || rank_cmp(p, h->v[0]) >= 0) {
+		count_out(&h->more, p);
+		return;
+	}
+	count_out(&h->more, h->v[0]);
+	h->v[0] = p;
+	heap_down(h, 0);
+}
+
+/* ---- Pairs from the pairs query
+ * ----------------------------------------------------------- */
+
+static int
+cmp_page(const void *a, const void *b)
+{
+	return strcmp(((const struct page_ref *)a)->name,
+	    ((const struct page_ref *)b)->name);
+}
+
+/* The page of From domain hf, or n_heaps when it has none. */
+static size_t
+page_of(const struct pairs *x, const char *hf)
+{
+	size_t lo = 0, hi = x->n_heaps;
+
+	if (x->pages == NULL)
+		return 0;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int d = strcmp(hf, x->page_idx[mid].name);
+
+		if (d == 0)
+			return x->page_idx[mid].idx;
+		if (d < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return x->n_heaps;
+}
+
+static void
+finish_pair(struct pairs *x)
+{
+	struct pair *p = x->cur;
+
+	x->cur = NULL;
+	if (p == NULL)
+		return;
+	p->page = page_of(x, p->hf);
+	if (p->page == x->n_heaps) {
+		count_out(&x->orphans, p);
+		return;
+	}
+	heap_offer(&x->heaps[p->page], x->cap, p);
+}
+
+/* Adds an ISP's row to the pair; past MAX_PAIR_ISPS it is only summed. */
+static int
+pair_add_isp(struct pair *p, const struct dm_query_pair *row)
+{
+	struct pair_isp *i;
+
+	if (p->n_isps == MAX_PAIR_ISPS) {
+		more_add(&p->isp_more, row->messages, row->quarantined,
+		    row->rejected);
+		return DM_OK;
+	}
+	if (p->n_isps == p->cap_isps) {
+		size_t cap = p->cap_isps == 0 ? 4 : p->cap_isps * 2;
+		struct pair_isp *v = dm_realloc(p->isps, cap * sizeof(*v));
+
+		if (v == NULL)
+			return DM_ENOMEM;
+		p->isps = v;
+		p->cap_isps = cap;
+	}
+	i = &p->isps[p->n_isps];
+	memset(i, 0, sizeof(*i));
+	if ((i->isp = dm_strdup(row->isp)) == NULL)
+		return DM_ENOMEM;
+	i->messages = row->messages;
+	i->dmarc_pass = row->dmarc_pass;
+	i->spf_al = row->spf_aligned_pass;
+	i->dkim_al = row->dkim_aligned_pass;
+	i->quarantined = row->quarantined;
+	i->rejected = row->rejected;
+	i->first_day = row->first_day;
+	i->last_day = row->last_day;
+	i->reports = row->reports;
+	p->n_isps++;
+	return DM_OK;
+}
+
+static void
+pair_add_counts(struct pair *p, const struct dm_query_pair *row)
+{
+	if (p->first_day == 0 || row->first_day < p->first_day)
+		p->first_day = row->first_day;
+	if (row->last_day > p->last_day)
+		p->last_day = row->last_day;
+	p->messages = sat_add(p->messages, row->messages);
+	p->dmarc_pass = sat_add(p->dmarc_pass, row->dmarc_pass);
+	p->quarantined = sat_add(p->quarantined, row->quarantined);
+	p->rejected = sat_add(p->rejected, row->rejected);
+	p->spf_raw = sat_add(p->spf_raw, row->spf_raw_pass);
+	p->spf_al = sat_add(p->spf_al, row->spf_aligned_pass);
+	p->dkim_raw = sat_add(p->dkim_raw, row->dkim_raw_pass);
+	p->dkim_al = sat_add(p->dkim_al, row->dkim_aligned_pass);
+	/* A report has one reporter: its reports per ISP add up. */
+	p->reports = sat_add(p->reports, row->reports);
+}
+
+static int
+pair_cb(void *ctx, const struct dm_query_pair *row, struct dm_error *err)
+{
+	struct pairs *x = ctx;
+	struct pair *p = x->cur;
+
+	(void)err;
+	if (x->on_pair_row != NULL && x->on_pair_row(x->ctx, row) != DM_OK)
+		return oom(x);
+	if (p == NULL || strcmp(p->ip, row->source_ip) != 0 ||
+	    strcmp(p->hf, row->header_from) != 0) {
+		finish_pair(x);
+		if ((p = dm_calloc(1, sizeof(*p))) == NULL)
+			return oom(x);
+		x->cur = p;
+		if ((p->ip = dm_strdup(row->source_ip)) == NULL ||
+		    (p->hf = dm_strdup(row->header_from)) == NULL)
+			return oom(x);
+	}
+	pair_add_counts(p, row);
+	return pair_add_isp(p, row) == DM_OK ? DM_OK : oom(x);
+}
+
+static int
+cmp_key(const struct pair *a, const char *ip, const char *hf)
+{
+	int d = strcmp(a->ip, ip);
+
+	return d != 0 ? d : strcmp(a->hf, hf);
+}
+
+static int
+cmp_kept(const void *a, const void *b)
+{
+	const struct pair *y = *(struct pair *const *)b;
+
+	return cmp_key(*(struct pair *const *)a, y->ip, y->hf);
+}
+
+/* Moves the pairs of every heap into kept, sorted by address and domain. */
+static int
+collect(struct pairs *x)
+{
+	size_t i, j, n = 0;
+
+	for (i = 0; i < x->n_heaps; i++)
+		n += x->heaps[i].n;
+	if (n > 0 && (x->kept = dm_calloc(n, sizeof(*x->kept))) == NULL)
+		return oom(x);
+	for (i = 0; i < x->n_heaps; i++) {
+		for (j = 0; j < x->heaps[i].n; j++)
+			x->kept[x->n_kept++] = x->heaps[i].v[j];
+		x->heaps[i].n = 0;
+	}
+	if (x->n_kept > 0)
+		qsort(x->kept, x->n_kept, sizeof(*x->kept), cmp_kept);
+	return DM_OK;
+}
+
+struct pair *
+pairs_find(const struct pairs *x, const char *ip, const char *hf)
+{
+	size_t lo = 0, hi = x->n_kept;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int d = cmp_key(x->kept[mid], ip, hf);
+
+		if (d == 0)
+			return x->kept[mid];
+		if (d > 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+/* ---- Causes from the evidence query
+ * ------------------------------------------------------- */
+
+struct dm_evidence
+dm_report_evidence(
+    const struct dm_query_source *s, const struct dm_report_options *opt)
+{
+	struct dm_evidence ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.header_from = s->header_from;
+	ev.envelope_from = s->envelope_from;
+	ev.disposition = s->disposition;
+	ev.dkim = s->dkim;
+	ev.spf = s->spf;
+	ev.dkim_results = s->dkim_results;
+	ev.n_dkim = s->n_dkim;
+	ev.spf_results = s->spf_results;
+	ev.n_spf = s->n_spf;
+	ev.reasons = s->reasons;
+	ev.n_reasons = s->n_reasons;
+	ev.p = s->p;
+	ev.testing = s->testing;
+	ev.adkim = s->adkim;
+	ev.aspf = s->aspf;
+	ev.source_ip = s->source_ip;
+	if (opt != NULL && opt->service_kind != NULL)
+		ev.service = opt->service_kind(opt->service_ctx, &ev);
+	return ev;
+}
+
+enum dm_cause_code
+top_cause(const struct tally *t)
+{
+	const int64_t *b = t->blocked, *m = t->messages;
+	int best = DM_CAUSE_PASS, i;
+
+	for (i = 0; i < DM_CAUSE_COUNT; i++) {
+		if (i == DM_CAUSE_PASS || !(t->seen & 1u << i))
+			continue;
+		if (best == DM_CAUSE_PASS || b[i] > b[best] ||
+		    (b[i] == b[best] && m[i] > m[best]))
+			best = i;
+	}
+	return (enum dm_cause_code)best;
+}
+
+static void
+tally_add(
+    struct tally *t, enum dm_cause_code c, int64_t blocked, int64_t messages)
+{
+	t->blocked[c] = sat_add(t->blocked[c], blocked);
+	t->messages[c] = sat_add(t->messages[c], messages);
+	t->seen |= 1u << c;
+}
+
+static int
+cmp_isp_tally(const void *a, const void *b)
+{
+	return strcmp(((const struct isp_tally *)a)->name,
+	    ((const struct isp_tally *)b)->name);
+}
+
+static struct isp_tally *
+find_isp(const struct pairs *x, const char *name)
+{
+	struct isp_tally key;
+
+	key.name = name;
+	return x->n_isps == 0 ? NULL
+	                      : bsearch(&key, x->isps, x->n_isps,
+	                            sizeof(*x->isps), cmp_isp_tally);
+}
+
+/* Adds a distinct domain to the pair's short list of authenticated ones. */
+static int
+auth_add(struct pair *p, const char *d)
+{
+	size_t i;
+
+	if (d == NULL || d[0] == '\0')
+		return DM_OK;
+	for (i = 0; i < p->n_auth; i++) {
+		if (strcmp(p->auth[i], d) == 0)
+			return DM_OK;
+	}
+	if (p->n_auth == MAX_LIST) {
+		p->more_auth = 1;
+		return DM_OK;
+	}
+	if ((p->auth[p->n_auth] = dm_strdup(d)) == NULL)
+		return DM_ENOMEM;
+	p->n_auth++;
+	return DM_OK;
+}
+
+static int
+pair_auth(struct pair *p, const struct dm_query_source *s)
+{
+	size_t i;
+	int rc = DM_OK;
+
+	for (i = 0; i < s->n_dkim && rc == DM_OK; i++) {
+		if (strcmp(s->dkim_results[i].result, "pass") == 0)
+			rc = auth_add(p, s->dkim_results[i].domain);
+	}
+	for (i = 0; i < s->n_spf && rc == DM_OK; i++) {
+		if (strcmp(s->spf_results[i].result, "pass") == 0)
+			rc = auth_add(p, s->spf_results[i].domain);
+	}
+	return rc;
+}
+
+/* Rows come largest first: the first of a cause explains it for the pair. */
+static int
+pair_explain(
+    struct pair *p, const struct dm_cause *c, const struct dm_evidence *ev)
+{
+	struct dm_buf why, fix;
+	int rc;
+
+	if (p->why[c->code] != NULL)
+		return DM_OK;
+	dm_buf_init(&why, 1 << 16);
+	dm_buf_init(&fix, 1 << 16);
+	rc = dm_cause_explain(c, ev, &why, &fix);
+	if (rc == DM_OK) {
+		p->why[c->code] = dm_buf_take(&why);
+		p->fix[c->code] = dm_buf_take(&fix);
+		if (p->why[c->code] == NULL || p->fix[c->code] == NULL)
+			rc = DM_ENOMEM;
+	}
+	dm_buf_free(&why);
+	dm_buf_free(&fix);
+	return rc;
+}
+
+struct pair_isp *
+pair_find_isp(struct pair *p, const char *isp)
+{
+	size_t i;
+
+	for (i = 0; i < p->n_isps; i++) {
+		if (strcmp(p->isps[i].isp, isp) == 0)
+			return &p->isps[i];
+	}
+	return NULL;
+}
+
+static int
+pair_evidence(struct pairs *x, struct pair *p, const char *isp,
+    const struct dm_cause *c, const struct dm_evidence *ev,
+    const struct dm_query_source *s, int64_t blocked)
+{
+	struct pair_isp *pi = pair_find_isp(p, isp);
+
+	tally_add(&p->t, c->code, blocked, s->messages);
+	if (pi != NULL)
+		tally_add(&pi->t, c->code, blocked, s->messages);
+	if (pair_explain(p, c, ev) != DM_OK || pair_auth(p, s) != DM_OK)
+		return DM_ENOMEM;
+	if (x->on_evidence != NULL)
+		return x->on_evidence(x->ctx, p, pi, s, c);
+	return DM_OK;
+}
+
+static int
+source_cb(void *ctx, const struct dm_query_source *s, struct dm_error *err)
+{
+	struct pairs *x = ctx;
+	struct dm_evidence ev = dm_report_evidence(s, x->opt);
+	struct dm_cause c = dm_cause_classify(&ev);
+	const char *isp = dm_isp_name(s->org_name);
+	int64_t blocked = strcmp(s->disposition, "quarantine") == 0 ||
+	                          strcmp(s->disposition, "reject") == 0
+	                      ? s->messages
+	                      : 0;
+	struct isp_tally *it = find_isp(x, isp);
+	struct pair *p = pairs_find(x, s->source_ip, s->header_from);
+
+	(void)err;
+	if (it != NULL)
+		tally_add(&it->t, c.code, blocked, s->messages);
+	if (p != NULL && pair_evidence(x, p, isp, &c, &ev, s, blocked) != DM_OK)
+		return oom(x);
+	return DM_OK;
+}
+
+int
+pairs_classify(struct pairs *x, struct dm_query *q,
+    const struct dm_query_filter *f, int failing_only)
+{
+	return dm_query_sources(q, f, failing_only, source_cb, x, x->err);
+}
+
+/* ---- Ranks
+ * ----------------------------------------------------------------------------------
+ */
+
+static int
+cmp_rank(const void *a, const void *b)
+{
+	return rank_cmp(*(struct pair *const *)a, *(struct pair *const *)b);
+}
+
+/* By address, then rank: the first of an address is its best pair. */
+static int
+cmp_ip_rank(const void *a, const void *b)
+{
+	const struct pair *x = *(struct pair *const *)a,
+	                  *y = *(struct pair *const *)b;
+	int d = strcmp(x->ip, y->ip);
+
+	return d != 0 ? d : (x->rank < y->rank ? -1 : x->rank > y->rank);
+}
+
+/* By group (page, or the rank of the address's best pair), then rank. */
+static int
+cmp_output(const void *a, const void *b)
+{
+	const struct pair *x = *(struct pair *const *)a,
+	                  *y = *(struct pair *const *)b;
+
+	if (x->group != y->group)
+		return x->group < y->group ? -1 : 1;
+	return x->rank < y->rank ? -1 : x->rank > y->rank;
+}
+
+void
+pairs_order(struct pairs *x, int by_address)
+{
+	size_t i;
+
+	if (x->n_kept == 0)
+		return;
+	qsort(x->kept, x->n_kept, sizeof(*x->kept), cmp_rank);
+	for (i = 0; i < x->n_kept; i++)
+		x->kept[i]->rank = x->kept[i]->group = i;
+	if (!by_address) {
+		for (i = 0; x->pages != NULL && i < x->n_kept; i++)
+			x->kept[i]->group = x->kept[i]->page;
+	} else {
+		qsort(x->kept, x->n_kept, sizeof(*x->kept), cmp_ip_rank);
+		for (i = 1; i < x->n_kept; i++) {
+			if (strcmp(x->kept[i]->ip, x->kept[i - 1]->ip) == 0)
+				x->kept[i]->group = x->kept[i - 1]->group;
+		}
+	}
+	qsort(x->kept, x->n_kept, sizeof(*x->kept), cmp_output);
+}
+
+/* ---- Life cycle
+ * ---------------------------------------------------------------------------
+ */
+
+int
+pairs_setup(struct pairs *x, size_t cap, char *const *pages, size_t n_pages,
+    char *const *isp_names, size_t n_isps)
+{
+	size_t i;
+
+	x->cap = cap;
+	x->pages = pages;
+	x->n_pages = n_pages;
+	x->n_heaps = pages != NULL ? n_pages : 1;
+	if ((x->heaps = dm_calloc(x->n_heaps + 1, sizeof(*x->heaps))) == NULL ||
+	    (x->page_idx = dm_calloc(x->n_heaps + 1, sizeof(*x->page_idx))) ==
+	        NULL ||
+	    (x->isps = dm_calloc(n_isps + 1, sizeof(*x->isps))) == NULL)
+		return oom(x);
+	for (i = 0; i < x->n_heaps; i++) {
+		x->page_idx[i].name = pages != NULL ? pages[i] : "";
+		x->page_idx[i].idx = i;
+		if ((x->heaps[i].v = dm_calloc(
+		         x->cap + 1, sizeof(struct pair *))) == NULL)
+			return oom(x);
+	}
+	if (pages != NULL && x->n_heaps > 0)
+		qsort(x->page_idx, x->n_heaps, sizeof(*x->page_idx), cmp_page);
+	for (i = 0; i < n_isps; i++) {
+		x->isps[i].name = isp_names[i];
+		x->isps[i].row = i;
+	}
+	x->n_isps = n_isps;
+	if (n_isps > 0)
+		qsort(x->isps, n_isps, sizeof(*x->isps), cmp_isp_tally);
+	return DM_OK;
+}
+
+int
+pairs_load(struct pairs *x, struct dm_query *q, const struct dm_query_filter *f,
+    int failing_only)
+{
+	int rc = dm_query_pairs(q, f, failing_only, pair_cb, x, x->err);
+
+	if (rc != DM_OK)
+		return rc;
+	finish_pair(x);
+	return collect(x);
+}
+
+void
+pairs_teardown(struct pairs *x)
+{
+	size_t i, j;
+
+	pair_free(x->cur);
+	for (i = 0; x->heaps != NULL && i < x->n_heaps; i++) {
+		for (j = 0; j < x->heaps[i].n; j++)
+			pair_free(x->heaps[i].v[j]);
+		dm_free(x->heaps[i].v);
+	}
+	for (i = 0; i < x->n_kept; i++)
+		pair_free(x->kept[i]);
+	dm_free(x->kept);
+	dm_free(x->heaps);
+	dm_free(x->page_idx);
+	dm_free(x->isps);
+}
