@@ -7,8 +7,12 @@ The ESP signs with DKIM as esp-mail.example.net and uses its bounce domain bmsen
 as return-path, so neither SPF nor DKIM aligns with example.com; its transactional IP
 198.51.100.22 uses example.com as return-path, but example.com's SPF record lacks the ESP's
 include: (SPF softfail).  Published policy p=reject: Google and Yahoo reject that mail,
-Microsoft quarantines it (as it does for p=reject).  Google also reports a forwarder
-(203.0.113.45, reason "forwarded").  Mail.ru and a small reporter (Example Mail Co, one report
+Microsoft quarantines it (as it does for p=reject).  The ESP's IP 198.51.100.20 also sends for
+two subdomains of example.com with their own From domain, each with its own problem: the
+newsletter news.example.com is signed as news.example.com with selector esp2026, whose key
+was never published (DKIM fails; dkim_fail), and the shop shop.example.com is signed and
+aligned (DMARC passes), yet Yahoo rejects its mail (local_policy).  Google also reports a
+forwarder (203.0.113.45, reason "forwarded").  Mail.ru and a small reporter (Example Mail Co, one report
 spanning two days) report too; "Old Relay Inc." reported in October and fell silent.
 
 Weeks: 25-31 October 2026 (the previous period: own servers only) and 1-7 November 2026.
@@ -74,6 +78,20 @@ def esp_records(day, volume, disp, salt, with_dkim=True):
     return recs
 
 
+def customer_records(day, volume, disp, salt):
+    """Two more From domains on the ESP's IP: a broken DKIM key, and mail that passes."""
+    news = max(1, int(volume * 0.2 * wobble(day, salt + "news")))
+    shop = max(1, int(volume * 0.25 * wobble(day, salt + "shop")))
+    return [dict(ip="198.51.100.20", count=news, disp=disp, dkim="fail", spf="fail",
+                 env="bmsend.example.net", hfrom="news.example.com",
+                 dkim_res=[("news.example.com", "esp2026", "fail")],
+                 spf_res=[("bmsend.example.net", "mfrom", "pass")]),
+            dict(ip="198.51.100.20", count=shop, disp="reject" if salt == "y" else "none",
+                 dkim="pass", spf="fail", env="bmsend.example.net", hfrom="shop.example.com",
+                 dkim_res=[("shop.example.com", "esp2026", "pass")],
+                 spf_res=[("bmsend.example.net", "mfrom", "pass")])]
+
+
 def forwarder_record(day):
     return dict(ip="203.0.113.45", count=int(12 * wobble(day, "fwd")), disp="none",
                 dkim="fail", spf="fail", env=DOMAIN,
@@ -101,13 +119,16 @@ def records_for(rep, day, current):
         recs = own_records(day, 1200, "g")
         if current:
             recs += esp_records(day, 300, "reject", "g") + [forwarder_record(day)]
+            recs += customer_records(day, 300, "reject", "g")
         return recs
     if rep == "microsoft":
         recs = own_records(day, 800, "m")
-        return recs + (esp_records(day, 250, "quarantine", "m") if current else [])
+        return recs + (esp_records(day, 250, "quarantine", "m") +
+                       customer_records(day, 250, "quarantine", "m") if current else [])
     if rep == "yahoo":
         recs = own_records(day, 400, "y")
-        return recs + (esp_records(day, 150, "reject", "y", with_dkim=False) if current else [])
+        return recs + (esp_records(day, 150, "reject", "y", with_dkim=False) +
+                       customer_records(day, 150, "reject", "y") if current else [])
     if rep == "mailru":
         recs = own_records(day, 60, "r")[:1]
         return recs + (esp_records(day, 20, "reject", "r")[:1] if current else [])
@@ -132,7 +153,7 @@ def record_xml(r):
     if "to" in r:
         out.append("      <envelope_to>%s</envelope_to>\n" % r["to"])
     out.append("      <envelope_from>%s</envelope_from>\n      <header_from>%s</header_from>\n"
-               "    </identifiers>\n    <auth_results>\n" % (r["env"], DOMAIN))
+               "    </identifiers>\n    <auth_results>\n" % (r["env"], r.get("hfrom", DOMAIN)))
     for d, sel, res in r["dkim_res"]:
         out.append("      <dkim>\n        <domain>%s</domain>\n        <selector>%s</selector>\n"
                    "        <result>%s</result>\n      </dkim>\n" % (d, sel, res))
@@ -238,7 +259,7 @@ def main():
             # A multi-day report sums its days per source, as reporters do.
             merged = {}
             for r in recs:
-                key = (r["ip"], r["disp"], r["env"])
+                key = (r["ip"], r["disp"], r["env"], r.get("hfrom", DOMAIN))
                 if key in merged:
                     merged[key]["count"] += r["count"]
                 else:

@@ -81,10 +81,11 @@ def main():
         rc, dom = chromium(["--dump-dom", "file://" + html])
         if rc != 0 or "<h1>DMARC report 2026-11-01 to 2026-11-07</h1>" not in dom:
             problems.append(f"chromium could not render the report (rc {rc})")
-        for want in ("<td class=\"n\">22529</td>", "<td class=\"n\">17153</td>",
-                     "<td class=\"n bad\">3480</td>", "<td class=\"n bad\">1906</td>",
-                     "<td>198.51.100.20</td>", "<td>esp_not_aligned</td>",
-                     "<td>Old Relay Inc.</td>", "<td class=\"n\">75.8</td>",
+        for want in ("<td class=\"n\">24734</td>", "<td class=\"n\">17153</td>",
+                     "<td class=\"n bad\">3480</td>", "<td class=\"n bad\">2258</td>",
+                     "Source IP 198.51.100.20</th>", "<td>esp_not_aligned</td>",
+                     "<td>shop.example.com</td>", "<td>local_policy</td>",
+                     "<td>Old Relay Inc.</td>", "<td class=\"n\">74.0</td>",
                      "aria-label=\"Messages per day\"", "<b>Fix:</b> At the provider"):
             if want not in dom:
                 problems.append(f"DOM lacks {want}")
