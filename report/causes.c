@@ -615,8 +615,8 @@ x_spf_unaligned(struct text *t)
 	    t->dom, t->from, t->from);
 	put(t, t->fix,
 	    "Ask the sender (ESP) for a custom return-path under %s, or have "
-	    "it sign with DKIM as "
-	    "%s.",
+	    "it sign with DKIM as %s. If this IP is not your provider's, the "
+	    "mail is forged and blocking it is right.",
 	    t->from, t->from);
 }
 
