@@ -1097,6 +1097,196 @@ START_TEST(test_report_filters)
 }
 END_TEST
 
+/*
+ * Multi-tenant: an ESP's IP 198.51.100.20 sends for four customers, each with
+ * its own problem (news.example: a DKIM key not published; shop.example:
+ * passes DMARC, Yahoo rejects it anyway; promo.example: the ESP signs as
+ * itself; bank.example: not in its SPF record), and shop.example's mail also
+ * comes through a mailing list (its signature broken, the list's passing) and
+ * a forwarder, and bank.example is spoofed from another IP.
+ */
+static void
+tenant_record(sqlite3 *db, int rep, const char *ip, long long n,
+    const char *disp, const char *dkim, const char *from, const char *env,
+    const char *dk_dom, const char *dk_sel, const char *dk_res,
+    const char *spf_dom, const char *spf_res)
+{
+	long long r = add_record(db, rep, ip, n, disp, dkim, "fail", from, env);
+
+	if (dk_dom != NULL)
+		add_auth(db, "dkim_result", r, dk_dom, dk_res, dk_sel);
+	if (spf_dom != NULL)
+		add_auth(db, "spf_result", r, spf_dom, spf_res, "mfrom");
+}
+
+static sqlite3 *
+tenants_db(void)
+{
+	sqlite3 *db = new_db();
+	long long r;
+
+	add_report(db, 1, "google.com", "shop.example", D_1101 + DAY,
+	    D_1101 + 2 * DAY - 1, "reject");
+	tenant_record(db, 1, "198.51.100.20", 100, "none", "pass",
+	    "shop.example", "bounce.esp.example", "shop.example", "s1", "pass",
+	    "bounce.esp.example", "pass");
+	tenant_record(db, 1, "198.51.100.20", 30, "reject", "fail",
+	    "news.example", "bounce.esp.example", "news.example", "s2024",
+	    "fail", "bounce.esp.example", "pass");
+	tenant_record(db, 1, "198.51.100.20", 20, "reject", "fail",
+	    "bank.example", "bank.example", NULL, NULL, NULL, "bank.example",
+	    "softfail");
+	tenant_record(db, 1, "198.51.100.20", 15, "reject", "fail",
+	    "promo.example", "bounce.esp.example", "esp.example", "e1", "pass",
+	    "bounce.esp.example", "pass");
+	r = add_record(db, 1, "192.0.2.50", 12, "none", "fail", "fail",
+	    "shop.example", "lists.example.org");
+	add_auth(db, "dkim_result", r, "lists.example.org", "pass", "l1");
+	add_auth(db, "dkim_result", r, "shop.example", "fail", "s1");
+	add_auth(db, "spf_result", r, "lists.example.org", "pass", "mfrom");
+	r = add_record(db, 1, "203.0.113.9", 7, "none", "fail", "fail",
+	    "shop.example", "shop.example");
+	add_auth(db, "dkim_result", r, "shop.example", "fail", "s1");
+	add_auth(db, "spf_result", r, "shop.example", "softfail", "mfrom");
+	add_auth(db, "reason", r, "forwarded", "", NULL);
+	end_report(db, 1);
+	add_report(db, 2, "Yahoo! Inc.", "shop.example", D_1101 + DAY,
+	    D_1101 + 2 * DAY - 1, "reject");
+	tenant_record(db, 2, "198.51.100.20", 50, "reject", "pass",
+	    "shop.example", "bounce.esp.example", "shop.example", "s1", "pass",
+	    "bounce.esp.example", "pass");
+	tenant_record(db, 2, "198.51.100.20", 25, "reject", "fail",
+	    "news.example", "bounce.esp.example", "news.example", "s2024",
+	    "fail", "bounce.esp.example", "pass");
+	tenant_record(db, 2, "203.0.113.66", 9, "reject", "fail",
+	    "bank.example", "bank.example", NULL, NULL, NULL, "bank.example",
+	    "fail");
+	end_report(db, 2);
+	add_report(db, 3, "Outlook.com", "shop.example", D_1101 + 2 * DAY,
+	    D_1101 + 4 * DAY - 1, "reject");
+	tenant_record(db, 3, "198.51.100.20", 20, "quarantine", "fail",
+	    "news.example", "bounce.esp.example", "news.example", "s2024",
+	    "fail", "bounce.esp.example", "pass");
+	tenant_record(db, 3, "198.51.100.20", 10, "quarantine", "fail",
+	    "promo.example", "bounce.esp.example", "esp.example", "e1", "pass",
+	    "bounce.esp.example", "pass");
+	end_report(db, 3);
+	return db;
+}
+
+/* What each failing pair must show, its counts also taken by SQL. */
+static const struct {
+	const char *ip, *from, *cause, *isps;
+	long long reports;
+} tenant_pairs[] = {
+    {"198.51.100.20", "news.example", "dkim_fail",
+        "Google: 30 messages, 30 rejected (dkim_fail); Yahoo: 25 messages, 25 "
+        "rejected (dkim_fail); Microsoft: 20 messages, 20 quarantined "
+        "(dkim_fail)",
+        3},
+    {"198.51.100.20", "shop.example", "local_policy",
+        "Yahoo: 50 messages, 50 rejected (local_policy)", 1},
+    {"198.51.100.20", "promo.example", "esp_not_aligned",
+        "Google: 15 messages, 15 rejected (esp_not_aligned); Microsoft: 10 "
+        "messages, 10 quarantined (esp_not_aligned)",
+        2},
+    {"198.51.100.20", "bank.example", "spf_fail",
+        "Google: 20 messages, 20 rejected (spf_fail)", 1},
+    {"203.0.113.66", "bank.example", "spf_fail",
+        "Yahoo: 9 messages, 9 rejected (spf_fail)", 1},
+    {"192.0.2.50", "shop.example", "list_or_esp",
+        "Google: 12 messages, none blocked (list_or_esp)", 1},
+    {"203.0.113.9", "shop.example", "forwarded",
+        "Google: 7 messages, none blocked (forwarded)", 1},
+};
+
+#define N_TENANT_PAIRS (sizeof(tenant_pairs) / sizeof(tenant_pairs[0]))
+
+/* sum(count) of a pair's records that failed DMARC or were blocked, with
+ * extra as a further condition. */
+static long long
+pair_sql(sqlite3 *db, const char *ip, const char *from, const char *extra)
+{
+	char sql[1024];
+
+	snprintf(sql, sizeof(sql),
+	    "SELECT ifnull(sum(count), 0)" FROM_RR CUR
+	    " AND source_ip = '%s' AND header_from = '%s' AND ((dkim <> "
+	    "'pass' AND spf <> 'pass') OR disposition IN ('quarantine', "
+	    "'reject'))%s",
+	    ip, from, extra);
+	return sql_int(db, sql);
+}
+
+START_TEST(test_tenants_pair_by_pair)
+{
+	sqlite3 *db = tenants_db();
+	struct dm_report *r = build(NULL, NULL);
+	const struct section *s = sec(r, "sources");
+	char sql[512];
+	size_t i;
+
+	ck_assert_uint_eq(s->n_rows, N_TENANT_PAIRS);
+	for (i = 0; i < N_TENANT_PAIRS; i++) {
+		const char *ip = tenant_pairs[i].ip, *hf = tenant_pairs[i].from;
+
+		ck_assert_str_eq(strk(r, "sources", i, "source_ip"), ip);
+		ck_assert_str_eq(strk(r, "sources", i, "header_from"), hf);
+		ck_assert_str_eq(
+		    strk(r, "sources", i, "cause"), tenant_pairs[i].cause);
+		ck_assert_str_eq(
+		    strk(r, "sources", i, "isps_text"), tenant_pairs[i].isps);
+		ck_assert_int_eq(numk(r, "sources", i, "messages"),
+		    pair_sql(db, ip, hf, ""));
+		ck_assert_int_eq(numk(r, "sources", i, "quarantined"),
+		    pair_sql(db, ip, hf, " AND disposition = 'quarantine'"));
+		ck_assert_int_eq(numk(r, "sources", i, "rejected"),
+		    pair_sql(db, ip, hf, " AND disposition = 'reject'"));
+		ck_assert_int_eq(numk(r, "sources", i, "dmarc_pass"),
+		    pair_sql(
+		        db, ip, hf, " AND (dkim = 'pass' OR spf = 'pass')"));
+		snprintf(sql, sizeof(sql),
+		    "SELECT count(DISTINCT report)" FROM_RR CUR
+		    " AND source_ip = '%s' AND header_from = '%s' AND ((dkim "
+		    "<> 'pass' AND spf <> 'pass') OR disposition IN "
+		    "('quarantine', 'reject'))",
+		    ip, hf);
+		ck_assert_int_eq(
+		    numk(r, "sources", i, "reports"), sql_int(db, sql));
+		ck_assert_int_eq(
+		    numk(r, "sources", i, "reports"), tenant_pairs[i].reports);
+	}
+	/* Each customer's explanation names its own domain only. */
+	ck_assert_ptr_nonnull(strstr(
+	    strk(r, "sources", 0, "fix"), "s2024._domainkey.news.example"));
+	ck_assert_ptr_null(
+	    strstr(strk(r, "sources", 0, "explanation"), "shop"));
+	ck_assert_ptr_nonnull(strstr(strk(r, "sources", 1, "explanation"),
+	    "DMARC passed (DKIM or SPF authenticated shop.example)"));
+	ck_assert_ptr_null(
+	    strstr(strk(r, "sources", 1, "fix"), "DKIM signing"));
+	ck_assert_ptr_nonnull(
+	    strstr(strk(r, "sources", 4, "fix"), "the mail is forged"));
+	ck_assert_ptr_null(strstr(strk(r, "sources", 5, "fix"), "set up DKIM"));
+	/* Pairs under their IP: the shared IP first, then by their best pair.
+	 */
+	ck_assert_uint_eq(s->n_groups, 4);
+	ck_assert_str_eq(s->groups[0].heading, "Source IP 198.51.100.20");
+	ck_assert_uint_eq(s->groups[1].row0, 4);
+	ck_assert_str_eq(s->groups[1].heading, "Source IP 203.0.113.66");
+	/* The ISPs' top causes: what blocked most of their mail, the pass that
+	 * Yahoo rejected included. */
+	ck_assert_str_eq(strk(r, "isps", 0, "isp"), "Google");
+	ck_assert_str_eq(strk(r, "isps", 0, "top_cause"), "dkim_fail");
+	ck_assert_str_eq(strk(r, "isps", 1, "isp"), "Yahoo");
+	ck_assert_str_eq(strk(r, "isps", 1, "top_cause"), "local_policy");
+	ck_assert_str_eq(strk(r, "isps", 2, "top_cause"), "dkim_fail");
+	dm_report_free(r);
+	finish_db(db);
+	unlink(db_path);
+}
+END_TEST
+
 /* ---- Output
  * -------------------------------------------------------------------------------
  */
@@ -1134,6 +1324,8 @@ unwrap(char *s)
 	*w = '\0';
 }
 
+static char *explain_with(const struct dm_report_options *opt, int expect);
+
 static char *
 run_explain(const char *ip, const char *reporter, int expect)
 {
@@ -1142,6 +1334,26 @@ run_explain(const char *ip, const char *reporter, int expect)
 	    .domain = NULL,
 	    .reporter = reporter,
 	    .ip = ip};
+
+	return explain_with(&o, expect);
+}
+
+/* The letters of explain --letter, lines left as written. */
+static char *
+run_letter(const char *ip, const char *reporter)
+{
+	struct dm_report_options o = {.from = D_1101,
+	    .to = D_1108,
+	    .reporter = reporter,
+	    .ip = ip,
+	    .letter = 1};
+
+	return explain_with(&o, DM_OK);
+}
+
+static char *
+explain_with(const struct dm_report_options *opt, int expect)
+{
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
@@ -1150,14 +1362,15 @@ run_explain(const char *ip, const char *reporter, int expect)
 
 	dm_error_clear(&e);
 	ck_assert_int_eq(dm_query_open(&q, db_path, &e), DM_OK);
-	ck_assert_int_eq(dm_report_explain(q, &o, f, &e), expect);
+	ck_assert_int_eq(dm_report_explain(q, opt, f, &e), expect);
 	dm_query_close(q);
 	fclose(f);
 	if (expect != DM_OK) {
 		free(buf);
 		return strdup(e.msg);
 	}
-	unwrap(buf);
+	if (!opt->letter)
+		unwrap(buf);
 	return buf;
 }
 
@@ -1529,6 +1742,288 @@ START_TEST(test_hostile_strings_text)
 }
 END_TEST
 
+/* ---- The multi-tenant fixture in every format
+ * ------------------------------------------- */
+
+/* The CSV line of a pair: its counts as SQL gives them, then its cause. */
+static void
+csv_pair(sqlite3 *db, const char *csv, size_t i)
+{
+	const char *ip = tenant_pairs[i].ip, *hf = tenant_pairs[i].from;
+	char want[512];
+
+	snprintf(want, sizeof(want), "\r\n%s,%s,%lld,%lld,%lld,%lld,", ip, hf,
+	    pair_sql(db, ip, hf, ""),
+	    pair_sql(db, ip, hf, " AND (dkim = 'pass' OR spf = 'pass')"),
+	    pair_sql(db, ip, hf, " AND disposition = 'quarantine'"),
+	    pair_sql(db, ip, hf, " AND disposition = 'reject'"));
+	ck_assert_msg(strstr(csv, want) != NULL, "CSV lacks %s", want + 2);
+	snprintf(want, sizeof(want), ",%s,2026-11-0", tenant_pairs[i].cause);
+	ck_assert_ptr_nonnull(strstr(strstr(csv, want - 0), want));
+}
+
+static void
+json_pair(sqlite3 *db, const char *json, size_t i)
+{
+	const char *ip = tenant_pairs[i].ip, *hf = tenant_pairs[i].from;
+	char want[512];
+	const char *at;
+
+	snprintf(want, sizeof(want),
+	    "{\"source_ip\": \"%s\", \"header_from\": \"%s\", \"messages\": "
+	    "%lld, \"dmarc_pass\": %lld, \"quarantined\": %lld, \"rejected\": "
+	    "%lld,",
+	    ip, hf, pair_sql(db, ip, hf, ""),
+	    pair_sql(db, ip, hf, " AND (dkim = 'pass' OR spf = 'pass')"),
+	    pair_sql(db, ip, hf, " AND disposition = 'quarantine'"),
+	    pair_sql(db, ip, hf, " AND disposition = 'reject'"));
+	ck_assert_msg((at = strstr(json, want)) != NULL, "JSON lacks %s", want);
+	snprintf(
+	    want, sizeof(want), "\"cause\": \"%s\"", tenant_pairs[i].cause);
+	ck_assert_ptr_nonnull(strstr(at, want));
+}
+
+START_TEST(test_tenants_every_format)
+{
+	sqlite3 *db = tenants_db();
+	struct dm_report *r = build(NULL, NULL);
+	char *text = render(r, DM_REPORT_TEXT, NULL, 0);
+	char *csv = render(r, DM_REPORT_CSV, "sources", 0);
+	char *isps = render(r, DM_REPORT_CSV, "source_isps", 0);
+	char *json = render(r, DM_REPORT_JSON, NULL, 0);
+	char *html = render(r, DM_REPORT_HTML, NULL, 0);
+	size_t i;
+
+	for (i = 0; i < N_TENANT_PAIRS; i++) {
+		csv_pair(db, csv, i);
+		json_pair(db, json, i);
+	}
+	/* One block per IP listing each customer with its own cause. */
+	ck_assert_ptr_nonnull(strstr(text, "\nSource IP 198.51.100.20\n"
+	                                   "  news.example         75     20   "
+	                                   "     55       75        0         "
+	                                   "0         0  dkim_fail\n"));
+	ck_assert_ptr_nonnull(strstr(text, "\n  shop.example         50      0 "
+	                                   "       50       50        0        "
+	                                   "50        50  local_policy\n"));
+	ck_assert_ptr_nonnull(strstr(text, "\nSource IP 192.0.2.50\n  "
+	                                   "shop.example         12"));
+	ck_assert_ptr_nonnull(strstr(isps,
+	    "source_ip,header_from,isp,messages,quarantined,rejected,cause\r\n"
+	    "198.51.100.20,news.example,Google,30,0,30,dkim_fail\r\n"
+	    "198.51.100.20,news.example,Yahoo,25,0,25,dkim_fail\r\n"
+	    "198.51.100.20,news.example,Microsoft,20,20,0,dkim_fail\r\n"
+	    "198.51.100.20,shop.example,Yahoo,50,0,50,local_policy\r\n"));
+	ck_assert_ptr_nonnull(
+	    strstr(json, "\"isps\": [{\"isp\": \"Yahoo\", \"messages\": 50, "
+	                 "\"quarantined\": "
+	                 "0, \"rejected\": 50, \"cause\": \"local_policy\"}]"));
+	ck_assert_ptr_nonnull(strstr(html,
+	    "<tr class=\"group\"><th colspan=\"9\">Source IP "
+	    "198.51.100.20</th></tr>\n<tr><td>news.example</td><td "
+	    "class=\"n\">75</td><td class=\"n bad\">20</td><td class=\"n "
+	    "bad\">55</td>"));
+	ck_assert_ptr_nonnull(strstr(html, "<td>local_policy</td>"));
+	free(text);
+	free(csv);
+	free(isps);
+	free(json);
+	free(html);
+	dm_report_free(r);
+	finish_db(db);
+	unlink(db_path);
+}
+END_TEST
+
+START_TEST(test_tenants_by_domain)
+{
+	sqlite3 *db = tenants_db();
+	struct dm_report_options o = {
+	    .from = D_1101, .to = D_1108, .by_domain = 1};
+	struct dm_report *r;
+	struct dm_query *q;
+	struct dm_error e;
+	const struct section *s;
+	char *json, *text;
+
+	dm_error_clear(&e);
+	ck_assert_int_eq(dm_query_open(&q, db_path, &e), DM_OK);
+	ck_assert_int_eq(dm_report_build(q, &o, &r, &e), DM_OK);
+	dm_query_close(q);
+	s = sec(r, "sources");
+	/* Pages by blocked mail: news.example 75, shop.example 50,
+	 * bank.example 29, promo.example 25. */
+	ck_assert_uint_eq(s->n_groups, 4);
+	ck_assert_str_eq(s->groups[0].heading,
+	    "From domain news.example: 75 messages, 0.0 % passed DMARC, 20 "
+	    "quarantined, 55 rejected");
+	ck_assert_ptr_nonnull(strstr(s->groups[1].heading, "shop.example: "));
+	ck_assert_str_eq(strk(r, "sources", 1, "header_from"), "shop.example");
+	ck_assert_str_eq(strk(r, "sources", 1, "cause"), "local_policy");
+	ck_assert_str_eq(strk(r, "sources", 2, "source_ip"), "192.0.2.50");
+	ck_assert_str_eq(strk(r, "sources", 3, "source_ip"), "203.0.113.9");
+	ck_assert_ptr_nonnull(strstr(s->groups[2].heading, "bank.example: "));
+	ck_assert_str_eq(strk(r, "sources", 5, "source_ip"), "203.0.113.66");
+	json = render(r, DM_REPORT_JSON, NULL, 0);
+	ck_assert_ptr_nonnull(strstr(json,
+	    "{\"header_from\": \"news.example\", \"policy_domain\": "
+	    "\"shop.example\""));
+	ck_assert_ptr_nonnull(strstr(json,
+	    "\"sources\": [{\"source_ip\": \"198.51.100.20\", \"header_from\": "
+	    "\"news.example\", \"messages\": 75,"));
+	ck_assert_ptr_nonnull(strstr(json, "\"more_sources\": 0}"));
+	ck_assert_ptr_nonnull(strstr(json, "\"by_domain\": true"));
+	text = render(r, DM_REPORT_TEXT, NULL, 0);
+	ck_assert_ptr_nonnull(strstr(text,
+	    "\nFrom domain bank.example: 29 messages, 0.0 % passed DMARC, 0 "
+	    "quarantined, 29 rejected\n  198.51.100.20"));
+	free(json);
+	free(text);
+	dm_report_free(r);
+	finish_db(db);
+	unlink(db_path);
+}
+END_TEST
+
+START_TEST(test_tenants_explain)
+{
+	sqlite3 *db = tenants_db();
+	char *s = run_explain("198.51.100.20", NULL, DM_OK);
+
+	/* explain counts all the pair's mail, passed or not. */
+	ck_assert_ptr_nonnull(strstr(s,
+	    "Source 198.51.100.20, From shop.example: 150 messages, 0 failed "
+	    "DMARC, 0 quarantined, 50 rejected\n  Cause: local_policy\n"));
+	ck_assert_ptr_nonnull(strstr(s,
+	    "  Google: 100 messages, 100 passed DMARC, 2026-11-02\n    What it "
+	    "did: 0 rejected, 0 quarantined, 100 not blocked by policy (cause: "
+	    "pass).\n"));
+	ck_assert_ptr_nonnull(strstr(s,
+	    "  Yahoo: 50 messages, 50 passed DMARC, 2026-11-02\n    What it "
+	    "did: 50 rejected, 0 quarantined, 0 not blocked by policy (cause: "
+	    "local_policy).\n    Reported in 1 report by Yahoo! Inc.: r2\n"));
+	ck_assert_ptr_nonnull(strstr(s,
+	    "Source 198.51.100.20, From news.example: 75 messages, 75 failed "
+	    "DMARC, 20 quarantined, 55 rejected\n  Cause: dkim_fail\n"));
+	ck_assert_ptr_nonnull(strstr(s,
+	    "- 20 messages, disposition quarantine, 2026-11-03 to 2026-11-04 "
+	    "(dkim_fail). Envelope from bounce.esp.example, to example.org. "
+	    "Aligned (DMARC) results: DKIM fail, SPF fail. Raw results: DKIM "
+	    "fail for news.example (selector s2024); SPF pass for "
+	    "bounce.esp.example (mfrom)."));
+	/* Nothing of another source. */
+	ck_assert_ptr_null(strstr(s, "192.0.2.50"));
+	ck_assert_ptr_null(strstr(s, "lists.example.org"));
+	free(s);
+	finish_db(db);
+	unlink(db_path);
+}
+END_TEST
+
+/* The figures a letter gives for one ISP, taken by SQL over the records. */
+static void
+letter_figures(sqlite3 *db, const char *letter, const char *org)
+{
+	char sql[512], want[256];
+	const char *cond = " AND source_ip = '198.51.100.20' AND org_name = ";
+
+	snprintf(sql, sizeof(sql), "SELECT sum(count)" FROM_RR CUR "%s'%s'",
+	    cond, org);
+	snprintf(
+	    want, sizeof(want), "  Messages:        %lld\n", sql_int(db, sql));
+	ck_assert_msg(strstr(letter, want) != NULL, "%s: %s", org, want);
+	snprintf(sql, sizeof(sql),
+	    "SELECT ifnull(sum(count), 0)" FROM_RR CUR
+	    "%s'%s' AND disposition = 'reject'",
+	    cond, org);
+	snprintf(
+	    want, sizeof(want), "  Rejected:        %lld\n", sql_int(db, sql));
+	ck_assert_msg(strstr(letter, want) != NULL, "%s: %s", org, want);
+	snprintf(sql, sizeof(sql),
+	    "SELECT ifnull(sum(count), 0)" FROM_RR CUR
+	    "%s'%s' AND disposition = 'quarantine'",
+	    cond, org);
+	snprintf(
+	    want, sizeof(want), "  Quarantined:     %lld\n", sql_int(db, sql));
+	ck_assert_msg(strstr(letter, want) != NULL, "%s: %s", org, want);
+	snprintf(sql, sizeof(sql),
+	    "SELECT ifnull(sum(count), 0)" FROM_RR CUR
+	    "%s'%s' AND (dkim = 'pass' OR spf = 'pass')",
+	    cond, org);
+	snprintf(
+	    want, sizeof(want), "  Passed DMARC:    %lld (", sql_int(db, sql));
+	ck_assert_msg(strstr(letter, want) != NULL, "%s: %s", org, want);
+	snprintf(sql, sizeof(sql),
+	    "SELECT count(DISTINCT report)" FROM_RR CUR "%s'%s'", cond, org);
+	snprintf(want, sizeof(want), "  Reports:         %lld, from %s\n",
+	    sql_int(db, sql), org);
+	ck_assert_msg(strstr(letter, want) != NULL, "%s: %s", org, want);
+}
+
+START_TEST(test_tenants_letter)
+{
+	sqlite3 *db = tenants_db();
+	char *s = run_letter("198.51.100.20", NULL);
+	char *yahoo = strstr(s, "To: the postmaster team of Yahoo\n");
+	char *google = strstr(s, "To: the postmaster team of Google\n");
+	char *ms = strstr(s, "To: the postmaster team of Microsoft\n");
+
+	/* Most blocked first: Yahoo 75, Google 65, Microsoft 30. */
+	ck_assert_ptr_nonnull(yahoo);
+	ck_assert_ptr_nonnull(google);
+	ck_assert_ptr_nonnull(ms);
+	ck_assert(yahoo < google && google < ms);
+	google[-1] = ms[-1] = '\0'; /* each letter on its own */
+	letter_figures(db, yahoo, "Yahoo! Inc.");
+	letter_figures(db, google, "google.com");
+	letter_figures(db, ms, "Outlook.com");
+	ck_assert_ptr_nonnull(strstr(yahoo,
+	    "  Of the 75 quarantined or rejected, 50 passed DMARC (aligned SPF "
+	    "or DKIM).\n  Reports:         1, from Yahoo! Inc.\n  Report ids: "
+	    "     r2\n"));
+	ck_assert_ptr_nonnull(strstr(yahoo,
+	    "  Sending IP addresses: 198.51.100.20\n  From domains: "
+	    "news.example, shop.example\n"));
+	ck_assert_ptr_nonnull(strstr(yahoo,
+	    "  - 198.51.100.20, From shop.example: 50 messages, 50 passed "
+	    "DMARC "
+	    "(aligned DKIM 50, aligned SPF 0),\n    0 quarantined, 50 "
+	    "rejected. "
+	    "DKIM: shop.example (selector s1) pass. SPF: bounce.esp.example "
+	    "pass.\n"));
+	/* Yahoo blocked mail that failed DMARC too: said before the letter. */
+	ck_assert_ptr_nonnull(
+	    strstr(s, "(Before sending: 25 of the 75 messages "
+	              "Yahoo quarantined or rejected failed "
+	              "DMARC."));
+	free(s);
+	s = run_letter("203.0.113.9", "Google");
+	ck_assert_ptr_nonnull(strstr(s,
+	    "\nGoogle did not quarantine or reject any of this mail in the "
+	    "period: there is nothing to ask its postmaster to review.\n"));
+	free(s);
+	finish_db(db);
+	unlink(db_path);
+}
+END_TEST
+
+START_TEST(test_hostile_strings_letter)
+{
+	sqlite3 *db = hostile_db();
+	char *s = run_letter("198.51.100.7", NULL);
+
+	ck_assert_msg(clean_text(s, 0),
+	    "letter holds control characters or invalid UTF-8");
+	ck_assert_ptr_nonnull(
+	    strstr(s, "To: the postmaster team of "
+	              "<script>alert(1)</script>,\"q\"???[31mX"
+	              "\xef\xbf\xbd\xef\xbf\xbd'&\n"));
+	free(s);
+	finish_db(db);
+	unlink(db_path);
+}
+END_TEST
+
 static Suite *
 report_suite(void)
 {
@@ -1564,6 +2059,7 @@ report_suite(void)
 	tcase_add_test(tc_numbers, test_report_sources_match_sql);
 	tcase_add_test(tc_numbers, test_report_daily_spreads_multi_day_reports);
 	tcase_add_test(tc_numbers, test_report_filters);
+	tcase_add_test(tc_numbers, test_tenants_pair_by_pair);
 	tcase_add_test(tc_numbers, test_explain_single_ip_and_cidr);
 	tcase_add_test(tc_numbers, test_explain_rejects_bad_ip);
 	tcase_add_test(tc_numbers, test_zero_count_source);
@@ -1574,6 +2070,11 @@ report_suite(void)
 	tcase_add_test(tc_output, test_hostile_strings_json);
 	tcase_add_test(tc_output, test_hostile_strings_csv);
 	tcase_add_test(tc_output, test_hostile_strings_text);
+	tcase_add_test(tc_output, test_hostile_strings_letter);
+	tcase_add_test(tc_output, test_tenants_every_format);
+	tcase_add_test(tc_output, test_tenants_by_domain);
+	tcase_add_test(tc_output, test_tenants_explain);
+	tcase_add_test(tc_output, test_tenants_letter);
 	suite_add_tcase(s, tc_causes);
 	suite_add_tcase(s, tc_names);
 	suite_add_tcase(s, tc_numbers);
