@@ -398,6 +398,10 @@ r_unknown(const struct dm_evidence *ev, const char **dom)
 /* ---- Explanations and fixes
  * ---------------------------------------------------------------- */
 
+/* Room for a domain or selector of a report (cut to 255 characters by the
+ * queries, 4 bytes each at most) in a phrase. */
+#define DM_TEXT_WORDS (4 * 255 + 128)
+
 struct text {
 	struct dm_buf *why, *fix;
 	const struct dm_evidence *ev;
@@ -563,27 +567,55 @@ x_permerror(struct text *t)
 	    t->dom);
 }
 
+/* " (selector s1)", or "" when the report did not name it. */
+static const char *
+selector_words(const struct dm_dkim_result *d, char *buf, size_t size)
+{
+	if (d == NULL || d->selector == NULL || d->selector[0] == '\0')
+		return "";
+	snprintf(buf, size, " (selector %s)", d->selector);
+	return buf;
+}
+
+/* "s1._domainkey.example.com", or "the _domainkey.example.com record of the
+ * selector it signs with" when the report did not name the selector. */
+static const char *
+key_record(
+    const struct dm_dkim_result *d, const char *dom, char *buf, size_t size)
+{
+	if (d == NULL || d->selector == NULL || d->selector[0] == '\0')
+		snprintf(buf, size,
+		    "the record under _domainkey.%s of the selector it signs "
+		    "with "
+		    "(the report does not name it)",
+		    dom);
+	else
+		snprintf(buf, size, "%s._domainkey.%s", d->selector, dom);
+	return buf;
+}
+
 static void
 x_list_or_esp(struct text *t)
 {
 	const struct dm_dkim_result *own = own_dkim_failure(t->ev);
-	const char *sel = own != NULL ? or_q(own->selector) : "?";
 	const char *od = own != NULL ? or_q(own->domain) : t->from;
+	char sel[DM_TEXT_WORDS], key[2 * DM_TEXT_WORDS];
 
 	put(t, t->why,
-	    "The DKIM signature of %s (selector %s) did not verify, while %s "
-	    "passed DKIM for its own domain. Either a mailing list or "
-	    "forwarder at %s relayed the message and changed it (a subject tag "
-	    "or a footer breaks the signature), or %s is a sending provider "
-	    "(ESP) that signs as %s with a key not published in your DNS; "
-	    "the reports alone cannot tell which.",
-	    od, sel, t->dom, t->dom, t->dom, od);
+	    "The DKIM signature of %s%s did not verify, while %s passed DKIM "
+	    "for its own domain. Either a mailing list or forwarder at %s "
+	    "relayed the message and changed it (a subject tag or a footer "
+	    "breaks the signature), or %s is a sending provider (ESP) that "
+	    "signs as %s with a key not published in your DNS; the reports "
+	    "alone cannot tell which.",
+	    od, selector_words(own, sel, sizeof(sel)), t->dom, t->dom, t->dom,
+	    od);
 	put(t, t->fix,
 	    "If %s is a mailing list: nothing to fix in your DNS (the list "
 	    "should rewrite the From address or sign with ARC). If it is your "
-	    "ESP: publish the DKIM key it gives you as %s._domainkey.%s, or "
-	    "make the published key match the one it signs with.",
-	    t->dom, sel, od);
+	    "ESP: publish the DKIM key it gives you as %s, or make the "
+	    "published key match the one it signs with.",
+	    t->dom, key_record(own, od, key, sizeof(key)));
 }
 
 static void
@@ -661,20 +693,21 @@ static void
 x_dkim_fail(struct text *t)
 {
 	const struct dm_dkim_result *d = own_dkim_failure(t->ev);
-	const char *sel = d != NULL ? or_q(d->selector) : "?";
+	char sel[DM_TEXT_WORDS], key[2 * DM_TEXT_WORDS];
 
 	put(t, t->why,
-	    "The DKIM signature of %s (selector %s) did not verify (%s), and "
-	    "no other aligned signature or SPF result passed: the key is not "
-	    "published, the selector is wrong, the key was rotated without "
-	    "updating DNS, or the message was changed after signing.",
-	    t->dom, sel, d != NULL && d->result != NULL ? d->result : "fail");
+	    "The DKIM signature of %s%s did not verify (%s), and no other "
+	    "aligned signature or SPF result passed: the key is not published, "
+	    "the selector is wrong, the key was rotated without updating DNS, "
+	    "or the message was changed after signing.",
+	    t->dom, selector_words(d, sel, sizeof(sel)),
+	    d != NULL && d->result != NULL ? d->result : "fail");
 	put(t, t->fix,
-	    "Publish or fix the DKIM key of %s for selector %s: the record "
-	    "%s._domainkey.%s must hold the public half of the key the sender "
-	    "signs with; then check that nothing rewrites the message after "
-	    "signing.",
-	    t->dom, sel, sel, t->dom);
+	    "Publish or fix the DKIM key of %s: %s must hold the public half "
+	    "of "
+	    "the key the sender signs with; then check that nothing rewrites "
+	    "the message after signing.",
+	    t->dom, key_record(d, t->dom, key, sizeof(key)));
 }
 
 static void

@@ -327,9 +327,25 @@ START_TEST(test_cause_dkim_fail)
 	s = explain(&ev);
 	ck_assert_ptr_nonnull(strstr(s, "(selector k2) did not verify (fail)"));
 	ck_assert_ptr_nonnull(strstr(s,
-	    "|Publish or fix the DKIM key of mail.example.com for selector k2: "
-	    "the record k2._domainkey.mail.example.com must hold"));
+	    "|Publish or fix the DKIM key of mail.example.com: "
+	    "k2._domainkey.mail.example.com must hold the public half"));
 	free(s);
+	/* A report that does not name the selector. */
+	{
+		static const struct dm_dkim_result no_sel = {
+		    "example.com", "", "fail", NULL};
+
+		ev.dkim_results = &no_sel;
+		s = explain(&ev);
+		ck_assert_ptr_nonnull(strstr(s,
+		    "The DKIM signature of example.com did not verify (fail)"));
+		ck_assert_ptr_nonnull(strstr(s,
+		    "the record under _domainkey.example.com of the selector "
+		    "it "
+		    "signs with (the report does not name it) must hold"));
+		free(s);
+		ev.dkim_results = &dk_own_fail;
+	}
 	/* The ESP's bounce domain passing SPF does not make it a return-path
 	 * problem: the customer's key is. */
 	ev.envelope_from = "bmsend.example.net";
