@@ -1303,6 +1303,96 @@ START_TEST(test_tenants_pair_by_pair)
 }
 END_TEST
 
+static char *run_explain(const char *ip, const char *reporter, int expect);
+
+static int
+count_days(void *ctx, const struct dm_query_day *d, struct dm_error *err)
+{
+	(void)err;
+	*(int64_t *)ctx += d->messages;
+	return DM_OK;
+}
+
+static int64_t
+messages_now(struct dm_query *q)
+{
+	struct dm_query_filter f = {.from = D_1025, .to = D_1108};
+	struct dm_error e;
+	int64_t m = 0;
+
+	dm_error_clear(&e);
+	ck_assert_msg(
+	    dm_query_days(q, &f, count_days, &m, &e) == DM_OK, "%s", e.msg);
+	return m;
+}
+
+/*
+ * Between dm_query_begin and dm_query_end every query reads one snapshot: an
+ * ingest committing meanwhile changes none of them (a report's sections once
+ * disagreed, the new sources summing more than the overview).
+ */
+START_TEST(test_query_snapshot)
+{
+	sqlite3 *db = story_db();
+	struct dm_query *q;
+	struct dm_error e;
+	int64_t before;
+
+	exec(db, "PRAGMA journal_mode = WAL");
+	dm_error_clear(&e);
+	ck_assert_int_eq(dm_query_open(&q, db_path, &e), DM_OK);
+	before = messages_now(q);
+	ck_assert_int_eq(dm_query_begin(q, &e), DM_OK);
+	add_report(db, 7, "google.com", "example.com", D_1101 + 6 * DAY,
+	    D_1101 + 7 * DAY - 1, "reject");
+	add_record(db, 7, "192.0.2.10", 1000, "none", "pass", "pass",
+	    "example.com", "example.com");
+	end_report(db, 7);
+	ck_assert_int_eq(messages_now(q), before);
+	dm_query_end(q);
+	ck_assert_int_eq(messages_now(q), before + 1000);
+	dm_query_close(q);
+	finish_db(db);
+	unlink(db_path);
+}
+END_TEST
+
+/*
+ * Counts that add up past INT64_MAX (each row alone fits): every sum stops at
+ * INT64_MAX instead of failing with SQLite's "integer overflow" or wrapping.
+ */
+START_TEST(test_report_sums_saturate)
+{
+	sqlite3 *db = new_db();
+	struct dm_report *r;
+	const long long big = 4000000000000000000LL;
+	char *s;
+	int i;
+
+	for (i = 1; i <= 3; i++) {
+		add_report(db, i, i == 1 ? "google.com" : "Yahoo! Inc.",
+		    "example.com", D_1101 + i * DAY, D_1101 + (i + 1) * DAY - 1,
+		    "reject");
+		add_record(db, i, "198.51.100.20", big, "reject", "fail",
+		    "fail", "example.com", "example.com");
+		end_report(db, i);
+	}
+	r = build(NULL, NULL);
+	ck_assert_int_eq(num(r, "overview", 0, 1), INT64_MAX);
+	ck_assert_int_eq(num(r, "overview", 3, 1), INT64_MAX);
+	ck_assert_int_eq(numk(r, "isps", 0, "messages"), 2 * big); /* Yahoo */
+	ck_assert_int_eq(numk(r, "sources", 0, "messages"), INT64_MAX);
+	ck_assert_int_eq(numk(r, "domains", 0, "rejected"), INT64_MAX);
+	ck_assert_int_eq(numk(r, "daily", 1, "messages"), big);
+	dm_report_free(r);
+	s = run_explain("198.51.100.20", NULL, DM_OK);
+	ck_assert_ptr_nonnull(strstr(s, "9223372036854775807 messages"));
+	free(s);
+	finish_db(db);
+	unlink(db_path);
+}
+END_TEST
+
 /* ---- Output
  * -------------------------------------------------------------------------------
  */
@@ -1602,6 +1692,32 @@ END_TEST
 /* 1 when s is valid UTF-8 with no control character other than \n (and \r, \t
  * if allowed). */
 static int
+is_bidi(const unsigned char *p)
+{
+	return (p[0] == 0xd8 && p[1] == 0x9c) ||
+	       (p[0] == 0xe2 && p[1] == 0x80 &&
+	           (p[2] == 0x8e || p[2] == 0x8f ||
+	               (p[2] >= 0xaa && p[2] <= 0xae))) ||
+	       (p[0] == 0xe2 && p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9);
+}
+
+/* As clean_text, and no bidirectional control either: what text, CSV and
+ * HTML must hold (JSON keeps them, escaped or not, as values). */
+static int clean_text(const char *s, int allow_cr_tab);
+
+static int
+clean_bidi_text(const char *s, int allow_cr_tab)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	for (; *p != '\0'; p++) {
+		if (is_bidi(p))
+			return 0;
+	}
+	return clean_text(s, allow_cr_tab);
+}
+
+static int
 clean_text(const char *s, int allow_cr_tab)
 {
 	const unsigned char *p = (const unsigned char *)s;
@@ -1634,7 +1750,10 @@ clean_text(const char *s, int allow_cr_tab)
 	return 1;
 }
 
-#define HOSTILE "<script>alert(1)</script>,\"q\"\n\001\033[31mX\377\376'&"
+/* Markup, CSV quoting, a newline, C0 controls and an escape sequence, a
+ * right-to-left override (U+202E), invalid UTF-8. */
+#define HOSTILE                                                                \
+	"<script>alert(1)</script>,\"q\"\n\001\033[31mX\xe2\x80\xae\377\376'&"
 
 static sqlite3 *
 hostile_db(void)
@@ -1663,10 +1782,10 @@ START_TEST(test_hostile_strings_html)
 	ck_assert_ptr_null(strstr(s, "<SCRIPT"));
 	ck_assert_ptr_nonnull(strstr(s,
 	    "&lt;script&gt;alert(1)&lt;/script&gt;,&quot;q&quot;"
-	    "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd[31mX\xef\xbf\xbd\xef"
-	    "\xbf\xbd&#39;&amp;"));
-	ck_assert_msg(
-	    clean_text(s, 0), "HTML holds control characters or invalid UTF-8");
+	    "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd[31mX\xef\xbf\xbd\xef\xbf\xbd"
+	    "\xef\xbf\xbd&#39;&amp;"));
+	ck_assert_msg(clean_bidi_text(s, 0),
+	    "HTML holds control characters, bidi controls or invalid UTF-8");
 	/* Nothing to fetch: no links, sources, imports or CSS urls. */
 	ck_assert_ptr_null(strstr(s, "src="));
 	ck_assert_ptr_null(strstr(s, "href="));
@@ -1687,7 +1806,8 @@ START_TEST(test_hostile_strings_json)
 
 	ck_assert_ptr_nonnull(
 	    strstr(s, "\"isp\": \"\\u003cscript\\u003ealert(1)\\u003c/script"
-	              "\\u003e,\\\"q\\\"\\n\\u0001\\u001b[31mX\\ufffd\\ufffd'"
+	              "\\u003e,\\\"q\\\"\\n\\u0001\\u001b[31mX\xe2\x80\xae"
+	              "\\ufffd\\ufffd'"
 	              "\\u0026\""));
 	ck_assert_ptr_null(strstr(s, "<"));
 	ck_assert_msg(
@@ -1708,15 +1828,18 @@ START_TEST(test_hostile_strings_csv)
 	for (t = dm_report_tables(); *t != NULL; t++) {
 		char *s = render(r, DM_REPORT_CSV, *t, 0);
 
-		ck_assert_msg(clean_text(s, 1),
-		    "CSV %s: control characters or invalid UTF-8", *t);
+		ck_assert_msg(clean_bidi_text(s, 1),
+		    "CSV %s: control characters, bidi controls or invalid "
+		    "UTF-8",
+		    *t);
 		if (strcmp(*t, "isps") == 0)
 			ck_assert_str_eq(s,
 			    "isp,messages,dmarc_pass_percent,quarantined,"
 			    "rejected,"
 			    "top_cause\r\n\"<script>alert(1)</"
 			    "script>,\"\"q\"\"\n?"
-			    "?[31mX\xef\xbf\xbd\xef\xbf\xbd'&\",9,0.0,0,9,"
+			    "?[31mX\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd'&\",9,"
+			    "0.0,0,9,"
 			    "local_policy\r\n");
 		free(s);
 	}
@@ -1732,11 +1855,11 @@ START_TEST(test_hostile_strings_text)
 	struct dm_report *r = build(NULL, NULL);
 	char *s = render(r, DM_REPORT_TEXT, NULL, 0), *line;
 
-	ck_assert_msg(
-	    clean_text(s, 0), "text holds control characters or invalid UTF-8");
+	ck_assert_msg(clean_bidi_text(s, 0),
+	    "text holds control characters, bidi controls or invalid UTF-8");
 	ck_assert_ptr_nonnull(
 	    strstr(s, "<script>alert(1)</script>,\"q\"???[31mX\xef\xbf\xbd"
-	              "\xef\xbf\xbd'&"));
+	              "\xef\xbf\xbd\xef\xbf\xbd'&"));
 	for (line = s; *line != '\0';
 	     line += strcspn(line, "\n") + (line[strcspn(line, "\n")] != 0)) {
 		char *nl = strchr(line, '\n');
@@ -2028,12 +2151,12 @@ START_TEST(test_hostile_strings_letter)
 	sqlite3 *db = hostile_db();
 	char *s = run_letter("198.51.100.7", NULL);
 
-	ck_assert_msg(clean_text(s, 0),
-	    "letter holds control characters or invalid UTF-8");
+	ck_assert_msg(clean_bidi_text(s, 0),
+	    "letter holds control characters, bidi controls or invalid UTF-8");
 	ck_assert_ptr_nonnull(
 	    strstr(s, "To: the postmaster team of "
 	              "<script>alert(1)</script>,\"q\"???[31mX"
-	              "\xef\xbf\xbd\xef\xbf\xbd'&\n"));
+	              "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd'&\n"));
 	free(s);
 	finish_db(db);
 	unlink(db_path);
@@ -2076,6 +2199,8 @@ report_suite(void)
 	tcase_add_test(tc_numbers, test_report_daily_spreads_multi_day_reports);
 	tcase_add_test(tc_numbers, test_report_filters);
 	tcase_add_test(tc_numbers, test_tenants_pair_by_pair);
+	tcase_add_test(tc_numbers, test_query_snapshot);
+	tcase_add_test(tc_numbers, test_report_sums_saturate);
 	tcase_add_test(tc_numbers, test_explain_single_ip_and_cidr);
 	tcase_add_test(tc_numbers, test_explain_rejects_bad_ip);
 	tcase_add_test(tc_numbers, test_zero_count_source);
