@@ -185,7 +185,7 @@ reasons(struct dm_buf *b, const struct dm_query_source *s)
 
 static int
 evidence_line(
-    struct dm_buf *b, const struct dm_query_source *s, const struct dm_cause *c)
+    struct dm_buf *b, const struct dm_query_source *s, enum dm_cause_code code)
 {
 	char d0[32], d1[32], n[64];
 	int rc;
@@ -197,7 +197,7 @@ evidence_line(
 	    "Aligned (DMARC) results: DKIM %s, SPF %s.",
 	    plural(s->messages, "message", n, sizeof(n)),
 	    or_none(s->disposition), d0, strcmp(d0, d1) != 0 ? " to " : "",
-	    strcmp(d0, d1) != 0 ? d1 : "", dm_cause_name(c->code),
+	    strcmp(d0, d1) != 0 ? d1 : "", dm_cause_name(code),
 	    or_none(s->envelope_from), or_none(s->envelope_to),
 	    or_none(s->dkim), or_none(s->spf));
 	if (rc == DM_OK)
@@ -240,7 +240,7 @@ auth_seen(struct pair_detail *d, const struct dm_query_source *s)
 /* pairs.c calls this for every evidence group of a kept pair. */
 static int
 on_evidence(void *ctx, struct pair *p, struct pair_isp *pi,
-    const struct dm_query_source *s, const struct dm_cause *c)
+    const struct dm_query_source *s, enum dm_cause_code code)
 {
 	struct pair_detail *d = pi != NULL ? pi->d : NULL;
 
@@ -256,7 +256,7 @@ on_evidence(void *ctx, struct pair *p, struct pair_isp *pi,
 		return DM_OK;
 	}
 	d->n_evidence++;
-	return evidence_line(&d->evidence, s, c);
+	return evidence_line(&d->evidence, s, code);
 }
 
 /* ---- Reports behind each pair and ISP
@@ -454,16 +454,26 @@ gather(struct pairs *x, struct dm_query *q, const struct dm_query_filter *f,
     struct dm_error *err)
 {
 	int rc;
+	struct dm_query_filter kept;
+	struct dm_query_pair_key *keys = NULL;
 
-	if ((rc = pairs_load(x, q, f, 0)) != DM_OK)
+	if ((rc = pairs_load(x, q, f, 0)) != DM_OK ||
+	    (rc = pairs_reports(x, q, f, 0)) != DM_OK)
 		return rc;
-	if (details_new(x) != DM_OK)
+	if (x->n_kept == 0)
+		return DM_OK;
+	/* The evidence and reports of the pairs shown only: a range of a
+	   million sources costs the sort of these, not of all. */
+	if (details_new(x) != DM_OK ||
+	    pairs_restrict(x, f, &kept, &keys) != DM_OK) {
+		dm_free(keys);
 		return dm_error_set(err, DM_ENOMEM, "out of memory");
-	if ((rc = pairs_classify(x, q, f, 0)) != DM_OK ||
-	    (rc = dm_query_report_refs(q, f, 1, ref_cb, x, err)) != DM_OK)
-		return rc;
-	pairs_order(x, 1);
-	return DM_OK;
+	}
+	if ((rc = pairs_classify(x, q, &kept, 0)) == DM_OK &&
+	    (rc = dm_query_report_refs(q, &kept, 1, ref_cb, x, err)) == DM_OK)
+		pairs_order(x, 1);
+	dm_free(keys);
+	return rc;
 }
 
 int

@@ -20,6 +20,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hash.h"
+
 static int
 oom(struct pairs *x)
 {
@@ -214,7 +216,6 @@ pair_add_isp(struct pair *p, const struct dm_query_pair *row)
 	i->rejected = row->rejected;
 	i->first_day = row->first_day;
 	i->last_day = row->last_day;
-	i->reports = row->reports;
 	p->n_isps++;
 	return DM_OK;
 }
@@ -234,8 +235,6 @@ pair_add_counts(struct pair *p, const struct dm_query_pair *row)
 	p->spf_al = sat_add(p->spf_al, row->spf_aligned_pass);
 	p->dkim_raw = sat_add(p->dkim_raw, row->dkim_raw_pass);
 	p->dkim_al = sat_add(p->dkim_al, row->dkim_aligned_pass);
-	/* A report has one reporter: its reports per ISP add up. */
-	p->reports = sat_add(p->reports, row->reports);
 }
 
 static int
@@ -429,25 +428,28 @@ pair_auth(struct pair *p, const struct dm_query_source *s)
 	return rc;
 }
 
-/* Rows come largest first: the first of a cause explains it for the pair. */
+/* The largest group (or row) of a cause explains it for the pair; the first
+ * of equal ones. */
 static int
-pair_explain(
-    struct pair *p, const struct dm_cause *c, const struct dm_evidence *ev)
+pair_explain(struct pair *p, const struct dm_cause *c,
+    const struct dm_evidence *ev, int64_t messages)
 {
 	struct dm_buf why, fix;
 	int rc;
 
-	if (p->why[c->code] != NULL)
+	if (p->why[c->code] != NULL && messages <= p->why_messages[c->code])
 		return DM_OK;
 	dm_buf_init(&why, 1 << 16);
 	dm_buf_init(&fix, 1 << 16);
 	rc = dm_cause_explain(c, ev, &why, &fix);
-	if (rc == DM_OK) {
+	if (rc == DM_OK && why.data != NULL && fix.data != NULL) {
+		dm_free(p->why[c->code]);
+		dm_free(p->fix[c->code]);
 		p->why[c->code] = dm_buf_take(&why);
 		p->fix[c->code] = dm_buf_take(&fix);
-		if (p->why[c->code] == NULL || p->fix[c->code] == NULL)
-			rc = DM_ENOMEM;
-	}
+		p->why_messages[c->code] = messages;
+	} else if (rc == DM_OK)
+		rc = DM_ENOMEM;
 	dm_buf_free(&why);
 	dm_buf_free(&fix);
 	return rc;
@@ -467,19 +469,90 @@ pair_find_isp(struct pair *p, const char *isp)
 
 static int
 pair_evidence(struct pairs *x, struct pair *p, const char *isp,
-    const struct dm_cause *c, const struct dm_evidence *ev,
+    enum dm_cause_code code, const struct dm_evidence *ev,
     const struct dm_query_source *s, int64_t blocked)
 {
 	struct pair_isp *pi = pair_find_isp(p, isp);
 
-	tally_add(&p->t, c->code, blocked, s->messages);
+	tally_add(&p->t, code, blocked, s->messages);
 	if (pi != NULL)
-		tally_add(&pi->t, c->code, blocked, s->messages);
-	if (pair_explain(p, c, ev) != DM_OK || pair_auth(p, s) != DM_OK)
+		tally_add(&pi->t, code, blocked, s->messages);
+	/* The whole classification (the domain it names) only for the rows
+	   that explain a cause. */
+	if (p->why[code] == NULL || s->messages > p->why_messages[code]) {
+		struct dm_cause c = dm_cause_classify(ev);
+
+		if (pair_explain(p, &c, ev, s->messages) != DM_OK)
+			return DM_ENOMEM;
+	}
+	if (pair_auth(p, s) != DM_OK)
 		return DM_ENOMEM;
 	if (x->on_evidence != NULL)
-		return x->on_evidence(x->ctx, p, pi, s, c);
+		return x->on_evidence(x->ctx, p, pi, s, code);
 	return DM_OK;
+}
+
+static int
+key_add(struct dm_buf *b, const char *s)
+{
+	int rc = dm_buf_adds(b, s != NULL ? s : "");
+
+	return rc == DM_OK ? dm_buf_add(b, "\037", 1) : rc;
+}
+
+/* Everything the classifier reads, as one string; DM_ELIMIT when longer
+ * than the cache keeps. */
+static int
+evidence_key(struct dm_buf *b, const struct dm_evidence *ev)
+{
+	const char *v[] = {ev->header_from, ev->envelope_from, ev->disposition,
+	    ev->dkim, ev->spf, ev->p, ev->testing, ev->adkim, ev->aspf};
+	char service = (char)('0' + (int)ev->service);
+	size_t i;
+	int rc = dm_buf_add(b, &service, 1);
+
+	for (i = 0; rc == DM_OK && i < sizeof(v) / sizeof(v[0]); i++)
+		rc = key_add(b, v[i]);
+	for (i = 0; rc == DM_OK && i < ev->n_dkim; i++)
+		if ((rc = key_add(b, ev->dkim_results[i].domain)) == DM_OK &&
+		    (rc = key_add(b, ev->dkim_results[i].selector)) == DM_OK)
+			rc = key_add(b, ev->dkim_results[i].result);
+	for (i = 0; rc == DM_OK && i < ev->n_spf; i++)
+		if ((rc = key_add(b, ev->spf_results[i].domain)) == DM_OK &&
+		    (rc = key_add(b, ev->spf_results[i].scope)) == DM_OK)
+			rc = key_add(b, ev->spf_results[i].result);
+	for (i = 0; rc == DM_OK && i < ev->n_reasons; i++)
+		if ((rc = key_add(b, ev->reasons[i].type)) == DM_OK)
+			rc = key_add(b, ev->reasons[i].comment);
+	return rc;
+}
+
+/*
+ * The cause of ev, remembered for the evidence seen last in a small
+ * direct-mapped table.  Whatever the hash, a miss only costs the
+ * classification: a table that cannot chain cannot be made quadratic.
+ */
+static enum dm_cause_code
+cause_of(struct pairs *x, const struct dm_evidence *ev)
+{
+	struct cause_slot *slot;
+	uint64_t h;
+	enum dm_cause_code code;
+
+	dm_buf_reset(&x->key);
+	if (evidence_key(&x->key, ev) != DM_OK || x->key.data == NULL)
+		return dm_cause_classify(ev).code;
+	h = dm_hash_str(x->key.data);
+	slot = &x->causes[h % (sizeof(x->causes) / sizeof(x->causes[0]))];
+	if (slot->key != NULL && slot->hash == h &&
+	    strcmp(slot->key, x->key.data) == 0)
+		return slot->code;
+	code = dm_cause_classify(ev).code;
+	dm_free(slot->key);
+	slot->key = dm_strdup(x->key.data); /* NULL: simply not kept */
+	slot->hash = h;
+	slot->code = code;
+	return code;
 }
 
 static int
@@ -487,28 +560,28 @@ source_cb(void *ctx, const struct dm_query_source *s, struct dm_error *err)
 {
 	struct pairs *x = ctx;
 	struct dm_evidence ev = dm_report_evidence(s, x->opt);
-	struct dm_cause c = dm_cause_classify(&ev);
-	const char *isp = dm_isp_name(s->org_name);
+	enum dm_cause_code code = cause_of(x, &ev);
 	int64_t blocked = strcmp(s->disposition, "quarantine") == 0 ||
 	                          strcmp(s->disposition, "reject") == 0
 	                      ? s->messages
 	                      : 0;
-	struct isp_tally *it = find_isp(x, isp);
+	struct isp_tally *it = find_isp(x, s->isp);
 	struct pair *p = pairs_find(x, s->source_ip, s->header_from);
 
 	(void)err;
 	if (it != NULL)
-		tally_add(&it->t, c.code, blocked, s->messages);
-	if (p != NULL && pair_evidence(x, p, isp, &c, &ev, s, blocked) != DM_OK)
+		tally_add(&it->t, code, blocked, s->messages);
+	if (p != NULL &&
+	    pair_evidence(x, p, s->isp, code, &ev, s, blocked) != DM_OK)
 		return oom(x);
 	return DM_OK;
 }
 
 int
 pairs_classify(struct pairs *x, struct dm_query *q,
-    const struct dm_query_filter *f, int failing_only)
+    const struct dm_query_filter *f, unsigned flags)
 {
-	return dm_query_sources(q, f, failing_only, source_cb, x, x->err);
+	return dm_query_sources(q, f, flags, source_cb, x, x->err);
 }
 
 /* ---- Ranks
@@ -579,6 +652,7 @@ pairs_setup(struct pairs *x, size_t cap, char *const *pages, size_t n_pages,
 
 	x->cap = cap;
 	x->pages = pages;
+	dm_buf_init(&x->key, 1 << 12);
 	x->n_pages = n_pages;
 	x->n_heaps = pages != NULL ? n_pages : 1;
 	if ((x->heaps = dm_calloc(x->n_heaps + 1, sizeof(*x->heaps))) == NULL ||
@@ -607,14 +681,69 @@ pairs_setup(struct pairs *x, size_t cap, char *const *pages, size_t n_pages,
 
 int
 pairs_load(struct pairs *x, struct dm_query *q, const struct dm_query_filter *f,
-    int failing_only)
+    unsigned flags)
 {
-	int rc = dm_query_pairs(q, f, failing_only, pair_cb, x, x->err);
+	int rc = dm_query_pairs(q, f, flags, pair_cb, x, x->err);
 
 	if (rc != DM_OK)
 		return rc;
 	finish_pair(x);
 	return collect(x);
+}
+
+int
+pairs_restrict(const struct pairs *x, const struct dm_query_filter *f,
+    struct dm_query_filter *kept, struct dm_query_pair_key **keys)
+{
+	size_t i;
+
+	*kept = *f;
+	*keys = NULL;
+	if (x->n_kept > DM_QUERY_PAIRS_MAX ||
+	    (*keys = dm_calloc(x->n_kept + 1, sizeof(**keys))) == NULL)
+		return DM_ENOMEM;
+	for (i = 0; i < x->n_kept; i++) {
+		(*keys)[i].source_ip = x->kept[i]->ip;
+		(*keys)[i].header_from = x->kept[i]->hf;
+	}
+	kept->pairs = *keys;
+	kept->n_pairs = x->n_kept;
+	return DM_OK;
+}
+
+static int
+reports_cb(void *ctx, const struct dm_query_pair *row, struct dm_error *err)
+{
+	struct pairs *x = ctx;
+	struct pair *p = pairs_find(x, row->source_ip, row->header_from);
+	struct pair_isp *pi = p != NULL ? pair_find_isp(p, row->isp) : NULL;
+
+	(void)err;
+	if (p == NULL)
+		return DM_OK;
+	/* A report has one reporter: its reports per ISP add up. */
+	p->reports = sat_add(p->reports, row->reports);
+	if (pi != NULL)
+		pi->reports = row->reports;
+	return DM_OK;
+}
+
+int
+pairs_reports(struct pairs *x, struct dm_query *q,
+    const struct dm_query_filter *f, unsigned flags)
+{
+	struct dm_query_filter kept;
+	struct dm_query_pair_key *keys;
+	int rc;
+
+	if (x->n_kept == 0)
+		return DM_OK;
+	if (pairs_restrict(x, f, &kept, &keys) != DM_OK)
+		return oom(x);
+	rc = dm_query_pairs(
+	    q, &kept, flags | DM_QUERY_REPORTS, reports_cb, x, x->err);
+	dm_free(keys);
+	return rc;
 }
 
 void
@@ -634,4 +763,7 @@ pairs_teardown(struct pairs *x)
 	dm_free(x->heaps);
 	dm_free(x->page_idx);
 	dm_free(x->isps);
+	for (i = 0; i < sizeof(x->causes) / sizeof(x->causes[0]); i++)
+		dm_free(x->causes[i].key);
+	dm_buf_free(&x->key);
 }

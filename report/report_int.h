@@ -178,7 +178,9 @@ struct pair {
 	size_t n_isps, cap_isps;
 	struct more isp_more; /* ISPs beyond MAX_PAIR_ISPS */
 	struct tally t;
+	/* Each cause explained by its largest group (or row) of messages. */
 	char *why[DM_CAUSE_COUNT], *fix[DM_CAUSE_COUNT];
+	int64_t why_messages[DM_CAUSE_COUNT];
 	char *auth[MAX_LIST]; /* domains that passed DKIM or SPF for it */
 	size_t n_auth;
 	int more_auth;
@@ -230,17 +232,35 @@ struct pairs {
 	void *ctx; /* for the hooks */
 	int (*on_pair_row)(void *ctx, const struct dm_query_pair *row);
 	int (*on_evidence)(void *ctx, struct pair *p, struct pair_isp *pi,
-	    const struct dm_query_source *s, const struct dm_cause *c);
+	    const struct dm_query_source *s, enum dm_cause_code code);
+	/* The causes of recent evidence: rows of a period repeat a few kinds
+	   of evidence many times over (pairs.c). */
+	struct cause_slot {
+		uint64_t hash;
+		char *key;
+		enum dm_cause_code code;
+	} causes[64];
+	struct dm_buf key;
 };
 
 /* Sets x up to keep cap pairs per list; isp_names get ISP tallies.
  * DM_ENOMEM. */
 int pairs_setup(struct pairs *x, size_t cap, char *const *pages, size_t n_pages,
     char *const *isp_names, size_t n_isps);
+/* flags: DM_QUERY_FAILING (sql/query.h).  Reports are not counted yet. */
 int pairs_load(struct pairs *x, struct dm_query *q,
-    const struct dm_query_filter *f, int failing_only);
+    const struct dm_query_filter *f, unsigned flags);
+/* Counts the reports of the kept pairs (the join it takes is paid for the
+ * pairs shown only).  Same flags as pairs_load. */
+int pairs_reports(struct pairs *x, struct dm_query *q,
+    const struct dm_query_filter *f, unsigned flags);
+/* f restricted to the kept pairs; *keys (the caller frees it) backs it.
+ * DM_ENOMEM. */
+int pairs_restrict(const struct pairs *x, const struct dm_query_filter *f,
+    struct dm_query_filter *kept, struct dm_query_pair_key **keys);
+/* flags: DM_QUERY_FAILING, DM_QUERY_PER_ROW (sql/query.h). */
 int pairs_classify(struct pairs *x, struct dm_query *q,
-    const struct dm_query_filter *f, int failing_only);
+    const struct dm_query_filter *f, unsigned flags);
 /* Ranks the kept pairs (most blocked first); rank and group set, kept in
  * output order: by page, or under their address by its best pair. */
 void pairs_order(struct pairs *x, int by_address);

@@ -348,8 +348,10 @@ sources_fill(struct dm_report *r, struct dm_query *q,
 		cap = DM_REPORT_PAIRS_MAX / n_domains;
 	if ((rc = pairs_setup(&p, cap, r->by_domain ? domains : NULL, n_domains,
 	         isp_names, n_isps)) == DM_OK &&
-	    (rc = pairs_load(&p, q, f, 1)) == DM_OK &&
-	    (rc = pairs_classify(&p, q, f, 1)) == DM_OK) {
+	    (rc = pairs_load(&p, q, f, DM_QUERY_FAILING)) == DM_OK &&
+	    (rc = pairs_reports(&p, q, f, DM_QUERY_FAILING)) == DM_OK &&
+	    (rc = pairs_classify(
+	         &p, q, f, DM_QUERY_FAILING | DM_QUERY_PER_ROW)) == DM_OK) {
 		pairs_order(&p, !r->by_domain);
 		section_more(&x);
 		if ((rc = write_rows(&x)) == DM_OK)

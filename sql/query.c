@@ -31,7 +31,16 @@
 #define US '\037'
 
 /* The numbered parameters every query may use (filter_sql). */
-enum { P_FROM = 1, P_TO, P_DOMAIN, P_REPORTER, P_NET, P_IP, P_SPLIT };
+enum {
+	P_FROM = 1,
+	P_TO,
+	P_DOMAIN,
+	P_REPORTER,
+	P_NET,
+	P_IP,
+	P_SPLIT,
+	P_PAIRS /* then two per pair of the filter */
+};
 
 /* Text cut to DM_QUERY_TEXT_MAX characters (query.h). */
 #define CLIP(c) "substr(" c ", 1, 255)"
@@ -47,6 +56,10 @@ struct dm_query {
 	int version;        /* PRAGMA user_version */
 	const char *(*isp_name)(const char *org_name);
 	int in_txn;
+	/* The last org_name dm_isp mapped and its ISP: rows come report by
+	   report, so most calls repeat the one before. */
+	struct dm_buf last_org, last_isp;
+	int have_last;
 };
 
 static int
@@ -218,16 +231,20 @@ open_readonly(
 /* ---- SQL functions
  * ------------------------------------------------------------------------ */
 
-/* Bytes of s within DM_QUERY_TEXT_MAX characters. */
+/* Bytes of s within DM_QUERY_TEXT_MAX characters, counted as SQLite's
+ * substr() counts them (a byte from 0xc0 up takes the continuation bytes
+ * after it), so that a cut in C and one in SQL agree. */
 static size_t
-clip_len(const char *s)
+clip_len(const char *str)
 {
+	const unsigned char *s = (const unsigned char *)str;
 	size_t n = 0, chars = 0;
 
 	while (s[n] != '\0' && chars < DM_QUERY_TEXT_MAX) {
-		n++;
-		while (((unsigned char)s[n] & 0xc0) == 0x80)
-			n++;
+		if (s[n++] >= 0xc0) {
+			while ((s[n] & 0xc0) == 0x80)
+				n++;
+		}
 		chars++;
 	}
 	return n;
@@ -237,13 +254,25 @@ static void
 isp_func(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
 	struct dm_query *q = sqlite3_user_data(ctx);
-	const char *org = (const char *)sqlite3_value_text(argv[0]);
+	const char *org = (const char *)sqlite3_value_text(argv[0]), *isp;
+	size_t n;
 
 	(void)argc;
 	if (org == NULL)
 		org = "";
-	org = q->isp_name != NULL ? q->isp_name(org) : org;
-	sqlite3_result_text(ctx, org, (int)clip_len(org), SQLITE_TRANSIENT);
+	if (q->have_last && strcmp(q->last_org.data, org) == 0) {
+		sqlite3_result_text(ctx, q->last_isp.data, (int)q->last_isp.len,
+		    SQLITE_TRANSIENT);
+		return;
+	}
+	isp = q->isp_name != NULL ? q->isp_name(org) : org;
+	n = clip_len(isp);
+	/* The result first: isp may be org itself, which is kept next. */
+	sqlite3_result_text(ctx, isp, (int)n, SQLITE_TRANSIENT);
+	dm_buf_reset(&q->last_org);
+	dm_buf_reset(&q->last_isp);
+	q->have_last = dm_buf_adds(&q->last_org, org) == DM_OK &&
+	               dm_buf_add(&q->last_isp, isp, n) == DM_OK;
 }
 
 /* The range as a blob bound to ?P_NET: family (4 or 6), bits, 16 bytes. */
@@ -295,6 +324,8 @@ dm_query_open(struct dm_query **out, const char *path, struct dm_error *err)
 	*out = NULL;
 	if ((q = dm_calloc(1, sizeof(*q))) == NULL)
 		return dm_error_set(err, DM_ENOMEM, "out of memory");
+	dm_buf_init(&q->last_org, 1 << 12);
+	dm_buf_init(&q->last_isp, 1 << 12);
 	if (open_readonly(q, path, &app, err) != DM_OK)
 		goto fail;
 	if (app != 0 && app != DM_SQL_APPLICATION_ID) {
@@ -333,6 +364,7 @@ dm_query_set_isp_names(struct dm_query *q,
 {
 	(void)err;
 	q->isp_name = isp_name;
+	q->have_last = 0;
 	return DM_OK;
 }
 
@@ -372,6 +404,8 @@ dm_query_close(struct dm_query *q)
 	dm_query_end(q);
 	sqlite3_finalize(q->host);
 	sqlite3_close(q->db);
+	dm_buf_free(&q->last_org);
+	dm_buf_free(&q->last_isp);
 	dm_free(q);
 }
 
@@ -382,6 +416,20 @@ static int
 single_ip(const struct dm_query_filter *f)
 {
 	return f->net != NULL && dm_ip_net_single(f->net);
+}
+
+/* " AND (source_ip, header_from) IN (VALUES (?8, ?9), ...)" */
+static int
+pairs_sql(struct dm_buf *sql, const struct dm_query_filter *f, const char *t)
+{
+	size_t i;
+	int rc = dm_buf_addf(sql,
+	    " AND (%ssource_ip, " CLIP("%sheader_from") ") IN (VALUES", t, t);
+
+	for (i = 0; rc == DM_OK && i < f->n_pairs; i++)
+		rc = dm_buf_addf(sql, "%s(?%zu, ?%zu)", i > 0 ? ", " : " ",
+		    (size_t)P_PAIRS + 2 * i, (size_t)P_PAIRS + 2 * i + 1);
+	return rc == DM_OK ? dm_buf_adds(sql, ")") : rc;
 }
 
 /*
@@ -405,6 +453,8 @@ filter_sql(
 		    t, t);
 	if (rc == DM_OK && net && f->net != NULL && !single_ip(f))
 		rc = dm_buf_addf(sql, " AND dm_in_net(%ssource_ip, ?5)", t);
+	if (rc == DM_OK && net && f->n_pairs > 0)
+		rc = pairs_sql(sql, f, t);
 	return rc;
 }
 
@@ -413,6 +463,14 @@ bind_filter(sqlite3_stmt *st, const struct dm_query_filter *f)
 {
 	unsigned char blob[NET_BLOB];
 	char ip[DM_IP_TEXT_MAX];
+	size_t i;
+
+	for (i = 0; i < f->n_pairs; i++) {
+		sqlite3_bind_text(st, (int)(P_PAIRS + 2 * i),
+		    f->pairs[i].source_ip, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, (int)(P_PAIRS + 2 * i + 1),
+		    f->pairs[i].header_from, -1, SQLITE_TRANSIENT);
+	}
 
 	sqlite3_bind_int64(st, P_FROM, f->from);
 	sqlite3_bind_int64(st, P_TO, f->to);
@@ -439,17 +497,20 @@ bind_filter(sqlite3_stmt *st, const struct dm_query_filter *f)
 /*
  * rollup_source as a FROM clause, aliased s: with a single address, only that
  * address's rows, found through record(source_ip) (rollup_source's id is
- * record.id * DM_ROLLUP_SLOTS plus the day, schema.sql).
+ * record.id * DM_ROLLUP_SLOTS plus the day, schema.sql).  CROSS JOIN keeps
+ * SQLite from starting at the period's day index once the query joins record
+ * again (for its reports): that plan probes the address's records for every
+ * row of the period.
  */
 static const char *
 source_from(const struct dm_query_filter *f)
 {
 	return !single_ip(f)
 	           ? " FROM rollup_source s"
-	           : " FROM (SELECT s.* FROM record r JOIN rollup_source s ON "
-	             "s.id BETWEEN r.id * " DM_SQL_INT(DM_ROLLUP_SLOTS) " AND "
-	             "(r.id + 1) * " DM_SQL_INT(DM_ROLLUP_SLOTS) " - 1 WHERE "
-	             "r.source_ip = ?6) s";
+	           : " FROM (SELECT s.* FROM record r0 CROSS JOIN rollup_source s "
+	             "ON s.id BETWEEN r0.id * " DM_SQL_INT(DM_ROLLUP_SLOTS) " AND "
+	             "(r0.id + 1) * " DM_SQL_INT(DM_ROLLUP_SLOTS) " - 1 WHERE "
+	             "r0.source_ip = ?6) s";
 }
 
 /* Prepares the text of sql (freed here) and binds the filter. */
@@ -752,26 +813,49 @@ pair_row(sqlite3_stmt *st, void *vctx, struct dm_error *err)
 	"dm_sum(CASE WHEN s.spf = 'pass' THEN s.messages END), "               \
 	"dm_sum(CASE WHEN " RAW_PASS("s.dkim_auth") " THEN s.messages END), "   \
 	"dm_sum(CASE WHEN s.dkim = 'pass' THEN s.messages END), "              \
-	"min(s.day), max(s.day), count(DISTINCT r.report), "                   \
+	"min(s.day), max(s.day), %s, "                                         \
 	"dm_sum(CASE WHEN (s.dkim = 'pass' OR s.spf = 'pass') AND "            \
 	"s.disposition IN ('quarantine', 'reject') THEN s.messages END)"
 /* clang-format on */
 
+/* The pairs query: select, then from; reports needs record. */
+static int
+prepare_pairs(struct dm_query *q, const struct dm_query_filter *f,
+    const char *keys, unsigned flags, const char *tail, sqlite3_stmt **st,
+    struct dm_error *err)
+{
+	struct dm_buf head;
+	int reports = (flags & DM_QUERY_REPORTS) != 0, rc;
+
+	dm_buf_init(&head, 1 << 12);
+	rc = dm_buf_addf(&head, "SELECT %s, " PAIR_SUMS, keys,
+	    reports ? "count(DISTINCT r.report)" : "0");
+	if (rc != DM_OK) {
+		dm_buf_free(&head);
+		return dm_error_set(
+		    err, rc, "building a query: %s", dm_strerror(rc));
+	}
+	rc = prepare_source(q, f, head.data,
+	    reports ? " JOIN record r ON r.id = s.record" : "",
+	    (flags & DM_QUERY_FAILING) != 0, tail, st, err);
+	dm_buf_free(&head);
+	return rc;
+}
+
 int
 dm_query_pairs(struct dm_query *q, const struct dm_query_filter *f,
-    int failing_only, dm_query_pair_cb cb, void *ctx, struct dm_error *err)
+    unsigned flags, dm_query_pair_cb cb, void *ctx, struct dm_error *err)
 {
 	struct cb_ctx c = {.ctx = ctx};
 	sqlite3_stmt *st;
 	int rc;
 
 	c.cb.pair = cb;
-	rc = prepare_source(q, f,
-	    "SELECT s.source_ip, " CLIP(
-	        "s.header_from") ", dm_isp(s.org_name), " PAIR_SUMS,
-	    " JOIN record r ON r.id = s.record", failing_only,
-	    failing_only ? " GROUP BY 1, 2, 3 HAVING m > 0 ORDER BY 1, 2, 3"
-	                 : " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+	rc = prepare_pairs(q, f,
+	    "s.source_ip, " CLIP("s.header_from") ", dm_isp(s.org_name)", flags,
+	    (flags & DM_QUERY_FAILING)
+	        ? " GROUP BY 1, 2, 3 HAVING m > 0 ORDER BY 1, 2, 3"
+	        : " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
 	    &st, err);
 	return rc == DM_OK ? run(q, st, pair_row, &c, err) : rc;
 }
@@ -785,9 +869,7 @@ dm_query_isp_sums(struct dm_query *q, const struct dm_query_filter *f,
 	int rc;
 
 	c.cb.pair = cb;
-	rc = prepare_source(q, f,
-	    "SELECT '', '', dm_isp(s.org_name), " PAIR_SUMS,
-	    " JOIN record r ON r.id = s.record", 0,
+	rc = prepare_pairs(q, f, "'', '', dm_isp(s.org_name)", 0,
 	    " GROUP BY 3 ORDER BY qn + rj DESC, m DESC, 3", &st, err);
 	return rc == DM_OK ? run(q, st, pair_row, &c, err) : rc;
 }
@@ -863,9 +945,14 @@ dm_query_report_refs(struct dm_query *q, const struct dm_query_filter *f,
  */
 
 /* Arrays decoded from the packed auth columns, reused from row to row. */
+/* The text columns of a source row, cut in C rather than SQL: substr() on
+ * every column of every row cost a tenth of the report. */
+#define SOURCE_TEXTS 13
+
 struct source_ctx {
 	dm_query_source_cb cb;
 	void *ctx;
+	char clip[SOURCE_TEXTS][4 * DM_QUERY_TEXT_MAX + 1]; /* long values */
 	struct dm_buf text; /* copies of the packed columns, split in place */
 	struct dm_dkim_result *dkim;
 	struct dm_spf_result *spf;
@@ -994,29 +1081,44 @@ decode_auth(struct source_ctx *c, sqlite3_stmt *st, struct dm_query_source *s)
 	return DM_OK;
 }
 
+/* The evidence columns of dm_query_sources, in source_row's order. */
+/* clang-format off */
+#define SOURCE_COLS                                                            \
+	"s.org_name, s.domain, s.p, s.adkim, s.aspf, s.testing, s.source_ip, "  \
+	"s.header_from, s.envelope_from, s.envelope_to, s.disposition, "      \
+	"s.dkim, s.spf, s.dkim_auth, s.spf_auth, s.reasons"
+/* clang-format on */
+
+/* Text column i, cut to DM_QUERY_TEXT_MAX characters (a copy when cut). */
+static const char *
+clip_col(struct source_ctx *c, sqlite3_stmt *st, int i)
+{
+	const char *s = col_text(st, i);
+	size_t n = clip_len(s);
+
+	if (s[n] == '\0')
+		return s;
+	memcpy(c->clip[i], s, n);
+	c->clip[i][n] = '\0';
+	return c->clip[i];
+}
+
 static int
 source_row(sqlite3_stmt *st, void *vctx, struct dm_error *err)
 {
 	struct source_ctx *c = vctx;
 	struct dm_query_source s;
-	int rc;
+	const char **text[SOURCE_TEXTS] = {&s.org_name, &s.domain, &s.p,
+	    &s.adkim, &s.aspf, &s.testing, &s.source_ip, &s.header_from,
+	    &s.envelope_from, &s.envelope_to, &s.disposition, &s.dkim, &s.spf};
+	int rc, i;
 
-	s.org_name = col_text(st, 0);
-	s.domain = col_text(st, 1);
-	s.p = col_text(st, 2);
-	s.adkim = col_text(st, 3);
-	s.aspf = col_text(st, 4);
-	s.testing = col_text(st, 5);
-	s.source_ip = col_text(st, 6);
-	s.header_from = col_text(st, 7);
-	s.envelope_from = col_text(st, 8);
-	s.envelope_to = col_text(st, 9);
-	s.disposition = col_text(st, 10);
-	s.dkim = col_text(st, 11);
-	s.spf = col_text(st, 12);
+	for (i = 0; i < SOURCE_TEXTS; i++)
+		*text[i] = clip_col(c, st, i);
 	s.messages = sqlite3_column_int64(st, 16);
 	s.first_day = sqlite3_column_int64(st, 17);
 	s.last_day = sqlite3_column_int64(st, 18);
+	s.isp = col_text(st, 19);
 	if ((rc = decode_auth(c, st, &s)) != DM_OK)
 		return dm_error_set(
 		    err, rc, "decoding auth results: %s", dm_strerror(rc));
@@ -1025,33 +1127,43 @@ source_row(sqlite3_stmt *st, void *vctx, struct dm_error *err)
 
 int
 dm_query_sources(struct dm_query *q, const struct dm_query_filter *f,
-    int failing_only, dm_query_source_cb cb, void *ctx, struct dm_error *err)
+    unsigned flags, dm_query_source_cb cb, void *ctx, struct dm_error *err)
 {
 	struct source_ctx c;
 	sqlite3_stmt *st;
-	int rc;
+	int rc, failing = (flags & DM_QUERY_FAILING) != 0;
 
 	memset(&c, 0, sizeof(c));
 	c.cb = cb;
 	c.ctx = ctx;
 	dm_buf_init(&c.text, (size_t)1 << 30);
-	/* A failure of no message (count 0 or invalid) is no failing source. */
-	rc = prepare_source(q, f,
-	    "SELECT " CLIP("s.org_name") ", " CLIP("s.domain") ", " CLIP("s.p") ", " CLIP("s.adkim") ", " CLIP("s.aspf") ", " CLIP("s.testing") ", s.source_ip, " CLIP(
-	        "s.header_from") ", " CLIP("s.envelope_from") ", " CLIP("s."
-	                                                                "envelo"
-	                                                                "pe_to") ", " CLIP("s.disposition") ", " CLIP("s.dkim") ", " CLIP("s.spf") ", "
-	                                                                                                                                           "s.dkim_auth, s.spf_auth, s.reasons, dm_sum(s.messages) AS m, "
-	                                                                                                                                           "min(s.day), max(s.day)",
-	    "", failing_only,
-	    failing_only
-	        ? " GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, "
-	          "14, 15, 16 HAVING m > 0 ORDER BY m DESC, 7, 1, 14, "
-	          "15, 16, 9, 10, 11"
-	        : " GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, "
-	          "14, 15, 16 ORDER BY m DESC, 7, 1, 14, 15, 16, 9, 10, "
-	          "11",
-	    &st, err);
+	if (f->n_pairs > DM_QUERY_PAIRS_MAX)
+		return dm_error_set(err, DM_EINVAL,
+		    "a query names at most %d pairs", DM_QUERY_PAIRS_MAX);
+	/* A failure of no message (count 0 or invalid) is no failing source;
+	   a day's share of a report can be 0 (spreading), so per row it is
+	   only skipped. */
+	if (flags & DM_QUERY_PER_ROW)
+		rc = prepare_source(q, f,
+		    "SELECT " SOURCE_COLS ", s.messages, s.day, s.day, "
+		    "dm_isp(s.org_name)",
+		    "", failing, failing ? " AND s.messages > 0" : "", &st,
+		    err);
+	else
+		rc = prepare_source(q, f,
+		    "SELECT " SOURCE_COLS ", dm_sum(s.messages) AS m, "
+		    "min(s.day), max(s.day), dm_isp(s.org_name)",
+		    "", failing,
+		    failing
+		        ? " GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, "
+		          "13, "
+		          "14, 15, 16 HAVING m > 0 ORDER BY m DESC, 7, 1, 14, "
+		          "15, 16, 9, 10, 11"
+		        : " GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, "
+		          "13, "
+		          "14, 15, 16 ORDER BY m DESC, 7, 1, 14, 15, 16, 9, "
+		          "10, 11",
+		    &st, err);
 	if (rc == DM_OK)
 		rc = run(q, st, source_row, &c, err);
 	dm_buf_free(&c.text);

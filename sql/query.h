@@ -43,6 +43,14 @@ struct dm_query;
 /* Characters of any text a query hands out (a domain is at most 253). */
 #define DM_QUERY_TEXT_MAX 255
 
+/* A (source IP, From domain) pair, to restrict a query to some pairs. */
+struct dm_query_pair_key {
+	const char *source_ip, *header_from;
+};
+
+/* The most pairs a filter may name (two SQL parameters each). */
+#define DM_QUERY_PAIRS_MAX 10000
+
 /* Which rows.  Strings are borrowed for the call. */
 struct dm_query_filter {
 	int64_t from, to;     /* UTC day starts: days d with from <= d < to */
@@ -53,6 +61,9 @@ struct dm_query_filter {
 	const struct dm_ip_net *net; /* source addresses; NULL: all.  Not used
 	                                by the per-day queries (days, isps,
 	                                domains), which know no address. */
+	const struct dm_query_pair_key *pairs; /* only these (source IP, From
+	                                          domain) pairs, when n_pairs */
+	size_t n_pairs; /* > 0; at most DM_QUERY_PAIRS_MAX */
 };
 
 /* The messages of a period per day (rollup_daily). */
@@ -108,6 +119,7 @@ struct dm_query_source {
 	size_t n_reasons;
 	int64_t messages;
 	int64_t first_day, last_day;
+	const char *isp; /* org_name's ISP (dm_query_set_isp_names) */
 };
 
 /* A source IP first seen in the period (by anyone matching the filter). */
@@ -189,23 +201,36 @@ int dm_query_isps(struct dm_query *q, const struct dm_query_filter *f,
 int dm_query_domains(struct dm_query *q, const struct dm_query_filter *f,
     dm_query_domain_cb cb, void *ctx, struct dm_error *err) DM_WUR;
 
+/* What dm_query_pairs and dm_query_sources read, and how. */
+enum {
+	DM_QUERY_FAILING = 1, /* only rows that failed DMARC (neither aligned
+	                         result passes) or were quarantined or
+	                         rejected, and that count a message */
+	DM_QUERY_PER_ROW = 2, /* sources: each stored row (a record's day) as
+	                         it comes, unsummed and unsorted: no sort of
+	                         the whole period, for a caller that only
+	                         tallies */
+	DM_QUERY_REPORTS = 4  /* pairs: count the reports (a join with record
+	                         per row: ask it for the pairs shown only) */
+};
+
 /*
  * Per (source IP, From domain) pair and ISP, ordered by source_ip,
- * header_from, ISP, so that a pair's rows come together.  failing_only counts
- * only mail that failed DMARC or was quarantined or rejected, and keeps the
- * pairs with such mail.
+ * header_from, ISP, so that a pair's rows come together.  DM_QUERY_FAILING
+ * counts only mail that failed DMARC or was quarantined or rejected, and
+ * keeps the pairs with such mail; reports is 0 without DM_QUERY_REPORTS.
  */
 int dm_query_pairs(struct dm_query *q, const struct dm_query_filter *f,
-    int failing_only, dm_query_pair_cb cb, void *ctx,
+    unsigned flags, dm_query_pair_cb cb, void *ctx,
     struct dm_error *err) DM_WUR;
 
 /*
- * Evidence rows summed over the period, largest first (then by source_ip).
- * failing_only keeps rows that failed DMARC (neither aligned result passes) or
- * were quarantined or rejected, and that count at least one message.
+ * Evidence rows summed over the period (groups of messages with the same
+ * evidence), largest first, then by source_ip; with DM_QUERY_PER_ROW one row
+ * per stored row instead, in no given order.
  */
 int dm_query_sources(struct dm_query *q, const struct dm_query_filter *f,
-    int failing_only, dm_query_source_cb cb, void *ctx,
+    unsigned flags, dm_query_source_cb cb, void *ctx,
     struct dm_error *err) DM_WUR;
 
 /* Source IPs whose first day falls in the period, most messages first. */
@@ -214,8 +239,8 @@ int dm_query_new_sources(struct dm_query *q, const struct dm_query_filter *f,
 
 /*
  * Per ISP, over the same rows as dm_query_pairs (all of them; source_ip and
- * header_from are ""): most quarantined and rejected first, then most
- * messages, then by name.
+ * header_from are "", reports 0): most quarantined and rejected first, then
+ * most messages, then by name.
  */
 int dm_query_isp_sums(struct dm_query *q, const struct dm_query_filter *f,
     dm_query_pair_cb cb, void *ctx, struct dm_error *err) DM_WUR;
