@@ -185,7 +185,9 @@ def colliding_ipv6(n):
             h = ((h ^ ch) * prime) & mask
         return h
 
-    h = step(0xcbf29ce484222325 & mask, "2001:")
+    # The offset basis dmarcstat's FNV-1a used (core/hash.h, 1469598103934665603: one digit
+    # short of the standard 14695981039346656037); an attacker aims at the code as it is.
+    h = step(1469598103934665603 & mask, "2001:")
     choices = []
     for g in range(7):
         sep = ":" if g < 6 else ""
