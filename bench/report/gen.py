@@ -6,8 +6,11 @@
 Shape (one big sender over a year): --days days of reports from 20 reporters for example.com,
 --per-report records each, source IPs from a pool of 20,000 (198.18.0.0/15, the benchmarking
 range of RFC 2544), one DKIM and one SPF result per record, a reason on 1 % of them.  About
-85 % of the mail passes DMARC from the sender's own servers; the rest is an ESP without
-alignment (quarantined or rejected), SPF softfails, forwarders and DKIM failures.
+85 % of the mail passes DMARC from the sender's own servers (1 % of it rejected all the same:
+passed-but-blocked); the rest comes from an ESP's IPs for ten customer domains
+(customer0.example ... customer9.example, several on each IP, so the failing sources are
+(source IP, From domain) pairs): the ESP without alignment (quarantined or rejected), SPF
+softfails, forwarders and customers' own DKIM signatures failing.
 
 Everything is generated inside SQLite with recursive CTEs in one transaction per table (no row
 goes through Python), with the secondary indexes dropped during the load and rebuilt after it,
@@ -76,12 +79,15 @@ def load(con, records, per_report, days):
         SELECT n + 1, n / {per_report} + 1,
             '198.' || (18 + ip / 65536) || '.' || (ip / 256 % 256) || '.' || (ip % 256),
             1 + (n * 7919) % 40,
-            CASE WHEN kind < 85 OR kind >= 96 AND kind < 98 THEN 'none'
+            CASE WHEN kind = 84 THEN 'reject'
+                 WHEN kind < 85 OR kind >= 96 AND kind < 98 THEN 'none'
                  WHEN kind % 2 = 0 THEN 'reject' ELSE 'quarantine' END,
             CASE WHEN kind < 85 THEN 'pass' ELSE 'fail' END,
             CASE WHEN kind < 80 THEN 'pass' ELSE 'fail' END,
-            'example.com',
-            CASE WHEN kind >= 85 AND kind < 93 THEN 'bmsend.example.net' ELSE 'example.com' END,
+            CASE WHEN kind < 85 THEN 'example.com' ELSE 'customer' || (n % 10) || '.example' END,
+            CASE WHEN kind >= 85 AND kind < 93 THEN 'bmsend.example.net'
+                 WHEN kind < 85 THEN 'example.com'
+                 ELSE 'customer' || (n % 10) || '.example' END,
             NULL
         FROM (SELECT n, (n * 2654435761) % 100 AS kind,
                      CASE WHEN (n * 2654435761) % 100 < 85 THEN (n * 40503) % 2000
@@ -90,7 +96,7 @@ def load(con, records, per_report, days):
     con.execute("""
         INSERT INTO dkim_result (record, n, domain, selector, result)
         SELECT id, 0, CASE WHEN envelope_from = 'bmsend.example.net' THEN 'esp-mail.example.net'
-                        ELSE 'example.com' END,
+                        ELSE header_from END,
             's1', CASE WHEN dkim = 'pass' OR envelope_from = 'bmsend.example.net' THEN 'pass'
                        ELSE 'fail' END
         FROM record""")
