@@ -273,7 +273,7 @@ section_text(struct out *o, const struct section *s, int color)
 			out_add(o, "\n", 1);
 			out_text(o, g->heading);
 			out_add(o, "\n", 1);
-		} else if (has_details(s))
+		} else if (r > 0 && has_details(s))
 			out_add(o, "\n", 1);
 		for (i = 0; i < indent; i++)
 			out_add(o, " ", 1);
