@@ -24,13 +24,27 @@ code_point(const unsigned char *s, size_t len)
 	return c;
 }
 
-/* Characters that act on a terminal, or reorder or break a line. */
 static int
-is_hidden_control(uint32_t c)
+is_bidi(uint32_t c)
 {
-	return (c >= 0x80 && c <= 0x9f) || c == 0x061c || c == 0x200e ||
-	       c == 0x200f || (c >= 0x202a && c <= 0x202e) ||
-	       (c >= 0x2066 && c <= 0x2069) || c == 0x2028 || c == 0x2029;
+	return c == 0x061c || c == 0x200e || c == 0x200f ||
+	       (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
+}
+
+enum dm_char_kind
+dm_char_kind(const char *str, size_t *len)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t n = dm_utf8_len(s);
+	uint32_t c;
+
+	*len = n == 0 ? 1 : n;
+	if (n == 0)
+		return DM_CHAR_INVALID;
+	c = code_point(s, n);
+	if (c < 0x20 || (c >= 0x7f && c < 0xa0) || c == 0x2028 || c == 0x2029)
+		return DM_CHAR_CONTROL;
+	return is_bidi(c) ? DM_CHAR_BIDI : DM_CHAR_PLAIN;
 }
 
 /*
@@ -40,16 +54,15 @@ is_hidden_control(uint32_t c)
 static size_t
 escape_one(const unsigned char *s, char *out, size_t *used)
 {
-	size_t len = dm_utf8_len(s);
+	enum dm_char_kind k = dm_char_kind((const char *)s, used);
 
-	*used = len > 0 ? len : 1;
-	if (len == 0 || s[0] < 0x20 || s[0] == 0x7f)
+	if (k == DM_CHAR_INVALID || s[0] < 0x20 || s[0] == 0x7f)
 		return (size_t)snprintf(out, 8, "\\x%02x", s[0]);
 	if (s[0] == '\\')
 		return (size_t)snprintf(out, 8, "\\\\");
-	if (len > 1 && is_hidden_control(code_point(s, len)))
+	if (k != DM_CHAR_PLAIN)
 		return (size_t)snprintf(
-		    out, 8, "\\u%04x", (unsigned)code_point(s, len));
+		    out, 8, "\\u%04x", (unsigned)code_point(s, *used));
 	return 0;
 }
 

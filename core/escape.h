@@ -21,6 +21,11 @@
  *   - bytes that are not valid UTF-8: \xff;
  *   - the backslash itself: \\, so that an escape cannot be forged.
  * Everything else, other scripts included, is kept as it is.
+ *
+ * Report writers (report/) walk their text with dm_char_kind instead and
+ * replace what is not plain with '?' or U+FFFD: a cell keeps its width and a
+ * spreadsheet or a mail shows no backslash codes.  Both use the one classifier
+ * below, so they agree on what may not reach a reader as it is.
  */
 #ifndef DM_ESCAPE_H
 #define DM_ESCAPE_H
@@ -28,6 +33,20 @@
 #include <stddef.h>
 
 #include "mem.h"
+
+enum dm_char_kind {
+	DM_CHAR_PLAIN = 0, /* printable: copy it */
+	DM_CHAR_CONTROL,   /* C0 or C1 control, DEL, U+2028/U+2029 */
+	DM_CHAR_BIDI,      /* a bidirectional control: U+061C, U+200E, U+200F,
+	                      U+202A-U+202E, U+2066-U+2069 */
+	DM_CHAR_INVALID    /* a byte that does not start valid UTF-8 */
+};
+
+/*
+ * Classifies the character at s (NUL-terminated, not empty) and sets *len to
+ * its length in bytes (1 for an invalid byte).
+ */
+enum dm_char_kind dm_char_kind(const char *s, size_t *len);
 
 /* Appends s (NULL appends nothing), escaped.  DM_OK, DM_ENOMEM or DM_ELIMIT
  * (the buffer's cap: nothing of s appended past it). */

@@ -4,7 +4,7 @@
  * LF, quotes doubled.
  *
  * Text from reports is also made safe for spreadsheets and for the terminal a
- * CSV file is often looked at in (core/text.h): invalid UTF-8 and
+ * CSV file is often looked at in (core/escape.h): invalid UTF-8 and
  * bidirectional controls (U+202E...) become U+FFFD, control characters other
  * than TAB, CR and LF become '?', and a text field starting with = + - @ TAB or
  * CR gets a leading apostrophe so that no spreadsheet runs it as a formula
@@ -16,7 +16,7 @@
 
 #include <string.h>
 
-#include "text.h"
+#include "escape.h"
 
 static void
 csv_field(struct out *o, const struct cell *c)
@@ -40,14 +40,14 @@ csv_field(struct out *o, const struct cell *c)
 		out_add(o, "'", 1);
 	while (*s != '\0') {
 		size_t n;
-		enum dm_text_kind k = dm_text_char(s, &n);
+		enum dm_char_kind k = dm_char_kind(s, &n);
 
 		if (*s == '"')
 			out_add(o, "\"\"", 2);
-		else if (k == DM_TEXT_PLAIN ||
+		else if (k == DM_CHAR_PLAIN ||
 		         (n == 1 && (*s == '\n' || *s == '\r' || *s == '\t')))
 			out_add(o, s, n);
-		else if (k == DM_TEXT_CONTROL)
+		else if (k == DM_CHAR_CONTROL)
 			out_add(o, "?", 1); /* escape sequences stay out of
 			                       terminals and sheets */
 		else

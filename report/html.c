@@ -7,7 +7,7 @@
  *
  * Every value from a report goes through html_text(): & < > " ' become
  * entities, control characters, bidirectional controls and invalid UTF-8
- * become U+FFFD (core/text.h).  That is enough
+ * become U+FFFD (core/escape.h).  That is enough
  * in element content and in quoted attribute values, the only two places values
  * are written.
  */
@@ -15,7 +15,7 @@
 
 #include <string.h>
 
-#include "text.h"
+#include "escape.h"
 
 #define CHART_W 720
 #define CHART_H 180
@@ -31,7 +31,7 @@ html_text(struct out *o, const char *s)
 
 	while (*s != '\0') {
 		size_t n, i;
-		enum dm_text_kind k = dm_text_char(s, &n);
+		enum dm_char_kind k = dm_char_kind(s, &n);
 		const char *e = NULL;
 
 		for (i = 0; i < sizeof(entities) / sizeof(entities[0]); i++) {
@@ -40,7 +40,7 @@ html_text(struct out *o, const char *s)
 		}
 		if (e != NULL)
 			out_puts(o, e);
-		else if (k != DM_TEXT_PLAIN)
+		else if (k != DM_CHAR_PLAIN)
 			out_puts(o, "\xef\xbf\xbd");
 		else
 			out_add(o, s, n);

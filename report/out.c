@@ -6,7 +6,7 @@
  * text cut to DM_QUERY_TEXT_MAX characters), so it is built in memory and
  * written at once; the buffer keeps the first error so renderers need not check
  * every append.  Text from reports may carry escape sequences, bidirectional
- * controls or broken UTF-8: out_text() neutralises them (core/text.h) before
+ * controls or broken UTF-8: out_text() neutralises them (core/escape.h) before
  * anything reaches a terminal or a mail.
  */
 #include "report_int.h"
@@ -16,7 +16,7 @@
 
 #include <time.h>
 
-#include "text.h"
+#include "escape.h"
 
 /* A report of 10,000 failing sources with explanations stays far below this. */
 #define OUT_MAX ((size_t)256 << 20)
@@ -86,11 +86,11 @@ out_text(struct out *o, const char *s)
 	size_t chars = 0, n;
 
 	while (*s != '\0') {
-		switch (dm_text_char(s, &n)) {
-		case DM_TEXT_PLAIN:
+		switch (dm_char_kind(s, &n)) {
+		case DM_CHAR_PLAIN:
 			out_add(o, s, n);
 			break;
-		case DM_TEXT_CONTROL:
+		case DM_CHAR_CONTROL:
 			out_puts(o, "?");
 			break;
 		default: /* bidirectional control, invalid UTF-8 */
@@ -108,7 +108,7 @@ text_char_len(const char *s)
 {
 	size_t n;
 
-	dm_text_char(s, &n);
+	dm_char_kind(s, &n);
 	return n;
 }
 
@@ -118,7 +118,7 @@ text_width(const char *s)
 	size_t chars = 0, n;
 
 	for (; *s != '\0'; s += n, chars++)
-		dm_text_char(s, &n);
+		dm_char_kind(s, &n);
 	return chars;
 }
 

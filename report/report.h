@@ -16,7 +16,7 @@
  * (RFC 4180), JSON (documented in the README's JSON section) or one self-contained HTML
  * file. Everything from a report is attacker-controlled and is escaped for the
  * format it goes into; text and CSV replace control characters, bidirectional
- * controls and invalid UTF-8 (core/text.h) so a terminal or a spreadsheet
+ * controls and invalid UTF-8 (core/escape.h) so a terminal or a spreadsheet
  * cannot be driven or fooled by it.
  *
  * Typical use:

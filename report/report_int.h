@@ -305,7 +305,7 @@ int out_flush(struct out *o, FILE *f, struct dm_error *err);
 void out_free(struct out *o);
 
 /*
- * Appends s made safe for a terminal or a plain-text mail (core/text.h):
+ * Appends s made safe for a terminal or a plain-text mail (core/escape.h):
  * control characters become '?', bidirectional controls and invalid UTF-8
  * U+FFFD.  Returns the number of characters (code points) appended.
  */

@@ -767,7 +767,9 @@ dm_query_domains(struct dm_query *q, const struct dm_query_filter *f,
 	        "domain END") " AS hf, " CLIP("domain") ", max(day), " CLIP("p") ", " CLIP("sp") ", pct, dm_sum(messages) AS m, "
 	                                                                                         "dm_sum(dmarc_pass), dm_sum(quarantined) AS q, dm_sum(rejected) AS "
 	                                                                                         "r FROM rollup_daily",
-	    " GROUP BY 1, 2 ORDER BY q + r DESC, m DESC, 1, 2", &st, err);
+	    " GROUP BY 1, 2 ORDER BY ifnull(q, 0) + ifnull(r, 0) DESC, m DESC, "
+	    "1, 2",
+	    &st, err);
 	return rc == DM_OK ? run(q, st, domain_row, &c, err) : rc;
 }
 
@@ -870,7 +872,9 @@ dm_query_isp_sums(struct dm_query *q, const struct dm_query_filter *f,
 
 	c.cb.pair = cb;
 	rc = prepare_pairs(q, f, "'', '', dm_isp(s.org_name)", 0,
-	    " GROUP BY 3 ORDER BY qn + rj DESC, m DESC, 3", &st, err);
+	    " GROUP BY 3 ORDER BY ifnull(qn, 0) + ifnull(rj, 0) DESC, m DESC, "
+	    "3",
+	    &st, err);
 	return rc == DM_OK ? run(q, st, pair_row, &c, err) : rc;
 }
 

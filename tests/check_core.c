@@ -15,7 +15,6 @@
 #include "mem.h"
 #include "model.h"
 #include "sha256.h"
-#include "text.h"
 
 /* dm_escape_text of s, as a string the test frees. */
 static char *
@@ -325,37 +324,29 @@ START_TEST(test_ip_net_ranges)
 }
 END_TEST
 
-START_TEST(test_text_escape_controls_and_bidi)
+/* The classifier the report writers walk their text with. */
+START_TEST(test_char_kind_controls_and_bidi)
 {
-	struct dm_buf b;
 	size_t n;
 
-	ck_assert_int_eq(dm_text_char("a", &n), DM_TEXT_PLAIN);
-	ck_assert_int_eq(dm_text_char("\xe2\x80\xae", &n), DM_TEXT_BIDI);
-	ck_assert_uint_eq(n, 3);
-	ck_assert_int_eq(dm_text_char("\xc2\x9b", &n), DM_TEXT_CONTROL);
-	ck_assert_uint_eq(n, 2);
-	ck_assert_int_eq(dm_text_char("\xff", &n), DM_TEXT_INVALID);
+	ck_assert_int_eq(dm_char_kind("a", &n), DM_CHAR_PLAIN);
 	ck_assert_uint_eq(n, 1);
-	ck_assert_int_eq(dm_text_char("\xe3\x83\x8b", &n), DM_TEXT_PLAIN);
-	dm_buf_init(&b, 1 << 10);
-	/* ESC, BEL, CR, LF, a C1 CSI, U+202E, U+2066, U+2028, a bad byte. */
-	ck_assert_int_eq(dm_text_escape(&b,
-	                     "a\033[2Jb\007\r\nc\xc2\x9b"
-	                     "1m"
-	                     "\xe2\x80\xaemoc\xe2\x81\xa6x\xe2\x80\xa8\xff"
-	                     "\xe3\x83\x8b",
-	                     NULL),
-	    DM_OK);
-	ck_assert_str_eq(b.data, "a?[2Jb???c?1m\xef\xbf\xbdmoc\xef\xbf\xbdx?"
-	                         "\xef\xbf\xbd\xe3\x83\x8b");
-	dm_buf_reset(&b);
-	ck_assert_int_eq(dm_text_escape(&b, "a\r\nb\tc\033", "\r\n\t"), DM_OK);
-	ck_assert_str_eq(b.data, "a\r\nb\tc?");
-	dm_buf_reset(&b);
-	ck_assert_int_eq(dm_text_escape(&b, "", NULL), DM_OK);
-	ck_assert_str_eq(b.data, "");
-	dm_buf_free(&b);
+	ck_assert_int_eq(dm_char_kind("\xe2\x80\xae", &n), DM_CHAR_BIDI);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_int_eq(dm_char_kind("\xe2\x81\xa9", &n), DM_CHAR_BIDI);
+	ck_assert_int_eq(dm_char_kind("\xd8\x9c", &n), DM_CHAR_BIDI);
+	ck_assert_int_eq(dm_char_kind("\xc2\x9b", &n), DM_CHAR_CONTROL);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_int_eq(dm_char_kind("\xe2\x80\xa8", &n), DM_CHAR_CONTROL);
+	ck_assert_int_eq(dm_char_kind("\x1b", &n), DM_CHAR_CONTROL);
+	ck_assert_int_eq(dm_char_kind("\x7f", &n), DM_CHAR_CONTROL);
+	ck_assert_int_eq(dm_char_kind("\xff", &n), DM_CHAR_INVALID);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(dm_char_kind("\xc0\x80", &n), DM_CHAR_INVALID);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(dm_char_kind("\xe3\x83\x8b", &n), DM_CHAR_PLAIN);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_int_eq(dm_char_kind("\xc2\xa0", &n), DM_CHAR_PLAIN);
 }
 END_TEST
 
@@ -378,7 +369,7 @@ core_suite(void)
 	tcase_add_test(tc, test_escape_line_truncates_whole);
 	tcase_add_test(tc, test_ip_canon_forms);
 	tcase_add_test(tc, test_ip_net_ranges);
-	tcase_add_test(tc, test_text_escape_controls_and_bidi);
+	tcase_add_test(tc, test_char_kind_controls_and_bidi);
 	suite_add_tcase(s, tc);
 	return s;
 }
