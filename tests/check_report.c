@@ -17,6 +17,7 @@
 
 #include <sqlite3.h>
 
+#include "mem.h"
 #include "query.h"
 #include "report.h"
 #include "report_int.h"
@@ -2163,6 +2164,80 @@ START_TEST(test_hostile_strings_letter)
 }
 END_TEST
 
+/*
+ * Every output of the multi-tenant fixture (the report in each format, the
+ * explanation, the letters) made in one go, or the first error's code with
+ * its message in *msg (the caller frees either).
+ */
+static int
+all_outputs(char **out, char **msg)
+{
+	static const enum dm_report_format fmts[] = {
+	    DM_REPORT_TEXT, DM_REPORT_JSON, DM_REPORT_HTML, DM_REPORT_CSV};
+	struct dm_report_options o = {.from = D_1101, .to = D_1108};
+	struct dm_query *q = NULL;
+	struct dm_report *r = NULL;
+	struct dm_error e;
+	size_t len = 0, i;
+	FILE *f = open_memstream(out, &len);
+	int rc;
+
+	dm_error_clear(&e);
+	rc = dm_query_open(&q, db_path, &e);
+	if (rc == DM_OK)
+		rc = dm_report_build(q, &o, &r, &e);
+	for (i = 0; rc == DM_OK && i < sizeof(fmts) / sizeof(fmts[0]); i++)
+		rc = dm_report_write(r, fmts[i],
+		    fmts[i] == DM_REPORT_CSV ? "sources" : NULL, 0, f, &e);
+	o.ip = "198.51.100.0/24";
+	if (rc == DM_OK)
+		rc = dm_report_explain(q, &o, f, &e);
+	o.letter = 1;
+	if (rc == DM_OK)
+		rc = dm_report_explain(q, &o, f, &e);
+	dm_report_free(r);
+	dm_query_close(q);
+	fclose(f);
+	*msg = strdup(e.msg);
+	return rc;
+}
+
+/*
+ * The Nth allocation fails, for every N until a run needs no more: each
+ * failing run returns DM_ENOMEM with "out of memory" and frees what it took
+ * (LeakSanitizer checks each forked test in the sanitizer build); the run
+ * that succeeds writes what a run without failures writes.
+ */
+START_TEST(test_report_out_of_memory)
+{
+	char *want, *got, *msg;
+	long n, left;
+	int rc;
+
+	sqlite3_close(tenants_db());
+	ck_assert_int_eq(all_outputs(&want, &msg), DM_OK);
+	free(msg);
+	ck_assert_ptr_nonnull(strstr(want, "To: the postmaster team of Yahoo"));
+	for (n = 0;; n++) {
+		dm_mem_fail_after(n);
+		rc = all_outputs(&got, &msg);
+		left = dm_mem_fail_after(-1);
+		if (rc != DM_OK)
+			ck_assert_msg(rc == DM_ENOMEM &&
+			                  strstr(msg, "out of memory") != NULL,
+			    "allocation %ld failing: rc %d: %s", n, rc, msg);
+		else
+			ck_assert_str_eq(got, want);
+		free(got);
+		free(msg);
+		if (rc == DM_OK && left > 0)
+			break;
+	}
+	ck_assert_int_gt(n, 20);
+	free(want);
+}
+END_TEST
+
 static Suite *
 report_suite(void)
 {
@@ -2216,6 +2291,7 @@ report_suite(void)
 	tcase_add_test(tc_output, test_tenants_by_domain);
 	tcase_add_test(tc_output, test_tenants_explain);
 	tcase_add_test(tc_output, test_tenants_letter);
+	tcase_add_test(tc_output, test_report_out_of_memory);
 	suite_add_tcase(s, tc_causes);
 	suite_add_tcase(s, tc_names);
 	suite_add_tcase(s, tc_numbers);
