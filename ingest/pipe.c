@@ -1,130 +1,45 @@
 /*
- * pipe.c - the two-thread record sink of pipe.h.
+ * pipe.c - the record sink of pipe.h: a report's first records stored at
+ * once, the rest in batches on a worker thread.
  *
- * One producer (the parser's thread) and one consumer (the worker) share a
- * byte ring: the producer writes a message at tail and publishes it by moving
- * tail; the worker runs it and frees its room by moving head.  Each side
- * sleeps on a condition variable only when the ring is full (producer) or
- * empty (worker); the "waiting" flags and the positions are sequentially
- * consistent atomics, so a side that publishes and then finds no sleeper
- * knows the other will see its move before it sleeps.
+ * Why a threshold: a small report is stored in well under a millisecond,
+ * less than handing it to another thread and waiting for it costs (two
+ * wake-ups), and the store must be idle again at the report's end anyway (the
+ * payload around it commits or undoes on the caller's thread).  Only a report
+ * with more records than INLINE_RECORDS has enough left to store beside the
+ * parser.
  *
- * A record is copied whole into the ring (struct, arrays and strings, its
- * pointers aimed at the copy); one too large for a quarter of the ring gets a
- * heap block instead, freed by the worker.  A report's dm_feedback always goes
- * to the heap: the worker keeps it for the report's records after the ring
- * room is reused.
+ * The batches go through a plain queue under one mutex: the worker sleeps on
+ * a condition variable while the queue is empty, and the parser's thread while
+ * MAX_BATCHES are queued or when it waits for the worker to finish.  Each
+ * hand-over moves BATCH_RECORDS records, so the lock is taken a few times per
+ * thousand records and nobody polls.  A record is copied whole into its
+ * batch's arena (struct, arrays and strings, its pointers aimed at the copy),
+ * after a copy of the report's fields whenever they changed since the batch's
+ * last copy; the arena is reused once the worker has run the batch.
  */
 #include "pipe.h"
 
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "mem.h"
 
-/*
- * 4 MiB: thousands of records of slack, so neither side waits for the other
- * on a burst; memory stays bounded whatever the report's size.
- */
-#define RING_BYTES ((size_t)4 << 20)
-#define BIG_BODY (RING_BYTES / 4)
-/*
- * How long a side polls before it sleeps.  The parser hands over a record
- * every few microseconds and the store takes a few hundred to finish a small
- * report while the parser opens the next file; a sleep and its wake-up cost
- * two system calls each, more than a record takes to store (bench/README.md).
- */
-#define SPIN_NS 300000
-
-static inline void
-relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield");
-#endif
-}
-
-enum msg_type {
-	MSG_WRAP = 1, /* nothing here: continue at the ring's start */
-	MSG_BEGIN,    /* body: struct dm_feedback, heap */
-	MSG_FEEDBACK, /* body: struct dm_feedback, heap; replaces the report's
-	               */
-	MSG_RECORD,   /* body: struct dm_record, ring or heap */
-	MSG_END       /* body: struct dm_feedback, heap */
-};
-
-struct msg {
-	uint32_t type;
-	uint32_t heap; /* body is a heap block the worker frees */
-	uint64_t len;  /* ring bytes taken, this header included */
-	void *body;
-	void *pad; /* keeps the header a multiple of its alignment */
-};
-
-#define ALIGN sizeof(struct msg)
-
-struct dm_pipe {
-	struct dm_sink inner;
-	unsigned char *ring;
-	atomic_size_t head, tail; /* byte positions, never wrapped */
-	atomic_int worker_waits, producer_waits, stop;
-	pthread_mutex_t mu;
-	pthread_cond_t worker_cv, producer_cv;
-	pthread_t thread;
-	int started;
-	int spins; /* more than one CPU: waits poll before sleeping */
-
-	/* Written by the worker, read by the producer once failed is set. */
-	atomic_int failed, skip;
-	int status;
-	struct dm_error err;
-
-	/* Worker only. */
-	struct dm_feedback *fb; /* the current report's, heap */
-
-	/* Producer only: the report as last sent, to notice changes. */
-	struct dm_feedback *sent;
-};
-
-static int64_t
-now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-}
-
-/*
- * Polls ready(p, n) for up to SPIN_NS; whether it came true.  With one CPU the
- * other side cannot run meanwhile, so it only checks once.
- */
-static int
-spin(struct dm_pipe *p, int (*ready)(struct dm_pipe *, size_t), size_t n)
-{
-	int64_t until = 0;
-	unsigned i;
-
-	if (!p->spins)
-		return ready(p, n);
-	for (i = 0;; i++, relax()) {
-		if (ready(p, n))
-			return 1;
-		if (i % 64 != 0)
-			continue;
-		if (until == 0)
-			until = now_ns() + SPIN_NS;
-		else if (now_ns() > until)
-			return 0;
-	}
-}
+/* Records of a report stored on the caller's thread before the worker takes
+ * over. */
+#define INLINE_RECORDS 256
+/* A batch: this many records, or fewer when their copies fill the arena. */
+#define BATCH_RECORDS 256
+#define BATCH_BYTES ((size_t)256 << 10)
+/* Batches queued or running: bounds memory (about 1 MiB) whatever the report's
+ * size, and keeps the parser at most this far ahead of the store. */
+#define MAX_BATCHES 4
+/* Every piece of a copy starts at a multiple of this. */
+#define ALIGN _Alignof(max_align_t)
 
 /* ---- Copies ---- */
 
@@ -252,20 +167,6 @@ copy_record(struct copier *c, const struct dm_record *r)
 	return d;
 }
 
-/* A heap copy of fb, or NULL when out of memory. */
-static struct dm_feedback *
-feedback_dup(const struct dm_feedback *fb, int extensions)
-{
-	struct copier c = {NULL, 0};
-
-	copy_feedback(&c, fb, extensions);
-	c.base = dm_malloc(c.off);
-	if (c.base == NULL)
-		return NULL;
-	c.off = 0;
-	return copy_feedback(&c, fb, extensions);
-}
-
 static int
 str_same(const char *a, const char *b)
 {
@@ -293,188 +194,46 @@ feedback_same(const struct dm_feedback *a, const struct dm_feedback *b)
 	       str_same(p->discovery_method, q->discovery_method);
 }
 
-/* ---- The ring ---- */
+/* ---- Batches ---- */
 
-static void
-wake(struct dm_pipe *p, atomic_int *waits, pthread_cond_t *cv)
-{
-	if (atomic_load(waits)) {
-		pthread_mutex_lock(&p->mu);
-		pthread_cond_signal(cv);
-		pthread_mutex_unlock(&p->mu);
-	}
-}
+struct item {
+	const struct dm_feedback *fb; /* in this batch's arena */
+	const struct dm_record *rec;  /* in this batch's arena */
+};
 
-static int
-has_room(struct dm_pipe *p, size_t n)
-{
-	return RING_BYTES - (atomic_load(&p->tail) - atomic_load(&p->head)) >=
-	       n;
-}
+struct batch {
+	struct batch *next;
+	size_t n;
+	struct item item[BATCH_RECORDS];
+	const struct dm_feedback *fb; /* the last report copy in the arena */
+	unsigned char *arena;
+	size_t used, cap;
+};
 
-/* The worker has run everything sent (n unused: a producer_wait condition). */
-static int
-drained(struct dm_pipe *p, size_t n)
-{
-	(void)n;
-	return atomic_load(&p->head) == atomic_load(&p->tail);
-}
+struct dm_pipe {
+	struct dm_sink inner;
+	pthread_mutex_t mu;
+	pthread_cond_t work_cv; /* the worker: a batch queued, or stop */
+	pthread_cond_t done_cv; /* the parser: a batch run */
+	pthread_t thread;
+	int started;
 
-/* Producer: waits until ready(p, n) holds. */
-static void
-producer_wait(
-    struct dm_pipe *p, int (*ready)(struct dm_pipe *, size_t), size_t n)
-{
-	if (spin(p, ready, n))
-		return;
-	pthread_mutex_lock(&p->mu);
-	atomic_store(&p->producer_waits, 1);
-	while (!ready(p, n))
-		pthread_cond_wait(&p->producer_cv, &p->mu);
-	atomic_store(&p->producer_waits, 0);
-	pthread_mutex_unlock(&p->mu);
-}
+	/* Under mu. */
+	struct batch *queue, **queue_tail; /* oldest first */
+	struct batch *spare;               /* run batches, to reuse */
+	unsigned pending;                  /* batches queued or running */
+	int stop;
+	int status; /* the payload's first inner error, or DM_OK */
+	struct dm_error err;
+	/* status < 0, for the parser's cheap check at each record */
+	atomic_int failed;
 
-/* A header with room for body bytes after it, at the tail; NULL-free. */
-static struct msg *
-ring_reserve(struct dm_pipe *p, size_t body, size_t *len)
-{
-	size_t need = (sizeof(struct msg) + body + ALIGN - 1) / ALIGN * ALIGN;
-	size_t tail = atomic_load(&p->tail), pos = tail % RING_BYTES;
-
-	if (pos + need > RING_BYTES) {
-		struct msg *w = (struct msg *)(p->ring + pos);
-
-		producer_wait(p, has_room, RING_BYTES - pos);
-		w->type = MSG_WRAP;
-		w->heap = 0;
-		w->len = RING_BYTES - pos;
-		w->body = NULL;
-		atomic_store(&p->tail, tail + w->len);
-		wake(p, &p->worker_waits, &p->worker_cv);
-		tail += w->len;
-		pos = 0;
-	}
-	producer_wait(p, has_room, need);
-	*len = need;
-	return (struct msg *)(p->ring + pos);
-}
-
-static void
-ring_publish(struct dm_pipe *p, size_t len)
-{
-	atomic_store(&p->tail, atomic_load(&p->tail) + len);
-	wake(p, &p->worker_waits, &p->worker_cv);
-}
-
-/* Sends a message whose body is a heap block the worker will own. */
-static void
-send_heap(struct dm_pipe *p, enum msg_type type, void *body)
-{
-	size_t len;
-	struct msg *m = ring_reserve(p, 0, &len);
-
-	m->type = type;
-	m->heap = 1;
-	m->len = len;
-	m->body = body;
-	ring_publish(p, len);
-}
-
-/* ---- The worker ---- */
-
-static void
-fail(struct dm_pipe *p, int rc)
-{
-	p->status = rc;
-	atomic_store(&p->failed, 1);
-}
-
-static void
-run_msg(struct dm_pipe *p, struct msg *m)
-{
-	int failed = atomic_load(&p->failed), rc;
-
-	switch ((enum msg_type)m->type) {
-	case MSG_WRAP:
-		return;
-	case MSG_BEGIN:
-	case MSG_FEEDBACK:
-		dm_free(p->fb);
-		p->fb = m->body;
-		if (m->type == MSG_FEEDBACK || failed || p->inner.begin == NULL)
-			return;
-		rc = p->inner.begin(p->inner.ctx, p->fb, &p->err);
-		if (rc == DM_DONE)
-			atomic_store(&p->skip, 1);
-		else if (rc < 0)
-			fail(p, rc);
-		return;
-	case MSG_RECORD:
-		if (!failed && p->inner.record != NULL &&
-		    (rc = p->inner.record(
-		         p->inner.ctx, p->fb, m->body, &p->err)) < 0)
-			fail(p, rc);
-		break;
-	case MSG_END:
-		if (!failed && p->inner.end != NULL &&
-		    (rc = p->inner.end(p->inner.ctx, m->body, &p->err)) < 0)
-			fail(p, rc);
-		break;
-	}
-	if (m->heap)
-		dm_free(m->body);
-}
-
-static int
-has_message(struct dm_pipe *p, size_t head)
-{
-	return atomic_load(&p->tail) != head;
-}
-
-/* Waits for a message; 0 when told to stop and nothing is left. */
-static int
-worker_wait(struct dm_pipe *p, size_t head)
-{
-	if (spin(p, has_message, head))
-		return 1;
-	pthread_mutex_lock(&p->mu);
-	atomic_store(&p->worker_waits, 1);
-	while (atomic_load(&p->tail) == head && !atomic_load(&p->stop))
-		pthread_cond_wait(&p->worker_cv, &p->mu);
-	atomic_store(&p->worker_waits, 0);
-	pthread_mutex_unlock(&p->mu);
-	return atomic_load(&p->tail) != head;
-}
-
-static void *
-worker(void *arg)
-{
-	struct dm_pipe *p = arg;
-	size_t head = atomic_load(&p->head);
-
-	while (worker_wait(p, head)) {
-		struct msg *m = (struct msg *)(p->ring + head % RING_BYTES);
-
-		run_msg(p, m);
-		head += m->len;
-		atomic_store(&p->head, head);
-		wake(p, &p->producer_waits, &p->producer_cv);
-	}
-	return NULL;
-}
-
-/* ---- The sink the parser calls ---- */
-
-/* The worker's error, for the parser; the worker writes no more after failed.
- */
-static int
-failure(struct dm_pipe *p, struct dm_error *err)
-{
-	if (err != NULL)
-		*err = p->err;
-	return p->status;
-}
+	/* The parser's thread only. */
+	struct batch *cur; /* being filled */
+	uint64_t n_inline; /* records of this report stored at once */
+	int async;         /* this report's records go to the worker */
+	int skip;          /* begin() said DM_DONE: records are dropped */
+};
 
 static int
 nomem(struct dm_error *err)
@@ -482,20 +241,269 @@ nomem(struct dm_error *err)
 	return dm_error_set(err, DM_ENOMEM, "storing report: out of memory");
 }
 
-/* Sends fb as the report's (MSG_BEGIN or MSG_FEEDBACK) and keeps a copy. */
-static int
-send_feedback(struct dm_pipe *p, enum msg_type type,
-    const struct dm_feedback *fb, struct dm_error *err)
+static void
+batch_free(struct batch *b)
 {
-	struct dm_feedback *mine = feedback_dup(fb, 0), *theirs;
+	if (b == NULL)
+		return;
+	dm_free(b->arena);
+	dm_free(b);
+}
 
-	if (mine == NULL || (theirs = feedback_dup(fb, 0)) == NULL) {
-		dm_free(mine);
-		return nomem(err);
+/* Empties b and puts it on the spare list; under mu. */
+static void
+batch_recycle(struct dm_pipe *p, struct batch *b)
+{
+	b->n = 0;
+	b->used = 0;
+	b->fb = NULL;
+	/* A record too big for a normal arena does not keep its memory. */
+	if (b->cap > BATCH_BYTES) {
+		dm_free(b->arena);
+		b->arena = NULL;
+		b->cap = 0;
 	}
-	dm_free(p->sent);
-	p->sent = mine;
-	send_heap(p, type, theirs);
+	b->next = p->spare;
+	p->spare = b;
+}
+
+/* An empty batch whose arena holds at least need bytes; NULL if out of
+ * memory. */
+static struct batch *
+batch_get(struct dm_pipe *p, size_t need)
+{
+	struct batch *b;
+	size_t cap = need > BATCH_BYTES ? need : BATCH_BYTES;
+
+	pthread_mutex_lock(&p->mu);
+	if ((b = p->spare) != NULL)
+		p->spare = b->next;
+	pthread_mutex_unlock(&p->mu);
+	if (b == NULL && (b = dm_calloc(1, sizeof(*b))) == NULL)
+		return NULL;
+	if (b->cap < cap) {
+		dm_free(b->arena);
+		b->cap = 0;
+		if ((b->arena = dm_malloc(cap)) == NULL) {
+			dm_free(b);
+			return NULL;
+		}
+		b->cap = cap;
+	}
+	b->next = NULL;
+	return b;
+}
+
+/* Bytes from b's used mark to the end of rec's copy, after fb's if given. */
+static size_t
+measure(const struct batch *b, const struct dm_feedback *fb,
+    const struct dm_record *rec)
+{
+	struct copier c = {NULL, b != NULL ? b->used : 0};
+
+	if (fb != NULL)
+		copy_feedback(&c, fb, 0);
+	copy_record(&c, rec);
+	return c.off - (b != NULL ? b->used : 0);
+}
+
+/* ---- The worker ---- */
+
+/* Runs b's records; the first error and its message go to *e. */
+static int
+run_batch(struct dm_pipe *p, const struct batch *b, struct dm_error *e)
+{
+	size_t i;
+	int rc;
+
+	if (p->inner.record == NULL)
+		return DM_OK;
+	for (i = 0; i < b->n; i++) {
+		rc = p->inner.record(
+		    p->inner.ctx, b->item[i].fb, b->item[i].rec, e);
+		if (rc < 0)
+			return rc;
+	}
+	return DM_OK;
+}
+
+/* Keeps the payload's first error; under mu. */
+static void
+note_failure(struct dm_pipe *p, int rc, const struct dm_error *e)
+{
+	if (p->status < 0)
+		return;
+	p->status = rc;
+	p->err = *e;
+	atomic_store(&p->failed, 1);
+}
+
+static void *
+worker(void *arg)
+{
+	struct dm_pipe *p = arg;
+	struct dm_error e;
+	struct batch *b;
+	int failed, rc = DM_OK;
+
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (p->queue == NULL && !p->stop)
+			pthread_cond_wait(&p->work_cv, &p->mu);
+		if ((b = p->queue) == NULL)
+			break;
+		if ((p->queue = b->next) == NULL)
+			p->queue_tail = &p->queue;
+		failed = p->status < 0;
+		pthread_mutex_unlock(&p->mu);
+		/* Once the payload failed, its other records are dropped. */
+		if (!failed)
+			rc = run_batch(p, b, &e);
+		pthread_mutex_lock(&p->mu);
+		if (!failed && rc < 0)
+			note_failure(p, rc, &e);
+		batch_recycle(p, b);
+		p->pending--;
+		pthread_cond_signal(&p->done_cv);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+/* Starts the worker; DM_OK if it runs (or already ran). */
+static int
+start_worker(struct dm_pipe *p)
+{
+	sigset_t all, old;
+	int rc;
+
+	if (p->started)
+		return DM_OK;
+	/* Signals stay with the main thread (the CLI's handlers). */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&p->thread, NULL, worker, p);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0)
+		return DM_EINVAL;
+	p->started = 1;
+	return DM_OK;
+}
+
+/* ---- The parser's side ---- */
+
+/* The payload's error, for the parser; the worker writes no more after it. */
+static int
+failure(struct dm_pipe *p, struct dm_error *err)
+{
+	int rc;
+
+	pthread_mutex_lock(&p->mu);
+	rc = p->status;
+	if (err != NULL)
+		*err = p->err;
+	pthread_mutex_unlock(&p->mu);
+	return rc;
+}
+
+/* Queues the batch being filled, waiting while MAX_BATCHES are. */
+static void
+hand_over(struct dm_pipe *p)
+{
+	struct batch *b = p->cur;
+
+	if (b == NULL)
+		return;
+	p->cur = NULL;
+	pthread_mutex_lock(&p->mu);
+	if (b->n == 0) {
+		batch_recycle(p, b);
+		pthread_mutex_unlock(&p->mu);
+		return;
+	}
+	while (p->pending >= MAX_BATCHES)
+		pthread_cond_wait(&p->done_cv, &p->mu);
+	*p->queue_tail = b;
+	p->queue_tail = &b->next;
+	p->pending++;
+	pthread_cond_signal(&p->work_cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* Hands over what is left and waits until the worker has run it all. */
+static void
+drain(struct dm_pipe *p)
+{
+	if (!p->async)
+		return;
+	hand_over(p);
+	pthread_mutex_lock(&p->mu);
+	while (p->pending > 0)
+		pthread_cond_wait(&p->done_cv, &p->mu);
+	pthread_mutex_unlock(&p->mu);
+	p->async = 0;
+}
+
+/* Stores rec at once, keeping an error for dm_pipe_finish(). */
+static int
+record_now(struct dm_pipe *p, const struct dm_feedback *fb,
+    const struct dm_record *rec, struct dm_error *err)
+{
+	int rc;
+
+	if (p->inner.record == NULL)
+		return DM_OK;
+	rc = p->inner.record(p->inner.ctx, fb, rec, err);
+	if (rc < 0) {
+		pthread_mutex_lock(&p->mu);
+		note_failure(p, rc, err);
+		pthread_mutex_unlock(&p->mu);
+	}
+	return rc;
+}
+
+/*
+ * Makes room in the batch being filled for rec, after a copy of fb unless the
+ * batch's last copy of the report still matches; whether fb must be copied.
+ */
+static int
+make_room(struct dm_pipe *p, const struct dm_feedback *fb,
+    const struct dm_record *rec, int *copy_fb, struct dm_error *err)
+{
+	struct batch *b = p->cur;
+
+	*copy_fb = b == NULL || b->fb == NULL || !feedback_same(b->fb, fb);
+	if (b != NULL && b->n < BATCH_RECORDS &&
+	    b->used + measure(b, *copy_fb ? fb : NULL, rec) <= b->cap)
+		return DM_OK;
+	hand_over(p);
+	*copy_fb = 1;
+	p->cur = batch_get(p, measure(NULL, fb, rec));
+	return p->cur != NULL ? DM_OK : nomem(err);
+}
+
+/* Copies rec (and fb when it changed) into the batch being filled. */
+static int
+record_later(struct dm_pipe *p, const struct dm_feedback *fb,
+    const struct dm_record *rec, struct dm_error *err)
+{
+	struct copier c;
+	struct batch *b;
+	int copy_fb;
+
+	if (make_room(p, fb, rec, &copy_fb, err) != DM_OK)
+		return DM_ENOMEM;
+	b = p->cur;
+	c.base = b->arena;
+	c.off = b->used;
+	if (copy_fb)
+		b->fb = copy_feedback(&c, fb, 0);
+	b->item[b->n].fb = b->fb;
+	b->item[b->n].rec = copy_record(&c, rec);
+	b->n++;
+	b->used = c.off;
+	if (b->n == BATCH_RECORDS)
+		hand_over(p);
 	return DM_OK;
 }
 
@@ -503,10 +511,24 @@ static int
 pipe_begin(void *ctx, const struct dm_feedback *fb, struct dm_error *err)
 {
 	struct dm_pipe *p = ctx;
+	int rc;
 
+	drain(p);
 	if (atomic_load(&p->failed))
 		return failure(p, err);
-	return send_feedback(p, MSG_BEGIN, fb, err);
+	p->n_inline = 0;
+	p->skip = 0;
+	if (p->inner.begin == NULL)
+		return DM_OK;
+	rc = p->inner.begin(p->inner.ctx, fb, err);
+	if (rc == DM_DONE)
+		p->skip = 1;
+	else if (rc < 0) {
+		pthread_mutex_lock(&p->mu);
+		note_failure(p, rc, err);
+		pthread_mutex_unlock(&p->mu);
+	}
+	return rc;
 }
 
 static int
@@ -514,46 +536,40 @@ pipe_record(void *ctx, const struct dm_feedback *fb,
     const struct dm_record *rec, struct dm_error *err)
 {
 	struct dm_pipe *p = ctx;
-	struct copier c = {NULL, 0};
-	struct msg *m;
-	size_t len;
-	int heap;
 
 	if (atomic_load(&p->failed))
 		return failure(p, err);
-	if (atomic_load(&p->skip))
+	if (p->skip)
 		return DM_OK;
-	if ((p->sent == NULL || !feedback_same(p->sent, fb)) &&
-	    send_feedback(p, MSG_FEEDBACK, fb, err) != DM_OK)
-		return DM_ENOMEM;
-	copy_record(&c, rec);
-	heap = c.off > BIG_BODY;
-	m = ring_reserve(p, heap ? 0 : c.off, &len);
-	c.base = heap ? dm_malloc(c.off) : (unsigned char *)(m + 1);
-	if (c.base == NULL)
-		return nomem(err);
-	c.off = 0;
-	m->type = MSG_RECORD;
-	m->heap = (uint32_t)heap;
-	m->len = len;
-	m->body = copy_record(&c, rec);
-	ring_publish(p, len);
-	return DM_OK;
+	if (!p->async && p->n_inline < INLINE_RECORDS) {
+		p->n_inline++;
+		return record_now(p, fb, rec, err);
+	}
+	/* Without a thread, the report is stored at once whole. */
+	if (!p->async && start_worker(p) != DM_OK)
+		return record_now(p, fb, rec, err);
+	p->async = 1;
+	return record_later(p, fb, rec, err);
 }
 
 static int
 pipe_end(void *ctx, const struct dm_feedback *fb, struct dm_error *err)
 {
 	struct dm_pipe *p = ctx;
-	struct dm_feedback *copy;
+	int rc;
 
+	drain(p);
 	if (atomic_load(&p->failed))
 		return failure(p, err);
-	if ((copy = feedback_dup(fb, 1)) == NULL)
-		return nomem(err);
-	send_heap(p, MSG_END, copy);
-	producer_wait(p, drained, 0);
-	return atomic_load(&p->failed) ? failure(p, err) : DM_OK;
+	if (p->inner.end == NULL)
+		return DM_OK;
+	rc = p->inner.end(p->inner.ctx, fb, err);
+	if (rc < 0) {
+		pthread_mutex_lock(&p->mu);
+		note_failure(p, rc, err);
+		pthread_mutex_unlock(&p->mu);
+	}
+	return rc;
 }
 
 struct dm_sink
@@ -567,19 +583,21 @@ dm_pipe_sink(struct dm_pipe *p)
 int
 dm_pipe_finish(struct dm_pipe *p, struct dm_error *err)
 {
-	int rc = DM_OK;
+	int rc;
 
-	producer_wait(p, drained, 0);
-	if (atomic_load(&p->failed))
-		rc = failure(p, err);
+	drain(p);
+	pthread_mutex_lock(&p->mu);
+	rc = p->status;
+	if (rc < 0)
+		*err = p->err;
 	else
 		dm_error_clear(err);
-	atomic_store(&p->failed, 0);
-	atomic_store(&p->skip, 0);
 	p->status = DM_OK;
 	dm_error_clear(&p->err);
-	dm_free(p->sent);
-	p->sent = NULL;
+	atomic_store(&p->failed, 0);
+	pthread_mutex_unlock(&p->mu);
+	p->skip = 0;
+	p->n_inline = 0;
 	return rc;
 }
 
@@ -588,30 +606,15 @@ dm_pipe_new(
     struct dm_pipe **out, const struct dm_sink *inner, struct dm_error *err)
 {
 	struct dm_pipe *p = dm_calloc(1, sizeof(*p));
-	sigset_t all, old;
-	int rc;
 
 	*out = NULL;
-	if (p == NULL || (p->ring = dm_malloc(RING_BYTES)) == NULL) {
-		dm_free(p);
+	if (p == NULL)
 		return nomem(err);
-	}
 	p->inner = *inner;
-	p->spins = sysconf(_SC_NPROCESSORS_ONLN) > 1;
+	p->queue_tail = &p->queue;
 	pthread_mutex_init(&p->mu, NULL);
-	pthread_cond_init(&p->worker_cv, NULL);
-	pthread_cond_init(&p->producer_cv, NULL);
-	/* Signals stay with the main thread (the CLI's handlers). */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(&p->thread, NULL, worker, p);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc != 0) {
-		dm_pipe_free(p);
-		return dm_error_set(err, DM_ENOMEM,
-		    "cannot start the store thread: %s", strerror(rc));
-	}
-	p->started = 1;
+	pthread_cond_init(&p->work_cv, NULL);
+	pthread_cond_init(&p->done_cv, NULL);
 	*out = p;
 	return DM_OK;
 }
@@ -619,20 +622,28 @@ dm_pipe_new(
 void
 dm_pipe_free(struct dm_pipe *p)
 {
+	struct batch *b;
+
 	if (p == NULL)
 		return;
 	if (p->started) {
 		pthread_mutex_lock(&p->mu);
-		atomic_store(&p->stop, 1);
-		pthread_cond_signal(&p->worker_cv);
+		p->stop = 1;
+		pthread_cond_signal(&p->work_cv);
 		pthread_mutex_unlock(&p->mu);
 		pthread_join(p->thread, NULL);
 	}
-	pthread_cond_destroy(&p->producer_cv);
-	pthread_cond_destroy(&p->worker_cv);
+	batch_free(p->cur);
+	while ((b = p->queue) != NULL) {
+		p->queue = b->next;
+		batch_free(b);
+	}
+	while ((b = p->spare) != NULL) {
+		p->spare = b->next;
+		batch_free(b);
+	}
+	pthread_cond_destroy(&p->done_cv);
+	pthread_cond_destroy(&p->work_cv);
 	pthread_mutex_destroy(&p->mu);
-	dm_free(p->fb);
-	dm_free(p->sent);
-	dm_free(p->ring);
 	dm_free(p);
 }

@@ -1,16 +1,21 @@
 /*
- * pipe.h - a record sink that runs another sink on a second thread, so that
- * the parser reads the next records while the store writes the last ones.
+ * pipe.h - a record sink that stores a big report's records on a second
+ * thread, so that the parser reads on while the store writes.
  *
- * The parser calls the pipe's sink; the pipe copies each report and record into
- * a bounded ring and returns at once; a worker thread calls the inner sink with
- * the copies, in order.  The inner sink runs only between the first call of a
- * report and dm_pipe_finish(): whoever owns the inner sink's state (the store)
- * may use it freely outside that window.
+ * The parser calls the pipe's sink.  begin() and end() run the inner sink at
+ * once, on the caller's thread, and return what it returned: a duplicate's
+ * DM_DONE reaches the parser before it sends a record, and the pipe drops any
+ * record sent after it.  The first records of a report also go straight to
+ * the inner sink; past them (a report too big to store in one go) the pipe
+ * copies the records into batches that a worker thread hands to the inner
+ * sink, in order, while the parser goes on.  end() waits for the worker
+ * before it runs.  So the inner sink runs only between a report's begin()
+ * and its end() or dm_pipe_finish(), and never on two threads at once: whoever
+ * owns its state (the store) may use it freely outside that window.
  *
- * An inner sink error reaches the parser at its next record() and at end()
- * (which waits for the worker), so dm_parse_run() returns it as before; once
- * an error happened the worker runs nothing more of that payload.
+ * An inner sink error stops the payload: record() and end() return it (an
+ * error of the worker at the first record() after the worker met it, at the
+ * latest at end()), and the inner sink sees nothing more of the payload.
  */
 #ifndef DM_PIPE_H
 #define DM_PIPE_H
@@ -19,7 +24,8 @@
 
 struct dm_pipe;
 
-/* Starts the worker thread; inner must outlive the pipe. */
+/* A pipe around inner, which must outlive it; its thread starts when first
+ * needed. */
 int dm_pipe_new(
     struct dm_pipe **out, const struct dm_sink *inner, struct dm_error *err);
 

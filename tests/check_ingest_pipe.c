@@ -1,28 +1,40 @@
 /*
  * check_ingest_pipe.c - the two-thread sink of ingest/pipe.h, driven directly:
- * every call reaches the inner sink in order with its values intact (ring
- * wrap-arounds, a record too big for the ring, a report whose metadata changes
- * between records), an inner error reaches the parser's side with its message
- * and is forgotten by dm_pipe_finish(), and a duplicate's records stop.
+ * every call reaches the inner sink in order with its values intact (records
+ * stored at once, then in batches on the worker, a record too big for a batch,
+ * a report whose metadata changes between records), an inner error reaches
+ * the parser's side with its message and is forgotten by dm_pipe_finish(),
+ * and a duplicate's records never reach the inner sink.
  * Linked into check_ingest (see pipe_tcase()).
  */
 #include <check.h>
 #include <inttypes.h>
-#include <stdatomic.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "mem.h"
 #include "pipe.h"
 
-#define N_RECORDS 20000 /* about 5 MB of copies: the 4 MiB ring wraps */
+#define N_RECORDS 20000 /* about 5 MB of copies: batches are reused */
 #define BIG_EXT ((size_t)3 << 20)
+
+/*
+ * Holds an inner begin() that runs on another thread than the test's until the
+ * test has sent the report's records: the order in which a pipe that ran
+ * begin() on its worker lost a duplicate's DM_DONE.
+ */
+struct gate {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pthread_t test_thread;
+	int open;
+};
 
 /* What the inner sink saw; it runs on the pipe's worker thread. */
 struct inner {
 	int begins, ends, fail_at;
-	atomic_int begun; /* read by the test while the worker runs */
+	struct gate *gate; /* or NULL */
 	int status_of_begin;
 	uint64_t records, wrong;
 	char org_at_end[64], ext_at_end[16], first_wrong[256];
@@ -64,7 +76,13 @@ inner_begin(void *ctx, const struct dm_feedback *fb, struct dm_error *err)
 
 	(void)err;
 	in->begins++;
-	atomic_store(&in->begun, 1);
+	if (in->gate != NULL &&
+	    !pthread_equal(pthread_self(), in->gate->test_thread)) {
+		pthread_mutex_lock(&in->gate->mu);
+		while (!in->gate->open)
+			pthread_cond_wait(&in->gate->cv, &in->gate->mu);
+		pthread_mutex_unlock(&in->gate->mu);
+	}
 	if (strcmp(fb->org_name, "Org A") != 0 || fb->n_errors != 1 ||
 	    strcmp(fb->errors[0], "e1") != 0 ||
 	    strcmp(fb->policy.domain, "example.com") != 0 ||
@@ -264,6 +282,34 @@ START_TEST(test_pipe_inner_error_reaches_the_parser)
 }
 END_TEST
 
+/* The same from the worker, past the records stored at once. */
+START_TEST(test_pipe_worker_error_reaches_the_parser)
+{
+	struct inner in = {.fail_at = 1000};
+	struct dm_sink inner = {&in, inner_begin, inner_record, inner_end};
+	struct dm_feedback fb = feedback();
+	struct dm_pipe *p;
+	struct dm_error e;
+	struct dm_sink k;
+	int rc;
+
+	ck_assert_int_eq(dm_pipe_new(&p, &inner, &e), DM_OK);
+	k = dm_pipe_sink(p);
+	ck_assert_int_eq(k.begin(k.ctx, &fb, &e), DM_OK);
+	rc = send_records(&k, &fb, 5000, NULL, &e);
+	if (rc == DM_OK)
+		rc = k.end(k.ctx, &fb, &e);
+	ck_assert_int_eq(rc, DM_EDB);
+	ck_assert_str_eq(e.msg, "disk full at record 1000");
+	ck_assert_uint_eq(in.records, 999);
+	ck_assert_int_eq(in.ends, 0);
+	ck_assert_int_eq(dm_pipe_finish(p, &e), DM_EDB);
+	ck_assert_str_eq(e.msg, "disk full at record 1000");
+	ck_assert_int_eq(dm_pipe_finish(p, &e), DM_OK);
+	dm_pipe_free(p);
+}
+END_TEST
+
 /* A parse that fails half-way never calls end(): finish() still waits. */
 START_TEST(test_pipe_finish_waits_without_end)
 {
@@ -285,34 +331,47 @@ START_TEST(test_pipe_finish_waits_without_end)
 }
 END_TEST
 
-/* begin() said DM_DONE (a duplicate): the records stop reaching it. */
-START_TEST(test_pipe_duplicate_skips_records)
+/*
+ * begin() said DM_DONE (a duplicate): the parser learns it from begin(), and
+ * records sent anyway never reach the inner sink.  The gate forces the order
+ * that used to deliver them: every record is sent before an inner begin()
+ * running on the worker could return.
+ */
+START_TEST(test_pipe_duplicate_drops_records)
 {
-	struct inner in = {.status_of_begin = DM_DONE};
+	struct gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+	    pthread_self(), 0};
+	struct inner in = {.status_of_begin = DM_DONE, .gate = &g};
 	struct dm_sink inner = {&in, inner_begin, inner_record, inner_end};
 	struct dm_feedback fb = feedback();
-	struct timespec pause = {0, 1000 * 1000};
-	int waited;
 	struct dm_pipe *p;
 	struct dm_error e;
 	struct dm_sink k;
 
 	ck_assert_int_eq(dm_pipe_new(&p, &inner, &e), DM_OK);
 	k = dm_pipe_sink(p);
-	ck_assert_int_eq(k.begin(k.ctx, &fb, &e), DM_OK);
-	/* The worker has run begin(); it says DM_DONE to the pipe right after
-	 * (allow 20 ms for that one store). */
-	for (waited = 0; !atomic_load(&in.begun) && waited < 10000; waited++)
-		nanosleep(&pause, NULL);
-	ck_assert_int_eq(atomic_load(&in.begun), 1);
-	for (waited = 0; waited < 20; waited++)
-		nanosleep(&pause, NULL);
-	ck_assert_int_eq(send_records(&k, &fb, 100, NULL, &e), DM_OK);
+	ck_assert_int_eq(k.begin(k.ctx, &fb, &e), DM_DONE);
+	/* More than are stored at once: the worker's path too. */
+	ck_assert_int_eq(send_records(&k, &fb, 3000, NULL, &e), DM_OK);
+	pthread_mutex_lock(&g.mu);
+	g.open = 1;
+	pthread_cond_broadcast(&g.cv);
+	pthread_mutex_unlock(&g.mu);
 	ck_assert_int_eq(k.end(k.ctx, &fb, &e), DM_OK);
 	ck_assert_int_eq(in.begins, 1);
 	ck_assert_int_eq(in.ends, 1);
 	ck_assert_uint_eq(in.records, 0);
 	ck_assert_int_eq(dm_pipe_finish(p, &e), DM_OK);
+
+	/* The next report is stored again. */
+	in.status_of_begin = DM_OK;
+	fb = feedback();
+	ck_assert_int_eq(k.begin(k.ctx, &fb, &e), DM_OK);
+	ck_assert_int_eq(send_records(&k, &fb, 3000, NULL, &e), DM_OK);
+	ck_assert_int_eq(k.end(k.ctx, &fb, &e), DM_OK);
+	ck_assert_int_eq(dm_pipe_finish(p, &e), DM_OK);
+	ck_assert_uint_eq(in.records, 3000);
+	ck_assert_msg(in.wrong == 0, "%s", in.first_wrong);
 	dm_pipe_free(p);
 }
 END_TEST
@@ -326,8 +385,9 @@ pipe_tcase(void)
 
 	tcase_add_test(tc, test_pipe_delivers_everything_in_order);
 	tcase_add_test(tc, test_pipe_inner_error_reaches_the_parser);
+	tcase_add_test(tc, test_pipe_worker_error_reaches_the_parser);
 	tcase_add_test(tc, test_pipe_finish_waits_without_end);
-	tcase_add_test(tc, test_pipe_duplicate_skips_records);
+	tcase_add_test(tc, test_pipe_duplicate_drops_records);
 	tcase_set_timeout(tc, 60);
 	return tc;
 }
