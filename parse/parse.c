@@ -13,6 +13,7 @@
  */
 #include <ctype.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -453,6 +454,49 @@ read_utf8(struct dm_parser *p, char *buf, size_t len)
 	return (int)o;
 }
 
+/* Some byte of x is below 0x20 (a control character, or tab, CR, LF, NUL). */
+#define ONES UINT64_C(0x0101010101010101)
+#define HAS_LOW_BYTE(x) (((x)-ONES * 0x20) & ~(x) & (ONES * 0x80))
+
+/* A control character that XML 1.0 forbids; NUL is left to libxml2. */
+static int
+is_dropped(unsigned char c)
+{
+	return c < 0x20 && c != 0 && c != '\t' && c != '\n' && c != '\r';
+}
+
+/*
+ * Drops the control characters of buf, counting each; returns the bytes kept.
+ * Eight bytes at a time: most words of XML hold none below 0x20, and a word
+ * that does (a line break) is looked at byte by byte.
+ */
+static int
+drop_controls(struct dm_parser *p, char *buf, int len)
+{
+	int i = 0, o = 0;
+	uint64_t w;
+
+	while (i < len) {
+		if (len - i >= 8) {
+			memcpy(&w, buf + i, 8);
+			if (!HAS_LOW_BYTE(w)) {
+				if (o != i)
+					memmove(buf + o, buf + i, 8);
+				i += 8;
+				o += 8;
+				continue;
+			}
+		}
+		if (is_dropped((unsigned char)buf[i])) {
+			dm_parse_fixup(p, DM_FIXUP_CONTROL_CHARS);
+			i++;
+			continue;
+		}
+		buf[o++] = buf[i++];
+	}
+	return o;
+}
+
 /*
  * What libxml2 would reject or hold whole is handled on the bytes, before it
  * reads them: control characters (invalid in XML 1.0, and common in
@@ -466,31 +510,24 @@ static int
 filter_bytes(struct dm_parser *p, char *buf, int len)
 {
 	uint64_t cap = (uint64_t)p->lim.text_bytes * 6 + 4096;
-	int i, o = 0;
+	int i;
 
 	if (p->in_prolog && prolog_has_doctype(p, buf, (size_t)len)) {
 		dm_error_setr(&p->src_err, DM_EFORMAT, "doctype",
 		    "DOCTYPE not allowed in a DMARC report");
 		return input_refused(p);
 	}
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)buf[i];
-
-		p->text_run = c == '<' ? 0 : p->text_run + 1;
-		if (!p->utf16 && c < 0x20 && c != 0 && c != '\t' && c != '\n' &&
-		    c != '\r') {
-			dm_parse_fixup(p, DM_FIXUP_CONTROL_CHARS);
-			continue;
-		}
-		buf[o++] = buf[i];
-	}
+	for (i = len - 1; i >= 0 && buf[i] != '<'; i--)
+		;
+	p->text_run =
+	    i >= 0 ? (uint64_t)(len - 1 - i) : p->text_run + (uint64_t)len;
 	if (!p->utf16 && p->text_run > cap) {
 		dm_error_setr(&p->src_err, DM_ELIMIT, "limit",
 		    "text longer than %u bytes (DM_MAX_TEXT_BYTES)",
 		    p->lim.text_bytes);
 		return input_refused(p);
 	}
-	return o;
+	return p->utf16 ? len : drop_controls(p, buf, len);
 }
 
 /* What check_start() read ahead, then the source; a UTF-8 document through
