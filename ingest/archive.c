@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <zlib.h>
@@ -368,9 +369,12 @@ unwrap_gzip(struct at *at, const struct container *info,
 	char *member = NULL;
 	int rc = DM_ENOMEM;
 
-	g = dm_calloc(1, sizeof(*g));
+	/* Not calloc: zeroing the 64 KiB input buffers of every compressed
+	 * file was 2% of the instructions of an ingest of small reports. */
+	g = dm_malloc(sizeof(*g));
 	if (g == NULL)
 		return dm_error_set(err, DM_ENOMEM, "out of memory");
+	memset(g, 0, offsetof(struct gunzip, in));
 	g->src = src;
 	g->lim = at->w->lim;
 	g->info = info;
@@ -611,7 +615,9 @@ unwrap_archive(struct at *at, const struct container *info,
 	struct arc *arc;
 	int rc;
 
-	arc = dm_calloc(1, sizeof(*arc));
+	arc = dm_malloc(sizeof(*arc)); /* the input buffer is not cleared */
+	if (arc != NULL)
+		memset(arc, 0, offsetof(struct arc, in));
 	if (arc == NULL || (arc->a = archive_read_new()) == NULL) {
 		dm_free(arc);
 		return dm_error_set(err, DM_ENOMEM, "out of memory");

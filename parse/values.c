@@ -32,6 +32,13 @@ dm_trim(char **s, size_t n)
 	return n;
 }
 
+/* A C0 control other than tab, LF and CR, or DEL. */
+static int
+is_control(unsigned char c)
+{
+	return (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f;
+}
+
 /*
  * Drops C0 controls other than tab, LF and CR, and DEL.  XML 1.0 already
  * forbids most C0 controls, but DEL is legal XML and a terminal escape in a
@@ -40,15 +47,14 @@ dm_trim(char **s, size_t n)
 size_t
 dm_strip_controls(char *s, size_t n)
 {
-	size_t i, j;
+	size_t i = 0, j;
 
-	for (i = 0, j = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') ||
-		    c == 0x7f)
-			continue;
-		s[j++] = s[i];
+	/* Most values have none: find the first without writing. */
+	while (i < n && !is_control((unsigned char)s[i]))
+		i++;
+	for (j = i; i < n; i++) {
+		if (!is_control((unsigned char)s[i]))
+			s[j++] = s[i];
 	}
 	return n - j;
 }
