@@ -1,9 +1,9 @@
 /*
  * parse.h - DMARC aggregate report XML to the model of core/model.h, streaming.
  *
- * The parser pulls bytes from a struct dm_source through libxml2's
- * xmlTextReader (xmlReaderForIO) and hands each <record> to a struct dm_sink as
- * soon as it closes, so memory stays bounded by the caps in struct dm_limits
+ * The parser pulls bytes from a struct dm_source through libxml2's SAX2 parser
+ * (xmlCreateIOParserCtxt) and hands each <record> to a struct dm_sink as soon
+ * as it closes, so memory stays bounded by the caps in struct dm_limits
  * whatever the report's size.  It reads RFC 7489 (with or without the
  * dmarc-xml/0.1 namespace, and the pre-RFC draft with <identities>) and RFC
  * 9990 (urn:ietf:params:xml:ns:dmarc-2.0).  It is lenient but never silent:

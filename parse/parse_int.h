@@ -2,7 +2,7 @@
  * parse_int.h - what parse/'s own files share; nothing outside parse/ includes
  * it.
  *
- *   parse.c     the run: the first bytes, the libxml2 reader loop, errors,
+ *   parse.c     the run: the first bytes, libxml2's SAX2 callbacks, errors,
  *               raw XML of <extensions>
  *   elements.c  the element table (one small handler per element), and the
  *               assembly of the feedback and its records
@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <libxml/xmlreader.h>
+#include <libxml/parser.h>
 
 #include "mem.h"
 #include "parse.h"
@@ -87,6 +87,15 @@ enum dm_el {
 };
 
 struct dm_parser;
+
+/* An element's start as libxml2's SAX2 gives it (startElementNs). */
+struct start_tag {
+	const xmlChar *local, *prefix, *uri;
+	int nb_namespaces;
+	const xmlChar **namespaces; /* prefix, URI pairs */
+	int nb_attributes;
+	const xmlChar **attributes; /* local, prefix, URI, value, end */
+};
 
 /*
  * One element of the table.  start runs when the element opens; end when it
@@ -167,8 +176,9 @@ enum dm_ns {
 struct dm_parser {
 	struct dm_limits lim;
 	struct dm_sink sink;
-	xmlTextReaderPtr r;
-	struct dm_error *err; /* the error of the current dm_parse_run() */
+	xmlParserCtxtPtr ctxt; /* the run's SAX2 parser */
+	int stopped;           /* a handler failed: p->err says why */
+	struct dm_error *err;  /* the error of the current dm_parse_run() */
 
 	/* Bytes read ahead of libxml2: to check the start (BOM, whitespace,
 	 * encoding), then each chunk before filter_bytes() hands it over. */
@@ -205,8 +215,13 @@ struct dm_parser {
 	int text_on; /* the open element collects text */
 	struct field
 	    *ext; /* extensions being serialised into this field, or NULL */
-	size_t ext_depth; /* stack depth of the <extensions> element being
-	                     serialised */
+	size_t ext_depth;      /* stack depth of the <extensions> element being
+	                          serialised */
+	int ext_open;          /* a start tag waits for its ">" or "/>" */
+	int ext_had_child;     /* the open element has had a child element */
+	int ext_in_text;       /* text is being written ... */
+	int ext_blank;         /* ... all whitespace so far ... */
+	size_t ext_text_start; /* ... from this offset */
 
 	/* The report. */
 	struct dm_feedback fb;
