@@ -240,6 +240,35 @@ START_TEST(test_pipe_delivers_everything_in_order)
 }
 END_TEST
 
+/*
+ * Sends n records of one report to k, whose inner sink fails at record
+ * in->fail_at: the parser's side learns it (records after the failing one may
+ * be accepted before the worker reports it; end() waits and says it), nothing
+ * of the payload runs after it, and dm_pipe_finish() says it once more.
+ */
+static void
+fail_one_payload(
+    struct dm_pipe *p, struct dm_sink *k, struct inner *in, uint64_t n)
+{
+	struct dm_feedback fb = feedback();
+	struct dm_error e;
+	char msg[64];
+	int rc;
+
+	snprintf(msg, sizeof(msg), "disk full at record %d", in->fail_at);
+	ck_assert_int_eq(k->begin(k->ctx, &fb, &e), DM_OK);
+	rc = send_records(k, &fb, n, NULL, &e);
+	if (rc == DM_OK)
+		rc = k->end(k->ctx, &fb, &e);
+	ck_assert_int_eq(rc, DM_EDB);
+	ck_assert_str_eq(e.msg, msg);
+	ck_assert_uint_eq(in->records, (uint64_t)in->fail_at - 1);
+	ck_assert_int_eq(in->ends, 0);
+	dm_error_clear(&e);
+	ck_assert_int_eq(dm_pipe_finish(p, &e), DM_EDB);
+	ck_assert_str_eq(e.msg, msg);
+}
+
 START_TEST(test_pipe_inner_error_reaches_the_parser)
 {
 	struct inner in = {.fail_at = 5};
@@ -248,24 +277,10 @@ START_TEST(test_pipe_inner_error_reaches_the_parser)
 	struct dm_pipe *p;
 	struct dm_error e;
 	struct dm_sink k;
-	int rc;
 
 	ck_assert_int_eq(dm_pipe_new(&p, &inner, &e), DM_OK);
 	k = dm_pipe_sink(p);
-	ck_assert_int_eq(k.begin(k.ctx, &fb, &e), DM_OK);
-	/* Records after the failing one may be accepted before the worker
-	 * reports it; end() waits and says it. */
-	rc = send_records(&k, &fb, 50, NULL, &e);
-	if (rc == DM_OK)
-		rc = k.end(k.ctx, &fb, &e);
-	ck_assert_int_eq(rc, DM_EDB);
-	ck_assert_str_eq(e.msg, "disk full at record 5");
-	/* Nothing of the payload runs after the failure. */
-	ck_assert_uint_eq(in.records, 4);
-	ck_assert_int_eq(in.ends, 0);
-	dm_error_clear(&e);
-	ck_assert_int_eq(dm_pipe_finish(p, &e), DM_EDB);
-	ck_assert_str_eq(e.msg, "disk full at record 5");
+	fail_one_payload(p, &k, &in, 50);
 
 	/* finish() forgot it: the next payload runs whole. */
 	in.fail_at = 0;
@@ -287,24 +302,13 @@ START_TEST(test_pipe_worker_error_reaches_the_parser)
 {
 	struct inner in = {.fail_at = 1000};
 	struct dm_sink inner = {&in, inner_begin, inner_record, inner_end};
-	struct dm_feedback fb = feedback();
 	struct dm_pipe *p;
 	struct dm_error e;
 	struct dm_sink k;
-	int rc;
 
 	ck_assert_int_eq(dm_pipe_new(&p, &inner, &e), DM_OK);
 	k = dm_pipe_sink(p);
-	ck_assert_int_eq(k.begin(k.ctx, &fb, &e), DM_OK);
-	rc = send_records(&k, &fb, 5000, NULL, &e);
-	if (rc == DM_OK)
-		rc = k.end(k.ctx, &fb, &e);
-	ck_assert_int_eq(rc, DM_EDB);
-	ck_assert_str_eq(e.msg, "disk full at record 1000");
-	ck_assert_uint_eq(in.records, 999);
-	ck_assert_int_eq(in.ends, 0);
-	ck_assert_int_eq(dm_pipe_finish(p, &e), DM_EDB);
-	ck_assert_str_eq(e.msg, "disk full at record 1000");
+	fail_one_payload(p, &k, &in, 5000);
 	ck_assert_int_eq(dm_pipe_finish(p, &e), DM_OK);
 	dm_pipe_free(p);
 }
