@@ -45,8 +45,7 @@ def size(path):
 
 
 def line(label, dt, rss, reports, records, nbytes, cpu):
-    """cpu: user + system time of every thread (ingest stores on a second one; its waits spin
-    briefly, which counts here)."""
+    """cpu: user + system time of every thread (ingest stores a big report on a second one)."""
     print(f"{label:<34} {dt:8.2f} s {reports / dt:10.0f} reports/s {records / dt:11.0f} rec/s "
           f"{nbytes / dt / 1e6:7.1f} MB/s  peak RSS {rss:6.1f} MiB  CPU {cpu:6.2f} s")
 
