@@ -1248,7 +1248,7 @@ dm_query_new_sources(struct dm_query *q, const struct dm_query_filter *f,
     dm_query_new_source_cb cb, void *ctx, struct dm_error *err)
 {
 	struct cb_ctx c = {.ctx = ctx};
-	struct dm_buf tail;
+	struct dm_buf sql;
 	sqlite3_stmt *st;
 	int rc;
 
@@ -1257,34 +1257,45 @@ dm_query_new_sources(struct dm_query *q, const struct dm_query_filter *f,
 	 * An IP is new when no report matching the filter that starts before
 	 * the period has it: record(source_ip) finds its records, oldest
 	 * first, so an old IP is settled at its first record.  Its first day
-	 * and messages are the period's.
+	 * and messages are the period's.  The period's distinct IPs are tested
+	 * first and only the new ones summed: grouping every row of the period
+	 * by IP sorted all of them (30 days of a 10,000,000-record database:
+	 * 1.25 s -> 0.6 s).
 	 */
-	dm_buf_init(&tail, 1 << 12);
-	rc = dm_buf_adds(&tail,
-	    " GROUP BY s.source_ip HAVING NOT EXISTS (SELECT 1 FROM record r "
-	    "JOIN rollup_report rr ON rr.report = r.report WHERE r.source_ip "
-	    "IS nullif(s.source_ip, '') AND rr.day0 < ?1");
+	dm_buf_init(&sql, 1 << 20);
+	rc = dm_buf_adds(&sql, "WITH n(ip) AS MATERIALIZED (SELECT ip FROM "
+	                       "(SELECT DISTINCT s.source_ip AS ip");
+	if (rc == DM_OK)
+		rc = dm_buf_adds(&sql, source_from(f));
+	if (rc == DM_OK)
+		rc = filter_sql(&sql, f, "s.", 1);
+	if (rc == DM_OK)
+		rc = dm_buf_adds(&sql,
+		    ") WHERE NOT EXISTS (SELECT 1 FROM record r JOIN "
+		    "rollup_report rr ON rr.report = r.report WHERE "
+		    "r.source_ip IS nullif(ip, '') AND rr.day0 < ?1");
 	if (rc == DM_OK && f->domain != NULL)
 		rc = dm_buf_adds(
-		    &tail, " AND (rr.domain = ?3 OR r.header_from = ?3)");
+		    &sql, " AND (rr.domain = ?3 OR r.header_from = ?3)");
 	if (rc == DM_OK && f->reporter != NULL)
-		rc = dm_buf_adds(&tail,
+		rc = dm_buf_adds(&sql,
 		    " AND (dm_isp(rr.org_name) = ?4 COLLATE NOCASE OR "
 		    "rr.org_name = ?4 COLLATE NOCASE)");
 	if (rc == DM_OK)
-		rc = dm_buf_adds(&tail, ") ORDER BY m DESC, s.source_ip");
-	if (rc != DM_OK) {
-		dm_buf_free(&tail);
-		return dm_error_set(
-		    err, rc, "building a query: %s", dm_strerror(rc));
-	}
-	rc = prepare_source(q, f,
-	    "SELECT s.source_ip, min(s.day), dm_sum(s.messages) AS m, "
-	    "dm_sum(CASE WHEN s.dkim = 'pass' OR s.spf = 'pass' THEN "
-	    "s.messages END)",
-	    "", 0, tail.data, &st, err);
-	dm_buf_free(&tail);
-	return rc == DM_OK ? run(q, st, new_row, &c, err) : rc;
+		rc = dm_buf_adds(&sql,
+		    ")) SELECT s.source_ip, min(s.day), "
+		    "dm_sum(s.messages) AS m, dm_sum(CASE WHEN s.dkim = 'pass' "
+		    "OR s.spf = 'pass' THEN s.messages END)");
+	if (rc == DM_OK)
+		rc = dm_buf_adds(&sql, source_from(f));
+	if (rc == DM_OK)
+		rc = filter_sql(&sql, f, "s.", 1);
+	if (rc == DM_OK)
+		rc = dm_buf_adds(&sql, " AND s.source_ip IN n GROUP BY "
+		                       "s.source_ip ORDER BY m DESC, s.source_ip");
+	if ((rc = prepare(q, &sql, rc, f, &st, err)) != DM_OK)
+		return rc;
+	return run(q, st, new_row, &c, err);
 }
 
 /* ---- Hosts
