@@ -1243,6 +1243,27 @@ new_row(sqlite3_stmt *st, void *vctx, struct dm_error *err)
 	return c->cb.new_source(c->ctx, &s, err);
 }
 
+/* " NOT EXISTS (...)": no report matching the filter that starts before the
+ * period has the address in column ip. */
+static int
+old_ip_sql(struct dm_buf *sql, const struct dm_query_filter *f, const char *ip)
+{
+	int rc = dm_buf_addf(sql,
+	    " NOT EXISTS (SELECT 1 FROM record r JOIN rollup_report rr ON "
+	    "rr.report = r.report WHERE r.source_ip IS nullif(%s, '') AND "
+	    "rr.day0 < ?1",
+	    ip);
+
+	if (rc == DM_OK && f->domain != NULL)
+		rc = dm_buf_adds(
+		    sql, " AND (rr.domain = ?3 OR r.header_from = ?3)");
+	if (rc == DM_OK && f->reporter != NULL)
+		rc = dm_buf_adds(sql,
+		    " AND (dm_isp(rr.org_name) = ?4 COLLATE NOCASE OR "
+		    "rr.org_name = ?4 COLLATE NOCASE)");
+	return rc == DM_OK ? dm_buf_adds(sql, ")") : rc;
+}
+
 int
 dm_query_new_sources(struct dm_query *q, const struct dm_query_filter *f,
     dm_query_new_source_cb cb, void *ctx, struct dm_error *err)
@@ -1250,49 +1271,55 @@ dm_query_new_sources(struct dm_query *q, const struct dm_query_filter *f,
 	struct cb_ctx c = {.ctx = ctx};
 	struct dm_buf sql;
 	sqlite3_stmt *st;
-	int rc;
+	/* Two passes only when the filter reads the day index alone: a domain
+	   or reporter reads every row of the period from the table, twice
+	   costs more than the sort saved (report --reporter, 7 days: 0.37 s
+	   -> 0.56 s). */
+	int twice = f->domain == NULL && f->reporter == NULL && !single_ip(f);
+	int rc = DM_OK;
 
 	c.cb.new_source = cb;
 	/*
 	 * An IP is new when no report matching the filter that starts before
 	 * the period has it: record(source_ip) finds its records, oldest
 	 * first, so an old IP is settled at its first record.  Its first day
-	 * and messages are the period's.  The period's distinct IPs are tested
-	 * first and only the new ones summed: grouping every row of the period
-	 * by IP sorted all of them (30 days of a 10,000,000-record database:
-	 * 1.25 s -> 0.6 s).
+	 * and messages are the period's.  With twice, the period's distinct
+	 * IPs are tested first and only the new ones summed: grouping every
+	 * row of the period by IP sorted all of them (30 days of a
+	 * 10,000,000-record database: 1.25 s -> 0.6 s).
 	 */
 	dm_buf_init(&sql, 1 << 20);
-	rc = dm_buf_adds(&sql, "WITH n(ip) AS MATERIALIZED (SELECT ip FROM "
-	                       "(SELECT DISTINCT s.source_ip AS ip");
+	if (twice) {
+		rc = dm_buf_adds(&sql, "WITH n(ip) AS MATERIALIZED (SELECT ip "
+		                       "FROM (SELECT DISTINCT s.source_ip AS ip");
+		if (rc == DM_OK)
+			rc = dm_buf_adds(&sql, source_from(f));
+		if (rc == DM_OK)
+			rc = filter_sql(&sql, f, "s.", 1);
+		if (rc == DM_OK)
+			rc = dm_buf_adds(&sql, ") WHERE");
+		if (rc == DM_OK)
+			rc = old_ip_sql(&sql, f, "ip");
+		if (rc == DM_OK)
+			rc = dm_buf_adds(&sql, ") ");
+	}
+	if (rc == DM_OK)
+		rc = dm_buf_adds(&sql,
+		    "SELECT s.source_ip, min(s.day), dm_sum(s.messages) AS m, "
+		    "dm_sum(CASE WHEN s.dkim = 'pass' OR s.spf = 'pass' THEN "
+		    "s.messages END)");
 	if (rc == DM_OK)
 		rc = dm_buf_adds(&sql, source_from(f));
 	if (rc == DM_OK)
 		rc = filter_sql(&sql, f, "s.", 1);
 	if (rc == DM_OK)
-		rc = dm_buf_adds(&sql,
-		    ") WHERE NOT EXISTS (SELECT 1 FROM record r JOIN "
-		    "rollup_report rr ON rr.report = r.report WHERE "
-		    "r.source_ip IS nullif(ip, '') AND rr.day0 < ?1");
-	if (rc == DM_OK && f->domain != NULL)
-		rc = dm_buf_adds(
-		    &sql, " AND (rr.domain = ?3 OR r.header_from = ?3)");
-	if (rc == DM_OK && f->reporter != NULL)
-		rc = dm_buf_adds(&sql,
-		    " AND (dm_isp(rr.org_name) = ?4 COLLATE NOCASE OR "
-		    "rr.org_name = ?4 COLLATE NOCASE)");
+		rc = dm_buf_adds(&sql, twice ? " AND s.source_ip IN n GROUP BY "
+		                               "s.source_ip"
+		                             : " GROUP BY s.source_ip HAVING");
+	if (rc == DM_OK && !twice)
+		rc = old_ip_sql(&sql, f, "s.source_ip");
 	if (rc == DM_OK)
-		rc = dm_buf_adds(&sql,
-		    ")) SELECT s.source_ip, min(s.day), "
-		    "dm_sum(s.messages) AS m, dm_sum(CASE WHEN s.dkim = 'pass' "
-		    "OR s.spf = 'pass' THEN s.messages END)");
-	if (rc == DM_OK)
-		rc = dm_buf_adds(&sql, source_from(f));
-	if (rc == DM_OK)
-		rc = filter_sql(&sql, f, "s.", 1);
-	if (rc == DM_OK)
-		rc = dm_buf_adds(&sql, " AND s.source_ip IN n GROUP BY "
-		                       "s.source_ip ORDER BY m DESC, s.source_ip");
+		rc = dm_buf_adds(&sql, " ORDER BY m DESC, s.source_ip");
 	if ((rc = prepare(q, &sql, rc, f, &st, err)) != DM_OK)
 		return rc;
 	return run(q, st, new_row, &c, err);
