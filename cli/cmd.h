@@ -107,6 +107,10 @@ int dm_cli_enrich_run(struct dm_store *store, struct dm_dns *d, int all,
  * needs attention: 0, 1 (some failed or left), 3 (nothing looked up). */
 int dm_cli_enrich_status(const struct dm_dns_enrich_stats *s);
 
+/* The longest period report, explain and check take: 10 years, as
+ * report/build.c (a daily series of more would be unreadable). */
+#define DM_CLI_MAX_DAYS 3660
+
 /* "7d" or "7": a number of days, 1 to 3660, into *days; -1 when invalid. */
 int dm_cli_parse_days(const char *s, int64_t *days);
 
@@ -120,10 +124,18 @@ struct dm_cli_period {
  * Whole UTC days [*from, *to) from --last Nd (default_days without it),
  * --from DAY, --to DAY (exclusive; default today, so the period ends with
  * yesterday) and --now (a test's "today").  -1, or DM_EXIT_USAGE after a
- * message.
+ * message naming the days: an empty period, or one over DM_CLI_MAX_DAYS.
  */
 int dm_cli_period(const struct dm_cli_period *p, int64_t default_days,
     int64_t *from, int64_t *to);
+
+/*
+ * DM_EXIT_OK when a database file exists at path, else DM_EXIT_FATAL after
+ * "PATH: no database there ...": the commands that only read or revisit a
+ * database never create one, so that a mistyped --db is said, not shown as
+ * an empty database.
+ */
+int dm_cli_need_db(const char *path);
 
 struct dm_query;
 /*

@@ -17,6 +17,7 @@ struct parse_run {
 	struct dm_parser *parser;
 	struct dm_fbjson json;
 	int failed;
+	int out_failed; /* standard output failed: the run stopped */
 };
 
 static void
@@ -42,7 +43,6 @@ on_payload(void *ctx, const struct dm_payload *p, struct dm_error *err)
 	struct dm_error e;
 	int rc;
 
-	(void)err;
 	dm_error_clear(&e);
 	rc = dm_ingest_payload_verdict(p, &e);
 	if (rc == DM_OK &&
@@ -52,6 +52,13 @@ on_payload(void *ctx, const struct dm_payload *p, struct dm_error *err)
 		rc = dm_parse_run(r->parser, &p->src, &e);
 	if (rc == DM_OK)
 		rc = dm_fbjson_emit(&r->json, stdout, &e);
+	/* Standard output failing is no fault of the input: stop, and let
+	 * main say it once. */
+	if (ferror(stdout)) {
+		r->out_failed = 1;
+		return dm_error_set(
+		    err, DM_EIO, "cannot write standard output");
+	}
 	if (rc != DM_OK)
 		report_problem(r, p->unit, p->member, &e);
 	return DM_OK;
@@ -76,8 +83,9 @@ usage(FILE *f)
 	           "stdin) as JSON Lines,\n"
 	           "one object per report.  Nothing is stored.  Exit status: 0 "
 	           "all parsed, 1 some\n"
-	           "input held no readable report (named on stderr), 2 usage "
-	           "error.\n");
+	           "input held no readable report (named on stderr) or "
+	           "standard output could\n"
+	           "not be written, 2 usage error.\n");
 }
 
 int
@@ -115,17 +123,15 @@ dm_cmd_parse(int argc, char **argv)
 	ops.ctx = &r;
 	ops.payload = on_payload;
 	ops.problem = on_problem;
-	for (i = optind; i < argc; i++) {
+	for (i = optind; i < argc && !r.out_failed; i++) {
 		dm_error_clear(&err);
-		if (dm_ingest_walk(argv[i], &lim, &opt, &ops, &err) != DM_OK) {
+		if (dm_ingest_walk(argv[i], &lim, &opt, &ops, &err) != DM_OK &&
+		    !r.out_failed) {
 			dm_cli_warn("%s", err.msg);
 			r.failed = 1;
 		}
 	}
-	if (fflush(stdout) != 0) {
-		dm_cli_warn("cannot write standard output");
-		status = DM_EXIT_FATAL;
-	} else if (r.failed)
+	if (r.failed)
 		status = DM_EXIT_PARTIAL;
 	dm_parser_free(r.parser);
 	dm_fbjson_free(&r.json);

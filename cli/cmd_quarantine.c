@@ -278,12 +278,8 @@ cmd_show(struct dm_store *s, const struct qargs *a, int argc, char **argv,
 	size_t n = 0;
 	int rc;
 
-	if (argc != 1)
-		return dm_error_set(err, DM_EINVAL,
-		    "quarantine show: expected one entry ID, got %d arguments",
-		    argc);
-	if (parse_id(argv[0], &f.id) != 0)
-		return bad_id("show", argv[0], err);
+	(void)argc;
+	(void)parse_id(argv[0], &f.id); /* checked by check_args */
 	rc = each_row(s, 1, find_one, &f, err);
 	if (rc == DM_OK && !f.found)
 		rc = dm_error_set(
@@ -292,9 +288,9 @@ cmd_show(struct dm_store *s, const struct qargs *a, int argc, char **argv,
 		rc = show_text(s, &f, err);
 	else if (rc == DM_OK) {
 		rc = dm_store_quarantine_get(s, f.id, &bytes, &n, err);
-		if (rc == DM_OK && fwrite(bytes, 1, n, stdout) != n)
-			rc = dm_error_set(
-			    err, DM_EIO, "cannot write standard output");
+		/* A write error is main's to report, as for every command. */
+		if (rc == DM_OK)
+			(void)fwrite(bytes, 1, n, stdout);
 		dm_free(bytes);
 	}
 	find_free(&f);
@@ -373,10 +369,7 @@ cmd_retry(struct dm_store *s, int argc, char **argv, int *still_failing,
 	for (i = 0; i < argc && rc == DM_OK; i++) {
 		struct dm_store_quarantine_row r = {0};
 
-		if (parse_id(argv[i], &id) != 0) {
-			rc = bad_id("retry", argv[i], err);
-			break;
-		}
+		(void)parse_id(argv[i], &id); /* checked by check_args */
 		r.id = id;
 		rc = collect_id(&ids, &r);
 	}
@@ -401,17 +394,8 @@ cmd_resolve(struct dm_store *s, const struct qargs *a, int argc, char **argv,
 	int64_t id;
 	int rc, resolved;
 
-	if (argc != 1)
-		return dm_error_set(err, DM_EINVAL,
-		    "quarantine resolve: expected one entry ID, got %d "
-		    "arguments",
-		    argc);
-	if (parse_id(argv[0], &id) != 0)
-		return bad_id("resolve", argv[0], err);
-	if (a->keep_new == a->keep_stored)
-		return dm_error_set(err, DM_EINVAL,
-		    "quarantine resolve: say which copy to keep: --keep-new or "
-		    "--keep-stored");
+	(void)argc;
+	(void)parse_id(argv[0], &id); /* checked by check_args */
 	rc = dm_ingest_resolve(s, id,
 	    a->keep_new ? DM_RESOLVE_KEEP_NEW : DM_RESOLVE_KEEP_STORED, &lim,
 	    &opt, &st, &resolved, err);
@@ -483,27 +467,52 @@ parse_args(int argc, char **argv, struct qargs *a)
 	return -1;
 }
 
+/*
+ * The subcommand and its arguments, checked before the database is looked
+ * for: a usage error is said as such, whether or not there is a database.
+ */
 static int
-dispatch(struct dm_store *s, const struct qargs *a, int argc, char **argv,
-    int *failing, struct dm_error *err)
+check_args(const struct qargs *a, int argc, char **argv, struct dm_error *err)
 {
 	const char *sub = argc > 0 ? argv[0] : "list";
+	int64_t id;
+	int i, one = strcmp(sub, "show") == 0 || strcmp(sub, "resolve") == 0;
 
 	if (strcmp(sub, "list") == 0 && argc > 1)
 		return dm_error_set(err, DM_EINVAL,
 		    "quarantine list: unexpected argument '%s' (list takes no "
 		    "arguments; see 'dmarcstat quarantine --help')",
 		    argv[1]);
+	if (!one && strcmp(sub, "list") != 0 && strcmp(sub, "retry") != 0)
+		return dm_error_set(
+		    err, DM_EINVAL, "quarantine: unknown subcommand '%s'", sub);
+	if (one && argc != 2)
+		return dm_error_set(err, DM_EINVAL,
+		    "quarantine %s: expected one entry ID, got %d arguments",
+		    sub, argc - 1);
+	for (i = 1; i < argc; i++)
+		if (parse_id(argv[i], &id) != 0)
+			return bad_id(sub, argv[i], err);
+	if (strcmp(sub, "resolve") == 0 && a->keep_new == a->keep_stored)
+		return dm_error_set(err, DM_EINVAL,
+		    "quarantine resolve: say which copy to keep: --keep-new or "
+		    "--keep-stored");
+	return DM_OK;
+}
+
+static int
+dispatch(struct dm_store *s, const struct qargs *a, int argc, char **argv,
+    int *failing, struct dm_error *err)
+{
+	const char *sub = argc > 0 ? argv[0] : "list";
+
 	if (strcmp(sub, "list") == 0)
 		return cmd_list(s, a, err);
 	if (strcmp(sub, "show") == 0)
 		return cmd_show(s, a, argc - 1, argv + 1, err);
 	if (strcmp(sub, "retry") == 0)
 		return cmd_retry(s, argc - 1, argv + 1, failing, err);
-	if (strcmp(sub, "resolve") == 0)
-		return cmd_resolve(s, a, argc - 1, argv + 1, failing, err);
-	return dm_error_set(
-	    err, DM_EINVAL, "quarantine: unknown subcommand '%s'", sub);
+	return cmd_resolve(s, a, argc - 1, argv + 1, failing, err);
 }
 
 int
@@ -518,7 +527,16 @@ dm_cmd_quarantine(int argc, char **argv)
 	 * permute. */
 	if ((rc = parse_args(argc, argv, &a)) >= 0)
 		return rc;
-	if (a.db == NULL && (a.db = dm_cli_default_db(1)) == NULL)
+	dm_error_clear(&err);
+	if (check_args(&a, argc - optind, argv + optind, &err) != DM_OK) {
+		dm_cli_warn("%s", err.msg);
+		return DM_EXIT_USAGE;
+	}
+	if (a.db == NULL && (a.db = dm_cli_default_db(0)) == NULL)
+		return DM_EXIT_FATAL;
+	/* Only ingest creates a database: an empty quarantine in a new file
+	 * would hide a mistyped path. */
+	if (dm_cli_need_db(a.db) != DM_EXIT_OK)
 		return DM_EXIT_FATAL;
 	dm_cli_db_warnings(a.db);
 	dm_error_clear(&err);

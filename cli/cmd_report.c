@@ -301,6 +301,12 @@ run(struct rargs *a, int explain)
 		return DM_EXIT_FATAL;
 	if ((rc = dm_cli_open_query(a->db, &q)) != DM_EXIT_OK)
 		return rc;
+	dm_error_clear(&err);
+	if (a->opt.reporter != NULL &&
+	    dm_report_check_reporter(q, a->opt.reporter, &err) != DM_OK) {
+		dm_query_close(q);
+		return exit_for(&err);
+	}
 	if (a->output != NULL && dm_cli_out_open(&o, a->output) != 0) {
 		dm_query_close(q);
 		return DM_EXIT_PARTIAL;
@@ -308,6 +314,9 @@ run(struct rargs *a, int explain)
 	dm_error_clear(&err);
 	rc = produce(a, q, explain, o.f, &err);
 	dm_query_close(q);
+	/* Standard output that cannot be written is main's to report. */
+	if (a->output == NULL && rc == DM_EIO)
+		return DM_EXIT_PARTIAL;
 	if (a->output == NULL)
 		return rc == DM_OK ? DM_EXIT_OK : exit_for(&err);
 	/* A failed report leaves the file as it was. */

@@ -3,6 +3,7 @@
  * Nothing else lives here (curl's tool_main.c); each subcommand is a cmd_*.c
  * file.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -48,8 +49,9 @@ usage(FILE *f)
 		    f, "  %-11s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\n'dmarcstat COMMAND --help' describes a command.  Exit "
 	           "status: 0 success,\n"
-	           "1 some inputs failed (check: something to fix), 2 usage "
-	           "error,\n"
+	           "1 some inputs failed (check: something to fix) or the "
+	           "output could not\n"
+	           "be written, 2 usage error,\n"
 	           "3 database cannot be opened or written (check, enrich: or "
 	           "DNS unreachable),\n"
 	           "4 (ingest) standard input failed and could not be kept "
@@ -69,7 +71,28 @@ version(void)
 	dm_dns_versions(v[3], sizeof(v[3]));
 	printf(
 	    "dmarcstat %s\n%s %s %s %s\n", DM_VERSION, v[0], v[1], v[2], v[3]);
-	return ferror(stdout) ? DM_EXIT_PARTIAL : DM_EXIT_OK;
+	return DM_EXIT_OK;
+}
+
+/*
+ * One rule for every command: what a command wrote to standard output is
+ * checked here, once, after it returns.  A failure (a full disk, a closed
+ * pipe) is said and makes the status 1 at least, so that cron learns that
+ * the output it keeps is incomplete.
+ */
+static int
+stdout_checked(int status)
+{
+	int flushed = fflush(stdout) == 0, e = errno;
+
+	if (flushed && !ferror(stdout))
+		return status;
+	if (!flushed)
+		fprintf(stderr, "dmarcstat: cannot write standard output: %s\n",
+		    strerror(e));
+	else
+		fprintf(stderr, "dmarcstat: cannot write standard output\n");
+	return status == DM_EXIT_OK ? DM_EXIT_PARTIAL : status;
 }
 
 int
@@ -84,13 +107,14 @@ main(int argc, char **argv)
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "help") == 0) {
 		usage(stdout);
-		return DM_EXIT_OK;
+		return stdout_checked(DM_EXIT_OK);
 	}
 	if (strcmp(argv[1], "--version") == 0)
-		return version();
+		return stdout_checked(version());
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(argv[1], commands[i].name) == 0)
-			return commands[i].run(argc - 1, argv + 1);
+			return stdout_checked(
+			    commands[i].run(argc - 1, argv + 1));
 	}
 	fprintf(stderr, "dmarcstat: unknown command '%s'\n", argv[1]);
 	usage(stderr);

@@ -1,6 +1,7 @@
 /* util.c - what every subcommand shares: the default database path, opening it
  * for reading, periods, output files written whole, and warnings. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -136,10 +137,21 @@ dm_cli_parse_days(const char *s, int64_t *days)
 	errno = 0;
 	v = strtol(s, &end, 10);
 	if (end == s || errno != 0 || (*end != '\0' && strcmp(end, "d") != 0) ||
-	    v < 1 || v > 3660)
+	    v < 1 || v > DM_CLI_MAX_DAYS)
 		return -1;
 	*days = v;
 	return 0;
+}
+
+int
+dm_cli_need_db(const char *path)
+{
+	if (access(path, F_OK) == 0)
+		return DM_EXIT_OK;
+	dm_cli_warn("%s: no database there (run 'dmarcstat ingest' first, or "
+	            "pass --db)",
+	    path);
+	return DM_EXIT_FATAL;
 }
 
 /*
@@ -153,16 +165,58 @@ dm_cli_open_query(const char *path, struct dm_query **q)
 	struct dm_error err;
 
 	dm_error_clear(&err);
-	if (access(path, F_OK) != 0) {
-		dm_cli_warn("%s: no database there (run 'dmarcstat ingest' "
-		            "first, or pass --db)",
-		    path);
+	if (dm_cli_need_db(path) != DM_EXIT_OK)
 		return DM_EXIT_FATAL;
-	}
 	if (dm_query_open(q, path, &err) == DM_OK)
 		return DM_EXIT_OK;
 	dm_cli_warn("%s", err.msg);
 	return DM_EXIT_FATAL;
+}
+
+/* "YYYY-MM-DD" of the UTC day of t. */
+static const char *
+day_text(int64_t t, char *buf, size_t n)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (gmtime_r(&tt, &tm) == NULL ||
+	    strftime(buf, n, "%Y-%m-%d", &tm) == 0)
+		snprintf(buf, n, "%" PRId64, t);
+	return buf;
+}
+
+/*
+ * An empty or too long period, said with the days the user gave or got by
+ * default: "--from must be before --to" is no help to someone who gave no
+ * --to.  -1 when the period is fine.
+ */
+static int
+period_check(const struct dm_cli_period *p, int64_t from, int64_t to)
+{
+	char f[32], t[32], last[32];
+
+	day_text(from, f, sizeof(f));
+	day_text(to, t, sizeof(t));
+	day_text(to - DM_DAY_SECONDS, last, sizeof(last));
+	if (from >= to && p->to != NULL)
+		dm_cli_warn(
+		    "the period is empty: --from %s is not before --to "
+		    "%s (--to is exclusive: the day after the last day)",
+		    f, t);
+	else if (from >= to)
+		dm_cli_warn("--from %s is after yesterday, %s: without --to "
+		            "the period ends with yesterday (UTC)",
+		    f, last);
+	else if ((to - from) / DM_DAY_SECONDS > DM_CLI_MAX_DAYS)
+		dm_cli_warn(
+		    "the period %s to %s is %" PRId64
+		    " days: at most %d (10 years) can be reported; give "
+		    "a later --from or an earlier --to",
+		    f, last, (to - from) / DM_DAY_SECONDS, DM_CLI_MAX_DAYS);
+	else
+		return -1;
+	return DM_EXIT_USAGE;
 }
 
 int
@@ -197,12 +251,7 @@ dm_cli_period(const struct dm_cli_period *p, int64_t default_days,
 	if (p->from == NULL)
 		*from = *to - days * DM_DAY_SECONDS;
 	*from = *from / DM_DAY_SECONDS * DM_DAY_SECONDS;
-	if (*from >= *to) {
-		dm_cli_warn("the period is empty: --from must be before --to "
-		            "(which is exclusive)");
-		return DM_EXIT_USAGE;
-	}
-	return -1;
+	return period_check(p, *from, *to);
 }
 /* "DIR/.NAME.XXXXXX" beside path; NULL when out of memory. */
 static char *

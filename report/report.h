@@ -170,6 +170,16 @@ int dm_domains_aligned(const char *a, const char *b, int strict);
  */
 const char *dm_isp_name(const char *org_name);
 
+struct dm_query;
+/*
+ * DM_OK when some stored report comes from reporter, compared as the reports'
+ * filter does (an ISP name or an org_name, ASCII case ignored); else DM_EINVAL
+ * with a message naming the closest ISPs ("did you mean Google?") or, when
+ * none is close, those that have reported.  DM_EDB, DM_ENOMEM.
+ */
+int dm_report_check_reporter(
+    struct dm_query *q, const char *reporter, struct dm_error *err);
+
 /* ---- Reports
  * -----------------------------------------------------------------------------
  */

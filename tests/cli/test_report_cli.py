@@ -29,7 +29,8 @@ USAGE = [
     (["report", "--from", "2026-13-01"], "dmarcstat: not a date (YYYY-MM-DD) or a Unix time: "
      "\"2026-13-01\""),
     (["report", "--from", "2026-11-08", "--to", "2026-11-01"], "dmarcstat: the period is empty: "
-     "--from must be before --to (which is exclusive)"),
+     "--from 2026-11-08 is not before --to 2026-11-01 (--to is exclusive: the day after the "
+     "last day)"),
     (["report", "extra"], "dmarcstat: unexpected argument 'extra'"),
     (["report", "--ip", "192.0.2.1"], "dmarcstat: --ip is an option of 'dmarcstat explain'"),
     (["report", "--letter"], "dmarcstat: --letter is an option of 'dmarcstat explain'"),

@@ -1,0 +1,169 @@
+"""The traps a new user falls into, each with its exact message and exit status: a mistyped
+--db (never created, never shown as an empty database), periods that are empty or too long
+(said with the days given), an unknown --reporter (the closest names), standard output that
+cannot be written (one rule for every command: exit 1 and one line), and -o FILE left as it was
+by every refusal.
+
+    DMARCSTAT=build/cli/dmarcstat python3 tests/cli/test_traps.py
+"""
+import os
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_report_golden import PERIOD, SOURCE, run, sample_db  # noqa: E402
+
+NOW = ["--now", "2026-11-28"]
+NO_DB = "no database there (run 'dmarcstat ingest' first, or pass --db)"
+STDOUT = "dmarcstat: cannot write standard output"
+
+
+def expect(problems, what, got, rc, err):
+    """got is (rc, out, err): the status must be rc and stderr exactly the lines err."""
+    lines = got[2].splitlines()
+    if got[0] != rc or lines != err:
+        problems.append(f"{what}: want {rc} and {err!r}, got {got[0]}: {lines!r}")
+
+
+def missing_db(problems, tmp):
+    typo = os.path.join(tmp, "typo.db")
+    for args in (["quarantine"], ["quarantine", "list"], ["quarantine", "list", "--json"],
+                 ["quarantine", "show", "1"], ["quarantine", "retry"],
+                 ["quarantine", "resolve", "1", "--keep-new"], ["report"], ["explain"],
+                 ["report", "-o", os.path.join(tmp, "r.txt")]):
+        got = run(args + ["--db", typo])
+        expect(problems, f"{args} on a missing database", got, 3, [f"dmarcstat: {typo}: {NO_DB}"])
+        if got[1] != b"":
+            problems.append(f"{args} on a missing database printed {got[1]!r}")
+    # A usage error is said as such, database or not.
+    expect(problems, "quarantine show with a bad ID", run(["quarantine", "show", "x1", "--db",
+                                                         typo]), 2,
+           ["dmarcstat: quarantine show: 'x1' is not an entry ID (a number from 1 to "
+            "9223372036854775807)"])
+    left = [n for n in os.listdir(tmp) if n.startswith("typo") or n == "r.txt"]
+    if left:
+        problems.append(f"a missing database was created: {left}")
+    home = os.path.join(tmp, "home")
+    os.mkdir(home)
+    got = run(["quarantine"], env={"HOME": home, "XDG_DATA_HOME": "", "DMARCSTAT_DB": ""})
+    path = f"{home}/.local/share/dmarcstat/dmarcstat.db"
+    expect(problems, "quarantine with no database yet", got, 3, [f"dmarcstat: {path}: {NO_DB}"])
+    if os.listdir(home):
+        problems.append(f"quarantine made {os.listdir(home)} in an empty HOME")
+
+
+def periods(problems, db):
+    cases = [
+        (["--from", "2030-01-01"], "dmarcstat: --from 2030-01-01 is after yesterday, "
+         "2026-11-27: without --to the period ends with yesterday (UTC)"),
+        (["--from", "2026-11-28"], "dmarcstat: --from 2026-11-28 is after yesterday, "
+         "2026-11-27: without --to the period ends with yesterday (UTC)"),
+        (["--from", "2026-11-08", "--to", "2026-11-01"], "dmarcstat: the period is empty: "
+         "--from 2026-11-08 is not before --to 2026-11-01 (--to is exclusive: the day after "
+         "the last day)"),
+        (["--from", "2012-01-01", "--to", "2026-12-01"], "dmarcstat: the period 2012-01-01 to "
+         "2026-11-30 is 5448 days: at most 3660 (10 years) can be reported; give a later "
+         "--from or an earlier --to"),
+    ]
+    for cmd in ("report", "explain"):
+        for args, msg in cases:
+            expect(problems, f"{cmd} {args}", run([cmd, "--db", db] + args + NOW), 2, [msg])
+    got = run(["report", "--db", db, "--from", "2016-11-01", "--to", "2026-11-01"] + NOW)
+    head = got[1].split(b"\n", 1)[0]
+    if got[0] != 0 or head != b"DMARC report 2016-11-01 to 2026-10-31 (3652 days, UTC; " \
+                              b"previous period 2006-11-02 to 2016-10-31)":
+        problems.append(f"10 years: want a report, got {got[0]} {head!r} {got[2]!r}")
+
+
+def reporters(problems, db):
+    expect(problems, "--reporter Gogle", run(["report", "--db", db, "--reporter", "Gogle"]
+                                             + PERIOD), 2,
+           ["dmarcstat: --reporter 'Gogle': no ISP or org_name of that name has reported; "
+            "did you mean Google?"])
+    expect(problems, "explain --reporter Yahooo",
+           run(["explain", "--db", db, "--reporter", "Yahooo"] + PERIOD), 2,
+           ["dmarcstat: --reporter 'Yahooo': no ISP or org_name of that name has reported; "
+            "did you mean Yahoo?"])
+    expect(problems, "--reporter Zzzz", run(["report", "--db", db, "--reporter", "Zzzz"]
+                                            + PERIOD), 2,
+           ["dmarcstat: --reporter 'Zzzz': no ISP or org_name of that name has reported; the "
+            "ISPs that have: Example Mail Co, Google, Mail.ru, Microsoft, Old Relay Inc., "
+            "Yahoo"])
+    # Known names in any case, as an ISP or as the org_name reported.
+    for r in ("YAHOO", "google.com", "Enterprise Outlook"):
+        got = run(["report", "--db", db, "--reporter", r] + PERIOD)
+        if got[0] != 0 or f"Reporter: {r}".encode() not in got[1]:
+            problems.append(f"--reporter {r}: got {got[0]} {got[2]!r}")
+
+
+def output_kept(problems, db, tmp):
+    """Every refusal leaves -o FILE as it was, and creates no file when there was none."""
+    path = os.path.join(tmp, "weekly.txt")
+    refusals = [["--from", "2030-01-01"] + NOW, ["--from", "2012-01-01", "--to", "2026-12-01"],
+                ["--reporter", "Gogle"] + PERIOD, ["--format", "csv", "--table", "nope"] + PERIOD,
+                ["--top", "0"], ["--db", os.path.join(tmp, "typo.db")]]
+    for args in refusals:
+        with open(path, "w") as f:
+            f.write("last week's report\n")
+        rc = run(["report", "--db", db, "-o", path] + args)[0]
+        with open(path) as f:
+            kept = f.read()
+        if rc == 0 or kept != "last week's report\n":
+            problems.append(f"-o with {args}: exit {rc}, file now {kept[:40]!r}")
+        os.unlink(path)
+        run(["report", "--db", db, "-o", path] + args)
+        if os.path.exists(path):
+            problems.append(f"-o with {args}: the refusal created the file")
+    stray = [n for n in os.listdir(tmp) if n.startswith(".weekly")]
+    if stray:
+        problems.append(f"temporary files left: {stray}")
+
+
+def full_stdout(problems, db, tmp):
+    """Every command's standard output on /dev/full: exit 1, one line naming it."""
+    junk = os.path.join(tmp, "junk.xml")
+    with open(junk, "w") as f:
+        f.write("<feedback><report_metadata>")
+    got = run(["ingest", "--quiet", "--db", db, junk])
+    if got[0] != 1:
+        problems.append(f"ingest of a broken report: want 1, got {got}")
+    sample = os.path.join(SOURCE, "samples", "reports", "xml")
+    cmds = [["parse", sample], ["report", "--db", db] + PERIOD,
+            ["report", "--db", db, "--format", "json"] + PERIOD,
+            ["explain", "--db", db, "--ip", "198.51.100.20"] + PERIOD,
+            ["quarantine", "--db", db], ["quarantine", "list", "--json", "--db", db],
+            ["quarantine", "show", "1", "--db", db], ["quarantine", "show", "--raw", "1", "--db", db],
+            ["--version"], ["--help"], ["report", "--help"]]
+    with open("/dev/full", "wb") as full:
+        for args in cmds:
+            p = subprocess.run([os.environ.get("DMARCSTAT", "build/cli/dmarcstat")] + args,
+                               stdout=full, stderr=subprocess.PIPE, timeout=120)
+            lines = p.stderr.decode().splitlines()
+            if p.returncode != 1 or len(lines) != 1 or not lines[0].startswith(STDOUT):
+                problems.append(f"{args} > /dev/full: want 1 and one '{STDOUT}' line, got "
+                                f"{p.returncode}: {lines[:3]!r}")
+    # A command that writes nothing to standard output has nothing to fail.
+    got = run(["report", "--db", db, "-o", os.path.join(tmp, "r.json"), "--format", "json"]
+              + PERIOD)
+    if got[0] != 0:
+        problems.append(f"-o beside a full stdout: {got[0]} {got[2]!r}")
+
+
+def main():
+    problems = []
+    with tempfile.TemporaryDirectory() as tmp:
+        missing_db(problems, tmp)
+        db = sample_db(tmp)
+        periods(problems, db)
+        reporters(problems, db)
+        output_kept(problems, db, tmp)
+        full_stdout(problems, db, tmp)
+    for p in problems:
+        print("FAIL", p)
+    print("traps: %s" % ("ok" if not problems else f"{len(problems)} problems"))
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
