@@ -208,6 +208,10 @@ period_check(const struct dm_cli_period *p, int64_t from, int64_t to)
 		dm_cli_warn("--from %s is after yesterday, %s: without --to "
 		            "the period ends with yesterday (UTC)",
 		    f, last);
+	else if (from < DM_FIRST_DATED)
+		dm_cli_warn("--from %s is before 2000-01-01: reports dated "
+		            "before it are counted apart, as undated",
+		    f);
 	else if ((to - from) / DM_DAY_SECONDS > DM_CLI_MAX_DAYS)
 		dm_cli_warn(
 		    "the period %s to %s is %" PRId64

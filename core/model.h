@@ -159,6 +159,17 @@ struct dm_record {
  * ranges are cut into days of this length. */
 #define DM_DAY_SECONDS 86400
 
+/*
+ * Reports whose dates cannot be trusted (no <begin>, a <begin> before
+ * DM_FIRST_DATED such as 0, or an <end> before <begin>: test and junk
+ * generators) are stored, but their rollups are filed under the day
+ * DM_UNDATED_DAY, which no report period can include: never on the day they
+ * arrived.  DMARC was published in 2012; 2000-01-01 leaves room for broken
+ * clocks of real generators without taking 1970.
+ */
+#define DM_UNDATED_DAY 0
+#define DM_FIRST_DATED 946684800 /* 2000-01-01T00:00:00Z */
+
 struct dm_feedback {
 	enum dm_schema schema;
 	/* <version> as given, or NULL */

@@ -432,11 +432,31 @@ fill_conflicts(struct build *b, struct section *s)
 	return DM_OK;
 }
 
+/*
+ * Reports without trustworthy dates belong to no period: a row, when there
+ * are some, says how many are stored apart (whatever the period), so that
+ * their mail is neither lost nor put on a day it was not sent.
+ */
+static int
+fill_undated(struct build *b, struct section *s)
+{
+	int64_t n;
+	int rc;
+
+	if ((rc = dm_query_undated(b->q, &b->f, &n, b->err)) != DM_OK)
+		return rc;
+	if (n > 0 &&
+	    overview_row(s, "undated_reports", CELL_INT, n, 0, 1, 0) != DM_OK)
+		return oom(b);
+	return DM_OK;
+}
+
 static int
 fill_overview(struct build *b)
 {
 	struct section *s = &b->r->sec[SEC_OVERVIEW];
 	const struct totals *c = &b->cur, *p = &b->prev;
+	int rc;
 
 	if (overview_row(s, "messages", CELL_INT, c->messages, p->messages, 1,
 	        1) != DM_OK ||
@@ -448,7 +468,9 @@ fill_overview(struct build *b)
 	    overview_row(s, "rejected", CELL_INT, c->rejected, p->rejected, 1,
 	        1) != DM_OK)
 		return oom(b);
-	return fill_conflicts(b, s);
+	if ((rc = fill_conflicts(b, s)) != DM_OK)
+		return rc;
+	return fill_undated(b, s);
 }
 
 static int
@@ -591,6 +613,10 @@ new_report(const struct dm_report_options *opt, struct dm_report **out,
 	if (opt->from >= opt->to || opt->from % DAY != 0 || opt->to % DAY != 0)
 		return dm_error_set(err, DM_EINVAL,
 		    "the period must be whole UTC days with from before to");
+	if (opt->from < DM_FIRST_DATED)
+		return dm_error_set(err, DM_EINVAL,
+		    "the period must start on 2000-01-01 or later: reports "
+		    "dated before are undated");
 	if ((opt->to - opt->from) / DAY > 3660)
 		return dm_error_set(
 		    err, DM_EINVAL, "the period is longer than 10 years");

@@ -507,10 +507,14 @@ source_from(const struct dm_query_filter *f)
 {
 	return !single_ip(f)
 	           ? " FROM rollup_source s"
-	           : " FROM (SELECT s.* FROM record r0 CROSS JOIN rollup_source s "
-	             "ON s.id BETWEEN r0.id * " DM_SQL_INT(DM_ROLLUP_SLOTS) " AND "
-	             "(r0.id + 1) * " DM_SQL_INT(DM_ROLLUP_SLOTS) " - 1 WHERE "
-	             "r0.source_ip = ?6) s";
+	           : " FROM (SELECT s.* FROM record r0 CROSS JOIN "
+	             "rollup_source s "
+	             "ON s.id BETWEEN r0.id * " DM_SQL_INT(
+	                 DM_ROLLUP_SLOTS) " AND "
+	                                  "(r0.id + 1) * " DM_SQL_INT(
+	                                      DM_ROLLUP_SLOTS) " - 1 WHERE "
+	                                                       "r0.source_ip = "
+	                                                       "?6) s";
 }
 
 /* Prepares the text of sql (freed here) and binds the filter. */
@@ -1180,23 +1184,18 @@ dm_query_sources(struct dm_query *q, const struct dm_query_filter *f,
 /* ---- Conflicts
  * -------------------------------------------------------------------------- */
 
-int
-dm_query_conflicts(struct dm_query *q, const struct dm_query_filter *f,
-    int64_t *n, struct dm_error *err)
+/* *n = the rows of base (a count over rollup_report rr, with ?1 and ?2 the
+ * period) that match the filter's domain and reporter. */
+static int
+count_reports(struct dm_query *q, const struct dm_query_filter *f,
+    const char *base, int64_t *n, struct dm_error *err)
 {
 	struct dm_buf sql;
 	sqlite3_stmt *st;
 	int rc;
 
-	*n = 0;
-	if (q->version < 7)
-		return DM_OK;
 	dm_buf_init(&sql, 1 << 20);
-	rc = dm_buf_adds(&sql,
-	    "SELECT count(*) FROM quarantine x JOIN rollup_report rr ON "
-	    "rr.report = x.conflict_report WHERE x.reason = 'conflict' AND "
-	    "x.resolved_at IS NULL AND rr.day0 < ?2 AND rr.day0 + rr.ndays * "
-	    "86400 > ?1");
+	rc = dm_buf_adds(&sql, base);
 	if (rc == DM_OK && f->domain != NULL)
 		rc = dm_buf_adds(&sql,
 		    " AND (rr.domain = ?3 OR EXISTS (SELECT 1 FROM record r "
@@ -1223,8 +1222,31 @@ dm_query_conflicts(struct dm_query *q, const struct dm_query_filter *f,
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		*n = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
-	return rc == SQLITE_ROW ? DM_OK
-	                        : db_error(q, err, "counting conflicts");
+	return rc == SQLITE_ROW ? DM_OK : db_error(q, err, "counting reports");
+}
+
+int
+dm_query_conflicts(struct dm_query *q, const struct dm_query_filter *f,
+    int64_t *n, struct dm_error *err)
+{
+	*n = 0;
+	if (q->version < 7)
+		return DM_OK;
+	return count_reports(q, f,
+	    "SELECT count(*) FROM quarantine x JOIN rollup_report rr ON "
+	    "rr.report = x.conflict_report WHERE x.reason = 'conflict' AND "
+	    "x.resolved_at IS NULL AND rr.day0 < ?2 AND rr.day0 + rr.ndays * "
+	    "86400 > ?1",
+	    n, err);
+}
+
+int
+dm_query_undated(struct dm_query *q, const struct dm_query_filter *f,
+    int64_t *n, struct dm_error *err)
+{
+	*n = 0;
+	return count_reports(q, f,
+	    "SELECT count(*) FROM rollup_report rr WHERE rr.day0 = 0", n, err);
 }
 
 /* ---- New sources

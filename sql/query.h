@@ -273,6 +273,14 @@ int dm_query_host(struct dm_query *q, const char *ip, struct dm_host *h,
 int dm_query_conflicts(struct dm_query *q, const struct dm_query_filter *f,
     int64_t *n, struct dm_error *err) DM_WUR;
 
+/*
+ * *n = the reports without trustworthy dates (filed under DM_UNDATED_DAY,
+ * core/model.h) that match the filter's domain and reporter, whatever its
+ * period: they belong to none.  DM_EDB.
+ */
+int dm_query_undated(struct dm_query *q, const struct dm_query_filter *f,
+    int64_t *n, struct dm_error *err) DM_WUR;
+
 /* NULL is fine. */
 void dm_query_close(struct dm_query *q);
 

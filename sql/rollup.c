@@ -59,14 +59,17 @@ struct dm_rollup_daily {
 #define US "\x1f"
 
 void
-dm_rollup_days(
-    struct dm_store *s, const struct dm_feedback *fb, int64_t stored_at)
+dm_rollup_days(struct dm_store *s, const struct dm_feedback *fb)
 {
-	int64_t b = fb->begin >= 0 ? fb->begin : stored_at;
-	int64_t days;
+	int64_t b = fb->begin, days;
 
+	if (b < DM_FIRST_DATED || (fb->end >= 0 && fb->end < b)) {
+		s->report_day0 = DM_UNDATED_DAY;
+		s->report_ndays = 1;
+		return;
+	}
 	s->report_day0 = b / DM_DAY_SECONDS * DM_DAY_SECONDS;
-	if (fb->end < 0 || fb->end <= b) {
+	if (fb->end < 0 || fb->end == b) {
 		s->report_ndays = 1;
 		return;
 	}

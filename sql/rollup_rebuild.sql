@@ -6,8 +6,8 @@
 -- reports or changing them with SQL:  sqlite3 dmarcstat.db < sql/rollup_rebuild.sql
 -- It spells the rule of schema.sql ("The rollups") as sql/rollup.c does in C, and a test
 -- (check_sql: test_store_rollups_match_the_rebuild) checks that both give the same rows: a
--- report is spread over the UTC days its [begin, end) touches (at most 31; the day it was
--- stored when it has no begin), each sum divided evenly with the remainder one each to the
+-- report is spread over the UTC days its [begin, end) touches (at most 31; day 0 when its dates
+-- cannot be trusted: no begin, a begin before 2000-01-01, an end before begin), each sum divided evenly with the remainder one each to the
 -- first days; text keys are '' for NULL; auth results are encoded as "domain US
 -- selector-or-scope US result" entries separated by RS.
 
@@ -17,11 +17,12 @@ DELETE FROM rollup_source;
 
 INSERT INTO rollup_report (report, org_name, domain, day0, ndays, messages)
 SELECT id, ifnull(org_name, ''), ifnull(domain, ''), b / 86400 * 86400,
-    CASE WHEN "end" IS NULL OR "end" <= b THEN 1
+    CASE WHEN b = 0 OR "end" IS NULL OR "end" <= b THEN 1
 	ELSE min(31, ("end" - 1) / 86400 - b / 86400 + 1) END,
     message_count
 FROM (SELECT id, org_name, domain, "end", message_count,
-	CASE WHEN "begin" >= 0 THEN "begin" ELSE stored_at END AS b
+	CASE WHEN "begin" >= 946684800 AND ("end" IS NULL OR "end" >= "begin") THEN "begin"
+	ELSE 0 END AS b
     FROM report)
 ORDER BY id;
 

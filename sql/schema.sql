@@ -188,7 +188,9 @@ CREATE INDEX quarantine_sha256 ON quarantine (sha256, member);
 -- of days, and the remainder goes one message each to the first days, so sums stay exact
 -- integers.  A day is covered when any second of [begin, end) falls in it.  A report claiming
 -- more than 31 days is spread over its first 31 (real reports cover one day; longer ranges are
--- broken clocks).  A report without a usable begin is counted on the day it was stored.
+-- broken clocks).  A report whose dates cannot be trusted (no begin, a begin before 2000-01-01,
+-- an end before its begin) is filed under day 0 (1970-01-01), which no report period includes:
+-- `report` counts such reports apart, as undated.
 --
 -- Text keys are stored as '' rather than NULL, because UNIQUE (and so ON CONFLICT) treats NULLs
 -- as distinct.  Auth results are stored in one text column each, entries separated by char(30)

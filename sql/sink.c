@@ -205,7 +205,7 @@ sink_begin(void *ctx, const struct dm_feedback *fb, struct dm_error *err)
 	s->dup_known = 0;
 	dm_rollup_reset(s);
 	s->report_stored_at = dm_store_now();
-	dm_rollup_days(s, fb, s->report_stored_at);
+	dm_rollup_days(s, fb);
 	if ((rc = insert_report(s, fb, err)) != DM_OK)
 		return rc;
 	if (sqlite3_changes(s->db) == 0) {

@@ -202,10 +202,10 @@ void dm_store_counts_add(
 
 /*
  * Sets the days the report being stored is spread over (the rule of
- * schema.sql), from fb's begin and end, or stored_at without a begin.
+ * schema.sql), from fb's begin and end; DM_UNDATED_DAY for a report without
+ * trustworthy dates (core/model.h).
  */
-void dm_rollup_days(
-    struct dm_store *s, const struct dm_feedback *fb, int64_t stored_at);
+void dm_rollup_days(struct dm_store *s, const struct dm_feedback *fb);
 
 /*
  * Folds one stored record (record.id rid) into the rollups: a rollup_source

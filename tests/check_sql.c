@@ -956,6 +956,81 @@ START_TEST(test_store_rollups_match_the_rebuild)
 }
 END_TEST
 
+/*
+ * Reports whose dates cannot be trusted (no begin, a begin of 0, an end
+ * before the begin) are filed under day 0, never on the day they were stored,
+ * by the store and by rollup_rebuild.sql alike; dm_query_undated counts them
+ * with the filter's reporter, and no period holds them.
+ */
+/* The ISP of an org_name, for the queries' reporter filter: itself. */
+static const char *
+test_isp_name(const char *org_name)
+{
+	return org_name;
+}
+
+START_TEST(test_store_undated_reports_on_day_0)
+{
+	static const int64_t begins[3][2] = {
+	    {-1, -1}, {0, 86399}, {DAY_A + 86400, DAY_A}};
+	static const char *const ids[3] = {"u-1", "u-2", "u-3"};
+	static const char *const shas[3] = {"uu00", "uu11", "uu22"};
+	struct dm_query_filter f = {.from = DAY_A, .to = DAY_A + 86400 * 3};
+	struct dm_store_unit u = {.path = "/in/u.xml", .sha256 = "uu00"};
+	const char *db = tmp_path("undated.db");
+	struct dm_buf c_rows, sql_rows;
+	struct dm_feedback fb = report_a();
+	struct dm_store *s;
+	struct dm_query *q;
+	struct dm_error e;
+	int64_t n = -1;
+	int i;
+
+	ok(dm_store_open(&s, db, &e), &e);
+	/* One input each: reports without a date range are told apart by
+	 * their input (schema.sql, report_identity). */
+	for (i = 0; i < 3; i++) {
+		u.sha256 = shas[i];
+		ok(dm_store_unit_begin(s, &u, &e), &e);
+		ok(dm_store_payload_begin(s, NULL, &e), &e);
+		fb.report_id = ids[i];
+		fb.begin = begins[i][0];
+		fb.end = begins[i][1];
+		ck_assert_msg(feed(s, fb, a_recs, 2, NULL, 0) == DM_OK,
+		    "report %d is not stored", i);
+		ok(dm_store_payload_end(s, 1, &e), &e);
+		ok(dm_store_unit_end(s, &e), &e);
+	}
+	ok(dm_store_flush(s, &e), &e);
+	ROW_EQ(db_of(s),
+	    "SELECT group_concat(day0 || '/' || ndays, ' ') FROM "
+	    "rollup_report",
+	    "0/1 0/1 0/1");
+	ROW_EQ(db_of(s), "SELECT count(*) || ' ' || min(day) FROM rollup_daily",
+	    "1 0");
+	dm_buf_init(&c_rows, 1 << 20);
+	dm_buf_init(&sql_rows, 1 << 20);
+	rollup_rows(db_of(s), &c_rows);
+	rebuild_rollups(db_of(s));
+	rollup_rows(db_of(s), &sql_rows);
+	ck_assert_str_eq(c_rows.data, sql_rows.data);
+	dm_buf_free(&c_rows);
+	dm_buf_free(&sql_rows);
+	dm_store_close(s);
+	ok(dm_query_open(&q, db, &e), &e);
+	ok(dm_query_set_isp_names(q, test_isp_name, &e), &e);
+	ok(dm_query_undated(q, &f, &n, &e), &e);
+	ck_assert_int_eq(n, 3);
+	f.reporter = "Yahoo";
+	ok(dm_query_undated(q, &f, &n, &e), &e);
+	ck_assert_int_eq(n, 0);
+	f.reporter = "google.com";
+	ok(dm_query_undated(q, &f, &n, &e), &e);
+	ck_assert_int_eq(n, 3);
+	dm_query_close(q);
+}
+END_TEST
+
 /* Sums one source's messages over the rollups, as report does. */
 static int
 sum_source(void *ctx, const struct dm_query_source *row, struct dm_error *err)
@@ -2450,6 +2525,7 @@ sql_suite(void)
 	tc = tcase_create("tc_units");
 	tcase_add_checked_fixture(tc, tmp_setup, tmp_teardown);
 	tcase_add_test(tc, test_store_sums_saturate);
+	tcase_add_test(tc, test_store_undated_reports_on_day_0);
 	tcase_add_test(tc, test_store_unit_seen_before_and_after);
 	tcase_add_test(tc, test_store_identity_reused_by_other_bytes);
 	tcase_add_test(tc, test_store_crash_mid_unit_is_redone);

@@ -150,10 +150,57 @@ def full_stdout(problems, db, tmp):
         problems.append(f"-o beside a full stdout: {got[0]} {got[2]!r}")
 
 
+UNDATED = """<?xml version="1.0"?><feedback><report_metadata><org_name>Test Gen</org_name>
+<email>t@example.net</email><report_id>{rid}</report_id>{dates}</report_metadata>
+<policy_published><domain>example.com</domain><p>none</p></policy_published><record><row>
+<source_ip>192.0.2.9</source_ip><count>{count}</count><policy_evaluated><disposition>none
+</disposition><dkim>fail</dkim><spf>fail</spf></policy_evaluated></row><identifiers>
+<header_from>example.com</header_from></identifiers><auth_results></auth_results></record>
+</feedback>"""
+
+
+def undated(problems, tmp):
+    """Reports without trustworthy dates: stored, counted apart, on no day (not today's)."""
+    import json
+    import time
+    db = os.path.join(tmp, "undated.db")
+    folder = os.path.join(tmp, "undated")
+    os.mkdir(folder)
+    cases = {"none": ("", 5), "zero": ("<date_range><begin>0</begin><end>86399</end>"
+                                        "</date_range>", 7),
+             "inverted": ("<date_range><begin>1793664000</begin><end>1793577600</end>"
+                          "</date_range>", 11)}
+    for rid, (dates, count) in cases.items():
+        with open(os.path.join(folder, rid + ".xml"), "w") as f:
+            f.write(UNDATED.format(rid=rid, dates=dates, count=count))
+    got = run(["ingest", "--quiet", "--db", db, folder])
+    if got[0] != 0:
+        problems.append(f"ingest of undated reports: {got}")
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    tomorrow = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 86400))
+    got = run(["report", "--db", db, "--format", "json", "--from", today, "--to", tomorrow])
+    r = json.loads(got[1])
+    ov = {row["metric"]: row for row in r["overview"]}
+    if ov.get("messages", {}).get("value") != 0 or [d["messages"] for d in r["daily"]] != [0]:
+        problems.append(f"undated reports counted today: {ov} {r['daily']}")
+    if ov.get("undated_reports", {}).get("value") != 3:
+        problems.append(f"undated reports not counted apart: {ov}")
+    got = run(["report", "--db", db, "--reporter", "Test Gen", "--from", "2026-11-01",
+               "--to", "2026-11-08"])
+    if got[0] != 0 or not any(line.split()[-4:-3] == [b"3"] or b" 3 " in line
+                              for line in got[1].splitlines() if b"ndated" in line):
+        problems.append(f"text report: no undated line: {got[1][:600]!r}")
+    expect(problems, "--from before 2000", run(["report", "--db", db, "--from", "1999-12-31",
+                                               "--to", "2000-01-07"]), 2,
+           ["dmarcstat: --from 1999-12-31 is before 2000-01-01: reports dated before it are "
+            "counted apart, as undated"])
+
+
 def main():
     problems = []
     with tempfile.TemporaryDirectory() as tmp:
         missing_db(problems, tmp)
+        undated(problems, tmp)
         db = sample_db(tmp)
         periods(problems, db)
         reporters(problems, db)
