@@ -103,23 +103,88 @@ out_text(struct out *o, const char *s)
 	return chars;
 }
 
-size_t
-text_char_len(const char *s)
-{
-	size_t n;
+/*
+ * Display widths by Unicode's East Asian Width (wide and fullwidth: 2) and
+ * the marks that join the character before them (0), for the scripts that
+ * report text carries.  A table rather than wcwidth(3): wcwidth answers only
+ * under a UTF-8 locale, and a report's layout must not change with the
+ * locale of the cron job that writes it.
+ */
+static const struct {
+	unsigned first, last, width;
+} widths[] = {
+    {0x0300, 0x036f, 0}, /* combining diacritical marks */
+    {0x0483, 0x0489, 0},
+    {0x0591, 0x05bd, 0},
+    {0x0610, 0x061a, 0},
+    {0x064b, 0x065f, 0},
+    {0x1100, 0x115f, 2}, /* Hangul Jamo initials */
+    {0x1ab0, 0x1aff, 0},
+    {0x1dc0, 0x1dff, 0},
+    {0x200b, 0x200d, 0}, /* zero-width space, (non-)joiner */
+    {0x20d0, 0x20ff, 0},
+    {0x231a, 0x231b, 2},
+    {0x2329, 0x232a, 2},
+    {0x2e80, 0x303e, 2}, /* CJK radicals, punctuation */
+    {0x3041, 0x33ff, 2}, /* kana, CJK compatibility */
+    {0x3400, 0x4dbf, 2},
+    {0x4e00, 0x9fff, 2}, /* CJK ideographs */
+    {0xa000, 0xa4cf, 2},
+    {0xa960, 0xa97f, 2},
+    {0xac00, 0xd7a3, 2}, /* Hangul syllables */
+    {0xf900, 0xfaff, 2},
+    {0xfe00, 0xfe0f, 0}, /* variation selectors */
+    {0xfe10, 0xfe19, 2},
+    {0xfe20, 0xfe2f, 0},
+    {0xfe30, 0xfe6f, 2},
+    {0xff00, 0xff60, 2}, /* fullwidth forms */
+    {0xffe0, 0xffe6, 2},
+    {0x1f300, 0x1f64f, 2}, /* emoji */
+    {0x1f900, 0x1f9ff, 2},
+    {0x20000, 0x2fffd, 2},
+    {0x30000, 0x3fffd, 2},
+};
 
-	dm_char_kind(s, &n);
-	return n;
+/* The code point of the valid UTF-8 character of n bytes at s. */
+static unsigned
+code_point(const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	unsigned c = n == 1 ? u[0] : u[0] & (0x7fu >> n);
+	size_t i;
+
+	for (i = 1; i < n; i++)
+		c = c << 6 | (u[i] & 0x3fu);
+	return c;
+}
+
+size_t
+text_char_width(const char *s, size_t *len)
+{
+	size_t i;
+	unsigned c;
+
+	/* What is not plain is written as one '?' or U+FFFD. */
+	if (dm_char_kind(s, len) != DM_CHAR_PLAIN || *len == 1)
+		return 1;
+	c = code_point(s, *len);
+	for (i = 0; i < sizeof(widths) / sizeof(widths[0]); i++) {
+		if (c < widths[i].first)
+			break;
+		if (c <= widths[i].last)
+			return widths[i].width;
+	}
+	return 1;
 }
 
 size_t
 text_width(const char *s)
 {
-	size_t chars = 0, n;
+	size_t cols = 0, n;
 
-	for (; *s != '\0'; s += n, chars++)
-		dm_char_kind(s, &n);
-	return chars;
+	for (; *s != '\0'; s += n)
+		cols += text_char_width(s, &n);
+	return cols;
 }
 
 void

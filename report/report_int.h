@@ -310,11 +310,16 @@ void out_free(struct out *o);
  * U+FFFD.  Returns the number of characters (code points) appended.
  */
 size_t out_text(struct out *o, const char *s);
-/* Number of characters out_text writes for s. */
+/* The first key of isp.c's table that is not folded or not in order, NULL
+ * when every one is (for the tests). */
+const char *isp_table_check(void);
+
+/* Columns a terminal gives what out_text writes for s: East Asian wide
+ * characters take two, combining marks none. */
 size_t text_width(const char *s);
-/* Bytes of the character at s (non-empty) as out_text counts them (invalid
- * bytes are one). */
-size_t text_char_len(const char *s);
+/* Columns of the character at s (non-empty) as out_text writes it, with its
+ * bytes in *len (an invalid byte is one). */
+size_t text_char_width(const char *s, size_t *len);
 /* Formats a cell as plain text (numbers, rates with one decimal, days) into
  * buf. */
 const char *cell_format(const struct cell *c, char *buf, size_t size);

@@ -28,9 +28,13 @@ static size_t
 prefix_bytes(const char *s, size_t n)
 {
 	const char *p = s;
+	size_t len, w;
 
-	for (; *p != '\0' && n > 0; n--)
-		p += text_char_len(p);
+	for (; *p != '\0'; p += len) {
+		if ((w = text_char_width(p, &len)) > n)
+			break;
+		n -= w;
+	}
 	return (size_t)(p - s);
 }
 
@@ -52,6 +56,9 @@ put_fixed(
 			return;
 		}
 		out_text(o, cut);
+		/* A wide character that would straddle the cut is left out. */
+		for (i = text_width(cut); i < keep; i++)
+			out_add(o, " ", 1);
 		dm_free(cut);
 		out_add(o, "...", width > 3 ? 3 : width);
 		return;
@@ -70,7 +77,7 @@ put_fixed(
 static void
 title(struct out *o, const char *t, int color)
 {
-	size_t i, n = strlen(t);
+	size_t i, n = text_width(t);
 
 	out_printf(o, "\n%s%s%s\n", color ? BOLD : "", t, color ? RESET : "");
 	for (i = 0; i < n; i++)

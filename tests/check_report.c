@@ -547,7 +547,7 @@ START_TEST(test_isp_names)
 	    {"comcast.net", "Comcast"}, {"WEB.DE", "GMX/WEB.DE"},
 	    {"1&1", "GMX/WEB.DE"}, {"Fastmail", "Fastmail"},
 	    {"Proton AG", "Proton"}, {"zoho.com", "Zoho"},
-	    {"Apple Inc.", "Apple (iCloud)"}, {"amazonses.com", "Amazon SES"},
+	    {"Apple Inc.", "Apple (iCloud)"}, {"amazonses.com", "Amazon"},
 	    {"Mimecast", "Mimecast"}, {"Cisco Systems, Inc.", "Cisco"},
 	    {"Small Mail Co", "Small Mail Co"}, {"", "(unknown)"}};
 	size_t i;
@@ -555,6 +555,67 @@ START_TEST(test_isp_names)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		ck_assert_str_eq(dm_isp_name(cases[i][0]), cases[i][1]);
 	ck_assert_str_eq(dm_isp_name(NULL), "(unknown)");
+}
+END_TEST
+
+/* Display width: East Asian wide characters two columns, halfwidth kana
+ * and Latin one, combining marks none; what is written as '?' or U+FFFD
+ * one. */
+START_TEST(test_text_width_counts_columns)
+{
+	size_t n;
+
+	ck_assert_uint_eq(text_width("ニフティ株式会社"), 16);
+	ck_assert_uint_eq(text_width("NIFTY"), 5);
+	ck_assert_uint_eq(text_width("\xef\xbd\xb1"), 1); /* U+FF71 ｱ */
+	ck_assert_uint_eq(text_width("ＫＤＤＩ"), 8);     /* fullwidth */
+	ck_assert_uint_eq(
+	    text_width("e\xcc\x81t\xc3\xa9"), 3); /* e and U+0301, t, é */
+	ck_assert_uint_eq(text_width("\x1b[31m"), 5);
+	ck_assert_uint_eq(text_width("\xff\xfe"), 2);
+	ck_assert_uint_eq(text_width("\xf0\xa0\x80\x80"), 2); /* U+20000 */
+	ck_assert_uint_eq(text_char_width("한", &n), 2);
+	ck_assert_uint_eq(n, 3);
+}
+END_TEST
+
+/*
+ * Names folded by rule: case, punctuation, trailing dots, corporate forms
+ * (English and Japanese), full-width letters; Japan's carriers and ISPs by
+ * company name and mail domain; Yahoo! JAPAN is not Yahoo.
+ */
+START_TEST(test_isp_names_folded)
+{
+	static const char *const cases[][2] = {{"AMAZON-SES", "Amazon"},
+	    {"Amazon", "Amazon"}, {"Amazon SES", "Amazon"},
+	    {"Google, Inc.", "Google"}, {"google inc", "Google"},
+	    {"Orange.", "Orange"}, {"Orange SA", "Orange"}, {"Yahoo!", "Yahoo"},
+	    {"Fastmail Pty. Ltd.", "Fastmail"}, {"mail.ru", "Mail.ru"},
+	    {"NTT DOCOMO, INC.", "NTT Docomo"}, {"docomo.ne.jp", "NTT Docomo"},
+	    {"株式会社NTTドコモ", "NTT Docomo"},
+	    {"KDDI CORPORATION", "KDDI (au)"},
+	    {"ＫＤＤＩ株式会社", "KDDI (au)"}, {"ezweb.ne.jp", "KDDI (au)"},
+	    {"SoftBank Corp.", "SoftBank"}, {"i.softbank.jp", "SoftBank"},
+	    {"ニフティ株式会社", "NIFTY"}, {"NIFTY Corporation", "NIFTY"},
+	    {"nifty.com", "NIFTY"}, {"BIGLOBE Inc.", "BIGLOBE"},
+	    {"ビッグローブ株式会社", "BIGLOBE"}, {"so-net.ne.jp", "So-net"},
+	    {"ocn.ne.jp", "OCN"}, {"NTTコミュニケーションズ株式会社", "OCN"},
+	    {"Rakuten Mobile, Inc.", "Rakuten"},
+	    {"楽天モバイル株式会社", "Rakuten"},
+	    {"Yahoo! JAPAN", "Yahoo! JAPAN (LY)"},
+	    {"yahoo.co.jp", "Yahoo! JAPAN (LY)"},
+	    {"LY Corporation", "Yahoo! JAPAN (LY)"},
+	    {"LINEヤフー株式会社", "Yahoo! JAPAN (LY)"},
+	    /* A corporate word alone is a name, and "Inc" is not a company. */
+	    {"Inc.", "Inc."}, {"Co", "Co"}};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		ck_assert_msg(
+		    strcmp(dm_isp_name(cases[i][0]), cases[i][1]) == 0,
+		    "%s: %s, not %s", cases[i][0], dm_isp_name(cases[i][0]),
+		    cases[i][1]);
+	ck_assert_ptr_null(isp_table_check());
 }
 END_TEST
 
@@ -2267,6 +2328,8 @@ report_suite(void)
 	tcase_add_test(tc_causes, test_cause_names_and_bad_code);
 	tcase_add_test(tc_causes, test_org_domain);
 	tcase_add_test(tc_names, test_isp_names);
+	tcase_add_test(tc_names, test_isp_names_folded);
+	tcase_add_test(tc_names, test_text_width_counts_columns);
 	tcase_add_test(tc_names, test_parse_time);
 	tcase_add_test(tc_numbers, test_report_overview_matches_sql);
 	tcase_add_test(tc_numbers, test_report_isps_match_sql);
