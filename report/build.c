@@ -147,8 +147,10 @@ shows_section(const struct section *s, unsigned f)
 
 #define N(a) (sizeof(a) / sizeof(a[0]))
 
+/* The metric's stable key for programs, its label for people. */
 static const struct column overview_cols[] = {
-    {.key = "metric", .title = "Metric"},
+    {.key = "metric", .title = "Metric", .formats = F_CSV | F_JSON},
+    {.key = "label", .title = "Metric", .formats = F_TEXT | F_HTML},
     {.key = "value", .title = "This period", .numeric = 1},
     {.key = "previous", .title = "Previous", .numeric = 1},
     {.key = "change", .title = "Change", .numeric = 1},
@@ -389,14 +391,38 @@ day_cb(void *ctx, const struct dm_query_day *d, struct dm_error *err)
 	return DM_OK;
 }
 
+/* What text and HTML call an overview metric. */
+static const char *
+metric_label(const char *metric)
+{
+	static const struct {
+		const char *metric, *label;
+	} labels[] = {
+	    {"messages", "Messages"},
+	    {"dmarc_pass_percent", "DMARC pass (%)"},
+	    {"quarantined", "Quarantined"},
+	    {"rejected", "Rejected"},
+	    {"unresolved_conflicts", "Unresolved conflicts (see quarantine)"},
+	    {"undated_reports", "Reports without a valid date (in no period)"},
+	};
+	size_t i;
+
+	for (i = 0; i < N(labels); i++)
+		if (strcmp(labels[i].metric, metric) == 0)
+			return labels[i].label;
+	return metric;
+}
+
 static int
 overview_row(struct section *s, const char *metric, enum cell_kind kind,
     int64_t cur, int64_t prev, int rate_valid_cur, int rate_valid_prev)
 {
 	struct cell *c = section_add_row(s);
 
-	if (c == NULL || cell_set_str(&c[0], metric) != DM_OK)
+	if (c == NULL || cell_set_str(&c[0], metric) != DM_OK ||
+	    cell_set_str(&c[1], metric_label(metric)) != DM_OK)
 		return DM_ENOMEM;
+	c++;
 	if (rate_valid_cur)
 		cell_int(&c[1], kind, cur);
 	if (rate_valid_prev)

@@ -183,6 +183,16 @@ reasons(struct dm_buf *b, const struct dm_query_source *s)
 	return rc;
 }
 
+/* "none" is only what the policy did: the ISP may still have filed the mail
+ * as spam, so it is not called delivered. */
+static const char *
+disposition_words(const char *d)
+{
+	if (d != NULL && strcmp(d, "none") == 0)
+		return "none (not blocked by policy)";
+	return or_none(d);
+}
+
 static int
 evidence_line(
     struct dm_buf *b, const struct dm_query_source *s, enum dm_cause_code code)
@@ -196,10 +206,10 @@ evidence_line(
 	    "%s, disposition %s, %s%s%s (%s). Envelope from %s, to %s. "
 	    "Aligned (DMARC) results: DKIM %s, SPF %s.",
 	    plural(s->messages, "message", n, sizeof(n)),
-	    or_none(s->disposition), d0, strcmp(d0, d1) != 0 ? " to " : "",
-	    strcmp(d0, d1) != 0 ? d1 : "", dm_cause_name(code),
-	    or_none(s->envelope_from), or_none(s->envelope_to),
-	    or_none(s->dkim), or_none(s->spf));
+	    disposition_words(s->disposition), d0,
+	    strcmp(d0, d1) != 0 ? " to " : "", strcmp(d0, d1) != 0 ? d1 : "",
+	    dm_cause_name(code), or_none(s->envelope_from),
+	    or_none(s->envelope_to), or_none(s->dkim), or_none(s->spf));
 	if (rc == DM_OK)
 		rc = raw_dkim(b, s);
 	if (rc == DM_OK)

@@ -72,12 +72,13 @@ static const char style[] =
     "tr.group th{background:#fff;border-bottom:2px solid #cbd2d9;padding-top:"
     "14px}tr.more td{color:#52606d;font-style:italic}";
 
-/* Colours of the chart series: DMARC pass, failed but delivered, quarantined,
+/* Colours of the chart series: DMARC pass, failed but not blocked by policy
+ * (disposition none: the ISP may still have filed it as spam), quarantined,
  * rejected. */
 static const char *const series_color[4] = {
     "#3f9142", "#9aa5b1", "#e8a33d", "#c8372d"};
 static const char *const series_name[4] = {
-    "DMARC pass", "failed, delivered", "quarantined", "rejected"};
+    "DMARC pass", "DMARC fail, not blocked", "quarantined", "rejected"};
 
 static void
 legend(struct out *o)
@@ -93,7 +94,7 @@ legend(struct out *o)
 	out_puts(o, "</p>\n");
 }
 
-/* The four series of a daily row: pass, failed-delivered, quarantined,
+/* The four series of a daily row: pass, failed-not-blocked, quarantined,
  * rejected. */
 static void
 day_series(const struct section *s, size_t r, int64_t v[4])
