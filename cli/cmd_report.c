@@ -52,10 +52,12 @@ report_usage(FILE *f)
 	    "most 1000); the\n"
 	    "                 rest are summed as \"and N more\"\n"
 	    "  --format F     text (default), csv, json or html\n"
-	    "  --table NAME   CSV section: overview, isps, sources, "
-	    "source_isps,\n"
-	    "                 new_sources, silent_isps, domains or daily "
-	    "(required with csv)\n"
+	    "  --table NAME   CSV: only that section (overview, isps, "
+	    "sources, source_isps,\n"
+	    "                 new_sources, silent_isps, domains or daily); "
+	    "without it, every\n"
+	    "                 section in one CSV with a leading "
+	    "\"section\" column\n"
 	    "  -o FILE        write to FILE instead of standard output\n"
 	    "  --db FILE      database (default: $DMARCSTAT_DB, else\n"
 	    "                 $XDG_DATA_HOME/dmarcstat/dmarcstat.db)\n\n"
@@ -144,19 +146,6 @@ option_slot(struct rargs *a, int c)
 	}
 }
 
-/* "overview, isps, ... or daily" */
-static void
-table_list(char *buf, size_t size)
-{
-	const char *const *t = dm_report_tables();
-	size_t i, n = 0;
-
-	buf[0] = '\0';
-	for (i = 0; t[i] != NULL && n < size; i++)
-		n += (size_t)snprintf(buf + n, size - n, "%s%s",
-		    i == 0 ? "" : (t[i + 1] == NULL ? " or " : ", "), t[i]);
-}
-
 /* "--top N": 1 to DM_REPORT_TOP_MAX. */
 static int
 parse_top(const char *s, size_t *top)
@@ -178,7 +167,6 @@ static int
 check_options(struct rargs *a, int explain)
 {
 	const char *msg = NULL;
-	char list[256];
 
 	if (explain && (a->format != NULL || a->table != NULL))
 		msg = "explain writes text only: --format and --table are for "
@@ -199,11 +187,6 @@ check_options(struct rargs *a, int explain)
 		return DM_EXIT_USAGE;
 	} else if (a->table != NULL && a->fmt != DM_REPORT_CSV)
 		msg = "--table picks a CSV section: use it with --format csv";
-	else if (a->fmt == DM_REPORT_CSV && a->table == NULL) {
-		table_list(list, sizeof(list));
-		dm_cli_warn("--format csv needs --table NAME: %s", list);
-		return DM_EXIT_USAGE;
-	}
 	if (msg != NULL) {
 		dm_cli_warn("%s", msg);
 		return DM_EXIT_USAGE;

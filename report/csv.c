@@ -11,6 +11,12 @@
  * (OWASP "CSV injection").  Numbers are written as numbers, one per column.
  * A section that lists only its top rows ends with a row whose first field
  * says how many more there are, with their sums in the count columns.
+ *
+ * Every row carries the period (period_first_day, period_last_day), so rows of
+ * several weeks' files can be put together.  Without a table, every section
+ * goes into one file that loads in one go: a leading "section" column names
+ * each row's section, and the header is the union of the sections' columns
+ * in order of first use (a column a section does not have is empty).
  */
 #include "report_int.h"
 
@@ -58,24 +64,88 @@ csv_field(struct out *o, const struct cell *c)
 		out_add(o, "\"", 1);
 }
 
-/* The "and N more" row: its count in the first column, sums under the
- * columns that hold them. */
+/* The most columns a CSV header has: every section's, merged. */
+#define MAX_CSV_COLS 128
+
+/* A CSV layout: the header's keys, and with "section" first or not. */
+struct layout {
+	const char *keys[MAX_CSV_COLS];
+	size_t n;
+	int with_section;
+};
+
+/* The column of s whose key is key and that CSV shows, or -1. */
+static int
+col_of(const struct section *s, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < s->n_cols; i++)
+		if (shows_col(&s->cols[i], F_CSV) &&
+		    strcmp(s->cols[i].key, key) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Adds the CSV columns of s not yet in l. */
 static void
-more_row(struct out *o, const struct section *s)
+layout_add(struct layout *l, const struct section *s)
+{
+	size_t i, j;
+
+	for (i = 0; i < s->n_cols; i++) {
+		if (!shows_col(&s->cols[i], F_CSV))
+			continue;
+		for (j = 0; j < l->n && strcmp(l->keys[j], s->cols[i].key); j++)
+			;
+		if (j == l->n && l->n < MAX_CSV_COLS)
+			l->keys[l->n++] = s->cols[i].key;
+	}
+}
+
+static void
+header(struct out *o, const struct layout *l)
+{
+	size_t i;
+
+	out_puts(o, l->with_section ? "section," : "");
+	out_puts(o, "period_first_day,period_last_day");
+	for (i = 0; i < l->n; i++)
+		out_printf(o, ",%s", l->keys[i]);
+	out_add(o, "\r\n", 2);
+}
+
+/* The fields every row starts with: its section, the period. */
+static void
+row_start(struct out *o, const struct dm_report *r, const struct section *s,
+    const struct layout *l)
+{
+	char a[32], b[32];
+
+	if (l->with_section)
+		out_printf(o, "%s,", s->name);
+	out_printf(o, "%s,%s", format_day(r->from, a, sizeof(a)),
+	    format_day(r->to - 86400, b, sizeof(b)));
+}
+
+/* The "and N more" row: its count in the section's first column, sums under
+ * the columns that hold them. */
+static void
+more_row(struct out *o, const struct dm_report *r, const struct section *s,
+    const struct layout *l, int first_col)
 {
 	const struct more *m = &s->more;
 	size_t i;
-	int first = 1;
 
-	for (i = 0; i < s->n_cols; i++) {
-		const char *k = s->cols[i].key;
+	row_start(o, r, s, l);
+	for (i = 0; i < l->n; i++) {
+		const char *k = l->keys[i];
 
-		if (!shows_col(&s->cols[i], F_CSV))
-			continue;
-		if (!first)
-			out_add(o, ",", 1);
-		if (first)
+		out_add(o, ",", 1);
+		if (col_of(s, k) == first_col)
 			out_printf(o, "and %lld more", (long long)m->rows);
+		else if (col_of(s, k) < 0)
+			continue;
 		else if (strcmp(k, "messages") == 0 ||
 		         strcmp(k, "previous_messages") == 0)
 			out_printf(o, "%lld", (long long)m->messages);
@@ -83,9 +153,34 @@ more_row(struct out *o, const struct section *s)
 			out_printf(o, "%lld", (long long)m->quarantined);
 		else if (strcmp(k, "rejected") == 0)
 			out_printf(o, "%lld", (long long)m->rejected);
-		first = 0;
 	}
 	out_add(o, "\r\n", 2);
+}
+
+static void
+section_rows(struct out *o, const struct dm_report *r, const struct section *s,
+    const struct layout *l)
+{
+	int map[MAX_CSV_COLS], first_col = -1;
+	size_t i, row;
+
+	for (i = 0; i < l->n; i++) {
+		map[i] = col_of(s, l->keys[i]);
+		if (first_col < 0 || (map[i] >= 0 && map[i] < first_col))
+			first_col = map[i];
+	}
+	for (row = 0; row < s->n_rows; row++) {
+		row_start(o, r, s, l);
+		for (i = 0; i < l->n; i++) {
+			out_add(o, ",", 1);
+			if (map[i] >= 0)
+				csv_field(
+				    o, section_cell(s, row, (size_t)map[i]));
+		}
+		out_add(o, "\r\n", 2);
+	}
+	if (s->more.rows > 0)
+		more_row(o, r, s, l, first_col);
 }
 
 static int
@@ -100,10 +195,8 @@ unknown_table(const char *table, struct dm_error *err)
 	for (i = 0; rc == DM_OK && t[i] != NULL; i++)
 		rc = dm_buf_addf(&b, "%s%s",
 		    i == 0 ? "" : (t[i + 1] == NULL ? " or " : ", "), t[i]);
-	rc = dm_error_set(err, DM_EINVAL, "CSV needs a table: %s%s%s",
-	    b.data != NULL ? b.data : "",
-	    table != NULL ? "; unknown table: " : "",
-	    table != NULL ? table : "");
+	rc = dm_error_set(err, DM_EINVAL, "unknown CSV table '%s': %s", table,
+	    b.data != NULL ? b.data : "");
 	dm_buf_free(&b);
 	return rc;
 }
@@ -112,35 +205,26 @@ int
 write_csv(const struct dm_report *r, const char *table, struct out *o,
     struct dm_error *err)
 {
-	const struct section *s = NULL;
-	size_t i, row;
-	int first;
+	struct layout l = {.n = 0, .with_section = table == NULL};
+	size_t i;
 
-	for (i = 0; i < SEC_COUNT && table != NULL; i++) {
+	for (i = 0; i < SEC_COUNT && table != NULL; i++)
 		if (strcmp(r->sec[i].name, table) == 0)
-			s = &r->sec[i];
-	}
-	if (s == NULL)
+			break;
+	if (table != NULL && i == SEC_COUNT)
 		return unknown_table(table, err);
-	for (i = 0, first = 1; i < s->n_cols; i++) {
-		if (!shows_col(&s->cols[i], F_CSV))
-			continue;
-		out_printf(o, "%s%s", first ? "" : ",", s->cols[i].key);
-		first = 0;
+	if (table != NULL) {
+		layout_add(&l, &r->sec[i]);
+		header(o, &l);
+		section_rows(o, r, &r->sec[i], &l);
+		return o->rc;
 	}
-	out_add(o, "\r\n", 2);
-	for (row = 0; row < s->n_rows; row++) {
-		for (i = 0, first = 1; i < s->n_cols; i++) {
-			if (!shows_col(&s->cols[i], F_CSV))
-				continue;
-			if (!first)
-				out_add(o, ",", 1);
-			csv_field(o, section_cell(s, row, i));
-			first = 0;
-		}
-		out_add(o, "\r\n", 2);
-	}
-	if (s->more.rows > 0)
-		more_row(o, s);
+	for (i = 0; i < SEC_COUNT; i++)
+		if (shows_section(&r->sec[i], F_CSV))
+			layout_add(&l, &r->sec[i]);
+	header(o, &l);
+	for (i = 0; i < SEC_COUNT; i++)
+		if (shows_section(&r->sec[i], F_CSV))
+			section_rows(o, r, &r->sec[i], &l);
 	return o->rc;
 }

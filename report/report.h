@@ -251,10 +251,11 @@ int dm_report_build(struct dm_query *q, const struct dm_report_options *opt,
 const char *const *dm_report_tables(void);
 
 /*
- * Writes the report.  table picks one section and is only meaningful (and then
- * required) for CSV; NULL writes all sections (for CSV: each preceded by a "#
- * name" line and separated by a blank line).  color adds ANSI colours to text
- * output.  Errors: DM_EINVAL (unknown table), DM_EIO (writing failed),
+ * Writes the report.  table picks one section and is only meaningful for
+ * CSV; NULL writes all sections (for CSV: in one table with a leading
+ * "section" column and the union of the sections' columns).  Every CSV row
+ * starts with the period's first and last day.  color adds ANSI colours to
+ * text output.  Errors: DM_EINVAL (unknown table), DM_EIO (writing failed),
  * DM_ENOMEM.
  */
 int dm_report_write(const struct dm_report *r, enum dm_report_format fmt,

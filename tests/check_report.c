@@ -1714,13 +1714,11 @@ START_TEST(test_report_rejects_bad_period_and_table)
 	ck_assert_int_eq(
 	    dm_report_write(r, DM_REPORT_CSV, "nope", 0, f, &e), DM_EINVAL);
 	ck_assert_str_eq(e.msg,
-	    "CSV needs a table: overview, isps, sources, source_isps, "
-	    "new_sources, silent_isps, domains or daily; unknown table: nope");
-	ck_assert_int_eq(
-	    dm_report_write(r, DM_REPORT_CSV, NULL, 0, f, &e), DM_EINVAL);
-	ck_assert_str_eq(e.msg,
-	    "CSV needs a table: overview, isps, sources, source_isps, "
+	    "unknown CSV table 'nope': overview, isps, sources, source_isps, "
 	    "new_sources, silent_isps, domains or daily");
+	/* No table: every section in one CSV. */
+	ck_assert_int_eq(
+	    dm_report_write(r, DM_REPORT_CSV, NULL, 0, f, &e), DM_OK);
 	fclose(f);
 	dm_report_free(r);
 	dm_query_close(q);
@@ -1736,16 +1734,35 @@ START_TEST(test_csv_tables_and_quoting)
 	char *s = render(r, DM_REPORT_CSV, "isps", 0);
 
 	ck_assert_str_eq(s,
-	    "isp,messages,dmarc_pass_percent,quarantined,rejected,top_cause\r\n"
-	    "Google,150,68.7,0,40,esp_not_aligned\r\n"
-	    "Microsoft,81,61.7,31,0,esp_not_aligned\r\n"
-	    "Yahoo,30,66.7,0,10,spf_not_aligned\r\n");
+	    "period_first_day,period_last_day,isp,messages,dmarc_pass_percent,"
+	    "quarantined,rejected,top_cause\r\n"
+	    "2026-11-01,2026-11-07,Google,150,68.7,0,40,esp_not_aligned\r\n"
+	    "2026-11-01,2026-11-07,Microsoft,81,61.7,31,0,esp_not_aligned\r\n"
+	    "2026-11-01,2026-11-07,Yahoo,30,66.7,0,10,spf_not_aligned\r\n");
 	free(s);
 	s = render(r, DM_REPORT_CSV, "overview", 0);
 	ck_assert_str_eq(s,
-	    "metric,value,previous,change\r\nmessages,261,65,196\r\n"
-	    "dmarc_pass_percent,66.3,100.0,-33.7\r\nquarantined,31,0,31\r\n"
-	    "rejected,50,0,50\r\n");
+	    "period_first_day,period_last_day,metric,value,previous,change\r\n"
+	    "2026-11-01,2026-11-07,messages,261,65,196\r\n"
+	    "2026-11-01,2026-11-07,dmarc_pass_percent,66.3,100.0,-33.7\r\n"
+	    "2026-11-01,2026-11-07,quarantined,31,0,31\r\n"
+	    "2026-11-01,2026-11-07,rejected,50,0,50\r\n");
+	free(s);
+	/* Every section in one CSV: the union of the columns, the section
+	 * first, a section's values under its own columns only. */
+	s = render(r, DM_REPORT_CSV, NULL, 0);
+	ck_assert_msg(strncmp(s,
+	                  "section,period_first_day,period_last_day,metric,"
+	                  "value,previous,change,isp,messages,"
+	                  "dmarc_pass_percent,quarantined,rejected,top_cause,"
+	                  "source_ip,header_from,",
+	                  150) == 0,
+	    "%.200s", s);
+	ck_assert_ptr_nonnull(strstr(s, "\r\noverview,2026-11-01,2026-11-07,"
+	                                "messages,261,65,196,,,,,,,"));
+	ck_assert_ptr_nonnull(
+	    strstr(s, "\r\nisps,2026-11-01,2026-11-07,,,,,"
+	              "Google,150,68.7,0,40,esp_not_aligned,"));
 	free(s);
 	dm_report_free(r);
 	finish_db(db);
@@ -1898,9 +1915,11 @@ START_TEST(test_hostile_strings_csv)
 		    *t);
 		if (strcmp(*t, "isps") == 0)
 			ck_assert_str_eq(s,
+			    "period_first_day,period_last_day,"
 			    "isp,messages,dmarc_pass_percent,quarantined,"
 			    "rejected,"
-			    "top_cause\r\n\"<script>alert(1)</"
+			    "top_cause\r\n2026-11-01,2026-11-07,"
+			    "\"<script>alert(1)</"
 			    "script>,\"\"q\"\"\n?"
 			    "?[31mX\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd'&\",9,"
 			    "0.0,0,9,"
@@ -1955,7 +1974,8 @@ csv_pair(sqlite3 *db, const char *csv, size_t i)
 	const char *ip = tenant_pairs[i].ip, *hf = tenant_pairs[i].from;
 	char want[512];
 
-	snprintf(want, sizeof(want), "\r\n%s,%s,%lld,%lld,%lld,%lld,", ip, hf,
+	snprintf(want, sizeof(want),
+	    "\r\n2026-11-01,2026-11-07,%s,%s,%lld,%lld,%lld,%lld,", ip, hf,
 	    pair_sql(db, ip, hf, ""),
 	    pair_sql(db, ip, hf, " AND (dkim = 'pass' OR spf = 'pass')"),
 	    pair_sql(db, ip, hf, " AND disposition = 'quarantine'"),
@@ -2012,11 +2032,17 @@ START_TEST(test_tenants_every_format)
 	ck_assert_ptr_nonnull(strstr(text, "\nSource IP 192.0.2.50\n  "
 	                                   "shop.example         12"));
 	ck_assert_ptr_nonnull(strstr(isps,
-	    "source_ip,header_from,isp,messages,quarantined,rejected,cause\r\n"
-	    "198.51.100.20,news.example,Google,30,0,30,dkim_fail\r\n"
-	    "198.51.100.20,news.example,Yahoo,25,0,25,dkim_fail\r\n"
-	    "198.51.100.20,news.example,Microsoft,20,20,0,dkim_fail\r\n"
-	    "198.51.100.20,shop.example,Yahoo,50,0,50,local_policy\r\n"));
+	    "period_first_day,period_last_day,source_ip,header_from,isp,"
+	    "messages,quarantined,rejected,cause\r\n"
+	    "2026-11-01,2026-11-07,198.51.100.20,news.example,Google,30,0,30,"
+	    "dkim_fail\r\n"
+	    "2026-11-01,2026-11-07,198.51.100.20,news.example,Yahoo,25,0,25,"
+	    "dkim_fail\r\n"
+	    "2026-11-01,2026-11-07,198.51.100.20,news.example,Microsoft,20,20,"
+	    "0,"
+	    "dkim_fail\r\n"
+	    "2026-11-01,2026-11-07,198.51.100.20,shop.example,Yahoo,50,0,50,"
+	    "local_policy\r\n"));
 	ck_assert_ptr_nonnull(
 	    strstr(json, "\"isps\": [{\"isp\": \"Yahoo\", \"messages\": 50, "
 	                 "\"quarantined\": "

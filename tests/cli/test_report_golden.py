@@ -56,6 +56,7 @@ def cases():
     yield "report.html", ["report", "--format", "html"] + PERIOD
     for t in TABLES:
         yield f"report-{t}.csv", ["report", "--format", "csv", "--table", t] + PERIOD
+    yield "report-all.csv", ["report", "--format", "csv"] + PERIOD
     yield "report-yahoo.txt", ["report", "--reporter", "Yahoo"] + PERIOD
     yield "report-by-domain.txt", ["report", "--by-domain"] + PERIOD
     yield "report-by-domain.json", ["report", "--by-domain", "--format", "json"] + PERIOD
@@ -68,6 +69,36 @@ def cases():
     yield "explain-forwarder.txt", ["explain", "--ip", "203.0.113.45"] + PERIOD
     yield "explain-v6.txt", ["explain", "--ip", "2001:DB8:25::10", "--reporter",
                              "Microsoft"] + PERIOD
+
+
+def one_csv(db):
+    """`--format csv` without --table: one CSV whose rows of each section are, column for
+    column, the rows of that section's own CSV; every row carries the period."""
+    import csv
+    import io
+    failures = []
+    rc, out, err = run(["report", "--format", "csv", "--db", db] + PERIOD)
+    rows = list(csv.DictReader(io.StringIO(out.decode())))
+    if rc != 0 or not rows or list(rows[0])[:3] != ["section", "period_first_day",
+                                                    "period_last_day"]:
+        return [f"one CSV: exit {rc} {err} header {list(rows[0]) if rows else None}"]
+    for t in TABLES:
+        rc, out, err = run(["report", "--format", "csv", "--table", t, "--db", db] + PERIOD)
+        want = list(csv.DictReader(io.StringIO(out.decode())))
+        got = [{k: r[k] for k in want[0]} for r in rows if r["section"] == t] if want else []
+        if got != want or not want:
+            failures.append(f"one CSV, section {t}: {len(got)} rows, not its table's "
+                            f"{len(want)}")
+        for r in rows:
+            extra = [k for k in r if r["section"] == t and want and k not in want[0]
+                     and k != "section" and r[k] != ""]
+            if extra:
+                failures.append(f"one CSV, section {t}: values in other columns {extra}")
+                break
+    periods = {(r["period_first_day"], r["period_last_day"]) for r in rows}
+    if periods != {("2026-11-01", "2026-11-07")}:
+        failures.append(f"one CSV: periods {periods}")
+    return failures
 
 
 def main():
@@ -100,6 +131,7 @@ def main():
                 diff = subprocess.run(["diff", "-u", path, got], capture_output=True,
                                       text=True, errors="replace").stdout
                 failures.append(f"{name}: differs from the golden file:\n{diff[:3000]}")
+        failures += one_csv(db)
     for f in failures:
         print("FAIL", f)
     print(f"{len(list(cases())) - len(failures)}/{len(list(cases()))} golden outputs match")
