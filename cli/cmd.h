@@ -49,6 +49,9 @@ struct dm_cli_dns {
 	struct dm_dns_options opt;
 	const char *mmdb[16];
 	size_t n_mmdb;
+	/* report and explain: a services file that cannot be read (not
+	 * broken) is a warning, and the built-in services are used. */
+	int services_optional;
 };
 
 #define DM_CLI_OPT_RESOLVER 0x100

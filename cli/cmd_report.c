@@ -11,13 +11,19 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "dns.h"
 #include "query.h"
 #include "report.h"
 
 struct rargs {
 	const char *db, *last, *from, *to, *now, *format, *table, *output, *top;
+	const char *by;
 	struct dm_report_options opt;
 	enum dm_report_format fmt;
+	struct dm_cli_dns dnsopt;
+	struct dm_dns *dns; /* the sending services (and DNS for checks) */
+	int check_dns;
+	enum dm_check_status worst; /* of the checks made (--check-dns) */
 };
 
 static void
@@ -27,7 +33,7 @@ report_usage(FILE *f)
 	    "usage: dmarcstat report [--db FILE] [--last 7d | --from "
 	    "DAY [--to DAY]]\n"
 	    "                        [--domain D] [--reporter R] "
-	    "[--by-domain] [--top N]\n"
+	    "[--by domain|service] [--top N]\n"
 	    "                        [--format text|csv|json|html] "
 	    "[--table NAME] [-o FILE]\n\n"
 	    "Deliverability report: overview, ISPs, failing sources "
@@ -45,25 +51,39 @@ report_usage(FILE *f)
 	    "domain is D\n"
 	    "  --reporter R   only reports of ISP R (\"Yahoo\") or "
 	    "org_name R (\"AOL\")\n"
-	    "  --by-domain    failing sources per From domain, a page "
+	    "  --by domain    failing sources per From domain, a page "
 	    "each, most blocked\n"
-	    "                 first\n"
+	    "                 first (also --by-domain)\n"
+	    "  --by service   failing sources per sending service (by "
+	    "the PTR name that\n"
+	    "                 `dmarcstat enrich` stored, else by the DKIM "
+	    "or SPF domain), with\n"
+	    "                 each service's messages, DMARC pass, "
+	    "quarantined and rejected\n"
 	    "  --top N        rows listed per section (default 100, at "
 	    "most 1000); the\n"
 	    "                 rest are summed as \"and N more\"\n"
 	    "  --format F     text (default), csv, json or html\n"
 	    "  --table NAME   CSV: only that section (overview, isps, "
 	    "sources, source_isps,\n"
-	    "                 new_sources, silent_isps, domains or daily); "
-	    "without it, every\n"
-	    "                 section in one CSV with a leading "
+	    "                 new_sources, silent_isps, domains, daily, "
+	    "services (with\n"
+	    "                 --by service) or dns_checks (with --check-dns));"
+	    " without it,\n"
+	    "                 every section in one CSV with a leading "
 	    "\"section\" column\n"
 	    "  -o FILE        write to FILE instead of standard output\n"
 	    "  --db FILE      database (default: $DMARCSTAT_DB, else\n"
-	    "                 $XDG_DATA_HOME/dmarcstat/dmarcstat.db)\n\n"
-	    "Exit status: 0 success, 1 output could not be written, 2 "
+	    "                 $XDG_DATA_HOME/dmarcstat/dmarcstat.db)\n"
+	    "  --check-dns    check, now, the DNS records of the From "
+	    "domains of the failing\n"
+	    "                 sources shown (as 'dmarcstat check'): is "
+	    "each fix in place?\n" DM_CLI_DNS_HELP
+	    "\nExit status: 0 success, 1 output could not be written, 2 "
 	    "usage error,\n"
-	    "3 database cannot be opened.\n");
+	    "3 database cannot be opened.  With --check-dns also: 1 a "
+	    "check found something\n"
+	    "to fix, 3 DNS did not answer.\n");
 }
 
 static void
@@ -73,7 +93,8 @@ explain_usage(FILE *f)
 	           "CIDR] [--reporter R]\n"
 	           "                         [--domain D] [--last 7d | --from "
 	           "DAY [--to DAY]]\n"
-	           "                         [--letter] [--top N] [-o FILE]\n\n"
+	           "                         [--letter] [--top N] [-o FILE] "
+	           "[--check-dns]\n\n"
 	           "Per source IP and From domain in the address or range (v4 "
 	           "or v6): the cause and\n"
 	           "the fix, and per ISP the days, the reports, what it did "
@@ -82,9 +103,13 @@ explain_usage(FILE *f)
 	           "postmaster team of each ISP\n"
 	           "that quarantined or rejected the mail, with the ISP's own "
 	           "figures.\n"
+	           "--check-dns adds, for the From domains shown, the DNS "
+	           "checks of 'dmarcstat check'.\n"
 	           "Options as for 'dmarcstat report'.  Exit status: 0 "
 	           "success, 1 output could not\n"
-	           "be written, 2 usage error, 3 database cannot be opened.\n");
+	           "be written, 2 usage error, 3 database cannot be opened; "
+	           "with --check-dns also\n"
+	           "1 a check found something to fix, 3 DNS did not answer.\n");
 }
 
 static int
@@ -141,6 +166,8 @@ option_slot(struct rargs *a, int c)
 		return &a->now;
 	case 'N':
 		return &a->top;
+	case 'b':
+		return &a->by;
 	default:
 		return NULL;
 	}
@@ -173,10 +200,19 @@ check_options(struct rargs *a, int explain)
 		      "report";
 	else if (explain && a->opt.by_domain)
 		msg = "--by-domain is an option of 'dmarcstat report'";
-	else if (!explain && a->opt.ip != NULL)
+	else if (explain && a->by != NULL)
+		msg = "--by is an option of 'dmarcstat report'";
+	else if (a->by != NULL && strcmp(a->by, "domain") != 0 &&
+	         strcmp(a->by, "service") != 0) {
+		dm_cli_warn("--by wants domain or service: \"%s\"", a->by);
+		return DM_EXIT_USAGE;
+	} else if (!explain && a->opt.ip != NULL)
 		msg = "--ip is an option of 'dmarcstat explain'";
 	else if (!explain && a->opt.letter)
 		msg = "--letter is an option of 'dmarcstat explain'";
+	else if (a->opt.letter && a->check_dns)
+		msg =
+		    "--check-dns goes with the explanation, not with --letter";
 	else if (a->top != NULL && parse_top(a->top, &a->opt.top) != 0) {
 		dm_cli_warn("--top wants a number of rows from 1 to %d: \"%s\"",
 		    DM_REPORT_TOP_MAX, a->top);
@@ -190,6 +226,10 @@ check_options(struct rargs *a, int explain)
 	if (msg != NULL) {
 		dm_cli_warn("%s", msg);
 		return DM_EXIT_USAGE;
+	}
+	if (a->by != NULL) {
+		a->opt.by_domain = strcmp(a->by, "domain") == 0;
+		a->opt.by_service = !a->opt.by_domain;
 	}
 	return resolve_period(a);
 }
@@ -211,19 +251,29 @@ parse_args(int argc, char **argv, struct rargs *a, int explain)
 	    {"now", required_argument, NULL, 'n'},
 	    {"top", required_argument, NULL, 'N'},
 	    {"by-domain", no_argument, NULL, 'B'},
+	    {"by", required_argument, NULL, 'b'},
 	    {"letter", no_argument, NULL, 'L'},
-	    {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
+	    {"check-dns", no_argument, NULL, 'C'},
+	    {"help", no_argument, NULL, 'h'}, DM_CLI_DNS_LONGOPTS,
+	    {0, 0, 0, 0}};
 	void (*usage)(FILE *) = explain ? explain_usage : report_usage;
 	const char **slot;
-	int c;
+	int c, rc;
 
 	while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+		if ((rc = dm_cli_dns_option(&a->dnsopt, c, optarg)) != 0) {
+			if (rc < 0)
+				return DM_EXIT_USAGE;
+			continue;
+		}
 		if ((slot = option_slot(a, c)) != NULL) {
 			*slot = optarg;
 			continue;
 		}
-		if (c == 'B' || c == 'L') {
-			*(c == 'B' ? &a->opt.by_domain : &a->opt.letter) = 1;
+		if (c == 'B' || c == 'L' || c == 'C') {
+			*(c == 'B'     ? &a->opt.by_domain
+			    : c == 'L' ? &a->opt.letter
+			               : &a->check_dns) = 1;
 			continue;
 		}
 		usage(c == 'h' ? stdout : stderr);
@@ -255,6 +305,63 @@ use_color(const char *output)
 	       (nc == NULL || nc[0] == '\0');
 }
 
+/* The report's view of the services file (dns/). */
+static const char *
+service_of(void *ctx, const char *domain, enum dm_service_kind *kind)
+{
+	const struct dm_dns_service *s = dm_dns_service(ctx, domain);
+
+	if (s == NULL)
+		return NULL;
+	*kind = dm_service_kind_of(s->kind);
+	return s->name;
+}
+
+struct check_ctx {
+	struct rargs *a;
+	dm_report_check_cb cb;
+	void *cb_ctx;
+	const char *domain;
+};
+
+static int
+check_items(
+    struct check_ctx *x, const struct dm_check_result *r, struct dm_error *err)
+{
+	size_t i;
+	int rc = DM_OK;
+
+	for (i = 0; i < r->n_items && rc == DM_OK; i++) {
+		const struct dm_check_item *it = &r->items[i];
+		struct dm_report_check c = {x->domain, it->check, it->subject,
+		    dm_check_status_name(it->status), it->found, it->fix};
+
+		rc = x->cb(x->cb_ctx, &c, err);
+	}
+	if (r->status > x->a->worst)
+		x->a->worst = r->status;
+	return rc;
+}
+
+/* report/'s check_dns: dmarcstat check's checks of one domain. */
+static int
+check_dns(void *ctx, struct dm_query *q, const char *domain, int64_t from,
+    int64_t to, dm_report_check_cb cb, void *cb_ctx, struct dm_error *err)
+{
+	struct check_ctx x = {ctx, cb, cb_ctx, domain};
+	struct dm_check_evidence *ev = NULL;
+	struct dm_check_result *r = NULL;
+	int rc;
+
+	if ((rc = dm_dns_evidence_read(
+	         x.a->dns, q, domain, from, to, &ev, err)) == DM_OK &&
+	    (rc = dm_dns_check(x.a->dns, ev, &r, err)) == DM_OK)
+		rc = check_items(&x, r, err);
+	dm_dns_check_free(r);
+	dm_dns_evidence_free(ev);
+	return rc;
+}
+
 /* Builds and writes the report or explanation to out. */
 static int
 produce(struct rargs *a, struct dm_query *q, int explain, FILE *out,
@@ -272,6 +379,15 @@ produce(struct rargs *a, struct dm_query *q, int explain, FILE *out,
 	return rc;
 }
 
+/* --check-dns: as 'dmarcstat check', the worst check's status. */
+static int
+checks_status(const struct rargs *a)
+{
+	return a->worst == DM_CHECK_UNKNOWN ? DM_EXIT_FATAL
+	       : a->worst == DM_CHECK_WRONG ? DM_EXIT_PARTIAL
+	                                    : DM_EXIT_OK;
+}
+
 static int
 run(struct rargs *a, int explain)
 {
@@ -282,32 +398,48 @@ run(struct rargs *a, int explain)
 
 	if (a->db == NULL && (a->db = dm_cli_default_db(0)) == NULL)
 		return DM_EXIT_FATAL;
-	if ((rc = dm_cli_open_query(a->db, &q)) != DM_EXIT_OK)
+	/* A reader of the database may not be able to read the services
+	   file of the user whose environment it runs in. */
+	a->dnsopt.services_optional = 1;
+	if ((rc = dm_cli_dns_open(&a->dnsopt, &a->dns)) != DM_EXIT_OK)
 		return rc;
+	a->opt.service_of = service_of;
+	a->opt.service_ctx = a->dns;
+	if (a->check_dns) {
+		a->opt.check_dns = check_dns;
+		a->opt.check_ctx = a;
+	}
+	if ((rc = dm_cli_open_query(a->db, &q)) != DM_EXIT_OK) {
+		dm_dns_close(a->dns);
+		return rc;
+	}
 	dm_error_clear(&err);
 	if (a->opt.reporter != NULL &&
 	    dm_report_check_reporter(q, a->opt.reporter, &err) != DM_OK) {
 		dm_query_close(q);
+		dm_dns_close(a->dns);
 		return exit_for(&err);
 	}
 	if (a->output != NULL && dm_cli_out_open(&o, a->output) != 0) {
 		dm_query_close(q);
+		dm_dns_close(a->dns);
 		return DM_EXIT_PARTIAL;
 	}
 	dm_error_clear(&err);
 	rc = produce(a, q, explain, o.f, &err);
 	dm_query_close(q);
+	dm_dns_close(a->dns);
 	/* Standard output that cannot be written is main's to report. */
 	if (a->output == NULL && rc == DM_EIO)
 		return DM_EXIT_PARTIAL;
 	if (a->output == NULL)
-		return rc == DM_OK ? DM_EXIT_OK : exit_for(&err);
+		return rc == DM_OK ? checks_status(a) : exit_for(&err);
 	/* A failed report leaves the file as it was. */
 	if (rc != DM_OK) {
 		dm_cli_out_abort(&o);
 		return exit_for(&err);
 	}
-	return dm_cli_out_commit(&o) == 0 ? DM_EXIT_OK : DM_EXIT_PARTIAL;
+	return dm_cli_out_commit(&o) == 0 ? checks_status(a) : DM_EXIT_PARTIAL;
 }
 
 int

@@ -108,6 +108,11 @@ load_files(struct dm_cli_dns *o, struct dm_dns *d)
 		}
 	}
 	if (svc != NULL && dm_dns_add_services(d, svc, &err) < 0) {
+		if (err.code == DM_EIO && o->services_optional) {
+			dm_cli_warn(
+			    "%s; using the built-in services only", err.msg);
+			return DM_EXIT_OK;
+		}
 		dm_cli_warn("%s", err.msg);
 		return err.code == DM_ENOMEM ? DM_EXIT_FATAL : DM_EXIT_USAGE;
 	}

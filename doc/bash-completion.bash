@@ -20,7 +20,12 @@ _dmarcstat()
 		return
 		;;
 	--table)
-		COMPREPLY=($(compgen -W 'overview isps sources new_sources silent_isps domains daily' -- "$cur"))
+		COMPREPLY=($(compgen -W 'overview isps sources source_isps new_sources silent_isps domains daily
+		                          services dns_checks' -- "$cur"))
+		return
+		;;
+	--by)
+		COMPREPLY=($(compgen -W 'domain service' -- "$cur"))
 		return
 		;;
 	--last | --ttl) COMPREPLY=($(compgen -W '1d 7d 30d 90d' -- "$cur")); return ;;
@@ -39,8 +44,14 @@ _dmarcstat()
 		      --help'
 		;;
 	quarantine) opts='list show retry resolve --db --all --json --raw --keep-new --keep-stored --help' ;;
-	report) opts='--db --last --from --to --domain --reporter --format --table -o --help' ;;
-	explain) opts='--db --ip --reporter --domain --last --from --to --help' ;;
+	report)
+		opts='--db --last --from --to --domain --reporter --by --by-domain --top --check-dns
+		      --resolver --timeout --format --table -o --help'
+		;;
+	explain)
+		opts='--db --ip --reporter --domain --last --from --to --top --letter --check-dns
+		      --resolver --timeout -o --help'
+		;;
 	enrich)
 		opts='--db --resolver --mmdb --ttl --all --budget --concurrency --timeout --json --quiet --help'
 		;;

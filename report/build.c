@@ -184,7 +184,19 @@ static const struct column source_cols[] = {
         .title = "Reports",
         .numeric = 1,
         .formats = F_CSV | F_JSON},
+    {.key = "ptr", .title = "PTR", .formats = F_CSV | F_JSON},
+    {.key = "ptr_confirmed",
+        .title = "PTR confirmed",
+        .numeric = 1,
+        .formats = F_CSV | F_JSON},
+    {.key = "service", .title = "Service", .formats = F_CSV | F_JSON},
+    {.key = "service_kind", .title = "Service kind", .formats = F_CSV | F_JSON},
+    {.key = "service_by", .title = "Service by", .formats = F_CSV | F_JSON},
+    {.key = "asn", .title = "ASN", .numeric = 1, .formats = F_CSV | F_JSON},
+    {.key = "as_org", .title = "AS org", .formats = F_CSV | F_JSON},
+    {.key = "country", .title = "Country", .formats = F_CSV | F_JSON},
     {.key = "isps", .title = "ISPs", .formats = F_JSON, .sub = SEC_SOURCE_ISPS},
+    {.key = "host", .title = "Host", .detail = 1, .formats = F_TEXT | F_HTML},
     {.key = "isps_text",
         .title = "ISPs",
         .detail = 1,
@@ -246,6 +258,27 @@ static const struct column domain_page_cols[] = {DOMAIN_COLS,
         .title = "More sources",
         .numeric = 1,
         .formats = F_JSON}};
+static const struct column service_cols[] = {
+    {.key = "service", .title = "Service", .max_width = 30},
+    {.key = "kind", .title = "Kind", .max_width = 10},
+    {.key = "pairs", .title = "Sources", .numeric = 1},
+    {.key = "messages", .title = "Messages", .numeric = 1},
+    {.key = "dmarc_pass",
+        .title = "DMARC pass",
+        .numeric = 1,
+        .formats = F_CSV | F_JSON},
+    {.key = "dmarc_pass_percent", .title = "Pass %", .numeric = 1},
+    {.key = "quarantined", .title = "Quar.", .numeric = 1, .alarm = 1},
+    {.key = "rejected", .title = "Rejected", .numeric = 1, .alarm = 1},
+    {.key = "sources",
+        .title = "Sources",
+        .formats = F_JSON,
+        .sub = SEC_SOURCES},
+    {.key = "more_sources",
+        .title = "More sources",
+        .numeric = 1,
+        .formats = F_JSON},
+};
 static const struct column daily_cols[] = {
     {.key = "day", .title = "Day"},
     {.key = "messages", .title = "Messages", .numeric = 1},
@@ -253,6 +286,23 @@ static const struct column daily_cols[] = {
     {.key = "dmarc_pass_percent", .title = "Pass %", .numeric = 1},
     {.key = "quarantined", .title = "Quarantined", .numeric = 1, .alarm = 1},
     {.key = "rejected", .title = "Rejected", .numeric = 1, .alarm = 1},
+};
+
+static const struct column dns_cols[] = {
+    {.key = "domain", .title = "From domain"},
+    {.key = "status", .title = "Status"},
+    {.key = "checks",
+        .title = "Checks",
+        .formats = F_JSON,
+        .sub = SEC_DNS_CHECKS},
+};
+static const struct column dns_check_cols[] = {
+    {.key = "domain", .title = "From domain", .parent_key = 1},
+    {.key = "check", .title = "Check", .max_width = 18},
+    {.key = "subject", .title = "Subject", .max_width = 50},
+    {.key = "status", .title = "Status", .max_width = 8},
+    {.key = "found", .title = "Found", .detail = 1},
+    {.key = "fix", .title = "Fix", .detail = 1},
 };
 
 #define SECTION(n, t, e, w, c, f, g)                                           \
@@ -271,6 +321,9 @@ static const struct section templates[SEC_COUNT] = {
         source_cols, 0, 0),
     SECTION("source_isps", "Failing sources by ISP", "", "rows",
         source_isp_cols, F_CSV, -1),
+    SECTION("services", "By sending service",
+        "No source failed DMARC or was blocked in this period.", "services",
+        service_cols, F_HIDDEN, -1),
     SECTION("new_sources", "New sending sources",
         "No new sending source in this period.", "new sources", new_cols, 0,
         -1),
@@ -280,6 +333,10 @@ static const struct section templates[SEC_COUNT] = {
     SECTION("domains", "By From domain", "No reports in this period.",
         "domains", domain_cols, 0, -1),
     SECTION("daily", "Daily", "", "days", daily_cols, 0, -1),
+    SECTION("dns", "DNS now", "", "domains", dns_cols, F_HIDDEN, -1),
+    SECTION("dns_checks", "DNS now: are the fixes in place?",
+        "No failing source: no From domain to check.", "checks", dns_check_cols,
+        F_HIDDEN, 0),
 };
 
 const char *const *
@@ -287,7 +344,7 @@ dm_report_tables(void)
 {
 	static const char *const names[] = {"overview", "isps", "sources",
 	    "source_isps", "new_sources", "silent_isps", "domains", "daily",
-	    NULL};
+	    "services", "dns_checks", NULL};
 
 	return names;
 }
@@ -662,6 +719,17 @@ new_report(const struct dm_report_options *opt, struct dm_report **out,
 		r->sec[SEC_DOMAINS].n_cols = N(domain_page_cols);
 		r->sec[SEC_SOURCES].group_col = 1;
 		r->sec[SEC_SOURCES].title = "Failing sources by From domain";
+	}
+	if (opt->check_dns != NULL) {
+		r->sec[SEC_DNS].formats = F_JSON;
+		r->sec[SEC_DNS_CHECKS].formats = F_TEXT | F_HTML | F_CSV;
+	}
+	r->by_service = opt->by_service && !opt->by_domain;
+	if (r->by_service) {
+		r->sec[SEC_SERVICES].formats = 0;
+		r->sec[SEC_SOURCES].group_col = -1;
+		r->sec[SEC_SOURCES].title =
+		    "Failing sources by sending service";
 	}
 	if ((opt->domain != NULL &&
 	        (r->domain = dm_strdup(opt->domain)) == NULL) ||

@@ -237,15 +237,19 @@ comment_of(const struct dm_reason *r)
 	           : NULL;
 }
 
+static const char *const forward_types[] = {
+    "forwarded", "trusted_forwarder", NULL};
+
+static const char *relay_domain(const struct dm_evidence *ev);
+
+/* The ISP says so, or the source is a known forwarder. */
 static int
 r_forwarded(const struct dm_evidence *ev, const char **dom)
 {
-	static const char *const types[] = {
-	    "forwarded", "trusted_forwarder", NULL};
-	const struct dm_reason *r = find_reason(ev, types);
+	const struct dm_reason *r = find_reason(ev, forward_types);
 
-	*dom = comment_of(r);
-	return r != NULL;
+	*dom = r != NULL ? comment_of(r) : relay_domain(ev);
+	return r != NULL || ev->service == DM_SERVICE_FORWARDER;
 }
 
 /* The first DKIM or SPF domain that passed without being aligned: the
@@ -491,16 +495,38 @@ x_blocked_pass(struct text *t)
 	    ip_or_placeholder(t->ev->source_ip));
 }
 
+/* " (NAME)" of a known source, or "" */
+static const char *
+service_words(const struct dm_evidence *ev, char *buf, size_t size)
+{
+	if (ev->service_name == NULL)
+		return "";
+	snprintf(buf, size, " (%s)", ev->service_name);
+	return buf;
+}
+
 static void
 x_forwarded(struct text *t)
 {
+	char name[DM_TEXT_WORDS];
+
+	if (find_reason(t->ev, forward_types) == NULL)
+		put(t, t->why,
+		    "The sending server is a known forwarder%s%s%s, so the "
+		    "message was forwarded.",
+		    service_words(t->ev, name, sizeof(name)),
+		    t->dom != NULL ? ", authenticating as " : "",
+		    t->dom != NULL ? t->dom : "");
+	else
+		put(t, t->why,
+		    "The receiving ISP says the message was "
+		    "forwarded%s%s%s.",
+		    t->dom != NULL ? " (" : "", t->dom != NULL ? t->dom : "",
+		    t->dom != NULL ? ")" : "");
 	put(t, t->why,
-	    "The receiving ISP says the message was forwarded%s%s%s. "
-	    "Forwarding sends it from another "
+	    " Forwarding sends it from another "
 	    "server, so SPF fails, and DKIM fails when the forwarder changes "
-	    "the message.",
-	    t->dom != NULL ? " (" : "", t->dom != NULL ? t->dom : "",
-	    t->dom != NULL ? ")" : "");
+	    "the message.");
 	put(t, t->fix,
 	    "Nothing to fix on your side. Sign all mail with DKIM as %s: an "
 	    "unchanged DKIM "

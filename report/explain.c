@@ -368,6 +368,20 @@ write_isp(struct out *o, const struct pair_isp *pi)
 		    (long long)d->more_groups);
 }
 
+/* "  Host: ..." when the host table or the services know the source. */
+static void
+write_host(struct out *o, const struct pair *p)
+{
+	struct dm_buf t;
+
+	dm_buf_init(&t, 1 << 16);
+	if (pair_host_text(p, &t) != DM_OK)
+		o->rc = DM_ENOMEM;
+	else if (t.len > 0)
+		text_wrap(o, 2, "Host: ", t.data);
+	dm_buf_free(&t);
+}
+
 static void
 write_pair(struct out *o, const struct pair *p)
 {
@@ -384,6 +398,7 @@ write_pair(struct out *o, const struct pair *p)
 	    plural(p->messages, "message", n, sizeof(n)),
 	    (long long)(p->messages - p->dmarc_pass), (long long)p->quarantined,
 	    (long long)p->rejected);
+	write_host(o, p);
 	out_printf(o, "  Cause: %s\n", dm_cause_name(top));
 	if (p->why[top] != NULL) {
 		text_wrap(o, 2, "Why: ", p->why[top]);
@@ -479,11 +494,24 @@ gather(struct pairs *x, struct dm_query *q, const struct dm_query_filter *f,
 		dm_free(keys);
 		return dm_error_set(err, DM_ENOMEM, "out of memory");
 	}
-	if ((rc = pairs_classify(x, q, &kept, 0)) == DM_OK &&
+	if ((rc = pairs_hosts(x, q, f)) == DM_OK &&
+	    (rc = pairs_classify(x, q, &kept, 0)) == DM_OK &&
 	    (rc = dm_query_report_refs(q, &kept, 1, ref_cb, x, err)) == DM_OK)
 		pairs_order(x, 1);
 	dm_free(keys);
 	return rc;
+}
+
+/* The From domains of the pairs shown, checked in DNS now. */
+static int
+check_shown(struct out *o, struct dm_query *q, const struct pairs *x,
+    const struct dm_report_options *opt, struct dm_error *err)
+{
+	const char *domains[DM_REPORT_CHECKS_MAX];
+	size_t n;
+
+	checks_domains(x->kept, x->n_kept, domains, &n);
+	return checks_text(o, q, opt, domains, n, err);
 }
 
 int
@@ -524,6 +552,8 @@ dm_report_explain(struct dm_query *q, const struct dm_report_options *opt,
 		rc = write_letters(&o, q, &f, opt, &x, err);
 	else if (rc == DM_OK)
 		write_all(&o, &x, opt);
+	if (rc == DM_OK && !opt->letter && opt->check_dns != NULL)
+		rc = check_shown(&o, q, &x, opt, err);
 	dm_query_end(q);
 	if (rc == DM_OK)
 		rc = out_flush(&o, out, err);

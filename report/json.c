@@ -1,13 +1,13 @@
 /*
  * json.c - the whole report as one JSON document (RFC 8259), field names
  * documented in the README's JSON section.  Each section is an array of
- * objects keyed by the columns' stable keys; a cell holding rows of another section (a source's
- * ISPs, a domain's sources) is a nested array of such objects.  Counts are
- * integers, rates numbers with one decimal, days "YYYY-MM-DD" strings, missing
- * values null; "more" gives the rows each section left out, with their sums.
- * Strings go through core's dm_json_str (control characters, <, >, & and
- * invalid UTF-8 escaped), so the output is valid for jq and safe to embed in
- * HTML.
+ * objects keyed by the columns' stable keys; a cell holding rows of another
+ * section (a source's ISPs, a domain's sources) is a nested array of such
+ * objects.  Counts are integers, rates numbers with one decimal, days
+ * "YYYY-MM-DD" strings, missing values null; "more" gives the rows each section
+ * left out, with their sums. Strings go through core's dm_json_str (control
+ * characters, <, >, & and invalid UTF-8 escaped), so the output is valid for jq
+ * and safe to embed in HTML.
  */
 #include "report_int.h"
 
@@ -148,7 +148,7 @@ write_json(const struct dm_report *r, struct out *o)
 		json_rows(o, r, &r->sec[i], 0, r->sec[i].n_rows, 0);
 	}
 	json_more(o, r);
-	out_printf(
-	    o, ",\n  \"by_domain\": %s\n}\n", r->by_domain ? "true" : "false");
+	out_printf(o, ",\n  \"by_domain\": %s,\n  \"by_service\": %s\n}\n",
+	    r->by_domain ? "true" : "false", r->by_service ? "true" : "false");
 	return o->rc;
 }

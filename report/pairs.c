@@ -46,6 +46,11 @@ pair_free(struct pair *p)
 	}
 	for (i = 0; i < p->n_auth; i++)
 		dm_free(p->auth[i]);
+	dm_free(p->ptr);
+	dm_free(p->as_org);
+	dm_free(p->country);
+	dm_free(p->service);
+	dm_free(p->kind);
 	dm_free(p);
 }
 
@@ -252,6 +257,8 @@ pair_cb(void *ctx, const struct dm_query_pair *row, struct dm_error *err)
 		if ((p = dm_calloc(1, sizeof(*p))) == NULL)
 			return oom(x);
 		x->cur = p;
+		p->confirmed = -1;
+		p->asn = -1;
 		if ((p->ip = dm_strdup(row->source_ip)) == NULL ||
 		    (p->hf = dm_strdup(row->header_from)) == NULL)
 			return oom(x);
@@ -318,6 +325,58 @@ pairs_find(const struct pairs *x, const char *ip, const char *hf)
 /* ---- Causes from the evidence query
  * ------------------------------------------------------- */
 
+enum dm_service_kind
+dm_service_kind_of(const char *kind)
+{
+	if (kind == NULL)
+		return DM_SERVICE_UNKNOWN;
+	/* A mailbox provider also forwards what its users forward: it tells
+	   nothing about a relay's failures. */
+	if (strcmp(kind, "esp") == 0)
+		return DM_SERVICE_ESP;
+	if (strcmp(kind, "list") == 0)
+		return DM_SERVICE_LIST;
+	if (strcmp(kind, "forwarder") == 0)
+		return DM_SERVICE_FORWARDER;
+	return DM_SERVICE_UNKNOWN;
+}
+
+/* The service of d when d passed for another domain than the From domain's:
+ * a relay authenticating as itself. */
+static int
+relay_service(struct dm_evidence *ev, const struct dm_report_options *opt,
+    const char *d, const char *result)
+{
+	enum dm_service_kind kind = DM_SERVICE_UNKNOWN;
+	const char *name;
+
+	if (d == NULL || d[0] == '\0' || strcmp(result, "pass") != 0 ||
+	    dm_domains_aligned(d, ev->header_from, 0))
+		return 0;
+	if ((name = opt->service_of(opt->service_ctx, d, &kind)) == NULL)
+		return 0;
+	ev->service_name = name;
+	ev->service = kind;
+	return 1;
+}
+
+/* A source whose IP names no service: the service of the first DKIM d=,
+ * then SPF domain, that passed for the mail without being the sender's. */
+static void
+domain_service(struct dm_evidence *ev, const struct dm_report_options *opt)
+{
+	size_t i;
+
+	for (i = 0; i < ev->n_dkim; i++)
+		if (relay_service(ev, opt, ev->dkim_results[i].domain,
+		        ev->dkim_results[i].result))
+			return;
+	for (i = 0; i < ev->n_spf; i++)
+		if (relay_service(ev, opt, ev->spf_results[i].domain,
+		        ev->spf_results[i].result))
+			return;
+}
+
 struct dm_evidence
 dm_report_evidence(
     const struct dm_query_source *s, const struct dm_report_options *opt)
@@ -341,8 +400,10 @@ dm_report_evidence(
 	ev.adkim = s->adkim;
 	ev.aspf = s->aspf;
 	ev.source_ip = s->source_ip;
-	if (opt != NULL && opt->service_kind != NULL)
-		ev.service = opt->service_kind(opt->service_ctx, &ev);
+	ev.service = dm_service_kind_of(s->host_kind);
+	ev.service_name = s->host_service;
+	if (ev.service_name == NULL && opt != NULL && opt->service_of != NULL)
+		domain_service(&ev, opt);
 	return ev;
 }
 
@@ -468,6 +529,32 @@ pair_find_isp(struct pair *p, const char *isp)
 }
 
 static int
+set_str(char **dst, const char *s)
+{
+	dm_free(*dst);
+	*dst = NULL;
+	return s == NULL || (*dst = dm_strdup(s)) != NULL ? DM_OK : DM_ENOMEM;
+}
+
+/* A pair its host names no service of is known by the service of the
+ * domains that authenticated its largest group of messages. */
+static int
+pair_service(struct pair *p, const struct dm_evidence *ev,
+    const struct dm_query_source *s)
+{
+	static const char *const kinds[] = {NULL, "esp", "list", "forwarder"};
+	int rc;
+
+	if (p->service_by_ptr || ev->service_name == NULL ||
+	    (p->service != NULL && s->messages <= p->service_messages))
+		return DM_OK;
+	p->service_messages = s->messages;
+	if ((rc = set_str(&p->service, ev->service_name)) != DM_OK)
+		return rc;
+	return set_str(&p->kind, kinds[ev->service]);
+}
+
+static int
 pair_evidence(struct pairs *x, struct pair *p, const char *isp,
     enum dm_cause_code code, const struct dm_evidence *ev,
     const struct dm_query_source *s, int64_t blocked)
@@ -485,7 +572,7 @@ pair_evidence(struct pairs *x, struct pair *p, const char *isp,
 		if (pair_explain(p, &c, ev, s->messages) != DM_OK)
 			return DM_ENOMEM;
 	}
-	if (pair_auth(p, s) != DM_OK)
+	if (pair_auth(p, s) != DM_OK || pair_service(p, ev, s) != DM_OK)
 		return DM_ENOMEM;
 	if (x->on_evidence != NULL)
 		return x->on_evidence(x->ctx, p, pi, s, code);
@@ -605,9 +692,8 @@ cmp_ip_rank(const void *a, const void *b)
 	return d != 0 ? d : (x->rank < y->rank ? -1 : x->rank > y->rank);
 }
 
-/* By group (page, or the rank of the address's best pair), then rank. */
-static int
-cmp_output(const void *a, const void *b)
+int
+pairs_cmp_output(const void *a, const void *b)
 {
 	const struct pair *x = *(struct pair *const *)a,
 	                  *y = *(struct pair *const *)b;
@@ -637,7 +723,7 @@ pairs_order(struct pairs *x, int by_address)
 				x->kept[i]->group = x->kept[i - 1]->group;
 		}
 	}
-	qsort(x->kept, x->n_kept, sizeof(*x->kept), cmp_output);
+	qsort(x->kept, x->n_kept, sizeof(*x->kept), pairs_cmp_output);
 }
 
 /* ---- Life cycle
@@ -728,9 +814,12 @@ reports_cb(void *ctx, const struct dm_query_pair *row, struct dm_error *err)
 	return DM_OK;
 }
 
-int
-pairs_reports(struct pairs *x, struct dm_query *q,
-    const struct dm_query_filter *f, unsigned flags)
+/* Runs query over f restricted to the kept pairs (none: nothing to do). */
+static int
+on_kept(struct pairs *x, struct dm_query *q, const struct dm_query_filter *f,
+    unsigned flags,
+    int (*query)(struct pairs *x, struct dm_query *q,
+        const struct dm_query_filter *kept, unsigned flags))
 {
 	struct dm_query_filter kept;
 	struct dm_query_pair_key *keys;
@@ -740,10 +829,112 @@ pairs_reports(struct pairs *x, struct dm_query *q,
 		return DM_OK;
 	if (pairs_restrict(x, f, &kept, &keys) != DM_OK)
 		return oom(x);
-	rc = dm_query_pairs(
-	    q, &kept, flags | DM_QUERY_REPORTS, reports_cb, x, x->err);
+	rc = query(x, q, &kept, flags);
 	dm_free(keys);
 	return rc;
+}
+
+static int
+reports_query(struct pairs *x, struct dm_query *q,
+    const struct dm_query_filter *kept, unsigned flags)
+{
+	return dm_query_pairs(
+	    q, kept, flags | DM_QUERY_REPORTS, reports_cb, x, x->err);
+}
+
+int
+pairs_reports(struct pairs *x, struct dm_query *q,
+    const struct dm_query_filter *f, unsigned flags)
+{
+	return on_kept(x, q, f, flags, reports_query);
+}
+
+/* "s21.bmsend.com (forward-confirmed); Benchmark Email (esp); AS64501 Other
+ * Net; DE": what the host table and the services say of the source. */
+int
+pair_host_text(const struct pair *p, struct dm_buf *t)
+{
+	int rc = DM_OK;
+
+	if (p->ptr != NULL)
+		rc = dm_buf_addf(t, "%s (%s)", p->ptr,
+		    p->confirmed == 1 ? "forward-confirmed"
+		                      : "not forward-confirmed");
+	if (rc == DM_OK && p->service != NULL)
+		rc = dm_buf_addf(t, "%s%s (%s%s)", t->len > 0 ? "; " : "",
+		    p->service, p->kind != NULL ? p->kind : "?",
+		    p->service_by_ptr ? ""
+		                      : ", by the domain it authenticates");
+	if (rc == DM_OK && p->asn >= 0)
+		rc = dm_buf_addf(t, "%sAS%lld%s%s", t->len > 0 ? "; " : "",
+		    (long long)p->asn, p->as_org != NULL ? " " : "",
+		    p->as_org != NULL ? p->as_org : "");
+	if (rc == DM_OK && p->country != NULL)
+		rc = dm_buf_addf(t, "%s%s", t->len > 0 ? "; " : "", p->country);
+	return rc;
+}
+
+/* The first kept pair of address ip (kept is sorted by address). */
+static size_t
+first_of_ip(const struct pairs *x, const char *ip)
+{
+	size_t lo = 0, hi = x->n_kept;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (strcmp(x->kept[mid]->ip, ip) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static int
+pair_host(struct pair *p, const struct dm_host *h)
+{
+	int rc;
+
+	p->confirmed = h->ptr != NULL ? h->confirmed : -1;
+	p->asn = h->asn;
+	p->service_by_ptr = h->service != NULL;
+	if ((rc = set_str(&p->ptr, h->ptr)) != DM_OK ||
+	    (rc = set_str(&p->as_org, h->as_org)) != DM_OK ||
+	    (rc = set_str(&p->country, h->country)) != DM_OK ||
+	    (rc = set_str(&p->service, h->service)) != DM_OK)
+		return rc;
+	return set_str(&p->kind, h->service != NULL ? h->kind : NULL);
+}
+
+static int
+host_cb(void *ctx, const struct dm_host *h, struct dm_error *err)
+{
+	struct pairs *x = ctx;
+	size_t i;
+
+	(void)err;
+	for (i = first_of_ip(x, h->ip);
+	     i < x->n_kept && strcmp(x->kept[i]->ip, h->ip) == 0; i++) {
+		if (pair_host(x->kept[i], h) != DM_OK)
+			return oom(x);
+	}
+	return DM_OK;
+}
+
+static int
+hosts_query(struct pairs *x, struct dm_query *q,
+    const struct dm_query_filter *kept, unsigned flags)
+{
+	(void)flags;
+	return dm_query_hosts(q, kept, host_cb, x, x->err);
+}
+
+int
+pairs_hosts(
+    struct pairs *x, struct dm_query *q, const struct dm_query_filter *f)
+{
+	return on_kept(x, q, f, 0, hosts_query);
 }
 
 void

@@ -13,11 +13,11 @@
  *   - ISP names: report generators' org_name normalised to one name per ISP
  * ("Google Inc." and "google.com" are both Google);
  *   - reports and explanations: built from query results, written as text, CSV
- * (RFC 4180), JSON (documented in the README's JSON section) or one self-contained HTML
- * file. Everything from a report is attacker-controlled and is escaped for the
- * format it goes into; text and CSV replace control characters, bidirectional
- * controls and invalid UTF-8 (core/escape.h) so a terminal or a spreadsheet
- * cannot be driven or fooled by it.
+ * (RFC 4180), JSON (documented in the README's JSON section) or one
+ * self-contained HTML file. Everything from a report is attacker-controlled and
+ * is escaped for the format it goes into; text and CSV replace control
+ * characters, bidirectional controls and invalid UTF-8 (core/escape.h) so a
+ * terminal or a spreadsheet cannot be driven or fooled by it.
  *
  * Typical use:
  *   1. dm_query_open() the database (sql/query.h).
@@ -80,15 +80,26 @@ enum dm_cause_code {
  * What the source of a record is known to be.  The reports cannot tell a
  * mailing list from an ESP whose DKIM key for the customer is missing (both
  * relay the mail with the customer's signature failing and their own
- * passing); a caller that knows the source (a file of list hosts and sending
- * services) says so through dm_report_options.service_kind, and the
- * classifier then names one cause instead of both.
+ * passing); when the source is known (the host table's service of its IP, or
+ * the service of a domain that authenticated the mail, from the services
+ * file) the classifier names one cause instead of both.
  */
 enum dm_service_kind {
 	DM_SERVICE_UNKNOWN = 0,
-	DM_SERVICE_ESP, /* a sending service that signs for its customers */
-	DM_SERVICE_LIST /* a mailing list or a forwarder that changes mail */
+	DM_SERVICE_ESP,      /* a sending service that signs for its
+	                        customers */
+	DM_SERVICE_LIST,     /* a mailing list: it changes the mail */
+	DM_SERVICE_FORWARDER /* a forwarder: SPF checks its server, not the
+	                        sender's */
 };
+
+/*
+ * The kind of a service by its word in the services file: "esp" is ESP,
+ * "list" LIST, "forwarder" FORWARDER; anything else ("mailbox", which also
+ * forwards its users' mail, "gateway", NULL) UNKNOWN, which leaves the
+ * classifier to the reports.
+ */
+enum dm_service_kind dm_service_kind_of(const char *kind);
 
 /*
  * One record's evidence, as a report gives it.  All pointers are borrowed; any
@@ -110,6 +121,7 @@ struct dm_evidence {
 	    *aspf; /* "s" for strict alignment, anything else is relaxed */
 	const char *source_ip;        /* as stored, or NULL */
 	enum dm_service_kind service; /* what the source is known to be */
+	const char *service_name; /* its name ("Benchmark Email"), or NULL */
 };
 
 /*
@@ -202,6 +214,21 @@ enum dm_report_format {
  */
 #define DM_REPORT_PAIRS_MAX 10000
 
+/* The most From domains a report or explanation checks in DNS (check_dns):
+ * each costs a few lookups, and a timeout each when DNS does not answer. */
+#define DM_REPORT_CHECKS_MAX 20
+
+/* One check of a From domain's DNS records now, as `dmarcstat check` makes
+ * it: check is its stable name (dmarc_record, spf_include, dkim_key...),
+ * status ok, changed, wrong or unknown, fix NULL when nothing is to do.
+ * Strings are borrowed for the callback. */
+struct dm_report_check {
+	const char *domain, *check, *subject, *status, *found, *fix;
+};
+
+typedef int (*dm_report_check_cb)(
+    void *ctx, const struct dm_report_check *c, struct dm_error *err);
+
 /* What to report on.  Strings are borrowed for the duration of the call that
  * takes them. */
 struct dm_report_options {
@@ -216,15 +243,31 @@ struct dm_report_options {
 	                  more"); 0: DM_REPORT_TOP; at most DM_REPORT_TOP_MAX */
 	int by_domain; /* report: failing sources per From domain, one page each
 	                */
-	int letter;    /* explain: a letter to each ISP's postmaster instead */
+	int by_service; /* report: failing sources per sending service */
+	int letter;     /* explain: a letter to each ISP's postmaster instead */
 	/*
-	 * What a source is known to be (a mailing list, an ESP), for the
-	 * classifier; NULL: nothing is known.  Called with the evidence of each
-	 * group of failing messages; service_ctx is passed through.
+	 * The sending service of a domain (a DKIM d= or an SPF domain that
+	 * passed for mail of another From domain), for sources whose IP has no
+	 * service in the host table: its name, with *kind set; NULL when the
+	 * domain is no known service.  NULL hook: sources are known by their
+	 * IP only.  service_ctx is passed through.
 	 */
-	enum dm_service_kind (*service_kind)(
-	    void *service_ctx, const struct dm_evidence *ev);
+	const char *(*service_of)(
+	    void *service_ctx, const char *domain, enum dm_service_kind *kind);
 	void *service_ctx;
+	/*
+	 * Checks, now, the DNS records of domain (the reports of [from, to) of
+	 * q saying which selectors and sources to test), handing each check to
+	 * cb with cb_ctx; DM_OK, or an error that ends the report.  When set,
+	 * report and explain check the From domains of the failing pairs they
+	 * show (at most DM_REPORT_CHECKS_MAX) and show the results: whether
+	 * the fixes they recommend are in DNS now.  check_ctx is passed
+	 * through.
+	 */
+	int (*check_dns)(void *check_ctx, struct dm_query *q,
+	    const char *domain, int64_t from, int64_t to, dm_report_check_cb cb,
+	    void *cb_ctx, struct dm_error *err);
+	void *check_ctx;
 };
 
 struct dm_report;

@@ -51,7 +51,9 @@ enum {
 	F_HTML = 2,
 	F_CSV = 4,
 	F_JSON = 8,
-	F_ALL = F_TEXT | F_HTML | F_CSV | F_JSON
+	F_ALL = F_TEXT | F_HTML | F_CSV | F_JSON,
+	F_HIDDEN = 16 /* a section no renderer shows (services without
+	                 by_service) */
 };
 
 /* How a column shows.  key is its stable name in JSON and the CSV header. */
@@ -104,17 +106,20 @@ enum {
 	SEC_ISPS,
 	SEC_SOURCES,
 	SEC_SOURCE_ISPS,
+	SEC_SERVICES,
 	SEC_NEW_SOURCES,
 	SEC_SILENT_ISPS,
 	SEC_DOMAINS,
 	SEC_DAILY,
+	SEC_DNS,
+	SEC_DNS_CHECKS,
 	SEC_COUNT
 };
 
 struct dm_report {
 	int64_t from, to, prev_from;
 	char *domain, *reporter; /* filters as given, or NULL */
-	int by_domain;
+	int by_domain, by_service;
 	struct section sec[SEC_COUNT];
 };
 
@@ -184,6 +189,17 @@ struct pair {
 	char *auth[MAX_LIST]; /* domains that passed DKIM or SPF for it */
 	size_t n_auth;
 	int more_auth;
+	/* What `dmarcstat enrich` found for ip (pairs_hosts); NULL / -1 when
+	 * not known. */
+	char *ptr, *as_org, *country;
+	int confirmed;
+	int64_t asn;
+	/* Its sending service: the host's, else the one of the domains that
+	 * authenticated its largest group of messages; NULL when none. */
+	char *service, *kind;
+	int service_by_ptr;
+	int64_t service_messages;
+	int hidden; /* by_service: beyond the top of its service, only summed */
 };
 
 /* The kept pairs of one list, the worst on top so a better one replaces it.
@@ -258,12 +274,23 @@ int pairs_reports(struct pairs *x, struct dm_query *q,
  * DM_ENOMEM. */
 int pairs_restrict(const struct pairs *x, const struct dm_query_filter *f,
     struct dm_query_filter *kept, struct dm_query_pair_key **keys);
+/* Gives the kept pairs what the host table says of their IPs (one query).
+ * DM_EDB, DM_ENOMEM. */
+int pairs_hosts(
+    struct pairs *x, struct dm_query *q, const struct dm_query_filter *f);
+/* Appends what the host table and the services say of p's source:
+ * "s21.bmsend.com (forward-confirmed); Benchmark Email (esp); AS64501 Other
+ * Net; DE"; nothing when nothing is known.  DM_ENOMEM. */
+int pair_host_text(const struct pair *p, struct dm_buf *t);
 /* flags: DM_QUERY_FAILING, DM_QUERY_PER_ROW (sql/query.h). */
 int pairs_classify(struct pairs *x, struct dm_query *q,
     const struct dm_query_filter *f, unsigned flags);
 /* Ranks the kept pairs (most blocked first); rank and group set, kept in
  * output order: by page, or under their address by its best pair. */
 void pairs_order(struct pairs *x, int by_address);
+/* qsort order of output: by group (page, the rank of the address's best
+ * pair, or the place of the service), then rank. */
+int pairs_cmp_output(const void *a, const void *b);
 struct pair *pairs_find(const struct pairs *x, const char *ip, const char *hf);
 struct pair_isp *pair_find_isp(struct pair *p, const char *isp);
 void pairs_teardown(struct pairs *x);
@@ -279,6 +306,36 @@ int sources_fill(struct dm_report *r, struct dm_query *q,
     const struct dm_query_filter *f, const struct dm_report_options *opt,
     char *const *isp_names, size_t n_isps, char *const *domains,
     size_t n_domains, struct dm_error *err);
+
+/* Appends pair p's row to the sources section (and its ISPs' rows); t is
+ * scratch.  DM_ENOMEM. */
+int sources_add_pair(struct dm_report *r, struct pair *p, struct dm_buf *t);
+
+/* ---- checks.c: the From domains' DNS now (check_dns) ---- */
+struct out;
+/* The distinct From domains of the pairs (in their order, at most
+ * DM_REPORT_CHECKS_MAX) into domains; *n of them (borrowed from the pairs). */
+void checks_domains(
+    struct pair *const *pairs, size_t n_pairs, const char **domains, size_t *n);
+/* Runs opt->check_dns for each domain and fills the dns and dns_checks
+ * sections: a row per domain with its worst status, a row per check. */
+int checks_fill(struct dm_report *r, struct dm_query *q,
+    const struct dm_report_options *opt, const char *const *domains, size_t n,
+    struct dm_error *err);
+/* The same as plain text for explain. */
+int checks_text(struct out *o, struct dm_query *q,
+    const struct dm_report_options *opt, const char *const *domains, size_t n,
+    struct dm_error *err);
+
+/* ---- services.c: report --by service ---- */
+/*
+ * Groups the kept pairs (ranked by pairs_order) by sending service, most
+ * blocked first: a row per service in the services section with the sums of
+ * all its pairs, and under it in the sources section its top pairs (the rest
+ * summed as the group's "and N more").  DM_ENOMEM.
+ */
+int services_fill(
+    struct dm_report *r, struct pairs *p, size_t top, struct dm_error *err);
 
 /* The classifier's view of a source row of the rollups (strings borrowed),
  * with the caller's knowledge of the source. */

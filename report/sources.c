@@ -104,6 +104,31 @@ auth_text(const struct pair *p, struct dm_buf *t)
 	return rc;
 }
 
+/* The host columns of CSV and JSON; NULL cells where nothing is known. */
+static int
+host_cells(struct section *s, struct cell *c, const struct pair *p)
+{
+	int rc = DM_OK;
+
+	if (p->ptr != NULL) {
+		rc = cell_set_str(col(s, c, "ptr"), p->ptr);
+		cell_int(col(s, c, "ptr_confirmed"), CELL_INT, p->confirmed);
+	}
+	if (rc == DM_OK && p->service != NULL &&
+	    (rc = cell_set_str(col(s, c, "service"), p->service)) == DM_OK &&
+	    (rc = cell_set_str(col(s, c, "service_by"),
+	         p->service_by_ptr ? "ptr" : "domain")) == DM_OK &&
+	    p->kind != NULL)
+		rc = cell_set_str(col(s, c, "service_kind"), p->kind);
+	if (p->asn >= 0)
+		cell_int(col(s, c, "asn"), CELL_INT, p->asn);
+	if (rc == DM_OK && p->as_org != NULL)
+		rc = cell_set_str(col(s, c, "as_org"), p->as_org);
+	if (rc == DM_OK && p->country != NULL)
+		rc = cell_set_str(col(s, c, "country"), p->country);
+	return rc;
+}
+
 /* Sets a cell from what a writer put in t, then empties t. */
 static int
 cell_from(struct cell *c, struct dm_buf *t, int rc)
@@ -156,8 +181,8 @@ pair_numbers(struct section *s, struct cell *c, const struct pair *p)
 	cell_int(col(s, c, "reports"), CELL_INT, p->reports);
 }
 
-static int
-pair_row(struct dm_report *r, struct pair *p, struct dm_buf *t)
+int
+sources_add_pair(struct dm_report *r, struct pair *p, struct dm_buf *t)
 {
 	struct section *s = &r->sec[SEC_SOURCES];
 	enum dm_cause_code top = top_cause(&p->t);
@@ -176,7 +201,10 @@ pair_row(struct dm_report *r, struct pair *p, struct dm_buf *t)
 	        DM_OK ||
 	    (rc = cell_from(col(s, c, "seen"), t, seen_text(p, t))) != DM_OK ||
 	    (rc = cell_from(col(s, c, "authenticated_domains"), t,
-	         auth_text(p, t))) != DM_OK)
+	         auth_text(p, t))) != DM_OK ||
+	    (rc = cell_from(col(s, c, "host"), t, pair_host_text(p, t))) !=
+	        DM_OK ||
+	    (rc = host_cells(s, c, p)) != DM_OK)
 		return rc;
 	/* Only failing evidence is read: a pair without any has no cause. */
 	if (top == DM_CAUSE_PASS)
@@ -280,7 +308,7 @@ write_rows(struct out_ctx *x)
 			rc = start_group(x, p);
 		}
 		if (rc == DM_OK)
-			rc = pair_row(x->r, p, &t);
+			rc = sources_add_pair(x->r, p, &t);
 	}
 	if (rc == DM_OK && x->p->n_kept > 0 && x->r->by_domain)
 		link_page(x, x->p->kept[x->p->n_kept - 1]->page, row0,
@@ -328,6 +356,18 @@ isp_top_causes(struct out_ctx *x)
 	return DM_OK;
 }
 
+/* The From domains of the pairs shown, checked in DNS now. */
+static int
+check_shown(struct dm_report *r, struct dm_query *q, struct pairs *p,
+    const struct dm_report_options *opt, struct dm_error *err)
+{
+	const char *domains[DM_REPORT_CHECKS_MAX];
+	size_t n;
+
+	checks_domains(p->kept, p->n_kept, domains, &n);
+	return checks_fill(r, q, opt, domains, n, err);
+}
+
 int
 sources_fill(struct dm_report *r, struct dm_query *q,
     const struct dm_query_filter *f, const struct dm_report_options *opt,
@@ -342,6 +382,10 @@ sources_fill(struct dm_report *r, struct dm_query *q,
 	memset(&p, 0, sizeof(p));
 	p.opt = opt;
 	p.err = err;
+	/* By service, every failing pair (up to DM_REPORT_PAIRS_MAX) counts
+	   for its service's sums; top of each are listed. */
+	if (r->by_service)
+		cap = DM_REPORT_PAIRS_MAX;
 	/* Pages of many pairs each are cut to DM_REPORT_PAIRS_MAX in all. */
 	if (r->by_domain && n_domains > 0 &&
 	    cap * n_domains > DM_REPORT_PAIRS_MAX)
@@ -350,12 +394,20 @@ sources_fill(struct dm_report *r, struct dm_query *q,
 	         isp_names, n_isps)) == DM_OK &&
 	    (rc = pairs_load(&p, q, f, DM_QUERY_FAILING)) == DM_OK &&
 	    (rc = pairs_reports(&p, q, f, DM_QUERY_FAILING)) == DM_OK &&
+	    (rc = pairs_hosts(&p, q, f)) == DM_OK &&
 	    (rc = pairs_classify(
 	         &p, q, f, DM_QUERY_FAILING | DM_QUERY_PER_ROW)) == DM_OK) {
-		pairs_order(&p, !r->by_domain);
+		pairs_order(&p, !r->by_domain && !r->by_service);
 		section_more(&x);
-		if ((rc = write_rows(&x)) == DM_OK)
+		if (r->by_service)
+			rc = services_fill(r, &p,
+			    opt->top > 0 ? opt->top : DM_REPORT_TOP, err);
+		else
+			rc = write_rows(&x);
+		if (rc == DM_OK)
 			rc = isp_top_causes(&x);
+		if (rc == DM_OK && opt->check_dns != NULL)
+			rc = check_shown(r, q, &p, opt, err);
 	}
 	pairs_teardown(&p);
 	return rc;

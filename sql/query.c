@@ -624,6 +624,7 @@ struct cb_ctx {
 		dm_query_pair_cb pair;
 		dm_query_new_source_cb new_source;
 		dm_query_report_ref_cb ref;
+		dm_query_host_cb host;
 	} cb;
 	void *ctx;
 };
@@ -1097,6 +1098,15 @@ decode_auth(struct source_ctx *c, sqlite3_stmt *st, struct dm_query_source *s)
 	"s.dkim, s.spf, s.dkim_auth, s.spf_auth, s.reasons"
 /* clang-format on */
 
+/*
+ * The source IP's service and kind from the host table: one lookup of its
+ * primary key per row, so the report never resolves anything.  In the summed
+ * variant they are bare columns, the same for every row of a group (they
+ * depend on source_ip alone).
+ */
+#define HOST_COLS "h.service, h.kind"
+#define HOST_JOIN " LEFT JOIN host h ON h.ip = s.source_ip"
+
 /* Text column i, cut to DM_QUERY_TEXT_MAX characters (a copy when cut). */
 static const char *
 clip_col(struct source_ctx *c, sqlite3_stmt *st, int i)
@@ -1127,6 +1137,8 @@ source_row(sqlite3_stmt *st, void *vctx, struct dm_error *err)
 	s.first_day = sqlite3_column_int64(st, 17);
 	s.last_day = sqlite3_column_int64(st, 18);
 	s.isp = col_text(st, 19);
+	s.host_service = (const char *)sqlite3_column_text(st, 20);
+	s.host_kind = (const char *)sqlite3_column_text(st, 21);
 	if ((rc = decode_auth(c, st, &s)) != DM_OK)
 		return dm_error_set(
 		    err, rc, "decoding auth results: %s", dm_strerror(rc));
@@ -1154,14 +1166,14 @@ dm_query_sources(struct dm_query *q, const struct dm_query_filter *f,
 	if (flags & DM_QUERY_PER_ROW)
 		rc = prepare_source(q, f,
 		    "SELECT " SOURCE_COLS ", s.messages, s.day, s.day, "
-		    "dm_isp(s.org_name)",
-		    "", failing, failing ? " AND s.messages > 0" : "", &st,
-		    err);
+		    "dm_isp(s.org_name), " HOST_COLS,
+		    HOST_JOIN, failing, failing ? " AND s.messages > 0" : "",
+		    &st, err);
 	else
 		rc = prepare_source(q, f,
 		    "SELECT " SOURCE_COLS ", dm_sum(s.messages) AS m, "
-		    "min(s.day), max(s.day), dm_isp(s.org_name)",
-		    "", failing,
+		    "min(s.day), max(s.day), dm_isp(s.org_name), " HOST_COLS,
+		    HOST_JOIN, failing,
 		    failing
 		        ? " GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, "
 		          "13, "
@@ -1350,6 +1362,46 @@ dm_query_new_sources(struct dm_query *q, const struct dm_query_filter *f,
 /* ---- Hosts
  * --------------------------------------------------------------------------------
  */
+
+static int
+hosts_row(sqlite3_stmt *st, void *vctx, struct dm_error *err)
+{
+	struct cb_ctx *c = vctx;
+	struct dm_host h;
+
+	h.ip = col_text(st, 0);
+	dm_sql_host_row(st, 1, &h);
+	return c->cb.host(c->ctx, &h, err);
+}
+
+int
+dm_query_hosts(struct dm_query *q, const struct dm_query_filter *f,
+    dm_query_host_cb cb, void *ctx, struct dm_error *err)
+{
+	struct cb_ctx c = {.ctx = ctx};
+	struct dm_buf sql;
+	sqlite3_stmt *st;
+	size_t i;
+	int rc;
+
+	if (f->n_pairs == 0 || f->n_pairs > DM_QUERY_PAIRS_MAX)
+		return dm_error_set(err, DM_EINVAL,
+		    "a host query names 1 to %d pairs", DM_QUERY_PAIRS_MAX);
+	c.cb.host = cb;
+	dm_buf_init(&sql, 1 << 20);
+	rc = dm_buf_adds(&sql,
+	    "SELECT h.ip, h.ptr, h.confirmed, h.base_domain, h.service, "
+	    "h.kind, h.asn, h.as_org, h.country, h.checked_at, h.error "
+	    "FROM host h WHERE h.ip IN (VALUES");
+	for (i = 0; rc == DM_OK && i < f->n_pairs; i++)
+		rc = dm_buf_addf(&sql, "%s(?%zu)", i > 0 ? ", " : " ",
+		    (size_t)P_PAIRS + 2 * i);
+	if (rc == DM_OK)
+		rc = dm_buf_adds(&sql, ") ORDER BY h.ip");
+	if ((rc = prepare(q, &sql, rc, f, &st, err)) != DM_OK)
+		return rc;
+	return run(q, st, hosts_row, &c, err);
+}
 
 int
 dm_query_host(

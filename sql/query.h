@@ -120,6 +120,10 @@ struct dm_query_source {
 	int64_t messages;
 	int64_t first_day, last_day;
 	const char *isp; /* org_name's ISP (dm_query_set_isp_names) */
+	/* What `dmarcstat enrich` found for source_ip (the host table, joined
+	 * in SQL): its sending service and that service's kind (esp, mailbox,
+	 * list, forwarder, gateway); NULL when not known. */
+	const char *host_service, *host_kind;
 };
 
 /* A source IP first seen in the period (by anyone matching the filter). */
@@ -261,6 +265,19 @@ int dm_query_report_refs(struct dm_query *q, const struct dm_query_filter *f,
  */
 int dm_query_host(struct dm_query *q, const char *ip, struct dm_host *h,
     struct dm_error *err) DM_WUR;
+
+typedef int (*dm_query_host_cb)(
+    void *ctx, const struct dm_host *h, struct dm_error *err);
+
+/*
+ * What `dmarcstat enrich` found for the source IPs of the filter's pairs
+ * (f->pairs, at least one), in one statement joining the host table with
+ * them: a row per IP that has a host row, in address order, its strings
+ * borrowed until the callback returns.  IPs never looked up give no row.
+ * DM_EINVAL (no pairs, or too many), DM_EDB.
+ */
+int dm_query_hosts(struct dm_query *q, const struct dm_query_filter *f,
+    dm_query_host_cb cb, void *ctx, struct dm_error *err) DM_WUR;
 
 /*
  * *n = the unresolved conflicts of the filter: quarantine entries of reason

@@ -407,6 +407,14 @@ START_TEST(test_cause_list_or_esp)
 	free(s);
 	ev.service = DM_SERVICE_ESP;
 	check_cause(&ev, DM_CAUSE_DKIM_FAIL, "stalw.art");
+	ev.service = DM_SERVICE_FORWARDER;
+	ev.service_name = "Example Forwarding";
+	check_cause(&ev, DM_CAUSE_FORWARDED, "ietf.org");
+	s = explain(&ev);
+	ck_assert_ptr_nonnull(strstr(s,
+	    "The sending server is a known forwarder (Example Forwarding), "
+	    "authenticating as ietf.org, so the message was forwarded."));
+	free(s);
 }
 END_TEST
 
@@ -1715,7 +1723,7 @@ START_TEST(test_report_rejects_bad_period_and_table)
 	    dm_report_write(r, DM_REPORT_CSV, "nope", 0, f, &e), DM_EINVAL);
 	ck_assert_str_eq(e.msg,
 	    "unknown CSV table 'nope': overview, isps, sources, source_isps, "
-	    "new_sources, silent_isps, domains or daily");
+	    "new_sources, silent_isps, domains, daily, services or dns_checks");
 	/* No table: every section in one CSV. */
 	ck_assert_int_eq(
 	    dm_report_write(r, DM_REPORT_CSV, NULL, 0, f, &e), DM_OK);

@@ -123,7 +123,8 @@ def test_completion(prefix):
     check(complete(prefix, ["dmarcstat", "re"]) == ["report"], "completion of 're'")
     check(complete(prefix, ["dmarcstat", "report", "--format", "h"]) == ["html"],
           "completion of --format h")
-    check(complete(prefix, ["dmarcstat", "report", "--table", "s"]) == ["silent_isps", "sources"],
+    check(complete(prefix, ["dmarcstat", "report", "--table", "s"]) ==
+          ["services", "silent_isps", "source_isps", "sources"],
           "completion of --table s")
     check(complete(prefix, ["dmarcstat", "ingest", "--mo"]) == ["--move-to"], "completion of --mo")
     check(complete(prefix, ["dmarcstat", "quarantine", "r"]) == ["resolve", "retry"],

@@ -16,7 +16,8 @@ from test_report_golden import DMARCSTAT, GOLDEN, PERIOD, run, sample_db  # noqa
 USAGE = [
     (["report", "--format", "xml"], "dmarcstat: unknown format 'xml': text, csv, json or html"),
     (["report", "--format", "csv", "--table", "nope"], "dmarcstat: unknown CSV table 'nope': "
-     "overview, isps, sources, source_isps, new_sources, silent_isps, domains or daily"),
+     "overview, isps, sources, source_isps, new_sources, silent_isps, domains, daily, "
+     "services or dns_checks"),
     (["report", "--table", "isps"], "dmarcstat: --table picks a CSV section: use it with "
      "--format csv"),
     (["report", "--last", "0d"], "dmarcstat: --last wants a number of days from 1 to 3660, "

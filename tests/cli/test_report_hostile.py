@@ -168,7 +168,7 @@ def million_sources(t, tmp):
     bounded(t, "report --format csv --table sources over 1,000,000 sources", res, 150)
     t.check("csv ends with the 'and N more' row",
             "" if res.out.endswith(b"\r\n2026-11-01,2026-11-07,and 999900 more,,999900,,0,"
-                                   b"999900,,,,,,,,,,\r\n")
+                                   b"999900,,,,,,,,,,,,,,,,,,\r\n")
             else f"ends {res.out[-120:]!r}")
     for args in (["explain", "--ip", "100.64.0.0/10"], ["explain", "--letter"]):
         res = harness.run(args + ["--db", db] + PERIOD, timeout=300)
