@@ -22,6 +22,7 @@ COMMANDS = [
     ("report csv sources (7 days)", ["report", "--format", "csv", "--table", "sources"] + PERIOD),
     ("report --reporter Yahoo", ["report", "--reporter", "Yahoo"] + PERIOD),
     ("report --by-domain (7 days)", ["report", "--by-domain"] + PERIOD),
+    ("report --by service (7 days)", ["report", "--by", "service"] + PERIOD),
     ("report --last 30d", ["report", "--last", "30d", "--now", "2026-11-01"]),
     ("explain --ip (one address)", ["explain", "--ip", "198.18.3.7"] + PERIOD),
     ("explain --ip /24 --reporter", ["explain", "--ip", "198.18.5.0/24", "--reporter",
