@@ -19,7 +19,7 @@
  * ------------------------------------------------------------------- */
 
 int64_t
-sat_add(int64_t a, int64_t b)
+dm_sat_add(int64_t a, int64_t b)
 {
 	int64_t r;
 
@@ -29,17 +29,17 @@ sat_add(int64_t a, int64_t b)
 }
 
 void
-more_add(
+dm_more_add(
     struct more *m, int64_t messages, int64_t quarantined, int64_t rejected)
 {
-	m->rows = sat_add(m->rows, 1);
-	m->messages = sat_add(m->messages, messages);
-	m->quarantined = sat_add(m->quarantined, quarantined);
-	m->rejected = sat_add(m->rejected, rejected);
+	m->rows = dm_sat_add(m->rows, 1);
+	m->messages = dm_sat_add(m->messages, messages);
+	m->quarantined = dm_sat_add(m->quarantined, quarantined);
+	m->rejected = dm_sat_add(m->rejected, rejected);
 }
 
 struct cell *
-section_add_row(struct section *s)
+dm_section_add_row(struct section *s)
 {
 	struct cell *row;
 
@@ -60,13 +60,13 @@ section_add_row(struct section *s)
 }
 
 const struct cell *
-section_cell(const struct section *s, size_t row, size_t col)
+dm_section_cell(const struct section *s, size_t row, size_t col)
 {
 	return &s->cells[row * s->n_cols + col];
 }
 
 size_t
-section_col(const struct section *s, const char *key)
+dm_section_col(const struct section *s, const char *key)
 {
 	size_t i;
 
@@ -76,7 +76,7 @@ section_col(const struct section *s, const char *key)
 }
 
 int
-section_add_group(struct section *s, const char *heading)
+dm_section_add_group(struct section *s, const char *heading)
 {
 	struct group *g;
 
@@ -99,7 +99,7 @@ section_add_group(struct section *s, const char *heading)
 }
 
 int
-cell_set_str(struct cell *c, const char *s)
+dm_cell_set_str(struct cell *c, const char *s)
 {
 	c->kind = CELL_STR;
 	c->s = dm_strdup(s != NULL ? s : "");
@@ -107,7 +107,7 @@ cell_set_str(struct cell *c, const char *s)
 }
 
 void
-cell_int(struct cell *c, enum cell_kind kind, int64_t v)
+dm_cell_int(struct cell *c, enum cell_kind kind, int64_t v)
 {
 	c->kind = kind;
 	c->i = v;
@@ -124,20 +124,20 @@ permille(int64_t part, int64_t whole)
 }
 
 void
-cell_rate(struct cell *c, int64_t part, int64_t whole)
+dm_cell_rate(struct cell *c, int64_t part, int64_t whole)
 {
 	if (whole > 0)
-		cell_int(c, CELL_PERMILLE, permille(part, whole));
+		dm_cell_int(c, CELL_PERMILLE, permille(part, whole));
 }
 
 int
-shows_col(const struct column *c, unsigned f)
+dm_shows_col(const struct column *c, unsigned f)
 {
 	return c->formats == 0 || (c->formats & f) != 0;
 }
 
 int
-shows_section(const struct section *s, unsigned f)
+dm_shows_section(const struct section *s, unsigned f)
 {
 	return s->formats == 0 || (s->formats & f) != 0;
 }
@@ -427,10 +427,10 @@ names_free(struct names *n)
 static void
 add_totals(struct totals *t, const struct dm_query_day *d)
 {
-	t->messages = sat_add(t->messages, d->messages);
-	t->pass = sat_add(t->pass, d->dmarc_pass);
-	t->quarantined = sat_add(t->quarantined, d->quarantined);
-	t->rejected = sat_add(t->rejected, d->rejected);
+	t->messages = dm_sat_add(t->messages, d->messages);
+	t->pass = dm_sat_add(t->pass, d->dmarc_pass);
+	t->quarantined = dm_sat_add(t->quarantined, d->quarantined);
+	t->rejected = dm_sat_add(t->rejected, d->rejected);
 }
 
 static int
@@ -474,20 +474,20 @@ static int
 overview_row(struct section *s, const char *metric, enum cell_kind kind,
     int64_t cur, int64_t prev, int rate_valid_cur, int rate_valid_prev)
 {
-	struct cell *c = section_add_row(s);
+	struct cell *c = dm_section_add_row(s);
 
-	if (c == NULL || cell_set_str(&c[0], metric) != DM_OK ||
-	    cell_set_str(&c[1], metric_label(metric)) != DM_OK)
+	if (c == NULL || dm_cell_set_str(&c[0], metric) != DM_OK ||
+	    dm_cell_set_str(&c[1], metric_label(metric)) != DM_OK)
 		return DM_ENOMEM;
 	c++;
 	if (rate_valid_cur)
-		cell_int(&c[1], kind, cur);
+		dm_cell_int(&c[1], kind, cur);
 	if (rate_valid_prev)
-		cell_int(&c[2], kind, prev);
+		dm_cell_int(&c[2], kind, prev);
 	if (rate_valid_cur && rate_valid_prev)
-		cell_int(&c[3],
+		dm_cell_int(&c[3],
 		    kind == CELL_PERMILLE ? CELL_DELTA_PM : CELL_DELTA,
-		    sat_add(cur, -prev));
+		    dm_sat_add(cur, -prev));
 	return DM_OK;
 }
 
@@ -562,17 +562,17 @@ fill_daily(struct build *b)
 	size_t i;
 
 	for (i = 0; i < b->n_days; i++) {
-		struct cell *c = section_add_row(&b->r->sec[SEC_DAILY]);
+		struct cell *c = dm_section_add_row(&b->r->sec[SEC_DAILY]);
 		const struct totals *t = &b->days[i];
 
 		if (c == NULL)
 			return oom(b);
-		cell_int(&c[0], CELL_DAY, b->r->from + (int64_t)i * DAY);
-		cell_int(&c[1], CELL_INT, t->messages);
-		cell_int(&c[2], CELL_INT, t->pass);
-		cell_rate(&c[3], t->pass, t->messages);
-		cell_int(&c[4], CELL_INT, t->quarantined);
-		cell_int(&c[5], CELL_INT, t->rejected);
+		dm_cell_int(&c[0], CELL_DAY, b->r->from + (int64_t)i * DAY);
+		dm_cell_int(&c[1], CELL_INT, t->messages);
+		dm_cell_int(&c[2], CELL_INT, t->pass);
+		dm_cell_rate(&c[3], t->pass, t->messages);
+		dm_cell_int(&c[4], CELL_INT, t->quarantined);
+		dm_cell_int(&c[5], CELL_INT, t->rejected);
 	}
 	return DM_OK;
 }
@@ -588,22 +588,22 @@ isp_cb(void *ctx, const struct dm_query_isp *i, struct dm_error *err)
 
 	(void)err;
 	if (s->n_rows >= b->top) {
-		more_add(&s->more, silent ? i->prev_messages : i->messages,
+		dm_more_add(&s->more, silent ? i->prev_messages : i->messages,
 		    silent ? 0 : i->quarantined, silent ? 0 : i->rejected);
 		return DM_OK;
 	}
-	if ((c = section_add_row(s)) == NULL ||
-	    cell_set_str(&c[0], i->isp) != DM_OK)
+	if ((c = dm_section_add_row(s)) == NULL ||
+	    dm_cell_set_str(&c[0], i->isp) != DM_OK)
 		return oom(b);
 	if (silent) {
-		cell_int(&c[1], CELL_DAY, i->last_day);
-		cell_int(&c[2], CELL_INT, i->prev_messages);
+		dm_cell_int(&c[1], CELL_DAY, i->last_day);
+		dm_cell_int(&c[2], CELL_INT, i->prev_messages);
 		return DM_OK;
 	}
-	cell_int(&c[1], CELL_INT, i->messages);
-	cell_rate(&c[2], i->dmarc_pass, i->messages);
-	cell_int(&c[3], CELL_INT, i->quarantined);
-	cell_int(&c[4], CELL_INT, i->rejected);
+	dm_cell_int(&c[1], CELL_INT, i->messages);
+	dm_cell_rate(&c[2], i->dmarc_pass, i->messages);
+	dm_cell_int(&c[3], CELL_INT, i->quarantined);
+	dm_cell_int(&c[4], CELL_INT, i->rejected);
 	return names_add(&b->isps, i->isp) == DM_OK ? DM_OK : oom(b);
 }
 
@@ -616,21 +616,21 @@ domain_cb(void *ctx, const struct dm_query_domain *d, struct dm_error *err)
 
 	(void)err;
 	if (s->n_rows >= b->top) {
-		more_add(&s->more, d->messages, d->quarantined, d->rejected);
+		dm_more_add(&s->more, d->messages, d->quarantined, d->rejected);
 		return DM_OK;
 	}
-	if ((c = section_add_row(s)) == NULL ||
-	    cell_set_str(&c[0], d->header_from) != DM_OK ||
-	    cell_set_str(&c[1], d->domain) != DM_OK ||
-	    cell_set_str(&c[2], d->p) != DM_OK ||
-	    cell_set_str(&c[3], d->sp) != DM_OK)
+	if ((c = dm_section_add_row(s)) == NULL ||
+	    dm_cell_set_str(&c[0], d->header_from) != DM_OK ||
+	    dm_cell_set_str(&c[1], d->domain) != DM_OK ||
+	    dm_cell_set_str(&c[2], d->p) != DM_OK ||
+	    dm_cell_set_str(&c[3], d->sp) != DM_OK)
 		return oom(b);
 	if (d->pct >= 0)
-		cell_int(&c[4], CELL_INT, d->pct);
-	cell_int(&c[5], CELL_INT, d->messages);
-	cell_rate(&c[6], d->dmarc_pass, d->messages);
-	cell_int(&c[7], CELL_INT, d->quarantined);
-	cell_int(&c[8], CELL_INT, d->rejected);
+		dm_cell_int(&c[4], CELL_INT, d->pct);
+	dm_cell_int(&c[5], CELL_INT, d->messages);
+	dm_cell_rate(&c[6], d->dmarc_pass, d->messages);
+	dm_cell_int(&c[7], CELL_INT, d->quarantined);
+	dm_cell_int(&c[8], CELL_INT, d->rejected);
 	/* A From domain's page comes once, where its first row is (at most
 	   top rows: the scan stays small). */
 	if (b->r->by_domain && !names_has(&b->pages, d->header_from) &&
@@ -648,15 +648,15 @@ new_cb(void *ctx, const struct dm_query_new_source *n, struct dm_error *err)
 
 	(void)err;
 	if (s->n_rows >= b->top) {
-		more_add(&s->more, n->messages, 0, 0);
+		dm_more_add(&s->more, n->messages, 0, 0);
 		return DM_OK;
 	}
-	if ((c = section_add_row(s)) == NULL ||
-	    cell_set_str(&c[0], n->source_ip) != DM_OK)
+	if ((c = dm_section_add_row(s)) == NULL ||
+	    dm_cell_set_str(&c[0], n->source_ip) != DM_OK)
 		return oom(b);
-	cell_int(&c[1], CELL_DAY, n->first_day);
-	cell_int(&c[2], CELL_INT, n->messages);
-	cell_rate(&c[3], n->dmarc_pass, n->messages);
+	dm_cell_int(&c[1], CELL_DAY, n->first_day);
+	dm_cell_int(&c[2], CELL_INT, n->messages);
+	dm_cell_rate(&c[3], n->dmarc_pass, n->messages);
 	return DM_OK;
 }
 
@@ -672,8 +672,8 @@ run_queries(struct build *b)
 	        DM_OK ||
 	    (rc = dm_query_domains(b->q, &b->f, domain_cb, b, b->err)) !=
 	        DM_OK ||
-	    (rc = sources_fill(b->r, b->q, &b->f, b->opt, b->isps.v, b->isps.n,
-	         b->pages.v, b->pages.n, b->err)) != DM_OK ||
+	    (rc = dm_sources_fill(b->r, b->q, &b->f, b->opt, b->isps.v,
+	         b->isps.n, b->pages.v, b->pages.n, b->err)) != DM_OK ||
 	    (rc = dm_query_new_sources(b->q, &b->f, new_cb, b, b->err)) !=
 	        DM_OK)
 		return rc;

@@ -11,7 +11,7 @@
 #include <string.h>
 
 void
-checks_domains(
+dm_checks_domains(
     struct pair *const *pairs, size_t n_pairs, const char **domains, size_t *n)
 {
 	size_t i, j;
@@ -53,14 +53,14 @@ fill_cb(void *vctx, const struct dm_report_check *c, struct dm_error *err)
 {
 	struct fill_ctx *x = vctx;
 	struct section *s = &x->r->sec[SEC_DNS_CHECKS];
-	struct cell *row = section_add_row(s);
+	struct cell *row = dm_section_add_row(s);
 
-	if (row == NULL || cell_set_str(&row[0], c->domain) != DM_OK ||
-	    cell_set_str(&row[1], c->check) != DM_OK ||
-	    cell_set_str(&row[2], c->subject) != DM_OK ||
-	    cell_set_str(&row[3], c->status) != DM_OK ||
-	    (c->found != NULL && cell_set_str(&row[4], c->found) != DM_OK) ||
-	    (c->fix != NULL && cell_set_str(&row[5], c->fix) != DM_OK))
+	if (row == NULL || dm_cell_set_str(&row[0], c->domain) != DM_OK ||
+	    dm_cell_set_str(&row[1], c->check) != DM_OK ||
+	    dm_cell_set_str(&row[2], c->subject) != DM_OK ||
+	    dm_cell_set_str(&row[3], c->status) != DM_OK ||
+	    (c->found != NULL && dm_cell_set_str(&row[4], c->found) != DM_OK) ||
+	    (c->fix != NULL && dm_cell_set_str(&row[5], c->fix) != DM_OK))
 		return dm_error_set(err, DM_ENOMEM, "out of memory");
 	if (severity(c->status) > x->worst)
 		x->worst = severity(c->status);
@@ -78,7 +78,7 @@ domain_heading(struct section *s, const char *domain, const char *status)
 	if (h == NULL)
 		return DM_ENOMEM;
 	snprintf(h, n, "%s: %s", domain, status);
-	rc = section_add_group(s, h);
+	rc = dm_section_add_group(s, h);
 	dm_free(h);
 	return rc;
 }
@@ -105,9 +105,9 @@ fill_domain(struct dm_report *r, struct dm_query *q,
 	if (domain_heading(c, domain, names[x.worst]) != DM_OK)
 		return dm_error_set(err, DM_ENOMEM, "out of memory");
 	c->groups[c->n_groups - 1].row0 = row0;
-	if ((row = section_add_row(d)) == NULL ||
-	    cell_set_str(&row[0], domain) != DM_OK ||
-	    cell_set_str(&row[1], names[x.worst]) != DM_OK)
+	if ((row = dm_section_add_row(d)) == NULL ||
+	    dm_cell_set_str(&row[0], domain) != DM_OK ||
+	    dm_cell_set_str(&row[1], names[x.worst]) != DM_OK)
 		return dm_error_set(err, DM_ENOMEM, "out of memory");
 	row[2].kind = CELL_ROWS;
 	row[2].i = (int64_t)row0;
@@ -116,7 +116,7 @@ fill_domain(struct dm_report *r, struct dm_query *q,
 }
 
 int
-checks_fill(struct dm_report *r, struct dm_query *q,
+dm_checks_fill(struct dm_report *r, struct dm_query *q,
     const struct dm_report_options *opt, const char *const *domains, size_t n,
     struct dm_error *err)
 {
@@ -140,22 +140,22 @@ text_cb(void *vctx, const struct dm_report_check *c, struct dm_error *err)
 	struct out *o = ((struct text_ctx *)vctx)->o;
 
 	(void)err;
-	out_puts(o, "  ");
-	out_text(o, c->check);
-	out_puts(o, " ");
-	out_text(o, c->subject);
-	out_puts(o, ": ");
-	out_text(o, c->status);
-	out_puts(o, "\n");
+	dm_out_puts(o, "  ");
+	dm_out_text(o, c->check);
+	dm_out_puts(o, " ");
+	dm_out_text(o, c->subject);
+	dm_out_puts(o, ": ");
+	dm_out_text(o, c->status);
+	dm_out_puts(o, "\n");
 	if (c->found != NULL)
-		text_wrap(o, 4, "Found: ", c->found);
+		dm_text_wrap(o, 4, "Found: ", c->found);
 	if (c->fix != NULL)
-		text_wrap(o, 4, "Fix: ", c->fix);
-	return DM_OK; /* out's error is sticky: out_flush reports it */
+		dm_text_wrap(o, 4, "Fix: ", c->fix);
+	return DM_OK; /* out's error is sticky: dm_out_flush reports it */
 }
 
 int
-checks_text(struct out *o, struct dm_query *q,
+dm_checks_text(struct out *o, struct dm_query *q,
     const struct dm_report_options *opt, const char *const *domains, size_t n,
     struct dm_error *err)
 {
@@ -164,11 +164,11 @@ checks_text(struct out *o, struct dm_query *q,
 	int rc = DM_OK;
 
 	if (n > 0)
-		out_puts(o, "\nDNS now: are the fixes in place?\n");
+		dm_out_puts(o, "\nDNS now: are the fixes in place?\n");
 	for (i = 0; i < n && rc == DM_OK; i++) {
-		out_puts(o, "\nFrom domain ");
-		out_text(o, domains[i]);
-		out_puts(o, ":\n");
+		dm_out_puts(o, "\nFrom domain ");
+		dm_out_text(o, domains[i]);
+		dm_out_puts(o, ":\n");
 		rc = opt->check_dns(opt->check_ctx, q, domains[i], opt->from,
 		    opt->to, text_cb, &x, err);
 	}

@@ -28,40 +28,40 @@ static void
 csv_field(struct out *o, const struct cell *c)
 {
 	char buf[64];
-	const char *s = cell_format(c, buf, sizeof(buf));
+	const char *s = dm_cell_format(c, buf, sizeof(buf));
 	int quote, formula;
 
 	if (c->kind == CELL_NULL)
 		return;
 	if (c->kind != CELL_STR) {
-		out_puts(
+		dm_out_puts(
 		    o, s[0] == '+' ? s + 1 : s); /* a number, not "+12" text */
 		return;
 	}
 	formula = s[0] != '\0' && strchr("=+-@\t\r", s[0]) != NULL;
 	quote = strpbrk(s, ",\"\r\n") != NULL || formula;
 	if (quote)
-		out_add(o, "\"", 1);
+		dm_out_add(o, "\"", 1);
 	if (formula)
-		out_add(o, "'", 1);
+		dm_out_add(o, "'", 1);
 	while (*s != '\0') {
 		size_t n;
 		enum dm_char_kind k = dm_char_kind(s, &n);
 
 		if (*s == '"')
-			out_add(o, "\"\"", 2);
+			dm_out_add(o, "\"\"", 2);
 		else if (k == DM_CHAR_PLAIN ||
 		         (n == 1 && (*s == '\n' || *s == '\r' || *s == '\t')))
-			out_add(o, s, n);
+			dm_out_add(o, s, n);
 		else if (k == DM_CHAR_CONTROL)
-			out_add(o, "?", 1); /* escape sequences stay out of
+			dm_out_add(o, "?", 1); /* escape sequences stay out of
 			                       terminals and sheets */
 		else
-			out_puts(o, "\xef\xbf\xbd"); /* not UTF-8, or bidi */
+			dm_out_puts(o, "\xef\xbf\xbd"); /* not UTF-8, or bidi */
 		s += n;
 	}
 	if (quote)
-		out_add(o, "\"", 1);
+		dm_out_add(o, "\"", 1);
 }
 
 /* The most columns a CSV header has: every section's, merged. */
@@ -81,7 +81,7 @@ col_of(const struct section *s, const char *key)
 	size_t i;
 
 	for (i = 0; i < s->n_cols; i++)
-		if (shows_col(&s->cols[i], F_CSV) &&
+		if (dm_shows_col(&s->cols[i], F_CSV) &&
 		    strcmp(s->cols[i].key, key) == 0)
 			return (int)i;
 	return -1;
@@ -94,7 +94,7 @@ layout_add(struct layout *l, const struct section *s)
 	size_t i, j;
 
 	for (i = 0; i < s->n_cols; i++) {
-		if (!shows_col(&s->cols[i], F_CSV))
+		if (!dm_shows_col(&s->cols[i], F_CSV))
 			continue;
 		for (j = 0; j < l->n && strcmp(l->keys[j], s->cols[i].key); j++)
 			;
@@ -108,11 +108,11 @@ header(struct out *o, const struct layout *l)
 {
 	size_t i;
 
-	out_puts(o, l->with_section ? "section," : "");
-	out_puts(o, "period_first_day,period_last_day");
+	dm_out_puts(o, l->with_section ? "section," : "");
+	dm_out_puts(o, "period_first_day,period_last_day");
 	for (i = 0; i < l->n; i++)
-		out_printf(o, ",%s", l->keys[i]);
-	out_add(o, "\r\n", 2);
+		dm_out_printf(o, ",%s", l->keys[i]);
+	dm_out_add(o, "\r\n", 2);
 }
 
 /* The fields every row starts with: its section, the period. */
@@ -123,9 +123,9 @@ row_start(struct out *o, const struct dm_report *r, const struct section *s,
 	char a[32], b[32];
 
 	if (l->with_section)
-		out_printf(o, "%s,", s->name);
-	out_printf(o, "%s,%s", format_day(r->from, a, sizeof(a)),
-	    format_day(r->to - 86400, b, sizeof(b)));
+		dm_out_printf(o, "%s,", s->name);
+	dm_out_printf(o, "%s,%s", dm_format_day(r->from, a, sizeof(a)),
+	    dm_format_day(r->to - 86400, b, sizeof(b)));
 }
 
 /* The "and N more" row: its count in the section's first column, sums under
@@ -141,20 +141,20 @@ more_row(struct out *o, const struct dm_report *r, const struct section *s,
 	for (i = 0; i < l->n; i++) {
 		const char *k = l->keys[i];
 
-		out_add(o, ",", 1);
+		dm_out_add(o, ",", 1);
 		if (col_of(s, k) == first_col)
-			out_printf(o, "and %lld more", (long long)m->rows);
+			dm_out_printf(o, "and %lld more", (long long)m->rows);
 		else if (col_of(s, k) < 0)
 			continue;
 		else if (strcmp(k, "messages") == 0 ||
 		         strcmp(k, "previous_messages") == 0)
-			out_printf(o, "%lld", (long long)m->messages);
+			dm_out_printf(o, "%lld", (long long)m->messages);
 		else if (strcmp(k, "quarantined") == 0)
-			out_printf(o, "%lld", (long long)m->quarantined);
+			dm_out_printf(o, "%lld", (long long)m->quarantined);
 		else if (strcmp(k, "rejected") == 0)
-			out_printf(o, "%lld", (long long)m->rejected);
+			dm_out_printf(o, "%lld", (long long)m->rejected);
 	}
-	out_add(o, "\r\n", 2);
+	dm_out_add(o, "\r\n", 2);
 }
 
 static void
@@ -172,12 +172,12 @@ section_rows(struct out *o, const struct dm_report *r, const struct section *s,
 	for (row = 0; row < s->n_rows; row++) {
 		row_start(o, r, s, l);
 		for (i = 0; i < l->n; i++) {
-			out_add(o, ",", 1);
+			dm_out_add(o, ",", 1);
 			if (map[i] >= 0)
 				csv_field(
-				    o, section_cell(s, row, (size_t)map[i]));
+				    o, dm_section_cell(s, row, (size_t)map[i]));
 		}
-		out_add(o, "\r\n", 2);
+		dm_out_add(o, "\r\n", 2);
 	}
 	if (s->more.rows > 0)
 		more_row(o, r, s, l, first_col);
@@ -202,7 +202,7 @@ unknown_table(const char *table, struct dm_error *err)
 }
 
 int
-write_csv(const struct dm_report *r, const char *table, struct out *o,
+dm_write_csv(const struct dm_report *r, const char *table, struct out *o,
     struct dm_error *err)
 {
 	struct layout l = {.n = 0, .with_section = table == NULL};
@@ -220,11 +220,11 @@ write_csv(const struct dm_report *r, const char *table, struct out *o,
 		return o->rc;
 	}
 	for (i = 0; i < SEC_COUNT; i++)
-		if (shows_section(&r->sec[i], F_CSV))
+		if (dm_shows_section(&r->sec[i], F_CSV))
 			layout_add(&l, &r->sec[i]);
 	header(o, &l);
 	for (i = 0; i < SEC_COUNT; i++)
-		if (shows_section(&r->sec[i], F_CSV))
+		if (dm_shows_section(&r->sec[i], F_CSV))
 			section_rows(o, r, &r->sec[i], &l);
 	return o->rc;
 }

@@ -78,7 +78,7 @@ details_free(struct pairs *x)
 }
 
 const char *
-plural(int64_t n, const char *word, char *buf, size_t size)
+dm_plural(int64_t n, const char *word, char *buf, size_t size)
 {
 	snprintf(buf, size, "%lld %s%s", (long long)n, word, n == 1 ? "" : "s");
 	return buf;
@@ -91,7 +91,7 @@ or_none(const char *s)
 }
 
 int
-list_has(const struct dm_buf *b, const char *sep, const char *entry)
+dm_list_has(const struct dm_buf *b, const char *sep, const char *entry)
 {
 	const char *p = b->data;
 	size_t len = strlen(entry), sl = strlen(sep);
@@ -108,10 +108,10 @@ list_has(const struct dm_buf *b, const char *sep, const char *entry)
 }
 
 int
-list_add(
+dm_list_add(
     struct dm_buf *b, size_t *n, size_t max, const char *sep, const char *entry)
 {
-	if (*n >= max || list_has(b, sep, entry))
+	if (*n >= max || dm_list_has(b, sep, entry))
 		return DM_OK;
 	(*n)++;
 	if (b->len > 0 && dm_buf_adds(b, sep) != DM_OK)
@@ -200,12 +200,12 @@ evidence_line(
 	char d0[32], d1[32], n[64];
 	int rc;
 
-	format_day(s->first_day, d0, sizeof(d0));
-	format_day(s->last_day, d1, sizeof(d1));
+	dm_format_day(s->first_day, d0, sizeof(d0));
+	dm_format_day(s->last_day, d1, sizeof(d1));
 	rc = dm_buf_addf(b,
 	    "%s, disposition %s, %s%s%s (%s). Envelope from %s, to %s. "
 	    "Aligned (DMARC) results: DKIM %s, SPF %s.",
-	    plural(s->messages, "message", n, sizeof(n)),
+	    dm_plural(s->messages, "message", n, sizeof(n)),
 	    disposition_words(s->disposition), d0,
 	    strcmp(d0, d1) != 0 ? " to " : "", strcmp(d0, d1) != 0 ? d1 : "",
 	    dm_cause_name(code), or_none(s->envelope_from),
@@ -234,14 +234,14 @@ auth_seen(struct pair_detail *d, const struct dm_query_source *s)
 		    or_none(s->dkim_results[i].domain),
 		    or_none(s->dkim_results[i].selector),
 		    or_none(s->dkim_results[i].result));
-		rc = list_add(
+		rc = dm_list_add(
 		    &d->dkim_seen, &d->n_dkim_seen, MAX_RESULTS, ", ", e);
 	}
 	for (i = 0; rc == DM_OK && i < s->n_spf; i++) {
 		snprintf(e, sizeof(e), "%s %s",
 		    or_none(s->spf_results[i].domain),
 		    or_none(s->spf_results[i].result));
-		rc = list_add(
+		rc = dm_list_add(
 		    &d->spf_seen, &d->n_spf_seen, MAX_RESULTS, ", ", e);
 	}
 	return rc;
@@ -261,7 +261,7 @@ on_evidence(void *ctx, struct pair *p, struct pair_isp *pi,
 	if (auth_seen(d, s) != DM_OK)
 		return DM_ENOMEM;
 	if (d->n_evidence == MAX_EVIDENCE) {
-		d->more_messages = sat_add(d->more_messages, s->messages);
+		d->more_messages = dm_sat_add(d->more_messages, s->messages);
 		d->more_groups++;
 		return DM_OK;
 	}
@@ -273,14 +273,14 @@ on_evidence(void *ctx, struct pair *p, struct pair_isp *pi,
  * ------------------------------------------------------------- */
 
 int
-refs_add(struct pair_detail *d, const struct dm_query_report_ref *r)
+dm_refs_add(struct pair_detail *d, const struct dm_query_report_ref *r)
 {
 	char org[2 * DM_QUERY_TEXT_MAX * 4 + 8];
 
 	snprintf(org, sizeof(org), "%s%s%s%s", or_none(r->org_name),
 	    r->email[0] != '\0' ? " <" : "", r->email,
 	    r->email[0] != '\0' ? ">" : "");
-	if (list_add(&d->orgs, &d->n_orgs, 3, "; ", org) != DM_OK)
+	if (dm_list_add(&d->orgs, &d->n_orgs, 3, "; ", org) != DM_OK)
 		return DM_ENOMEM;
 	d->reports++;
 	if (d->n_refs == MAX_REFS)
@@ -295,12 +295,12 @@ static int
 ref_cb(void *ctx, const struct dm_query_report_ref *r, struct dm_error *err)
 {
 	struct pairs *x = ctx;
-	struct pair *p = pairs_find(x, r->source_ip, r->header_from);
-	struct pair_isp *pi = p != NULL ? pair_find_isp(p, r->isp) : NULL;
+	struct pair *p = dm_pairs_find(x, r->source_ip, r->header_from);
+	struct pair_isp *pi = p != NULL ? dm_pair_find_isp(p, r->isp) : NULL;
 
 	if (pi == NULL || pi->d == NULL)
 		return DM_OK;
-	return refs_add(pi->d, r) == DM_OK
+	return dm_refs_add(pi->d, r) == DM_OK
 	           ? DM_OK
 	           : dm_error_set(err, DM_ENOMEM, "out of memory");
 }
@@ -322,7 +322,7 @@ write_lines(struct out *o, const struct dm_buf *b, size_t indent)
 			o->rc = DM_ENOMEM;
 			return;
 		}
-		text_wrap(o, indent, "- ", line);
+		dm_text_wrap(o, indent, "- ", line);
 		dm_free(line);
 		p += n + (p[n] == '\n');
 	}
@@ -335,12 +335,12 @@ write_isp(struct out *o, const struct pair_isp *pi)
 	char a[32], b[32], n[64], line[512];
 	int64_t delivered = pi->messages - pi->quarantined - pi->rejected;
 
-	format_day(pi->first_day, a, sizeof(a));
-	format_day(pi->last_day, b, sizeof(b));
-	out_puts(o, "  ");
-	out_text(o, pi->isp);
-	out_printf(o, ": %s, %lld passed DMARC, %s%s%s\n",
-	    plural(pi->messages, "message", n, sizeof(n)),
+	dm_format_day(pi->first_day, a, sizeof(a));
+	dm_format_day(pi->last_day, b, sizeof(b));
+	dm_out_puts(o, "  ");
+	dm_out_text(o, pi->isp);
+	dm_out_printf(o, ": %s, %lld passed DMARC, %s%s%s\n",
+	    dm_plural(pi->messages, "message", n, sizeof(n)),
 	    (long long)pi->dmarc_pass, a, strcmp(a, b) != 0 ? " to " : "",
 	    strcmp(a, b) != 0 ? b : "");
 	snprintf(line, sizeof(line),
@@ -348,23 +348,23 @@ write_isp(struct out *o, const struct pair_isp *pi)
 	    "by policy (cause: %s).",
 	    (long long)pi->rejected, (long long)pi->quarantined,
 	    (long long)(delivered > 0 ? delivered : 0),
-	    dm_cause_name(top_cause(&pi->t)));
-	text_wrap(o, 4, "", line);
+	    dm_cause_name(dm_top_cause(&pi->t)));
+	dm_text_wrap(o, 4, "", line);
 	if (d == NULL)
 		return;
-	out_printf(o, "    Reported in %s by ",
-	    plural(d->reports, "report", n, sizeof(n)));
-	out_text(o, or_none(d->orgs.data));
-	out_puts(o, ":\n");
-	text_wrap(o, 6, "", d->refs.data != NULL ? d->refs.data : "");
+	dm_out_printf(o, "    Reported in %s by ",
+	    dm_plural(d->reports, "report", n, sizeof(n)));
+	dm_out_text(o, or_none(d->orgs.data));
+	dm_out_puts(o, ":\n");
+	dm_text_wrap(o, 6, "", d->refs.data != NULL ? d->refs.data : "");
 	if (d->reports > MAX_REFS)
-		out_printf(o, "      and %lld more\n",
+		dm_out_printf(o, "      and %lld more\n",
 		    (long long)(d->reports - MAX_REFS));
-	out_puts(o, "    Evidence (largest groups first):\n");
+	dm_out_puts(o, "    Evidence (largest groups first):\n");
 	write_lines(o, &d->evidence, 6);
 	if (d->more_groups > 0)
-		out_printf(o, "      - and %s in %lld smaller groups.\n",
-		    plural(d->more_messages, "more message", n, sizeof(n)),
+		dm_out_printf(o, "      - and %s in %lld smaller groups.\n",
+		    dm_plural(d->more_messages, "more message", n, sizeof(n)),
 		    (long long)d->more_groups);
 }
 
@@ -375,57 +375,57 @@ write_host(struct out *o, const struct pair *p)
 	struct dm_buf t;
 
 	dm_buf_init(&t, 1 << 16);
-	if (pair_host_text(p, &t) != DM_OK)
+	if (dm_pair_host_text(p, &t) != DM_OK)
 		o->rc = DM_ENOMEM;
 	else if (t.len > 0)
-		text_wrap(o, 2, "Host: ", t.data);
+		dm_text_wrap(o, 2, "Host: ", t.data);
 	dm_buf_free(&t);
 }
 
 static void
 write_pair(struct out *o, const struct pair *p)
 {
-	enum dm_cause_code top = top_cause(&p->t);
+	enum dm_cause_code top = dm_top_cause(&p->t);
 	char n[64], m[64];
 	size_t i;
 
-	out_puts(o, "\nSource ");
-	out_text(o, p->ip);
-	out_puts(o, ", From ");
-	out_text(o, or_none(p->hf));
-	out_printf(o,
+	dm_out_puts(o, "\nSource ");
+	dm_out_text(o, p->ip);
+	dm_out_puts(o, ", From ");
+	dm_out_text(o, or_none(p->hf));
+	dm_out_printf(o,
 	    ": %s, %lld failed DMARC, %lld quarantined, %lld rejected\n",
-	    plural(p->messages, "message", n, sizeof(n)),
+	    dm_plural(p->messages, "message", n, sizeof(n)),
 	    (long long)(p->messages - p->dmarc_pass), (long long)p->quarantined,
 	    (long long)p->rejected);
 	write_host(o, p);
-	out_printf(o, "  Cause: %s\n", dm_cause_name(top));
+	dm_out_printf(o, "  Cause: %s\n", dm_cause_name(top));
 	if (p->why[top] != NULL) {
-		text_wrap(o, 2, "Why: ", p->why[top]);
-		text_wrap(o, 2, "Fix: ", p->fix[top]);
+		dm_text_wrap(o, 2, "Why: ", p->why[top]);
+		dm_text_wrap(o, 2, "Fix: ", p->fix[top]);
 	}
 	for (i = 0; i < p->n_isps; i++)
 		write_isp(o, &p->isps[i]);
 	if (p->isp_more.rows > 0)
-		out_printf(o, "  and %s more: %s\n",
-		    plural(p->isp_more.rows, "ISP", n, sizeof(n)),
-		    plural(p->isp_more.messages, "message", m, sizeof(m)));
+		dm_out_printf(o, "  and %s more: %s\n",
+		    dm_plural(p->isp_more.rows, "ISP", n, sizeof(n)),
+		    dm_plural(p->isp_more.messages, "message", m, sizeof(m)));
 }
 
 void
-explain_heading(struct out *o, const struct dm_report_options *opt)
+dm_explain_heading(struct out *o, const struct dm_report_options *opt)
 {
 	char a[32], b[32];
 
-	out_puts(o, "Mail from ");
-	out_text(o, opt->ip != NULL ? opt->ip : "all sources");
-	out_puts(o, " to ");
-	out_text(o, opt->reporter != NULL ? opt->reporter : "all ISPs");
-	out_printf(o, ", %s to %s (UTC), domain ",
-	    format_day(opt->from, a, sizeof(a)),
-	    format_day(opt->to - DAY, b, sizeof(b)));
-	out_text(o, opt->domain != NULL ? opt->domain : "any");
-	out_puts(o, ".\n");
+	dm_out_puts(o, "Mail from ");
+	dm_out_text(o, opt->ip != NULL ? opt->ip : "all sources");
+	dm_out_puts(o, " to ");
+	dm_out_text(o, opt->reporter != NULL ? opt->reporter : "all ISPs");
+	dm_out_printf(o, ", %s to %s (UTC), domain ",
+	    dm_format_day(opt->from, a, sizeof(a)),
+	    dm_format_day(opt->to - DAY, b, sizeof(b)));
+	dm_out_text(o, opt->domain != NULL ? opt->domain : "any");
+	dm_out_puts(o, ".\n");
 }
 
 static void
@@ -436,20 +436,20 @@ write_all(
 	char n[64];
 	size_t i;
 
-	explain_heading(o, opt);
+	dm_explain_heading(o, opt);
 	if (x->n_kept == 0) {
-		out_puts(o,
+		dm_out_puts(o,
 		    "\nNo DMARC report mentions such mail in this period.\n");
 		return;
 	}
 	for (i = 0; i < x->n_kept; i++)
 		write_pair(o, x->kept[i]);
 	if (m->rows > 0)
-		out_printf(o,
+		dm_out_printf(o,
 		    "\nand %lld more sources (IP and From domain): %s, %lld "
 		    "quarantined, %lld rejected.\n",
 		    (long long)m->rows,
-		    plural(m->messages, "message", n, sizeof(n)),
+		    dm_plural(m->messages, "message", n, sizeof(n)),
 		    (long long)m->quarantined, (long long)m->rejected);
 }
 
@@ -482,22 +482,22 @@ gather(struct pairs *x, struct dm_query *q, const struct dm_query_filter *f,
 	struct dm_query_filter kept;
 	struct dm_query_pair_key *keys = NULL;
 
-	if ((rc = pairs_load(x, q, f, 0)) != DM_OK ||
-	    (rc = pairs_reports(x, q, f, 0)) != DM_OK)
+	if ((rc = dm_pairs_load(x, q, f, 0)) != DM_OK ||
+	    (rc = dm_pairs_reports(x, q, f, 0)) != DM_OK)
 		return rc;
 	if (x->n_kept == 0)
 		return DM_OK;
 	/* The evidence and reports of the pairs shown only: a range of a
 	   million sources costs the sort of these, not of all. */
 	if (details_new(x) != DM_OK ||
-	    pairs_restrict(x, f, &kept, &keys) != DM_OK) {
+	    dm_pairs_restrict(x, f, &kept, &keys) != DM_OK) {
 		dm_free(keys);
 		return dm_error_set(err, DM_ENOMEM, "out of memory");
 	}
-	if ((rc = pairs_hosts(x, q, f)) == DM_OK &&
-	    (rc = pairs_classify(x, q, &kept, 0)) == DM_OK &&
+	if ((rc = dm_pairs_hosts(x, q, f)) == DM_OK &&
+	    (rc = dm_pairs_classify(x, q, &kept, 0)) == DM_OK &&
 	    (rc = dm_query_report_refs(q, &kept, 1, ref_cb, x, err)) == DM_OK)
-		pairs_order(x, 1);
+		dm_pairs_order(x, 1);
 	dm_free(keys);
 	return rc;
 }
@@ -510,8 +510,8 @@ check_shown(struct out *o, struct dm_query *q, const struct pairs *x,
 	const char *domains[DM_REPORT_CHECKS_MAX];
 	size_t n;
 
-	checks_domains(x->kept, x->n_kept, domains, &n);
-	return checks_text(o, q, opt, domains, n, err);
+	dm_checks_domains(x->kept, x->n_kept, domains, &n);
+	return dm_checks_text(o, q, opt, domains, n, err);
 }
 
 int
@@ -541,25 +541,25 @@ dm_report_explain(struct dm_query *q, const struct dm_report_options *opt,
 	x.opt = opt;
 	x.err = err;
 	x.on_evidence = on_evidence;
-	out_init(&o);
+	dm_out_init(&o);
 	if ((rc = dm_query_set_isp_names(q, dm_isp_name, err)) != DM_OK ||
-	    (rc = pairs_setup(&x, opt->top > 0 ? opt->top : DM_REPORT_TOP, NULL,
-	         0, NULL, 0)) != DM_OK ||
+	    (rc = dm_pairs_setup(&x, opt->top > 0 ? opt->top : DM_REPORT_TOP,
+	         NULL, 0, NULL, 0)) != DM_OK ||
 	    (rc = dm_query_begin(q, err)) != DM_OK)
 		goto done;
 	rc = gather(&x, q, &f, err);
 	if (rc == DM_OK && opt->letter)
-		rc = write_letters(&o, q, &f, opt, &x, err);
+		rc = dm_write_letters(&o, q, &f, opt, &x, err);
 	else if (rc == DM_OK)
 		write_all(&o, &x, opt);
 	if (rc == DM_OK && !opt->letter && opt->check_dns != NULL)
 		rc = check_shown(&o, q, &x, opt, err);
 	dm_query_end(q);
 	if (rc == DM_OK)
-		rc = out_flush(&o, out, err);
+		rc = dm_out_flush(&o, out, err);
 done:
 	details_free(&x);
-	pairs_teardown(&x);
-	out_free(&o);
+	dm_pairs_teardown(&x);
+	dm_out_free(&o);
 	return rc;
 }

@@ -23,26 +23,26 @@ struct pair_detail {
 };
 
 /* "1 message", "2 messages" into buf. */
-const char *plural(int64_t n, const char *word, char *buf, size_t size);
+const char *dm_plural(int64_t n, const char *word, char *buf, size_t size);
 
 /* 1 when entry is in the list b joined by sep. */
-int list_has(const struct dm_buf *b, const char *sep, const char *entry);
+int dm_list_has(const struct dm_buf *b, const char *sep, const char *entry);
 /* Adds entry to a list joined by sep unless it is there; at most max. */
-int list_add(struct dm_buf *b, size_t *n, size_t max, const char *sep,
+int dm_list_add(struct dm_buf *b, size_t *n, size_t max, const char *sep,
     const char *entry);
 
 /* Adds a report to the ids (the first ten) and orgs of d. */
-int refs_add(struct pair_detail *d, const struct dm_query_report_ref *r);
+int dm_refs_add(struct pair_detail *d, const struct dm_query_report_ref *r);
 
 /* "Mail from ... to ..., period, domain ...". */
-void explain_heading(struct out *o, const struct dm_report_options *opt);
+void dm_explain_heading(struct out *o, const struct dm_report_options *opt);
 
 /*
  * Writes a letter to the postmaster team of each ISP that quarantined or
  * rejected mail of f (of opt->reporter's only, when given), from the pairs x
  * kept and classified.  Everything said is a figure of the database.
  */
-int write_letters(struct out *o, struct dm_query *q,
+int dm_write_letters(struct out *o, struct dm_query *q,
     const struct dm_query_filter *f, const struct dm_report_options *opt,
     const struct pairs *x, struct dm_error *err);
 

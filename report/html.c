@@ -39,11 +39,11 @@ html_text(struct out *o, const char *s)
 				e = entities[i].entity;
 		}
 		if (e != NULL)
-			out_puts(o, e);
+			dm_out_puts(o, e);
 		else if (k != DM_CHAR_PLAIN)
-			out_puts(o, "\xef\xbf\xbd");
+			dm_out_puts(o, "\xef\xbf\xbd");
 		else
-			out_add(o, s, n);
+			dm_out_add(o, s, n);
 		s += n;
 	}
 }
@@ -85,13 +85,13 @@ legend(struct out *o)
 {
 	size_t i;
 
-	out_puts(o, "<p class=\"legend\">");
+	dm_out_puts(o, "<p class=\"legend\">");
 	for (i = 0; i < 4; i++)
-		out_printf(o,
+		dm_out_printf(o,
 		    "<span><i class=\"sw\" "
 		    "style=\"background:%s\"></i>%s</span>",
 		    series_color[i], series_name[i]);
-	out_puts(o, "</p>\n");
+	dm_out_puts(o, "</p>\n");
 }
 
 /* The four series of a daily row: pass, failed-not-blocked, quarantined,
@@ -99,10 +99,11 @@ legend(struct out *o)
 static void
 day_series(const struct section *s, size_t r, int64_t v[4])
 {
-	int64_t m = section_cell(s, r, 1)->i, pass = section_cell(s, r, 2)->i;
+	int64_t m = dm_section_cell(s, r, 1)->i,
+	        pass = dm_section_cell(s, r, 2)->i;
 
-	v[2] = section_cell(s, r, 4)->i;
-	v[3] = section_cell(s, r, 5)->i;
+	v[2] = dm_section_cell(s, r, 4)->i;
+	v[3] = dm_section_cell(s, r, 5)->i;
 	v[0] = pass;
 	v[1] = m - pass - v[2] - v[3];
 	if (v[1] < 0)
@@ -125,7 +126,7 @@ daily_chart(struct out *o, const struct section *s)
 			max = v[0] + v[1] + v[2] + v[3];
 	}
 	bw = (long)(CHART_W / n);
-	out_printf(o,
+	dm_out_printf(o,
 	    "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
 	    "height=\"%d\" "
 	    "viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"Messages per "
@@ -142,20 +143,20 @@ daily_chart(struct out *o, const struct section *s)
 			if (h == 0)
 				continue;
 			y -= h;
-			out_printf(o,
+			dm_out_printf(o,
 			    "<rect x=\"%ld\" y=\"%ld\" width=\"%ld\" "
 			    "height=\"%ld\" "
 			    "fill=\"%s\"/>\n",
 			    x + 2, y, bw - 4, h, series_color[i]);
 		}
-		cell_format(section_cell(s, r, 0), buf, sizeof(buf));
-		out_printf(o,
+		dm_cell_format(dm_section_cell(s, r, 0), buf, sizeof(buf));
+		dm_out_printf(o,
 		    "<text x=\"%ld\" y=\"%d\" font-size=\"11\" "
 		    "text-anchor=\"middle\" "
 		    "fill=\"#52606d\">%s</text>\n",
 		    x + bw / 2, CHART_H + 14, n > 14 ? buf + 8 : buf + 5);
 	}
-	out_puts(o, "</svg>\n");
+	dm_out_puts(o, "</svg>\n");
 	legend(o);
 }
 
@@ -169,37 +170,37 @@ isp_chart(struct out *o, const struct section *s)
 	if (n == 0)
 		return;
 	for (r = 0; r < n; r++) {
-		if (section_cell(s, r, 1)->i > max)
-			max = section_cell(s, r, 1)->i;
+		if (dm_section_cell(s, r, 1)->i > max)
+			max = dm_section_cell(s, r, 1)->i;
 	}
-	out_printf(o,
+	dm_out_printf(o,
 	    "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
 	    "height=\"%ld\" "
 	    "viewBox=\"0 0 %d %ld\" role=\"img\" aria-label=\"Messages per "
 	    "ISP\">\n",
 	    CHART_W, (long)n * row + 4, CHART_W, (long)n * row + 4);
 	for (r = 0; r < n; r++) {
-		int64_t m = section_cell(s, r, 1)->i,
-		        q = section_cell(s, r, 3)->i;
-		int64_t rj = section_cell(s, r, 4)->i, x = label;
+		int64_t m = dm_section_cell(s, r, 1)->i,
+		        q = dm_section_cell(s, r, 3)->i;
+		int64_t rj = dm_section_cell(s, r, 4)->i, x = label;
 		int64_t part[3] = {m - q - rj, q, rj};
 		const char *col[3] = {
 		    series_color[0], series_color[2], series_color[3]};
 		size_t i;
 
-		out_printf(o,
+		dm_out_printf(o,
 		    "<text x=\"%ld\" y=\"%ld\" font-size=\"12\" "
 		    "text-anchor=\"end\" "
 		    "fill=\"#1f2933\">",
 		    label - 6, (long)r * row + 15);
-		html_text(o, section_cell(s, r, 0)->s);
-		out_puts(o, "</text>\n");
+		html_text(o, dm_section_cell(s, r, 0)->s);
+		dm_out_puts(o, "</text>\n");
 		for (i = 0; i < 3; i++) {
 			int64_t w = part[i] > 0 ? part[i] * bar / max : 0;
 
 			if (w == 0)
 				continue;
-			out_printf(o,
+			dm_out_printf(o,
 			    "<rect x=\"%lld\" y=\"%ld\" width=\"%lld\" "
 			    "height=\"16\" "
 			    "fill=\"%s\"/>\n",
@@ -207,20 +208,20 @@ isp_chart(struct out *o, const struct section *s)
 			    col[i]);
 			x += w;
 		}
-		out_printf(o,
+		dm_out_printf(o,
 		    "<text x=\"%lld\" y=\"%ld\" font-size=\"11\" "
 		    "fill=\"#52606d\">%lld"
 		    "</text>\n",
 		    (long long)x + 6, (long)r * row + 15, (long long)m);
 	}
-	out_puts(o, "</svg>\n");
+	dm_out_puts(o, "</svg>\n");
 }
 
 /* A column of the table (not a detail line, not the group heading). */
 static int
 in_table(const struct section *s, size_t i)
 {
-	return shows_col(&s->cols[i], F_HTML) && !s->cols[i].detail &&
+	return dm_shows_col(&s->cols[i], F_HTML) && !s->cols[i].detail &&
 	       (int)i != s->group_col;
 }
 
@@ -241,23 +242,23 @@ table_details(struct out *o, const struct section *s, size_t r)
 	int any = 0;
 
 	for (i = 0; i < s->n_cols; i++) {
-		const struct cell *c = section_cell(s, r, i);
+		const struct cell *c = dm_section_cell(s, r, i);
 
-		if (!s->cols[i].detail || !shows_col(&s->cols[i], F_HTML) ||
+		if (!s->cols[i].detail || !dm_shows_col(&s->cols[i], F_HTML) ||
 		    c->kind != CELL_STR || c->s[0] == '\0')
 			continue;
 		if (!any)
-			out_printf(o,
+			dm_out_printf(o,
 			    "<tr class=\"detail\"><td colspan=\"%zu\">",
 			    table_columns(s));
 		else
-			out_puts(o, "<br>");
+			dm_out_puts(o, "<br>");
 		any = 1;
-		out_printf(o, "<b>%s:</b> ", s->cols[i].title);
+		dm_out_printf(o, "<b>%s:</b> ", s->cols[i].title);
 		html_text(o, c->s);
 	}
 	if (any)
-		out_puts(o, "</td></tr>\n");
+		dm_out_puts(o, "</td></tr>\n");
 }
 
 static void
@@ -266,21 +267,21 @@ table_row(struct out *o, const struct section *s, size_t r)
 	char buf[64];
 	size_t i;
 
-	out_puts(o, "<tr>");
+	dm_out_puts(o, "<tr>");
 	for (i = 0; i < s->n_cols; i++) {
-		const struct cell *c = section_cell(s, r, i);
+		const struct cell *c = dm_section_cell(s, r, i);
 		int bad = s->cols[i].alarm && c->kind == CELL_INT && c->i > 0;
 
 		if (!in_table(s, i))
 			continue;
-		out_printf(o, "<td%s>",
+		dm_out_printf(o, "<td%s>",
 		    s->cols[i].numeric
 		        ? (bad ? " class=\"n bad\"" : " class=\"n\"")
 		        : "");
-		html_text(o, cell_format(c, buf, sizeof(buf)));
-		out_puts(o, "</td>");
+		html_text(o, dm_cell_format(c, buf, sizeof(buf)));
+		dm_out_puts(o, "</td>");
 	}
-	out_puts(o, "</tr>\n");
+	dm_out_puts(o, "</tr>\n");
 	table_details(o, s, r);
 }
 
@@ -289,10 +290,10 @@ more_row(struct out *o, const struct section *s, const struct more *m)
 {
 	if (m->rows == 0)
 		return;
-	out_printf(
+	dm_out_printf(
 	    o, "<tr class=\"more\"><td colspan=\"%zu\">", table_columns(s));
-	more_text(o, s, m);
-	out_puts(o, "</td></tr>\n");
+	dm_more_text(o, s, m);
+	dm_out_puts(o, "</td></tr>\n");
 }
 
 /* Group headings and their "more" rows, around the rows of a group. */
@@ -309,11 +310,11 @@ table_rows(struct out *o, const struct section *s)
 			if (g != NULL)
 				more_row(o, s, &g->more);
 			g = &s->groups[i];
-			out_printf(o,
+			dm_out_printf(o,
 			    "<tr class=\"group\"><th colspan=\"%zu\">",
 			    table_columns(s));
 			html_text(o, g->heading);
-			out_puts(o, "</th></tr>\n");
+			dm_out_puts(o, "</th></tr>\n");
 		}
 		table_row(o, s, r);
 	}
@@ -327,63 +328,63 @@ section_html(struct out *o, const struct section *s)
 {
 	size_t i;
 
-	out_printf(o, "<h2 id=\"%s\">%s</h2>\n", s->name, s->title);
+	dm_out_printf(o, "<h2 id=\"%s\">%s</h2>\n", s->name, s->title);
 	if (strcmp(s->name, "daily") == 0)
 		daily_chart(o, s);
 	else if (strcmp(s->name, "isps") == 0)
 		isp_chart(o, s);
 	if (s->n_rows == 0) {
-		out_printf(o, "<p class=\"empty\">%s</p>\n", s->empty);
+		dm_out_printf(o, "<p class=\"empty\">%s</p>\n", s->empty);
 		if (s->more.rows > 0) {
-			out_puts(o, "<p class=\"empty\">");
-			more_text(o, s, &s->more);
-			out_puts(o, "</p>\n");
+			dm_out_puts(o, "<p class=\"empty\">");
+			dm_more_text(o, s, &s->more);
+			dm_out_puts(o, "</p>\n");
 		}
 		return;
 	}
-	out_printf(o, "<table id=\"t-%s\">\n<thead><tr>", s->name);
+	dm_out_printf(o, "<table id=\"t-%s\">\n<thead><tr>", s->name);
 	for (i = 0; i < s->n_cols; i++) {
 		if (in_table(s, i))
-			out_printf(o, "<th%s>%s</th>",
+			dm_out_printf(o, "<th%s>%s</th>",
 			    s->cols[i].numeric ? " class=\"n\"" : "",
 			    s->cols[i].title);
 	}
-	out_puts(o, "</tr></thead>\n<tbody>\n");
+	dm_out_puts(o, "</tr></thead>\n<tbody>\n");
 	table_rows(o, s);
-	out_puts(o, "</tbody>\n</table>\n");
+	dm_out_puts(o, "</tbody>\n</table>\n");
 }
 
 int
-write_html(const struct dm_report *r, struct out *o)
+dm_write_html(const struct dm_report *r, struct out *o)
 {
 	char a[32], b[32], c[32], d[32];
 	size_t i;
 
-	format_day(r->from, a, sizeof(a));
-	format_day(r->to - 86400, b, sizeof(b));
-	out_printf(o,
+	dm_format_day(r->from, a, sizeof(a));
+	dm_format_day(r->to - 86400, b, sizeof(b));
+	dm_out_printf(o,
 	    "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta "
 	    "charset=\"utf-8\">\n"
 	    "<meta name=\"viewport\" content=\"width=device-width, "
 	    "initial-scale=1\">\n"
 	    "<title>DMARC report %s to %s</title>\n<style>",
 	    a, b);
-	out_puts(o, style);
-	out_printf(o,
+	dm_out_puts(o, style);
+	dm_out_printf(o,
 	    "</style>\n</head>\n<body>\n<h1>DMARC report %s to %s</h1>\n<p "
 	    "class=\"meta\">"
 	    "%lld days, UTC; compared with %s to %s. Domain: ",
 	    a, b, (long long)((r->to - r->from) / 86400),
-	    format_day(r->prev_from, c, sizeof(c)),
-	    format_day(r->from - 86400, d, sizeof(d)));
+	    dm_format_day(r->prev_from, c, sizeof(c)),
+	    dm_format_day(r->from - 86400, d, sizeof(d)));
 	html_text(o, r->domain != NULL ? r->domain : "all");
-	out_puts(o, ". Reporter: ");
+	dm_out_puts(o, ". Reporter: ");
 	html_text(o, r->reporter != NULL ? r->reporter : "all");
-	out_puts(o, ".</p>\n");
+	dm_out_puts(o, ".</p>\n");
 	for (i = 0; i < SEC_COUNT; i++) {
-		if (shows_section(&r->sec[i], F_HTML))
+		if (dm_shows_section(&r->sec[i], F_HTML))
 			section_html(o, &r->sec[i]);
 	}
-	out_puts(o, "</body>\n</html>\n");
+	dm_out_puts(o, "</body>\n</html>\n");
 	return o->rc;
 }

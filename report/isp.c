@@ -273,7 +273,7 @@ dm_isp_name(const char *org_name)
 }
 
 const char *
-isp_table_check(void)
+dm_isp_table_check(void)
 {
 	char key[FOLD_MAX];
 	size_t i;

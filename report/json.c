@@ -27,19 +27,19 @@ json_cell(struct out *o, const struct cell *c)
 
 	switch (c->kind) {
 	case CELL_NULL:
-		out_puts(o, "null");
+		dm_out_puts(o, "null");
 		break;
 	case CELL_STR:
 	case CELL_DAY:
-		json_str(o, cell_format(c, buf, sizeof(buf)));
+		json_str(o, dm_cell_format(c, buf, sizeof(buf)));
 		break;
 	case CELL_DELTA:
-		out_printf(o, "%lld", (long long)c->i);
+		dm_out_printf(o, "%lld", (long long)c->i);
 		break;
 	default:
 		/* "+1.5" is not JSON: drop the sign of a positive change. */
-		cell_format(c, buf, sizeof(buf));
-		out_puts(o, buf[0] == '+' ? buf + 1 : buf);
+		dm_cell_format(c, buf, sizeof(buf));
+		dm_out_puts(o, buf[0] == '+' ? buf + 1 : buf);
 		break;
 	}
 }
@@ -55,25 +55,25 @@ json_row(struct out *o, const struct dm_report *r, const struct section *s,
 	size_t i;
 	int first = 1;
 
-	out_puts(o, "{");
+	dm_out_puts(o, "{");
 	for (i = 0; i < s->n_cols; i++) {
 		const struct column *c = &s->cols[i];
-		const struct cell *v = section_cell(s, row, i);
+		const struct cell *v = dm_section_cell(s, row, i);
 
-		if (!shows_col(c, F_JSON) || (nested && c->parent_key))
+		if (!dm_shows_col(c, F_JSON) || (nested && c->parent_key))
 			continue;
-		out_puts(o, first ? "" : ", ");
+		dm_out_puts(o, first ? "" : ", ");
 		first = 0;
 		json_str(o, c->key);
-		out_puts(o, ": ");
+		dm_out_puts(o, ": ");
 		if (v->kind == CELL_ROWS)
 			json_rows(o, r, &r->sec[c->sub], (size_t)v->i, v->n, 1);
 		else if (c->sub != 0)
-			out_puts(o, "[]");
+			dm_out_puts(o, "[]");
 		else
 			json_cell(o, v);
 	}
-	out_puts(o, "}");
+	dm_out_puts(o, "}");
 }
 
 static void
@@ -82,13 +82,13 @@ json_rows(struct out *o, const struct dm_report *r, const struct section *s,
 {
 	size_t i;
 
-	out_puts(o, "[");
+	dm_out_puts(o, "[");
 	for (i = 0; i < n; i++) {
-		out_puts(o, i > 0 ? (nested ? ", " : ",\n    ")
-		                  : (nested ? "" : "\n    "));
+		dm_out_puts(o, i > 0 ? (nested ? ", " : ",\n    ")
+		                     : (nested ? "" : "\n    "));
 		json_row(o, r, s, row0 + i, nested);
 	}
-	out_puts(o, n > 0 && !nested ? "\n  ]" : "]");
+	dm_out_puts(o, n > 0 && !nested ? "\n  ]" : "]");
 }
 
 /* "more": {"sources": {"rows": 12, "messages": ...}, ...} for the sections
@@ -99,56 +99,56 @@ json_more(struct out *o, const struct dm_report *r)
 	size_t i;
 	int first = 1;
 
-	out_puts(o, ",\n  \"more\": {");
+	dm_out_puts(o, ",\n  \"more\": {");
 	for (i = 0; i < SEC_COUNT; i++) {
 		const struct more *m = &r->sec[i].more;
 
-		if (m->rows == 0 || !shows_section(&r->sec[i], F_JSON))
+		if (m->rows == 0 || !dm_shows_section(&r->sec[i], F_JSON))
 			continue;
-		out_puts(o, first ? "" : ", ");
+		dm_out_puts(o, first ? "" : ", ");
 		first = 0;
 		json_str(o, r->sec[i].name);
-		out_printf(o,
+		dm_out_printf(o,
 		    ": {\"rows\": %lld, \"messages\": %lld, \"quarantined\": "
 		    "%lld, \"rejected\": %lld}",
 		    (long long)m->rows, (long long)m->messages,
 		    (long long)m->quarantined, (long long)m->rejected);
 	}
-	out_puts(o, "}");
+	dm_out_puts(o, "}");
 }
 
 int
-write_json(const struct dm_report *r, struct out *o)
+dm_write_json(const struct dm_report *r, struct out *o)
 {
 	char a[32], b[32], c[32], d[32];
 	size_t i;
 
-	out_printf(o,
+	dm_out_printf(o,
 	    "{\n  \"format\": \"dmarcstat-report\",\n  \"version\": 1,\n  "
 	    "\"period\": {"
 	    "\"first_day\": \"%s\", \"last_day\": \"%s\", \"days\": %lld, "
 	    "\"previous_first_day\": \"%s\", \"previous_last_day\": \"%s\"},\n "
 	    " \"filters\": {"
 	    "\"domain\": ",
-	    format_day(r->from, a, sizeof(a)),
-	    format_day(r->to - 86400, b, sizeof(b)),
+	    dm_format_day(r->from, a, sizeof(a)),
+	    dm_format_day(r->to - 86400, b, sizeof(b)),
 	    (long long)((r->to - r->from) / 86400),
-	    format_day(r->prev_from, c, sizeof(c)),
-	    format_day(r->from - 86400, d, sizeof(d)));
+	    dm_format_day(r->prev_from, c, sizeof(c)),
+	    dm_format_day(r->from - 86400, d, sizeof(d)));
 	json_str(o, r->domain);
-	out_puts(o, ", \"reporter\": ");
+	dm_out_puts(o, ", \"reporter\": ");
 	json_str(o, r->reporter);
-	out_puts(o, "}");
+	dm_out_puts(o, "}");
 	for (i = 0; i < SEC_COUNT; i++) {
-		if (!shows_section(&r->sec[i], F_JSON))
+		if (!dm_shows_section(&r->sec[i], F_JSON))
 			continue;
-		out_puts(o, ",\n  ");
+		dm_out_puts(o, ",\n  ");
 		json_str(o, r->sec[i].name);
-		out_puts(o, ": ");
+		dm_out_puts(o, ": ");
 		json_rows(o, r, &r->sec[i], 0, r->sec[i].n_rows, 0);
 	}
 	json_more(o, r);
-	out_printf(o, ",\n  \"by_domain\": %s,\n  \"by_service\": %s\n}\n",
+	dm_out_printf(o, ",\n  \"by_domain\": %s,\n  \"by_service\": %s\n}\n",
 	    r->by_domain ? "true" : "false", r->by_service ? "true" : "false");
 	return o->rc;
 }

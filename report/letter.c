@@ -8,7 +8,7 @@
  * how much of the blocked mail passed DMARC, and the report ids as
  * references), and the authentication each source showed.  Facts only, all
  * from the database; the sentences around them make no claim of their own.
- * Report text is made safe as in every text output (out_text).
+ * Report text is made safe as in every text output (dm_out_text).
  */
 #include "explain_int.h"
 
@@ -42,7 +42,7 @@ sums_cb(void *ctx, const struct dm_query_pair *row, struct dm_error *err)
 	    l->opt->reporter == NULL)
 		return DM_OK;
 	if (l->n == MAX_LETTERS) {
-		more_add(
+		dm_more_add(
 		    &l->others, row->messages, row->quarantined, row->rejected);
 		return DM_OK;
 	}
@@ -66,7 +66,7 @@ letter_refs_cb(
 
 	for (i = 0; i < l->n; i++) {
 		if (strcmp(l->v[i].isp, r->isp) == 0)
-			return refs_add(&l->v[i].refs, r) == DM_OK
+			return dm_refs_add(&l->v[i].refs, r) == DM_OK
 			           ? DM_OK
 			           : dm_error_set(
 			                 err, DM_ENOMEM, "out of memory");
@@ -104,12 +104,12 @@ sources_list(
 
 		if (v[0] == '\0')
 			v = "(none)";
-		if (pair_find_isp(p, isp) == NULL || list_has(b, ", ", v))
+		if (dm_pair_find_isp(p, isp) == NULL || dm_list_has(b, ", ", v))
 			continue;
 		if (n == MAX_LISTED)
 			more = 1;
 		else
-			rc = list_add(b, &n, MAX_LISTED, ", ", v);
+			rc = dm_list_add(b, &n, MAX_LISTED, ", ", v);
 	}
 	if (rc == DM_OK && more)
 		rc = dm_buf_adds(b, " and more");
@@ -119,7 +119,7 @@ sources_list(
 static void
 line(struct out *o, const char *label, const char *text)
 {
-	text_wrap(
+	dm_text_wrap(
 	    o, 2, label, text != NULL && text[0] != '\0' ? text : "(none)");
 }
 
@@ -127,31 +127,32 @@ static void
 figures(struct out *o, const struct letter *t, const char *from, const char *to)
 {
 	const struct dm_query_pair *s = &t->sums;
-	int64_t blocked = sat_add(s->quarantined, s->rejected);
+	int64_t blocked = dm_sat_add(s->quarantined, s->rejected);
 
-	out_printf(
+	dm_out_printf(
 	    o, "\nYour aggregate reports for %s to %s (UTC) say:\n", from, to);
-	out_printf(o, "  Messages:        %lld\n", (long long)s->messages);
+	dm_out_printf(o, "  Messages:        %lld\n", (long long)s->messages);
 	if (s->messages > 0)
-		out_printf(o, "  Passed DMARC:    %lld (%.1f %%)\n",
+		dm_out_printf(o, "  Passed DMARC:    %lld (%.1f %%)\n",
 		    (long long)s->dmarc_pass,
 		    100.0 * (double)s->dmarc_pass / (double)s->messages);
-	out_printf(o, "  Quarantined:     %lld\n", (long long)s->quarantined);
-	out_printf(o, "  Rejected:        %lld\n", (long long)s->rejected);
+	dm_out_printf(
+	    o, "  Quarantined:     %lld\n", (long long)s->quarantined);
+	dm_out_printf(o, "  Rejected:        %lld\n", (long long)s->rejected);
 	if (blocked > 0)
-		out_printf(o,
+		dm_out_printf(o,
 		    "  Of the %lld quarantined or rejected, %lld passed DMARC "
 		    "(aligned SPF or DKIM).\n",
 		    (long long)blocked, (long long)s->blocked_pass);
-	out_printf(o, "  Reports:         %lld", (long long)t->refs.reports);
+	dm_out_printf(o, "  Reports:         %lld", (long long)t->refs.reports);
 	if (t->refs.orgs.len > 0) {
-		out_puts(o, ", from ");
-		out_text(o, t->refs.orgs.data);
+		dm_out_puts(o, ", from ");
+		dm_out_text(o, t->refs.orgs.data);
 	}
-	out_puts(o, "\n");
+	dm_out_puts(o, "\n");
 	line(o, "Report ids:      ", t->refs.refs.data);
 	if (t->refs.reports > (int64_t)t->refs.n_refs)
-		out_printf(o, "                   and %lld more\n",
+		dm_out_printf(o, "                   and %lld more\n",
 		    (long long)(t->refs.reports - (int64_t)t->refs.n_refs));
 }
 
@@ -169,14 +170,14 @@ auth_line(struct out *o, const struct pair *p, const struct pair_isp *pi)
 	    "%s, From %s: %s, %lld passed DMARC (aligned DKIM %lld, aligned "
 	    "SPF %lld), %lld quarantined, %lld rejected. DKIM: %s. SPF: %s.",
 	    p->ip, p->hf[0] != '\0' ? p->hf : "(none)",
-	    plural(pi->messages, "message", n, sizeof(n)),
+	    dm_plural(pi->messages, "message", n, sizeof(n)),
 	    (long long)pi->dmarc_pass, (long long)pi->dkim_al,
 	    (long long)pi->spf_al, (long long)pi->quarantined,
 	    (long long)pi->rejected,
 	    d != NULL && d->dkim_seen.len > 0 ? d->dkim_seen.data : "none",
 	    d != NULL && d->spf_seen.len > 0 ? d->spf_seen.data : "none");
 	if (rc == DM_OK)
-		text_wrap(o, 2, "- ", b.data);
+		dm_text_wrap(o, 2, "- ", b.data);
 	else
 		o->rc = rc;
 	dm_buf_free(&b);
@@ -187,9 +188,9 @@ authentication(struct out *o, const struct pairs *x, const char *isp)
 {
 	size_t i, n = 0, more = 0;
 
-	out_puts(o, "\nAuthentication, as your reports show it:\n");
+	dm_out_puts(o, "\nAuthentication, as your reports show it:\n");
 	for (i = 0; i < x->n_kept; i++) {
-		const struct pair_isp *pi = pair_find_isp(x->kept[i], isp);
+		const struct pair_isp *pi = dm_pair_find_isp(x->kept[i], isp);
 
 		if (pi == NULL)
 			continue;
@@ -199,7 +200,7 @@ authentication(struct out *o, const struct pairs *x, const char *isp)
 			more++;
 	}
 	if (more > 0)
-		out_printf(o, "  and %zu more sources\n", more);
+		dm_out_printf(o, "  and %zu more sources\n", more);
 }
 
 static void
@@ -207,7 +208,7 @@ before_sending(struct out *o, const struct letter *t)
 {
 	struct dm_buf b;
 	const struct dm_query_pair *s = &t->sums;
-	int64_t blocked = sat_add(s->quarantined, s->rejected);
+	int64_t blocked = dm_sat_add(s->quarantined, s->rejected);
 
 	dm_buf_init(&b, 1 << 12);
 	if (dm_buf_addf(&b,
@@ -217,10 +218,10 @@ before_sending(struct out *o, const struct letter *t)
 	        "the fix.)",
 	        (long long)(blocked - s->blocked_pass), (long long)blocked,
 	        t->isp) == DM_OK)
-		text_wrap(o, 0, "", b.data);
+		dm_text_wrap(o, 0, "", b.data);
 	else
 		o->rc = DM_ENOMEM;
-	out_puts(o, "\n");
+	dm_out_puts(o, "\n");
 	dm_buf_free(&b);
 }
 
@@ -231,8 +232,8 @@ letter(struct out *o, const struct letter *t, const struct pairs *x,
 	char from[32], to[32];
 	struct dm_buf ips, doms;
 
-	format_day(opt->from, from, sizeof(from));
-	format_day(opt->to - DAY, to, sizeof(to));
+	dm_format_day(opt->from, from, sizeof(from));
+	dm_format_day(opt->to - DAY, to, sizeof(to));
 	dm_buf_init(&ips, (size_t)1 << 20);
 	dm_buf_init(&doms, (size_t)1 << 20);
 	if (sources_list(x, t->isp, 0, &ips) != DM_OK ||
@@ -241,30 +242,30 @@ letter(struct out *o, const struct letter *t, const struct pairs *x,
 	/* Said before the letter, not in it: a postmaster asks for that
 	   first. */
 	if (t->sums.blocked_pass <
-	    sat_add(t->sums.quarantined, t->sums.rejected))
+	    dm_sat_add(t->sums.quarantined, t->sums.rejected))
 		before_sending(o, t);
-	out_puts(o, "To: the postmaster team of ");
-	out_text(o, t->isp);
-	out_puts(o, "\nSubject: mail from ");
-	out_text(o, ips.len > 0 ? ips.data : "our IP addresses");
-	out_printf(
+	dm_out_puts(o, "To: the postmaster team of ");
+	dm_out_text(o, t->isp);
+	dm_out_puts(o, "\nSubject: mail from ");
+	dm_out_text(o, ips.len > 0 ? ips.data : "our IP addresses");
+	dm_out_printf(
 	    o, " quarantined or rejected, %s to %s\n\nHello,\n\n", from, to);
-	text_wrap(o, 0, "",
+	dm_text_wrap(o, 0, "",
 	    "This is about mail sent from the IP addresses and for the From "
 	    "domains listed below. Your DMARC aggregate reports show that part "
 	    "of it was quarantined or rejected. Could you review how your "
 	    "filtering treats this mail? Every figure below comes from your "
 	    "own aggregate reports.");
-	out_puts(o, "\n");
+	dm_out_puts(o, "\n");
 	line(o, "Sending IP addresses: ", ips.data);
 	line(o, "From domains: ", doms.data);
 	if (x->heaps[0].more.rows > 0)
-		text_wrap(o, 2, "",
+		dm_text_wrap(o, 2, "",
 		    "(The sources listed are those with the most mail blocked; "
 		    "the figures count all of them.)");
 	figures(o, t, from, to);
 	authentication(o, x, t->isp);
-	out_puts(o, "\nThank you,\n");
+	dm_out_puts(o, "\nThank you,\n");
 	dm_buf_free(&ips);
 	dm_buf_free(&doms);
 }
@@ -277,15 +278,15 @@ write_all(struct out *o, const struct letters *l, const struct pairs *x,
 
 	for (i = 0; i < l->n; i++) {
 		if (i > 0)
-			out_puts(o,
+			dm_out_puts(o,
 			    "\n-----------------------------------------"
 			    "-------------------------------\n\n");
 		if (l->v[i].sums.quarantined == 0 &&
 		    l->v[i].sums.rejected == 0) {
-			explain_heading(o, opt);
-			out_puts(o, "\n");
-			out_text(o, l->v[i].isp);
-			out_puts(o,
+			dm_explain_heading(o, opt);
+			dm_out_puts(o, "\n");
+			dm_out_text(o, l->v[i].isp);
+			dm_out_puts(o,
 			    " did not quarantine or reject any of this "
 			    "mail in the period: there is nothing to ask "
 			    "its postmaster to review.\n");
@@ -294,22 +295,23 @@ write_all(struct out *o, const struct letters *l, const struct pairs *x,
 		letter(o, &l->v[i], x, opt);
 	}
 	if (l->others.rows > 0)
-		out_printf(o,
+		dm_out_printf(o,
 		    "\n%lld more ISPs blocked some of this mail (%lld "
 		    "quarantined, %lld rejected); ask for one of them with "
 		    "--reporter.\n",
 		    (long long)l->others.rows, (long long)l->others.quarantined,
 		    (long long)l->others.rejected);
 	if (l->n == 0) {
-		explain_heading(o, opt);
-		out_puts(o, "\nNo ISP quarantined or rejected this mail in the "
-		            "period: there is nothing to ask a postmaster to "
-		            "review.\n");
+		dm_explain_heading(o, opt);
+		dm_out_puts(o,
+		    "\nNo ISP quarantined or rejected this mail in the "
+		    "period: there is nothing to ask a postmaster to "
+		    "review.\n");
 	}
 }
 
 int
-write_letters(struct out *o, struct dm_query *q,
+dm_write_letters(struct out *o, struct dm_query *q,
     const struct dm_query_filter *f, const struct dm_report_options *opt,
     const struct pairs *x, struct dm_error *err)
 {

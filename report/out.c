@@ -6,8 +6,8 @@
  * text cut to DM_QUERY_TEXT_MAX characters), so it is built in memory and
  * written at once; the buffer keeps the first error so renderers need not check
  * every append.  Text from reports may carry escape sequences, bidirectional
- * controls or broken UTF-8: out_text() neutralises them (core/escape.h) before
- * anything reaches a terminal or a mail.
+ * controls or broken UTF-8: dm_out_text() neutralises them (core/escape.h)
+ * before anything reaches a terminal or a mail.
  */
 #include "report_int.h"
 
@@ -22,27 +22,27 @@
 #define OUT_MAX ((size_t)256 << 20)
 
 void
-out_init(struct out *o)
+dm_out_init(struct out *o)
 {
 	dm_buf_init(&o->b, OUT_MAX);
 	o->rc = DM_OK;
 }
 
 void
-out_add(struct out *o, const char *s, size_t n)
+dm_out_add(struct out *o, const char *s, size_t n)
 {
 	if (o->rc == DM_OK)
 		o->rc = dm_buf_add(&o->b, s, n);
 }
 
 void
-out_puts(struct out *o, const char *s)
+dm_out_puts(struct out *o, const char *s)
 {
-	out_add(o, s, strlen(s));
+	dm_out_add(o, s, strlen(s));
 }
 
 void
-out_printf(struct out *o, const char *fmt, ...)
+dm_out_printf(struct out *o, const char *fmt, ...)
 {
 	char small[512];
 	va_list ap;
@@ -53,16 +53,16 @@ out_printf(struct out *o, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0 || (size_t)n >= sizeof(small)) {
 		/* Our formats print numbers and short words only; longer text
-		 * goes through out_add. */
+		 * goes through dm_out_add. */
 		if (o->rc == DM_OK)
 			o->rc = DM_EINVAL;
 		return;
 	}
-	out_add(o, small, (size_t)n);
+	dm_out_add(o, small, (size_t)n);
 }
 
 int
-out_flush(struct out *o, FILE *f, struct dm_error *err)
+dm_out_flush(struct out *o, FILE *f, struct dm_error *err)
 {
 	if (o->rc != DM_OK)
 		return dm_error_set(
@@ -75,26 +75,26 @@ out_flush(struct out *o, FILE *f, struct dm_error *err)
 }
 
 void
-out_free(struct out *o)
+dm_out_free(struct out *o)
 {
 	dm_buf_free(&o->b);
 }
 
 size_t
-out_text(struct out *o, const char *s)
+dm_out_text(struct out *o, const char *s)
 {
 	size_t chars = 0, n;
 
 	while (*s != '\0') {
 		switch (dm_char_kind(s, &n)) {
 		case DM_CHAR_PLAIN:
-			out_add(o, s, n);
+			dm_out_add(o, s, n);
 			break;
 		case DM_CHAR_CONTROL:
-			out_puts(o, "?");
+			dm_out_puts(o, "?");
 			break;
 		default: /* bidirectional control, invalid UTF-8 */
-			out_puts(o, "\xef\xbf\xbd"); /* U+FFFD */
+			dm_out_puts(o, "\xef\xbf\xbd"); /* U+FFFD */
 			break;
 		}
 		s += n;
@@ -159,7 +159,7 @@ code_point(const char *s, size_t n)
 }
 
 size_t
-text_char_width(const char *s, size_t *len)
+dm_text_char_width(const char *s, size_t *len)
 {
 	size_t i;
 	unsigned c;
@@ -178,28 +178,29 @@ text_char_width(const char *s, size_t *len)
 }
 
 size_t
-text_width(const char *s)
+dm_text_width(const char *s)
 {
 	size_t cols = 0, n;
 
 	for (; *s != '\0'; s += n)
-		cols += text_char_width(s, &n);
+		cols += dm_text_char_width(s, &n);
 	return cols;
 }
 
 void
-more_text(struct out *o, const struct section *s, const struct more *m)
+dm_more_text(struct out *o, const struct section *s, const struct more *m)
 {
-	out_printf(o, "and %lld more %s: %lld messages", (long long)m->rows,
+	dm_out_printf(o, "and %lld more %s: %lld messages", (long long)m->rows,
 	    s->noun, (long long)m->messages);
 	if (m->quarantined > 0)
-		out_printf(o, ", %lld quarantined", (long long)m->quarantined);
+		dm_out_printf(
+		    o, ", %lld quarantined", (long long)m->quarantined);
 	if (m->rejected > 0)
-		out_printf(o, ", %lld rejected", (long long)m->rejected);
+		dm_out_printf(o, ", %lld rejected", (long long)m->rejected);
 }
 
 const char *
-format_day(int64_t t, char *buf, size_t size)
+dm_format_day(int64_t t, char *buf, size_t size)
 {
 	time_t tt = (time_t)t;
 	struct tm tm;
@@ -211,7 +212,7 @@ format_day(int64_t t, char *buf, size_t size)
 }
 
 const char *
-cell_format(const struct cell *c, char *buf, size_t size)
+dm_cell_format(const struct cell *c, char *buf, size_t size)
 {
 	int64_t a = c->i < 0 ? -c->i : c->i;
 
@@ -233,7 +234,7 @@ cell_format(const struct cell *c, char *buf, size_t size)
 		    (long long)(a / 10), (long long)(a % 10));
 		break;
 	case CELL_DAY:
-		return format_day(c->i, buf, size);
+		return dm_format_day(c->i, buf, size);
 	case CELL_ROWS:
 		snprintf(buf, size, "%s", "");
 		break;

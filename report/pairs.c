@@ -57,7 +57,7 @@ pair_free(struct pair *p)
 static int64_t
 blocked_of(const struct pair *p)
 {
-	return sat_add(p->quarantined, p->rejected);
+	return dm_sat_add(p->quarantined, p->rejected);
 }
 
 /* < 0 when a comes first: most blocked, most messages, then by address and
@@ -119,7 +119,7 @@ heap_down(struct heap *h, size_t i)
 static void
 count_out(struct more *m, struct pair *p)
 {
-	more_add(m, p->messages, p->quarantined, p->rejected);
+	dm_more_add(m, p->messages, p->quarantined, p->rejected);
 	pair_free(p);
 }
 
@@ -196,7 +196,7 @@ pair_add_isp(struct pair *p, const struct dm_query_pair *row)
 	struct pair_isp *i;
 
 	if (p->n_isps == MAX_PAIR_ISPS) {
-		more_add(&p->isp_more, row->messages, row->quarantined,
+		dm_more_add(&p->isp_more, row->messages, row->quarantined,
 		    row->rejected);
 		return DM_OK;
 	}
@@ -232,14 +232,14 @@ pair_add_counts(struct pair *p, const struct dm_query_pair *row)
 		p->first_day = row->first_day;
 	if (row->last_day > p->last_day)
 		p->last_day = row->last_day;
-	p->messages = sat_add(p->messages, row->messages);
-	p->dmarc_pass = sat_add(p->dmarc_pass, row->dmarc_pass);
-	p->quarantined = sat_add(p->quarantined, row->quarantined);
-	p->rejected = sat_add(p->rejected, row->rejected);
-	p->spf_raw = sat_add(p->spf_raw, row->spf_raw_pass);
-	p->spf_al = sat_add(p->spf_al, row->spf_aligned_pass);
-	p->dkim_raw = sat_add(p->dkim_raw, row->dkim_raw_pass);
-	p->dkim_al = sat_add(p->dkim_al, row->dkim_aligned_pass);
+	p->messages = dm_sat_add(p->messages, row->messages);
+	p->dmarc_pass = dm_sat_add(p->dmarc_pass, row->dmarc_pass);
+	p->quarantined = dm_sat_add(p->quarantined, row->quarantined);
+	p->rejected = dm_sat_add(p->rejected, row->rejected);
+	p->spf_raw = dm_sat_add(p->spf_raw, row->spf_raw_pass);
+	p->spf_al = dm_sat_add(p->spf_al, row->spf_aligned_pass);
+	p->dkim_raw = dm_sat_add(p->dkim_raw, row->dkim_raw_pass);
+	p->dkim_al = dm_sat_add(p->dkim_al, row->dkim_aligned_pass);
 }
 
 static int
@@ -304,7 +304,7 @@ collect(struct pairs *x)
 }
 
 struct pair *
-pairs_find(const struct pairs *x, const char *ip, const char *hf)
+dm_pairs_find(const struct pairs *x, const char *ip, const char *hf)
 {
 	size_t lo = 0, hi = x->n_kept;
 
@@ -408,7 +408,7 @@ dm_report_evidence(
 }
 
 enum dm_cause_code
-top_cause(const struct tally *t)
+dm_top_cause(const struct tally *t)
 {
 	const int64_t *b = t->blocked, *m = t->messages;
 	int best = DM_CAUSE_PASS, i;
@@ -427,8 +427,8 @@ static void
 tally_add(
     struct tally *t, enum dm_cause_code c, int64_t blocked, int64_t messages)
 {
-	t->blocked[c] = sat_add(t->blocked[c], blocked);
-	t->messages[c] = sat_add(t->messages[c], messages);
+	t->blocked[c] = dm_sat_add(t->blocked[c], blocked);
+	t->messages[c] = dm_sat_add(t->messages[c], messages);
 	t->seen |= 1u << c;
 }
 
@@ -517,7 +517,7 @@ pair_explain(struct pair *p, const struct dm_cause *c,
 }
 
 struct pair_isp *
-pair_find_isp(struct pair *p, const char *isp)
+dm_pair_find_isp(struct pair *p, const char *isp)
 {
 	size_t i;
 
@@ -559,7 +559,7 @@ pair_evidence(struct pairs *x, struct pair *p, const char *isp,
     enum dm_cause_code code, const struct dm_evidence *ev,
     const struct dm_query_source *s, int64_t blocked)
 {
-	struct pair_isp *pi = pair_find_isp(p, isp);
+	struct pair_isp *pi = dm_pair_find_isp(p, isp);
 
 	tally_add(&p->t, code, blocked, s->messages);
 	if (pi != NULL)
@@ -653,7 +653,7 @@ source_cb(void *ctx, const struct dm_query_source *s, struct dm_error *err)
 	                      ? s->messages
 	                      : 0;
 	struct isp_tally *it = find_isp(x, s->isp);
-	struct pair *p = pairs_find(x, s->source_ip, s->header_from);
+	struct pair *p = dm_pairs_find(x, s->source_ip, s->header_from);
 
 	(void)err;
 	if (it != NULL)
@@ -665,7 +665,7 @@ source_cb(void *ctx, const struct dm_query_source *s, struct dm_error *err)
 }
 
 int
-pairs_classify(struct pairs *x, struct dm_query *q,
+dm_pairs_classify(struct pairs *x, struct dm_query *q,
     const struct dm_query_filter *f, unsigned flags)
 {
 	return dm_query_sources(q, f, flags, source_cb, x, x->err);
@@ -693,7 +693,7 @@ cmp_ip_rank(const void *a, const void *b)
 }
 
 int
-pairs_cmp_output(const void *a, const void *b)
+dm_pairs_cmp_output(const void *a, const void *b)
 {
 	const struct pair *x = *(struct pair *const *)a,
 	                  *y = *(struct pair *const *)b;
@@ -704,7 +704,7 @@ pairs_cmp_output(const void *a, const void *b)
 }
 
 void
-pairs_order(struct pairs *x, int by_address)
+dm_pairs_order(struct pairs *x, int by_address)
 {
 	size_t i;
 
@@ -723,7 +723,7 @@ pairs_order(struct pairs *x, int by_address)
 				x->kept[i]->group = x->kept[i - 1]->group;
 		}
 	}
-	qsort(x->kept, x->n_kept, sizeof(*x->kept), pairs_cmp_output);
+	qsort(x->kept, x->n_kept, sizeof(*x->kept), dm_pairs_cmp_output);
 }
 
 /* ---- Life cycle
@@ -731,7 +731,7 @@ pairs_order(struct pairs *x, int by_address)
  */
 
 int
-pairs_setup(struct pairs *x, size_t cap, char *const *pages, size_t n_pages,
+dm_pairs_setup(struct pairs *x, size_t cap, char *const *pages, size_t n_pages,
     char *const *isp_names, size_t n_isps)
 {
 	size_t i;
@@ -766,8 +766,8 @@ pairs_setup(struct pairs *x, size_t cap, char *const *pages, size_t n_pages,
 }
 
 int
-pairs_load(struct pairs *x, struct dm_query *q, const struct dm_query_filter *f,
-    unsigned flags)
+dm_pairs_load(struct pairs *x, struct dm_query *q,
+    const struct dm_query_filter *f, unsigned flags)
 {
 	int rc = dm_query_pairs(q, f, flags, pair_cb, x, x->err);
 
@@ -778,7 +778,7 @@ pairs_load(struct pairs *x, struct dm_query *q, const struct dm_query_filter *f,
 }
 
 int
-pairs_restrict(const struct pairs *x, const struct dm_query_filter *f,
+dm_pairs_restrict(const struct pairs *x, const struct dm_query_filter *f,
     struct dm_query_filter *kept, struct dm_query_pair_key **keys)
 {
 	size_t i;
@@ -801,14 +801,14 @@ static int
 reports_cb(void *ctx, const struct dm_query_pair *row, struct dm_error *err)
 {
 	struct pairs *x = ctx;
-	struct pair *p = pairs_find(x, row->source_ip, row->header_from);
-	struct pair_isp *pi = p != NULL ? pair_find_isp(p, row->isp) : NULL;
+	struct pair *p = dm_pairs_find(x, row->source_ip, row->header_from);
+	struct pair_isp *pi = p != NULL ? dm_pair_find_isp(p, row->isp) : NULL;
 
 	(void)err;
 	if (p == NULL)
 		return DM_OK;
 	/* A report has one reporter: its reports per ISP add up. */
-	p->reports = sat_add(p->reports, row->reports);
+	p->reports = dm_sat_add(p->reports, row->reports);
 	if (pi != NULL)
 		pi->reports = row->reports;
 	return DM_OK;
@@ -827,7 +827,7 @@ on_kept(struct pairs *x, struct dm_query *q, const struct dm_query_filter *f,
 
 	if (x->n_kept == 0)
 		return DM_OK;
-	if (pairs_restrict(x, f, &kept, &keys) != DM_OK)
+	if (dm_pairs_restrict(x, f, &kept, &keys) != DM_OK)
 		return oom(x);
 	rc = query(x, q, &kept, flags);
 	dm_free(keys);
@@ -843,7 +843,7 @@ reports_query(struct pairs *x, struct dm_query *q,
 }
 
 int
-pairs_reports(struct pairs *x, struct dm_query *q,
+dm_pairs_reports(struct pairs *x, struct dm_query *q,
     const struct dm_query_filter *f, unsigned flags)
 {
 	return on_kept(x, q, f, flags, reports_query);
@@ -852,7 +852,7 @@ pairs_reports(struct pairs *x, struct dm_query *q,
 /* "s21.bmsend.com (forward-confirmed); Benchmark Email (esp); AS64501 Other
  * Net; DE": what the host table and the services say of the source. */
 int
-pair_host_text(const struct pair *p, struct dm_buf *t)
+dm_pair_host_text(const struct pair *p, struct dm_buf *t)
 {
 	int rc = DM_OK;
 
@@ -931,14 +931,14 @@ hosts_query(struct pairs *x, struct dm_query *q,
 }
 
 int
-pairs_hosts(
+dm_pairs_hosts(
     struct pairs *x, struct dm_query *q, const struct dm_query_filter *f)
 {
 	return on_kept(x, q, f, 0, hosts_query);
 }
 
 void
-pairs_teardown(struct pairs *x)
+dm_pairs_teardown(struct pairs *x)
 {
 	size_t i, j;
 

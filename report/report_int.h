@@ -126,25 +126,25 @@ struct dm_report {
 /* ---- build.c: sections ---- */
 /* Appends a row of n_cols CELL_NULL cells and returns it; NULL on allocation
  * failure. */
-struct cell *section_add_row(struct section *s);
-const struct cell *section_cell(
+struct cell *dm_section_add_row(struct section *s);
+const struct cell *dm_section_cell(
     const struct section *s, size_t row, size_t col);
 /* The index of the column with this key; n_cols when there is none. */
-size_t section_col(const struct section *s, const char *key);
+size_t dm_section_col(const struct section *s, const char *key);
 /* Starts a group at the next row; heading is copied.  DM_ENOMEM. */
-int section_add_group(struct section *s, const char *heading);
-int cell_set_str(struct cell *c, const char *s);
-void cell_int(struct cell *c, enum cell_kind kind, int64_t v);
+int dm_section_add_group(struct section *s, const char *heading);
+int dm_cell_set_str(struct cell *c, const char *s);
+void dm_cell_int(struct cell *c, enum cell_kind kind, int64_t v);
 /* A rate in tenths of a percent, rounded half up; CELL_NULL over zero. */
-void cell_rate(struct cell *c, int64_t part, int64_t whole);
+void dm_cell_rate(struct cell *c, int64_t part, int64_t whole);
 /* 1 when the renderer f shows column c / section s. */
-int shows_col(const struct column *c, unsigned f);
-int shows_section(const struct section *s, unsigned f);
+int dm_shows_col(const struct column *c, unsigned f);
+int dm_shows_section(const struct section *s, unsigned f);
 /* a + b, stopping at INT64_MAX instead of overflowing (counts are never
  * negative). */
-int64_t sat_add(int64_t a, int64_t b);
+int64_t dm_sat_add(int64_t a, int64_t b);
 /* Adds one row's counts to a more. */
-void more_add(
+void dm_more_add(
     struct more *m, int64_t messages, int64_t quarantined, int64_t rejected);
 
 /* ---- pairs.c: (source IP, From domain) pairs, kept and classified ---- */
@@ -154,7 +154,7 @@ void more_add(
 /* Domains that authenticated a pair, listed; more are shown as "...". */
 #define MAX_LIST 8
 
-/* Blocked and all messages per cause, to find the top one (top_cause). */
+/* Blocked and all messages per cause, to find the top one (dm_top_cause). */
 struct tally {
 	int64_t blocked[DM_CAUSE_COUNT], messages[DM_CAUSE_COUNT];
 	unsigned seen; /* bit per cause: given by a group, of messages or not */
@@ -189,7 +189,7 @@ struct pair {
 	char *auth[MAX_LIST]; /* domains that passed DKIM or SPF for it */
 	size_t n_auth;
 	int more_auth;
-	/* What `dmarcstat enrich` found for ip (pairs_hosts); NULL / -1 when
+	/* What `dmarcstat enrich` found for ip (dm_pairs_hosts); NULL / -1 when
 	 * not known. */
 	char *ptr, *as_org, *country;
 	int confirmed;
@@ -225,10 +225,10 @@ struct isp_tally {
 
 /*
  * The best pairs of a filter, at most cap per list: one list, or one per From
- * domain page (pages set).  pairs_load() runs the pairs query and keeps them;
- * pairs_classify() runs the evidence query and gives each kept pair its
- * causes, explanations and ISP causes (and the ISPs of isps their top cause).
- * The hooks let explain see every row as it passes.
+ * domain page (pages set).  dm_pairs_load() runs the pairs query and keeps
+ * them; dm_pairs_classify() runs the evidence query and gives each kept pair
+ * its causes, explanations and ISP causes (and the ISPs of isps their top
+ * cause). The hooks let explain see every row as it passes.
  */
 struct pairs {
 	const struct dm_report_options *opt;
@@ -261,39 +261,40 @@ struct pairs {
 
 /* Sets x up to keep cap pairs per list; isp_names get ISP tallies.
  * DM_ENOMEM. */
-int pairs_setup(struct pairs *x, size_t cap, char *const *pages, size_t n_pages,
-    char *const *isp_names, size_t n_isps);
+int dm_pairs_setup(struct pairs *x, size_t cap, char *const *pages,
+    size_t n_pages, char *const *isp_names, size_t n_isps);
 /* flags: DM_QUERY_FAILING (sql/query.h).  Reports are not counted yet. */
-int pairs_load(struct pairs *x, struct dm_query *q,
+int dm_pairs_load(struct pairs *x, struct dm_query *q,
     const struct dm_query_filter *f, unsigned flags);
 /* Counts the reports of the kept pairs (the join it takes is paid for the
- * pairs shown only).  Same flags as pairs_load. */
-int pairs_reports(struct pairs *x, struct dm_query *q,
+ * pairs shown only).  Same flags as dm_pairs_load. */
+int dm_pairs_reports(struct pairs *x, struct dm_query *q,
     const struct dm_query_filter *f, unsigned flags);
 /* f restricted to the kept pairs; *keys (the caller frees it) backs it.
  * DM_ENOMEM. */
-int pairs_restrict(const struct pairs *x, const struct dm_query_filter *f,
+int dm_pairs_restrict(const struct pairs *x, const struct dm_query_filter *f,
     struct dm_query_filter *kept, struct dm_query_pair_key **keys);
 /* Gives the kept pairs what the host table says of their IPs (one query).
  * DM_EDB, DM_ENOMEM. */
-int pairs_hosts(
+int dm_pairs_hosts(
     struct pairs *x, struct dm_query *q, const struct dm_query_filter *f);
 /* Appends what the host table and the services say of p's source:
  * "s21.bmsend.com (forward-confirmed); Benchmark Email (esp); AS64501 Other
  * Net; DE"; nothing when nothing is known.  DM_ENOMEM. */
-int pair_host_text(const struct pair *p, struct dm_buf *t);
+int dm_pair_host_text(const struct pair *p, struct dm_buf *t);
 /* flags: DM_QUERY_FAILING, DM_QUERY_PER_ROW (sql/query.h). */
-int pairs_classify(struct pairs *x, struct dm_query *q,
+int dm_pairs_classify(struct pairs *x, struct dm_query *q,
     const struct dm_query_filter *f, unsigned flags);
 /* Ranks the kept pairs (most blocked first); rank and group set, kept in
  * output order: by page, or under their address by its best pair. */
-void pairs_order(struct pairs *x, int by_address);
+void dm_pairs_order(struct pairs *x, int by_address);
 /* qsort order of output: by group (page, the rank of the address's best
  * pair, or the place of the service), then rank. */
-int pairs_cmp_output(const void *a, const void *b);
-struct pair *pairs_find(const struct pairs *x, const char *ip, const char *hf);
-struct pair_isp *pair_find_isp(struct pair *p, const char *isp);
-void pairs_teardown(struct pairs *x);
+int dm_pairs_cmp_output(const void *a, const void *b);
+struct pair *dm_pairs_find(
+    const struct pairs *x, const char *ip, const char *hf);
+struct pair_isp *dm_pair_find_isp(struct pair *p, const char *isp);
+void dm_pairs_teardown(struct pairs *x);
 
 /* ---- sources.c: the report's failing sources ---- */
 /*
@@ -302,39 +303,39 @@ void pairs_teardown(struct pairs *x);
  * section, whose ISPs are isp_names in row order; domains are the From
  * domains of the pages (by_domain).
  */
-int sources_fill(struct dm_report *r, struct dm_query *q,
+int dm_sources_fill(struct dm_report *r, struct dm_query *q,
     const struct dm_query_filter *f, const struct dm_report_options *opt,
     char *const *isp_names, size_t n_isps, char *const *domains,
     size_t n_domains, struct dm_error *err);
 
 /* Appends pair p's row to the sources section (and its ISPs' rows); t is
  * scratch.  DM_ENOMEM. */
-int sources_add_pair(struct dm_report *r, struct pair *p, struct dm_buf *t);
+int dm_sources_add_pair(struct dm_report *r, struct pair *p, struct dm_buf *t);
 
 /* ---- checks.c: the From domains' DNS now (check_dns) ---- */
 struct out;
 /* The distinct From domains of the pairs (in their order, at most
  * DM_REPORT_CHECKS_MAX) into domains; *n of them (borrowed from the pairs). */
-void checks_domains(
+void dm_checks_domains(
     struct pair *const *pairs, size_t n_pairs, const char **domains, size_t *n);
 /* Runs opt->check_dns for each domain and fills the dns and dns_checks
  * sections: a row per domain with its worst status, a row per check. */
-int checks_fill(struct dm_report *r, struct dm_query *q,
+int dm_checks_fill(struct dm_report *r, struct dm_query *q,
     const struct dm_report_options *opt, const char *const *domains, size_t n,
     struct dm_error *err);
 /* The same as plain text for explain. */
-int checks_text(struct out *o, struct dm_query *q,
+int dm_checks_text(struct out *o, struct dm_query *q,
     const struct dm_report_options *opt, const char *const *domains, size_t n,
     struct dm_error *err);
 
 /* ---- services.c: report --by service ---- */
 /*
- * Groups the kept pairs (ranked by pairs_order) by sending service, most
+ * Groups the kept pairs (ranked by dm_pairs_order) by sending service, most
  * blocked first: a row per service in the services section with the sums of
  * all its pairs, and under it in the sources section its top pairs (the rest
  * summed as the group's "and N more").  DM_ENOMEM.
  */
-int services_fill(
+int dm_services_fill(
     struct dm_report *r, struct pairs *p, size_t top, struct dm_error *err);
 
 /* The classifier's view of a source row of the rollups (strings borrowed),
@@ -345,7 +346,7 @@ struct dm_evidence dm_report_evidence(
 /* The cause that blocked most messages, then counted most; among causes of
  * no message (count 0 or invalid) the first in code order; PASS when no other
  * cause was seen. */
-enum dm_cause_code top_cause(const struct tally *t);
+enum dm_cause_code dm_top_cause(const struct tally *t);
 
 /* ---- out.c: an output buffer with a sticky error ---- */
 struct out {
@@ -353,51 +354,51 @@ struct out {
 	int rc;
 };
 
-void out_init(struct out *o);
-void out_add(struct out *o, const char *s, size_t n);
-void out_puts(struct out *o, const char *s);
-void out_printf(struct out *o, const char *fmt, ...) DM_PRINTF(2, 3);
+void dm_out_init(struct out *o);
+void dm_out_add(struct out *o, const char *s, size_t n);
+void dm_out_puts(struct out *o, const char *s);
+void dm_out_printf(struct out *o, const char *fmt, ...) DM_PRINTF(2, 3);
 /* Writes the buffer to f; DM_EIO or the sticky error, with a message. */
-int out_flush(struct out *o, FILE *f, struct dm_error *err);
-void out_free(struct out *o);
+int dm_out_flush(struct out *o, FILE *f, struct dm_error *err);
+void dm_out_free(struct out *o);
 
 /*
  * Appends s made safe for a terminal or a plain-text mail (core/escape.h):
  * control characters become '?', bidirectional controls and invalid UTF-8
  * U+FFFD.  Returns the number of characters (code points) appended.
  */
-size_t out_text(struct out *o, const char *s);
+size_t dm_out_text(struct out *o, const char *s);
 /* The first key of isp.c's table that is not folded or not in order, NULL
  * when every one is (for the tests). */
-const char *isp_table_check(void);
+const char *dm_isp_table_check(void);
 
-/* Columns a terminal gives what out_text writes for s: East Asian wide
+/* Columns a terminal gives what dm_out_text writes for s: East Asian wide
  * characters take two, combining marks none. */
-size_t text_width(const char *s);
-/* Columns of the character at s (non-empty) as out_text writes it, with its
+size_t dm_text_width(const char *s);
+/* Columns of the character at s (non-empty) as dm_out_text writes it, with its
  * bytes in *len (an invalid byte is one). */
-size_t text_char_width(const char *s, size_t *len);
+size_t dm_text_char_width(const char *s, size_t *len);
 /* Formats a cell as plain text (numbers, rates with one decimal, days) into
  * buf. */
-const char *cell_format(const struct cell *c, char *buf, size_t size);
+const char *dm_cell_format(const struct cell *c, char *buf, size_t size);
 /* YYYY-MM-DD of a Unix time (UTC). */
-const char *format_day(int64_t t, char *buf, size_t size);
+const char *dm_format_day(int64_t t, char *buf, size_t size);
 /* "and 12 more sources: 340 messages, 12 quarantined, 7 rejected" */
-void more_text(struct out *o, const struct section *s, const struct more *m);
+void dm_more_text(struct out *o, const struct section *s, const struct more *m);
 
 /*
  * Writes indent spaces, prefix (ours, e.g. "Why: ") and text wrapped at 100
  * columns, with continuation lines aligned under the text; text is sanitised by
- * out_text.
+ * dm_out_text.
  */
-void text_wrap(
+void dm_text_wrap(
     struct out *o, size_t indent, const char *prefix, const char *text);
 
 /* ---- renderers ---- */
-int write_text(const struct dm_report *r, int color, struct out *o);
-int write_csv(const struct dm_report *r, const char *table, struct out *o,
+int dm_write_text(const struct dm_report *r, int color, struct out *o);
+int dm_write_csv(const struct dm_report *r, const char *table, struct out *o,
     struct dm_error *err);
-int write_json(const struct dm_report *r, struct out *o);
-int write_html(const struct dm_report *r, struct out *o);
+int dm_write_json(const struct dm_report *r, struct out *o);
+int dm_write_html(const struct dm_report *r, struct out *o);
 
 #endif /* DM_REPORT_INT_H */

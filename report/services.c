@@ -54,8 +54,8 @@ static int
 cmp_service(const void *a, const void *b)
 {
 	const struct service *x = a, *y = b;
-	int64_t bx = sat_add(x->sums.quarantined, x->sums.rejected),
-	        by = sat_add(y->sums.quarantined, y->sums.rejected);
+	int64_t bx = dm_sat_add(x->sums.quarantined, x->sums.rejected),
+	        by = dm_sat_add(y->sums.quarantined, y->sums.rejected);
 
 	if (bx != by)
 		return bx > by ? -1 : 1;
@@ -86,8 +86,8 @@ find_services(struct pair **idx, size_t n_pairs, struct service *v, size_t *n)
 		}
 		s = &v[*n - 1];
 		s->n++;
-		s->dmarc_pass = sat_add(s->dmarc_pass, p->dmarc_pass);
-		more_add(&s->sums, p->messages, p->quarantined, p->rejected);
+		s->dmarc_pass = dm_sat_add(s->dmarc_pass, p->dmarc_pass);
+		dm_more_add(&s->sums, p->messages, p->quarantined, p->rejected);
 	}
 }
 
@@ -104,7 +104,7 @@ place_pairs(struct pair **idx, struct service *v, size_t n, size_t top)
 			p->page = p->group = k;
 			p->hidden = j >= top;
 			if (p->hidden)
-				more_add(&v[k].hidden, p->messages,
+				dm_more_add(&v[k].hidden, p->messages,
 				    p->quarantined, p->rejected);
 		}
 	}
@@ -113,23 +113,28 @@ place_pairs(struct pair **idx, struct service *v, size_t n, size_t top)
 static int
 service_row(struct section *s, const struct service *v)
 {
-	struct cell *c = section_add_row(s);
+	struct cell *c = dm_section_add_row(s);
 
 	if (c == NULL ||
-	    (v->name != NULL && cell_set_str(&c[section_col(s, "service")],
-	                            v->name) != DM_OK) ||
-	    (v->kind != NULL &&
-	        cell_set_str(&c[section_col(s, "kind")], v->kind) != DM_OK))
+	    (v->name != NULL &&
+	        dm_cell_set_str(&c[dm_section_col(s, "service")], v->name) !=
+	            DM_OK) ||
+	    (v->kind != NULL && dm_cell_set_str(&c[dm_section_col(s, "kind")],
+	                            v->kind) != DM_OK))
 		return DM_ENOMEM;
-	cell_int(&c[section_col(s, "pairs")], CELL_INT, (int64_t)v->n);
-	cell_int(&c[section_col(s, "messages")], CELL_INT, v->sums.messages);
-	cell_int(&c[section_col(s, "dmarc_pass")], CELL_INT, v->dmarc_pass);
-	cell_rate(&c[section_col(s, "dmarc_pass_percent")], v->dmarc_pass,
+	dm_cell_int(&c[dm_section_col(s, "pairs")], CELL_INT, (int64_t)v->n);
+	dm_cell_int(
+	    &c[dm_section_col(s, "messages")], CELL_INT, v->sums.messages);
+	dm_cell_int(
+	    &c[dm_section_col(s, "dmarc_pass")], CELL_INT, v->dmarc_pass);
+	dm_cell_rate(&c[dm_section_col(s, "dmarc_pass_percent")], v->dmarc_pass,
 	    v->sums.messages);
-	cell_int(
-	    &c[section_col(s, "quarantined")], CELL_INT, v->sums.quarantined);
-	cell_int(&c[section_col(s, "rejected")], CELL_INT, v->sums.rejected);
-	cell_int(&c[section_col(s, "more_sources")], CELL_INT, v->hidden.rows);
+	dm_cell_int(&c[dm_section_col(s, "quarantined")], CELL_INT,
+	    v->sums.quarantined);
+	dm_cell_int(
+	    &c[dm_section_col(s, "rejected")], CELL_INT, v->sums.rejected);
+	dm_cell_int(
+	    &c[dm_section_col(s, "more_sources")], CELL_INT, v->hidden.rows);
 	return DM_OK;
 }
 
@@ -142,8 +147,8 @@ heading(const struct service *v, struct dm_buf *h)
 	char pct[32];
 	int rc;
 
-	cell_rate(&rate, v->dmarc_pass, v->sums.messages);
-	cell_format(&rate, pct, sizeof(pct));
+	dm_cell_rate(&rate, v->dmarc_pass, v->sums.messages);
+	dm_cell_format(&rate, pct, sizeof(pct));
 	if (v->name != NULL)
 		rc = dm_buf_addf(h, "Service %s (%s): ", v->name,
 		    v->kind != NULL ? v->kind : "?");
@@ -173,16 +178,16 @@ write_service(struct dm_report *r, struct pairs *x, const struct service *v,
 
 	dm_buf_reset(t);
 	if ((rc = heading(v, t)) != DM_OK ||
-	    (rc = section_add_group(src, t->data)) != DM_OK)
+	    (rc = dm_section_add_group(src, t->data)) != DM_OK)
 		return rc;
 	src->groups[src->n_groups - 1].more = v->hidden;
 	dm_buf_reset(t);
 	for (; *i < x->n_kept && x->kept[*i]->group == k && rc == DM_OK;
 	     (*i)++) {
 		if (!x->kept[*i]->hidden)
-			rc = sources_add_pair(r, x->kept[*i], t);
+			rc = dm_sources_add_pair(r, x->kept[*i], t);
 	}
-	link = &svc->cells[k * svc->n_cols + section_col(svc, "sources")];
+	link = &svc->cells[k * svc->n_cols + dm_section_col(svc, "sources")];
 	link->kind = CELL_ROWS;
 	link->i = (int64_t)row0;
 	link->n = src->n_rows - row0;
@@ -190,7 +195,7 @@ write_service(struct dm_report *r, struct pairs *x, const struct service *v,
 }
 
 int
-services_fill(
+dm_services_fill(
     struct dm_report *r, struct pairs *x, size_t top, struct dm_error *err)
 {
 	struct pair **idx = NULL;
@@ -215,7 +220,8 @@ services_fill(
 		rc = service_row(&r->sec[SEC_SERVICES], &v[k]);
 	if (rc == DM_OK && n > 0) {
 		place_pairs(idx, v, n, top);
-		qsort(x->kept, x->n_kept, sizeof(*x->kept), pairs_cmp_output);
+		qsort(
+		    x->kept, x->n_kept, sizeof(*x->kept), dm_pairs_cmp_output);
 	}
 	for (k = 0; rc == DM_OK && k < n; k++)
 		rc = write_service(r, x, &v[k], k, &i, &t);

@@ -31,7 +31,7 @@ oom(struct out_ctx *x)
 static struct cell *
 col(struct section *s, struct cell *row, const char *key)
 {
-	return &row[section_col(s, key)];
+	return &row[dm_section_col(s, key)];
 }
 
 static int
@@ -53,7 +53,7 @@ isps_text(const struct pair *p, struct dm_buf *t)
 
 	for (i = 0; i < p->n_isps && rc == DM_OK; i++) {
 		const struct pair_isp *d = &p->isps[i];
-		enum dm_cause_code c = top_cause(&d->t);
+		enum dm_cause_code c = dm_top_cause(&d->t);
 
 		rc = dm_buf_addf(t, "%s%s: %lld message%s", i > 0 ? "; " : "",
 		    d->isp, (long long)d->messages,
@@ -64,7 +64,7 @@ isps_text(const struct pair *p, struct dm_buf *t)
 		if (rc == DM_OK && d->rejected > 0)
 			rc = dm_buf_addf(
 			    t, ", %lld rejected", (long long)d->rejected);
-		if (rc == DM_OK && sat_add(d->quarantined, d->rejected) == 0)
+		if (rc == DM_OK && dm_sat_add(d->quarantined, d->rejected) == 0)
 			rc = dm_buf_adds(t, ", none blocked");
 		if (rc == DM_OK)
 			rc = dm_buf_addf(t, " (%s)", dm_cause_name(c));
@@ -82,8 +82,8 @@ seen_text(const struct pair *p, struct dm_buf *t)
 {
 	char a[32], b[32];
 
-	format_day(p->first_day, a, sizeof(a));
-	format_day(p->last_day, b, sizeof(b));
+	dm_format_day(p->first_day, a, sizeof(a));
+	dm_format_day(p->last_day, b, sizeof(b));
 	if (p->first_day == p->last_day)
 		return dm_buf_addf(t, "%s, %lld report%s", a,
 		    (long long)p->reports, p->reports == 1 ? "" : "s");
@@ -111,21 +111,21 @@ host_cells(struct section *s, struct cell *c, const struct pair *p)
 	int rc = DM_OK;
 
 	if (p->ptr != NULL) {
-		rc = cell_set_str(col(s, c, "ptr"), p->ptr);
-		cell_int(col(s, c, "ptr_confirmed"), CELL_INT, p->confirmed);
+		rc = dm_cell_set_str(col(s, c, "ptr"), p->ptr);
+		dm_cell_int(col(s, c, "ptr_confirmed"), CELL_INT, p->confirmed);
 	}
 	if (rc == DM_OK && p->service != NULL &&
-	    (rc = cell_set_str(col(s, c, "service"), p->service)) == DM_OK &&
-	    (rc = cell_set_str(col(s, c, "service_by"),
+	    (rc = dm_cell_set_str(col(s, c, "service"), p->service)) == DM_OK &&
+	    (rc = dm_cell_set_str(col(s, c, "service_by"),
 	         p->service_by_ptr ? "ptr" : "domain")) == DM_OK &&
 	    p->kind != NULL)
-		rc = cell_set_str(col(s, c, "service_kind"), p->kind);
+		rc = dm_cell_set_str(col(s, c, "service_kind"), p->kind);
 	if (p->asn >= 0)
-		cell_int(col(s, c, "asn"), CELL_INT, p->asn);
+		dm_cell_int(col(s, c, "asn"), CELL_INT, p->asn);
 	if (rc == DM_OK && p->as_org != NULL)
-		rc = cell_set_str(col(s, c, "as_org"), p->as_org);
+		rc = dm_cell_set_str(col(s, c, "as_org"), p->as_org);
 	if (rc == DM_OK && p->country != NULL)
-		rc = cell_set_str(col(s, c, "country"), p->country);
+		rc = dm_cell_set_str(col(s, c, "country"), p->country);
 	return rc;
 }
 
@@ -134,7 +134,7 @@ static int
 cell_from(struct cell *c, struct dm_buf *t, int rc)
 {
 	if (rc == DM_OK)
-		rc = cell_set_str(c, t->data != NULL ? t->data : "");
+		rc = dm_cell_set_str(c, t->data != NULL ? t->data : "");
 	dm_buf_reset(t);
 	return rc;
 }
@@ -150,17 +150,17 @@ isp_rows(struct dm_report *r, struct pair *p, struct cell *parent)
 	parent->n = p->n_isps;
 	for (i = 0; i < p->n_isps; i++) {
 		const struct pair_isp *d = &p->isps[i];
-		struct cell *c = section_add_row(s);
+		struct cell *c = dm_section_add_row(s);
 
-		if (c == NULL || cell_set_str(&c[0], p->ip) != DM_OK ||
-		    cell_set_str(&c[1], p->hf) != DM_OK ||
-		    cell_set_str(&c[2], d->isp) != DM_OK ||
-		    cell_set_str(&c[6], dm_cause_name(top_cause(&d->t))) !=
-		        DM_OK)
+		if (c == NULL || dm_cell_set_str(&c[0], p->ip) != DM_OK ||
+		    dm_cell_set_str(&c[1], p->hf) != DM_OK ||
+		    dm_cell_set_str(&c[2], d->isp) != DM_OK ||
+		    dm_cell_set_str(
+		        &c[6], dm_cause_name(dm_top_cause(&d->t))) != DM_OK)
 			return DM_ENOMEM;
-		cell_int(&c[3], CELL_INT, d->messages);
-		cell_int(&c[4], CELL_INT, d->quarantined);
-		cell_int(&c[5], CELL_INT, d->rejected);
+		dm_cell_int(&c[3], CELL_INT, d->messages);
+		dm_cell_int(&c[4], CELL_INT, d->quarantined);
+		dm_cell_int(&c[5], CELL_INT, d->rejected);
 	}
 	return DM_OK;
 }
@@ -168,25 +168,25 @@ isp_rows(struct dm_report *r, struct pair *p, struct cell *parent)
 static void
 pair_numbers(struct section *s, struct cell *c, const struct pair *p)
 {
-	cell_int(col(s, c, "messages"), CELL_INT, p->messages);
-	cell_int(col(s, c, "dmarc_pass"), CELL_INT, p->dmarc_pass);
-	cell_int(col(s, c, "quarantined"), CELL_INT, p->quarantined);
-	cell_int(col(s, c, "rejected"), CELL_INT, p->rejected);
-	cell_int(col(s, c, "spf_raw_pass"), CELL_INT, p->spf_raw);
-	cell_int(col(s, c, "spf_aligned_pass"), CELL_INT, p->spf_al);
-	cell_int(col(s, c, "dkim_raw_pass"), CELL_INT, p->dkim_raw);
-	cell_int(col(s, c, "dkim_aligned_pass"), CELL_INT, p->dkim_al);
-	cell_int(col(s, c, "first_day"), CELL_DAY, p->first_day);
-	cell_int(col(s, c, "last_day"), CELL_DAY, p->last_day);
-	cell_int(col(s, c, "reports"), CELL_INT, p->reports);
+	dm_cell_int(col(s, c, "messages"), CELL_INT, p->messages);
+	dm_cell_int(col(s, c, "dmarc_pass"), CELL_INT, p->dmarc_pass);
+	dm_cell_int(col(s, c, "quarantined"), CELL_INT, p->quarantined);
+	dm_cell_int(col(s, c, "rejected"), CELL_INT, p->rejected);
+	dm_cell_int(col(s, c, "spf_raw_pass"), CELL_INT, p->spf_raw);
+	dm_cell_int(col(s, c, "spf_aligned_pass"), CELL_INT, p->spf_al);
+	dm_cell_int(col(s, c, "dkim_raw_pass"), CELL_INT, p->dkim_raw);
+	dm_cell_int(col(s, c, "dkim_aligned_pass"), CELL_INT, p->dkim_al);
+	dm_cell_int(col(s, c, "first_day"), CELL_DAY, p->first_day);
+	dm_cell_int(col(s, c, "last_day"), CELL_DAY, p->last_day);
+	dm_cell_int(col(s, c, "reports"), CELL_INT, p->reports);
 }
 
 int
-sources_add_pair(struct dm_report *r, struct pair *p, struct dm_buf *t)
+dm_sources_add_pair(struct dm_report *r, struct pair *p, struct dm_buf *t)
 {
 	struct section *s = &r->sec[SEC_SOURCES];
-	enum dm_cause_code top = top_cause(&p->t);
-	struct cell *c = section_add_row(s);
+	enum dm_cause_code top = dm_top_cause(&p->t);
+	struct cell *c = dm_section_add_row(s);
 	int rc;
 
 	if (c == NULL)
@@ -194,26 +194,27 @@ sources_add_pair(struct dm_report *r, struct pair *p, struct dm_buf *t)
 	if (p->n_isps > 0)
 		qsort(p->isps, p->n_isps, sizeof(*p->isps), cmp_isp_rows);
 	pair_numbers(s, c, p);
-	if ((rc = cell_set_str(col(s, c, "source_ip"), p->ip)) != DM_OK ||
-	    (rc = cell_set_str(col(s, c, "header_from"), p->hf)) != DM_OK ||
+	if ((rc = dm_cell_set_str(col(s, c, "source_ip"), p->ip)) != DM_OK ||
+	    (rc = dm_cell_set_str(col(s, c, "header_from"), p->hf)) != DM_OK ||
 	    (rc = isp_rows(r, p, col(s, c, "isps"))) != DM_OK ||
 	    (rc = cell_from(col(s, c, "isps_text"), t, isps_text(p, t))) !=
 	        DM_OK ||
 	    (rc = cell_from(col(s, c, "seen"), t, seen_text(p, t))) != DM_OK ||
 	    (rc = cell_from(col(s, c, "authenticated_domains"), t,
 	         auth_text(p, t))) != DM_OK ||
-	    (rc = cell_from(col(s, c, "host"), t, pair_host_text(p, t))) !=
+	    (rc = cell_from(col(s, c, "host"), t, dm_pair_host_text(p, t))) !=
 	        DM_OK ||
 	    (rc = host_cells(s, c, p)) != DM_OK)
 		return rc;
 	/* Only failing evidence is read: a pair without any has no cause. */
 	if (top == DM_CAUSE_PASS)
 		return DM_OK;
-	if ((rc = cell_set_str(col(s, c, "cause"), dm_cause_name(top))) !=
+	if ((rc = dm_cell_set_str(col(s, c, "cause"), dm_cause_name(top))) !=
 	        DM_OK ||
-	    (rc = cell_set_str(col(s, c, "explanation"), p->why[top])) != DM_OK)
+	    (rc = dm_cell_set_str(col(s, c, "explanation"), p->why[top])) !=
+	        DM_OK)
 		return rc;
-	return cell_set_str(col(s, c, "fix"), p->fix[top]);
+	return dm_cell_set_str(col(s, c, "fix"), p->fix[top]);
 }
 
 /* ---- Groups
@@ -230,21 +231,24 @@ page_heading(struct out_ctx *x, const char *hf, struct dm_buf *h)
 	size_t r;
 
 	for (r = 0; r < d->n_rows; r++) {
-		if (strcmp(section_cell(d, r, 0)->s, hf) != 0)
+		if (strcmp(dm_section_cell(d, r, 0)->s, hf) != 0)
 			continue;
-		cell_format(
-		    section_cell(d, r, section_col(d, "dmarc_pass_percent")),
+		dm_cell_format(dm_section_cell(d, r,
+		                   dm_section_col(d, "dmarc_pass_percent")),
 		    rate, sizeof(rate));
 		return dm_buf_addf(h,
 		    "From domain %s: %lld messages, %s %% passed DMARC, %lld "
 		    "quarantined, %lld rejected",
 		    hf,
-		    (long long)section_cell(d, r, section_col(d, "messages"))
+		    (long long)dm_section_cell(
+		        d, r, dm_section_col(d, "messages"))
 		        ->i,
 		    rate,
-		    (long long)section_cell(d, r, section_col(d, "quarantined"))
+		    (long long)dm_section_cell(
+		        d, r, dm_section_col(d, "quarantined"))
 		        ->i,
-		    (long long)section_cell(d, r, section_col(d, "rejected"))
+		    (long long)dm_section_cell(
+		        d, r, dm_section_col(d, "rejected"))
 		        ->i);
 	}
 	return dm_buf_addf(h, "From domain %s", hf);
@@ -261,7 +265,7 @@ start_group(struct out_ctx *x, const struct pair *p)
 	rc = x->r->by_domain ? page_heading(x, p->hf, &h)
 	                     : dm_buf_addf(&h, "Source IP %s", p->ip);
 	if (rc == DM_OK)
-		rc = section_add_group(s, h.data);
+		rc = dm_section_add_group(s, h.data);
 	if (rc == DM_OK && x->r->by_domain)
 		s->groups[s->n_groups - 1].more = x->p->heaps[p->page].more;
 	dm_buf_free(&h);
@@ -273,18 +277,18 @@ static void
 link_page(struct out_ctx *x, size_t pg, size_t row0, size_t n)
 {
 	struct section *d = &x->r->sec[SEC_DOMAINS];
-	size_t r, cs = section_col(d, "sources"),
-	          cm = section_col(d, "more_sources");
+	size_t r, cs = dm_section_col(d, "sources"),
+	          cm = dm_section_col(d, "more_sources");
 
 	for (r = 0; r < d->n_rows; r++) {
 		struct cell *c = &d->cells[r * d->n_cols];
 
-		if (strcmp(section_cell(d, r, 0)->s, x->p->pages[pg]) != 0)
+		if (strcmp(dm_section_cell(d, r, 0)->s, x->p->pages[pg]) != 0)
 			continue;
 		c[cs].kind = CELL_ROWS;
 		c[cs].i = (int64_t)row0;
 		c[cs].n = n;
-		cell_int(&c[cm], CELL_INT, x->p->heaps[pg].more.rows);
+		dm_cell_int(&c[cm], CELL_INT, x->p->heaps[pg].more.rows);
 	}
 }
 
@@ -308,7 +312,7 @@ write_rows(struct out_ctx *x)
 			rc = start_group(x, p);
 		}
 		if (rc == DM_OK)
-			rc = sources_add_pair(x->r, p, &t);
+			rc = dm_sources_add_pair(x->r, p, &t);
 	}
 	if (rc == DM_OK && x->p->n_kept > 0 && x->r->by_domain)
 		link_page(x, x->p->kept[x->p->n_kept - 1]->page, row0,
@@ -328,13 +332,13 @@ section_more(struct out_ctx *x)
 	if (x->r->by_domain)
 		return;
 	for (i = 0; i < x->p->n_heaps; i++) {
-		m->rows = sat_add(m->rows, x->p->heaps[i].more.rows);
+		m->rows = dm_sat_add(m->rows, x->p->heaps[i].more.rows);
 		m->messages =
-		    sat_add(m->messages, x->p->heaps[i].more.messages);
+		    dm_sat_add(m->messages, x->p->heaps[i].more.messages);
 		m->quarantined =
-		    sat_add(m->quarantined, x->p->heaps[i].more.quarantined);
+		    dm_sat_add(m->quarantined, x->p->heaps[i].more.quarantined);
 		m->rejected =
-		    sat_add(m->rejected, x->p->heaps[i].more.rejected);
+		    dm_sat_add(m->rejected, x->p->heaps[i].more.rejected);
 	}
 }
 
@@ -342,14 +346,14 @@ static int
 isp_top_causes(struct out_ctx *x)
 {
 	struct section *s = &x->r->sec[SEC_ISPS];
-	size_t i, c = section_col(s, "top_cause");
+	size_t i, c = dm_section_col(s, "top_cause");
 
 	for (i = 0; i < x->p->n_isps; i++) {
 		const struct isp_tally *t = &x->p->isps[i];
-		enum dm_cause_code top = top_cause(&t->t);
+		enum dm_cause_code top = dm_top_cause(&t->t);
 
 		if (top != DM_CAUSE_PASS &&
-		    cell_set_str(&s->cells[t->row * s->n_cols + c],
+		    dm_cell_set_str(&s->cells[t->row * s->n_cols + c],
 		        dm_cause_name(top)) != DM_OK)
 			return oom(x);
 	}
@@ -364,12 +368,12 @@ check_shown(struct dm_report *r, struct dm_query *q, struct pairs *p,
 	const char *domains[DM_REPORT_CHECKS_MAX];
 	size_t n;
 
-	checks_domains(p->kept, p->n_kept, domains, &n);
-	return checks_fill(r, q, opt, domains, n, err);
+	dm_checks_domains(p->kept, p->n_kept, domains, &n);
+	return dm_checks_fill(r, q, opt, domains, n, err);
 }
 
 int
-sources_fill(struct dm_report *r, struct dm_query *q,
+dm_sources_fill(struct dm_report *r, struct dm_query *q,
     const struct dm_query_filter *f, const struct dm_report_options *opt,
     char *const *isp_names, size_t n_isps, char *const *domains,
     size_t n_domains, struct dm_error *err)
@@ -390,17 +394,17 @@ sources_fill(struct dm_report *r, struct dm_query *q,
 	if (r->by_domain && n_domains > 0 &&
 	    cap * n_domains > DM_REPORT_PAIRS_MAX)
 		cap = DM_REPORT_PAIRS_MAX / n_domains;
-	if ((rc = pairs_setup(&p, cap, r->by_domain ? domains : NULL, n_domains,
-	         isp_names, n_isps)) == DM_OK &&
-	    (rc = pairs_load(&p, q, f, DM_QUERY_FAILING)) == DM_OK &&
-	    (rc = pairs_reports(&p, q, f, DM_QUERY_FAILING)) == DM_OK &&
-	    (rc = pairs_hosts(&p, q, f)) == DM_OK &&
-	    (rc = pairs_classify(
+	if ((rc = dm_pairs_setup(&p, cap, r->by_domain ? domains : NULL,
+	         n_domains, isp_names, n_isps)) == DM_OK &&
+	    (rc = dm_pairs_load(&p, q, f, DM_QUERY_FAILING)) == DM_OK &&
+	    (rc = dm_pairs_reports(&p, q, f, DM_QUERY_FAILING)) == DM_OK &&
+	    (rc = dm_pairs_hosts(&p, q, f)) == DM_OK &&
+	    (rc = dm_pairs_classify(
 	         &p, q, f, DM_QUERY_FAILING | DM_QUERY_PER_ROW)) == DM_OK) {
-		pairs_order(&p, !r->by_domain && !r->by_service);
+		dm_pairs_order(&p, !r->by_domain && !r->by_service);
 		section_more(&x);
 		if (r->by_service)
-			rc = services_fill(r, &p,
+			rc = dm_services_fill(r, &p,
 			    opt->top > 0 ? opt->top : DM_REPORT_TOP, err);
 		else
 			rc = write_rows(&x);
@@ -409,6 +413,6 @@ sources_fill(struct dm_report *r, struct dm_query *q,
 		if (rc == DM_OK && opt->check_dns != NULL)
 			rc = check_shown(r, q, &p, opt, err);
 	}
-	pairs_teardown(&p);
+	dm_pairs_teardown(&p);
 	return rc;
 }

@@ -23,7 +23,7 @@
 #define RED "\033[31m"
 #define RESET "\033[0m"
 
-/* Byte length of the first n characters of s, as out_text counts them. */
+/* Byte length of the first n characters of s, as dm_out_text counts them. */
 static size_t
 prefix_bytes(const char *s, size_t n)
 {
@@ -31,7 +31,7 @@ prefix_bytes(const char *s, size_t n)
 	size_t len, w;
 
 	for (; *p != '\0'; p += len) {
-		if ((w = text_char_width(p, &len)) > n)
+		if ((w = dm_text_char_width(p, &len)) > n)
 			break;
 		n -= w;
 	}
@@ -44,7 +44,7 @@ static void
 put_fixed(
     struct out *o, const char *s, size_t width, int right, const char *color)
 {
-	size_t w = text_width(s), i;
+	size_t w = dm_text_width(s), i;
 
 	if (w > width) {
 		size_t keep = width > 3 ? width - 3 : 0;
@@ -55,41 +55,42 @@ put_fixed(
 			o->rc = DM_ENOMEM;
 			return;
 		}
-		out_text(o, cut);
+		dm_out_text(o, cut);
 		/* A wide character that would straddle the cut is left out. */
-		for (i = text_width(cut); i < keep; i++)
-			out_add(o, " ", 1);
+		for (i = dm_text_width(cut); i < keep; i++)
+			dm_out_add(o, " ", 1);
 		dm_free(cut);
-		out_add(o, "...", width > 3 ? 3 : width);
+		dm_out_add(o, "...", width > 3 ? 3 : width);
 		return;
 	}
 	for (i = 0; right && i < width - w; i++)
-		out_add(o, " ", 1);
+		dm_out_add(o, " ", 1);
 	if (color != NULL)
-		out_puts(o, color);
-	out_text(o, s);
+		dm_out_puts(o, color);
+	dm_out_text(o, s);
 	if (color != NULL)
-		out_puts(o, RESET);
+		dm_out_puts(o, RESET);
 	for (i = 0; !right && i < width - w; i++)
-		out_add(o, " ", 1);
+		dm_out_add(o, " ", 1);
 }
 
 static void
 title(struct out *o, const char *t, int color)
 {
-	size_t i, n = text_width(t);
+	size_t i, n = dm_text_width(t);
 
-	out_printf(o, "\n%s%s%s\n", color ? BOLD : "", t, color ? RESET : "");
+	dm_out_printf(
+	    o, "\n%s%s%s\n", color ? BOLD : "", t, color ? RESET : "");
 	for (i = 0; i < n; i++)
-		out_add(o, "=", 1);
-	out_add(o, "\n", 1);
+		dm_out_add(o, "=", 1);
+	dm_out_add(o, "\n", 1);
 }
 
 /* A column of the table (not a detail line, not the group heading). */
 static int
 in_table(const struct section *s, size_t i)
 {
-	return shows_col(&s->cols[i], F_TEXT) && !s->cols[i].detail &&
+	return dm_shows_col(&s->cols[i], F_TEXT) && !s->cols[i].detail &&
 	       (int)i != s->group_col;
 }
 
@@ -100,10 +101,10 @@ column_widths(const struct section *s, size_t *w)
 	size_t i, r, total = 0;
 
 	for (i = 0; i < s->n_cols; i++) {
-		w[i] = in_table(s, i) ? text_width(s->cols[i].title) : 0;
+		w[i] = in_table(s, i) ? dm_text_width(s->cols[i].title) : 0;
 		for (r = 0; r < s->n_rows && in_table(s, i); r++) {
-			size_t cw = text_width(cell_format(
-			    section_cell(s, r, i), buf, sizeof(buf)));
+			size_t cw = dm_text_width(dm_cell_format(
+			    dm_section_cell(s, r, i), buf, sizeof(buf)));
 
 			if (cw > w[i])
 				w[i] = cw;
@@ -142,34 +143,34 @@ table_row(struct out *o, const struct section *s, const size_t *w, size_t r,
 		if (!in_table(s, i))
 			continue;
 		if (!first)
-			out_add(o, "  ", GAP);
+			dm_out_add(o, "  ", GAP);
 		first = 0;
 		if (r == (size_t)-1) {
 			put_fixed(o, s->cols[i].title, w[i], s->cols[i].numeric,
 			    NULL);
 			continue;
 		}
-		c = section_cell(s, r, i);
+		c = dm_section_cell(s, r, i);
 		hot = color && s->cols[i].alarm && c->kind == CELL_INT &&
 		      c->i > 0;
-		put_fixed(o, cell_format(c, buf, sizeof(buf)), w[i],
+		put_fixed(o, dm_cell_format(c, buf, sizeof(buf)), w[i],
 		    s->cols[i].numeric, hot ? RED : NULL);
 	}
 	/* Trailing padding is noise in mail and diffs. */
 	while (o->rc == DM_OK && o->b.len > 0 && o->b.data[o->b.len - 1] == ' ')
 		o->b.data[--o->b.len] = '\0';
-	out_add(o, "\n", 1);
+	dm_out_add(o, "\n", 1);
 }
 
 void
-text_wrap(struct out *o, size_t indent, const char *prefix, const char *text)
+dm_text_wrap(struct out *o, size_t indent, const char *prefix, const char *text)
 {
 	size_t col, start = indent + strlen(prefix), i;
 	const char *p = text;
 
 	for (i = 0; i < indent; i++)
-		out_add(o, " ", 1);
-	out_puts(o, prefix);
+		dm_out_add(o, " ", 1);
+	dm_out_puts(o, prefix);
 	col = start;
 	while (*p != '\0') {
 		size_t n = strcspn(p, " "), w;
@@ -179,23 +180,23 @@ text_wrap(struct out *o, size_t indent, const char *prefix, const char *text)
 			o->rc = DM_ENOMEM;
 			return;
 		}
-		w = text_width(word);
+		w = dm_text_width(word);
 		if (col > start && col + 1 + w > WIDTH) {
-			out_add(o, "\n", 1);
+			dm_out_add(o, "\n", 1);
 			for (i = 0; i < start; i++)
-				out_add(o, " ", 1);
+				dm_out_add(o, " ", 1);
 			col = start;
 		} else if (col > start) {
-			out_add(o, " ", 1);
+			dm_out_add(o, " ", 1);
 			col++;
 		}
-		out_text(o, word);
+		dm_out_text(o, word);
 		dm_free(word);
 		col += w;
 		p += n;
 		p += strspn(p, " ");
 	}
-	out_add(o, "\n", 1);
+	dm_out_add(o, "\n", 1);
 }
 
 static void
@@ -204,14 +205,14 @@ details(struct out *o, const struct section *s, size_t r)
 	size_t i;
 
 	for (i = 0; i < s->n_cols; i++) {
-		const struct cell *c = section_cell(s, r, i);
+		const struct cell *c = dm_section_cell(s, r, i);
 		char prefix[32];
 
-		if (!s->cols[i].detail || !shows_col(&s->cols[i], F_TEXT) ||
+		if (!s->cols[i].detail || !dm_shows_col(&s->cols[i], F_TEXT) ||
 		    c->kind != CELL_STR || c->s[0] == '\0')
 			continue;
 		snprintf(prefix, sizeof(prefix), "%s: ", s->cols[i].title);
-		text_wrap(
+		dm_text_wrap(
 		    o, INDENT + (s->group_col >= 0 ? 2 : 0), prefix, c->s);
 	}
 }
@@ -222,7 +223,7 @@ has_details(const struct section *s)
 	size_t i;
 
 	for (i = 0; i < s->n_cols; i++) {
-		if (s->cols[i].detail && shows_col(&s->cols[i], F_TEXT))
+		if (s->cols[i].detail && dm_shows_col(&s->cols[i], F_TEXT))
 			return 1;
 	}
 	return 0;
@@ -249,11 +250,11 @@ more_line(
 
 	if (m->rows == 0)
 		return;
-	out_add(o, "\n", 1);
+	dm_out_add(o, "\n", 1);
 	for (i = 0; i < indent; i++)
-		out_add(o, " ", 1);
-	more_text(o, s, m);
-	out_puts(o, ".\n");
+		dm_out_add(o, " ", 1);
+	dm_more_text(o, s, m);
+	dm_out_puts(o, ".\n");
 }
 
 static void
@@ -264,26 +265,26 @@ section_text(struct out *o, const struct section *s, int color)
 
 	title(o, s->title, color);
 	if (s->n_rows == 0) {
-		out_printf(o, "%s\n", s->empty);
+		dm_out_printf(o, "%s\n", s->empty);
 		more_line(o, s, &s->more, 0);
 		return;
 	}
 	column_widths(s, w);
 	for (i = 0; i < indent; i++)
-		out_add(o, " ", 1);
+		dm_out_add(o, " ", 1);
 	table_row(o, s, w, (size_t)-1, color);
 	for (r = 0; r < s->n_rows; r++) {
 		if ((next = group_at(s, r)) != NULL) {
 			if (g != NULL)
 				more_line(o, s, &g->more, indent);
 			g = next;
-			out_add(o, "\n", 1);
-			out_text(o, g->heading);
-			out_add(o, "\n", 1);
+			dm_out_add(o, "\n", 1);
+			dm_out_text(o, g->heading);
+			dm_out_add(o, "\n", 1);
 		} else if (r > 0 && has_details(s))
-			out_add(o, "\n", 1);
+			dm_out_add(o, "\n", 1);
 		for (i = 0; i < indent; i++)
-			out_add(o, " ", 1);
+			dm_out_add(o, " ", 1);
 		table_row(o, s, w, r, color);
 		details(o, s, r);
 	}
@@ -293,26 +294,26 @@ section_text(struct out *o, const struct section *s, int color)
 }
 
 int
-write_text(const struct dm_report *r, int color, struct out *o)
+dm_write_text(const struct dm_report *r, int color, struct out *o)
 {
 	char a[32], b[32], c[32], d[32];
 	size_t i;
 
-	out_printf(o,
+	dm_out_printf(o,
 	    "%sDMARC report %s to %s%s (%lld days, UTC; previous period %s to "
 	    "%s)\n",
-	    color ? BOLD : "", format_day(r->from, a, sizeof(a)),
-	    format_day(r->to - 86400, b, sizeof(b)), color ? RESET : "",
+	    color ? BOLD : "", dm_format_day(r->from, a, sizeof(a)),
+	    dm_format_day(r->to - 86400, b, sizeof(b)), color ? RESET : "",
 	    (long long)((r->to - r->from) / 86400),
-	    format_day(r->prev_from, c, sizeof(c)),
-	    format_day(r->from - 86400, d, sizeof(d)));
-	out_puts(o, "Domain: ");
-	out_text(o, r->domain != NULL ? r->domain : "all");
-	out_puts(o, "   Reporter: ");
-	out_text(o, r->reporter != NULL ? r->reporter : "all");
-	out_puts(o, "\n");
+	    dm_format_day(r->prev_from, c, sizeof(c)),
+	    dm_format_day(r->from - 86400, d, sizeof(d)));
+	dm_out_puts(o, "Domain: ");
+	dm_out_text(o, r->domain != NULL ? r->domain : "all");
+	dm_out_puts(o, "   Reporter: ");
+	dm_out_text(o, r->reporter != NULL ? r->reporter : "all");
+	dm_out_puts(o, "\n");
 	for (i = 0; i < SEC_COUNT; i++) {
-		if (shows_section(&r->sec[i], F_TEXT))
+		if (dm_shows_section(&r->sec[i], F_TEXT))
 			section_text(o, &r->sec[i], color);
 	}
 	return o->rc;

@@ -16,32 +16,32 @@ dm_report_write(const struct dm_report *r, enum dm_report_format fmt,
 	struct out o;
 	int rc;
 
-	out_init(&o);
+	dm_out_init(&o);
 	switch (fmt) {
 	case DM_REPORT_TEXT:
-		rc = write_text(r, color, &o);
+		rc = dm_write_text(r, color, &o);
 		break;
 	case DM_REPORT_CSV:
-		rc = write_csv(r, table, &o, err);
+		rc = dm_write_csv(r, table, &o, err);
 		if (rc == DM_EINVAL) {
-			out_free(&o);
+			dm_out_free(&o);
 			return rc;
 		}
 		break;
 	case DM_REPORT_JSON:
-		rc = write_json(r, &o);
+		rc = dm_write_json(r, &o);
 		break;
 	case DM_REPORT_HTML:
-		rc = write_html(r, &o);
+		rc = dm_write_html(r, &o);
 		break;
 	default:
-		out_free(&o);
+		dm_out_free(&o);
 		return dm_error_set(
 		    err, DM_EINVAL, "unknown report format %d", (int)fmt);
 	}
 	(void)rc;
-	rc = out_flush(&o, f, err);
-	out_free(&o);
+	rc = dm_out_flush(&o, f, err);
+	dm_out_free(&o);
 	return rc;
 }
 

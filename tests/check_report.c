@@ -573,16 +573,16 @@ START_TEST(test_text_width_counts_columns)
 {
 	size_t n;
 
-	ck_assert_uint_eq(text_width("ニフティ株式会社"), 16);
-	ck_assert_uint_eq(text_width("NIFTY"), 5);
-	ck_assert_uint_eq(text_width("\xef\xbd\xb1"), 1); /* U+FF71 ｱ */
-	ck_assert_uint_eq(text_width("ＫＤＤＩ"), 8);     /* fullwidth */
+	ck_assert_uint_eq(dm_text_width("ニフティ株式会社"), 16);
+	ck_assert_uint_eq(dm_text_width("NIFTY"), 5);
+	ck_assert_uint_eq(dm_text_width("\xef\xbd\xb1"), 1); /* U+FF71 ｱ */
+	ck_assert_uint_eq(dm_text_width("ＫＤＤＩ"), 8);     /* fullwidth */
 	ck_assert_uint_eq(
-	    text_width("e\xcc\x81t\xc3\xa9"), 3); /* e and U+0301, t, é */
-	ck_assert_uint_eq(text_width("\x1b[31m"), 5);
-	ck_assert_uint_eq(text_width("\xff\xfe"), 2);
-	ck_assert_uint_eq(text_width("\xf0\xa0\x80\x80"), 2); /* U+20000 */
-	ck_assert_uint_eq(text_char_width("한", &n), 2);
+	    dm_text_width("e\xcc\x81t\xc3\xa9"), 3); /* e and U+0301, t, é */
+	ck_assert_uint_eq(dm_text_width("\x1b[31m"), 5);
+	ck_assert_uint_eq(dm_text_width("\xff\xfe"), 2);
+	ck_assert_uint_eq(dm_text_width("\xf0\xa0\x80\x80"), 2); /* U+20000 */
+	ck_assert_uint_eq(dm_text_char_width("한", &n), 2);
 	ck_assert_uint_eq(n, 3);
 }
 END_TEST
@@ -623,7 +623,7 @@ START_TEST(test_isp_names_folded)
 		    strcmp(dm_isp_name(cases[i][0]), cases[i][1]) == 0,
 		    "%s: %s, not %s", cases[i][0], dm_isp_name(cases[i][0]),
 		    cases[i][1]);
-	ck_assert_ptr_null(isp_table_check());
+	ck_assert_ptr_null(dm_isp_table_check());
 }
 END_TEST
 
@@ -922,7 +922,7 @@ num(const struct dm_report *r, const char *name, size_t row, size_t col)
 	const struct section *s = sec(r, name);
 
 	ck_assert_uint_lt(row, s->n_rows);
-	return section_cell(s, row, col)->i;
+	return dm_section_cell(s, row, col)->i;
 }
 
 static const char *
@@ -931,8 +931,8 @@ str(const struct dm_report *r, const char *name, size_t row, size_t col)
 	const struct section *s = sec(r, name);
 
 	ck_assert_uint_lt(row, s->n_rows);
-	ck_assert_int_eq(section_cell(s, row, col)->kind, CELL_STR);
-	return section_cell(s, row, col)->s;
+	ck_assert_int_eq(dm_section_cell(s, row, col)->kind, CELL_STR);
+	return dm_section_cell(s, row, col)->s;
 }
 
 /* The cell of column key (by name, not position). */
@@ -940,11 +940,11 @@ static const struct cell *
 cellk(const struct dm_report *r, const char *name, size_t row, const char *key)
 {
 	const struct section *s = sec(r, name);
-	size_t c = section_col(s, key);
+	size_t c = dm_section_col(s, key);
 
 	ck_assert_msg(c < s->n_cols, "%s has no column %s", name, key);
 	ck_assert_uint_lt(row, s->n_rows);
-	return section_cell(s, row, c);
+	return dm_section_cell(s, row, c);
 }
 
 static int64_t
@@ -1084,10 +1084,11 @@ START_TEST(test_report_sources_match_sql)
 	isps = cellk(r, "sources", 0, "isps");
 	ck_assert_int_eq(isps->kind, CELL_ROWS);
 	ck_assert_uint_eq(isps->n, 3);
-	ck_assert_str_eq(section_cell(si, (size_t)isps->i + 2, 2)->s, "Yahoo");
-	ck_assert_int_eq(section_cell(si, (size_t)isps->i + 2, 5)->i, 10);
 	ck_assert_str_eq(
-	    section_cell(si, (size_t)isps->i + 2, 6)->s, "spf_not_aligned");
+	    dm_section_cell(si, (size_t)isps->i + 2, 2)->s, "Yahoo");
+	ck_assert_int_eq(dm_section_cell(si, (size_t)isps->i + 2, 5)->i, 10);
+	ck_assert_str_eq(
+	    dm_section_cell(si, (size_t)isps->i + 2, 6)->s, "spf_not_aligned");
 	ck_assert_str_eq(strk(r, "sources", 1, "source_ip"), "203.0.113.5");
 	ck_assert_int_eq(numk(r, "sources", 1, "messages"), 7);
 	ck_assert_str_eq(strk(r, "sources", 1, "cause"), "forwarded");
@@ -1759,12 +1760,13 @@ START_TEST(test_csv_tables_and_quoting)
 	/* Every section in one CSV: the union of the columns, the section
 	 * first, a section's values under its own columns only. */
 	s = render(r, DM_REPORT_CSV, NULL, 0);
-	ck_assert_msg(strncmp(s,
-	                  "section,period_first_day,period_last_day,metric,"
-	                  "value,previous,change,isp,messages,"
-	                  "dmarc_pass_percent,quarantined,rejected,top_cause,"
-	                  "source_ip,header_from,",
-	                  150) == 0,
+	ck_assert_msg(
+	    strncmp(s,
+	        "section,period_first_day,period_last_day,metric,"
+	        "value,previous,change,isp,messages,"
+	        "dmarc_pass_percent,quarantined,rejected,top_cause,"
+	        "source_ip,header_from,",
+	        150) == 0,
 	    "%.200s", s);
 	ck_assert_ptr_nonnull(strstr(s, "\r\noverview,2026-11-01,2026-11-07,"
 	                                "messages,261,65,196,,,,,,,"));
@@ -1958,7 +1960,7 @@ START_TEST(test_hostile_strings_text)
 		char *one = strndup(line, n);
 
 		ck_assert_msg(
-		    text_width(one) <= 100, "line wider than 100: %s", one);
+		    dm_text_width(one) <= 100, "line wider than 100: %s", one);
 		free(one);
 	}
 	free(s);
