@@ -444,7 +444,7 @@ day_cb(void *ctx, const struct dm_query_day *d, struct dm_error *err)
 		return DM_OK;
 	}
 	add_totals(&b->cur, d);
-	add_totals(&b->days[(d->day - b->r->from) / DAY], d);
+	add_totals(&b->days[(d->day - b->r->from) / DM_DAY_SECONDS], d);
 	return DM_OK;
 }
 
@@ -567,7 +567,8 @@ fill_daily(struct build *b)
 
 		if (c == NULL)
 			return oom(b);
-		dm_cell_int(&c[0], CELL_DAY, b->r->from + (int64_t)i * DAY);
+		dm_cell_int(
+		    &c[0], CELL_DAY, b->r->from + (int64_t)i * DM_DAY_SECONDS);
 		dm_cell_int(&c[1], CELL_INT, t->messages);
 		dm_cell_int(&c[2], CELL_INT, t->pass);
 		dm_cell_rate(&c[3], t->pass, t->messages);
@@ -693,14 +694,15 @@ new_report(const struct dm_report_options *opt, struct dm_report **out,
 	struct dm_report *r;
 	size_t i;
 
-	if (opt->from >= opt->to || opt->from % DAY != 0 || opt->to % DAY != 0)
+	if (opt->from >= opt->to || opt->from % DM_DAY_SECONDS != 0 ||
+	    opt->to % DM_DAY_SECONDS != 0)
 		return dm_error_set(err, DM_EINVAL,
 		    "the period must be whole UTC days with from before to");
 	if (opt->from < DM_FIRST_DATED)
 		return dm_error_set(err, DM_EINVAL,
 		    "the period must start on 2000-01-01 or later: reports "
 		    "dated before are undated");
-	if ((opt->to - opt->from) / DAY > 3660)
+	if ((opt->to - opt->from) / DM_DAY_SECONDS > 3660)
 		return dm_error_set(
 		    err, DM_EINVAL, "the period is longer than 10 years");
 	if (opt->top > DM_REPORT_TOP_MAX)
@@ -761,7 +763,7 @@ dm_report_build(struct dm_query *q, const struct dm_report_options *opt,
 	b.f.to = opt->to;
 	b.f.domain = opt->domain;
 	b.f.reporter = opt->reporter;
-	b.n_days = (size_t)((opt->to - opt->from) / DAY);
+	b.n_days = (size_t)((opt->to - opt->from) / DM_DAY_SECONDS);
 	if ((b.days = dm_calloc(b.n_days, sizeof(*b.days))) == NULL)
 		rc = oom(&b);
 	if (rc == DM_OK &&

@@ -125,7 +125,7 @@ row_start(struct out *o, const struct dm_report *r, const struct section *s,
 	if (l->with_section)
 		dm_out_printf(o, "%s,", s->name);
 	dm_out_printf(o, "%s,%s", dm_format_day(r->from, a, sizeof(a)),
-	    dm_format_day(r->to - 86400, b, sizeof(b)));
+	    dm_format_day(r->to - DM_DAY_SECONDS, b, sizeof(b)));
 }
 
 /* The "and N more" row: its count in the section's first column, sums under

@@ -423,7 +423,7 @@ dm_explain_heading(struct out *o, const struct dm_report_options *opt)
 	dm_out_text(o, opt->reporter != NULL ? opt->reporter : "all ISPs");
 	dm_out_printf(o, ", %s to %s (UTC), domain ",
 	    dm_format_day(opt->from, a, sizeof(a)),
-	    dm_format_day(opt->to - DAY, b, sizeof(b)));
+	    dm_format_day(opt->to - DM_DAY_SECONDS, b, sizeof(b)));
 	dm_out_text(o, opt->domain != NULL ? opt->domain : "any");
 	dm_out_puts(o, ".\n");
 }

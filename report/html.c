@@ -361,7 +361,7 @@ dm_write_html(const struct dm_report *r, struct out *o)
 	size_t i;
 
 	dm_format_day(r->from, a, sizeof(a));
-	dm_format_day(r->to - 86400, b, sizeof(b));
+	dm_format_day(r->to - DM_DAY_SECONDS, b, sizeof(b));
 	dm_out_printf(o,
 	    "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta "
 	    "charset=\"utf-8\">\n"
@@ -374,9 +374,9 @@ dm_write_html(const struct dm_report *r, struct out *o)
 	    "</style>\n</head>\n<body>\n<h1>DMARC report %s to %s</h1>\n<p "
 	    "class=\"meta\">"
 	    "%lld days, UTC; compared with %s to %s. Domain: ",
-	    a, b, (long long)((r->to - r->from) / 86400),
+	    a, b, (long long)((r->to - r->from) / DM_DAY_SECONDS),
 	    dm_format_day(r->prev_from, c, sizeof(c)),
-	    dm_format_day(r->from - 86400, d, sizeof(d)));
+	    dm_format_day(r->from - DM_DAY_SECONDS, d, sizeof(d)));
 	html_text(o, r->domain != NULL ? r->domain : "all");
 	dm_out_puts(o, ". Reporter: ");
 	html_text(o, r->reporter != NULL ? r->reporter : "all");

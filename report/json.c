@@ -131,10 +131,10 @@ dm_write_json(const struct dm_report *r, struct out *o)
 	    " \"filters\": {"
 	    "\"domain\": ",
 	    dm_format_day(r->from, a, sizeof(a)),
-	    dm_format_day(r->to - 86400, b, sizeof(b)),
-	    (long long)((r->to - r->from) / 86400),
+	    dm_format_day(r->to - DM_DAY_SECONDS, b, sizeof(b)),
+	    (long long)((r->to - r->from) / DM_DAY_SECONDS),
 	    dm_format_day(r->prev_from, c, sizeof(c)),
-	    dm_format_day(r->from - 86400, d, sizeof(d)));
+	    dm_format_day(r->from - DM_DAY_SECONDS, d, sizeof(d)));
 	json_str(o, r->domain);
 	dm_out_puts(o, ", \"reporter\": ");
 	json_str(o, r->reporter);

@@ -233,7 +233,7 @@ letter(struct out *o, const struct letter *t, const struct pairs *x,
 	struct dm_buf ips, doms;
 
 	dm_format_day(opt->from, from, sizeof(from));
-	dm_format_day(opt->to - DAY, to, sizeof(to));
+	dm_format_day(opt->to - DM_DAY_SECONDS, to, sizeof(to));
 	dm_buf_init(&ips, (size_t)1 << 20);
 	dm_buf_init(&doms, (size_t)1 << 20);
 	if (sources_list(x, t->isp, 0, &ips) != DM_OK ||

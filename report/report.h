@@ -232,8 +232,8 @@ typedef int (*dm_report_check_cb)(
 /* What to report on.  Strings are borrowed for the duration of the call that
  * takes them. */
 struct dm_report_options {
-	int64_t from, to; /* UTC day boundaries (multiples of 86400), from < to;
-	                     [from, to) */
+	int64_t from, to;   /* UTC day boundaries (multiples of DM_DAY_SECONDS),
+	                       from < to;   [from, to) */
 	const char *domain; /* policy or header-from domain, or NULL for all */
 	const char *reporter; /* ISP name ("Yahoo") or org_name as reported, or
 	                         NULL for all */

@@ -24,8 +24,6 @@
 
 #include "report.h"
 
-#define DAY 86400
-
 enum cell_kind {
 	CELL_NULL = 0, /* no value (a rate over zero messages) */
 	CELL_STR,      /* text from a report or ours: always escaped */

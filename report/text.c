@@ -303,10 +303,10 @@ dm_write_text(const struct dm_report *r, int color, struct out *o)
 	    "%sDMARC report %s to %s%s (%lld days, UTC; previous period %s to "
 	    "%s)\n",
 	    color ? BOLD : "", dm_format_day(r->from, a, sizeof(a)),
-	    dm_format_day(r->to - 86400, b, sizeof(b)), color ? RESET : "",
-	    (long long)((r->to - r->from) / 86400),
+	    dm_format_day(r->to - DM_DAY_SECONDS, b, sizeof(b)),
+	    color ? RESET : "", (long long)((r->to - r->from) / DM_DAY_SECONDS),
 	    dm_format_day(r->prev_from, c, sizeof(c)),
-	    dm_format_day(r->from - 86400, d, sizeof(d)));
+	    dm_format_day(r->from - DM_DAY_SECONDS, d, sizeof(d)));
 	dm_out_puts(o, "Domain: ");
 	dm_out_text(o, r->domain != NULL ? r->domain : "all");
 	dm_out_puts(o, "   Reporter: ");

@@ -82,7 +82,7 @@ parse_date(const char *s, int64_t *out)
 	    (m == 2 && d == 29 &&
 	        !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))))
 		return -1;
-	*out = days_from_civil(y, m, d) * 86400;
+	*out = days_from_civil(y, m, d) * DM_DAY_SECONDS;
 	return 0;
 }
 
