@@ -1193,6 +1193,15 @@ dm_query_sources(struct dm_query *q, const struct dm_query_filter *f,
 	return rc;
 }
 
+/*
+ * The reporter filter on rollup_report rr, for the queries that look at
+ * reports rather than the period's rollup rows (?4 is P_REPORTER, bound by
+ * bind_filter like every filter parameter).
+ */
+#define RR_REPORTER                                                            \
+	" AND (dm_isp(rr.org_name) = ?4 COLLATE NOCASE OR rr.org_name = ?4 "   \
+	"COLLATE NOCASE)"
+
 /* ---- Conflicts
  * -------------------------------------------------------------------------- */
 
@@ -1213,9 +1222,7 @@ count_reports(struct dm_query *q, const struct dm_query_filter *f,
 		    " AND (rr.domain = ?3 OR EXISTS (SELECT 1 FROM record r "
 		    "WHERE r.report = rr.report AND r.header_from = ?3))");
 	if (rc == DM_OK && f->reporter != NULL)
-		rc = dm_buf_adds(&sql,
-		    " AND (dm_isp(rr.org_name) = ?4 COLLATE NOCASE OR "
-		    "rr.org_name = ?4 COLLATE NOCASE)");
+		rc = dm_buf_adds(&sql, RR_REPORTER);
 	if (rc != DM_OK) {
 		dm_buf_free(&sql);
 		return dm_error_set(
@@ -1247,8 +1254,8 @@ dm_query_conflicts(struct dm_query *q, const struct dm_query_filter *f,
 	return count_reports(q, f,
 	    "SELECT count(*) FROM quarantine x JOIN rollup_report rr ON "
 	    "rr.report = x.conflict_report WHERE x.reason = 'conflict' AND "
-	    "x.resolved_at IS NULL AND rr.day0 < ?2 AND rr.day0 + rr.ndays * "
-	    "86400 > ?1",
+	    "x.resolved_at IS NULL AND rr.day0 < ?2 AND rr.day0 + rr.ndays "
+	    "* " DM_SQL_INT(DM_DAY_SECONDS) " > ?1",
 	    n, err);
 }
 
@@ -1292,9 +1299,7 @@ old_ip_sql(struct dm_buf *sql, const struct dm_query_filter *f, const char *ip)
 		rc = dm_buf_adds(
 		    sql, " AND (rr.domain = ?3 OR r.header_from = ?3)");
 	if (rc == DM_OK && f->reporter != NULL)
-		rc = dm_buf_adds(sql,
-		    " AND (dm_isp(rr.org_name) = ?4 COLLATE NOCASE OR "
-		    "rr.org_name = ?4 COLLATE NOCASE)");
+		rc = dm_buf_adds(sql, RR_REPORTER);
 	return rc == DM_OK ? dm_buf_adds(sql, ")") : rc;
 }
 
@@ -1324,8 +1329,9 @@ dm_query_new_sources(struct dm_query *q, const struct dm_query_filter *f,
 	 */
 	dm_buf_init(&sql, 1 << 20);
 	if (twice) {
-		rc = dm_buf_adds(&sql, "WITH n(ip) AS MATERIALIZED (SELECT ip "
-		                       "FROM (SELECT DISTINCT s.source_ip AS ip");
+		rc = dm_buf_adds(&sql,
+		    "WITH n(ip) AS MATERIALIZED (SELECT ip "
+		    "FROM (SELECT DISTINCT s.source_ip AS ip");
 		if (rc == DM_OK)
 			rc = dm_buf_adds(&sql, source_from(f));
 		if (rc == DM_OK)
