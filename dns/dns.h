@@ -87,9 +87,7 @@ void dm_dns_close(struct dm_dns *d);
  * openssl/3.0.11". */
 void dm_dns_versions(char *buf, size_t n);
 
-/* ---- Names
- * --------------------------------------------------------------------------------
- */
+/* ---- Names ---- */
 
 /* A sending service: borrowed from the handle, valid until dm_dns_close. */
 struct dm_dns_service {
@@ -116,9 +114,7 @@ const struct dm_dns_service *dm_dns_service(
 const char *dm_dns_base_domain(
     const struct dm_dns *d, const char *name, char *out, size_t size);
 
-/* ---- Enrichment
- * ---------------------------------------------------------------------------
- */
+/* ---- Enrichment ---- */
 
 /*
  * Gets each host's answer, its strings borrowed until the callback returns.
@@ -181,9 +177,7 @@ int dm_dns_enrich(struct dm_dns *d, struct dm_store *s,
     const struct dm_dns_enrich_options *opt, struct dm_dns_enrich_stats *stats,
     struct dm_error *err) DM_WUR;
 
-/* ---- Checks
- * -------------------------------------------------------------------------------
- */
+/* ---- Checks ---- */
 
 /* What the reports in the database say about one domain: a check's input.
  * Owned by the struct (dm_dns_evidence_free). */

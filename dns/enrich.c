@@ -271,9 +271,7 @@ dm_dns_lookup_hosts(struct dm_dns *d, const char *const *ips, size_t n,
 	return r.rc;
 }
 
-/* ---- The host table
- * -------------------------------------------------------------------------
- */
+/* ---- The host table ---- */
 
 struct due {
 	char **ips;

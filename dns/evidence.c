@@ -355,9 +355,7 @@ dm_dns_evidence_free(struct dm_check_evidence *ev)
 	dm_free(ev);
 }
 
-/* ---- The domains of the reports
- * -------------------------------------------------------------
- */
+/* ---- The domains of the reports ---- */
 
 struct domains {
 	char **d;

@@ -146,9 +146,7 @@ dm_dns_base_domain(
 	return out;
 }
 
-/* ---- ASN and country
- * ------------------------------------------------------------------------
- */
+/* ---- ASN and country ---- */
 
 /* Copies a string value at path into buf; NULL when absent or not a string.
  */

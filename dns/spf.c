@@ -258,9 +258,7 @@ spf_evaluate(struct dm_dns *d, const char *ip, const char *domain, char *why,
 	return result;
 }
 
-/* ---- The record tree
- * ------------------------------------------------------------------------
- */
+/* ---- The record tree ---- */
 
 /* 1 when txt is an SPF record: "v=spf1" then a space or the end. */
 static int

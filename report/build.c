@@ -15,8 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- Cells and sections
- * ------------------------------------------------------------------- */
+/* ---- Cells and sections ---- */
 
 int64_t
 dm_sat_add(int64_t a, int64_t b)
@@ -142,8 +141,7 @@ dm_shows_section(const struct section *s, unsigned f)
 	return s->formats == 0 || (s->formats & f) != 0;
 }
 
-/* ---- The sections' columns
- * ---------------------------------------------------------------- */
+/* ---- The sections' columns ---- */
 
 #define N(a) (sizeof(a) / sizeof(a[0]))
 
@@ -349,9 +347,7 @@ dm_report_tables(void)
 	return names;
 }
 
-/* ---- Building
- * -----------------------------------------------------------------------------
- */
+/* ---- Building ---- */
 
 struct totals {
 	int64_t messages, pass, quarantined, rejected;
@@ -683,9 +679,7 @@ run_queries(struct build *b)
 	return fill_daily(b);
 }
 
-/* ---- Life cycle
- * ---------------------------------------------------------------------------
- */
+/* ---- Life cycle ---- */
 
 static int
 new_report(const struct dm_report_options *opt, struct dm_report **out,

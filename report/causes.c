@@ -110,8 +110,7 @@ strict(const char *mode)
 	return is(mode, "s");
 }
 
-/* ---- Facts about the evidence, each a small predicate
- * -------------------------------------- */
+/* ---- Facts about the evidence, each a small predicate ---- */
 
 static const struct dm_reason *
 find_reason(const struct dm_evidence *ev, const char *const *types)
@@ -188,8 +187,7 @@ dkim_present(const struct dm_evidence *ev)
 	return 0;
 }
 
-/* ---- The rules: each returns 1 on a match and may name the domain involved
- * ----------------- */
+/* ---- The rules: each returns 1 on a match and may name the domain involved */
 
 static int
 dmarc_passed(const struct dm_evidence *ev)
@@ -399,8 +397,7 @@ r_unknown(const struct dm_evidence *ev, const char **dom)
 	return 1;
 }
 
-/* ---- Explanations and fixes
- * ---------------------------------------------------------------- */
+/* ---- Explanations and fixes ---- */
 
 /* Room for a domain or selector of a report (cut to 255 characters by the
  * queries, 4 bytes each at most) in a phrase. */

@@ -20,8 +20,7 @@
 
 #include "explain_int.h"
 
-/* ---- Details of a pair at an ISP
- * ------------------------------------------------------------------ */
+/* ---- Details of a pair at an ISP ---- */
 
 static struct pair_detail *
 detail_new(void)
@@ -119,8 +118,7 @@ dm_list_add(
 	return dm_buf_adds(b, entry);
 }
 
-/* ---- Evidence lines
- * ------------------------------------------------------------------------ */
+/* ---- Evidence lines ---- */
 
 /* Results shown per kind in one evidence line; more are counted. */
 #define MAX_RESULTS 8
@@ -269,8 +267,7 @@ on_evidence(void *ctx, struct pair *p, struct pair_isp *pi,
 	return evidence_line(&d->evidence, s, code);
 }
 
-/* ---- Reports behind each pair and ISP
- * ------------------------------------------------------------- */
+/* ---- Reports behind each pair and ISP ---- */
 
 int
 dm_refs_add(struct pair_detail *d, const struct dm_query_report_ref *r)
@@ -305,9 +302,7 @@ ref_cb(void *ctx, const struct dm_query_report_ref *r, struct dm_error *err)
 	           : dm_error_set(err, DM_ENOMEM, "out of memory");
 }
 
-/* ---- Writing
- * ------------------------------------------------------------------------------
- */
+/* ---- Writing ---- */
 
 static void
 write_lines(struct out *o, const struct dm_buf *b, size_t indent)
@@ -453,8 +448,7 @@ write_all(
 		    (long long)m->quarantined, (long long)m->rejected);
 }
 
-/* ---- Entry point
- * -------------------------------------------------------------------------- */
+/* ---- Entry point ---- */
 
 /* opt->ip as a range, normalised as the parser normalises source_ip. */
 static int

@@ -86,9 +86,7 @@ letters_free(struct letters *l)
 	}
 }
 
-/* ---- Writing
- * ------------------------------------------------------------------------------
- */
+/* ---- Writing ---- */
 
 /* "a, b, c and more" of the kept pairs' addresses or domains at isp. */
 static int

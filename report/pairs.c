@@ -77,8 +77,7 @@ rank_cmp(const struct pair *a, const struct pair *b)
 	return strcmp(a->hf, b->hf);
 }
 
-/* ---- The heap of the best pairs
- * ----------------------------------------------------------- */
+/* ---- The heap of the best pairs ---- */
 
 static void
 heap_swap(struct heap *h, size_t i, size_t j)
@@ -141,8 +140,7 @@ heap_offer(struct heap *h, size_t cap, struct pair *p)
 	heap_down(h, 0);
 }
 
-/* ---- Pairs from the pairs query
- * ----------------------------------------------------------- */
+/* ---- Pairs from the pairs query ---- */
 
 static int
 cmp_page(const void *a, const void *b)
@@ -322,8 +320,7 @@ dm_pairs_find(const struct pairs *x, const char *ip, const char *hf)
 	return NULL;
 }
 
-/* ---- Causes from the evidence query
- * ------------------------------------------------------- */
+/* ---- Causes from the evidence query ---- */
 
 enum dm_service_kind
 dm_service_kind_of(const char *kind)
@@ -671,9 +668,7 @@ dm_pairs_classify(struct pairs *x, struct dm_query *q,
 	return dm_query_sources(q, f, flags, source_cb, x, x->err);
 }
 
-/* ---- Ranks
- * ----------------------------------------------------------------------------------
- */
+/* ---- Ranks ---- */
 
 static int
 cmp_rank(const void *a, const void *b)
@@ -726,9 +721,7 @@ dm_pairs_order(struct pairs *x, int by_address)
 	qsort(x->kept, x->n_kept, sizeof(*x->kept), dm_pairs_cmp_output);
 }
 
-/* ---- Life cycle
- * ---------------------------------------------------------------------------
- */
+/* ---- Life cycle ---- */
 
 int
 dm_pairs_setup(struct pairs *x, size_t cap, char *const *pages, size_t n_pages,

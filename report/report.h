@@ -38,9 +38,7 @@
 #include "model.h"
 #include "query.h"
 
-/* ---- Causes
- * ------------------------------------------------------------------------------
- */
+/* ---- Causes ---- */
 
 /*
  * Why a record failed DMARC, passed, or passed and was blocked anyway.  Append
@@ -169,9 +167,7 @@ const char *dm_org_domain(const char *domain, char *out, size_t size);
  * NULL or empty. */
 int dm_domains_aligned(const char *a, const char *b, int strict);
 
-/* ---- ISP names
- * ---------------------------------------------------------------------------
- */
+/* ---- ISP names ---- */
 
 /*
  * The ISP a report generator belongs to: "google.com", "Google Inc." ->
@@ -192,9 +188,7 @@ struct dm_query;
 int dm_report_check_reporter(
     struct dm_query *q, const char *reporter, struct dm_error *err);
 
-/* ---- Reports
- * -----------------------------------------------------------------------------
- */
+/* ---- Reports ---- */
 
 enum dm_report_format {
 	DM_REPORT_TEXT = 0,

@@ -25,8 +25,7 @@ oom(struct out_ctx *x)
 	    x->err, DM_ENOMEM, "out of memory building the report");
 }
 
-/* ---- Rows of the sources sections
- * --------------------------------------------------------- */
+/* ---- Rows of the sources sections ---- */
 
 static struct cell *
 col(struct section *s, struct cell *row, const char *key)
@@ -217,9 +216,7 @@ dm_sources_add_pair(struct dm_report *r, struct pair *p, struct dm_buf *t)
 	return dm_cell_set_str(col(s, c, "fix"), p->fix[top]);
 }
 
-/* ---- Groups
- * ----------------------------------------------------------------------------------
- */
+/* ---- Groups ---- */
 
 /* "From domain D: 22529 messages, 75.8 % passed DMARC, 1906 quarantined,
  * 3480 rejected", from its first row in the domains section. */

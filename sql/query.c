@@ -228,8 +228,7 @@ open_readonly(
 	return DM_OK;
 }
 
-/* ---- SQL functions
- * ------------------------------------------------------------------------ */
+/* ---- SQL functions ---- */
 
 /* Bytes of s within DM_QUERY_TEXT_MAX characters, counted as SQLite's
  * substr() counts them (a byte from 0xc0 up takes the continuation bytes
@@ -311,9 +310,7 @@ register_functions(struct dm_query *q)
 	return DM_OK;
 }
 
-/* ---- The handle
- * ---------------------------------------------------------------------------
- */
+/* ---- The handle ---- */
 
 int
 dm_query_open(struct dm_query **out, const char *path, struct dm_error *err)
@@ -409,8 +406,7 @@ dm_query_close(struct dm_query *q)
 	dm_free(q);
 }
 
-/* ---- Building and binding the filter
- * ------------------------------------------------------ */
+/* ---- Building and binding the filter ---- */
 
 static int
 single_ip(const struct dm_query_filter *f)
@@ -629,9 +625,7 @@ struct cb_ctx {
 	void *ctx;
 };
 
-/* ---- Reporters
- * ----------------------------------------------------------------------------
- */
+/* ---- Reporters ---- */
 
 static int
 name_row(sqlite3_stmt *st, void *vctx, struct dm_error *err)
@@ -659,8 +653,7 @@ dm_query_org_names(
 	return run(q, st, name_row, &c, err);
 }
 
-/* ---- Days, ISPs, domains (rollup_daily)
- * --------------------------------------------------- */
+/* ---- Days, ISPs, domains (rollup_daily) ---- */
 
 static int
 day_row(sqlite3_stmt *st, void *vctx, struct dm_error *err)
@@ -778,9 +771,7 @@ dm_query_domains(struct dm_query *q, const struct dm_query_filter *f,
 	return rc == DM_OK ? run(q, st, domain_row, &c, err) : rc;
 }
 
-/* ---- Pairs
- * --------------------------------------------------------------------------------
- */
+/* ---- Pairs ---- */
 
 static int
 pair_row(sqlite3_stmt *st, void *vctx, struct dm_error *err)
@@ -883,8 +874,7 @@ dm_query_isp_sums(struct dm_query *q, const struct dm_query_filter *f,
 	return rc == DM_OK ? run(q, st, pair_row, &c, err) : rc;
 }
 
-/* ---- Reports behind pairs
- * ----------------------------------------------------------------- */
+/* ---- Reports behind pairs ---- */
 
 static int
 ref_row(sqlite3_stmt *st, void *vctx, struct dm_error *err)
@@ -949,9 +939,7 @@ dm_query_report_refs(struct dm_query *q, const struct dm_query_filter *f,
 	return rc == DM_OK ? run(q, st, ref_row, &c, err) : rc;
 }
 
-/* ---- Sources
- * ------------------------------------------------------------------------------
- */
+/* ---- Sources ---- */
 
 /* Arrays decoded from the packed auth columns, reused from row to row. */
 /* The text columns of a source row, cut in C rather than SQL: substr() on
@@ -1202,8 +1190,7 @@ dm_query_sources(struct dm_query *q, const struct dm_query_filter *f,
 	" AND (dm_isp(rr.org_name) = ?4 COLLATE NOCASE OR rr.org_name = ?4 "   \
 	"COLLATE NOCASE)"
 
-/* ---- Conflicts
- * -------------------------------------------------------------------------- */
+/* ---- Conflicts ---- */
 
 /* *n = the rows of base (a count over rollup_report rr, with ?1 and ?2 the
  * period) that match the filter's domain and reporter. */
@@ -1268,8 +1255,7 @@ dm_query_undated(struct dm_query *q, const struct dm_query_filter *f,
 	    "SELECT count(*) FROM rollup_report rr WHERE rr.day0 = 0", n, err);
 }
 
-/* ---- New sources
- * -------------------------------------------------------------------------- */
+/* ---- New sources ---- */
 
 static int
 new_row(sqlite3_stmt *st, void *vctx, struct dm_error *err)
@@ -1365,9 +1351,7 @@ dm_query_new_sources(struct dm_query *q, const struct dm_query_filter *f,
 	return run(q, st, new_row, &c, err);
 }
 
-/* ---- Hosts
- * --------------------------------------------------------------------------------
- */
+/* ---- Hosts ---- */
 
 static int
 hosts_row(sqlite3_stmt *st, void *vctx, struct dm_error *err)

@@ -29,9 +29,7 @@
 #undef DAY
 #define DAY 86400LL
 
-/* ---- Classifier
- * ---------------------------------------------------------------------------
- */
+/* ---- Classifier ---- */
 
 static struct dm_evidence
 ev_base(void)
@@ -540,9 +538,7 @@ START_TEST(test_org_domain)
 }
 END_TEST
 
-/* ---- ISP names
- * ----------------------------------------------------------------------------
- */
+/* ---- ISP names ---- */
 
 START_TEST(test_isp_names)
 {
@@ -649,8 +645,7 @@ START_TEST(test_parse_time)
 }
 END_TEST
 
-/* ---- Fixture databases
- * -------------------------------------------------------------------- */
+/* ---- Fixture databases ---- */
 
 static char db_path[256];
 
@@ -1466,9 +1461,7 @@ START_TEST(test_report_sums_saturate)
 }
 END_TEST
 
-/* ---- Output
- * -------------------------------------------------------------------------------
- */
+/* ---- Output ---- */
 
 static char *
 render(const struct dm_report *r, enum dm_report_format fmt, const char *table,
@@ -1760,13 +1753,12 @@ START_TEST(test_csv_tables_and_quoting)
 	/* Every section in one CSV: the union of the columns, the section
 	 * first, a section's values under its own columns only. */
 	s = render(r, DM_REPORT_CSV, NULL, 0);
-	ck_assert_msg(
-	    strncmp(s,
-	        "section,period_first_day,period_last_day,metric,"
-	        "value,previous,change,isp,messages,"
-	        "dmarc_pass_percent,quarantined,rejected,top_cause,"
-	        "source_ip,header_from,",
-	        150) == 0,
+	ck_assert_msg(strncmp(s,
+	                  "section,period_first_day,period_last_day,metric,"
+	                  "value,previous,change,isp,messages,"
+	                  "dmarc_pass_percent,quarantined,rejected,top_cause,"
+	                  "source_ip,header_from,",
+	                  150) == 0,
 	    "%.200s", s);
 	ck_assert_ptr_nonnull(strstr(s, "\r\noverview,2026-11-01,2026-11-07,"
 	                                "messages,261,65,196,,,,,,,"));
@@ -1974,8 +1966,7 @@ START_TEST(test_hostile_strings_text)
 }
 END_TEST
 
-/* ---- The multi-tenant fixture in every format
- * ------------------------------------------- */
+/* ---- The multi-tenant fixture in every format ---- */
 
 /* The CSV line of a pair: its counts as SQL gives them, then its cause. */
 static void
