@@ -215,6 +215,7 @@ parse_id(const char *s, int64_t *id)
 	char *end;
 	long long v;
 
+	*id = 0;
 	if (*s < '0' || *s > '9')
 		return -1;
 	errno = 0;
