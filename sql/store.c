@@ -196,33 +196,53 @@ static const char *const stmt_sql[DM_ST_COUNT] = {
         "WHEN disposition = 'quarantine' THEN ifnull(count, 0) ELSE 0 END) AS "
         "q, sum(CASE WHEN disposition = 'reject' THEN ifnull(count, 0) ELSE 0 "
         "END) AS r FROM record WHERE report = ?1 GROUP BY 1), d AS (SELECT "
-        "rr.day0 + s.n * 86400 AS day, rr.org_name AS org, rr.domain AS dom, "
-        "g.hf AS hf, g.m / rr.ndays + (s.n < g.m % rr.ndays) AS m, "
-        "g.pass / rr.ndays + (s.n < g.pass % rr.ndays) AS pass, "
-        "g.dk / rr.ndays + (s.n < g.dk % rr.ndays) AS dk, "
-        "g.sp / rr.ndays + (s.n < g.sp % rr.ndays) AS sp, "
-        "g.q / rr.ndays + (s.n < g.q % rr.ndays) AS q, "
-        "g.r / rr.ndays + (s.n < g.r % rr.ndays) AS r FROM g JOIN "
-        "rollup_report rr ON rr.report = ?1 JOIN seq s ON s.n < rr.ndays) "
-        "UPDATE rollup_daily SET messages = messages - d.m, dmarc_pass = "
-        "dmarc_pass - d.pass, dkim_aligned = dkim_aligned - d.dk, "
-        "spf_aligned = spf_aligned - d.sp, quarantined = quarantined - d.q, "
-        "rejected = rejected - d.r FROM d WHERE rollup_daily.day = d.day AND "
-        "rollup_daily.org_name = d.org AND rollup_daily.domain = d.dom AND "
-        "rollup_daily.header_from = d.hf",
+        "rr.day0 + s.n * " DM_SQL_INT(
+            DM_DAY_SECONDS) " AS day, rr.org_name AS org, rr.domain AS dom, "
+                            "g.hf AS hf, g.m / rr.ndays + (s.n < g.m % "
+                            "rr.ndays) AS m, "
+                            "g.pass / rr.ndays + (s.n < g.pass % rr.ndays) AS "
+                            "pass, "
+                            "g.dk / rr.ndays + (s.n < g.dk % rr.ndays) AS dk, "
+                            "g.sp / rr.ndays + (s.n < g.sp % rr.ndays) AS sp, "
+                            "g.q / rr.ndays + (s.n < g.q % rr.ndays) AS q, "
+                            "g.r / rr.ndays + (s.n < g.r % rr.ndays) AS r FROM "
+                            "g JOIN "
+                            "rollup_report rr ON rr.report = ?1 JOIN seq s ON "
+                            "s.n < rr.ndays) "
+                            "UPDATE rollup_daily SET messages = messages - "
+                            "d.m, dmarc_pass = "
+                            "dmarc_pass - d.pass, dkim_aligned = dkim_aligned "
+                            "- d.dk, "
+                            "spf_aligned = spf_aligned - d.sp, quarantined = "
+                            "quarantined - d.q, "
+                            "rejected = rejected - d.r FROM d WHERE "
+                            "rollup_daily.day = d.day AND "
+                            "rollup_daily.org_name = d.org AND "
+                            "rollup_daily.domain = d.dom AND "
+                            "rollup_daily.header_from = d.hf",
     [DM_ST_DEL_ZEROS] =
         "DELETE FROM rollup_daily WHERE messages = 0 AND (org_name, domain) "
         "IN (SELECT org_name, domain FROM rollup_report WHERE report = ?1) "
         "AND day >= (SELECT day0 FROM rollup_report WHERE report = ?1) AND "
-        "day < (SELECT day0 + ndays * 86400 FROM rollup_report WHERE report = "
-        "?1) AND NOT EXISTS (SELECT 1 FROM rollup_report o WHERE o.report <> "
-        "?1 AND o.org_name = rollup_daily.org_name AND o.domain = "
-        "rollup_daily.domain AND o.day0 <= rollup_daily.day AND "
-        "rollup_daily.day < o.day0 + o.ndays * 86400)",
+        "day < (SELECT day0 + ndays * " DM_SQL_INT(
+            DM_DAY_SECONDS) " FROM "
+                            "rollup_report WHERE report = "
+                            "?1) AND NOT EXISTS (SELECT 1 FROM rollup_report o "
+                            "WHERE o.report <> "
+                            "?1 AND o.org_name = rollup_daily.org_name AND "
+                            "o.domain = "
+                            "rollup_daily.domain AND o.day0 <= "
+                            "rollup_daily.day AND "
+                            "rollup_daily.day < o.day0 + o.ndays * " DM_SQL_INT(
+                                DM_DAY_SECONDS) ")",
     [DM_ST_DEL_SOURCE] =
         "WITH RECURSIVE seq(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM seq "
-        "WHERE n < 31) DELETE FROM rollup_source WHERE id IN (SELECT r.id * "
-        "32 + s.n FROM record r, seq s WHERE r.report = ?1)",
+        "WHERE n < " DM_SQL_INT(
+            DM_ROLLUP_SLOTS) " - 1) DELETE FROM rollup_source "
+                             "WHERE id IN (SELECT r.id * " DM_SQL_INT(
+                                 DM_ROLLUP_SLOTS) " + s.n FROM "
+                                                  "record r, seq s WHERE "
+                                                  "r.report = ?1)",
     [DM_ST_DEL_ROLLUP] = "DELETE FROM rollup_report WHERE report = ?1",
     /* The records' results and reasons go with them (ON DELETE CASCADE). */
     [DM_ST_DEL_RECORDS] = "DELETE FROM record WHERE report = ?1",
