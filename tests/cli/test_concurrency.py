@@ -39,8 +39,9 @@ class Reader(threading.Thread):
 
     def run(self):
         while not self.stop.is_set():
+            # Each pause ends at once when the test stops the reader (an event, not a time).
             if not os.path.exists(self.db):
-                time.sleep(0.01)
+                self.stop.wait(0.01)
                 continue
             try:
                 if self.use_report:
@@ -49,7 +50,7 @@ class Reader(threading.Thread):
                     if res.rc != 0 and "(no such table: rollup_daily)" in res.err:
                         # The first ingest has made the file, not the schema yet; report
                         # only reads, it never creates a schema.
-                        time.sleep(0.01)
+                        self.stop.wait(0.01)
                         continue
                     if res.rc != 0:
                         self.errors.append(f"report exit {res.rc}: {res.err[-200:]!r}")
@@ -63,7 +64,7 @@ class Reader(threading.Thread):
                 if "no such table" in msg or "no such view" in msg:
                     continue  # the schema is not created yet
                 self.errors.append(f"reader: {msg}")
-            time.sleep(0.02)
+            self.stop.wait(0.02)
 
 
 def concurrent(db, subsets, use_report):

@@ -19,7 +19,8 @@ static int swapped;
 static void
 maybe_swap(const char *path)
 {
-	const char *name = getenv("DM_SWAP_NAME"), *fifo = getenv("DM_SWAP_FIFO");
+	const char *name = getenv("DM_SWAP_NAME"),
+	           *fifo = getenv("DM_SWAP_FIFO");
 	const char *base;
 
 	if (swapped || name == NULL || fifo == NULL || path == NULL)
@@ -40,7 +41,7 @@ mode_of(int flags, va_list ap)
 }
 
 #define REAL(ret, name, params)                                                \
-	static ret (*real_##name) params;                                      \
+	static ret(*real_##name) params;                                       \
 	if (real_##name == NULL)                                               \
 	real_##name = (ret(*) params)dlsym(RTLD_NEXT, #name)
 
