@@ -145,6 +145,10 @@ dm_shows_section(const struct section *s, unsigned f)
 
 #define N(a) (sizeof(a) / sizeof(a[0]))
 
+/* ISPs given a daily series of their own (isp_daily): the small multiples of
+ * the HTML report stay one screen high. */
+#define ISP_SERIES_MAX 6
+
 /* The metric's stable key for programs, its label for people. */
 static const struct column overview_cols[] = {
     {.key = "metric", .title = "Metric", .formats = F_CSV | F_JSON},
@@ -160,6 +164,8 @@ static const struct column isp_cols[] = {
     {.key = "quarantined", .title = "Quarantined", .numeric = 1, .alarm = 1},
     {.key = "rejected", .title = "Rejected", .numeric = 1, .alarm = 1},
     {.key = "top_cause", .title = "Top cause of blocking", .max_width = 24},
+    /* The count behind the rate, for the chart's categories. */
+    {.key = "dmarc_pass", .title = "DMARC pass", .formats = F_HIDDEN},
 };
 static const struct column source_cols[] = {
     {.key = "source_ip", .title = "Source IP", .max_width = 39},
@@ -286,6 +292,17 @@ static const struct column daily_cols[] = {
     {.key = "rejected", .title = "Rejected", .numeric = 1, .alarm = 1},
 };
 
+/* The daily series of the top ISPs, one after the other (the HTML's small
+ * multiples). */
+static const struct column isp_daily_cols[] = {
+    {.key = "isp", .title = "ISP"},
+    {.key = "day", .title = "Day"},
+    {.key = "messages", .title = "Messages", .numeric = 1},
+    {.key = "dmarc_pass", .title = "DMARC pass", .numeric = 1},
+    {.key = "quarantined", .title = "Quarantined", .numeric = 1},
+    {.key = "rejected", .title = "Rejected", .numeric = 1},
+};
+
 static const struct column dns_cols[] = {
     {.key = "domain", .title = "From domain"},
     {.key = "status", .title = "Status"},
@@ -335,6 +352,8 @@ static const struct section templates[SEC_COUNT] = {
     SECTION("dns_checks", "DNS now: are the fixes in place?",
         "No failing source: no From domain to check.", "checks", dns_check_cols,
         F_HIDDEN, 0),
+    SECTION("isp_daily", "By ISP, day by day", "", "days", isp_daily_cols,
+        F_HTML, -1),
 };
 
 const char *const *
@@ -552,24 +571,77 @@ fill_overview(struct build *b)
 	return fill_undated(b, s);
 }
 
+/* The row of each day of b->days, after the ISP's name when isp is set (the
+ * isp_daily section). */
 static int
-fill_daily(struct build *b)
+day_rows(struct build *b, struct section *s, const char *isp)
 {
-	size_t i;
+	size_t i, k = isp != NULL;
 
 	for (i = 0; i < b->n_days; i++) {
-		struct cell *c = dm_section_add_row(&b->r->sec[SEC_DAILY]);
+		struct cell *c = dm_section_add_row(s);
 		const struct totals *t = &b->days[i];
 
-		if (c == NULL)
+		if (c == NULL ||
+		    (isp != NULL && dm_cell_set_str(&c[0], isp) != DM_OK))
 			return oom(b);
+		c += k;
 		dm_cell_int(
 		    &c[0], CELL_DAY, b->r->from + (int64_t)i * DM_DAY_SECONDS);
 		dm_cell_int(&c[1], CELL_INT, t->messages);
 		dm_cell_int(&c[2], CELL_INT, t->pass);
-		dm_cell_rate(&c[3], t->pass, t->messages);
-		dm_cell_int(&c[4], CELL_INT, t->quarantined);
-		dm_cell_int(&c[5], CELL_INT, t->rejected);
+		/* The daily section has the pass rate, an ISP's series not. */
+		if (isp == NULL) {
+			dm_cell_rate(&c[3], t->pass, t->messages);
+			c++;
+		}
+		dm_cell_int(&c[3], CELL_INT, t->quarantined);
+		dm_cell_int(&c[4], CELL_INT, t->rejected);
+	}
+	return DM_OK;
+}
+
+static int
+fill_daily(struct build *b)
+{
+	return day_rows(b, &b->r->sec[SEC_DAILY], NULL);
+}
+
+/* A day of one ISP's series (the period only). */
+static int
+isp_day_cb(void *ctx, const struct dm_query_day *d, struct dm_error *err)
+{
+	struct build *b = ctx;
+
+	(void)err;
+	if (d->day >= b->r->from && d->day < b->r->to)
+		add_totals(&b->days[(d->day - b->r->from) / DM_DAY_SECONDS], d);
+	return DM_OK;
+}
+
+/*
+ * The daily series of the ISPs with most mail, for the HTML's small
+ * multiples, so that the day an ISP started to block shows.  Left out when
+ * one ISP has reported or a reporter was asked for: the daily series is
+ * then that ISP's.  One query per ISP over the period's rollup rows.
+ */
+static int
+fill_isp_daily(struct build *b)
+{
+	struct dm_query_filter f = b->f;
+	size_t i, n = b->isps.n < ISP_SERIES_MAX ? b->isps.n : ISP_SERIES_MAX;
+	int rc;
+
+	if (n < 2 || b->opt->reporter != NULL)
+		return DM_OK;
+	for (i = 0; i < n; i++) {
+		memset(b->days, 0, b->n_days * sizeof(*b->days));
+		f.reporter = b->isps.v[i];
+		if ((rc = dm_query_days(b->q, &f, isp_day_cb, b, b->err)) !=
+		        DM_OK ||
+		    (rc = day_rows(b, &b->r->sec[SEC_ISP_DAILY], f.reporter)) !=
+		        DM_OK)
+			return rc;
 	}
 	return DM_OK;
 }
@@ -601,6 +673,7 @@ isp_cb(void *ctx, const struct dm_query_isp *i, struct dm_error *err)
 	dm_cell_rate(&c[2], i->dmarc_pass, i->messages);
 	dm_cell_int(&c[3], CELL_INT, i->quarantined);
 	dm_cell_int(&c[4], CELL_INT, i->rejected);
+	dm_cell_int(&c[6], CELL_INT, i->dmarc_pass);
 	return names_add(&b->isps, i->isp) == DM_OK ? DM_OK : oom(b);
 }
 
@@ -674,9 +747,9 @@ run_queries(struct build *b)
 	    (rc = dm_query_new_sources(b->q, &b->f, new_cb, b, b->err)) !=
 	        DM_OK)
 		return rc;
-	if ((rc = fill_overview(b)) != DM_OK)
+	if ((rc = fill_overview(b)) != DM_OK || (rc = fill_daily(b)) != DM_OK)
 		return rc;
-	return fill_daily(b);
+	return fill_isp_daily(b);
 }
 
 /* ---- Life cycle ---- */

@@ -17,11 +17,8 @@
 
 #include "escape.h"
 
-#define CHART_W 720
-#define CHART_H 180
-
-static void
-html_text(struct out *o, const char *s)
+void
+dm_html_text(struct out *o, const char *s)
 {
 	static const struct {
 		char c;
@@ -66,155 +63,142 @@ static const char style[] =
     "#cbd2d9;color:"
     "#323f4b;padding-top:0}tr.detail "
     "b{color:#52606d}p.empty{color:#52606d;font-style:italic}"
-    "svg{max-width:100%;height:auto}.legend "
-    "span{display:inline-block;margin-right:14px}"
-    ".sw{display:inline-block;width:10px;height:10px;margin-right:4px}"
+    "svg{max-width:100%;height:auto}svg.wide{max-width:none}"
+    ".chart{overflow-x:auto;margin:8px 0}p.note{color:#52606d;margin:4px 0}"
     "tr.group th{background:#fff;border-bottom:2px solid #cbd2d9;padding-top:"
     "14px}tr.more td{color:#52606d;font-style:italic}";
 
-/* Colours of the chart series: DMARC pass, failed but not blocked by policy
- * (disposition none: the ISP may still have filed it as spam), quarantined,
- * rejected. */
-static const char *const series_color[4] = {
-    "#3f9142", "#9aa5b1", "#e8a33d", "#c8372d"};
-static const char *const series_name[4] = {
-    "DMARC pass", "DMARC fail, not blocked", "quarantined", "rejected"};
+/* What the charts are called, for screen readers, and the headings of the
+ * small multiples. */
+static const char daily_label[] = "Messages per day, by category";
+static const char isps_label[] = "Messages per ISP, by category";
+static const char isp_daily_label[] =
+    "Messages per day at each of the ISPs with most mail, by category";
+static const char isp_daily_note[] =
+    "Each ISP on its own scale: the top of its axis is its busiest day.";
 
+/* A series' labels: each point's first-column value ("2026-11-03"), without
+ * the year when every point shares it. */
 static void
-legend(struct out *o)
+series_labels(const struct section *s, size_t col, size_t n, char (*lab)[32],
+    const char **ptr, const char **tips)
 {
-	size_t i;
+	size_t i, cut = 5;
 
-	dm_out_puts(o, "<p class=\"legend\">");
-	for (i = 0; i < 4; i++)
-		dm_out_printf(o,
-		    "<span><i class=\"sw\" "
-		    "style=\"background:%s\"></i>%s</span>",
-		    series_color[i], series_name[i]);
-	dm_out_puts(o, "</p>\n");
+	for (i = 0; i < n; i++) {
+		const char *t =
+		    dm_cell_format(dm_section_cell(s, i, col), lab[i], 32);
+
+		if (t != lab[i])
+			snprintf(lab[i], 32, "%s", t);
+		if (cut > 0 &&
+		    (strlen(lab[i]) <= cut || lab[i][cut - 1] != '-' ||
+		        strncmp(lab[i], lab[0], cut) != 0))
+			cut = 0;
+	}
+	for (i = 0; i < n; i++) {
+		ptr[i] = lab[i] + cut;
+		tips[i] = lab[i];
+	}
 }
 
-/* The four series of a daily row: pass, failed-not-blocked, quarantined,
- * rejected. */
+/* The categories of row r of a section with messages, dmarc_pass,
+ * quarantined and rejected columns. */
 static void
-day_series(const struct section *s, size_t r, int64_t v[4])
+row_split(const struct section *s, size_t r, int64_t v[DM_CAT_COUNT])
 {
-	int64_t m = dm_section_cell(s, r, 1)->i,
-	        pass = dm_section_cell(s, r, 2)->i;
+	dm_chart_split(dm_section_cell(s, r, dm_section_col(s, "messages"))->i,
+	    dm_section_cell(s, r, dm_section_col(s, "dmarc_pass"))->i,
+	    dm_section_cell(s, r, dm_section_col(s, "quarantined"))->i,
+	    dm_section_cell(s, r, dm_section_col(s, "rejected"))->i, v);
+}
 
-	v[2] = dm_section_cell(s, r, 4)->i;
-	v[3] = dm_section_cell(s, r, 5)->i;
-	v[0] = pass;
-	v[1] = m - pass - v[2] - v[3];
-	if (v[1] < 0)
-		v[1] = 0;
+/* Panels of a series section: one, or one per run of rows of the same ISP
+ * (isp_daily), each n points long. */
+static size_t
+series_panels(const struct section *s, size_t *n)
+{
+	size_t isp = dm_section_col(s, "isp"), r;
+
+	if (isp == s->n_cols) {
+		*n = s->n_rows;
+		return s->n_rows > 0;
+	}
+	for (r = 1; r < s->n_rows; r++)
+		if (strcmp(dm_section_cell(s, r, isp)->s,
+		        dm_section_cell(s, 0, isp)->s) != 0)
+			break;
+	*n = r;
+	return s->n_rows > 0 ? s->n_rows / r : 0;
+}
+
+/* The column that names a point: its day, or else the first that is not the
+ * ISP (a week or a month names a point as well). */
+static size_t
+label_col(const struct section *s, size_t isp)
+{
+	size_t day = dm_section_col(s, "day");
+
+	if (day < s->n_cols)
+		return day;
+	return isp == 0 ? 1 : 0;
 }
 
 static void
-daily_chart(struct out *o, const struct section *s)
+series_chart(struct out *o, const struct section *s, const char *label)
 {
-	int64_t max = 1, v[4];
-	size_t r, i, n = s->n_rows;
-	long bw, x;
-	char buf[32];
+	struct dm_chart c = {.id = s->name, .label = label};
+	struct dm_chart_panel *p = NULL;
+	int64_t(*v)[DM_CAT_COUNT] = NULL;
+	char(*lab)[32] = NULL;
+	const char **ptr = NULL, **tips = NULL;
+	size_t i, isp = dm_section_col(s, "isp");
 
-	if (n == 0)
+	c.n_panels = series_panels(s, &c.n);
+	if (c.n_panels == 0)
 		return;
-	for (r = 0; r < n; r++) {
-		day_series(s, r, v);
-		if (v[0] + v[1] + v[2] + v[3] > max)
-			max = v[0] + v[1] + v[2] + v[3];
+	if ((p = dm_calloc(c.n_panels, sizeof(*p))) == NULL ||
+	    (v = dm_calloc(s->n_rows, sizeof(*v))) == NULL ||
+	    (lab = dm_calloc(c.n, sizeof(*lab))) == NULL ||
+	    (ptr = dm_calloc(c.n, sizeof(*ptr))) == NULL ||
+	    (tips = dm_calloc(c.n, sizeof(*tips))) == NULL) {
+		o->rc = o->rc == DM_OK ? DM_ENOMEM : o->rc;
+		goto done;
 	}
-	bw = (long)(CHART_W / n);
-	dm_out_printf(o,
-	    "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
-	    "height=\"%d\" "
-	    "viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"Messages per "
-	    "day\">\n",
-	    CHART_W, CHART_H + 20, CHART_W, CHART_H + 20);
-	for (r = 0; r < n; r++) {
-		long y = CHART_H;
-
-		day_series(s, r, v);
-		x = (long)r * bw;
-		for (i = 0; i < 4; i++) {
-			long h = (long)(v[i] * (CHART_H - 10) / max);
-
-			if (h == 0)
-				continue;
-			y -= h;
-			dm_out_printf(o,
-			    "<rect x=\"%ld\" y=\"%ld\" width=\"%ld\" "
-			    "height=\"%ld\" "
-			    "fill=\"%s\"/>\n",
-			    x + 2, y, bw - 4, h, series_color[i]);
-		}
-		dm_cell_format(dm_section_cell(s, r, 0), buf, sizeof(buf));
-		dm_out_printf(o,
-		    "<text x=\"%ld\" y=\"%d\" font-size=\"11\" "
-		    "text-anchor=\"middle\" "
-		    "fill=\"#52606d\">%s</text>\n",
-		    x + bw / 2, CHART_H + 14, n > 14 ? buf + 8 : buf + 5);
+	for (i = 0; i < s->n_rows; i++)
+		row_split(s, i, v[i]);
+	for (i = 0; i < c.n_panels; i++) {
+		p[i].v = (const int64_t(*)[DM_CAT_COUNT])v + i * c.n;
+		if (isp < s->n_cols)
+			p[i].title = dm_section_cell(s, i * c.n, isp)->s;
 	}
-	dm_out_puts(o, "</svg>\n");
-	legend(o);
+	series_labels(s, label_col(s, isp), c.n, lab, ptr, tips);
+	c.labels = ptr;
+	c.tips = tips;
+	c.panels = p;
+	dm_chart_series(o, &c);
+done:
+	dm_free(tips);
+	dm_free(ptr);
+	dm_free(lab);
+	dm_free(v);
+	dm_free(p);
 }
 
+/* The ISPs of the table, at most 12, in its order. */
 static void
 isp_chart(struct out *o, const struct section *s)
 {
-	int64_t max = 1;
+	struct dm_chart_bar b[12];
 	size_t r, n = s->n_rows > 12 ? 12 : s->n_rows;
-	const long label = 170, bar = CHART_W - label - 70, row = 22;
 
-	if (n == 0)
-		return;
 	for (r = 0; r < n; r++) {
-		if (dm_section_cell(s, r, 1)->i > max)
-			max = dm_section_cell(s, r, 1)->i;
+		b[r].label = dm_section_cell(s, r, 0)->s;
+		b[r].messages =
+		    dm_section_cell(s, r, dm_section_col(s, "messages"))->i;
+		row_split(s, r, b[r].v);
 	}
-	dm_out_printf(o,
-	    "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
-	    "height=\"%ld\" "
-	    "viewBox=\"0 0 %d %ld\" role=\"img\" aria-label=\"Messages per "
-	    "ISP\">\n",
-	    CHART_W, (long)n * row + 4, CHART_W, (long)n * row + 4);
-	for (r = 0; r < n; r++) {
-		int64_t m = dm_section_cell(s, r, 1)->i,
-		        q = dm_section_cell(s, r, 3)->i;
-		int64_t rj = dm_section_cell(s, r, 4)->i, x = label;
-		int64_t part[3] = {m - q - rj, q, rj};
-		const char *col[3] = {
-		    series_color[0], series_color[2], series_color[3]};
-		size_t i;
-
-		dm_out_printf(o,
-		    "<text x=\"%ld\" y=\"%ld\" font-size=\"12\" "
-		    "text-anchor=\"end\" "
-		    "fill=\"#1f2933\">",
-		    label - 6, (long)r * row + 15);
-		html_text(o, dm_section_cell(s, r, 0)->s);
-		dm_out_puts(o, "</text>\n");
-		for (i = 0; i < 3; i++) {
-			int64_t w = part[i] > 0 ? part[i] * bar / max : 0;
-
-			if (w == 0)
-				continue;
-			dm_out_printf(o,
-			    "<rect x=\"%lld\" y=\"%ld\" width=\"%lld\" "
-			    "height=\"16\" "
-			    "fill=\"%s\"/>\n",
-			    (long long)x, (long)r * row + 3, (long long)w,
-			    col[i]);
-			x += w;
-		}
-		dm_out_printf(o,
-		    "<text x=\"%lld\" y=\"%ld\" font-size=\"11\" "
-		    "fill=\"#52606d\">%lld"
-		    "</text>\n",
-		    (long long)x + 6, (long)r * row + 15, (long long)m);
-	}
-	dm_out_puts(o, "</svg>\n");
+	dm_chart_bars(o, s->name, isps_label, b, n);
 }
 
 /* A column of the table (not a detail line, not the group heading). */
@@ -255,7 +239,7 @@ table_details(struct out *o, const struct section *s, size_t r)
 			dm_out_puts(o, "<br>");
 		any = 1;
 		dm_out_printf(o, "<b>%s:</b> ", s->cols[i].title);
-		html_text(o, c->s);
+		dm_html_text(o, c->s);
 	}
 	if (any)
 		dm_out_puts(o, "</td></tr>\n");
@@ -278,7 +262,7 @@ table_row(struct out *o, const struct section *s, size_t r)
 		    s->cols[i].numeric
 		        ? (bad ? " class=\"n bad\"" : " class=\"n\"")
 		        : "");
-		html_text(o, dm_cell_format(c, buf, sizeof(buf)));
+		dm_html_text(o, dm_cell_format(c, buf, sizeof(buf)));
 		dm_out_puts(o, "</td>");
 	}
 	dm_out_puts(o, "</tr>\n");
@@ -313,7 +297,7 @@ table_rows(struct out *o, const struct section *s)
 			dm_out_printf(o,
 			    "<tr class=\"group\"><th colspan=\"%zu\">",
 			    table_columns(s));
-			html_text(o, g->heading);
+			dm_html_text(o, g->heading);
 			dm_out_puts(o, "</th></tr>\n");
 		}
 		table_row(o, s, r);
@@ -330,7 +314,7 @@ section_html(struct out *o, const struct section *s)
 
 	dm_out_printf(o, "<h2 id=\"%s\">%s</h2>\n", s->name, s->title);
 	if (strcmp(s->name, "daily") == 0)
-		daily_chart(o, s);
+		series_chart(o, s, daily_label);
 	else if (strcmp(s->name, "isps") == 0)
 		isp_chart(o, s);
 	if (s->n_rows == 0) {
@@ -352,6 +336,18 @@ section_html(struct out *o, const struct section *s)
 	dm_out_puts(o, "</tr></thead>\n<tbody>\n");
 	table_rows(o, s);
 	dm_out_puts(o, "</tbody>\n</table>\n");
+}
+
+/* The ISPs' series, after the ISP table: charts only (the numbers of each
+ * point are in its tooltip; the table above has the ISPs' sums). */
+static void
+isp_daily_html(struct out *o, const struct section *s)
+{
+	if (s->n_rows == 0 || !dm_shows_section(s, F_HTML))
+		return;
+	dm_out_printf(o, "<h2 id=\"%s\">%s</h2>\n<p class=\"note\">%s</p>\n",
+	    s->name, s->title, isp_daily_note);
+	series_chart(o, s, isp_daily_label);
 }
 
 int
@@ -377,13 +373,15 @@ dm_write_html(const struct dm_report *r, struct out *o)
 	    a, b, (long long)((r->to - r->from) / DM_DAY_SECONDS),
 	    dm_format_day(r->prev_from, c, sizeof(c)),
 	    dm_format_day(r->from - DM_DAY_SECONDS, d, sizeof(d)));
-	html_text(o, r->domain != NULL ? r->domain : "all");
+	dm_html_text(o, r->domain != NULL ? r->domain : "all");
 	dm_out_puts(o, ". Reporter: ");
-	html_text(o, r->reporter != NULL ? r->reporter : "all");
+	dm_html_text(o, r->reporter != NULL ? r->reporter : "all");
 	dm_out_puts(o, ".</p>\n");
 	for (i = 0; i < SEC_COUNT; i++) {
-		if (dm_shows_section(&r->sec[i], F_HTML))
+		if (i != SEC_ISP_DAILY && dm_shows_section(&r->sec[i], F_HTML))
 			section_html(o, &r->sec[i]);
+		if (i == SEC_ISPS)
+			isp_daily_html(o, &r->sec[SEC_ISP_DAILY]);
 	}
 	dm_out_puts(o, "</body>\n</html>\n");
 	return o->rc;

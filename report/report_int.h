@@ -111,6 +111,7 @@ enum {
 	SEC_DAILY,
 	SEC_DNS,
 	SEC_DNS_CHECKS,
+	SEC_ISP_DAILY,
 	SEC_COUNT
 };
 
@@ -392,7 +393,80 @@ void dm_more_text(struct out *o, const struct section *s, const struct more *m);
 void dm_text_wrap(
     struct out *o, size_t indent, const char *prefix, const char *text);
 
+/* ---- chart.c: SVG charts of the four categories of mail ---- */
+
+/* The categories, in stacking and legend order. */
+enum {
+	DM_CAT_PASS = 0,    /* passed DMARC, not blocked */
+	DM_CAT_OPEN,        /* failed DMARC, not blocked by policy */
+	DM_CAT_QUARANTINED, /* quarantined, passed or not */
+	DM_CAT_REJECTED,    /* rejected, passed or not */
+	DM_CAT_COUNT
+};
+
+/* key: data-cat in the SVG; name: the legend's; color: the fill (the
+ * background of the stripes when stripe is set). */
+struct dm_chart_cat {
+	const char *key, *name, *color, *stripe;
+};
+
+/* The narrowest a bar is drawn, and a bar and its gap together. */
+#define DM_CHART_MIN_BAR 2
+#define DM_CHART_MIN_STEP 3
+
+/* Where the points of a series go: step pixels apart, bar wide, in plot_w
+ * pixels; every every-th point labelled. */
+struct dm_chart_axis {
+	long step, bar, plot_w, every;
+};
+
+/* A panel of a series chart: per point, the mail of each category. */
+struct dm_chart_panel {
+	const char *title; /* small multiples: the panel's heading; else NULL */
+	const int64_t (*v)[DM_CAT_COUNT];
+};
+
+/* n points with a label each (a day, a week, a month), drawn once per panel
+ * (more than one panel: small multiples, each on its own y scale).  id is
+ * unique in the page; label is the chart's aria-label.  axis is set by
+ * dm_chart_series. */
+struct dm_chart {
+	const char *id, *label;
+	const char *const *labels; /* under the axis, maybe shortened */
+	const char *const *tips;   /* in each point's tooltip, in full */
+	size_t n;
+	const struct dm_chart_panel *panels;
+	size_t n_panels;
+	struct dm_chart_axis axis;
+};
+
+/* A horizontal bar: label, its messages and their categories. */
+struct dm_chart_bar {
+	const char *label;
+	int64_t messages, v[DM_CAT_COUNT];
+};
+
+/* Category i (< DM_CAT_COUNT), else NULL. */
+const struct dm_chart_cat *dm_chart_cat(size_t i);
+/* The four categories of a count of messages (see chart.c for the rule). */
+void dm_chart_split(int64_t messages, int64_t pass, int64_t quarantined,
+    int64_t rejected, int64_t v[DM_CAT_COUNT]);
+/* Pixels a text is given at a font size (an estimate on the safe side). */
+long dm_chart_text_width(const char *s, long font);
+/* 2, 4, 6, 8 or 10 times a power of ten, the smallest >= max (2 at least). */
+int64_t dm_chart_nice_max(int64_t max);
+/* The geometry of n points in at least plot_w pixels, labels label_w wide. */
+void dm_chart_axis(
+    size_t n, long plot_w, long label_w, struct dm_chart_axis *a);
+/* A stacked bar chart of a series, with its legend; nothing when n is 0. */
+void dm_chart_series(struct out *o, struct dm_chart *c);
+/* Stacked horizontal bars on one scale, with their legend. */
+void dm_chart_bars(struct out *o, const char *id, const char *label,
+    const struct dm_chart_bar *b, size_t n);
+
 /* ---- renderers ---- */
+/* Appends s escaped for HTML element content and quoted attributes. */
+void dm_html_text(struct out *o, const char *s);
 int dm_write_text(const struct dm_report *r, int color, struct out *o);
 int dm_write_csv(const struct dm_report *r, const char *table, struct out *o,
     struct dm_error *err);

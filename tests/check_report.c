@@ -1855,6 +1855,23 @@ hostile_db(void)
 	return db;
 }
 
+/* Every url( in s names an element of the page itself ("url(#daily-x)", the
+ * charts' stripes), never anything to fetch. */
+static int
+only_local_urls(const char *s)
+{
+	while ((s = strstr(s, "url(")) != NULL) {
+		s += 4;
+		if (*s++ != '#')
+			return 0;
+		s += strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTU"
+		               "VWXYZ0123456789_-");
+		if (*s != ')')
+			return 0;
+	}
+	return 1;
+}
+
 START_TEST(test_hostile_strings_html)
 {
 	sqlite3 *db = hostile_db();
@@ -1872,7 +1889,7 @@ START_TEST(test_hostile_strings_html)
 	/* Nothing to fetch: no links, sources, imports or CSS urls. */
 	ck_assert_ptr_null(strstr(s, "src="));
 	ck_assert_ptr_null(strstr(s, "href="));
-	ck_assert_ptr_null(strstr(s, "url("));
+	ck_assert_msg(only_local_urls(s), "HTML has a url() to fetch");
 	ck_assert_ptr_null(strstr(s, "@import"));
 	free(s);
 	dm_report_free(r);
@@ -2328,6 +2345,180 @@ START_TEST(test_report_out_of_memory)
 }
 END_TEST
 
+/* ---- Charts ---- */
+
+START_TEST(test_chart_split_never_paints_failures_as_pass)
+{
+	int64_t v[DM_CAT_COUNT];
+
+	/* p=none: 30 passed, 20 failed and were not blocked, 50 rejected. */
+	dm_chart_split(100, 30, 0, 50, v);
+	ck_assert_int_eq(v[DM_CAT_PASS], 30);
+	ck_assert_int_eq(v[DM_CAT_OPEN], 20);
+	ck_assert_int_eq(v[DM_CAT_QUARANTINED], 0);
+	ck_assert_int_eq(v[DM_CAT_REJECTED], 50);
+	/* All passed, two quarantined anyway: blocked mail is blocked. */
+	dm_chart_split(10, 10, 2, 0, v);
+	ck_assert_int_eq(v[DM_CAT_PASS], 8);
+	ck_assert_int_eq(v[DM_CAT_OPEN], 0);
+	ck_assert_int_eq(v[DM_CAT_QUARANTINED], 2);
+	/* Yahoo of the issue: 28.5 % pass, nothing blocked. */
+	dm_chart_split(1000, 285, 0, 0, v);
+	ck_assert_int_eq(v[DM_CAT_PASS], 285);
+	ck_assert_int_eq(v[DM_CAT_OPEN], 715);
+	/* Sums that do not add up (a report's rounding) never go negative. */
+	dm_chart_split(5, 9, 4, 3, v);
+	ck_assert_int_eq(v[DM_CAT_PASS], 0);
+	ck_assert_int_eq(v[DM_CAT_OPEN], 0);
+	ck_assert_int_eq(v[DM_CAT_QUARANTINED], 4);
+	ck_assert_int_eq(v[DM_CAT_REJECTED], 3);
+	ck_assert_ptr_null(dm_chart_cat(DM_CAT_COUNT));
+	ck_assert_str_eq(dm_chart_cat(DM_CAT_OPEN)->name,
+	    "DMARC fail, not blocked by policy");
+}
+END_TEST
+
+START_TEST(test_chart_nice_max)
+{
+	static const int64_t in[] = {0, 1, 2, 3, 7, 9, 10, 11, 61, 999, 1999,
+	    2001, 8001, 10001, INT64_MAX};
+	static const int64_t out[] = {2, 2, 2, 4, 8, 10, 10, 20, 80, 1000, 2000,
+	    4000, 10000, 20000, INT64_MAX};
+	size_t i;
+
+	for (i = 0; i < sizeof(in) / sizeof(in[0]); i++)
+		ck_assert_int_eq(dm_chart_nice_max(in[i]), out[i]);
+}
+END_TEST
+
+/* At 7, 90, 366 and 1,100 points (and one, and 5,000): bars at least the
+ * minimum width apart by a gap, labels at least their width apart, and no
+ * more thinned than that takes. */
+START_TEST(test_chart_axis_any_length)
+{
+	static const size_t n[] = {1, 7, 90, 366, 1100, 5000};
+	const long label_w = dm_chart_text_width("2026-11-01", 11);
+	size_t i;
+
+	ck_assert_int_eq(label_w, 75);
+	for (i = 0; i < sizeof(n) / sizeof(n[0]); i++) {
+		struct dm_chart_axis a;
+
+		dm_chart_axis(n[i], 640, label_w, &a);
+		ck_assert_int_ge(a.bar, DM_CHART_MIN_BAR);
+		ck_assert_int_lt(a.bar, a.step);
+		ck_assert_int_ge(a.plot_w, 640);
+		ck_assert_int_ge(a.plot_w, (long)n[i] * a.step);
+		ck_assert_int_ge(a.every * a.step, label_w + 10);
+		ck_assert_int_lt((a.every - 1) * a.step, label_w + 10);
+	}
+}
+END_TEST
+
+/* The numbers of attribute name in the SVG text from s on, up to end. */
+static long
+svg_attr(const char *s, const char *name)
+{
+	const char *at = strstr(s, name);
+
+	ck_assert_ptr_nonnull(at);
+	return strtol(at + strlen(name), NULL, 10);
+}
+
+/* The legend at s lists the four categories in their order. */
+static void
+legend_in_order(const char *s)
+{
+	const char *end = strstr(s, "</g>"), *prev = s;
+	size_t i;
+	char want[64];
+
+	for (i = 0; i < DM_CAT_COUNT; i++) {
+		const char *at;
+
+		snprintf(
+		    want, sizeof(want), ">%s</text>", dm_chart_cat(i)->name);
+		at = strstr(prev, want);
+		ck_assert_msg(at != NULL && at < end, "legend lacks %s", want);
+		prev = at;
+	}
+}
+
+/* A series chart as text at any length: every bar at least the minimum wide
+ * and a pixel high; x labels start at least their width apart; one legend
+ * of the four categories. */
+START_TEST(test_chart_series_svg)
+{
+	static const size_t n[] = {7, 90, 366, 1100};
+	size_t k;
+
+	for (k = 0; k < sizeof(n) / sizeof(n[0]); k++) {
+		int64_t(*v)[DM_CAT_COUNT] = calloc(n[k], sizeof(*v));
+		char(*lab)[16] = calloc(n[k], sizeof(*lab));
+		const char **ptr = calloc(n[k], sizeof(*ptr));
+		struct dm_chart_panel p = {NULL, NULL};
+		struct dm_chart c = {.id = "t", .label = "test"};
+		struct out o;
+		const char *at;
+		long last = -1000, bars = 0, labels = 0;
+		size_t i;
+
+		for (i = 0; i < n[k]; i++) {
+			snprintf(lab[i], sizeof(lab[i]), "2026-%02zu-%02zu",
+			    i / 28 % 12 + 1, i % 28 + 1);
+			ptr[i] = lab[i];
+			/* A large pass, a single rejection: both drawn. */
+			v[i][DM_CAT_PASS] = 100000 + (int64_t)i;
+			v[i][DM_CAT_REJECTED] = 1;
+		}
+		p.v = (const int64_t(*)[DM_CAT_COUNT])v;
+		c.labels = c.tips = ptr;
+		c.n = n[k];
+		c.panels = &p;
+		c.n_panels = 1;
+		dm_out_init(&o);
+		dm_chart_series(&o, &c);
+		ck_assert_int_eq(o.rc, DM_OK);
+		at = strstr(o.b.data, "<g class=\"legend\">");
+		ck_assert_ptr_nonnull(at);
+		ck_assert_ptr_null(strstr(at + 1, "<g class=\"legend\">"));
+		legend_in_order(at);
+		at = strstr(at, "</g>");
+		while ((at = strstr(at, "<rect data-cat=")) != NULL) {
+			ck_assert_int_ge(
+			    svg_attr(at, "width=\""), DM_CHART_MIN_BAR);
+			ck_assert_int_ge(svg_attr(at, "height=\""), 1);
+			bars++;
+			at++;
+		}
+		ck_assert_int_eq(bars, 2 * (long)n[k]);
+		at = o.b.data;
+		while ((at = strstr(at, "text-anchor=\"start\"")) != NULL) {
+			const char *x = at;
+
+			while (strncmp(x, "<text x=\"", 9) != 0)
+				x--;
+			if (svg_attr(x, "y=\"") > 30) { /* not the legend */
+				ck_assert_int_ge(svg_attr(x, "x=\"") - last,
+				    dm_chart_text_width(lab[0], 11) + 10);
+				last = svg_attr(x, "x=\"");
+				labels++;
+			}
+			at++;
+		}
+		/* Every every-th point, but maybe the last one. */
+		ck_assert_int_ge(
+		    labels, ((long)n[k] + c.axis.every - 1) / c.axis.every - 1);
+		ck_assert_int_eq(
+		    svg_attr(o.b.data, "width=\""), 56 + c.axis.plot_w + 16);
+		dm_out_free(&o);
+		free(ptr);
+		free(lab);
+		free(v);
+	}
+}
+END_TEST
+
 static Suite *
 report_suite(void)
 {
@@ -2376,6 +2567,11 @@ report_suite(void)
 	tcase_add_test(tc_numbers, test_zero_count_source);
 	tcase_add_test(tc_numbers, test_query_open_errors);
 	tcase_add_test(tc_numbers, test_report_rejects_bad_period_and_table);
+	tcase_add_test(
+	    tc_output, test_chart_split_never_paints_failures_as_pass);
+	tcase_add_test(tc_output, test_chart_nice_max);
+	tcase_add_test(tc_output, test_chart_axis_any_length);
+	tcase_add_test(tc_output, test_chart_series_svg);
 	tcase_add_test(tc_output, test_csv_tables_and_quoting);
 	tcase_add_test(tc_output, test_hostile_strings_html);
 	tcase_add_test(tc_output, test_hostile_strings_json);
