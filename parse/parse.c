@@ -391,6 +391,28 @@ raw_more(struct dm_parser *p)
 }
 
 /*
+ * The length of the ASCII run at the start of in (at most n bytes), eight
+ * bytes at a time: nearly all of a report is ASCII, and copying it byte by
+ * byte was a tenth of the parser's instructions.
+ */
+static size_t
+ascii_run(const unsigned char *in, size_t n)
+{
+	size_t i = 0;
+	uint64_t w;
+
+	while (n - i >= 8) {
+		memcpy(&w, in + i, 8);
+		if (w & UINT64_C(0x8080808080808080))
+			break;
+		i += 8;
+	}
+	while (i < n && in[i] < 0x80)
+		i++;
+	return i;
+}
+
+/*
  * Copies one UTF-8 character, or a U+FFFD for a byte that is not UTF-8, from
  * in (n bytes) to out (room bytes); *wrote gets the bytes written.  Returns the
  * bytes of in used, 0 when it needs more of in or more room.
@@ -440,8 +462,13 @@ read_utf8(struct dm_parser *p, char *buf, size_t len)
 			const unsigned char *in = p->head + p->head_off;
 
 			if (in[0] < 0x80) {
-				buf[o++] = (char)in[0];
-				p->head_off++;
+				used = ascii_run(
+				    in, p->head_len - p->head_off < len - o
+				            ? p->head_len - p->head_off
+				            : len - o);
+				memcpy(buf + o, in, used);
+				p->head_off += used;
+				o += used;
 				continue;
 			}
 			used = copy_utf8(p, in, p->head_len - p->head_off,
