@@ -132,6 +132,68 @@ struct dm_cli_period {
 int dm_cli_period(const struct dm_cli_period *p, int64_t default_days,
     int64_t *from, int64_t *to);
 
+/* "YYYY-MM-DD" of the UTC day of t into buf; returns buf. */
+const char *dm_cli_day(int64_t t, char *buf, size_t n);
+
+/*
+ * The mail options of report and alerts: --mail-to ADDR[,ADDR...],
+ * --mail-from ADDR, --subject TEXT, --sendmail [PATH].
+ */
+struct dm_cli_mail {
+	const char *to, *from, *subject;
+	const char *sendmail; /* the program, when --sendmail was given */
+};
+
+#define DM_CLI_OPT_MAIL_TO 0x200
+#define DM_CLI_OPT_MAIL_FROM 0x201
+#define DM_CLI_OPT_SUBJECT 0x202
+#define DM_CLI_OPT_SENDMAIL 0x203
+/* clang-format off */
+#define DM_CLI_MAIL_LONGOPTS                                            \
+	{"mail-to", required_argument, NULL, DM_CLI_OPT_MAIL_TO},       \
+	{"mail-from", required_argument, NULL, DM_CLI_OPT_MAIL_FROM},   \
+	{"subject", required_argument, NULL, DM_CLI_OPT_SUBJECT},       \
+	{"sendmail", optional_argument, NULL, DM_CLI_OPT_SENDMAIL}
+/* clang-format on */
+
+#define DM_CLI_MAIL_HELP                                                       \
+	"  --mail-to ADDR[,ADDR...]  write one mail (RFC 5322) for these "     \
+	"addresses instead,\n"                                                 \
+	"                     ready for 'sendmail -t'\n"                       \
+	"  --mail-from ADDR   its sender (default: dmarcstat@ this host's "    \
+	"name)\n"                                                              \
+	"  --subject TEXT     its subject (default: the period, the filters "  \
+	"and the\n"                                                            \
+	"                     headline figures)\n"                             \
+	"  --sendmail[=PATH]  pipe the mail to PATH -t -i (default "           \
+	"/usr/sbin/sendmail)\n"                                                \
+	"                     and exit with its status\n"
+
+/*
+ * Takes getopt's option c and its argument when c is a mail option: 1; 0
+ * when it is not one.  "--sendmail PATH" (a separate word that is no option)
+ * takes PATH as --sendmail=PATH does, advancing optind.
+ */
+int dm_cli_mail_option(
+    struct dm_cli_mail *m, int c, const char *arg, int argc, char **argv);
+
+/*
+ * After the options: DM_EXIT_OK, or DM_EXIT_USAGE after a message when an
+ * address is not one, or --mail-from, --subject or --sendmail came without
+ * --mail-to.  -1 when no mail was asked for.
+ */
+int dm_cli_mail_check(const struct dm_cli_mail *m);
+
+struct dm_mail;
+/*
+ * Builds the mail msg (its From, To and Subject set from m unless set) and
+ * writes it to out, or pipes it to m->sendmail.  Returns the exit status: 0,
+ * sendmail's own status when it failed, 1 after a message when sendmail could
+ * not be run or the mail not built.
+ */
+int dm_cli_mail_deliver(
+    const struct dm_cli_mail *m, struct dm_mail *msg, FILE *out);
+
 /*
  * DM_EXIT_OK when a database file exists at path, else DM_EXIT_FATAL after
  * "PATH: no database there ...": the commands that only read or revisit a

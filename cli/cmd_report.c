@@ -8,10 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cmd.h"
 #include "dns.h"
+#include "mail.h"
 #include "query.h"
 #include "report.h"
 
@@ -24,6 +26,9 @@ struct rargs {
 	struct dm_dns *dns; /* the sending services (and DNS for checks) */
 	int check_dns;
 	enum dm_check_status worst; /* of the checks made (--check-dns) */
+	struct dm_cli_mail mail;    /* --mail-to and its kin */
+	int mailing;                /* --mail-to given */
+	int mail_status;            /* sendmail's exit status */
 };
 
 static void
@@ -35,7 +40,10 @@ report_usage(FILE *f)
 	    "                        [--domain D] [--reporter R] "
 	    "[--by domain|service] [--top N]\n"
 	    "                        [--format text|csv|json|html] "
-	    "[--table NAME] [-o FILE]\n\n"
+	    "[--table NAME] [-o FILE]\n"
+	    "                        [--mail-to ADDR[,ADDR...] [--mail-from "
+	    "ADDR] [--subject TEXT]\n"
+	    "                         [--sendmail[=PATH]]]\n\n"
 	    "Deliverability report: overview, ISPs, failing sources "
 	    "(source IP and From\n"
 	    "domain) with cause and fix, new sources, ISPs fallen "
@@ -78,12 +86,17 @@ report_usage(FILE *f)
 	    "  --check-dns    check, now, the DNS records of the From "
 	    "domains of the failing\n"
 	    "                 sources shown (as 'dmarcstat check'): is "
-	    "each fix in place?\n" DM_CLI_DNS_HELP
+	    "each fix in place?\n" DM_CLI_DNS_HELP DM_CLI_MAIL_HELP
+	    "                 (the mail: the text report, the HTML report "
+	    "and the CSV report\n"
+	    "                 attached as dmarc-FIRST_LAST.csv)\n"
 	    "\nExit status: 0 success, 1 output could not be written, 2 "
 	    "usage error,\n"
 	    "3 database cannot be opened.  With --check-dns also: 1 a "
 	    "check found something\n"
-	    "to fix, 3 DNS did not answer.\n");
+	    "to fix, 3 DNS did not answer.  With --sendmail: sendmail's "
+	    "status when it\n"
+	    "failed, 1 when it could not be run.\n");
 }
 
 static void
@@ -189,11 +202,39 @@ parse_top(const char *s, size_t *top)
 	return 0;
 }
 
+/* The mail options: -1 when they are right (or absent), else an exit
+ * status after a message. */
+static int
+mail_options(struct rargs *a, int explain)
+{
+	const char *msg = NULL;
+	int rc = dm_cli_mail_check(&a->mail);
+
+	if (rc == -1)
+		return -1;
+	if (explain)
+		msg = "--mail-to and its options are for 'dmarcstat report'";
+	else if (rc != DM_EXIT_OK)
+		return rc;
+	else if (a->format != NULL || a->table != NULL)
+		msg = "--mail-to sends the text, HTML and CSV reports in one "
+		      "mail: leave --format and --table out";
+	else if (a->mail.sendmail != NULL && a->output != NULL)
+		msg = "--sendmail sends the mail: leave -o out";
+	if (msg != NULL) {
+		dm_cli_warn("%s", msg);
+		return DM_EXIT_USAGE;
+	}
+	a->mailing = 1;
+	return -1;
+}
+
 /* Options that do not go together; DM_EXIT_USAGE with a message, or -1. */
 static int
 check_options(struct rargs *a, int explain)
 {
 	const char *msg = NULL;
+	int rc;
 
 	if (explain && (a->format != NULL || a->table != NULL))
 		msg = "explain writes text only: --format and --table are for "
@@ -223,6 +264,8 @@ check_options(struct rargs *a, int explain)
 		return DM_EXIT_USAGE;
 	} else if (a->table != NULL && a->fmt != DM_REPORT_CSV)
 		msg = "--table picks a CSV section: use it with --format csv";
+	if (msg == NULL && (rc = mail_options(a, explain)) != -1)
+		return rc;
 	if (msg != NULL) {
 		dm_cli_warn("%s", msg);
 		return DM_EXIT_USAGE;
@@ -255,7 +298,7 @@ parse_args(int argc, char **argv, struct rargs *a, int explain)
 	    {"letter", no_argument, NULL, 'L'},
 	    {"check-dns", no_argument, NULL, 'C'},
 	    {"help", no_argument, NULL, 'h'}, DM_CLI_DNS_LONGOPTS,
-	    {0, 0, 0, 0}};
+	    DM_CLI_MAIL_LONGOPTS, {0, 0, 0, 0}};
 	void (*usage)(FILE *) = explain ? explain_usage : report_usage;
 	const char **slot;
 	int c, rc;
@@ -266,6 +309,8 @@ parse_args(int argc, char **argv, struct rargs *a, int explain)
 				return DM_EXIT_USAGE;
 			continue;
 		}
+		if (dm_cli_mail_option(&a->mail, c, optarg, argc, argv))
+			continue;
 		if ((slot = option_slot(a, c)) != NULL) {
 			*slot = optarg;
 			continue;
@@ -362,6 +407,62 @@ check_dns(void *ctx, struct dm_query *q, const char *domain, int64_t from,
 	return rc;
 }
 
+/* The report in one format, into memory (the writers' own output, so that
+ * the mail's parts are what --format gives). */
+static int
+write_mem(const struct dm_report *r, enum dm_report_format fmt,
+    struct dm_mail_body *body, struct dm_error *err)
+{
+	char *data = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&data, &len);
+	int rc;
+
+	if (f == NULL)
+		return dm_error_set(err, DM_ENOMEM, "out of memory");
+	rc = dm_report_write(r, fmt, NULL, 0, f, err);
+	if (fclose(f) != 0 && rc == DM_OK)
+		rc = dm_error_set(err, DM_ENOMEM, "out of memory");
+	body->data = data;
+	body->len = len;
+	return rc;
+}
+
+/* --mail-to: the text report, the HTML report and the CSV report as an
+ * attachment, in one mail written to out or handed to sendmail. */
+static int
+mail_report(
+    struct rargs *a, const struct dm_report *r, FILE *out, struct dm_error *err)
+{
+	struct dm_mail m;
+	struct dm_buf subject;
+	char name[64], d0[16], d1[16];
+	int rc;
+
+	memset(&m, 0, sizeof(m));
+	dm_buf_init(&subject, 4096);
+	if ((rc = write_mem(r, DM_REPORT_TEXT, &m.text, err)) == DM_OK &&
+	    (rc = write_mem(r, DM_REPORT_HTML, &m.html, err)) == DM_OK &&
+	    (rc = write_mem(r, DM_REPORT_CSV, &m.attach, err)) == DM_OK &&
+	    (rc = dm_report_subject(r, &subject)) != DM_OK)
+		dm_error_set(err, rc, "out of memory");
+	if (rc == DM_OK) {
+		snprintf(name, sizeof(name), "dmarc-%s_%s.csv",
+		    dm_cli_day(a->opt.from, d0, sizeof(d0)),
+		    dm_cli_day(a->opt.to - DM_DAY_SECONDS, d1, sizeof(d1)));
+		m.subject = subject.data;
+		m.date = (int64_t)time(NULL);
+		m.attach_name = name;
+		m.attach_type = "text/csv";
+		a->mail_status = dm_cli_mail_deliver(&a->mail, &m, out);
+	}
+	free((char *)(uintptr_t)m.text.data);
+	free((char *)(uintptr_t)m.html.data);
+	free((char *)(uintptr_t)m.attach.data);
+	dm_buf_free(&subject);
+	return rc;
+}
+
 /* Builds and writes the report or explanation to out. */
 static int
 produce(struct rargs *a, struct dm_query *q, int explain, FILE *out,
@@ -373,16 +474,20 @@ produce(struct rargs *a, struct dm_query *q, int explain, FILE *out,
 	if (explain)
 		return dm_report_explain(q, &a->opt, out, err);
 	if ((rc = dm_report_build(q, &a->opt, &r, err)) == DM_OK)
-		rc = dm_report_write(
-		    r, a->fmt, a->table, use_color(a->output), out, err);
+		rc = a->mailing ? mail_report(a, r, out, err)
+		                : dm_report_write(r, a->fmt, a->table,
+		                      use_color(a->output), out, err);
 	dm_report_free(r);
 	return rc;
 }
 
-/* --check-dns: as 'dmarcstat check', the worst check's status. */
+/* --check-dns: as 'dmarcstat check', the worst check's status; before it,
+ * sendmail's failure. */
 static int
 checks_status(const struct rargs *a)
 {
+	if (a->mail_status != 0)
+		return a->mail_status;
 	return a->worst == DM_CHECK_UNKNOWN ? DM_EXIT_FATAL
 	       : a->worst == DM_CHECK_WRONG ? DM_EXIT_PARTIAL
 	                                    : DM_EXIT_OK;

@@ -173,9 +173,8 @@ dm_cli_open_query(const char *path, struct dm_query **q)
 	return DM_EXIT_FATAL;
 }
 
-/* "YYYY-MM-DD" of the UTC day of t. */
-static const char *
-day_text(int64_t t, char *buf, size_t n)
+const char *
+dm_cli_day(int64_t t, char *buf, size_t n)
 {
 	time_t tt = (time_t)t;
 	struct tm tm;
@@ -196,9 +195,9 @@ period_check(const struct dm_cli_period *p, int64_t from, int64_t to)
 {
 	char f[32], t[32], last[32];
 
-	day_text(from, f, sizeof(f));
-	day_text(to, t, sizeof(t));
-	day_text(to - DM_DAY_SECONDS, last, sizeof(last));
+	dm_cli_day(from, f, sizeof(f));
+	dm_cli_day(to, t, sizeof(t));
+	dm_cli_day(to - DM_DAY_SECONDS, last, sizeof(last));
 	if (from >= to && p->to != NULL)
 		dm_cli_warn(
 		    "the period is empty: --from %s is not before --to "

@@ -298,6 +298,14 @@ const char *const *dm_report_tables(void);
 int dm_report_write(const struct dm_report *r, enum dm_report_format fmt,
     const char *table, int color, FILE *out, struct dm_error *err) DM_WUR;
 
+/*
+ * Appends a mail subject for r to out: the period, the filters and the
+ * headline figures, e.g. "DMARC 2026-11-01 to 2026-11-07: 22,529 messages,
+ * 75.8 % pass, 120 quarantined, 3,480 rejected" ("DMARC example.com at Yahoo
+ * ..." with filters).  Filters are made safe as text output is.  DM_ENOMEM.
+ */
+int dm_report_subject(const struct dm_report *r, struct dm_buf *out) DM_WUR;
+
 void dm_report_free(struct dm_report *r);
 
 /*

@@ -45,6 +45,97 @@ dm_report_write(const struct dm_report *r, enum dm_report_format fmt,
 	return rc;
 }
 
+/* The headline figures: the overview's values for this period. */
+struct headline {
+	int64_t messages, quarantined, rejected, pass_permille;
+};
+
+static void
+headline(const struct dm_report *r, struct headline *h)
+{
+	const struct section *s = &r->sec[SEC_OVERVIEW];
+	size_t key = dm_section_col(s, "metric"),
+	       val = dm_section_col(s, "value");
+	size_t i;
+
+	memset(h, 0, sizeof(*h));
+	h->pass_permille = -1;
+	for (i = 0; i < s->n_rows; i++) {
+		const char *m = dm_section_cell(s, i, key)->s;
+		const struct cell *c = dm_section_cell(s, i, val);
+
+		if (c->kind == CELL_NULL)
+			continue;
+		if (strcmp(m, "messages") == 0)
+			h->messages = c->i;
+		else if (strcmp(m, "dmarc_pass_percent") == 0)
+			h->pass_permille = c->i;
+		else if (strcmp(m, "quarantined") == 0)
+			h->quarantined = c->i;
+		else if (strcmp(m, "rejected") == 0)
+			h->rejected = c->i;
+	}
+}
+
+/* v with a comma every three digits: 22,529. */
+static void
+thousands(struct out *o, int64_t v)
+{
+	char d[32];
+	size_t n, i;
+
+	n = (size_t)snprintf(d, sizeof(d), "%lld", (long long)v);
+	for (i = 0; i < n; i++) {
+		if (i > 0 && d[i - 1] != '-' && (n - i) % 3 == 0)
+			dm_out_puts(o, ",");
+		dm_out_add(o, d + i, 1);
+	}
+}
+
+int
+dm_report_subject(const struct dm_report *r, struct dm_buf *out)
+{
+	struct headline h;
+	struct out o;
+	char a[16], b[16];
+	int rc;
+
+	headline(r, &h);
+	dm_out_init(&o);
+	dm_out_puts(&o, "DMARC ");
+	if (r->domain != NULL) {
+		dm_out_text(&o, r->domain);
+		dm_out_puts(&o, " ");
+	}
+	if (r->reporter != NULL) {
+		dm_out_puts(&o, "at ");
+		dm_out_text(&o, r->reporter);
+		dm_out_puts(&o, " ");
+	}
+	dm_format_day(r->from, a, sizeof(a));
+	dm_format_day(r->to - DM_DAY_SECONDS, b, sizeof(b));
+	if (strcmp(a, b) == 0)
+		dm_out_printf(&o, "%s: ", a);
+	else
+		dm_out_printf(&o, "%s to %s: ", a, b);
+	if (h.messages == 0)
+		dm_out_puts(&o, "no messages");
+	else {
+		thousands(&o, h.messages);
+		dm_out_printf(&o, " messages, %lld.%lld %% pass, ",
+		    (long long)(h.pass_permille / 10),
+		    (long long)(h.pass_permille % 10));
+		thousands(&o, h.quarantined);
+		dm_out_puts(&o, " quarantined, ");
+		thousands(&o, h.rejected);
+		dm_out_puts(&o, " rejected");
+	}
+	if ((rc = o.rc) == DM_OK)
+		rc = dm_buf_add(out, o.b.data, o.b.len);
+	dm_out_free(&o);
+	return rc;
+}
+
 /* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar (H.
  * Hinnant's algorithm). */
 static int64_t
