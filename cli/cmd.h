@@ -30,6 +30,7 @@ int dm_cmd_report(int argc, char **argv);
 int dm_cmd_explain(int argc, char **argv);
 int dm_cmd_enrich(int argc, char **argv);
 int dm_cmd_check(int argc, char **argv);
+int dm_cmd_alerts(int argc, char **argv);
 
 /*
  * The database path when --db is not given: $DMARCSTAT_DB, else

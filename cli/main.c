@@ -32,6 +32,8 @@ static const struct {
         "deliverability report: ISPs, sources, causes and fixes"},
     {"explain", dm_cmd_explain,
         "what ISPs did with the mail of some IPs, and why"},
+    {"alerts", dm_cmd_alerts,
+        "what got worse since the period before: for cron, exit 1 on alerts"},
     {"enrich", dm_cmd_enrich,
         "reverse DNS, sending service, ASN and country of source IPs"},
     {"check", dm_cmd_check,

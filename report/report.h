@@ -323,4 +323,33 @@ void dm_report_free(struct dm_report *r);
 int dm_report_explain(struct dm_query *q, const struct dm_report_options *opt,
     FILE *out, struct dm_error *err) DM_WUR;
 
+/* ---- Alerts ---- */
+
+/* Defaults of dm_alert_options. */
+#define DM_ALERT_THRESHOLD 100 /* tenths of a percentage point: 10 points */
+#define DM_ALERT_MIN_MESSAGES 100
+
+struct dm_alert_options {
+	int64_t threshold;    /* a rate must change by more than this, in
+	                         tenths of a percentage point */
+	int64_t min_messages; /* rates are compared when both periods have at
+	                         least this many messages; a new source alerts
+	                         with this many failing, a silent ISP when it
+	                         reported this many before */
+	const char *db;       /* named in the commands to run next, or NULL */
+};
+
+/*
+ * Compares the period [opt->from, opt->to) with the period of the same
+ * length before it (opt->domain filters; the other options are not used but
+ * service_of) and writes the alerts as text (nothing at all when there are
+ * none) or as one JSON document (always) to out; *n is how many.  Kinds:
+ * new_failing_source, isp_blocking_rose, source_pass_fell, domain_pass_fell,
+ * isp_silent (README).  Errors: DM_EINVAL (a format other than text or
+ * JSON), DM_EDB, DM_EIO, DM_ENOMEM.
+ */
+int dm_report_alerts(struct dm_query *q, const struct dm_report_options *opt,
+    const struct dm_alert_options *ao, enum dm_report_format fmt, FILE *out,
+    size_t *n, struct dm_error *err) DM_WUR;
+
 #endif /* DM_REPORT_H */
