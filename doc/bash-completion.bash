@@ -1,5 +1,5 @@
 # bash completion for dmarcstat(1): commands, their options, and the values of --format,
-# --table and the quarantine actions; files and folders elsewhere.  Installed as
+# --table and the quarantine actions; files and folders elsewhere (and after --sendmail).  Installed as
 # share/bash-completion/completions/dmarcstat; needs nothing from the bash-completion package.
 _dmarcstat()
 {
@@ -7,12 +7,12 @@ _dmarcstat()
 	local cmd=${COMP_WORDS[1]} opts
 
 	if [ "$COMP_CWORD" -eq 1 ]; then
-		COMPREPLY=($(compgen -W 'parse ingest quarantine report explain enrich check --help --version' -- "$cur"))
+		COMPREPLY=($(compgen -W 'parse ingest quarantine report explain alerts enrich check --help --version' -- "$cur"))
 		return
 	fi
 	case $prev in
 	--format)
-		if [ "$cmd" = check ]; then
+		if [ "$cmd" = check ] || [ "$cmd" = alerts ]; then
 			COMPREPLY=($(compgen -W 'text json' -- "$cur"))
 		else
 			COMPREPLY=($(compgen -W 'text csv json html' -- "$cur"))
@@ -28,13 +28,15 @@ _dmarcstat()
 		COMPREPLY=($(compgen -W 'domain service' -- "$cur"))
 		return
 		;;
-	--last | --ttl) COMPREPLY=($(compgen -W '1d 7d 30d 90d' -- "$cur")); return ;;
+	--last | --ttl | --since) COMPREPLY=($(compgen -W '1d 7d 30d 90d' -- "$cur")); return ;;
+	--sendmail) COMPREPLY=($(compgen -f -- "$cur")); return ;;
 	--db | -o | --move-to | --failed-to | --mmdb | --password-file | --oauth2-token-file | --cacert)
 		COMPREPLY=($(compgen -f -- "$cur"))
 		return
 		;;
 	--from | --to | --ip | --domain | --reporter | --resolver | --timeout | --budget | \
-		--concurrency | --limit) return ;;
+		--concurrency | --limit | --mail-to | --mail-from | --subject | --threshold | \
+		--min-messages) return ;;
 	esac
 	case $cmd in
 	parse) opts='--help' ;;
@@ -46,7 +48,12 @@ _dmarcstat()
 	quarantine) opts='list show retry resolve --db --all --json --raw --keep-new --keep-stored --help' ;;
 	report)
 		opts='--db --last --from --to --domain --reporter --by --by-domain --top --check-dns
-		      --resolver --timeout --format --table -o --help'
+		      --resolver --timeout --format --table -o --mail-to --mail-from --subject --sendmail
+		      --help'
+		;;
+	alerts)
+		opts='--db --since --from --to --domain --threshold --min-messages --format --mail-to
+		      --mail-from --subject --sendmail --help'
 		;;
 	explain)
 		opts='--db --ip --reporter --domain --last --from --to --top --letter --check-dns

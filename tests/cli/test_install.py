@@ -26,7 +26,7 @@ SOURCE = os.environ["DM_SOURCE_DIR"]
 CMAKE = os.environ.get("DM_CMAKE", "cmake")
 tally = harness.Tally()
 check = tally.expect
-COMMANDS = ["parse", "ingest", "quarantine", "report", "explain", "enrich", "check"]
+COMMANDS = ["parse", "ingest", "quarantine", "report", "explain", "alerts", "enrich", "check"]
 ENVIRONMENT = ["DMARCSTAT_DB", "XDG_DATA_HOME", "HOME", "XDG_CONFIG_HOME", "DMARCSTAT_IMAP_PASSWORD",
                "DMARCSTAT_RESOLVER", "DMARCSTAT_MMDB", "NO_COLOR"]
 
@@ -133,12 +133,18 @@ def test_completion(prefix):
           "completion of check --format")
     check(complete(prefix, ["dmarcstat", "enrich", "--c"]) == ["--concurrency"],
           "completion of enrich --c")
+    check(complete(prefix, ["dmarcstat", "al"]) == ["alerts"], "completion of 'al'")
+    check(complete(prefix, ["dmarcstat", "alerts", "--m"]) ==
+          ["--mail-from", "--mail-to", "--min-messages"], "completion of alerts --m")
+    check(complete(prefix, ["dmarcstat", "report", "--s"]) == ["--sendmail", "--subject"],
+          "completion of report --s")
 
 
 def test_units(prefix, tmp):
     src = os.path.join(prefix, "share", "doc", "dmarcstat", "examples", "systemd")
     units = sorted(os.listdir(src))
-    check(units == ["dmarcstat-import.service", "dmarcstat-import.timer",
+    check(units == ["dmarcstat-alerts.service", "dmarcstat-alerts.timer",
+                    "dmarcstat-import.service", "dmarcstat-import.timer",
                     "dmarcstat-report.service", "dmarcstat-report.timer"], f"units: {units}")
     work = os.path.join(tmp, "units")
     os.makedirs(work)
