@@ -421,7 +421,13 @@ dm_mail_send(const char *path, const char *msg, size_t len, int *status,
 	pid_t pid;
 	int fd = -1, e, we, ws;
 
-	if ((e = spawn(path, &pid, &fd)) != 0)
+	/* Asked first: where exec's failure reaches posix_spawn depends on
+	   the C library (and on valgrind), and the child then exits 127. */
+	if (access(path, X_OK) != 0)
+		e = errno;
+	else
+		e = spawn(path, &pid, &fd);
+	if (e != 0)
 		return dm_error_set(
 		    err, DM_EIO, "%s: cannot run: %s", path, strerror(e));
 	we = write_all(fd, msg, len);

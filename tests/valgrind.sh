@@ -65,6 +65,14 @@ vgrun 0 1 -- quarantine --db "$db" retry
 vgrun 2 -- quarantine --db "$db" show 99999
 vgrun 0 1 -- report --db "$db" --last 3660d
 vgrun 0 1 -- report --db "$db" --last 3660d --format json
+vgrun 0 -- report --db "$db" --from 2026-11-01 --to 2026-11-08 --mail-to 'ops@example.com, "Bö" <b@example.org>'
+printf '#!/bin/sh\ncat >/dev/null\nexit 75\n' >"$tmp/sendmail" && chmod 700 "$tmp/sendmail"
+vgrun 75 -- report --db "$db" --from 2026-11-01 --to 2026-11-08 --mail-to ops@example.com --sendmail "$tmp/sendmail"
+vgrun 1 -- report --db "$db" --mail-to ops@example.com --sendmail "$tmp/no-sendmail"
+vgrun 2 -- report --db "$db" --mail-to 'not an address'
+vgrun 1 -- alerts --db "$db" --from 2026-11-01 --to 2026-11-08
+vgrun 1 -- alerts --db "$db" --from 2026-11-01 --to 2026-11-08 --format json
+vgrun 75 -- alerts --db "$db" --from 2026-11-01 --to 2026-11-08 --mail-to ops@example.com --sendmail "$tmp/sendmail"
 vgrun 2 -- ingest --no-such-option
 vgrun 3 -- ingest --db "$tmp/no/such/dir/x.db" samples
 printf 'not a database\n' >"$tmp/text.db"
