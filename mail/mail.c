@@ -29,17 +29,13 @@
 
 extern char **environ;
 
-/* GMime's global tables are set up once per process and never torn down
- * (GMime's own rule; its init counts calls, so ingest's does not clash). */
+/* GMime's global tables: g_mime_init() counts its calls and sets them up
+ * once, and they are never torn down (GMime's own rule).  Mails are built
+ * on one thread; ingest/ sets GMime up on its own for its threads. */
 static void
 init_gmime(void)
 {
-	static gsize done;
-
-	if (g_once_init_enter(&done)) {
-		g_mime_init();
-		g_once_init_leave(&done, 1);
-	}
+	g_mime_init();
 }
 
 /* ---- Addresses ---- */
