@@ -1,7 +1,8 @@
 /*
  * cmd_report.c - `dmarcstat report` and `dmarcstat explain`: options, the
  * period, opening the database read-only, and exit codes.  The work is
- * report/'s (report/report.h).
+ * report/'s (report/report.h); with --mail-to, its text, HTML and CSV go into
+ * one mail that mail/ builds.
  */
 #include <errno.h>
 #include <getopt.h>
