@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "dns.h"
+#include "i18n.h"
 
 /* Exit statuses, documented in --help and the README. */
 enum {
@@ -67,16 +68,18 @@ struct dm_cli_dns {
 
 /* The --help lines of those options. */
 #define DM_CLI_DNS_HELP                                                        \
-	"  --resolver IP[:PORT]  DNS server for every lookup (default: "       \
-	"$DMARCSTAT_RESOLVER,\n"                                               \
-	"                     else the system's)\n"                            \
-	"  --mmdb FILE        MaxMind-format database for ASN and country "    \
-	"(repeatable;\n"                                                       \
-	"                     default: $DMARCSTAT_MMDB, files separated by "   \
-	"':'); a missing\n"                                                    \
-	"                     file leaves those columns empty\n"               \
-	"  --timeout SECONDS  wait for each DNS answer (default 2; one retry " \
-	"waits twice as long)\n"
+	N_("  --resolver IP[:PORT]  DNS server for every lookup (default: "    \
+	   "$DMARCSTAT_RESOLVER,\n"                                            \
+	   "                     else the system's)\n"                         \
+	   "  --mmdb FILE        MaxMind-format database for ASN and country " \
+	   "(repeatable;\n"                                                    \
+	   "                     default: $DMARCSTAT_MMDB, files separated "   \
+	   "by "                                                               \
+	   "':'); a missing\n"                                                 \
+	   "                     file leaves those columns empty\n"            \
+	   "  --timeout SECONDS  wait for each DNS answer (default 2; one "    \
+	   "retry "                                                            \
+	   "waits twice as long)\n")
 
 /*
  * Takes getopt's option c and its argument when c is one of the DNS options:
@@ -253,5 +256,15 @@ void dm_cli_warn(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)))
 #endif
     ;
+
+/*
+ * The language of messages: the user's locale, also where it is not generated
+ * on this machine (cli/i18n.c), with the catalogue in $DMARCSTAT_LOCALEDIR or
+ * the installed one.  Called once, first thing in main().
+ */
+void dm_cli_i18n_init(void);
+
+/* --lang: "en" or "ja" instead of the locale's language; -1 for another. */
+int dm_cli_i18n_lang(const char *lang);
 
 #endif /* DM_CMD_H */

@@ -14,6 +14,7 @@
 
 #include "cmd.h"
 #include "dns.h"
+#include "i18n.h"
 #include "mail.h"
 #include "query.h"
 #include "report.h"
@@ -35,95 +36,108 @@ struct rargs {
 static void
 report_usage(FILE *f)
 {
-	fprintf(f,
-	    "usage: dmarcstat report [--db FILE] [--last 7d | --from "
-	    "DAY [--to DAY]]\n"
-	    "                        [--domain D] [--reporter R] "
-	    "[--by domain|service] [--top N]\n"
-	    "                        [--format text|csv|json|html] "
-	    "[--table NAME] [-o FILE]\n"
-	    "                        [--mail-to ADDR[,ADDR...] [--mail-from "
-	    "ADDR] [--subject TEXT]\n"
-	    "                         [--sendmail[=PATH]]]\n\n"
-	    "Deliverability report: overview, ISPs, failing sources "
-	    "(source IP and From\n"
-	    "domain) with cause and fix, new sources, ISPs fallen "
-	    "silent, From domains\n"
-	    "with their policy, daily series.\n"
-	    "  --last Nd      the last N full UTC days (default: 7d)\n"
-	    "  --from DAY     first day (YYYY-MM-DD, UTC)\n"
-	    "  --to DAY       end of the period, exclusive: the day "
-	    "after the last day\n"
-	    "                 (default: today, so the period ends with "
-	    "yesterday)\n"
-	    "  --domain D     only mail whose policy domain or From "
-	    "domain is D\n"
-	    "  --reporter R   only reports of ISP R (\"Yahoo\") or "
-	    "org_name R (\"AOL\")\n"
-	    "  --by domain    failing sources per From domain, a page "
-	    "each, most blocked\n"
-	    "                 first (also --by-domain)\n"
-	    "  --by service   failing sources per sending service (by "
-	    "the PTR name that\n"
-	    "                 `dmarcstat enrich` stored, else by the DKIM "
-	    "or SPF domain), with\n"
-	    "                 each service's messages, DMARC pass, "
-	    "quarantined and rejected\n"
-	    "  --top N        rows listed per section (default 100, at "
-	    "most 1000); the\n"
-	    "                 rest are summed as \"and N more\"\n"
-	    "  --format F     text (default), csv, json or html\n"
-	    "  --table NAME   CSV: only that section (overview, isps, "
-	    "sources, source_isps,\n"
-	    "                 new_sources, silent_isps, domains, daily, "
-	    "services (with\n"
-	    "                 --by service) or dns_checks (with --check-dns));"
-	    " without it,\n"
-	    "                 every section in one CSV with a leading "
-	    "\"section\" column\n"
-	    "  -o FILE        write to FILE instead of standard output\n"
-	    "  --db FILE      database (default: $DMARCSTAT_DB, else\n"
-	    "                 $XDG_DATA_HOME/dmarcstat/dmarcstat.db)\n"
-	    "  --check-dns    check, now, the DNS records of the From "
-	    "domains of the failing\n"
-	    "                 sources shown (as 'dmarcstat check'): is "
-	    "each fix in place?\n" DM_CLI_DNS_HELP DM_CLI_MAIL_HELP
+	fputs(
+	    _("usage: dmarcstat report [--db FILE] [--last 7d | --from "
+	      "DAY [--to DAY]]\n"
+	      "                        [--domain D] [--reporter R] "
+	      "[--by domain|service] [--top N]\n"
+	      "                        [--format text|csv|json|html] "
+	      "[--table NAME] [-o FILE]\n"
+	      "                        [--mail-to ADDR[,ADDR...] [--mail-from "
+	      "ADDR] [--subject TEXT]\n"
+	      "                         [--sendmail[=PATH]]]\n\n"
+	      "Deliverability report: overview, ISPs, failing sources "
+	      "(source IP and From\n"
+	      "domain) with cause and fix, new sources, ISPs fallen "
+	      "silent, From domains\n"
+	      "with their policy, daily series.\n"
+	      "  --last Nd      the last N full UTC days (default: 7d)\n"
+	      "  --from DAY     first day (YYYY-MM-DD, UTC)\n"
+	      "  --to DAY       end of the period, exclusive: the day "
+	      "after the last day\n"
+	      "                 (default: today, so the period ends with "
+	      "yesterday)\n"
+	      "  --domain D     only mail whose policy domain or From "
+	      "domain is D\n"
+	      "  --reporter R   only reports of ISP R (\"Yahoo\") or "
+	      "org_name R (\"AOL\")\n"
+	      "  --by domain    failing sources per From domain, a page "
+	      "each, most blocked\n"
+	      "                 first (also --by-domain)\n"
+	      "  --by service   failing sources per sending service (by "
+	      "the PTR name that\n"
+	      "                 `dmarcstat enrich` stored, else by the DKIM "
+	      "or SPF domain), with\n"
+	      "                 each service's messages, DMARC pass, "
+	      "quarantined and rejected\n"
+	      "  --top N        rows listed per section (default 100, at "
+	      "most 1000); the\n"
+	      "                 rest are summed as \"and N more\"\n"
+	      "  --format F     text (default), csv, json or html\n"
+	      "  --table NAME   CSV: only that section (overview, isps, "
+	      "sources, source_isps,\n"
+	      "                 new_sources, silent_isps, domains, daily, "
+	      "services (with\n"
+	      "                 --by service) or dns_checks (with "
+	      "--check-dns));"
+	      " without it,\n"
+	      "                 every section in one CSV with a leading "
+	      "\"section\" column\n"
+	      "  -o FILE        write to FILE instead of standard output\n"
+	      "  --db FILE      database (default: $DMARCSTAT_DB, else\n"
+	      "                 $XDG_DATA_HOME/dmarcstat/dmarcstat.db)\n"
+	      "  --check-dns    check, now, the DNS records of the From "
+	      "domains of the failing\n"
+	      "                 sources shown (as 'dmarcstat check'): is "
+	      "each fix in place?\n"
+	      "  --lang L       language of the text: en or ja (default: the "
+	      "locale's, as\n"
+	      "                 LANG=ja_JP.UTF-8; JSON keys, CSV headers and "
+	      "cause codes stay\n"
+	      "                 English)\n"),
+	    f);
+	fputs(_(DM_CLI_DNS_HELP), f);
+	fputs(DM_CLI_MAIL_HELP
 	    "                 (the mail: the text report, the HTML report "
 	    "and the CSV report\n"
-	    "                 attached as dmarc-FIRST_LAST.csv)\n"
-	    "\nExit status: 0 success, 1 output could not be written, 2 "
-	    "usage error,\n"
-	    "3 database cannot be opened.  With --check-dns also: 1 a "
-	    "check found something\n"
-	    "to fix, 3 DNS did not answer.  With --sendmail: sendmail's "
-	    "status when it\n"
-	    "failed, 1 when it could not be run.\n");
+	    "                 attached as dmarc-FIRST_LAST.csv)\n",
+	    f);
+	fputs(_("\nExit status: 0 success, 1 output could not be written, 2 "
+	        "usage error,\n"
+	        "3 database cannot be opened.  With --check-dns also: 1 a "
+	        "check found something\n"
+	        "to fix, 3 DNS did not answer.\n"),
+	    f);
+	fputs("With --sendmail: sendmail's status when it failed, 1 when it "
+	      "could not be run.\n",
+	    f);
 }
 
 static void
 explain_usage(FILE *f)
 {
-	fprintf(f, "usage: dmarcstat explain [--db FILE] [--ip ADDRESS | --ip "
-	           "CIDR] [--reporter R]\n"
-	           "                         [--domain D] [--last 7d | --from "
-	           "DAY [--to DAY]]\n"
-	           "                         [--letter] [--top N] [-o FILE] "
-	           "[--check-dns]\n\n"
-	           "Per source IP and From domain in the address or range (v4 "
-	           "or v6): the cause and\n"
-	           "the fix, and per ISP the days, the reports, what it did "
-	           "with the mail and the\n"
-	           "evidence.  --letter writes instead a letter to the "
-	           "postmaster team of each ISP\n"
-	           "that quarantined or rejected the mail, with the ISP's own "
-	           "figures.\n"
-	           "--check-dns adds, for the From domains shown, the DNS "
-	           "checks of 'dmarcstat check'.\n"
-	           "Options as for 'dmarcstat report'.  Exit status: 0 "
-	           "success, 1 output could not\n"
-	           "be written, 2 usage error, 3 database cannot be opened; "
-	           "with --check-dns also\n"
-	           "1 a check found something to fix, 3 DNS did not answer.\n");
+	fputs(_("usage: dmarcstat explain [--db FILE] [--ip ADDRESS | --ip "
+	        "CIDR] [--reporter R]\n"
+	        "                         [--domain D] [--last 7d | --from "
+	        "DAY [--to DAY]]\n"
+	        "                         [--letter] [--top N] [-o FILE] "
+	        "[--check-dns]\n\n"
+	        "Per source IP and From domain in the address or range (v4 "
+	        "or v6): the cause and\n"
+	        "the fix, and per ISP the days, the reports, what it did "
+	        "with the mail and the\n"
+	        "evidence.  --letter writes instead a letter to the "
+	        "postmaster team of each ISP\n"
+	        "that quarantined or rejected the mail, with the ISP's own "
+	        "figures.\n"
+	        "--check-dns adds, for the From domains shown, the DNS "
+	        "checks of 'dmarcstat check'.\n"
+	        "Options as for 'dmarcstat report'.  Exit status: 0 "
+	        "success, 1 output could not\n"
+	        "be written, 2 usage error, 3 database cannot be opened; "
+	        "with --check-dns also\n"
+	        "1 a check found something to fix, 3 DNS did not answer.\n"),
+	    f);
 }
 
 static int
@@ -238,33 +252,36 @@ check_options(struct rargs *a, int explain)
 	int rc;
 
 	if (explain && (a->format != NULL || a->table != NULL))
-		msg = "explain writes text only: --format and --table are for "
-		      "report";
+		msg =
+		    _("explain writes text only: --format and --table are for "
+		      "report");
 	else if (explain && a->opt.by_domain)
-		msg = "--by-domain is an option of 'dmarcstat report'";
+		msg = _("--by-domain is an option of 'dmarcstat report'");
 	else if (explain && a->by != NULL)
-		msg = "--by is an option of 'dmarcstat report'";
+		msg = _("--by is an option of 'dmarcstat report'");
 	else if (a->by != NULL && strcmp(a->by, "domain") != 0 &&
 	         strcmp(a->by, "service") != 0) {
-		dm_cli_warn("--by wants domain or service: \"%s\"", a->by);
+		dm_cli_warn(_("--by wants domain or service: \"%s\""), a->by);
 		return DM_EXIT_USAGE;
 	} else if (!explain && a->opt.ip != NULL)
-		msg = "--ip is an option of 'dmarcstat explain'";
+		msg = _("--ip is an option of 'dmarcstat explain'");
 	else if (!explain && a->opt.letter)
-		msg = "--letter is an option of 'dmarcstat explain'";
+		msg = _("--letter is an option of 'dmarcstat explain'");
 	else if (a->opt.letter && a->check_dns)
-		msg =
-		    "--check-dns goes with the explanation, not with --letter";
+		msg = _(
+		    "--check-dns goes with the explanation, not with --letter");
 	else if (a->top != NULL && parse_top(a->top, &a->opt.top) != 0) {
-		dm_cli_warn("--top wants a number of rows from 1 to %d: \"%s\"",
+		dm_cli_warn(
+		    _("--top wants a number of rows from 1 to %d: \"%s\""),
 		    DM_REPORT_TOP_MAX, a->top);
 		return DM_EXIT_USAGE;
 	} else if (a->format != NULL && parse_format(a->format, &a->fmt) != 0) {
-		dm_cli_warn(
-		    "unknown format '%s': text, csv, json or html", a->format);
+		dm_cli_warn(_("unknown format '%s': text, csv, json or html"),
+		    a->format);
 		return DM_EXIT_USAGE;
 	} else if (a->table != NULL && a->fmt != DM_REPORT_CSV)
-		msg = "--table picks a CSV section: use it with --format csv";
+		msg =
+		    _("--table picks a CSV section: use it with --format csv");
 	if (msg == NULL && (rc = mail_options(a, explain)) != -1)
 		return rc;
 	if (msg != NULL) {
@@ -298,6 +315,7 @@ parse_args(int argc, char **argv, struct rargs *a, int explain)
 	    {"by", required_argument, NULL, 'b'},
 	    {"letter", no_argument, NULL, 'L'},
 	    {"check-dns", no_argument, NULL, 'C'},
+	    {"lang", required_argument, NULL, 'g'},
 	    {"help", no_argument, NULL, 'h'}, DM_CLI_DNS_LONGOPTS,
 	    DM_CLI_MAIL_LONGOPTS, {0, 0, 0, 0}};
 	void (*usage)(FILE *) = explain ? explain_usage : report_usage;
@@ -316,6 +334,12 @@ parse_args(int argc, char **argv, struct rargs *a, int explain)
 			*slot = optarg;
 			continue;
 		}
+		if (c == 'g' && dm_cli_i18n_lang(optarg) != 0) {
+			dm_cli_warn(_("--lang wants en or ja: \"%s\""), optarg);
+			return DM_EXIT_USAGE;
+		}
+		if (c == 'g')
+			continue;
 		if (c == 'B' || c == 'L' || c == 'C') {
 			*(c == 'B'     ? &a->opt.by_domain
 			    : c == 'L' ? &a->opt.letter
@@ -326,7 +350,7 @@ parse_args(int argc, char **argv, struct rargs *a, int explain)
 		return c == 'h' ? DM_EXIT_OK : DM_EXIT_USAGE;
 	}
 	if (optind < argc) {
-		dm_cli_warn("unexpected argument '%s'", argv[optind]);
+		dm_cli_warn(_("unexpected argument '%s'"), argv[optind]);
 		usage(stderr);
 		return DM_EXIT_USAGE;
 	}

@@ -9,6 +9,7 @@
 
 #include "cmd.h"
 #include "dns.h"
+#include "i18n.h"
 #include "ingest.h"
 #include "parse.h"
 #include "store.h"
@@ -23,21 +24,22 @@ static const struct {
 	const char *summary;
 } commands[] = {
     {"parse", dm_cmd_parse,
-        "print the reports in files as JSON Lines (nothing stored)"},
+        N_("print the reports in files as JSON Lines (nothing stored)")},
     {"ingest", dm_cmd_ingest,
-        "store the reports of files, folders, mails and mailboxes"},
+        N_("store the reports of files, folders, mails and mailboxes")},
     {"quarantine", dm_cmd_quarantine,
-        "list, show or retry inputs that could not be stored"},
+        N_("list, show or retry inputs that could not be stored")},
     {"report", dm_cmd_report,
-        "deliverability report: ISPs, sources, causes and fixes"},
+        N_("deliverability report: ISPs, sources, causes and fixes")},
     {"explain", dm_cmd_explain,
-        "what ISPs did with the mail of some IPs, and why"},
+        N_("what ISPs did with the mail of some IPs, and why")},
     {"alerts", dm_cmd_alerts,
-        "what got worse since the period before: for cron, exit 1 on alerts"},
+        N_("what got worse since the period before: for cron, exit 1 on "
+           "alerts")},
     {"enrich", dm_cmd_enrich,
-        "reverse DNS, sending service, ASN and country of source IPs"},
+        N_("reverse DNS, sending service, ASN and country of source IPs")},
     {"check", dm_cmd_check,
-        "check a domain's DMARC, SPF and DKIM records in DNS now"},
+        N_("check a domain's DMARC, SPF and DKIM records in DNS now")},
 };
 
 static void
@@ -45,19 +47,21 @@ usage(FILE *f)
 {
 	size_t i;
 
-	fprintf(f, "usage: dmarcstat COMMAND [OPTIONS] [ARGS]\n\ncommands:\n");
+	fprintf(
+	    f, _("usage: dmarcstat COMMAND [OPTIONS] [ARGS]\n\ncommands:\n"));
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(
-		    f, "  %-11s %s\n", commands[i].name, commands[i].summary);
-	fprintf(f, "\n'dmarcstat COMMAND --help' describes a command.  Exit "
-	           "status: 0 success,\n"
-	           "1 some inputs failed (check: something to fix) or the "
-	           "output could not\n"
-	           "be written, 2 usage error,\n"
-	           "3 database cannot be opened or written (check, enrich: or "
-	           "DNS unreachable),\n"
-	           "4 (ingest) standard input failed and could not be kept "
-	           "whole.\n");
+		fprintf(f, "  %-11s %s\n", commands[i].name,
+		    _(commands[i].summary));
+	fprintf(
+	    f, _("\n'dmarcstat COMMAND --help' describes a command.  Exit "
+	         "status: 0 success,\n"
+	         "1 some inputs failed (check: something to fix) or the "
+	         "output could not\n"
+	         "be written, 2 usage error,\n"
+	         "3 database cannot be opened or written (check, enrich: or "
+	         "DNS unreachable),\n"
+	         "4 (ingest) standard input failed and could not be kept "
+	         "whole.\n"));
 }
 
 /* The version, and those of the libraries it runs with (curl -V's second
@@ -80,20 +84,25 @@ version(void)
  * One rule for every command: what a command wrote to standard output is
  * checked here, once, after it returns.  A failure (a full disk, a closed
  * pipe) is said and makes the status 1 at least, so that cron learns that
- * the output it keeps is incomplete.
+ * the output it keeps is incomplete.  Standard error that could not be
+ * written (a warning, ingest's summary) makes the status 1 as well: nothing
+ * can be said about it, but cron must not take the run for a clean one.
  */
 static int
 stdout_checked(int status)
 {
 	int flushed = fflush(stdout) == 0, e = errno;
+	int bad_stderr = fflush(stderr) != 0 || ferror(stderr);
 
 	if (flushed && !ferror(stdout))
-		return status;
+		return bad_stderr && status == DM_EXIT_OK ? DM_EXIT_PARTIAL
+		                                          : status;
 	if (!flushed)
-		fprintf(stderr, "dmarcstat: cannot write standard output: %s\n",
+		fprintf(stderr,
+		    _("dmarcstat: cannot write standard output: %s\n"),
 		    strerror(e));
 	else
-		fprintf(stderr, "dmarcstat: cannot write standard output\n");
+		fprintf(stderr, _("dmarcstat: cannot write standard output\n"));
 	return status == DM_EXIT_OK ? DM_EXIT_PARTIAL : status;
 }
 
@@ -102,6 +111,7 @@ main(int argc, char **argv)
 {
 	size_t i;
 
+	dm_cli_i18n_init();
 	if (argc < 2) {
 		usage(stderr);
 		return DM_EXIT_USAGE;
@@ -118,7 +128,7 @@ main(int argc, char **argv)
 			return stdout_checked(
 			    commands[i].run(argc - 1, argv + 1));
 	}
-	fprintf(stderr, "dmarcstat: unknown command '%s'\n", argv[1]);
+	fprintf(stderr, _("dmarcstat: unknown command '%s'\n"), argv[1]);
 	usage(stderr);
 	return DM_EXIT_USAGE;
 }

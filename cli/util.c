@@ -14,6 +14,7 @@
 #include "cmd.h"
 #include "error.h"
 #include "escape.h"
+#include "i18n.h"
 #include "mem.h"
 #include "model.h"
 #include "query.h"
@@ -39,7 +40,7 @@ dm_cli_warn(const char *fmt, ...)
 	if (rc == DM_OK)
 		rc = dm_escape_text(&safe, line.data);
 	fprintf(stderr, "dmarcstat: %s\n",
-	    rc == DM_OK ? safe.data : "(message too long to show)");
+	    rc == DM_OK ? safe.data : _("(message too long to show)"));
 	dm_buf_free(&line);
 	dm_buf_free(&safe);
 }
@@ -64,14 +65,15 @@ dm_cli_db_warnings(const char *path)
 	if (stat(path, &st) != 0)
 		return;
 	if (st.st_mode & S_IWOTH)
-		dm_cli_warn("warning: %s is writable by anyone (mode %04o): "
-		            "anyone on this host can change what it says "
-		            "(chmod 600 it)",
+		dm_cli_warn(_("warning: %s is writable by anyone (mode %04o): "
+		              "anyone on this host can change what it says "
+		              "(chmod 600 it)"),
 		    path, (unsigned)(st.st_mode & 07777));
 	if (st.st_uid != geteuid())
-		dm_cli_warn("warning: %s belongs to user %u, not to you (%u): "
-		            "its -wal and -shm files will belong to you, and "
-		            "may lock its owner out",
+		dm_cli_warn(
+		    _("warning: %s belongs to user %u, not to you (%u): "
+		      "its -wal and -shm files will belong to you, and "
+		      "may lock its owner out"),
 		    path, (unsigned)st.st_uid, (unsigned)geteuid());
 }
 
@@ -112,16 +114,16 @@ dm_cli_default_db(int create)
 		n = snprintf(path, sizeof(path),
 		    "%s/.local/share/dmarcstat/dmarcstat.db", home);
 	else {
-		dm_cli_warn(
-		    "no database: set DMARCSTAT_DB or HOME, or pass --db FILE");
+		dm_cli_warn(_("no database: set DMARCSTAT_DB or HOME, or pass "
+		              "--db FILE"));
 		return NULL;
 	}
 	if (n < 0 || (size_t)n >= sizeof(path)) {
-		dm_cli_warn("database path too long");
+		dm_cli_warn(_("database path too long"));
 		return NULL;
 	}
 	if (create && make_dirs(path) != 0) {
-		dm_cli_warn("cannot create the folder of %s: %s", path,
+		dm_cli_warn(_("cannot create the folder of %s: %s"), path,
 		    strerror(errno));
 		return NULL;
 	}
@@ -148,8 +150,8 @@ dm_cli_need_db(const char *path)
 {
 	if (access(path, F_OK) == 0)
 		return DM_EXIT_OK;
-	dm_cli_warn("%s: no database there (run 'dmarcstat ingest' first, or "
-	            "pass --db)",
+	dm_cli_warn(_("%s: no database there (run 'dmarcstat ingest' first, or "
+	              "pass --db)"),
 	    path);
 	return DM_EXIT_FATAL;
 }
@@ -200,23 +202,24 @@ period_check(const struct dm_cli_period *p, int64_t from, int64_t to)
 	dm_cli_day(to - DM_DAY_SECONDS, last, sizeof(last));
 	if (from >= to && p->to != NULL)
 		dm_cli_warn(
-		    "the period is empty: --from %s is not before --to "
-		    "%s (--to is exclusive: the day after the last day)",
+		    _("the period is empty: --from %s is not before --to "
+		      "%s (--to is exclusive: the day after the last day)"),
 		    f, t);
 	else if (from >= to)
-		dm_cli_warn("--from %s is after yesterday, %s: without --to "
-		            "the period ends with yesterday (UTC)",
+		dm_cli_warn(_("--from %s is after yesterday, %s: without --to "
+		              "the period ends with yesterday (UTC)"),
 		    f, last);
 	else if (from < DM_FIRST_DATED)
-		dm_cli_warn("--from %s is before 2000-01-01: reports dated "
-		            "before it are counted apart, as undated",
+		dm_cli_warn(_("--from %s is before 2000-01-01: reports dated "
+		              "before it are counted apart, as undated"),
 		    f);
 	else if ((to - from) / DM_DAY_SECONDS > DM_CLI_MAX_DAYS)
 		dm_cli_warn(
-		    "the period %s to %s is %" PRId64
-		    " days: at most %d (10 years) can be reported; give "
-		    "a later --from or an earlier --to",
-		    f, last, (to - from) / DM_DAY_SECONDS, DM_CLI_MAX_DAYS);
+		    _("the period %s to %s is %lld days: at most %d (10 years) "
+		      "can be reported; give a later --from or an earlier "
+		      "--to"),
+		    f, last, (long long)((to - from) / DM_DAY_SECONDS),
+		    DM_CLI_MAX_DAYS);
 	else
 		return -1;
 	return DM_EXIT_USAGE;
@@ -239,12 +242,12 @@ dm_cli_period(const struct dm_cli_period *p, int64_t default_days,
 		return DM_EXIT_USAGE;
 	}
 	if (p->last != NULL && (p->from != NULL || p->to != NULL)) {
-		dm_cli_warn("--last cannot be combined with --from or --to");
+		dm_cli_warn(_("--last cannot be combined with --from or --to"));
 		return DM_EXIT_USAGE;
 	}
 	if (p->last != NULL && dm_cli_parse_days(p->last, &days) != 0) {
-		dm_cli_warn("--last wants a number of days from 1 to 3660, "
-		            "such as 7d: \"%s\"",
+		dm_cli_warn(_("--last wants a number of days from 1 to 3660, "
+		              "such as 7d: \"%s\""),
 		    p->last);
 		return DM_EXIT_USAGE;
 	}
@@ -299,7 +302,7 @@ dm_cli_out_open(struct dm_cli_out *o, const char *path)
 		return -1;
 	}
 	if ((o->tmp = temp_name(path)) == NULL) {
-		dm_cli_warn("%s: out of memory", path);
+		dm_cli_warn(_("%s: out of memory"), path);
 		return -1;
 	}
 	if ((fd = mkstemp(o->tmp)) < 0 ||

@@ -12,6 +12,8 @@
  */
 #include "report_int.h"
 
+#include "i18n.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -151,173 +153,192 @@ dm_shows_section(const struct section *s, unsigned f)
 
 /* The metric's stable key for programs, its label for people. */
 static const struct column overview_cols[] = {
-    {.key = "metric", .title = "Metric", .formats = F_CSV | F_JSON},
-    {.key = "label", .title = "Metric", .formats = F_TEXT | F_HTML},
-    {.key = "value", .title = "This period", .numeric = 1},
-    {.key = "previous", .title = "Previous", .numeric = 1},
-    {.key = "change", .title = "Change", .numeric = 1},
+    {.key = "metric", .title = N_("Metric"), .formats = F_CSV | F_JSON},
+    {.key = "label", .title = N_("Metric"), .formats = F_TEXT | F_HTML},
+    {.key = "value", .title = N_("This period"), .numeric = 1},
+    {.key = "previous", .title = N_("Previous"), .numeric = 1},
+    {.key = "change", .title = N_("Change"), .numeric = 1},
 };
 static const struct column isp_cols[] = {
-    {.key = "isp", .title = "ISP", .max_width = 28},
-    {.key = "messages", .title = "Messages", .numeric = 1},
-    {.key = "dmarc_pass_percent", .title = "Pass %", .numeric = 1},
-    {.key = "quarantined", .title = "Quarantined", .numeric = 1, .alarm = 1},
-    {.key = "rejected", .title = "Rejected", .numeric = 1, .alarm = 1},
-    {.key = "top_cause", .title = "Top cause of blocking", .max_width = 24},
+    {.key = "isp", .title = N_("ISP"), .max_width = 28},
+    {.key = "messages", .title = N_("Messages"), .numeric = 1},
+    {.key = "dmarc_pass_percent", .title = N_("Pass %"), .numeric = 1},
+    {.key = "quarantined",
+        .title = N_("Quarantined"),
+        .numeric = 1,
+        .alarm = 1},
+    {.key = "rejected", .title = N_("Rejected"), .numeric = 1, .alarm = 1},
+    {.key = "top_cause", .title = N_("Top cause of blocking"), .max_width = 24},
     /* The count behind the rate, for the chart's categories. */
-    {.key = "dmarc_pass", .title = "DMARC pass", .formats = F_HIDDEN},
+    {.key = "dmarc_pass", .title = N_("DMARC pass"), .formats = F_HIDDEN},
 };
 static const struct column source_cols[] = {
-    {.key = "source_ip", .title = "Source IP", .max_width = 39},
-    {.key = "header_from", .title = "From domain", .max_width = 30},
-    {.key = "messages", .title = "Messages", .numeric = 1},
+    {.key = "source_ip", .title = N_("Source IP"), .max_width = 39},
+    {.key = "header_from", .title = N_("From domain"), .max_width = 30},
+    {.key = "messages", .title = N_("Messages"), .numeric = 1},
     {.key = "dmarc_pass",
-        .title = "DMARC pass",
+        .title = N_("DMARC pass"),
         .numeric = 1,
         .formats = F_CSV | F_JSON},
-    {.key = "quarantined", .title = "Quar.", .numeric = 1, .alarm = 1},
-    {.key = "rejected", .title = "Rejected", .numeric = 1, .alarm = 1},
-    {.key = "spf_raw_pass", .title = "SPF raw", .numeric = 1},
-    {.key = "spf_aligned_pass", .title = "SPF aln", .numeric = 1},
-    {.key = "dkim_raw_pass", .title = "DKIM raw", .numeric = 1},
-    {.key = "dkim_aligned_pass", .title = "DKIM aln", .numeric = 1},
-    {.key = "cause", .title = "Cause", .max_width = 16},
-    {.key = "first_day", .title = "First day", .formats = F_CSV | F_JSON},
-    {.key = "last_day", .title = "Last day", .formats = F_CSV | F_JSON},
+    {.key = "quarantined", .title = N_("Quar."), .numeric = 1, .alarm = 1},
+    {.key = "rejected", .title = N_("Rejected"), .numeric = 1, .alarm = 1},
+    {.key = "spf_raw_pass", .title = N_("SPF raw"), .numeric = 1},
+    {.key = "spf_aligned_pass", .title = N_("SPF aln"), .numeric = 1},
+    {.key = "dkim_raw_pass", .title = N_("DKIM raw"), .numeric = 1},
+    {.key = "dkim_aligned_pass", .title = N_("DKIM aln"), .numeric = 1},
+    {.key = "cause", .title = N_("Cause"), .max_width = 16},
+    {.key = "first_day", .title = N_("First day"), .formats = F_CSV | F_JSON},
+    {.key = "last_day", .title = N_("Last day"), .formats = F_CSV | F_JSON},
     {.key = "reports",
-        .title = "Reports",
+        .title = N_("Reports"),
         .numeric = 1,
         .formats = F_CSV | F_JSON},
-    {.key = "ptr", .title = "PTR", .formats = F_CSV | F_JSON},
+    {.key = "ptr", .title = N_("PTR"), .formats = F_CSV | F_JSON},
     {.key = "ptr_confirmed",
-        .title = "PTR confirmed",
+        .title = N_("PTR confirmed"),
         .numeric = 1,
         .formats = F_CSV | F_JSON},
-    {.key = "service", .title = "Service", .formats = F_CSV | F_JSON},
-    {.key = "service_kind", .title = "Service kind", .formats = F_CSV | F_JSON},
-    {.key = "service_by", .title = "Service by", .formats = F_CSV | F_JSON},
-    {.key = "asn", .title = "ASN", .numeric = 1, .formats = F_CSV | F_JSON},
-    {.key = "as_org", .title = "AS org", .formats = F_CSV | F_JSON},
-    {.key = "country", .title = "Country", .formats = F_CSV | F_JSON},
-    {.key = "isps", .title = "ISPs", .formats = F_JSON, .sub = SEC_SOURCE_ISPS},
-    {.key = "host", .title = "Host", .detail = 1, .formats = F_TEXT | F_HTML},
-    {.key = "isps_text",
-        .title = "ISPs",
+    {.key = "service", .title = N_("Service"), .formats = F_CSV | F_JSON},
+    {.key = "service_kind",
+        .title = N_("Service kind"),
+        .formats = F_CSV | F_JSON},
+    {.key = "service_by", .title = N_("Service by"), .formats = F_CSV | F_JSON},
+    {.key = "asn", .title = N_("ASN"), .numeric = 1, .formats = F_CSV | F_JSON},
+    {.key = "as_org", .title = N_("AS org"), .formats = F_CSV | F_JSON},
+    {.key = "country", .title = N_("Country"), .formats = F_CSV | F_JSON},
+    {.key = "isps",
+        .title = N_("ISPs"),
+        .formats = F_JSON,
+        .sub = SEC_SOURCE_ISPS},
+    {.key = "host",
+        .title = N_("Host"),
         .detail = 1,
         .formats = F_TEXT | F_HTML},
-    {.key = "seen", .title = "Seen", .detail = 1, .formats = F_TEXT | F_HTML},
+    {.key = "isps_text",
+        .title = N_("ISPs"),
+        .detail = 1,
+        .formats = F_TEXT | F_HTML},
+    {.key = "seen",
+        .title = N_("Seen"),
+        .detail = 1,
+        .formats = F_TEXT | F_HTML},
     {.key = "authenticated_domains",
-        .title = "Authenticated",
+        .title = N_("Authenticated"),
         .detail = 1,
         .formats = F_TEXT | F_HTML | F_JSON},
-    {.key = "explanation", .title = "Why", .detail = 1},
-    {.key = "fix", .title = "Fix", .detail = 1},
+    {.key = "explanation", .title = N_("Why"), .detail = 1},
+    {.key = "fix", .title = N_("Fix"), .detail = 1},
 };
 static const struct column source_isp_cols[] = {
-    {.key = "source_ip", .title = "Source IP", .parent_key = 1},
-    {.key = "header_from", .title = "From domain", .parent_key = 1},
-    {.key = "isp", .title = "ISP"},
-    {.key = "messages", .title = "Messages", .numeric = 1},
-    {.key = "quarantined", .title = "Quarantined", .numeric = 1},
-    {.key = "rejected", .title = "Rejected", .numeric = 1},
-    {.key = "cause", .title = "Cause"},
+    {.key = "source_ip", .title = N_("Source IP"), .parent_key = 1},
+    {.key = "header_from", .title = N_("From domain"), .parent_key = 1},
+    {.key = "isp", .title = N_("ISP")},
+    {.key = "messages", .title = N_("Messages"), .numeric = 1},
+    {.key = "quarantined", .title = N_("Quarantined"), .numeric = 1},
+    {.key = "rejected", .title = N_("Rejected"), .numeric = 1},
+    {.key = "cause", .title = N_("Cause")},
 };
 static const struct column new_cols[] = {
-    {.key = "source_ip", .title = "Source IP", .max_width = 39},
-    {.key = "first_seen", .title = "First seen"},
-    {.key = "messages", .title = "Messages", .numeric = 1},
-    {.key = "dmarc_pass_percent", .title = "Pass %", .numeric = 1},
+    {.key = "source_ip", .title = N_("Source IP"), .max_width = 39},
+    {.key = "first_seen", .title = N_("First seen")},
+    {.key = "messages", .title = N_("Messages"), .numeric = 1},
+    {.key = "dmarc_pass_percent", .title = N_("Pass %"), .numeric = 1},
 };
 static const struct column silent_cols[] = {
-    {.key = "isp", .title = "ISP", .max_width = 40},
-    {.key = "last_seen", .title = "Last report"},
-    {.key = "previous_messages", .title = "Messages before", .numeric = 1},
+    {.key = "isp", .title = N_("ISP"), .max_width = 40},
+    {.key = "last_seen", .title = N_("Last report")},
+    {.key = "previous_messages", .title = N_("Messages before"), .numeric = 1},
 };
 #define DOMAIN_COLS                                                            \
-	{.key = "header_from", .title = "From domain", .max_width = 24},       \
+	{.key = "header_from", .title = N_("From domain"), .max_width = 24},   \
 	    {.key = "policy_domain",                                           \
-	        .title = "Policy domain",                                      \
+	        .title = N_("Policy domain"),                                  \
 	        .max_width = 20},                                              \
 	    {.key = "p", .title = "p", .max_width = 10},                       \
 	    {.key = "sp", .title = "sp", .max_width = 10},                     \
 	    {.key = "pct", .title = "pct", .numeric = 1},                      \
-	    {.key = "messages", .title = "Messages", .numeric = 1},            \
-	    {.key = "dmarc_pass_percent", .title = "Pass %", .numeric = 1},    \
+	    {.key = "messages", .title = N_("Messages"), .numeric = 1},        \
+	    {.key = "dmarc_pass_percent",                                      \
+	        .title = N_("Pass %"),                                         \
+	        .numeric = 1},                                                 \
 	    {.key = "quarantined",                                             \
-	        .title = "Quar.",                                              \
+	        .title = N_("Quar."),                                          \
 	        .numeric = 1,                                                  \
 	        .alarm = 1},                                                   \
 	{                                                                      \
-		.key = "rejected", .title = "Rejected", .numeric = 1,          \
+		.key = "rejected", .title = N_("Rejected"), .numeric = 1,      \
 		.alarm = 1                                                     \
 	}
 static const struct column domain_cols[] = {DOMAIN_COLS};
 /* With by_domain, JSON nests each domain's sources in its row. */
 static const struct column domain_page_cols[] = {DOMAIN_COLS,
     {.key = "sources",
-        .title = "Sources",
+        .title = N_("Sources"),
         .formats = F_JSON,
         .sub = SEC_SOURCES},
     {.key = "more_sources",
-        .title = "More sources",
+        .title = N_("More sources"),
         .numeric = 1,
         .formats = F_JSON}};
 static const struct column service_cols[] = {
-    {.key = "service", .title = "Service", .max_width = 30},
-    {.key = "kind", .title = "Kind", .max_width = 10},
-    {.key = "pairs", .title = "Sources", .numeric = 1},
-    {.key = "messages", .title = "Messages", .numeric = 1},
+    {.key = "service", .title = N_("Service"), .max_width = 30},
+    {.key = "kind", .title = N_("Kind"), .max_width = 10},
+    {.key = "pairs", .title = N_("Sources"), .numeric = 1},
+    {.key = "messages", .title = N_("Messages"), .numeric = 1},
     {.key = "dmarc_pass",
-        .title = "DMARC pass",
+        .title = N_("DMARC pass"),
         .numeric = 1,
         .formats = F_CSV | F_JSON},
-    {.key = "dmarc_pass_percent", .title = "Pass %", .numeric = 1},
-    {.key = "quarantined", .title = "Quar.", .numeric = 1, .alarm = 1},
-    {.key = "rejected", .title = "Rejected", .numeric = 1, .alarm = 1},
+    {.key = "dmarc_pass_percent", .title = N_("Pass %"), .numeric = 1},
+    {.key = "quarantined", .title = N_("Quar."), .numeric = 1, .alarm = 1},
+    {.key = "rejected", .title = N_("Rejected"), .numeric = 1, .alarm = 1},
     {.key = "sources",
-        .title = "Sources",
+        .title = N_("Sources"),
         .formats = F_JSON,
         .sub = SEC_SOURCES},
     {.key = "more_sources",
-        .title = "More sources",
+        .title = N_("More sources"),
         .numeric = 1,
         .formats = F_JSON},
 };
 static const struct column daily_cols[] = {
-    {.key = "day", .title = "Day"},
-    {.key = "messages", .title = "Messages", .numeric = 1},
-    {.key = "dmarc_pass", .title = "DMARC pass", .numeric = 1},
-    {.key = "dmarc_pass_percent", .title = "Pass %", .numeric = 1},
-    {.key = "quarantined", .title = "Quarantined", .numeric = 1, .alarm = 1},
-    {.key = "rejected", .title = "Rejected", .numeric = 1, .alarm = 1},
+    {.key = "day", .title = N_("Day")},
+    {.key = "messages", .title = N_("Messages"), .numeric = 1},
+    {.key = "dmarc_pass", .title = N_("DMARC pass"), .numeric = 1},
+    {.key = "dmarc_pass_percent", .title = N_("Pass %"), .numeric = 1},
+    {.key = "quarantined",
+        .title = N_("Quarantined"),
+        .numeric = 1,
+        .alarm = 1},
+    {.key = "rejected", .title = N_("Rejected"), .numeric = 1, .alarm = 1},
 };
 
 /* The daily series of the top ISPs, one after the other (the HTML's small
  * multiples). */
 static const struct column isp_daily_cols[] = {
-    {.key = "isp", .title = "ISP"},
-    {.key = "day", .title = "Day"},
-    {.key = "messages", .title = "Messages", .numeric = 1},
-    {.key = "dmarc_pass", .title = "DMARC pass", .numeric = 1},
-    {.key = "quarantined", .title = "Quarantined", .numeric = 1},
-    {.key = "rejected", .title = "Rejected", .numeric = 1},
+    {.key = "isp", .title = N_("ISP")},
+    {.key = "day", .title = N_("Day")},
+    {.key = "messages", .title = N_("Messages"), .numeric = 1},
+    {.key = "dmarc_pass", .title = N_("DMARC pass"), .numeric = 1},
+    {.key = "quarantined", .title = N_("Quarantined"), .numeric = 1},
+    {.key = "rejected", .title = N_("Rejected"), .numeric = 1},
 };
 
 static const struct column dns_cols[] = {
-    {.key = "domain", .title = "From domain"},
-    {.key = "status", .title = "Status"},
+    {.key = "domain", .title = N_("From domain")},
+    {.key = "status", .title = N_("Status")},
     {.key = "checks",
-        .title = "Checks",
+        .title = N_("Checks"),
         .formats = F_JSON,
         .sub = SEC_DNS_CHECKS},
 };
 static const struct column dns_check_cols[] = {
-    {.key = "domain", .title = "From domain", .parent_key = 1},
-    {.key = "check", .title = "Check", .max_width = 18},
-    {.key = "subject", .title = "Subject", .max_width = 50},
-    {.key = "status", .title = "Status", .max_width = 8},
-    {.key = "found", .title = "Found", .detail = 1},
-    {.key = "fix", .title = "Fix", .detail = 1},
+    {.key = "domain", .title = N_("From domain"), .parent_key = 1},
+    {.key = "check", .title = N_("Check"), .max_width = 18},
+    {.key = "subject", .title = N_("Subject"), .max_width = 50},
+    {.key = "status", .title = N_("Status"), .max_width = 8},
+    {.key = "found", .title = N_("Found"), .detail = 1},
+    {.key = "fix", .title = N_("Fix"), .detail = 1},
 };
 
 #define SECTION(n, t, e, w, c, f, g)                                           \
@@ -327,33 +348,33 @@ static const struct column dns_check_cols[] = {
 	}
 
 static const struct section templates[SEC_COUNT] = {
-    SECTION("overview", "Overview", "No reports in this period.", "metrics",
-        overview_cols, 0, -1),
-    SECTION("isps", "By ISP", "No reports in this period.", "ISPs", isp_cols, 0,
-        -1),
-    SECTION("sources", "Failing sources",
-        "No source failed DMARC or was blocked in this period.", "sources",
-        source_cols, 0, 0),
-    SECTION("source_isps", "Failing sources by ISP", "", "rows",
+    SECTION("overview", N_("Overview"), N_("No reports in this period."),
+        N_("metrics"), overview_cols, 0, -1),
+    SECTION("isps", N_("By ISP"), N_("No reports in this period."), N_("ISPs"),
+        isp_cols, 0, -1),
+    SECTION("sources", N_("Failing sources"),
+        N_("No source failed DMARC or was blocked in this period."),
+        N_("sources"), source_cols, 0, 0),
+    SECTION("source_isps", N_("Failing sources by ISP"), "", N_("rows"),
         source_isp_cols, F_CSV, -1),
-    SECTION("services", "By sending service",
-        "No source failed DMARC or was blocked in this period.", "services",
-        service_cols, F_HIDDEN, -1),
-    SECTION("new_sources", "New sending sources",
-        "No new sending source in this period.", "new sources", new_cols, 0,
-        -1),
-    SECTION("silent_isps", "ISPs that fell silent",
-        "Every ISP that reported before still reports.", "ISPs", silent_cols, 0,
-        -1),
-    SECTION("domains", "By From domain", "No reports in this period.",
-        "domains", domain_cols, 0, -1),
-    SECTION("daily", "Daily", "", "days", daily_cols, 0, -1),
-    SECTION("dns", "DNS now", "", "domains", dns_cols, F_HIDDEN, -1),
-    SECTION("dns_checks", "DNS now: are the fixes in place?",
-        "No failing source: no From domain to check.", "checks", dns_check_cols,
-        F_HIDDEN, 0),
-    SECTION("isp_daily", "By ISP, day by day", "", "days", isp_daily_cols,
-        F_HTML, -1),
+    SECTION("services", N_("By sending service"),
+        N_("No source failed DMARC or was blocked in this period."),
+        N_("services"), service_cols, F_HIDDEN, -1),
+    SECTION("new_sources", N_("New sending sources"),
+        N_("No new sending source in this period."), N_("new sources"),
+        new_cols, 0, -1),
+    SECTION("silent_isps", N_("ISPs that fell silent"),
+        N_("Every ISP that reported before still reports."), N_("ISPs"),
+        silent_cols, 0, -1),
+    SECTION("domains", N_("By From domain"), N_("No reports in this period."),
+        N_("domains"), domain_cols, 0, -1),
+    SECTION("daily", N_("Daily"), "", N_("days"), daily_cols, 0, -1),
+    SECTION("dns", N_("DNS now"), "", N_("domains"), dns_cols, F_HIDDEN, -1),
+    SECTION("dns_checks", N_("DNS now: are the fixes in place?"),
+        N_("No failing source: no From domain to check."), N_("checks"),
+        dns_check_cols, F_HIDDEN, 0),
+    SECTION("isp_daily", N_("By ISP, day by day"), "", N_("days"),
+        isp_daily_cols, F_HTML, -1),
 };
 
 const char *const *
@@ -396,7 +417,7 @@ static int
 oom(struct build *b)
 {
 	return dm_error_set(
-	    b->err, DM_ENOMEM, "out of memory building the report");
+	    b->err, DM_ENOMEM, _("out of memory building the report"));
 }
 
 static int
@@ -470,18 +491,20 @@ metric_label(const char *metric)
 	static const struct {
 		const char *metric, *label;
 	} labels[] = {
-	    {"messages", "Messages"},
-	    {"dmarc_pass_percent", "DMARC pass (%)"},
-	    {"quarantined", "Quarantined"},
-	    {"rejected", "Rejected"},
-	    {"unresolved_conflicts", "Unresolved conflicts (see quarantine)"},
-	    {"undated_reports", "Reports without a valid date (in no period)"},
+	    {"messages", N_("Messages")},
+	    {"dmarc_pass_percent", N_("DMARC pass (%)")},
+	    {"quarantined", N_("Quarantined")},
+	    {"rejected", N_("Rejected")},
+	    {"unresolved_conflicts",
+	        N_("Unresolved conflicts (see quarantine)")},
+	    {"undated_reports",
+	        N_("Reports without a valid date (in no period)")},
 	};
 	size_t i;
 
 	for (i = 0; i < N(labels); i++)
 		if (strcmp(labels[i].metric, metric) == 0)
-			return labels[i].label;
+			return _(labels[i].label);
 	return metric;
 }
 
@@ -754,6 +777,38 @@ run_queries(struct build *b)
 
 /* ---- Life cycle ---- */
 
+/* "" stays "": to gettext it names the catalogue's header. */
+static const char *
+tr(const char *s)
+{
+	return s != NULL && s[0] != '\0' ? _(s) : s;
+}
+
+/*
+ * Titles, empty-section sentences and nouns in the reader's language, once
+ * per report, so that no renderer needs to know about translation.  The
+ * columns are copied: the templates are constant and shared.
+ */
+static int
+translate_section(struct section *s)
+{
+	struct column *c;
+	size_t i;
+
+	s->title = tr(s->title);
+	s->empty = tr(s->empty);
+	s->noun = tr(s->noun);
+	if ((c = dm_calloc(s->n_cols, sizeof(*c))) == NULL)
+		return DM_ENOMEM;
+	for (i = 0; i < s->n_cols; i++) {
+		c[i] = s->cols[i];
+		c[i].title = tr(c[i].title);
+	}
+	s->own_cols = c;
+	s->cols = c;
+	return DM_OK;
+}
+
 static int
 new_report(const struct dm_report_options *opt, struct dm_report **out,
     struct dm_error *err)
@@ -764,19 +819,19 @@ new_report(const struct dm_report_options *opt, struct dm_report **out,
 	if (opt->from >= opt->to || opt->from % DM_DAY_SECONDS != 0 ||
 	    opt->to % DM_DAY_SECONDS != 0)
 		return dm_error_set(err, DM_EINVAL,
-		    "the period must be whole UTC days with from before to");
+		    _("the period must be whole UTC days with from before to"));
 	if (opt->from < DM_FIRST_DATED)
 		return dm_error_set(err, DM_EINVAL,
-		    "the period must start on 2000-01-01 or later: reports "
-		    "dated before are undated");
+		    _("the period must start on 2000-01-01 or later: reports "
+		      "dated before are undated"));
 	if ((opt->to - opt->from) / DM_DAY_SECONDS > 3660)
 		return dm_error_set(
-		    err, DM_EINVAL, "the period is longer than 10 years");
+		    err, DM_EINVAL, _("the period is longer than 10 years"));
 	if (opt->top > DM_REPORT_TOP_MAX)
 		return dm_error_set(err, DM_EINVAL,
-		    "at most %d rows per section", DM_REPORT_TOP_MAX);
+		    _("at most %d rows per section"), DM_REPORT_TOP_MAX);
 	if ((r = dm_calloc(1, sizeof(*r))) == NULL)
-		return dm_error_set(err, DM_ENOMEM, "out of memory");
+		return dm_error_set(err, DM_ENOMEM, _("out of memory"));
 	r->from = opt->from;
 	r->to = opt->to;
 	r->prev_from = opt->from - (opt->to - opt->from);
@@ -787,7 +842,8 @@ new_report(const struct dm_report_options *opt, struct dm_report **out,
 		r->sec[SEC_DOMAINS].cols = domain_page_cols;
 		r->sec[SEC_DOMAINS].n_cols = N(domain_page_cols);
 		r->sec[SEC_SOURCES].group_col = 1;
-		r->sec[SEC_SOURCES].title = "Failing sources by From domain";
+		r->sec[SEC_SOURCES].title =
+		    N_("Failing sources by From domain");
 	}
 	if (opt->check_dns != NULL) {
 		r->sec[SEC_DNS].formats = F_JSON;
@@ -798,14 +854,20 @@ new_report(const struct dm_report_options *opt, struct dm_report **out,
 		r->sec[SEC_SERVICES].formats = 0;
 		r->sec[SEC_SOURCES].group_col = -1;
 		r->sec[SEC_SOURCES].title =
-		    "Failing sources by sending service";
+		    N_("Failing sources by sending service");
+	}
+	for (i = 0; i < SEC_COUNT; i++) {
+		if (translate_section(&r->sec[i]) != DM_OK) {
+			dm_report_free(r);
+			return dm_error_set(err, DM_ENOMEM, _("out of memory"));
+		}
 	}
 	if ((opt->domain != NULL &&
 	        (r->domain = dm_strdup(opt->domain)) == NULL) ||
 	    (opt->reporter != NULL &&
 	        (r->reporter = dm_strdup(opt->reporter)) == NULL)) {
 		dm_report_free(r);
-		return dm_error_set(err, DM_ENOMEM, "out of memory");
+		return dm_error_set(err, DM_ENOMEM, _("out of memory"));
 	}
 	*out = r;
 	return DM_OK;
@@ -864,6 +926,7 @@ dm_report_free(struct dm_report *r)
 		for (j = 0; j < r->sec[i].n_groups; j++)
 			dm_free(r->sec[i].groups[j].heading);
 		dm_free(r->sec[i].groups);
+		dm_free(r->sec[i].own_cols);
 	}
 	dm_free(r->domain);
 	dm_free(r->reporter);

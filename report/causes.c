@@ -12,6 +12,8 @@
  */
 #include "report.h"
 
+#include "i18n.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -461,34 +463,36 @@ or_q(const char *s)
 static const char *
 blocked_word(const struct dm_evidence *ev)
 {
-	return is(ev->disposition, "reject") ? "rejected" : "quarantined";
+	return is(ev->disposition, "reject") ? _("rejected") : _("quarantined");
 }
 
 static void
 x_pass(struct text *t)
 {
 	put(t, t->why,
-	    "DMARC passed: DKIM or SPF authenticated the From domain %s.",
+	    _("DMARC passed: DKIM or SPF authenticated the From domain %s."),
 	    t->from);
-	put(t, t->fix, "Nothing to fix.");
+	put(t, t->fix, _("Nothing to fix."));
 }
 
 static void
 x_blocked_pass(struct text *t)
 {
 	put(t, t->why,
-	    "DMARC passed (DKIM or SPF authenticated %s), yet the receiving "
-	    "ISP %s the mail: it applied its own policy (the reputation of the "
-	    "IP or the domain, the content, the volume, complaints or a block "
-	    "list), not DMARC.",
+	    _("DMARC passed (DKIM or SPF authenticated %s), yet the receiving "
+	      "ISP %s the mail: it applied its own policy (the reputation of "
+	      "the "
+	      "IP or the domain, the content, the volume, complaints or a "
+	      "block "
+	      "list), not DMARC."),
 	    t->from, blocked_word(t->ev));
 	put(t, t->fix,
-	    "Authentication is in order; nothing to change in DNS. Check the "
-	    "IP and the domain against the ISP's block lists and reputation "
-	    "tools, then ask the ISP's postmaster or sender-support desk to "
-	    "review the filtering, with the figures of its own reports "
-	    "(dmarcstat explain --ip %s --reporter ISP --letter writes that "
-	    "request).",
+	    _("Authentication is in order; nothing to change in DNS. Check the "
+	      "IP and the domain against the ISP's block lists and reputation "
+	      "tools, then ask the ISP's postmaster or sender-support desk to "
+	      "review the filtering, with the figures of its own reports "
+	      "(dmarcstat explain --ip %s --reporter ISP --letter writes that "
+	      "request)."),
 	    ip_or_placeholder(t->ev->source_ip));
 }
 
@@ -509,25 +513,25 @@ x_forwarded(struct text *t)
 
 	if (find_reason(t->ev, forward_types) == NULL)
 		put(t, t->why,
-		    "The sending server is a known forwarder%s%s%s, so the "
-		    "message was forwarded.",
+		    _("The sending server is a known forwarder%s%s%s, so the "
+		      "message was forwarded."),
 		    service_words(t->ev, name, sizeof(name)),
-		    t->dom != NULL ? ", authenticating as " : "",
+		    t->dom != NULL ? _(", authenticating as ") : "",
 		    t->dom != NULL ? t->dom : "");
 	else
 		put(t, t->why,
-		    "The receiving ISP says the message was "
-		    "forwarded%s%s%s.",
+		    _("The receiving ISP says the message was "
+		      "forwarded%s%s%s."),
 		    t->dom != NULL ? " (" : "", t->dom != NULL ? t->dom : "",
 		    t->dom != NULL ? ")" : "");
 	put(t, t->why,
-	    " Forwarding sends it from another "
-	    "server, so SPF fails, and DKIM fails when the forwarder changes "
-	    "the message.");
+	    _(" Forwarding sends it from another "
+	      "server, so SPF fails, and DKIM fails when the forwarder changes "
+	      "the message."));
 	put(t, t->fix,
-	    "Nothing to fix on your side. Sign all mail with DKIM as %s: an "
-	    "unchanged DKIM "
-	    "signature survives forwarding.",
+	    _("Nothing to fix on your side. Sign all mail with DKIM as %s: an "
+	      "unchanged DKIM "
+	      "signature survives forwarding."),
 	    t->from);
 }
 
@@ -535,28 +539,30 @@ static void
 x_mailing_list(struct text *t)
 {
 	put(t, t->why,
-	    "A mailing list%s%s%s relayed the message and changed it (subject "
-	    "tag or footer), which breaks the DKIM signature of %s; SPF "
-	    "checked "
-	    "the list's server, not yours.",
+	    _("A mailing list%s%s%s relayed the message and changed it "
+	      "(subject "
+	      "tag or footer), which breaks the DKIM signature of %s; SPF "
+	      "checked "
+	      "the list's server, not yours."),
 	    t->dom != NULL ? " (" : "", t->dom != NULL ? t->dom : "",
 	    t->dom != NULL ? ")" : "", t->from);
 	put(t, t->fix,
-	    "Nothing to fix in your DNS; the list should rewrite the From "
-	    "address or sign with ARC.");
+	    _("Nothing to fix in your DNS; the list should rewrite the From "
+	      "address or sign with ARC."));
 }
 
 static void
 x_override(struct text *t)
 {
 	put(t, t->why,
-	    "The receiving ISP applied its own policy (%s) and %s the mail "
-	    "instead of following your DMARC policy.",
+	    _("The receiving ISP applied its own policy (%s) and %s the mail "
+	      "instead of following your DMARC policy."),
 	    t->dom, blocked_word(t->ev));
 	put(t, t->fix,
-	    "Nothing to fix in DNS; ask the ISP's postmaster why the mail was "
-	    "blocked (dmarcstat explain --ip %s --reporter ISP --letter "
-	    "writes that request).",
+	    _("Nothing to fix in DNS; ask the ISP's postmaster why the mail "
+	      "was "
+	      "blocked (dmarcstat explain --ip %s --reporter ISP --letter "
+	      "writes that request)."),
 	    ip_or_placeholder(t->ev->source_ip));
 }
 
@@ -564,14 +570,14 @@ static void
 x_temperror(struct text *t)
 {
 	put(t, t->why,
-	    "A DNS lookup for %s failed temporarily (temperror), so the "
-	    "receiver could not check "
-	    "SPF or DKIM.",
+	    _("A DNS lookup for %s failed temporarily (temperror), so the "
+	      "receiver could not check "
+	      "SPF or DKIM."),
 	    t->dom);
 	put(t, t->fix,
-	    "Check that the DNS servers of %s answer reliably and fast; a "
-	    "temperror usually passes "
-	    "on the next attempt.",
+	    _("Check that the DNS servers of %s answer reliably and fast; a "
+	      "temperror usually passes "
+	      "on the next attempt."),
 	    t->dom);
 }
 
@@ -579,14 +585,15 @@ static void
 x_permerror(struct text *t)
 {
 	put(t, t->why,
-	    "The SPF record or DKIM key of %s is broken (permerror): a syntax "
-	    "error, or an SPF "
-	    "record needing more than 10 DNS lookups.",
+	    _("The SPF record or DKIM key of %s is broken (permerror): a "
+	      "syntax "
+	      "error, or an SPF "
+	      "record needing more than 10 DNS lookups."),
 	    t->dom);
 	put(t, t->fix,
-	    "Validate the SPF record of %s (at most 10 include:, a, mx, ptr, "
-	    "exists and redirect "
-	    "lookups in total) and its DKIM key records.",
+	    _("Validate the SPF record of %s (at most 10 include:, a, mx, ptr, "
+	      "exists and redirect "
+	      "lookups in total) and its DKIM key records."),
 	    t->dom);
 }
 
@@ -596,7 +603,7 @@ selector_words(const struct dm_dkim_result *d, char *buf, size_t size)
 {
 	if (d == NULL || d->selector == NULL || d->selector[0] == '\0')
 		return "";
-	snprintf(buf, size, " (selector %s)", d->selector);
+	snprintf(buf, size, _(" (selector %s)"), d->selector);
 	return buf;
 }
 
@@ -608,9 +615,8 @@ key_record(
 {
 	if (d == NULL || d->selector == NULL || d->selector[0] == '\0')
 		snprintf(buf, size,
-		    "the record under _domainkey.%s of the selector it signs "
-		    "with "
-		    "(the report does not name it)",
+		    _("the record under _domainkey.%s of the selector it signs "
+		      "with (the report does not name it)"),
 		    dom);
 	else
 		snprintf(buf, size, "%s._domainkey.%s", d->selector, dom);
@@ -625,19 +631,20 @@ x_list_or_esp(struct text *t)
 	char sel[DM_TEXT_WORDS], key[2 * DM_TEXT_WORDS];
 
 	put(t, t->why,
-	    "The DKIM signature of %s%s did not verify, while %s passed DKIM "
-	    "for its own domain. Either a mailing list or forwarder at %s "
-	    "relayed the message and changed it (a subject tag or a footer "
-	    "breaks the signature), or %s is a sending provider (ESP) that "
-	    "signs as %s with a key not published in your DNS; the reports "
-	    "alone cannot tell which.",
+	    _("The DKIM signature of %s%s did not verify, while %s passed DKIM "
+	      "for its own domain. Either a mailing list or forwarder at %s "
+	      "relayed the message and changed it (a subject tag or a footer "
+	      "breaks the signature), or %s is a sending provider (ESP) that "
+	      "signs as %s with a key not published in your DNS; the reports "
+	      "alone cannot tell which."),
 	    od, selector_words(own, sel, sizeof(sel)), t->dom, t->dom, t->dom,
 	    od);
 	put(t, t->fix,
-	    "If %s is a mailing list: nothing to fix in your DNS (the list "
-	    "should rewrite the From address or sign with ARC). If it is your "
-	    "ESP: publish the DKIM key it gives you as %s, or make the "
-	    "published key match the one it signs with.",
+	    _("If %s is a mailing list: nothing to fix in your DNS (the list "
+	      "should rewrite the From address or sign with ARC). If it is "
+	      "your "
+	      "ESP: publish the DKIM key it gives you as %s, or make the "
+	      "published key match the one it signs with."),
 	    t->dom, key_record(own, od, key, sizeof(key)));
 }
 
@@ -647,15 +654,18 @@ x_esp(struct text *t)
 	const struct dm_dkim_result *d = find_dkim(t->ev, "pass", 0);
 
 	put(t, t->why,
-	    "SPF passed for %s and DKIM passed for %s, but neither is aligned "
-	    "with the From domain "
-	    "%s: the mail was sent through a provider (ESP) that authenticates "
-	    "as itself.",
+	    _("SPF passed for %s and DKIM passed for %s, but neither is "
+	      "aligned "
+	      "with the From domain "
+	      "%s: the mail was sent through a provider (ESP) that "
+	      "authenticates "
+	      "as itself."),
 	    t->dom, d != NULL && d->domain != NULL ? d->domain : "?", t->from);
 	put(t, t->fix,
-	    "At the provider, set up DKIM signing as %s (publish the DKIM key "
-	    "it gives you), and a "
-	    "custom return-path (bounce domain) under %s.",
+	    _("At the provider, set up DKIM signing as %s (publish the DKIM "
+	      "key "
+	      "it gives you), and a "
+	      "custom return-path (bounce domain) under %s."),
 	    t->from, t->from);
 }
 
@@ -663,15 +673,16 @@ static void
 x_spf_unaligned(struct text *t)
 {
 	put(t, t->why,
-	    "SPF passed for %s (the envelope sender, usually the ESP's bounce "
-	    "domain), which is not "
-	    "aligned with the From domain %s, and no DKIM signature of %s "
-	    "passed.",
+	    _("SPF passed for %s (the envelope sender, usually the ESP's "
+	      "bounce "
+	      "domain), which is not "
+	      "aligned with the From domain %s, and no DKIM signature of %s "
+	      "passed."),
 	    t->dom, t->from, t->from);
 	put(t, t->fix,
-	    "Ask the sender (ESP) for a custom return-path under %s, or have "
-	    "it sign with DKIM as %s. If this IP is not your provider's, the "
-	    "mail is forged and blocking it is right.",
+	    _("Ask the sender (ESP) for a custom return-path under %s, or have "
+	      "it sign with DKIM as %s. If this IP is not your provider's, the "
+	      "mail is forged and blocking it is right."),
 	    t->from, t->from);
 }
 
@@ -683,17 +694,19 @@ x_spf_fail(struct text *t)
 	if (s == NULL)
 		s = find_spf(t->ev, NULL, 0);
 	put(t, t->why,
-	    "SPF %s for %s: the sending IP is not listed in the SPF record of "
-	    "%s, and no aligned "
-	    "DKIM signature passed.",
+	    _("SPF %s for %s: the sending IP is not listed in the SPF record "
+	      "of "
+	      "%s, and no aligned "
+	      "DKIM signature passed."),
 	    s != NULL && s->result != NULL ? s->result : "fail", t->dom,
 	    t->dom);
 	put(t, t->fix,
-	    "If this IP sends for you (your server or your ESP), add it to the "
-	    "SPF record of %s "
-	    "(for an ESP: its include:); if it is not yours, the mail is "
-	    "forged and blocking it is "
-	    "right.",
+	    _("If this IP sends for you (your server or your ESP), add it to "
+	      "the "
+	      "SPF record of %s "
+	      "(for an ESP: its include:); if it is not yours, the mail is "
+	      "forged and blocking it is "
+	      "right."),
 	    t->dom);
 }
 
@@ -701,14 +714,15 @@ static void
 x_dkim_unaligned(struct text *t)
 {
 	put(t, t->why,
-	    "DKIM passed only for %s, which is not aligned with the From "
-	    "domain %s, and SPF did "
-	    "not pass for %s.",
+	    _("DKIM passed only for %s, which is not aligned with the From "
+	      "domain %s, and SPF did "
+	      "not pass for %s."),
 	    t->dom, t->from, t->from);
 	put(t, t->fix,
-	    "Set up DKIM for %s at the sender (ESP): publish the key record it "
-	    "gives you so that "
-	    "it signs as your domain.",
+	    _("Set up DKIM for %s at the sender (ESP): publish the key record "
+	      "it "
+	      "gives you so that "
+	      "it signs as your domain."),
 	    t->from);
 }
 
@@ -719,17 +733,19 @@ x_dkim_fail(struct text *t)
 	char sel[DM_TEXT_WORDS], key[2 * DM_TEXT_WORDS];
 
 	put(t, t->why,
-	    "The DKIM signature of %s%s did not verify (%s), and no other "
-	    "aligned signature or SPF result passed: the key is not published, "
-	    "the selector is wrong, the key was rotated without updating DNS, "
-	    "or the message was changed after signing.",
+	    _("The DKIM signature of %s%s did not verify (%s), and no other "
+	      "aligned signature or SPF result passed: the key is not "
+	      "published, "
+	      "the selector is wrong, the key was rotated without updating "
+	      "DNS, "
+	      "or the message was changed after signing."),
 	    t->dom, selector_words(d, sel, sizeof(sel)),
 	    d != NULL && d->result != NULL ? d->result : "fail");
 	put(t, t->fix,
-	    "Publish or fix the DKIM key of %s: %s must hold the public half "
-	    "of "
-	    "the key the sender signs with; then check that nothing rewrites "
-	    "the message after signing.",
+	    _("Publish or fix the DKIM key of %s: %s must hold the public half "
+	      "of "
+	      "the key the sender signs with; then check that nothing rewrites "
+	      "the message after signing."),
 	    t->dom, key_record(d, t->dom, key, sizeof(key)));
 }
 
@@ -737,12 +753,13 @@ static void
 x_no_dkim(struct text *t)
 {
 	put(t, t->why,
-	    "The message had no DKIM signature, and SPF did not pass for %s.",
+	    _("The message had no DKIM signature, and SPF did not pass for "
+	      "%s."),
 	    t->from);
 	put(t, t->fix,
-	    "Sign mail with DKIM as %s on every server and provider sending "
-	    "for you, and list them "
-	    "in the SPF record of %s.",
+	    _("Sign mail with DKIM as %s on every server and provider sending "
+	      "for you, and list them "
+	      "in the SPF record of %s."),
 	    t->from, t->from);
 }
 
@@ -750,14 +767,15 @@ static void
 x_unknown(struct text *t)
 {
 	put(t, t->why,
-	    "DMARC failed: neither SPF nor DKIM passed for a domain aligned "
-	    "with %s, and the "
-	    "report's results do not say more.",
+	    _("DMARC failed: neither SPF nor DKIM passed for a domain aligned "
+	      "with %s, and the "
+	      "report's results do not say more."),
 	    t->from);
 	put(t, t->fix,
-	    "If the source IP is not one of yours or your providers', the mail "
-	    "is forged and "
-	    "blocking it is right.");
+	    _("If the source IP is not one of yours or your providers', the "
+	      "mail "
+	      "is forged and "
+	      "blocking it is right."));
 }
 
 /* The rules in the order they are tried; several may give one cause. */
@@ -848,9 +866,9 @@ dm_cause_explain(const struct dm_cause *c, const struct dm_evidence *ev,
 		t.dom = c->code == DM_CAUSE_FORWARDED ||
 		                c->code == DM_CAUSE_MAILING_LIST
 		            ? NULL
-		            : "(unknown domain)";
+		            : _("(unknown domain)");
 	if (t.from == NULL || t.from[0] == '\0')
-		t.from = "(unknown domain)";
+		t.from = _("(unknown domain)");
 	/* A cause given without its evidence is explained by its main rule. */
 	if ((r = rule_of(c, ev)) == NULL) {
 		size_t i;
@@ -862,9 +880,10 @@ dm_cause_explain(const struct dm_cause *c, const struct dm_evidence *ev,
 	r->explain(&t);
 	if (c->not_enforced)
 		put(&t, explanation,
-		    " Your published policy (%s) asks receivers not to act on "
-		    "DMARC failures, so "
-		    "DMARC itself did not block this mail.",
+		    _(" Your published policy (%s) asks receivers not to act "
+		      "on "
+		      "DMARC failures, so "
+		      "DMARC itself did not block this mail."),
 		    is(ev->testing, "y") ? "testing=y" : "p=none");
 	return t.rc;
 }

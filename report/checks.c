@@ -8,6 +8,8 @@
  */
 #include "report_int.h"
 
+#include "i18n.h"
+
 #include <string.h>
 
 void
@@ -61,7 +63,7 @@ fill_cb(void *vctx, const struct dm_report_check *c, struct dm_error *err)
 	    dm_cell_set_str(&row[3], c->status) != DM_OK ||
 	    (c->found != NULL && dm_cell_set_str(&row[4], c->found) != DM_OK) ||
 	    (c->fix != NULL && dm_cell_set_str(&row[5], c->fix) != DM_OK))
-		return dm_error_set(err, DM_ENOMEM, "out of memory");
+		return dm_error_set(err, DM_ENOMEM, _("out of memory"));
 	if (severity(c->status) > x->worst)
 		x->worst = severity(c->status);
 	return DM_OK;
@@ -103,12 +105,12 @@ fill_domain(struct dm_report *r, struct dm_query *q,
 	/* The heading says the worst status: the group starts at the
 	   domain's first check, added once they are all in. */
 	if (domain_heading(c, domain, names[x.worst]) != DM_OK)
-		return dm_error_set(err, DM_ENOMEM, "out of memory");
+		return dm_error_set(err, DM_ENOMEM, _("out of memory"));
 	c->groups[c->n_groups - 1].row0 = row0;
 	if ((row = dm_section_add_row(d)) == NULL ||
 	    dm_cell_set_str(&row[0], domain) != DM_OK ||
 	    dm_cell_set_str(&row[1], names[x.worst]) != DM_OK)
-		return dm_error_set(err, DM_ENOMEM, "out of memory");
+		return dm_error_set(err, DM_ENOMEM, _("out of memory"));
 	row[2].kind = CELL_ROWS;
 	row[2].i = (int64_t)row0;
 	row[2].n = c->n_rows - row0;
@@ -148,9 +150,9 @@ text_cb(void *vctx, const struct dm_report_check *c, struct dm_error *err)
 	dm_out_text(o, c->status);
 	dm_out_puts(o, "\n");
 	if (c->found != NULL)
-		dm_text_wrap(o, 4, "Found: ", c->found);
+		dm_text_wrap(o, 4, _("Found: "), c->found);
 	if (c->fix != NULL)
-		dm_text_wrap(o, 4, "Fix: ", c->fix);
+		dm_text_wrap(o, 4, _("Fix: "), c->fix);
 	return DM_OK; /* out's error is sticky: dm_out_flush reports it */
 }
 
@@ -164,9 +166,9 @@ dm_checks_text(struct out *o, struct dm_query *q,
 	int rc = DM_OK;
 
 	if (n > 0)
-		dm_out_puts(o, "\nDNS now: are the fixes in place?\n");
+		dm_out_puts(o, _("\nDNS now: are the fixes in place?\n"));
 	for (i = 0; i < n && rc == DM_OK; i++) {
-		dm_out_puts(o, "\nFrom domain ");
+		dm_out_puts(o, _("\nFrom domain "));
 		dm_out_text(o, domains[i]);
 		dm_out_puts(o, ":\n");
 		rc = opt->check_dns(opt->check_ctx, q, domains[i], opt->from,

@@ -76,17 +76,10 @@ details_free(struct pairs *x)
 	}
 }
 
-const char *
-dm_plural(int64_t n, const char *word, char *buf, size_t size)
-{
-	snprintf(buf, size, "%lld %s%s", (long long)n, word, n == 1 ? "" : "s");
-	return buf;
-}
-
 static const char *
 or_none(const char *s)
 {
-	return s != NULL && s[0] != '\0' ? s : "(none)";
+	return s != NULL && s[0] != '\0' ? s : _("(none)");
 }
 
 int
@@ -134,16 +127,16 @@ raw_dkim(struct dm_buf *b, const struct dm_query_source *s)
 	int rc = DM_OK;
 
 	if (s->n_dkim == 0)
-		return dm_buf_adds(b, " Raw results: no DKIM signature");
+		return dm_buf_adds(b, _(" Raw results: no DKIM signature"));
 	for (i = 0; rc == DM_OK && i < s->n_dkim && i < MAX_RESULTS; i++)
-		rc = dm_buf_addf(b, "%sDKIM %s for %s (selector %s)",
-		    i > 0 ? ", " : " Raw results: ",
+		rc = dm_buf_addf(b, _("%sDKIM %s for %s (selector %s)"),
+		    i > 0 ? ", " : _(" Raw results: "),
 		    or_none(s->dkim_results[i].result),
 		    or_none(s->dkim_results[i].domain),
 		    or_none(s->dkim_results[i].selector));
 	if (rc == DM_OK && s->n_dkim > MAX_RESULTS)
 		rc = dm_buf_addf(
-		    b, " and %zu more", s->n_dkim - (size_t)MAX_RESULTS);
+		    b, _(" and %zu more"), s->n_dkim - (size_t)MAX_RESULTS);
 	return rc;
 }
 
@@ -154,15 +147,16 @@ raw_spf(struct dm_buf *b, const struct dm_query_source *s)
 	int rc = DM_OK;
 
 	if (s->n_spf == 0)
-		return dm_buf_adds(b, "; no SPF result");
+		return dm_buf_adds(b, _("; no SPF result"));
 	for (i = 0; rc == DM_OK && i < s->n_spf && i < MAX_RESULTS; i++)
-		rc = dm_buf_addf(b, "%sSPF %s for %s (%s)", i > 0 ? ", " : "; ",
+		rc = dm_buf_addf(b, _("%sSPF %s for %s (%s)"),
+		    i > 0 ? ", " : C_("before the SPF results", "; "),
 		    or_none(s->spf_results[i].result),
 		    or_none(s->spf_results[i].domain),
 		    or_none(s->spf_results[i].scope));
 	if (rc == DM_OK && s->n_spf > MAX_RESULTS)
 		rc = dm_buf_addf(
-		    b, " and %zu more", s->n_spf - (size_t)MAX_RESULTS);
+		    b, _(" and %zu more"), s->n_spf - (size_t)MAX_RESULTS);
 	return rc;
 }
 
@@ -174,7 +168,7 @@ reasons(struct dm_buf *b, const struct dm_query_source *s)
 
 	for (i = 0; rc == DM_OK && i < s->n_reasons && i < MAX_RESULTS; i++)
 		rc = dm_buf_addf(b, "%s%s%s%s",
-		    i > 0 ? ", " : ". Override reason: ",
+		    i > 0 ? ", " : _(". Override reason: "),
 		    or_none(s->reasons[i].type),
 		    s->reasons[i].comment[0] != '\0' ? " - " : "",
 		    s->reasons[i].comment);
@@ -187,7 +181,7 @@ static const char *
 disposition_words(const char *d)
 {
 	if (d != NULL && strcmp(d, "none") == 0)
-		return "none (not blocked by policy)";
+		return _("none (not blocked by policy)");
 	return or_none(d);
 }
 
@@ -201,11 +195,12 @@ evidence_line(
 	dm_format_day(s->first_day, d0, sizeof(d0));
 	dm_format_day(s->last_day, d1, sizeof(d1));
 	rc = dm_buf_addf(b,
-	    "%s, disposition %s, %s%s%s (%s). Envelope from %s, to %s. "
-	    "Aligned (DMARC) results: DKIM %s, SPF %s.",
-	    dm_plural(s->messages, "message", n, sizeof(n)),
+	    _("%s, disposition %s, %s%s%s (%s). Envelope from %s, to %s. "
+	      "Aligned (DMARC) results: DKIM %s, SPF %s."),
+	    dm_plural(
+	        s->messages, "%lld message", "%lld messages", n, sizeof(n)),
 	    disposition_words(s->disposition), d0,
-	    strcmp(d0, d1) != 0 ? " to " : "", strcmp(d0, d1) != 0 ? d1 : "",
+	    strcmp(d0, d1) != 0 ? _(" to ") : "", strcmp(d0, d1) != 0 ? d1 : "",
 	    dm_cause_name(code), or_none(s->envelope_from),
 	    or_none(s->envelope_to), or_none(s->dkim), or_none(s->spf));
 	if (rc == DM_OK)
@@ -215,7 +210,7 @@ evidence_line(
 	if (rc == DM_OK)
 		rc = reasons(b, s);
 	if (rc == DM_OK)
-		rc = dm_buf_adds(b, ".\n");
+		rc = dm_buf_adds(b, C_("end of an evidence line", ".\n"));
 	return rc;
 }
 
@@ -228,7 +223,7 @@ auth_seen(struct pair_detail *d, const struct dm_query_source *s)
 	int rc = DM_OK;
 
 	for (i = 0; rc == DM_OK && i < s->n_dkim; i++) {
-		snprintf(e, sizeof(e), "%s (selector %s) %s",
+		snprintf(e, sizeof(e), _("%s (selector %s) %s"),
 		    or_none(s->dkim_results[i].domain),
 		    or_none(s->dkim_results[i].selector),
 		    or_none(s->dkim_results[i].result));
@@ -299,7 +294,7 @@ ref_cb(void *ctx, const struct dm_query_report_ref *r, struct dm_error *err)
 		return DM_OK;
 	return dm_refs_add(pi->d, r) == DM_OK
 	           ? DM_OK
-	           : dm_error_set(err, DM_ENOMEM, "out of memory");
+	           : dm_error_set(err, DM_ENOMEM, _("out of memory"));
 }
 
 /* ---- Writing ---- */
@@ -334,32 +329,34 @@ write_isp(struct out *o, const struct pair_isp *pi)
 	dm_format_day(pi->last_day, b, sizeof(b));
 	dm_out_puts(o, "  ");
 	dm_out_text(o, pi->isp);
-	dm_out_printf(o, ": %s, %lld passed DMARC, %s%s%s\n",
-	    dm_plural(pi->messages, "message", n, sizeof(n)),
-	    (long long)pi->dmarc_pass, a, strcmp(a, b) != 0 ? " to " : "",
+	dm_out_printf(o, _(": %s, %lld passed DMARC, %s%s%s\n"),
+	    dm_plural(
+	        pi->messages, "%lld message", "%lld messages", n, sizeof(n)),
+	    (long long)pi->dmarc_pass, a, strcmp(a, b) != 0 ? _(" to ") : "",
 	    strcmp(a, b) != 0 ? b : "");
 	snprintf(line, sizeof(line),
-	    "What it did: %lld rejected, %lld quarantined, %lld not blocked "
-	    "by policy (cause: %s).",
+	    _("What it did: %lld rejected, %lld quarantined, %lld not blocked "
+	      "by policy (cause: %s)."),
 	    (long long)pi->rejected, (long long)pi->quarantined,
 	    (long long)(delivered > 0 ? delivered : 0),
 	    dm_cause_name(dm_top_cause(&pi->t)));
 	dm_text_wrap(o, 4, "", line);
 	if (d == NULL)
 		return;
-	dm_out_printf(o, "    Reported in %s by ",
-	    dm_plural(d->reports, "report", n, sizeof(n)));
+	dm_out_printf(o, _("    Reported in %s by "),
+	    dm_plural(d->reports, "%lld report", "%lld reports", n, sizeof(n)));
 	dm_out_text(o, or_none(d->orgs.data));
 	dm_out_puts(o, ":\n");
 	dm_text_wrap(o, 6, "", d->refs.data != NULL ? d->refs.data : "");
 	if (d->reports > MAX_REFS)
-		dm_out_printf(o, "      and %lld more\n",
+		dm_out_printf(o, _("      and %lld more\n"),
 		    (long long)(d->reports - MAX_REFS));
-	dm_out_puts(o, "    Evidence (largest groups first):\n");
+	dm_out_puts(o, _("    Evidence (largest groups first):\n"));
 	write_lines(o, &d->evidence, 6);
 	if (d->more_groups > 0)
-		dm_out_printf(o, "      - and %s in %lld smaller groups.\n",
-		    dm_plural(d->more_messages, "more message", n, sizeof(n)),
+		dm_out_printf(o, _("      - and %s in %lld smaller groups.\n"),
+		    dm_plural(d->more_messages, "%lld more message",
+		        "%lld more messages", n, sizeof(n)),
 		    (long long)d->more_groups);
 }
 
@@ -373,7 +370,7 @@ write_host(struct out *o, const struct pair *p)
 	if (dm_pair_host_text(p, &t) != DM_OK)
 		o->rc = DM_ENOMEM;
 	else if (t.len > 0)
-		dm_text_wrap(o, 2, "Host: ", t.data);
+		dm_text_wrap(o, 2, _("Host: "), t.data);
 	dm_buf_free(&t);
 }
 
@@ -384,27 +381,30 @@ write_pair(struct out *o, const struct pair *p)
 	char n[64], m[64];
 	size_t i;
 
-	dm_out_puts(o, "\nSource ");
+	dm_out_puts(o, _("\nSource "));
 	dm_out_text(o, p->ip);
-	dm_out_puts(o, ", From ");
+	dm_out_puts(o, _(", From "));
 	dm_out_text(o, or_none(p->hf));
 	dm_out_printf(o,
-	    ": %s, %lld failed DMARC, %lld quarantined, %lld rejected\n",
-	    dm_plural(p->messages, "message", n, sizeof(n)),
+	    _(": %s, %lld failed DMARC, %lld quarantined, %lld rejected\n"),
+	    dm_plural(
+	        p->messages, "%lld message", "%lld messages", n, sizeof(n)),
 	    (long long)(p->messages - p->dmarc_pass), (long long)p->quarantined,
 	    (long long)p->rejected);
 	write_host(o, p);
-	dm_out_printf(o, "  Cause: %s\n", dm_cause_name(top));
+	dm_out_printf(o, _("  Cause: %s\n"), dm_cause_name(top));
 	if (p->why[top] != NULL) {
-		dm_text_wrap(o, 2, "Why: ", p->why[top]);
-		dm_text_wrap(o, 2, "Fix: ", p->fix[top]);
+		dm_text_wrap(o, 2, _("Why: "), p->why[top]);
+		dm_text_wrap(o, 2, _("Fix: "), p->fix[top]);
 	}
 	for (i = 0; i < p->n_isps; i++)
 		write_isp(o, &p->isps[i]);
 	if (p->isp_more.rows > 0)
-		dm_out_printf(o, "  and %s more: %s\n",
-		    dm_plural(p->isp_more.rows, "ISP", n, sizeof(n)),
-		    dm_plural(p->isp_more.messages, "message", m, sizeof(m)));
+		dm_out_printf(o, _("  and %s more: %s\n"),
+		    dm_plural(p->isp_more.rows, "%lld ISP", "%lld ISPs", n,
+		        sizeof(n)),
+		    dm_plural(p->isp_more.messages, "%lld message",
+		        "%lld messages", m, sizeof(m)));
 }
 
 void
@@ -412,15 +412,13 @@ dm_explain_heading(struct out *o, const struct dm_report_options *opt)
 {
 	char a[32], b[32];
 
-	dm_out_puts(o, "Mail from ");
-	dm_out_text(o, opt->ip != NULL ? opt->ip : "all sources");
-	dm_out_puts(o, " to ");
-	dm_out_text(o, opt->reporter != NULL ? opt->reporter : "all ISPs");
-	dm_out_printf(o, ", %s to %s (UTC), domain ",
+	dm_out_textf(o, _("Mail from %s to %s, %s to %s (UTC), domain %s."),
+	    opt->ip != NULL ? opt->ip : _("all sources"),
+	    opt->reporter != NULL ? opt->reporter : _("all ISPs"),
 	    dm_format_day(opt->from, a, sizeof(a)),
-	    dm_format_day(opt->to - DM_DAY_SECONDS, b, sizeof(b)));
-	dm_out_text(o, opt->domain != NULL ? opt->domain : "any");
-	dm_out_puts(o, ".\n");
+	    dm_format_day(opt->to - DM_DAY_SECONDS, b, sizeof(b)),
+	    opt->domain != NULL ? opt->domain : _("any"));
+	dm_out_puts(o, "\n");
 }
 
 static void
@@ -433,18 +431,19 @@ write_all(
 
 	dm_explain_heading(o, opt);
 	if (x->n_kept == 0) {
-		dm_out_puts(o,
-		    "\nNo DMARC report mentions such mail in this period.\n");
+		dm_out_puts(o, _("\nNo DMARC report mentions such mail in this "
+		                 "period.\n"));
 		return;
 	}
 	for (i = 0; i < x->n_kept; i++)
 		write_pair(o, x->kept[i]);
 	if (m->rows > 0)
 		dm_out_printf(o,
-		    "\nand %lld more sources (IP and From domain): %s, %lld "
-		    "quarantined, %lld rejected.\n",
+		    _("\nand %lld more sources (IP and From domain): %s, %lld "
+		      "quarantined, %lld rejected.\n"),
 		    (long long)m->rows,
-		    dm_plural(m->messages, "message", n, sizeof(n)),
+		    dm_plural(m->messages, "%lld message", "%lld messages", n,
+		        sizeof(n)),
 		    (long long)m->quarantined, (long long)m->rejected);
 }
 
@@ -457,11 +456,11 @@ parse_ip(const char *s, struct dm_ip_net *net, struct dm_error *err)
 	int rc = dm_ip_net_parse(s, net);
 
 	if (rc == -1)
-		return dm_error_set(
-		    err, DM_EINVAL, "not an IP address or CIDR range: %s", s);
+		return dm_error_set(err, DM_EINVAL,
+		    _("not an IP address or CIDR range: %s"), s);
 	if (rc != 0)
 		return dm_error_set(err, DM_EINVAL,
-		    "bad prefix length in %s (0-%d)", s,
+		    _("bad prefix length in %s (0-%d)"), s,
 		    strchr(s, ':') != NULL ? 128 : 32);
 	return DM_OK;
 }
@@ -486,7 +485,7 @@ gather(struct pairs *x, struct dm_query *q, const struct dm_query_filter *f,
 	if (details_new(x) != DM_OK ||
 	    dm_pairs_restrict(x, f, &kept, &keys) != DM_OK) {
 		dm_free(keys);
-		return dm_error_set(err, DM_ENOMEM, "out of memory");
+		return dm_error_set(err, DM_ENOMEM, _("out of memory"));
 	}
 	if ((rc = dm_pairs_hosts(x, q, f)) == DM_OK &&
 	    (rc = dm_pairs_classify(x, q, &kept, 0)) == DM_OK &&
@@ -521,10 +520,10 @@ dm_report_explain(struct dm_query *q, const struct dm_report_options *opt,
 	memset(&f, 0, sizeof(f));
 	memset(&x, 0, sizeof(x));
 	if (opt->from >= opt->to)
-		return dm_error_set(err, DM_EINVAL, "the period is empty");
+		return dm_error_set(err, DM_EINVAL, _("the period is empty"));
 	if (opt->top > DM_REPORT_TOP_MAX)
 		return dm_error_set(err, DM_EINVAL,
-		    "at most %d rows per section", DM_REPORT_TOP_MAX);
+		    _("at most %d rows per section"), DM_REPORT_TOP_MAX);
 	if (opt->ip != NULL && (rc = parse_ip(opt->ip, &net, err)) != DM_OK)
 		return rc;
 	f.from = opt->from;

@@ -7,6 +7,10 @@
 
 #include "report_int.h"
 
+#include <stdio.h>
+
+#include "i18n.h"
+
 /* What explain keeps of a pair at an ISP, beyond pairs.c's counts. */
 struct pair_detail {
 	struct dm_buf evidence; /* lines, largest group first */
@@ -22,8 +26,10 @@ struct pair_detail {
 	size_t n_dkim_seen, n_spf_seen;
 };
 
-/* "1 message", "2 messages" into buf. */
-const char *dm_plural(int64_t n, const char *word, char *buf, size_t size);
+/* "1 message", "2 messages" into buf, in the reader's language: one and
+ * many are literal formats with one %lld (xgettext: dm_plural:2,3). */
+#define dm_plural(n, one, many, buf, size)                                     \
+	(snprintf((buf), (size), P_(one, many, (n)), (long long)(n)), (buf))
 
 /* 1 when entry is in the list b joined by sep. */
 int dm_list_has(const struct dm_buf *b, const char *sep, const char *entry);

@@ -49,7 +49,7 @@ sums_cb(void *ctx, const struct dm_query_pair *row, struct dm_error *err)
 	t = &l->v[l->n];
 	memset(t, 0, sizeof(*t));
 	if ((t->isp = dm_strdup(row->isp)) == NULL)
-		return dm_error_set(err, DM_ENOMEM, "out of memory");
+		return dm_error_set(err, DM_ENOMEM, _("out of memory"));
 	t->sums = *row;
 	dm_buf_init(&t->refs.refs, (size_t)1 << 16);
 	dm_buf_init(&t->refs.orgs, (size_t)1 << 16);
@@ -69,7 +69,7 @@ letter_refs_cb(
 			return dm_refs_add(&l->v[i].refs, r) == DM_OK
 			           ? DM_OK
 			           : dm_error_set(
-			                 err, DM_ENOMEM, "out of memory");
+			                 err, DM_ENOMEM, _("out of memory"));
 	}
 	return DM_OK;
 }
@@ -101,7 +101,7 @@ sources_list(
 		const char *v = domains ? p->hf : p->ip;
 
 		if (v[0] == '\0')
-			v = "(none)";
+			v = _("(none)");
 		if (dm_pair_find_isp(p, isp) == NULL || dm_list_has(b, ", ", v))
 			continue;
 		if (n == MAX_LISTED)
@@ -110,7 +110,7 @@ sources_list(
 			rc = dm_list_add(b, &n, MAX_LISTED, ", ", v);
 	}
 	if (rc == DM_OK && more)
-		rc = dm_buf_adds(b, " and more");
+		rc = dm_buf_adds(b, _(" and more"));
 	return rc;
 }
 
@@ -118,7 +118,7 @@ static void
 line(struct out *o, const char *label, const char *text)
 {
 	dm_text_wrap(
-	    o, 2, label, text != NULL && text[0] != '\0' ? text : "(none)");
+	    o, 2, label, text != NULL && text[0] != '\0' ? text : _("(none)"));
 }
 
 static void
@@ -127,30 +127,34 @@ figures(struct out *o, const struct letter *t, const char *from, const char *to)
 	const struct dm_query_pair *s = &t->sums;
 	int64_t blocked = dm_sat_add(s->quarantined, s->rejected);
 
+	dm_out_printf(o,
+	    _("\nYour aggregate reports for %s to %s (UTC) say:\n"), from, to);
 	dm_out_printf(
-	    o, "\nYour aggregate reports for %s to %s (UTC) say:\n", from, to);
-	dm_out_printf(o, "  Messages:        %lld\n", (long long)s->messages);
+	    o, _("  Messages:        %lld\n"), (long long)s->messages);
 	if (s->messages > 0)
-		dm_out_printf(o, "  Passed DMARC:    %lld (%.1f %%)\n",
+		dm_out_printf(o, _("  Passed DMARC:    %lld (%.1f %%)\n"),
 		    (long long)s->dmarc_pass,
 		    100.0 * (double)s->dmarc_pass / (double)s->messages);
 	dm_out_printf(
-	    o, "  Quarantined:     %lld\n", (long long)s->quarantined);
-	dm_out_printf(o, "  Rejected:        %lld\n", (long long)s->rejected);
+	    o, _("  Quarantined:     %lld\n"), (long long)s->quarantined);
+	dm_out_printf(
+	    o, _("  Rejected:        %lld\n"), (long long)s->rejected);
 	if (blocked > 0)
 		dm_out_printf(o,
-		    "  Of the %lld quarantined or rejected, %lld passed DMARC "
-		    "(aligned SPF or DKIM).\n",
+		    _("  Of the %lld quarantined or rejected, %lld passed "
+		      "DMARC "
+		      "(aligned SPF or DKIM).\n"),
 		    (long long)blocked, (long long)s->blocked_pass);
-	dm_out_printf(o, "  Reports:         %lld", (long long)t->refs.reports);
+	dm_out_printf(
+	    o, _("  Reports:         %lld"), (long long)t->refs.reports);
 	if (t->refs.orgs.len > 0) {
-		dm_out_puts(o, ", from ");
+		dm_out_puts(o, _(", from "));
 		dm_out_text(o, t->refs.orgs.data);
 	}
 	dm_out_puts(o, "\n");
-	line(o, "Report ids:      ", t->refs.refs.data);
+	line(o, _("Report ids:      "), t->refs.refs.data);
 	if (t->refs.reports > (int64_t)t->refs.n_refs)
-		dm_out_printf(o, "                   and %lld more\n",
+		dm_out_printf(o, _("                   and %lld more\n"),
 		    (long long)(t->refs.reports - (int64_t)t->refs.n_refs));
 }
 
@@ -165,15 +169,16 @@ auth_line(struct out *o, const struct pair *p, const struct pair_isp *pi)
 
 	dm_buf_init(&b, (size_t)1 << 20);
 	rc = dm_buf_addf(&b,
-	    "%s, From %s: %s, %lld passed DMARC (aligned DKIM %lld, aligned "
-	    "SPF %lld), %lld quarantined, %lld rejected. DKIM: %s. SPF: %s.",
-	    p->ip, p->hf[0] != '\0' ? p->hf : "(none)",
-	    dm_plural(pi->messages, "message", n, sizeof(n)),
+	    _("%s, From %s: %s, %lld passed DMARC (aligned DKIM %lld, aligned "
+	      "SPF %lld), %lld quarantined, %lld rejected. DKIM: %s. SPF: %s."),
+	    p->ip, p->hf[0] != '\0' ? p->hf : _("(none)"),
+	    dm_plural(
+	        pi->messages, "%lld message", "%lld messages", n, sizeof(n)),
 	    (long long)pi->dmarc_pass, (long long)pi->dkim_al,
 	    (long long)pi->spf_al, (long long)pi->quarantined,
 	    (long long)pi->rejected,
-	    d != NULL && d->dkim_seen.len > 0 ? d->dkim_seen.data : "none",
-	    d != NULL && d->spf_seen.len > 0 ? d->spf_seen.data : "none");
+	    d != NULL && d->dkim_seen.len > 0 ? d->dkim_seen.data : _("none"),
+	    d != NULL && d->spf_seen.len > 0 ? d->spf_seen.data : _("none"));
 	if (rc == DM_OK)
 		dm_text_wrap(o, 2, "- ", b.data);
 	else
@@ -186,7 +191,7 @@ authentication(struct out *o, const struct pairs *x, const char *isp)
 {
 	size_t i, n = 0, more = 0;
 
-	dm_out_puts(o, "\nAuthentication, as your reports show it:\n");
+	dm_out_puts(o, _("\nAuthentication, as your reports show it:\n"));
 	for (i = 0; i < x->n_kept; i++) {
 		const struct pair_isp *pi = dm_pair_find_isp(x->kept[i], isp);
 
@@ -198,7 +203,7 @@ authentication(struct out *o, const struct pairs *x, const char *isp)
 			more++;
 	}
 	if (more > 0)
-		dm_out_printf(o, "  and %zu more sources\n", more);
+		dm_out_printf(o, _("  and %zu more sources\n"), more);
 }
 
 static void
@@ -210,10 +215,12 @@ before_sending(struct out *o, const struct letter *t)
 
 	dm_buf_init(&b, 1 << 12);
 	if (dm_buf_addf(&b,
-	        "(Before sending: %lld of the %lld messages %s quarantined or "
-	        "rejected failed DMARC. Its postmaster will point to that "
-	        "first; dmarcstat explain without --letter shows the cause and "
-	        "the fix.)",
+	        _("(Before sending: %lld of the %lld messages %s quarantined "
+	          "or "
+	          "rejected failed DMARC. Its postmaster will point to that "
+	          "first; dmarcstat explain without --letter shows the cause "
+	          "and "
+	          "the fix.)"),
 	        (long long)(blocked - s->blocked_pass), (long long)blocked,
 	        t->isp) == DM_OK)
 		dm_text_wrap(o, 0, "", b.data);
@@ -242,28 +249,30 @@ letter(struct out *o, const struct letter *t, const struct pairs *x,
 	if (t->sums.blocked_pass <
 	    dm_sat_add(t->sums.quarantined, t->sums.rejected))
 		before_sending(o, t);
-	dm_out_puts(o, "To: the postmaster team of ");
-	dm_out_text(o, t->isp);
-	dm_out_puts(o, "\nSubject: mail from ");
-	dm_out_text(o, ips.len > 0 ? ips.data : "our IP addresses");
-	dm_out_printf(
-	    o, " quarantined or rejected, %s to %s\n\nHello,\n\n", from, to);
-	dm_text_wrap(o, 0, "",
-	    "This is about mail sent from the IP addresses and for the From "
-	    "domains listed below. Your DMARC aggregate reports show that part "
-	    "of it was quarantined or rejected. Could you review how your "
-	    "filtering treats this mail? Every figure below comes from your "
-	    "own aggregate reports.");
+	dm_out_textf(o, _("To: the postmaster team of %s"), t->isp);
 	dm_out_puts(o, "\n");
-	line(o, "Sending IP addresses: ", ips.data);
-	line(o, "From domains: ", doms.data);
+	dm_out_textf(o,
+	    _("Subject: mail from %s quarantined or rejected, %s to %s"),
+	    ips.len > 0 ? ips.data : _("our IP addresses"), from, to);
+	dm_out_puts(o, _("\n\nHello,\n\n"));
+	dm_text_wrap(o, 0, "",
+	    _("This is about mail sent from the IP addresses and for the From "
+	      "domains listed below. Your DMARC aggregate reports show that "
+	      "part "
+	      "of it was quarantined or rejected. Could you review how your "
+	      "filtering treats this mail? Every figure below comes from your "
+	      "own aggregate reports."));
+	dm_out_puts(o, "\n");
+	line(o, _("Sending IP addresses: "), ips.data);
+	line(o, _("From domains: "), doms.data);
 	if (x->heaps[0].more.rows > 0)
 		dm_text_wrap(o, 2, "",
-		    "(The sources listed are those with the most mail blocked; "
-		    "the figures count all of them.)");
+		    _("(The sources listed are those with the most mail "
+		      "blocked; "
+		      "the figures count all of them.)"));
 	figures(o, t, from, to);
 	authentication(o, x, t->isp);
-	dm_out_puts(o, "\nThank you,\n");
+	dm_out_puts(o, _("\nThank you,\n"));
 	dm_buf_free(&ips);
 	dm_buf_free(&doms);
 }
@@ -284,27 +293,27 @@ write_all(struct out *o, const struct letters *l, const struct pairs *x,
 			dm_explain_heading(o, opt);
 			dm_out_puts(o, "\n");
 			dm_out_text(o, l->v[i].isp);
-			dm_out_puts(o,
-			    " did not quarantine or reject any of this "
-			    "mail in the period: there is nothing to ask "
-			    "its postmaster to review.\n");
+			dm_out_puts(
+			    o, _(" did not quarantine or reject any of this "
+			         "mail in the period: there is nothing to ask "
+			         "its postmaster to review.\n"));
 			continue;
 		}
 		letter(o, &l->v[i], x, opt);
 	}
 	if (l->others.rows > 0)
 		dm_out_printf(o,
-		    "\n%lld more ISPs blocked some of this mail (%lld "
-		    "quarantined, %lld rejected); ask for one of them with "
-		    "--reporter.\n",
+		    _("\n%lld more ISPs blocked some of this mail (%lld "
+		      "quarantined, %lld rejected); ask for one of them with "
+		      "--reporter.\n"),
 		    (long long)l->others.rows, (long long)l->others.quarantined,
 		    (long long)l->others.rejected);
 	if (l->n == 0) {
 		dm_explain_heading(o, opt);
-		dm_out_puts(o,
-		    "\nNo ISP quarantined or rejected this mail in the "
-		    "period: there is nothing to ask a postmaster to "
-		    "review.\n");
+		dm_out_puts(
+		    o, _("\nNo ISP quarantined or rejected this mail in the "
+		         "period: there is nothing to ask a postmaster to "
+		         "review.\n"));
 	}
 }
 

@@ -11,6 +11,8 @@
  */
 #include "report_int.h"
 
+#include "i18n.h"
+
 #include <stdarg.h>
 #include <string.h>
 
@@ -65,13 +67,33 @@ int
 dm_out_flush(struct out *o, FILE *f, struct dm_error *err)
 {
 	if (o->rc != DM_OK)
-		return dm_error_set(
-		    err, o->rc, "writing the report: %s", dm_strerror(o->rc));
+		return dm_error_set(err, o->rc, _("writing the report: %s"),
+		    dm_strerror(o->rc));
 	if (o->b.len > 0 && fwrite(o->b.data, 1, o->b.len, f) != o->b.len)
-		return dm_error_set(err, DM_EIO, "writing the report failed");
+		return dm_error_set(
+		    err, DM_EIO, _("writing the report failed"));
 	if (fflush(f) != 0 || ferror(f))
-		return dm_error_set(err, DM_EIO, "writing the report failed");
+		return dm_error_set(
+		    err, DM_EIO, _("writing the report failed"));
 	return DM_OK;
+}
+
+void
+dm_out_textf(struct out *o, const char *fmt, ...)
+{
+	struct dm_buf b;
+	va_list ap;
+	int rc;
+
+	dm_buf_init(&b, (size_t)1 << 20);
+	va_start(ap, fmt);
+	rc = dm_buf_addv(&b, fmt, ap);
+	va_end(ap);
+	if (rc == DM_OK)
+		dm_out_text(o, b.data);
+	else if (o->rc == DM_OK)
+		o->rc = rc;
+	dm_buf_free(&b);
 }
 
 void
@@ -190,13 +212,13 @@ dm_text_width(const char *s)
 void
 dm_more_text(struct out *o, const struct section *s, const struct more *m)
 {
-	dm_out_printf(o, "and %lld more %s: %lld messages", (long long)m->rows,
-	    s->noun, (long long)m->messages);
+	dm_out_printf(o, _("and %lld more %s: %lld messages"),
+	    (long long)m->rows, s->noun, (long long)m->messages);
 	if (m->quarantined > 0)
 		dm_out_printf(
-		    o, ", %lld quarantined", (long long)m->quarantined);
+		    o, _(", %lld quarantined"), (long long)m->quarantined);
 	if (m->rejected > 0)
-		dm_out_printf(o, ", %lld rejected", (long long)m->rejected);
+		dm_out_printf(o, _(", %lld rejected"), (long long)m->rejected);
 }
 
 const char *

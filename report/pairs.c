@@ -16,6 +16,8 @@
  */
 #include "report_int.h"
 
+#include "i18n.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -25,7 +27,7 @@
 static int
 oom(struct pairs *x)
 {
-	return dm_error_set(x->err, DM_ENOMEM, "out of memory");
+	return dm_error_set(x->err, DM_ENOMEM, _("out of memory"));
 }
 
 static void
@@ -851,13 +853,13 @@ dm_pair_host_text(const struct pair *p, struct dm_buf *t)
 
 	if (p->ptr != NULL)
 		rc = dm_buf_addf(t, "%s (%s)", p->ptr,
-		    p->confirmed == 1 ? "forward-confirmed"
-		                      : "not forward-confirmed");
+		    p->confirmed == 1 ? _("forward-confirmed")
+		                      : _("not forward-confirmed"));
 	if (rc == DM_OK && p->service != NULL)
 		rc = dm_buf_addf(t, "%s%s (%s%s)", t->len > 0 ? "; " : "",
 		    p->service, p->kind != NULL ? p->kind : "?",
 		    p->service_by_ptr ? ""
-		                      : ", by the domain it authenticates");
+		                      : _(", by the domain it authenticates"));
 	if (rc == DM_OK && p->asn >= 0)
 		rc = dm_buf_addf(t, "%sAS%lld%s%s", t->len > 0 ? "; " : "",
 		    (long long)p->asn, p->as_org != NULL ? " " : "",

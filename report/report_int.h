@@ -89,6 +89,7 @@ struct section {
 	    *empty;       /* empty: the sentence shown when there are no rows */
 	const char *noun; /* what a row is, for "and N more <noun>" */
 	const struct column *cols;
+	struct column *own_cols; /* cols in the reader's language, owned */
 	size_t n_cols;
 	unsigned formats;   /* F_* of the renderers that show it; 0: all */
 	int group_col;      /* the column whose value heads groups; -1: none */
@@ -357,6 +358,10 @@ void dm_out_init(struct out *o);
 void dm_out_add(struct out *o, const char *s, size_t n);
 void dm_out_puts(struct out *o, const char *s);
 void dm_out_printf(struct out *o, const char *fmt, ...) DM_PRINTF(2, 3);
+/* One line formatted, then written as dm_out_text writes (escaped): for a
+ * translated sentence that carries text from reports or the command line,
+ * whose word order the translation chooses.  No newline in fmt. */
+void dm_out_textf(struct out *o, const char *fmt, ...) DM_PRINTF(2, 3);
 /* Writes the buffer to f; DM_EIO or the sticky error, with a message. */
 int dm_out_flush(struct out *o, FILE *f, struct dm_error *err);
 void dm_out_free(struct out *o);

@@ -7,6 +7,8 @@
  */
 #include "report.h"
 
+#include "i18n.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -74,12 +76,12 @@ add_name(struct known *k, const char *name, struct dm_error *err)
 		char **v = dm_realloc(k->names, cap * sizeof(*v));
 
 		if (v == NULL)
-			return dm_error_set(err, DM_ENOMEM, "out of memory");
+			return dm_error_set(err, DM_ENOMEM, _("out of memory"));
 		k->names = v;
 		k->cap = cap;
 	}
 	if ((k->names[k->n] = dm_strdup(name)) == NULL)
-		return dm_error_set(err, DM_ENOMEM, "out of memory");
+		return dm_error_set(err, DM_ENOMEM, _("out of memory"));
 	k->n++;
 	return DM_OK;
 }
@@ -117,7 +119,7 @@ close_to(const char *want, const char *name)
 	return distance(want, name) <= most;
 }
 
-/* "did you mean Google?" or "known ISPs: A, B, ... and N more". */
+/* "did you mean Google?_(" or ")known ISPs: A, B, ... and N more". */
 static void
 say_unknown(const struct known *k, struct dm_error *err)
 {
@@ -128,11 +130,11 @@ say_unknown(const struct known *k, struct dm_error *err)
 	for (i = 0; i < k->n && n < sizeof(list); i++)
 		if (close_to(k->want, k->names[i]))
 			n += (size_t)snprintf(list + n, sizeof(list) - n,
-			    "%s%s", close++ ? " or " : "", k->names[i]);
+			    "%s%s", close++ ? _(" or ") : "", k->names[i]);
 	if (close > 0) {
 		dm_error_set(err, DM_EINVAL,
-		    "--reporter '%s': no ISP or org_name of that name has "
-		    "reported; did you mean %s?",
+		    _("--reporter '%s': no ISP or org_name of that name has "
+		      "reported; did you mean %s?"),
 		    k->want, list);
 		return;
 	}
@@ -140,12 +142,13 @@ say_unknown(const struct known *k, struct dm_error *err)
 		n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s",
 		    i ? ", " : "", k->names[i]);
 	if (k->n > SHOWN_KNOWN && n < sizeof(list))
-		snprintf(list + n, sizeof(list) - n, " and %zu more",
+		snprintf(list + n, sizeof(list) - n, _(" and %zu more"),
 		    k->n - SHOWN_KNOWN);
 	dm_error_set(err, DM_EINVAL,
-	    "--reporter '%s': no ISP or org_name of that name has reported; "
-	    "%s%s",
-	    k->want, k->n ? "the ISPs that have: " : "no report is stored yet",
+	    _("--reporter '%s': no ISP or org_name of that name has reported; "
+	      "%s%s"),
+	    k->want,
+	    k->n ? _("the ISPs that have: ") : _("no report is stored yet"),
 	    list);
 }
 

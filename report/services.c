@@ -9,6 +9,8 @@
  */
 #include "report_int.h"
 
+#include "i18n.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -150,15 +152,15 @@ heading(const struct service *v, struct dm_buf *h)
 	dm_cell_rate(&rate, v->dmarc_pass, v->sums.messages);
 	dm_cell_format(&rate, pct, sizeof(pct));
 	if (v->name != NULL)
-		rc = dm_buf_addf(h, "Service %s (%s): ", v->name,
+		rc = dm_buf_addf(h, _("Service %s (%s): "), v->name,
 		    v->kind != NULL ? v->kind : "?");
 	else
-		rc = dm_buf_adds(h, "No known service: ");
+		rc = dm_buf_adds(h, _("No known service: "));
 	if (rc != DM_OK)
 		return rc;
 	return dm_buf_addf(h,
-	    "%lld messages, %s %% passed DMARC, %lld quarantined, %lld "
-	    "rejected",
+	    _("%lld messages, %s %% passed DMARC, %lld quarantined, %lld "
+	      "rejected"),
 	    (long long)v->sums.messages, pct, (long long)v->sums.quarantined,
 	    (long long)v->sums.rejected);
 }
@@ -230,5 +232,5 @@ dm_services_fill(
 	dm_free(v);
 	return rc == DM_OK ? DM_OK
 	                   : dm_error_set(err, DM_ENOMEM,
-	                         "out of memory building the report");
+	                         _("out of memory building the report"));
 }

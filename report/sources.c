@@ -9,6 +9,8 @@
  */
 #include "report_int.h"
 
+#include "i18n.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,7 +24,7 @@ static int
 oom(struct out_ctx *x)
 {
 	return dm_error_set(
-	    x->err, DM_ENOMEM, "out of memory building the report");
+	    x->err, DM_ENOMEM, _("out of memory building the report"));
 }
 
 /* ---- Rows of the sources sections ---- */
@@ -54,22 +56,23 @@ isps_text(const struct pair *p, struct dm_buf *t)
 		const struct pair_isp *d = &p->isps[i];
 		enum dm_cause_code c = dm_top_cause(&d->t);
 
-		rc = dm_buf_addf(t, "%s%s: %lld message%s", i > 0 ? "; " : "",
-		    d->isp, (long long)d->messages,
-		    d->messages == 1 ? "" : "s");
+		rc = dm_buf_addf(t,
+		    P_("%s%s: %lld message", "%s%s: %lld messages",
+		        d->messages),
+		    i > 0 ? "; " : "", d->isp, (long long)d->messages);
 		if (rc == DM_OK && d->quarantined > 0)
-			rc = dm_buf_addf(
-			    t, ", %lld quarantined", (long long)d->quarantined);
+			rc = dm_buf_addf(t, _(", %lld quarantined"),
+			    (long long)d->quarantined);
 		if (rc == DM_OK && d->rejected > 0)
 			rc = dm_buf_addf(
-			    t, ", %lld rejected", (long long)d->rejected);
+			    t, _(", %lld rejected"), (long long)d->rejected);
 		if (rc == DM_OK && dm_sat_add(d->quarantined, d->rejected) == 0)
-			rc = dm_buf_adds(t, ", none blocked");
+			rc = dm_buf_adds(t, _(", none blocked"));
 		if (rc == DM_OK)
 			rc = dm_buf_addf(t, " (%s)", dm_cause_name(c));
 	}
 	if (rc == DM_OK && p->isp_more.rows > 0)
-		rc = dm_buf_addf(t, "; and %lld more ISPs: %lld messages",
+		rc = dm_buf_addf(t, _("; and %lld more ISPs: %lld messages"),
 		    (long long)p->isp_more.rows,
 		    (long long)p->isp_more.messages);
 	return rc;
@@ -84,10 +87,12 @@ seen_text(const struct pair *p, struct dm_buf *t)
 	dm_format_day(p->first_day, a, sizeof(a));
 	dm_format_day(p->last_day, b, sizeof(b));
 	if (p->first_day == p->last_day)
-		return dm_buf_addf(t, "%s, %lld report%s", a,
-		    (long long)p->reports, p->reports == 1 ? "" : "s");
-	return dm_buf_addf(t, "%s to %s, %lld report%s", a, b,
-	    (long long)p->reports, p->reports == 1 ? "" : "s");
+		return dm_buf_addf(t,
+		    P_("%s, %lld report", "%s, %lld reports", p->reports), a,
+		    (long long)p->reports);
+	return dm_buf_addf(t,
+	    P_("%s to %s, %lld report", "%s to %s, %lld reports", p->reports),
+	    a, b, (long long)p->reports);
 }
 
 static int
@@ -234,8 +239,8 @@ page_heading(struct out_ctx *x, const char *hf, struct dm_buf *h)
 		                   dm_section_col(d, "dmarc_pass_percent")),
 		    rate, sizeof(rate));
 		return dm_buf_addf(h,
-		    "From domain %s: %lld messages, %s %% passed DMARC, %lld "
-		    "quarantined, %lld rejected",
+		    _("From domain %s: %lld messages, %s %% passed DMARC, %lld "
+		      "quarantined, %lld rejected"),
 		    hf,
 		    (long long)dm_section_cell(
 		        d, r, dm_section_col(d, "messages"))
@@ -248,7 +253,7 @@ page_heading(struct out_ctx *x, const char *hf, struct dm_buf *h)
 		        d, r, dm_section_col(d, "rejected"))
 		        ->i);
 	}
-	return dm_buf_addf(h, "From domain %s", hf);
+	return dm_buf_addf(h, _("From domain %s"), hf);
 }
 
 static int
@@ -260,7 +265,7 @@ start_group(struct out_ctx *x, const struct pair *p)
 
 	dm_buf_init(&h, 1 << 16);
 	rc = x->r->by_domain ? page_heading(x, p->hf, &h)
-	                     : dm_buf_addf(&h, "Source IP %s", p->ip);
+	                     : dm_buf_addf(&h, _("Source IP %s"), p->ip);
 	if (rc == DM_OK)
 		rc = dm_section_add_group(s, h.data);
 	if (rc == DM_OK && x->r->by_domain)

@@ -12,6 +12,8 @@
  */
 #include "report_int.h"
 
+#include "i18n.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -162,10 +164,127 @@ table_row(struct out *o, const struct section *s, const size_t *w, size_t r,
 	dm_out_add(o, "\n", 1);
 }
 
+/* 1 when s holds a wide (East Asian) character. */
+static int
+has_wide(const char *s)
+{
+	size_t len;
+
+	for (; *s != '\0'; s += len) {
+		if (dm_text_char_width(s, &len) == 2)
+			return 1;
+	}
+	return 0;
+}
+
+/* Japanese punctuation that must not begin a line (kinsoku): it stays at the
+ * end of the line before, one column past WIDTH at most. */
+static int
+no_break_before(const char *p)
+{
+	static const char *const marks[] = {"\xe3\x80\x81", "\xe3\x80\x82",
+	    "\xef\xbc\x89", "\xe3\x80\x8d", "\xef\xbc\x9a", "\xef\xbc\x8c",
+	    "\xef\xbc\x8e"}; /* 、 。 ） 」 ： ， ． */
+	size_t i;
+
+	for (i = 0; i < sizeof(marks) / sizeof(marks[0]); i++) {
+		if (strncmp(p, marks[i], strlen(marks[i])) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* 1 when the character of len bytes at p is an opening bracket: （ 「 */
+static int
+is_open(const char *p, size_t len)
+{
+	return len == 3 && (memcmp(p, "\xef\xbc\x88", 3) == 0 ||
+	                       memcmp(p, "\xe3\x80\x8c", 3) == 0);
+}
+
+/* Columns of the run of narrow characters at s (a name, a number), and in
+ * *end where it ends. */
+static size_t
+narrow_run(const char *s, const char **end)
+{
+	size_t len, w, n = 0;
+
+	for (; *s != '\0' && (w = dm_text_char_width(s, &len)) < 2; s += len)
+		n += w;
+	*end = s;
+	return n;
+}
+
+/*
+ * Columns from p that must stay on one line: a wide character or a run of
+ * narrow ones (first: p starts a run; else 0, inside one), with an opening
+ * bracket before and closing punctuation after it.
+ */
+static size_t
+unbreakable(const char *p, size_t len, size_t w, int first)
+{
+	const char *end = p + len;
+	size_t unit = w == 2 ? w : first ? narrow_run(p, &end) : 0, nlen;
+
+	if (unit > 0 && is_open(p, len) && *end != '\0') {
+		size_t nw = dm_text_char_width(end, &nlen);
+
+		unit += nw == 2 ? nw : narrow_run(end, &end);
+		if (nw == 2)
+			end += nlen;
+	}
+	while (unit > 0 && *end != '\0' && no_break_before(end)) {
+		unit += dm_text_char_width(end, &nlen);
+		end += nlen;
+	}
+	return unit;
+}
+
+/*
+ * Writes word from column col on, breaking it onto lines indented to start
+ * before a wide character or before a run of narrow ones (never inside a
+ * domain or a number), after a space when space is 1; returns the column it
+ * ends at.
+ */
+static size_t
+wrap_long_word(
+    struct out *o, const char *word, size_t col, size_t start, int space)
+{
+	const char *p = word;
+	char ch[8];
+	size_t len, w, unit, i;
+	int prev_wide = 1, after_open = 0; /* nor may （ or 「 end a line */
+
+	for (; *p != '\0' && o->rc == DM_OK; p += len) {
+		w = dm_text_char_width(p, &len);
+		if (len >= sizeof(ch))
+			len = 1; /* not UTF-8: dm_out_text shows it */
+		unit = unbreakable(p, len, w, prev_wide);
+		if (unit > 0 && col + (size_t)space + unit > WIDTH &&
+		    col > start && !after_open && !no_break_before(p)) {
+			dm_out_add(o, "\n", 1);
+			for (i = 0; i < start; i++)
+				dm_out_add(o, " ", 1);
+			col = start;
+		} else if (space) {
+			dm_out_add(o, " ", 1);
+			col++;
+		}
+		space = 0;
+		memcpy(ch, p, len);
+		ch[len] = '\0';
+		dm_out_text(o, ch);
+		col += w;
+		prev_wide = w == 2;
+		after_open = is_open(p, len);
+	}
+	return col;
+}
+
 void
 dm_text_wrap(struct out *o, size_t indent, const char *prefix, const char *text)
 {
-	size_t col, start = indent + strlen(prefix), i;
+	size_t col, start = indent + dm_text_width(prefix), i;
 	const char *p = text;
 
 	for (i = 0; i < indent; i++)
@@ -181,6 +300,15 @@ dm_text_wrap(struct out *o, size_t indent, const char *prefix, const char *text)
 			return;
 		}
 		w = dm_text_width(word);
+		if (has_wide(word)) {
+			/* Japanese writes sentences without spaces: its
+			   "words" break between characters. */
+			col = wrap_long_word(o, word, col, start, col > start);
+			dm_free(word);
+			p += n;
+			p += strspn(p, " ");
+			continue;
+		}
 		if (col > start && col + 1 + w > WIDTH) {
 			dm_out_add(o, "\n", 1);
 			for (i = 0; i < start; i++)
@@ -300,17 +428,17 @@ dm_write_text(const struct dm_report *r, int color, struct out *o)
 	size_t i;
 
 	dm_out_printf(o,
-	    "%sDMARC report %s to %s%s (%lld days, UTC; previous period %s to "
-	    "%s)\n",
+	    _("%sDMARC report %s to %s%s (%lld days, UTC; previous period %s "
+	      "to %s)\n"),
 	    color ? BOLD : "", dm_format_day(r->from, a, sizeof(a)),
 	    dm_format_day(r->to - DM_DAY_SECONDS, b, sizeof(b)),
 	    color ? RESET : "", (long long)((r->to - r->from) / DM_DAY_SECONDS),
 	    dm_format_day(r->prev_from, c, sizeof(c)),
 	    dm_format_day(r->from - DM_DAY_SECONDS, d, sizeof(d)));
-	dm_out_puts(o, "Domain: ");
-	dm_out_text(o, r->domain != NULL ? r->domain : "all");
-	dm_out_puts(o, "   Reporter: ");
-	dm_out_text(o, r->reporter != NULL ? r->reporter : "all");
+	dm_out_puts(o, _("Domain: "));
+	dm_out_text(o, r->domain != NULL ? r->domain : _("all"));
+	dm_out_puts(o, _("   Reporter: "));
+	dm_out_text(o, r->reporter != NULL ? r->reporter : _("all"));
 	dm_out_puts(o, "\n");
 	for (i = 0; i < SEC_COUNT; i++) {
 		if (dm_shows_section(&r->sec[i], F_TEXT))

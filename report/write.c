@@ -4,6 +4,8 @@
  */
 #include "report_int.h"
 
+#include "i18n.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +39,7 @@ dm_report_write(const struct dm_report *r, enum dm_report_format fmt,
 	default:
 		dm_out_free(&o);
 		return dm_error_set(
-		    err, DM_EINVAL, "unknown report format %d", (int)fmt);
+		    err, DM_EINVAL, _("unknown report format %d"), (int)fmt);
 	}
 	(void)rc;
 	rc = dm_out_flush(&o, f, err);
@@ -194,5 +196,5 @@ dm_report_parse_time(const char *s, int64_t *out, struct dm_error *err)
 	} else if (parse_date(s, out) == 0)
 		return DM_OK;
 	return dm_error_set(err, DM_EINVAL,
-	    "not a date (YYYY-MM-DD) or a Unix time: \"%s\"", s);
+	    _("not a date (YYYY-MM-DD) or a Unix time: \"%s\""), s);
 }

@@ -27,6 +27,9 @@ TABLES = ["overview", "isps", "sources", "source_isps", "new_sources", "silent_i
 def run(args, env=None):
     e = dict(os.environ)
     e.pop("NO_COLOR", None)
+    # English whatever the locale of the one who runs the tests (test_i18n.py asks for others).
+    e.pop("LANGUAGE", None)
+    e["LC_ALL"] = "C"
     e.update(env or {})
     p = subprocess.run([DMARCSTAT] + args, capture_output=True, env=e, timeout=120)
     return p.returncode, p.stdout, p.stderr.decode(errors="replace")
