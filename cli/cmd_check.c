@@ -189,8 +189,11 @@ run(struct dm_dns *d, struct dm_query *q, const struct cargs *a,
 	if (rc == DM_EXIT_OK &&
 	    dm_dns_check_write((const struct dm_check_result *const *)r, n,
 	        a->json, stdout, &err) != DM_OK) {
-		dm_cli_warn("%s", err.msg);
-		rc = DM_EXIT_FATAL;
+		/* Standard output that cannot be written is main's to say,
+		   with the one status every command gives it. */
+		if (err.code != DM_EIO)
+			dm_cli_warn("%s", err.msg);
+		rc = err.code == DM_EIO ? DM_EXIT_PARTIAL : DM_EXIT_FATAL;
 	}
 	if (rc == DM_EXIT_OK)
 		rc = status_of(r, n);
