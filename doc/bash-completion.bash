@@ -28,6 +28,7 @@ _dmarcstat()
 		COMPREPLY=($(compgen -W 'domain service' -- "$cur"))
 		return
 		;;
+	--lang) COMPREPLY=($(compgen -W 'en ja' -- "$cur")); return ;;
 	--last | --ttl | --since) COMPREPLY=($(compgen -W '1d 7d 30d 90d' -- "$cur")); return ;;
 	--sendmail) COMPREPLY=($(compgen -f -- "$cur")); return ;;
 	--db | -o | --move-to | --failed-to | --mmdb | --password-file | --oauth2-token-file | --cacert)
@@ -48,7 +49,7 @@ _dmarcstat()
 	quarantine) opts='list show retry resolve --db --all --json --raw --keep-new --keep-stored --help' ;;
 	report)
 		opts='--db --last --from --to --domain --reporter --by --by-domain --top --check-dns
-		      --resolver --timeout --format --table -o --mail-to --mail-from --subject --sendmail
+		      --resolver --timeout --format --table --lang -o --mail-to --mail-from --subject --sendmail
 		      --help'
 		;;
 	alerts)
@@ -57,7 +58,7 @@ _dmarcstat()
 		;;
 	explain)
 		opts='--db --ip --reporter --domain --last --from --to --top --letter --check-dns
-		      --resolver --timeout -o --help'
+		      --resolver --timeout --lang -o --help'
 		;;
 	enrich)
 		opts='--db --resolver --mmdb --ttl --all --budget --concurrency --timeout --json --quiet --help'

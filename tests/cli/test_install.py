@@ -7,6 +7,7 @@
   environment variable the code reads;
 - the SQL a user may run (views.sql, rollup_rebuild.sql) works on a database ingest made;
 - bash completion completes commands, options and option values;
+- the Japanese catalogue is installed where the binary finds it with DMARCSTAT_LOCALEDIR;
 - the example systemd units and timers pass systemd-analyze verify.
 """
 import os
@@ -28,7 +29,8 @@ tally = harness.Tally()
 check = tally.expect
 COMMANDS = ["parse", "ingest", "quarantine", "report", "explain", "alerts", "enrich", "check"]
 ENVIRONMENT = ["DMARCSTAT_DB", "XDG_DATA_HOME", "HOME", "XDG_CONFIG_HOME", "DMARCSTAT_IMAP_PASSWORD",
-               "DMARCSTAT_RESOLVER", "DMARCSTAT_MMDB", "NO_COLOR"]
+               "DMARCSTAT_RESOLVER", "DMARCSTAT_MMDB", "NO_COLOR", "DMARCSTAT_LOCALEDIR", "LANGUAGE",
+               "LC_ALL", "LC_MESSAGES", "LANG"]
 
 
 def run(args, **kw):
@@ -140,6 +142,17 @@ def test_completion(prefix):
           "completion of report --s")
 
 
+def test_catalogue(prefix):
+    """The installed catalogue answers LANG=ja_JP.UTF-8 (the build's is not there to help)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LC_") and k != "LANGUAGE"}
+    env.update(LANG="ja_JP.UTF-8", DMARCSTAT_LOCALEDIR=os.path.join(prefix, "share", "locale"))
+    res = run([os.path.join(prefix, "bin", "dmarcstat"), "report", "--help"], env=env)
+    check(res.returncode == 0 and res.stdout.startswith("使い方: dmarcstat report"),
+          f"installed catalogue: {res.returncode} {res.stdout[:60]!r}")
+    check(complete(prefix, ["dmarcstat", "explain", "--lang", ""]) == ["en", "ja"],
+          "completion of --lang")
+
+
 def test_units(prefix, tmp):
     src = os.path.join(prefix, "share", "doc", "dmarcstat", "examples", "systemd")
     units = sorted(os.listdir(src))
@@ -173,10 +186,11 @@ def main():
         check(res.returncode == 0, f"cmake --install: {res.returncode} {res.stderr[:500]!r}")
         for f in ("bin/dmarcstat", "share/man/man1/dmarcstat.1", "share/dmarcstat/services",
                   "share/dmarcstat/sql/views.sql", "share/dmarcstat/sql/rollup_rebuild.sql",
-                  "share/bash-completion/completions/dmarcstat", "share/doc/dmarcstat/README.md"):
+                  "share/bash-completion/completions/dmarcstat", "share/doc/dmarcstat/README.md",
+                  "share/locale/ja/LC_MESSAGES/dmarcstat.mo"):
             check(os.path.isfile(os.path.join(prefix, f)), f"not installed: {f}")
         check(os.access(os.path.join(prefix, "bin", "dmarcstat"), os.X_OK), "bin not executable")
-        for t in (test_version, test_man, test_completion):
+        for t in (test_version, test_man, test_completion, test_catalogue):
             t(prefix)
         test_sql(prefix, tmp)
         test_units(prefix, tmp)
