@@ -19,6 +19,8 @@
  */
 #include "report_int.h"
 
+#include "i18n.h"
+
 #include <string.h>
 
 /* The width a chart is drawn at, as wide as a mail client's reading pane
@@ -47,11 +49,11 @@
  * never the pass colour.
  */
 static const struct dm_chart_cat cats[DM_CAT_COUNT] = {
-    {"pass", "DMARC pass", "#004488", NULL},
-    {"fail_not_blocked", "DMARC fail, not blocked by policy", "#FFFFFF",
+    {"pass", N_("DMARC pass"), "#004488", NULL},
+    {"fail_not_blocked", N_("DMARC fail, not blocked by policy"), "#FFFFFF",
         "#BB5566"},
-    {"quarantined", "Quarantined", "#DDAA33", NULL},
-    {"rejected", "Rejected", "#BB5566", NULL},
+    {"quarantined", N_("Quarantined"), "#DDAA33", NULL},
+    {"rejected", N_("Rejected"), "#BB5566", NULL},
 };
 
 const struct dm_chart_cat *
@@ -238,8 +240,8 @@ legend(struct out *o, const char *id)
 		    "<rect x=\"%ld\" y=\"6\" width=\"12\" height=\"12\" "
 		    "fill=\"none\" stroke=\"#52606d\" stroke-width=\"0.5\"/>\n",
 		    x);
-		text_at(o, x + 17, 16, 12, "start", cats[i].name);
-		x += 17 + dm_chart_text_width(cats[i].name, 12) + 18;
+		text_at(o, x + 17, 16, 12, "start", _(cats[i].name));
+		x += 17 + dm_chart_text_width(_(cats[i].name), 12) + 18;
 	}
 	dm_out_puts(o, "</g>\n");
 }
@@ -253,7 +255,7 @@ point_title(struct out *o, const char *label, const int64_t v[DM_CAT_COUNT])
 	dm_html_text(o, label);
 	for (i = 0; i < DM_CAT_COUNT; i++)
 		dm_out_printf(o, "%s%s: %lld", i == 0 ? " - " : ", ",
-		    cats[i].name, (long long)v[i]);
+		    _(cats[i].name), (long long)v[i]);
 	dm_out_puts(o, "</title>\n");
 }
 

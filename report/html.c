@@ -13,6 +13,8 @@
  */
 #include "report_int.h"
 
+#include "i18n.h"
+
 #include <string.h>
 
 #include "escape.h"
@@ -70,12 +72,12 @@ static const char style[] =
 
 /* What the charts are called, for screen readers, and the headings of the
  * small multiples. */
-static const char daily_label[] = "Messages per day, by category";
-static const char isps_label[] = "Messages per ISP, by category";
+static const char daily_label[] = N_("Messages per day, by category");
+static const char isps_label[] = N_("Messages per ISP, by category");
 static const char isp_daily_label[] =
-    "Messages per day at each of the ISPs with most mail, by category";
+    N_("Messages per day at each of the ISPs with most mail, by category");
 static const char isp_daily_note[] =
-    "Each ISP on its own scale: the top of its axis is its busiest day.";
+    N_("Each ISP on its own scale: the top of its axis is its busiest day.");
 
 /* A series' labels: each point's first-column value ("2026-11-03"), without
  * the year when every point shares it. */
@@ -198,7 +200,7 @@ isp_chart(struct out *o, const struct section *s)
 		    dm_section_cell(s, r, dm_section_col(s, "messages"))->i;
 		row_split(s, r, b[r].v);
 	}
-	dm_chart_bars(o, s->name, isps_label, b, n);
+	dm_chart_bars(o, s->name, _(isps_label), b, n);
 }
 
 /* A column of the table (not a detail line, not the group heading). */
@@ -314,7 +316,7 @@ section_html(struct out *o, const struct section *s)
 
 	dm_out_printf(o, "<h2 id=\"%s\">%s</h2>\n", s->name, s->title);
 	if (strcmp(s->name, "daily") == 0)
-		series_chart(o, s, daily_label);
+		series_chart(o, s, _(daily_label));
 	else if (strcmp(s->name, "isps") == 0)
 		isp_chart(o, s);
 	if (s->n_rows == 0) {
@@ -346,8 +348,8 @@ isp_daily_html(struct out *o, const struct section *s)
 	if (s->n_rows == 0 || !dm_shows_section(s, F_HTML))
 		return;
 	dm_out_printf(o, "<h2 id=\"%s\">%s</h2>\n<p class=\"note\">%s</p>\n",
-	    s->name, s->title, isp_daily_note);
-	series_chart(o, s, isp_daily_label);
+	    s->name, s->title, _(isp_daily_note));
+	series_chart(o, s, _(isp_daily_label));
 }
 
 int
@@ -359,24 +361,27 @@ dm_write_html(const struct dm_report *r, struct out *o)
 	dm_format_day(r->from, a, sizeof(a));
 	dm_format_day(r->to - DM_DAY_SECONDS, b, sizeof(b));
 	dm_out_printf(o,
-	    "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta "
+	    "<!DOCTYPE html>\n<html lang=\"%s\">\n<head>\n<meta "
 	    "charset=\"utf-8\">\n"
 	    "<meta name=\"viewport\" content=\"width=device-width, "
-	    "initial-scale=1\">\n"
-	    "<title>DMARC report %s to %s</title>\n<style>",
-	    a, b);
+	    "initial-scale=1\">\n<title>",
+	    /* TRANSLATORS: the language code of the HTML report (lang=). */
+	    C_("HTML lang", "en"));
+	dm_out_printf(o, _("DMARC report %s to %s"), a, b);
+	dm_out_puts(o, "</title>\n<style>");
 	dm_out_puts(o, style);
-	dm_out_printf(o,
-	    "</style>\n</head>\n<body>\n<h1>DMARC report %s to %s</h1>\n<p "
-	    "class=\"meta\">"
-	    "%lld days, UTC; compared with %s to %s. Domain: ",
-	    a, b, (long long)((r->to - r->from) / DM_DAY_SECONDS),
+	dm_out_puts(o, "</style>\n</head>\n<body>\n<h1>");
+	dm_out_printf(o, _("DMARC report %s to %s"), a, b);
+	dm_out_puts(o, "</h1>\n<p class=\"meta\">");
+	dm_out_printf(o, _("%lld days, UTC; compared with %s to %s. Domain: "),
+	    (long long)((r->to - r->from) / DM_DAY_SECONDS),
 	    dm_format_day(r->prev_from, c, sizeof(c)),
 	    dm_format_day(r->from - DM_DAY_SECONDS, d, sizeof(d)));
-	dm_html_text(o, r->domain != NULL ? r->domain : "all");
-	dm_out_puts(o, ". Reporter: ");
-	dm_html_text(o, r->reporter != NULL ? r->reporter : "all");
-	dm_out_puts(o, ".</p>\n");
+	dm_html_text(o, r->domain != NULL ? r->domain : _("all"));
+	dm_out_puts(o, _(". Reporter: "));
+	dm_html_text(o, r->reporter != NULL ? r->reporter : _("all"));
+	dm_out_puts(o, C_("end of the HTML report's heading", "."));
+	dm_out_puts(o, "</p>\n");
 	for (i = 0; i < SEC_COUNT; i++) {
 		if (i != SEC_ISP_DAILY && dm_shows_section(&r->sec[i], F_HTML))
 			section_html(o, &r->sec[i]);
