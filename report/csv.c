@@ -20,6 +20,8 @@
  */
 #include "report_int.h"
 
+#include "i18n.h"
+
 #include <string.h>
 
 #include "escape.h"
@@ -194,9 +196,9 @@ unknown_table(const char *table, struct dm_error *err)
 	dm_buf_init(&b, 1 << 12);
 	for (i = 0; rc == DM_OK && t[i] != NULL; i++)
 		rc = dm_buf_addf(&b, "%s%s",
-		    i == 0 ? "" : (t[i + 1] == NULL ? " or " : ", "), t[i]);
-	rc = dm_error_set(err, DM_EINVAL, "unknown CSV table '%s': %s", table,
-	    b.data != NULL ? b.data : "");
+		    i == 0 ? "" : (t[i + 1] == NULL ? _(" or ") : ", "), t[i]);
+	rc = dm_error_set(err, DM_EINVAL, _("unknown CSV table '%s': %s"),
+	    table, b.data != NULL ? b.data : "");
 	dm_buf_free(&b);
 	return rc;
 }
