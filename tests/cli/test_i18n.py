@@ -23,6 +23,7 @@ import unicodedata
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_report_golden import DATA, PERIOD, SOURCE, run, sample_db  # noqa: E402
+from test_report_golden import golden as golden_file  # noqa: E402
 
 BUILD = os.environ.get("DM_BUILD_DIR", "build")
 GOLDEN = os.path.join(DATA, "report", "golden", "ja")
@@ -84,27 +85,13 @@ def cases():
 
 
 def golden(problems, db, tmp):
-    update = os.environ.get("DM_UPDATE_GOLDEN") == "1"
     for name, args, env in cases():
         rc, out, err = run(args + ["--db", db], env=env)
         path = os.path.join(GOLDEN, name)
         if rc != 0:
             problems.append(f"{name}: exit {rc}: {err}")
             continue
-        if update:
-            os.makedirs(GOLDEN, exist_ok=True)
-            with open(path, "wb") as f:
-                f.write(out)
-            continue
-        with open(path, "rb") as f:
-            want = f.read()
-        if out != want:
-            got = os.path.join(tmp, name)
-            with open(got, "wb") as f:
-                f.write(out)
-            diff = subprocess.run(["diff", "-u", path, got], capture_output=True, text=True,
-                                  errors="replace").stdout
-            problems.append(f"{name}: differs from the golden file:\n{diff[:3000]}")
+        problems += golden_file(path, out, tmp)
         if name.endswith(".txt"):
             wide = [line for line in out.decode().splitlines() if width(line) > 100
                     and not line.startswith("件名: ")]

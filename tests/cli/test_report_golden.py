@@ -53,6 +53,25 @@ def sample_db(tmp):
     return db
 
 
+def golden(path, out, tmp):
+    """out against the golden file at path (rewritten instead with DM_UPDATE_GOLDEN=1): a list
+    of the failure, with its diff, or an empty one."""
+    if os.environ.get("DM_UPDATE_GOLDEN") == "1":
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(out)
+        return []
+    with open(path, "rb") as f:
+        if f.read() == out:
+            return []
+    got = os.path.join(tmp, os.path.basename(path))
+    with open(got, "wb") as f:
+        f.write(out)
+    diff = subprocess.run(["diff", "-u", path, got], capture_output=True, text=True,
+                          errors="replace").stdout
+    return [f"{os.path.basename(path)}: differs from the golden file:\n{diff[:3000]}"]
+
+
 def cases():
     yield "report.txt", ["report"] + PERIOD
     yield "report.json", ["report", "--format", "json"] + PERIOD
@@ -105,7 +124,6 @@ def one_csv(db):
 
 
 def main():
-    update = os.environ.get("DM_UPDATE_GOLDEN") == "1"
     failures = []
     with tempfile.TemporaryDirectory() as tmp:
         db = sample_db(tmp)
@@ -120,20 +138,7 @@ def main():
                     json.loads(out)
                 except ValueError as e:
                     failures.append(f"{name}: not valid JSON: {e}")
-            if update:
-                os.makedirs(GOLDEN, exist_ok=True)
-                with open(path, "wb") as f:
-                    f.write(out)
-                continue
-            with open(path, "rb") as f:
-                want = f.read()
-            if out != want:
-                got = os.path.join(tmp, name)
-                with open(got, "wb") as f:
-                    f.write(out)
-                diff = subprocess.run(["diff", "-u", path, got], capture_output=True,
-                                      text=True, errors="replace").stdout
-                failures.append(f"{name}: differs from the golden file:\n{diff[:3000]}")
+            failures += golden(path, out, tmp)
         failures += one_csv(db)
     for f in failures:
         print("FAIL", f)
