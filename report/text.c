@@ -177,8 +177,8 @@ has_wide(const char *s)
 	return 0;
 }
 
-/* Japanese punctuation that must not begin a line (kinsoku): it stays at the
- * end of the line before, one column past WIDTH at most. */
+/* Japanese punctuation that must not begin a line (kinsoku): unbreakable()
+ * keeps it with the character before it. */
 static int
 no_break_before(const char *p)
 {
