@@ -218,8 +218,8 @@ def html(problems, db):
     rc, out, err = run(["report", "--db", db, "--format", "html"] + PERIOD, env=JA)
     text = out.decode()
     for words in ('<html lang="ja">', "<title>DMARC レポート 2026-11-01～2026-11-07</title>",
-                  "ISP 別", "DMARC に失敗した送信元", "対処", "DMARC 失敗（ブロックなし）",
-                  'aria-label="日別の通数"'):
+                  "ISP 別", "DMARC に失敗した送信元", "対処",
+                  "DMARC 失敗（ポリシーによるブロックなし）", "日別の通数（区分別）"):
         if rc != 0 or words not in text:
             problems.append(f"HTML in Japanese lacks {words!r} ({rc} {err})")
 
