@@ -3,7 +3,7 @@
 
     python3 bench/report/gen.py [--records 10000000] [--per-report 100] [--days 365] OUT.db
 
-Shape (one big sender over a year): --days days of reports from 20 reporters for example.com,
+Shape (one big sender): --days days of reports, ending with 2026-11-01, from 20 reporters for example.com,
 --per-report records each, source IPs from a pool of 20,000 (198.18.0.0/15, the benchmarking
 range of RFC 2544), one DKIM and one SPF result per record, a reason on 1 % of them.  About
 85 % of the mail passes DMARC from the sender's own servers (1 % of it rejected all the same:
@@ -27,7 +27,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 SQL = os.path.join(HERE, "..", "..", "sql")
 DAY = 86400
-START = 1762041600  # 2025-11-02 00:00 UTC: a year ending with 2026-11-01
+END = 1793577600  # 2026-11-02 00:00 UTC: the reports end with 2026-11-01
 ORGS = ["google.com", "Outlook.com", "Yahoo", "Mail.Ru", "comcast.net", "Enterprise Outlook",
         "AOL", "GMX", "WEB.DE", "Fastmail", "Proton AG", "zoho.com", "Apple Inc.", "Mimecast",
         "Cisco Systems, Inc.", "Orange", "Yandex", "Seznam.cz", "t-online.de", "Example Mail Co"]
@@ -52,6 +52,7 @@ def phase(name, t0):
 
 def load(con, records, per_report, days):
     n_reports = records // per_report
+    start = END - days * DAY  # the first day: every --days ends with the same day
     t = time.time()
     con.execute("BEGIN")
     for name in INDEXES:
@@ -64,8 +65,8 @@ def load(con, records, per_report, days):
             adkim, aspf, p, sp, pct, record_count, message_count, stored_at)
         WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i < {n_reports - 1})
         SELECT i + 1, (SELECT name FROM orgs WHERE orgs.i = s.i % 20), 'dmarc@example.net',
-            'bench-' || i, {START} + ((i / 20) % {days}) * {DAY},
-            {START} + ((i / 20) % {days}) * {DAY} + {DAY - 1}, 'rfc7489', 'example.com',
+            'bench-' || i, {start} + ((i / 20) % {days}) * {DAY},
+            {start} + ((i / 20) % {days}) * {DAY} + {DAY - 1}, 'rfc7489', 'example.com',
             'r', 'r', 'reject', 'reject', 100, 0, 0, 0
         FROM s""")
     t = phase(f"reports ({n_reports:,})", t)
