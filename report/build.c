@@ -301,23 +301,40 @@ static const struct column service_cols[] = {
         .numeric = 1,
         .formats = F_JSON},
 };
-static const struct column daily_cols[] = {
-    {.key = "day", .title = N_("Day")},
-    {.key = "messages", .title = N_("Messages"), .numeric = 1},
-    {.key = "dmarc_pass", .title = N_("DMARC pass"), .numeric = 1},
-    {.key = "dmarc_pass_percent", .title = N_("Pass %"), .numeric = 1},
-    {.key = "quarantined",
-        .title = N_("Quarantined"),
-        .numeric = 1,
-        .alarm = 1},
-    {.key = "rejected", .title = N_("Rejected"), .numeric = 1, .alarm = 1},
-};
+/* The series: a row per bucket (day, week or month, period.c), named by its
+ * label; its first and last day (cut to the period) for programs.  html.c's
+ * chart reads the counts by position. */
+#define SERIES_COLS(unit)                                                      \
+	{.key = "bucket", .title = unit},                                      \
+	    {.key = "messages", .title = N_("Messages"), .numeric = 1},        \
+	    {.key = "dmarc_pass", .title = N_("DMARC pass"), .numeric = 1},    \
+	    {.key = "dmarc_pass_percent",                                      \
+	        .title = N_("Pass %"),                                         \
+	        .numeric = 1},                                                 \
+	    {.key = "quarantined",                                             \
+	        .title = N_("Quarantined"),                                    \
+	        .numeric = 1,                                                  \
+	        .alarm = 1},                                                   \
+	    {.key = "rejected",                                                \
+	        .title = N_("Rejected"),                                       \
+	        .numeric = 1,                                                  \
+	        .alarm = 1},                                                   \
+	    {.key = "first_day",                                               \
+	        .title = N_("First day"),                                      \
+	        .formats = F_CSV | F_JSON},                                    \
+	{                                                                      \
+		.key = "last_day", .title = N_("Last day"),                    \
+		.formats = F_CSV | F_JSON                                      \
+	}
+static const struct column daily_cols[] = {SERIES_COLS(N_("Day"))};
+static const struct column weekly_cols[] = {SERIES_COLS(N_("Week"))};
+static const struct column monthly_cols[] = {SERIES_COLS(N_("Month"))};
 
 /* The daily series of the top ISPs, one after the other (the HTML's small
  * multiples). */
 static const struct column isp_daily_cols[] = {
     {.key = "isp", .title = N_("ISP")},
-    {.key = "day", .title = N_("Day")},
+    {.key = "bucket", .title = N_("Day")},
     {.key = "messages", .title = N_("Messages"), .numeric = 1},
     {.key = "dmarc_pass", .title = N_("DMARC pass"), .numeric = 1},
     {.key = "quarantined", .title = N_("Quarantined"), .numeric = 1},
@@ -594,40 +611,69 @@ fill_overview(struct build *b)
 	return fill_undated(b, s);
 }
 
-/* The row of each day of b->days, after the ISP's name when isp is set (the
- * isp_daily section). */
+/*
+ * One row of a series: the days [start, end) of the period in b->days,
+ * summed, named by their bucket; after the ISP's name when isp is set (the
+ * isp_daily section, which has no pass rate and no first and last day).
+ */
 static int
-day_rows(struct build *b, struct section *s, const char *isp)
+series_row(struct build *b, struct section *s, const char *isp, int64_t start,
+    int64_t end)
 {
-	size_t i, k = isp != NULL;
+	struct cell *c = dm_section_add_row(s);
+	struct totals t = {0, 0, 0, 0};
+	size_t i = (size_t)((start - b->r->from) / DM_DAY_SECONDS);
+	size_t n = (size_t)((end - b->r->from) / DM_DAY_SECONDS);
+	char label[32];
 
-	for (i = 0; i < b->n_days; i++) {
-		struct cell *c = dm_section_add_row(s);
-		const struct totals *t = &b->days[i];
-
-		if (c == NULL ||
-		    (isp != NULL && dm_cell_set_str(&c[0], isp) != DM_OK))
-			return oom(b);
-		c += k;
-		dm_cell_int(
-		    &c[0], CELL_DAY, b->r->from + (int64_t)i * DM_DAY_SECONDS);
-		dm_cell_int(&c[1], CELL_INT, t->messages);
-		dm_cell_int(&c[2], CELL_INT, t->pass);
-		/* The daily section has the pass rate, an ISP's series not. */
-		if (isp == NULL) {
-			dm_cell_rate(&c[3], t->pass, t->messages);
-			c++;
-		}
-		dm_cell_int(&c[3], CELL_INT, t->quarantined);
-		dm_cell_int(&c[4], CELL_INT, t->rejected);
+	if (c == NULL || (isp != NULL && dm_cell_set_str(c++, isp) != DM_OK))
+		return oom(b);
+	for (; i < n; i++) {
+		t.messages = dm_sat_add(t.messages, b->days[i].messages);
+		t.pass = dm_sat_add(t.pass, b->days[i].pass);
+		t.quarantined =
+		    dm_sat_add(t.quarantined, b->days[i].quarantined);
+		t.rejected = dm_sat_add(t.rejected, b->days[i].rejected);
 	}
+	if (dm_cell_set_str(&c[0], dm_bucket_label(b->r->bucket, start, label,
+	                               sizeof(label))) != DM_OK)
+		return oom(b);
+	dm_cell_int(&c[1], CELL_INT, t.messages);
+	dm_cell_int(&c[2], CELL_INT, t.pass);
+	if (isp != NULL) {
+		dm_cell_int(&c[3], CELL_INT, t.quarantined);
+		dm_cell_int(&c[4], CELL_INT, t.rejected);
+		return DM_OK;
+	}
+	dm_cell_rate(&c[3], t.pass, t.messages);
+	dm_cell_int(&c[4], CELL_INT, t.quarantined);
+	dm_cell_int(&c[5], CELL_INT, t.rejected);
+	dm_cell_int(&c[6], CELL_DAY, start);
+	dm_cell_int(&c[7], CELL_DAY, end - DM_DAY_SECONDS);
 	return DM_OK;
+}
+
+/* A series from b->days, a row per bucket; the first and the last are cut to
+ * the period. */
+static int
+series_rows(struct build *b, struct section *s, const char *isp)
+{
+	int64_t start = b->r->from, end;
+	int rc = DM_OK;
+
+	for (; rc == DM_OK && start < b->r->to; start = end) {
+		end = dm_bucket_next(b->r->bucket, start);
+		if (end > b->r->to)
+			end = b->r->to;
+		rc = series_row(b, s, isp, start, end);
+	}
+	return rc;
 }
 
 static int
 fill_daily(struct build *b)
 {
-	return day_rows(b, &b->r->sec[SEC_DAILY], NULL);
+	return series_rows(b, &b->r->sec[SEC_DAILY], NULL);
 }
 
 /* A day of one ISP's series (the period only). */
@@ -643,10 +689,10 @@ isp_day_cb(void *ctx, const struct dm_query_day *d, struct dm_error *err)
 }
 
 /*
- * The daily series of the ISPs with most mail, for the HTML's small
- * multiples, so that the day an ISP started to block shows.  Left out when
- * one ISP has reported or a reporter was asked for: the daily series is
- * then that ISP's.  One query per ISP over the period's rollup rows.
+ * The series of the ISPs with most mail, for the HTML's small multiples, so
+ * that the day an ISP started to block shows.  Left out when one ISP has
+ * reported or a reporter was asked for: the series is then that ISP's.  One
+ * query per ISP over the period's rollup rows.
  */
 static int
 fill_isp_daily(struct build *b)
@@ -662,8 +708,8 @@ fill_isp_daily(struct build *b)
 		f.reporter = b->isps.v[i];
 		if ((rc = dm_query_days(b->q, &f, isp_day_cb, b, b->err)) !=
 		        DM_OK ||
-		    (rc = day_rows(b, &b->r->sec[SEC_ISP_DAILY], f.reporter)) !=
-		        DM_OK)
+		    (rc = series_rows(
+		         b, &b->r->sec[SEC_ISP_DAILY], f.reporter)) != DM_OK)
 			return rc;
 	}
 	return DM_OK;
@@ -809,6 +855,20 @@ translate_section(struct section *s)
 	return DM_OK;
 }
 
+/* The series' title and first column after its bucket. */
+static void
+set_series(struct dm_report *r)
+{
+	static const char *const titles[] = {
+	    N_("Daily"), N_("Weekly"), N_("Monthly")};
+	struct section *s = &r->sec[SEC_DAILY];
+
+	s->title = titles[r->bucket];
+	s->cols = r->bucket == DM_BUCKET_DAY    ? daily_cols
+	          : r->bucket == DM_BUCKET_WEEK ? weekly_cols
+	                                        : monthly_cols;
+}
+
 static int
 new_report(const struct dm_report_options *opt, struct dm_report **out,
     struct dm_error *err)
@@ -824,9 +884,6 @@ new_report(const struct dm_report_options *opt, struct dm_report **out,
 		return dm_error_set(err, DM_EINVAL,
 		    _("the period must start on 2000-01-01 or later: reports "
 		      "dated before are undated"));
-	if ((opt->to - opt->from) / DM_DAY_SECONDS > 3660)
-		return dm_error_set(
-		    err, DM_EINVAL, _("the period is longer than 10 years"));
 	if (opt->top > DM_REPORT_TOP_MAX)
 		return dm_error_set(err, DM_EINVAL,
 		    _("at most %d rows per section"), DM_REPORT_TOP_MAX);
@@ -834,10 +891,16 @@ new_report(const struct dm_report_options *opt, struct dm_report **out,
 		return dm_error_set(err, DM_ENOMEM, _("out of memory"));
 	r->from = opt->from;
 	r->to = opt->to;
+	/* The previous period of a long one would reach the undated reports'
+	   day: it starts no earlier than dated reports do. */
 	r->prev_from = opt->from - (opt->to - opt->from);
+	if (r->prev_from < DM_FIRST_DATED)
+		r->prev_from = DM_FIRST_DATED;
+	r->bucket = dm_bucket_of_period(opt->from, opt->to);
 	r->by_domain = opt->by_domain;
 	for (i = 0; i < SEC_COUNT; i++)
 		r->sec[i] = templates[i];
+	set_series(r);
 	if (r->by_domain) {
 		r->sec[SEC_DOMAINS].cols = domain_page_cols;
 		r->sec[SEC_DOMAINS].n_cols = N(domain_page_cols);

@@ -5,7 +5,8 @@
  * section (a source's ISPs, a domain's sources) is a nested array of such
  * objects.  Counts are integers, rates numbers with one decimal, days
  * "YYYY-MM-DD" strings, missing values null; "more" gives the rows each section
- * left out, with their sums. Strings go through core's dm_json_str (control
+ * left out, with their sums; "bucket" says what a row of the series ("daily")
+ * is: a day, a week or a month. Strings go through core's dm_json_str (control
  * characters, <, >, & and invalid UTF-8 escaped), so the output is valid for jq
  * and safe to embed in HTML.
  */
@@ -138,7 +139,7 @@ dm_write_json(const struct dm_report *r, struct out *o)
 	json_str(o, r->domain);
 	dm_out_puts(o, ", \"reporter\": ");
 	json_str(o, r->reporter);
-	dm_out_puts(o, "}");
+	dm_out_printf(o, "},\n  \"bucket\": \"%s\"", dm_bucket_name(r->bucket));
 	for (i = 0; i < SEC_COUNT; i++) {
 		if (!dm_shows_section(&r->sec[i], F_JSON))
 			continue;

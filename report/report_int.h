@@ -13,7 +13,7 @@
  *            pairs: kept, classified      json.c  one JSON document
  * sources.c  the failing sources rows     html.c  one self-contained HTML file
  * explain.c  `dmarcstat explain`          out.c   output buffer, safe text
- * letter.c   explain --letter
+ * letter.c   explain --letter               period.c the series' buckets
  */
 #ifndef DM_REPORT_INT_H
 #define DM_REPORT_INT_H
@@ -116,8 +116,34 @@ enum {
 	SEC_COUNT
 };
 
+/* ---- period.c: the buckets of the series (the "daily" section) ---- */
+
+/* A series is per day up to this many days in the period... */
+#define DM_BUCKET_DAY_MAX 62
+/* ... per ISO week (Monday to Sunday) up to this many (two years, one of
+ * them a leap year), per calendar month beyond. */
+#define DM_BUCKET_WEEK_MAX 731
+
+enum dm_bucket { DM_BUCKET_DAY = 0, DM_BUCKET_WEEK, DM_BUCKET_MONTH };
+
+/* The bucket of a period [from, to) of whole days. */
+enum dm_bucket dm_bucket_of_period(int64_t from, int64_t to);
+/* "day", "week" or "month": JSON's word for it. */
+const char *dm_bucket_name(enum dm_bucket b);
+/* The first day of the bucket holding day (a UTC day start): day itself, the
+ * Monday of its week, the 1st of its month. */
+int64_t dm_bucket_start(enum dm_bucket b, int64_t day);
+/* The first day of the bucket after the one holding start. */
+int64_t dm_bucket_next(enum dm_bucket b, int64_t start);
+/* The name of the bucket holding day: "2026-11-02", "2026-W45" (ISO week and
+ * its ISO year, which may not be the calendar year of its Monday), "2026-11".
+ * Writes into buf (at least 16 bytes) and returns it. */
+const char *dm_bucket_label(
+    enum dm_bucket b, int64_t day, char *buf, size_t size);
+
 struct dm_report {
 	int64_t from, to, prev_from;
+	enum dm_bucket bucket; /* of the daily section's rows */
 	char *domain, *reporter; /* filters as given, or NULL */
 	int by_domain, by_service;
 	struct section sec[SEC_COUNT];

@@ -645,6 +645,115 @@ START_TEST(test_parse_time)
 }
 END_TEST
 
+/* UTC day starts of the dates the bucket tests use. */
+#define D_2000_02_01 949363200LL
+#define D_2000_02_29 951782400LL
+#define D_2000_03_01 951868800LL
+#define D_2020_12_28 1609113600LL
+#define D_2021_01_01 1609459200LL
+#define D_2023_02_01 1675209600LL
+#define D_2023_03_01 1677628800LL
+#define D_2024_01_31 1706659200LL
+#define D_2024_02_01 1706745600LL
+#define D_2024_02_29 1709164800LL
+#define D_2024_03_01 1709251200LL
+#define D_2024_12_30 1735516800LL
+#define D_2025_12_01 1764547200LL
+#define D_2026_01_01 1767225600LL
+#define D_2026_10_01 1790812800LL
+#define D_2026_10_26 1792972800LL
+#define D_2026_12_14 1797206400LL
+#define D_2026_12_15 1797292800LL
+#define D_2026_12_01 1796083200LL
+#define D_2026_12_28 1798416000LL
+#define D_2026_12_31 1798675200LL
+#define D_2027_01_03 1798934400LL
+#define D_2027_01_04 1799020800LL
+
+static const char *
+label(enum dm_bucket b, int64_t day)
+{
+	static char buf[32];
+
+	return dm_bucket_label(b, day, buf, sizeof(buf));
+}
+
+START_TEST(test_bucket_of_period)
+{
+	ck_assert_int_eq(dm_bucket_of_period(D_1101, D_1108), DM_BUCKET_DAY);
+	ck_assert_int_eq(
+	    dm_bucket_of_period(D_1101, D_1101 + 62 * DAY), DM_BUCKET_DAY);
+	ck_assert_int_eq(
+	    dm_bucket_of_period(D_1101, D_1101 + 63 * DAY), DM_BUCKET_WEEK);
+	ck_assert_int_eq(
+	    dm_bucket_of_period(D_1101, D_1101 + 731 * DAY), DM_BUCKET_WEEK);
+	ck_assert_int_eq(
+	    dm_bucket_of_period(D_1101, D_1101 + 732 * DAY), DM_BUCKET_MONTH);
+	ck_assert_str_eq(dm_bucket_name(DM_BUCKET_DAY), "day");
+	ck_assert_str_eq(dm_bucket_name(DM_BUCKET_WEEK), "week");
+	ck_assert_str_eq(dm_bucket_name(DM_BUCKET_MONTH), "month");
+}
+END_TEST
+
+/* ISO weeks start on Monday and belong to the year of their Thursday. */
+START_TEST(test_bucket_weeks)
+{
+	ck_assert_int_eq(dm_bucket_start(DM_BUCKET_WEEK, D_1101), D_2026_10_26);
+	ck_assert_int_eq(
+	    dm_bucket_start(DM_BUCKET_WEEK, D_2026_10_26), D_2026_10_26);
+	ck_assert_int_eq(dm_bucket_next(DM_BUCKET_WEEK, D_1101), D_1101 + DAY);
+	ck_assert_str_eq(label(DM_BUCKET_WEEK, D_1101), "2026-W44");
+	/* 2021-01-01 is a Friday: its week is 2020's 53rd. */
+	ck_assert_int_eq(
+	    dm_bucket_start(DM_BUCKET_WEEK, D_2021_01_01), D_2020_12_28);
+	ck_assert_str_eq(label(DM_BUCKET_WEEK, D_2021_01_01), "2020-W53");
+	/* 2024-12-30, a Monday, starts 2025's first week. */
+	ck_assert_str_eq(label(DM_BUCKET_WEEK, D_2024_12_30), "2025-W01");
+	ck_assert_str_eq(label(DM_BUCKET_WEEK, D_2026_01_01), "2026-W01");
+	/* 2026-12-31 is a Thursday: 2026 has 53 weeks, the last ending on
+	 * 2027-01-03. */
+	ck_assert_int_eq(
+	    dm_bucket_start(DM_BUCKET_WEEK, D_2027_01_03), D_2026_12_28);
+	ck_assert_str_eq(label(DM_BUCKET_WEEK, D_2026_12_31), "2026-W53");
+	ck_assert_str_eq(label(DM_BUCKET_WEEK, D_2027_01_03), "2026-W53");
+	ck_assert_int_eq(
+	    dm_bucket_next(DM_BUCKET_WEEK, D_2026_12_31), D_2027_01_04);
+	ck_assert_str_eq(label(DM_BUCKET_WEEK, D_2027_01_04), "2027-W01");
+}
+END_TEST
+
+/* Months of 28, 29, 30 and 31 days, leap years (2000 is one, by its 400
+ * rule) and the turn of a year. */
+START_TEST(test_bucket_months)
+{
+	ck_assert_int_eq(
+	    dm_bucket_start(DM_BUCKET_MONTH, D_2024_02_29), D_2024_02_01);
+	ck_assert_int_eq(
+	    dm_bucket_next(DM_BUCKET_MONTH, D_2024_01_31), D_2024_02_01);
+	ck_assert_int_eq(
+	    dm_bucket_next(DM_BUCKET_MONTH, D_2024_02_01), D_2024_03_01);
+	ck_assert_int_eq(
+	    dm_bucket_next(DM_BUCKET_MONTH, D_2024_02_29), D_2024_03_01);
+	ck_assert_int_eq(
+	    dm_bucket_next(DM_BUCKET_MONTH, D_2023_02_01), D_2023_03_01);
+	ck_assert_int_eq(
+	    dm_bucket_start(DM_BUCKET_MONTH, D_2000_02_29), D_2000_02_01);
+	ck_assert_int_eq(
+	    dm_bucket_next(DM_BUCKET_MONTH, D_2000_02_01), D_2000_03_01);
+	ck_assert_int_eq(
+	    dm_bucket_next(DM_BUCKET_MONTH, D_2025_12_01), D_2026_01_01);
+	ck_assert_int_eq(dm_bucket_next(DM_BUCKET_MONTH, D_2026_12_31),
+	    D_2027_01_04 - 3 * DAY);
+	ck_assert_str_eq(label(DM_BUCKET_MONTH, D_2024_02_29), "2024-02");
+	ck_assert_str_eq(label(DM_BUCKET_MONTH, D_2026_12_31), "2026-12");
+	ck_assert_str_eq(label(DM_BUCKET_DAY, D_2024_02_29), "2024-02-29");
+	ck_assert_int_eq(
+	    dm_bucket_next(DM_BUCKET_DAY, D_2024_02_29), D_2024_03_01);
+	ck_assert_int_eq(
+	    dm_bucket_start(DM_BUCKET_DAY, D_2024_02_29 + 3600), D_2024_02_29);
+}
+END_TEST
+
 /* ---- Fixture databases ---- */
 
 static char db_path[256];
@@ -1137,8 +1246,10 @@ START_TEST(test_report_daily_spreads_multi_day_reports)
 		    "g.report WHERE (n.d0 + "
 		    "n.k) * 86400 = %lld",
 		    D_1101 + (long long)i * DAY);
-		ck_assert_int_eq(
-		    num(r, "daily", i, 0), D_1101 + (long long)i * DAY);
+		ck_assert_int_eq(numk(r, "daily", i, "first_day"),
+		    D_1101 + (long long)i * DAY);
+		ck_assert_int_eq(numk(r, "daily", i, "last_day"),
+		    D_1101 + (long long)i * DAY);
 		ck_assert_int_eq(num(r, "daily", i, 1), sql_int(db, sql));
 		total += num(r, "daily", i, 1);
 	}
@@ -1148,6 +1259,123 @@ START_TEST(test_report_daily_spreads_multi_day_reports)
 	ck_assert_int_eq(num(r, "daily", 3, 4), 10);
 	ck_assert_int_eq(num(r, "daily", 4, 4), 10);
 	ck_assert_int_eq(total, num(r, "overview", 0, 2));
+	dm_report_free(r);
+	finish_db(db);
+	unlink(db_path);
+}
+END_TEST
+
+static struct dm_report *
+build_period(int64_t from, int64_t to)
+{
+	struct dm_report_options o = {.from = from, .to = to};
+	struct dm_query *q;
+	struct dm_report *r;
+	struct dm_error e;
+
+	dm_error_clear(&e);
+	ck_assert_msg(dm_query_open(&q, db_path, &e) == DM_OK, "%s", e.msg);
+	ck_assert_msg(dm_report_build(q, &o, &r, &e) == DM_OK, "%s", e.msg);
+	dm_query_close(q);
+	return r;
+}
+
+/* The series' sum over rows [a, b) of column key. */
+static int64_t
+series_sum(const struct dm_report *r, size_t a, size_t b, const char *key)
+{
+	int64_t t = 0;
+
+	for (; a < b; a++)
+		t += numk(r, "daily", a, key);
+	return t;
+}
+
+/* 75 days: ISO weeks, the first and last cut to the period; each week's
+ * sums are its days' sums in a series of days. */
+START_TEST(test_report_series_weeks)
+{
+	sqlite3 *db = story_db();
+	struct dm_report *days, *r;
+	size_t n;
+
+	days = build_period(D_2026_10_26, D_1108); /* 13 days */
+	ck_assert_int_eq(days->bucket, DM_BUCKET_DAY);
+	ck_assert_uint_eq(sec(days, "daily")->n_rows, 13);
+	r = build_period(D_2026_10_01, D_2026_12_15);
+	ck_assert_int_eq(r->bucket, DM_BUCKET_WEEK);
+	ck_assert_str_eq(sec(r, "daily")->title, "Weekly");
+	n = sec(r, "daily")->n_rows;
+	ck_assert_uint_eq(n, 12); /* 2026-W40 to 2026-W51 */
+	ck_assert_str_eq(strk(r, "daily", 0, "bucket"), "2026-W40");
+	ck_assert_int_eq(numk(r, "daily", 0, "first_day"), D_2026_10_01);
+	ck_assert_int_eq(
+	    numk(r, "daily", 0, "last_day"), D_2026_10_01 + 3 * DAY);
+	ck_assert_str_eq(strk(r, "daily", 4, "bucket"), "2026-W44");
+	ck_assert_int_eq(numk(r, "daily", 4, "first_day"), D_2026_10_26);
+	ck_assert_int_eq(numk(r, "daily", 4, "last_day"), D_1101);
+	ck_assert_str_eq(strk(r, "daily", n - 1, "bucket"), "2026-W51");
+	ck_assert_int_eq(numk(r, "daily", n - 1, "first_day"), D_2026_12_14);
+	ck_assert_int_eq(numk(r, "daily", n - 1, "last_day"), D_2026_12_14);
+	/* W44 is 2026-10-26 to 11-01, W45 11-02 to 11-08. */
+	ck_assert_int_gt(series_sum(days, 0, 7, "messages"), 0);
+	ck_assert_int_gt(series_sum(days, 7, 13, "rejected"), 0);
+	ck_assert_int_eq(numk(r, "daily", 4, "messages"),
+	    series_sum(days, 0, 7, "messages"));
+	ck_assert_int_eq(numk(r, "daily", 5, "messages"),
+	    series_sum(days, 7, 13, "messages"));
+	ck_assert_int_eq(numk(r, "daily", 5, "dmarc_pass"),
+	    series_sum(days, 7, 13, "dmarc_pass"));
+	ck_assert_int_eq(numk(r, "daily", 5, "quarantined"),
+	    series_sum(days, 7, 13, "quarantined"));
+	ck_assert_int_eq(numk(r, "daily", 5, "rejected"),
+	    series_sum(days, 7, 13, "rejected"));
+	ck_assert_int_eq(
+	    series_sum(r, 0, n, "messages"), numk(r, "overview", 0, "value"));
+	dm_report_free(days);
+	dm_report_free(r);
+	finish_db(db);
+	unlink(db_path);
+}
+END_TEST
+
+/* From a leap day to 2026-11-30: calendar months, the first cut to its
+ * last day; a month's sums are its days'. */
+START_TEST(test_report_series_months)
+{
+	sqlite3 *db = story_db();
+	struct dm_report *oct, *nov, *r;
+	size_t n;
+
+	oct = build_period(D_2026_10_01, D_1101);
+	nov = build_period(D_1101, D_2026_12_01);
+	r = build_period(D_2024_02_29, D_2026_12_01);
+	ck_assert_int_eq(r->bucket, DM_BUCKET_MONTH);
+	ck_assert_str_eq(sec(r, "daily")->title, "Monthly");
+	n = sec(r, "daily")->n_rows;
+	ck_assert_uint_eq(n, 34); /* 2024-02 to 2026-11 */
+	ck_assert_str_eq(strk(r, "daily", 0, "bucket"), "2024-02");
+	ck_assert_int_eq(numk(r, "daily", 0, "first_day"), D_2024_02_29);
+	ck_assert_int_eq(numk(r, "daily", 0, "last_day"), D_2024_02_29);
+	ck_assert_str_eq(strk(r, "daily", 1, "bucket"), "2024-03");
+	ck_assert_int_eq(numk(r, "daily", 1, "first_day"), D_2024_03_01);
+	ck_assert_int_eq(
+	    numk(r, "daily", 1, "last_day"), D_2024_03_01 + 30 * DAY);
+	ck_assert_str_eq(strk(r, "daily", 11, "bucket"), "2025-01");
+	ck_assert_str_eq(strk(r, "daily", n - 1, "bucket"), "2026-11");
+	ck_assert_int_eq(numk(r, "daily", n - 1, "first_day"), D_1101);
+	ck_assert_int_eq(
+	    numk(r, "daily", n - 1, "last_day"), D_2026_12_01 - DAY);
+	ck_assert_int_gt(series_sum(oct, 0, 31, "messages"), 0);
+	ck_assert_int_eq(numk(r, "daily", n - 2, "messages"),
+	    series_sum(oct, 0, 31, "messages"));
+	ck_assert_int_eq(numk(r, "daily", n - 1, "messages"),
+	    series_sum(nov, 0, 30, "messages"));
+	ck_assert_int_eq(numk(r, "daily", n - 1, "quarantined"),
+	    series_sum(nov, 0, 30, "quarantined"));
+	ck_assert_int_eq(series_sum(r, 0, n - 2, "messages"), 0);
+	dm_report_free(oct);
+	dm_report_free(nov);
 	dm_report_free(r);
 	finish_db(db);
 	unlink(db_path);
@@ -2554,10 +2782,15 @@ report_suite(void)
 	tcase_add_test(tc_names, test_isp_names_folded);
 	tcase_add_test(tc_names, test_text_width_counts_columns);
 	tcase_add_test(tc_names, test_parse_time);
+	tcase_add_test(tc_names, test_bucket_of_period);
+	tcase_add_test(tc_names, test_bucket_weeks);
+	tcase_add_test(tc_names, test_bucket_months);
 	tcase_add_test(tc_numbers, test_report_overview_matches_sql);
 	tcase_add_test(tc_numbers, test_report_isps_match_sql);
 	tcase_add_test(tc_numbers, test_report_sources_match_sql);
 	tcase_add_test(tc_numbers, test_report_daily_spreads_multi_day_reports);
+	tcase_add_test(tc_numbers, test_report_series_weeks);
+	tcase_add_test(tc_numbers, test_report_series_months);
 	tcase_add_test(tc_numbers, test_report_filters);
 	tcase_add_test(tc_numbers, test_tenants_pair_by_pair);
 	tcase_add_test(tc_numbers, test_query_snapshot);

@@ -193,7 +193,7 @@ def check_charts(name, found, problems):
 
 PANEL = re.compile(r'<text x="0" y="\d+" font-size="13" text-anchor="start" '
                    r'fill="#1f2933">([^<]*)</text>')
-POINT = re.compile(r"<title>([0-9-]+) - DMARC pass: (\d+), DMARC fail, not blocked by policy: "
+POINT = re.compile(r"<title>([0-9W-]+) - DMARC pass: (\d+), DMARC fail, not blocked by policy: "
                    r"(\d+), Quarantined: (\d+), Rejected: (\d+)</title>")
 
 
@@ -209,20 +209,33 @@ def yahoo_points(html):
     return {m[0]: tuple(int(x) for x in m[1:]) for m in POINT.findall(panels.get("Yahoo", ""))}
 
 
+def bucket_of(day, ndays):
+    """The series' bucket of a day in a period of ndays (README "Series buckets")."""
+    if ndays <= 62:
+        return day.isoformat()
+    if ndays <= 731:
+        iso = day.isocalendar()
+        return f"{iso[0]}-W{iso[1]:02d}"
+    return day.strftime("%Y-%m")
+
+
 def check_yahoo(name, html, first, ndays, problems):
-    """Yahoo's panel: the fixture's numbers on every day, rejections from the day they began."""
+    """Yahoo's panel: the fixture's numbers in every bucket (day, ISO week or month, summed
+    from its days), rejections from the day they began."""
     pts = yahoo_points(html)
-    if len(pts) != ndays:
-        problems.append(f"{name}: Yahoo's series has {len(pts)} points, expected {ndays}")
-        return
+    want = {}
     k = ISPS.index("Yahoo")
     for d in range(ndays):
         day = first + datetime.timedelta(days=d)
-        i = (day - FIRST).days
-        label = day.isoformat()
-        shown = [pts.get(label)]
-        if shown != [counts(i, k, day)]:
-            problems.append(f"{name}: Yahoo on {label}: {shown}, expected {counts(i, k, day)}")
+        b = bucket_of(day, ndays)
+        want[b] = tuple(a + c for a, c in zip(want.get(b, (0, 0, 0, 0)),
+                                              counts((day - FIRST).days, k, day)))
+    if len(pts) != len(want):
+        problems.append(f"{name}: Yahoo's series has {len(pts)} points, expected {len(want)}")
+        return
+    for label, counted in want.items():
+        if pts.get(label) != counted:
+            problems.append(f"{name}: Yahoo in {label}: {pts.get(label)}, expected {counted}")
             return
 
 
