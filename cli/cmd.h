@@ -114,8 +114,8 @@ int dm_cli_enrich_run(struct dm_store *store, struct dm_dns *d, int all,
  * needs attention: 0, 1 (some failed or left), 3 (nothing looked up). */
 int dm_cli_enrich_status(const struct dm_dns_enrich_stats *s);
 
-/* The longest period report, explain and check take: 10 years, as
- * report/build.c (a daily series of more would be unreadable). */
+/* The most days --last and --ttl take: 10 years.  A longer period is given
+ * with --from (or report --all). */
 #define DM_CLI_MAX_DAYS 3660
 
 /* "7d" or "7": a number of days, 1 to 3660, into *days; -1 when invalid. */
@@ -131,7 +131,7 @@ struct dm_cli_period {
  * Whole UTC days [*from, *to) from --last Nd (default_days without it),
  * --from DAY, --to DAY (exclusive; default today, so the period ends with
  * yesterday) and --now (a test's "today").  -1, or DM_EXIT_USAGE after a
- * message naming the days: an empty period, or one over DM_CLI_MAX_DAYS.
+ * message naming the days: an empty period, or one before 2000-01-01.
  */
 int dm_cli_period(const struct dm_cli_period *p, int64_t default_days,
     int64_t *from, int64_t *to);

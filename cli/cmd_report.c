@@ -27,6 +27,7 @@ struct rargs {
 	struct dm_cli_dns dnsopt;
 	struct dm_dns *dns; /* the sending services (and DNS for checks) */
 	int check_dns;
+	int all; /* --all: the period is the database's dated reports */
 	enum dm_check_status worst; /* of the checks made (--check-dns) */
 	struct dm_cli_mail mail;    /* --mail-to and its kin */
 	int mailing;                /* --mail-to given */
@@ -38,7 +39,7 @@ report_usage(FILE *f)
 {
 	fputs(
 	    _("usage: dmarcstat report [--db FILE] [--last 7d | --from "
-	      "DAY [--to DAY]]\n"
+	      "DAY [--to DAY] | --all]\n"
 	      "                        [--domain D] [--reporter R] "
 	      "[--by domain|service] [--top N]\n"
 	      "                        [--format text|csv|json|html] "
@@ -57,6 +58,8 @@ report_usage(FILE *f)
 	      "after the last day\n"
 	      "                 (default: today, so the period ends with "
 	      "yesterday)\n"
+	      "  --all          from the first to the last day of the dated "
+	      "reports stored\n"
 	      "  --domain D     only mail whose policy domain or From "
 	      "domain is D\n"
 	      "  --reporter R   only reports of ISP R (\"Yahoo\") or "
@@ -119,7 +122,7 @@ explain_usage(FILE *f)
 	fputs(_("usage: dmarcstat explain [--db FILE] [--ip ADDRESS | --ip "
 	        "CIDR] [--reporter R]\n"
 	        "                         [--domain D] [--last 7d | --from "
-	        "DAY [--to DAY]]\n"
+	        "DAY [--to DAY] | --all]\n"
 	        "                         [--letter] [--top N] [-o FILE] "
 	        "[--check-dns]\n\n"
 	        "Per source IP and From domain in the address or range (v4 "
@@ -162,7 +165,34 @@ resolve_period(struct rargs *a)
 {
 	struct dm_cli_period p = {a->last, a->from, a->to, a->now};
 
+	if (a->all && (a->last != NULL || a->from != NULL || a->to != NULL)) {
+		dm_cli_warn(_("--all is the whole database: it cannot be "
+		              "combined with --last, --from or --to"));
+		return DM_EXIT_USAGE;
+	}
 	return dm_cli_period(&p, 7, &a->opt.from, &a->opt.to);
+}
+
+/*
+ * --all: the days of the dated reports stored (undated ones are counted
+ * apart whatever the period).  A database without any keeps the default
+ * period resolve_period() set.  DM_OK, or DM_EDB with err set.
+ */
+static int
+resolve_all(struct rargs *a, struct dm_query *q, struct dm_error *err)
+{
+	int64_t first, end;
+	int rc;
+
+	if (!a->all)
+		return DM_OK;
+	if ((rc = dm_query_span(q, &first, &end, err)) != DM_OK)
+		return rc;
+	if (first > 0) {
+		a->opt.from = first;
+		a->opt.to = end;
+	}
+	return DM_OK;
 }
 
 /* Where the value of each option goes; NULL for options without a value. */
@@ -316,8 +346,8 @@ parse_args(int argc, char **argv, struct rargs *a, int explain)
 	    {"letter", no_argument, NULL, 'L'},
 	    {"check-dns", no_argument, NULL, 'C'},
 	    {"lang", required_argument, NULL, 'g'},
-	    {"help", no_argument, NULL, 'h'}, DM_CLI_DNS_LONGOPTS,
-	    DM_CLI_MAIL_LONGOPTS, {0, 0, 0, 0}};
+	    {"all", no_argument, NULL, 'A'}, {"help", no_argument, NULL, 'h'},
+	    DM_CLI_DNS_LONGOPTS, DM_CLI_MAIL_LONGOPTS, {0, 0, 0, 0}};
 	void (*usage)(FILE *) = explain ? explain_usage : report_usage;
 	const char **slot;
 	int c, rc;
@@ -340,10 +370,11 @@ parse_args(int argc, char **argv, struct rargs *a, int explain)
 		}
 		if (c == 'g')
 			continue;
-		if (c == 'B' || c == 'L' || c == 'C') {
+		if (c == 'B' || c == 'L' || c == 'C' || c == 'A') {
 			*(c == 'B'     ? &a->opt.by_domain
 			    : c == 'L' ? &a->opt.letter
-			               : &a->check_dns) = 1;
+			    : c == 'C' ? &a->check_dns
+			               : &a->all) = 1;
 			continue;
 		}
 		usage(c == 'h' ? stdout : stderr);
@@ -544,8 +575,9 @@ run(struct rargs *a, int explain)
 		return rc;
 	}
 	dm_error_clear(&err);
-	if (a->opt.reporter != NULL &&
-	    dm_report_check_reporter(q, a->opt.reporter, &err) != DM_OK) {
+	if (resolve_all(a, q, &err) != DM_OK ||
+	    (a->opt.reporter != NULL &&
+	        dm_report_check_reporter(q, a->opt.reporter, &err) != DM_OK)) {
 		dm_query_close(q);
 		dm_dns_close(a->dns);
 		return exit_for(&err);

@@ -188,8 +188,9 @@ dm_cli_day(int64_t t, char *buf, size_t n)
 }
 
 /*
- * An empty or too long period, said with the days the user gave or got by
- * default: "--from must be before --to" is no help to someone who gave no
+ * An empty period, or one before dated reports, said with the days the user
+ * gave or got by default: "--from must be before --to" is no help to someone
+ * who gave no
  * --to.  -1 when the period is fine.
  */
 static int
@@ -213,13 +214,6 @@ period_check(const struct dm_cli_period *p, int64_t from, int64_t to)
 		dm_cli_warn(_("--from %s is before 2000-01-01: reports dated "
 		              "before it are counted apart, as undated"),
 		    f);
-	else if ((to - from) / DM_DAY_SECONDS > DM_CLI_MAX_DAYS)
-		dm_cli_warn(
-		    _("the period %s to %s is %lld days: at most %d (10 years) "
-		      "can be reported; give a later --from or an earlier "
-		      "--to"),
-		    f, last, (long long)((to - from) / DM_DAY_SECONDS),
-		    DM_CLI_MAX_DAYS);
 	else
 		return -1;
 	return DM_EXIT_USAGE;

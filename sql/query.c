@@ -1255,6 +1255,38 @@ dm_query_undated(struct dm_query *q, const struct dm_query_filter *f,
 	    "SELECT count(*) FROM rollup_report rr WHERE rr.day0 = 0", n, err);
 }
 
+int
+dm_query_span(
+    struct dm_query *q, int64_t *first, int64_t *end, struct dm_error *err)
+{
+	/* The last report starts at most DM_ROLLUP_SLOTS days before the
+	   end of the latest one: rollup_report_day0 finds both ends, and
+	   only the last days' reports are read. */
+	static const char sql[] =
+	    "SELECT (SELECT min(day0) FROM rollup_report WHERE day0 > 0), "
+	    "(SELECT max(day0 + ndays * " DM_SQL_INT(
+	        DM_DAY_SECONDS) ") "
+	                        "FROM rollup_report WHERE day0 > 0 AND day0 >= "
+	                        "(SELECT max(day0) FROM rollup_report) "
+	                        "- " DM_SQL_INT(DM_ROLLUP_SLOTS) " *"
+	                                                         " " DM_SQL_INT(
+	                                                             DM_DAY_SECONDS) ")";
+	sqlite3_stmt *st;
+	int rc;
+
+	*first = *end = 0;
+	if (sqlite3_prepare_v2(q->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return db_error(q, err, "preparing a report query");
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW &&
+	    sqlite3_column_type(st, 0) != SQLITE_NULL) {
+		*first = sqlite3_column_int64(st, 0);
+		*end = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? DM_OK
+	                        : db_error(q, err, "finding the dated reports");
+}
+
 /* ---- New sources ---- */
 
 static int

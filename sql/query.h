@@ -298,6 +298,15 @@ int dm_query_conflicts(struct dm_query *q, const struct dm_query_filter *f,
 int dm_query_undated(struct dm_query *q, const struct dm_query_filter *f,
     int64_t *n, struct dm_error *err) DM_WUR;
 
+/*
+ * The dated reports' days: *first the first day of the earliest, *end the
+ * day after the last day of the latest (UTC day starts), so [*first, *end)
+ * is every day a dated report covers; both 0 when no report is dated.  Any
+ * domain or reporter is counted.  DM_EDB.
+ */
+int dm_query_span(struct dm_query *q, int64_t *first, int64_t *end,
+    struct dm_error *err) DM_WUR;
+
 /* NULL is fine. */
 void dm_query_close(struct dm_query *q);
 

@@ -1,6 +1,6 @@
 """The traps a new user falls into, each with its exact message and exit status: a mistyped
---db (never created, never shown as an empty database), periods that are empty or too long
-(said with the days given), an unknown --reporter (the closest names), standard output that
+--db (never created, never shown as an empty database), periods that are empty or start before
+2000 (said with the days given), an unknown --reporter (the closest names), standard output that
 cannot be written (one rule for every command: exit 1 and one line), and -o FILE left as it was
 by every refusal.
 
@@ -62,18 +62,24 @@ def periods(problems, db):
         (["--from", "2026-11-08", "--to", "2026-11-01"], "dmarcstat: the period is empty: "
          "--from 2026-11-08 is not before --to 2026-11-01 (--to is exclusive: the day after "
          "the last day)"),
-        (["--from", "2012-01-01", "--to", "2026-12-01"], "dmarcstat: the period 2012-01-01 to "
-         "2026-11-30 is 5448 days: at most 3660 (10 years) can be reported; give a later "
-         "--from or an earlier --to"),
+        (["--from", "1999-01-01", "--to", "2026-12-01"], "dmarcstat: --from 1999-01-01 is before "
+         "2000-01-01: reports dated before it are counted apart, as undated"),
+        (["--all", "--last", "7d"], "dmarcstat: --all is the whole database: it cannot be "
+         "combined with --last, --from or --to"),
+        (["--all", "--from", "2026-11-01"], "dmarcstat: --all is the whole database: it cannot "
+         "be combined with --last, --from or --to"),
     ]
     for cmd in ("report", "explain"):
         for args, msg in cases:
             expect(problems, f"{cmd} {args}", run([cmd, "--db", db] + args + NOW), 2, [msg])
-    got = run(["report", "--db", db, "--from", "2016-11-01", "--to", "2026-11-01"] + NOW)
+    # No longest period: 15 years are reported in months, the previous period starting no
+    # earlier than dated reports do.
+    got = run(["report", "--db", db, "--from", "2012-01-01", "--to", "2026-12-01"] + NOW)
     head = got[1].split(b"\n", 1)[0]
-    if got[0] != 0 or head != b"DMARC report 2016-11-01 to 2026-10-31 (3652 days, UTC; " \
-                              b"previous period 2006-11-02 to 2016-10-31)":
-        problems.append(f"10 years: want a report, got {got[0]} {head!r} {got[2]!r}")
+    if got[0] != 0 or head != b"DMARC report 2012-01-01 to 2026-11-30 (5448 days, UTC; " \
+                              b"previous period 2000-01-01 to 2011-12-31)" \
+            or b"\nMonthly\n=======\nMonth " not in got[1]:
+        problems.append(f"15 years: want a report, got {got[0]} {head!r} {got[2]!r}")
 
 
 def reporters(problems, db):
@@ -100,7 +106,8 @@ def reporters(problems, db):
 def output_kept(problems, db, tmp):
     """Every refusal leaves -o FILE as it was, and creates no file when there was none."""
     path = os.path.join(tmp, "weekly.txt")
-    refusals = [["--from", "2030-01-01"] + NOW, ["--from", "2012-01-01", "--to", "2026-12-01"],
+    refusals = [["--from", "2030-01-01"] + NOW, ["--from", "1999-01-01", "--to", "2026-12-01"],
+                ["--all", "--last", "7d"],
                 ["--reporter", "Gogle"] + PERIOD, ["--format", "csv", "--table", "nope"] + PERIOD,
                 ["--top", "0"], ["--db", os.path.join(tmp, "typo.db")]]
     for args in refusals:
