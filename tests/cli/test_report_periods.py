@@ -38,6 +38,10 @@ def cases():
             yield f"periods-{name}.{ext}", ["report"] + args + fmt
     yield "periods-all.txt", ["report", "--all"]
     yield "periods-all.json", ["report", "--all", "--format", "json"]
+    # New sources when no report precedes the period: old only when an undated report of
+    # the filter has the IP (192.0.2.10 for the whole database, not for Yahoo's reports).
+    yield "periods-all-yahoo.txt", ["report", "--all", "--reporter", "Yahoo"]
+    yield "periods-all-shop.txt", ["report", "--all", "--domain", "shop.example"]
     yield "periods-explain-all.txt", ["explain", "--all", "--ip", "198.51.100.20"]
 
 
