@@ -478,12 +478,21 @@ names_free(struct names *n)
 }
 
 static void
-add_totals(struct totals *t, const struct dm_query_day *d)
+sum_totals(struct totals *t, const struct totals *d)
 {
 	t->messages = dm_sat_add(t->messages, d->messages);
-	t->pass = dm_sat_add(t->pass, d->dmarc_pass);
+	t->pass = dm_sat_add(t->pass, d->pass);
 	t->quarantined = dm_sat_add(t->quarantined, d->quarantined);
 	t->rejected = dm_sat_add(t->rejected, d->rejected);
+}
+
+static void
+add_totals(struct totals *t, const struct dm_query_day *d)
+{
+	struct totals day = {
+	    d->messages, d->dmarc_pass, d->quarantined, d->rejected};
+
+	sum_totals(t, &day);
 }
 
 static int
@@ -628,13 +637,8 @@ series_row(struct build *b, struct section *s, const char *isp, int64_t start,
 
 	if (c == NULL || (isp != NULL && dm_cell_set_str(c++, isp) != DM_OK))
 		return oom(b);
-	for (; i < n; i++) {
-		t.messages = dm_sat_add(t.messages, b->days[i].messages);
-		t.pass = dm_sat_add(t.pass, b->days[i].pass);
-		t.quarantined =
-		    dm_sat_add(t.quarantined, b->days[i].quarantined);
-		t.rejected = dm_sat_add(t.rejected, b->days[i].rejected);
-	}
+	for (; i < n; i++)
+		sum_totals(&t, &b->days[i]);
 	if (dm_cell_set_str(&c[0], dm_bucket_label(b->r->bucket, start, label,
 	                               sizeof(label))) != DM_OK)
 		return oom(b);
