@@ -190,8 +190,7 @@ dm_cli_day(int64_t t, char *buf, size_t n)
 /*
  * An empty period, or one before dated reports, said with the days the user
  * gave or got by default: "--from must be before --to" is no help to someone
- * who gave no
- * --to.  -1 when the period is fine.
+ * who gave no --to.  -1 when the period is fine.
  */
 static int
 period_check(const struct dm_cli_period *p, int64_t from, int64_t to)
