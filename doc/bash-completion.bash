@@ -48,7 +48,7 @@ _dmarcstat()
 		;;
 	quarantine) opts='list show retry resolve --db --all --json --raw --keep-new --keep-stored --help' ;;
 	report)
-		opts='--db --last --from --to --domain --reporter --by --by-domain --top --check-dns
+		opts='--db --last --from --to --all --domain --reporter --by --by-domain --top --check-dns
 		      --resolver --timeout --format --table --lang -o --mail-to --mail-from --subject --sendmail
 		      --help'
 		;;
@@ -57,7 +57,7 @@ _dmarcstat()
 		      --mail-from --subject --sendmail --help'
 		;;
 	explain)
-		opts='--db --ip --reporter --domain --last --from --to --top --letter --check-dns
+		opts='--db --ip --reporter --domain --last --from --to --all --top --letter --check-dns
 		      --resolver --timeout --lang -o --help'
 		;;
 	enrich)
