@@ -4,10 +4,12 @@
  * for one pair goes into another's row.  report (sources.c) and explain share
  * this.
  *
- * Two queries, each streamed once.  The pairs query gives every pair per ISP,
- * summed in SQL; the best pairs (most blocked, then most messages) are kept in
- * a bounded heap, one per From domain page with by_domain, and the others are
- * only added to "and N more".  The evidence query then gives every group of
+ * The pairs query gives every pair per ISP with what ranks it, summed in SQL;
+ * the best pairs (most blocked, then most messages) are kept in a bounded
+ * heap, one per From domain page with by_domain, and the others are only
+ * added to "and N more".  The same query restricted to the kept pairs gives
+ * them their other sums, days and reports.  The evidence query then gives
+ * every group of
  * messages with the same evidence: each is classified, counted for its ISP's
  * top cause, and, when its pair was kept (a binary search: nothing an
  * attacker can make slow, unlike a hash of chosen addresses), for the pair and
@@ -214,32 +216,47 @@ pair_add_isp(struct pair *p, const struct dm_query_pair *row)
 	if ((i->isp = dm_strdup(row->isp)) == NULL)
 		return DM_ENOMEM;
 	i->messages = row->messages;
-	i->dmarc_pass = row->dmarc_pass;
-	i->spf_al = row->spf_aligned_pass;
-	i->dkim_al = row->dkim_aligned_pass;
 	i->quarantined = row->quarantined;
 	i->rejected = row->rejected;
-	i->first_day = row->first_day;
-	i->last_day = row->last_day;
 	p->n_isps++;
 	return DM_OK;
 }
 
+/* What ranks the pair, from the pairs query (DM_QUERY_RANK). */
 static void
 pair_add_counts(struct pair *p, const struct dm_query_pair *row)
+{
+	p->messages = dm_sat_add(p->messages, row->messages);
+	p->quarantined = dm_sat_add(p->quarantined, row->quarantined);
+	p->rejected = dm_sat_add(p->rejected, row->rejected);
+}
+
+/* The rest, once the pair is kept (dm_pairs_reports). */
+static void
+pair_add_details(struct pair *p, const struct dm_query_pair *row)
 {
 	if (p->first_day == 0 || row->first_day < p->first_day)
 		p->first_day = row->first_day;
 	if (row->last_day > p->last_day)
 		p->last_day = row->last_day;
-	p->messages = dm_sat_add(p->messages, row->messages);
 	p->dmarc_pass = dm_sat_add(p->dmarc_pass, row->dmarc_pass);
-	p->quarantined = dm_sat_add(p->quarantined, row->quarantined);
-	p->rejected = dm_sat_add(p->rejected, row->rejected);
 	p->spf_raw = dm_sat_add(p->spf_raw, row->spf_raw_pass);
 	p->spf_al = dm_sat_add(p->spf_al, row->spf_aligned_pass);
 	p->dkim_raw = dm_sat_add(p->dkim_raw, row->dkim_raw_pass);
 	p->dkim_al = dm_sat_add(p->dkim_al, row->dkim_aligned_pass);
+	/* A report has one reporter: its reports per ISP add up. */
+	p->reports = dm_sat_add(p->reports, row->reports);
+}
+
+static void
+pair_isp_details(struct pair_isp *i, const struct dm_query_pair *row)
+{
+	i->dmarc_pass = row->dmarc_pass;
+	i->spf_al = row->spf_aligned_pass;
+	i->dkim_al = row->dkim_aligned_pass;
+	i->first_day = row->first_day;
+	i->last_day = row->last_day;
+	i->reports = row->reports;
 }
 
 static int
@@ -764,7 +781,8 @@ int
 dm_pairs_load(struct pairs *x, struct dm_query *q,
     const struct dm_query_filter *f, unsigned flags)
 {
-	int rc = dm_query_pairs(q, f, flags, pair_cb, x, x->err);
+	int rc =
+	    dm_query_pairs(q, f, flags | DM_QUERY_RANK, pair_cb, x, x->err);
 
 	if (rc != DM_OK)
 		return rc;
@@ -802,10 +820,9 @@ reports_cb(void *ctx, const struct dm_query_pair *row, struct dm_error *err)
 	(void)err;
 	if (p == NULL)
 		return DM_OK;
-	/* A report has one reporter: its reports per ISP add up. */
-	p->reports = dm_sat_add(p->reports, row->reports);
+	pair_add_details(p, row);
 	if (pi != NULL)
-		pi->reports = row->reports;
+		pair_isp_details(pi, row);
 	return DM_OK;
 }
 

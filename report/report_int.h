@@ -289,11 +289,14 @@ struct pairs {
  * DM_ENOMEM. */
 int dm_pairs_setup(struct pairs *x, size_t cap, char *const *pages,
     size_t n_pages, char *const *isp_names, size_t n_isps);
-/* flags: DM_QUERY_FAILING (sql/query.h).  Reports are not counted yet. */
+/* flags: DM_QUERY_FAILING (sql/query.h).  Only what ranks the pairs is
+ * summed (messages, quarantined, rejected), so on_pair_row sees only that;
+ * dm_pairs_reports() gives the kept ones the rest. */
 int dm_pairs_load(struct pairs *x, struct dm_query *q,
     const struct dm_query_filter *f, unsigned flags);
-/* Counts the reports of the kept pairs (the join it takes is paid for the
- * pairs shown only).  Same flags as dm_pairs_load. */
+/* Gives the kept pairs, and their ISPs, their other sums, days and reports
+ * (the raw results and the join with record are paid for the pairs shown
+ * only).  Same flags as dm_pairs_load. */
 int dm_pairs_reports(struct pairs *x, struct dm_query *q,
     const struct dm_query_filter *f, unsigned flags);
 /* f restricted to the kept pairs; *keys (the caller frees it) backs it.

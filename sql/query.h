@@ -214,8 +214,13 @@ enum {
 	                         it comes, unsummed and unsorted: no sort of
 	                         the whole period, for a caller that only
 	                         tallies */
-	DM_QUERY_REPORTS = 4  /* pairs: count the reports (a join with record
+	DM_QUERY_REPORTS = 4, /* pairs: count the reports (a join with record
 	                         per row: ask it for the pairs shown only) */
+	DM_QUERY_RANK = 8     /* pairs: only what ranks them (messages,
+	                         quarantined, rejected); the other sums 0.
+	                         Those cost more than the rest of the query
+	                         (the raw results are read from text): ask
+	                         them for the pairs shown only */
 };
 
 /*
@@ -223,6 +228,7 @@ enum {
  * header_from, ISP, so that a pair's rows come together.  DM_QUERY_FAILING
  * counts only mail that failed DMARC or was quarantined or rejected, and
  * keeps the pairs with such mail; reports is 0 without DM_QUERY_REPORTS.
+ * DM_QUERY_RANK and DM_QUERY_REPORTS do not go together.
  */
 int dm_query_pairs(struct dm_query *q, const struct dm_query_filter *f,
     unsigned flags, dm_query_pair_cb cb, void *ctx,
