@@ -143,7 +143,7 @@ const char *dm_bucket_label(
 
 struct dm_report {
 	int64_t from, to, prev_from;
-	enum dm_bucket bucket; /* of the daily section's rows */
+	enum dm_bucket bucket;   /* of the daily section's rows */
 	char *domain, *reporter; /* filters as given, or NULL */
 	int by_domain, by_service;
 	struct section sec[SEC_COUNT];
