@@ -1313,6 +1313,19 @@ new_row(sqlite3_stmt *st, void *vctx, struct dm_error *err)
 	return c->cb.new_source(c->ctx, &s, err);
 }
 
+/* The filter's domain and reporter over record r of report rr, then ")": the
+ * end of old_ip_sql()'s and undated_ips_sql()'s subqueries. */
+static int
+report_filter_end(struct dm_buf *sql, const struct dm_query_filter *f, int rc)
+{
+	if (rc == DM_OK && f->domain != NULL)
+		rc = dm_buf_adds(
+		    sql, " AND (rr.domain = ?3 OR r.header_from = ?3)");
+	if (rc == DM_OK && f->reporter != NULL)
+		rc = dm_buf_adds(sql, RR_REPORTER);
+	return rc == DM_OK ? dm_buf_adds(sql, ")") : rc;
+}
+
 /* " NOT EXISTS (...)": no report matching the filter that starts before the
  * period has the address in column ip.  With first (nothing_before()), the
  * reports before are the undated ones, whose IPs are old (undated_ips_sql).
@@ -1330,13 +1343,7 @@ old_ip_sql(struct dm_buf *sql, const struct dm_query_filter *f, const char *ip,
 	    "rr.report = r.report WHERE r.source_ip IS nullif(%s, '') AND "
 	    "rr.day0 < ?1",
 	    ip);
-
-	if (rc == DM_OK && f->domain != NULL)
-		rc = dm_buf_adds(
-		    sql, " AND (rr.domain = ?3 OR r.header_from = ?3)");
-	if (rc == DM_OK && f->reporter != NULL)
-		rc = dm_buf_adds(sql, RR_REPORTER);
-	return rc == DM_OK ? dm_buf_adds(sql, ")") : rc;
+	return report_filter_end(sql, f, rc);
 }
 
 /*
@@ -1373,12 +1380,7 @@ undated_ips_sql(struct dm_buf *sql, const struct dm_query_filter *f)
 	    "FROM rollup_report rr CROSS JOIN record r ON r.report = rr.report "
 	    "WHERE rr.day0 = 0");
 
-	if (rc == DM_OK && f->domain != NULL)
-		rc = dm_buf_adds(
-		    sql, " AND (rr.domain = ?3 OR r.header_from = ?3)");
-	if (rc == DM_OK && f->reporter != NULL)
-		rc = dm_buf_adds(sql, RR_REPORTER);
-	return rc == DM_OK ? dm_buf_adds(sql, ")") : rc;
+	return report_filter_end(sql, f, rc);
 }
 
 /* The rows of rollup_source s of the addresses in n(ip), found through
