@@ -159,6 +159,14 @@ static const struct column overview_cols[] = {
     {.key = "previous", .title = N_("Previous"), .numeric = 1},
     {.key = "change", .title = N_("Change"), .numeric = 1},
 };
+/* The DMARC passes quarantined or rejected all the same: the charts draw
+ * dmarc_pass - blocked_pass as passed (chart.c).  Shown in no format: the
+ * causes name this mail (local_policy). */
+#define BLOCKED_PASS_COL                                                       \
+	{                                                                      \
+		.key = "blocked_pass", .title = N_("DMARC pass, yet blocked"), \
+		.formats = F_HIDDEN                                            \
+	}
 static const struct column isp_cols[] = {
     {.key = "isp", .title = N_("ISP"), .max_width = 28},
     {.key = "messages", .title = N_("Messages"), .numeric = 1},
@@ -169,8 +177,9 @@ static const struct column isp_cols[] = {
         .alarm = 1},
     {.key = "rejected", .title = N_("Rejected"), .numeric = 1, .alarm = 1},
     {.key = "top_cause", .title = N_("Top cause of blocking"), .max_width = 24},
-    /* The count behind the rate, for the chart's categories. */
+    /* The counts behind the rate, for the chart's categories. */
     {.key = "dmarc_pass", .title = N_("DMARC pass"), .formats = F_HIDDEN},
+    BLOCKED_PASS_COL,
 };
 static const struct column source_cols[] = {
     {.key = "source_ip", .title = N_("Source IP"), .max_width = 39},
@@ -322,10 +331,10 @@ static const struct column service_cols[] = {
 	    {.key = "first_day",                                               \
 	        .title = N_("First day"),                                      \
 	        .formats = F_CSV | F_JSON},                                    \
-	{                                                                      \
-		.key = "last_day", .title = N_("Last day"),                    \
-		.formats = F_CSV | F_JSON                                      \
-	}
+	    {.key = "last_day",                                                \
+	        .title = N_("Last day"),                                       \
+	        .formats = F_CSV | F_JSON},                                    \
+	    BLOCKED_PASS_COL
 static const struct column daily_cols[] = {SERIES_COLS(N_("Day"))};
 static const struct column weekly_cols[] = {SERIES_COLS(N_("Week"))};
 static const struct column monthly_cols[] = {SERIES_COLS(N_("Month"))};
@@ -339,6 +348,7 @@ static const struct column isp_daily_cols[] = {
     {.key = "dmarc_pass", .title = N_("DMARC pass"), .numeric = 1},
     {.key = "quarantined", .title = N_("Quarantined"), .numeric = 1},
     {.key = "rejected", .title = N_("Rejected"), .numeric = 1},
+    BLOCKED_PASS_COL,
 };
 
 static const struct column dns_cols[] = {
@@ -406,8 +416,10 @@ dm_report_tables(void)
 
 /* ---- Building ---- */
 
+/* blocked: passed DMARC, yet quarantined or rejected (the charts'
+ * categories). */
 struct totals {
-	int64_t messages, pass, quarantined, rejected;
+	int64_t messages, pass, quarantined, rejected, blocked;
 };
 
 /* Names kept for pairs.c: the ISPs listed and the From domains of the pages.
@@ -484,13 +496,14 @@ sum_totals(struct totals *t, const struct totals *d)
 	t->pass = dm_sat_add(t->pass, d->pass);
 	t->quarantined = dm_sat_add(t->quarantined, d->quarantined);
 	t->rejected = dm_sat_add(t->rejected, d->rejected);
+	t->blocked = dm_sat_add(t->blocked, d->blocked);
 }
 
 static void
 add_totals(struct totals *t, const struct dm_query_day *d)
 {
-	struct totals day = {
-	    d->messages, d->dmarc_pass, d->quarantined, d->rejected};
+	struct totals day = {d->messages, d->dmarc_pass, d->quarantined,
+	    d->rejected, d->blocked_pass};
 
 	sum_totals(t, &day);
 }
@@ -630,7 +643,7 @@ series_row(struct build *b, struct section *s, const char *isp, int64_t start,
     int64_t end)
 {
 	struct cell *c = dm_section_add_row(s);
-	struct totals t = {0, 0, 0, 0};
+	struct totals t = {0, 0, 0, 0, 0};
 	size_t i = (size_t)((start - b->r->from) / DM_DAY_SECONDS);
 	size_t n = (size_t)((end - b->r->from) / DM_DAY_SECONDS);
 	char label[32];
@@ -647,6 +660,7 @@ series_row(struct build *b, struct section *s, const char *isp, int64_t start,
 	if (isp != NULL) {
 		dm_cell_int(&c[3], CELL_INT, t.quarantined);
 		dm_cell_int(&c[4], CELL_INT, t.rejected);
+		dm_cell_int(&c[5], CELL_INT, t.blocked);
 		return DM_OK;
 	}
 	dm_cell_rate(&c[3], t.pass, t.messages);
@@ -654,6 +668,7 @@ series_row(struct build *b, struct section *s, const char *isp, int64_t start,
 	dm_cell_int(&c[5], CELL_INT, t.rejected);
 	dm_cell_int(&c[6], CELL_DAY, start);
 	dm_cell_int(&c[7], CELL_DAY, end - DM_DAY_SECONDS);
+	dm_cell_int(&c[8], CELL_INT, t.blocked);
 	return DM_OK;
 }
 
@@ -747,6 +762,7 @@ isp_cb(void *ctx, const struct dm_query_isp *i, struct dm_error *err)
 	dm_cell_int(&c[3], CELL_INT, i->quarantined);
 	dm_cell_int(&c[4], CELL_INT, i->rejected);
 	dm_cell_int(&c[6], CELL_INT, i->dmarc_pass);
+	dm_cell_int(&c[7], CELL_INT, i->blocked_pass);
 	return names_add(&b->isps, i->isp) == DM_OK ? DM_OK : oom(b);
 }
 

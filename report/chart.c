@@ -63,24 +63,27 @@ dm_chart_cat(size_t i)
 }
 
 /*
- * The rollups count, per day and ISP, the messages that passed DMARC and those
- * quarantined or rejected, not how many of the blocked ones had passed.
- * Blocked mail is counted as blocked; of the rest, at most the number that
- * passed is called a pass.  This is exact unless mail that passed DMARC was
- * blocked as well (local policy), which the report's causes name.
+ * The rollups count, per day and ISP, the messages that passed DMARC, those
+ * quarantined or rejected, and those that passed and were blocked all the
+ * same (local policy): so pass is dmarc_pass - blocked_pass, and failed, not
+ * blocked is what is neither.  Each is clamped at 0, so that a hostile count
+ * cannot draw a negative bar.
  */
 void
 dm_chart_split(int64_t messages, int64_t pass, int64_t quarantined,
-    int64_t rejected, int64_t v[DM_CAT_COUNT])
+    int64_t rejected, int64_t blocked_pass, int64_t v[DM_CAT_COUNT])
 {
-	int64_t open = messages - quarantined - rejected;
+	int64_t open;
 
-	if (open < 0)
-		open = 0;
-	v[DM_CAT_PASS] = pass < open ? (pass > 0 ? pass : 0) : open;
-	v[DM_CAT_OPEN] = open - v[DM_CAT_PASS];
 	v[DM_CAT_QUARANTINED] = quarantined > 0 ? quarantined : 0;
 	v[DM_CAT_REJECTED] = rejected > 0 ? rejected : 0;
+	if (blocked_pass < 0)
+		blocked_pass = 0;
+	v[DM_CAT_PASS] = pass > blocked_pass ? pass - blocked_pass : 0;
+	open = messages - v[DM_CAT_QUARANTINED] - v[DM_CAT_REJECTED];
+	if (v[DM_CAT_PASS] > open)
+		v[DM_CAT_PASS] = open > 0 ? open : 0;
+	v[DM_CAT_OPEN] = open - v[DM_CAT_PASS] > 0 ? open - v[DM_CAT_PASS] : 0;
 }
 
 /* Pixels a text is given at a font size: wider than most sans-serif fonts

@@ -105,14 +105,15 @@ series_labels(const struct section *s, size_t col, size_t n, char (*lab)[32],
 }
 
 /* The categories of row r of a section with messages, dmarc_pass,
- * quarantined and rejected columns. */
+ * quarantined, rejected and blocked_pass columns. */
 static void
 row_split(const struct section *s, size_t r, int64_t v[DM_CAT_COUNT])
 {
 	dm_chart_split(dm_section_cell(s, r, dm_section_col(s, "messages"))->i,
 	    dm_section_cell(s, r, dm_section_col(s, "dmarc_pass"))->i,
 	    dm_section_cell(s, r, dm_section_col(s, "quarantined"))->i,
-	    dm_section_cell(s, r, dm_section_col(s, "rejected"))->i, v);
+	    dm_section_cell(s, r, dm_section_col(s, "rejected"))->i,
+	    dm_section_cell(s, r, dm_section_col(s, "blocked_pass"))->i, v);
 }
 
 /* Panels of a series section: one, or one per run of rows of the same ISP

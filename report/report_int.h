@@ -482,9 +482,10 @@ struct dm_chart_bar {
 
 /* Category i (< DM_CAT_COUNT), else NULL. */
 const struct dm_chart_cat *dm_chart_cat(size_t i);
-/* The four categories of a count of messages (see chart.c for the rule). */
+/* The four categories of a count of messages, of which pass passed DMARC
+ * and blocked_pass of those were quarantined or rejected (chart.c). */
 void dm_chart_split(int64_t messages, int64_t pass, int64_t quarantined,
-    int64_t rejected, int64_t v[DM_CAT_COUNT]);
+    int64_t rejected, int64_t blocked_pass, int64_t v[DM_CAT_COUNT]);
 /* Pixels a text is given at a font size (an estimate on the safe side). */
 long dm_chart_text_width(const char *s, long font);
 /* 2, 4, 6, 8 or 10 times a power of ten, the smallest >= max (2 at least). */

@@ -666,6 +666,7 @@ day_row(sqlite3_stmt *st, void *vctx, struct dm_error *err)
 	d.dmarc_pass = sqlite3_column_int64(st, 2);
 	d.quarantined = sqlite3_column_int64(st, 3);
 	d.rejected = sqlite3_column_int64(st, 4);
+	d.blocked_pass = sqlite3_column_int64(st, 5);
 	return c->cb.day(c->ctx, &d, err);
 }
 
@@ -680,7 +681,8 @@ dm_query_days(struct dm_query *q, const struct dm_query_filter *f,
 	c.cb.day = cb;
 	rc = prepare_daily(q, f,
 	    "SELECT day, dm_sum(messages), dm_sum(dmarc_pass), "
-	    "dm_sum(quarantined), dm_sum(rejected) FROM rollup_daily",
+	    "dm_sum(quarantined), dm_sum(rejected), dm_sum(blocked_pass) "
+	    "FROM rollup_daily",
 	    " GROUP BY day ORDER BY day", &st, err);
 	return rc == DM_OK ? run(q, st, day_row, &c, err) : rc;
 }
@@ -698,6 +700,7 @@ isp_row(sqlite3_stmt *st, void *vctx, struct dm_error *err)
 	i.rejected = sqlite3_column_int64(st, 4);
 	i.prev_messages = sqlite3_column_int64(st, 5);
 	i.last_day = sqlite3_column_int64(st, 6);
+	i.blocked_pass = sqlite3_column_int64(st, 7);
 	return c->cb.isp(c->ctx, &i, err);
 }
 
@@ -717,7 +720,8 @@ dm_query_isps(struct dm_query *q, const struct dm_query_filter *f,
 	    "dm_sum(CASE WHEN day >= ?7 THEN quarantined END), "
 	    "dm_sum(CASE WHEN day >= ?7 THEN rejected END), "
 	    "dm_sum(CASE WHEN day < ?7 THEN messages END) AS pm, "
-	    "ifnull(max(CASE WHEN messages > 0 THEN day END), 0) "
+	    "ifnull(max(CASE WHEN messages > 0 THEN day END), 0), "
+	    "dm_sum(CASE WHEN day >= ?7 THEN blocked_pass END) "
 	    "FROM rollup_daily",
 	    " GROUP BY 1 HAVING m > 0 OR pm > 0 ORDER BY m DESC, pm DESC, 1",
 	    &st, err);

@@ -70,14 +70,16 @@ struct dm_query_filter {
 struct dm_query_day {
 	int64_t day;
 	int64_t messages, dmarc_pass, quarantined, rejected;
+	int64_t blocked_pass; /* passed DMARC, yet quarantined or rejected */
 };
 
 /* One ISP (org_names mapped by the ISP name function). */
 struct dm_query_isp {
 	const char *isp;
 	int64_t messages, dmarc_pass, quarantined, rejected; /* from split */
-	int64_t prev_messages;                               /* before split */
-	int64_t last_day; /* last day with messages; 0 when none */
+	int64_t blocked_pass;  /* from split: passed, yet blocked */
+	int64_t prev_messages; /* before split */
+	int64_t last_day;      /* last day with messages; 0 when none */
 };
 
 /* One From domain and policy domain (header_from is the policy domain when

@@ -25,7 +25,18 @@ _Static_assert(
 #define DAILY_MAX 1024
 #define DAILY_SLOTS (2 * DAILY_MAX)
 
-enum { M_MESSAGES, M_PASS, M_DKIM, M_SPF, M_QUARANTINED, M_REJECTED, M_N };
+/* The sums, in the order of rollup_daily's columns (DM_ST_ROLLUP_DAILY's
+ * ?8 on). */
+enum {
+	M_MESSAGES,
+	M_PASS,
+	M_DKIM,
+	M_SPF,
+	M_QUARANTINED,
+	M_REJECTED,
+	M_BLOCKED_PASS,
+	M_N
+};
 
 struct daily_entry {
 	size_t name; /* offset of header_from in names; 0 means a free slot */
@@ -281,6 +292,8 @@ add_sums(struct daily_entry *e, const struct dm_record *rec, int64_t m)
 	in[M_SPF] = is(rec->spf, "pass");
 	in[M_QUARANTINED] = is(rec->disposition, "quarantine");
 	in[M_REJECTED] = is(rec->disposition, "reject");
+	in[M_BLOCKED_PASS] =
+	    in[M_PASS] && (in[M_QUARANTINED] || in[M_REJECTED]);
 	for (k = 0; k < M_N; k++) {
 		if (in[k])
 			e->sum[k] = dm_count_add(e->sum[k], m);

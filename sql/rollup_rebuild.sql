@@ -33,10 +33,12 @@ g AS (SELECT report, ifnull(header_from, '') AS header_from,
 	sum(CASE WHEN dkim = 'pass' THEN ifnull(count, 0) ELSE 0 END) AS dk,
 	sum(CASE WHEN spf = 'pass' THEN ifnull(count, 0) ELSE 0 END) AS sp,
 	sum(CASE WHEN disposition = 'quarantine' THEN ifnull(count, 0) ELSE 0 END) AS q,
-	sum(CASE WHEN disposition = 'reject' THEN ifnull(count, 0) ELSE 0 END) AS r
+	sum(CASE WHEN disposition = 'reject' THEN ifnull(count, 0) ELSE 0 END) AS r,
+	sum(CASE WHEN (dkim = 'pass' OR spf = 'pass')
+	    AND disposition IN ('quarantine', 'reject') THEN ifnull(count, 0) ELSE 0 END) AS bp
     FROM record GROUP BY report, 2)
 INSERT INTO rollup_daily (day, org_name, domain, header_from, p, sp, pct, messages,
-    dmarc_pass, dkim_aligned, spf_aligned, quarantined, rejected)
+    dmarc_pass, dkim_aligned, spf_aligned, quarantined, rejected, blocked_pass)
 SELECT rr.day0 + s.n * 86400, rr.org_name, rr.domain, g.header_from, ifnull(p.p, ''),
     ifnull(p.sp, ''), p.pct,
     g.m / rr.ndays + (s.n < g.m % rr.ndays),
@@ -44,7 +46,8 @@ SELECT rr.day0 + s.n * 86400, rr.org_name, rr.domain, g.header_from, ifnull(p.p,
     g.dk / rr.ndays + (s.n < g.dk % rr.ndays),
     g.sp / rr.ndays + (s.n < g.sp % rr.ndays),
     g.q / rr.ndays + (s.n < g.q % rr.ndays),
-    g.r / rr.ndays + (s.n < g.r % rr.ndays)
+    g.r / rr.ndays + (s.n < g.r % rr.ndays),
+    g.bp / rr.ndays + (s.n < g.bp % rr.ndays)
 FROM g
 JOIN rollup_report rr ON rr.report = g.report
 JOIN report p ON p.id = g.report
@@ -58,7 +61,8 @@ ON CONFLICT (day, org_name, domain, header_from) DO UPDATE SET
     dkim_aligned = dkim_aligned + excluded.dkim_aligned,
     spf_aligned = spf_aligned + excluded.spf_aligned,
     quarantined = quarantined + excluded.quarantined,
-    rejected = rejected + excluded.rejected;
+    rejected = rejected + excluded.rejected,
+    blocked_pass = blocked_pass + excluded.blocked_pass;
 
 WITH RECURSIVE seq(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM seq WHERE n < 30)
 INSERT INTO rollup_source (id, record, day, org_name, domain, p, adkim, aspf, testing, source_ip,

@@ -211,7 +211,9 @@ CREATE INDEX rollup_report_day0 ON rollup_report (day0);
 
 -- Per day, reporter, policy domain and header_from: messages, DMARC passes (either aligned
 -- result passes), aligned DKIM and SPF passes, quarantined and rejected messages; the policy
--- published (p, sp, pct) as last seen.
+-- published (p, sp, pct) as last seen.  blocked_pass (since version 9): the DMARC passes that
+-- were quarantined or rejected all the same, so that the charts' four categories (pass; fail,
+-- not blocked; quarantined; rejected) are exact: pass is dmarc_pass - blocked_pass.
 CREATE TABLE rollup_daily (
 	day INTEGER NOT NULL,
 	org_name TEXT NOT NULL,
@@ -226,6 +228,7 @@ CREATE TABLE rollup_daily (
 	spf_aligned INTEGER NOT NULL,
 	quarantined INTEGER NOT NULL,
 	rejected INTEGER NOT NULL,
+	blocked_pass INTEGER NOT NULL DEFAULT 0,
 	PRIMARY KEY (day, org_name, domain, header_from)
 );
 
@@ -328,4 +331,4 @@ CREATE TABLE imap_message (
 	PRIMARY KEY (folder, uidvalidity, uid)
 ) WITHOUT ROWID;
 
-PRAGMA user_version = 8;
+PRAGMA user_version = 9;

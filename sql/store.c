@@ -103,8 +103,9 @@ static const char *const stmt_sql[DM_ST_COUNT] = {
     [DM_ST_ROLLUP_DAILY] =
         "INSERT INTO rollup_daily (day, org_name, domain, header_from, p, sp, "
         "pct, messages, dmarc_pass, dkim_aligned, spf_aligned, quarantined, "
-        "rejected) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
-        "?13) ON CONFLICT (day, org_name, domain, header_from) DO UPDATE SET "
+        "rejected, blocked_pass) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+        "?10, ?11, ?12, ?13, ?14) ON CONFLICT (day, org_name, domain, "
+        "header_from) DO UPDATE SET "
         "p = excluded.p, sp = excluded.sp, pct = excluded.pct, "
         "messages = min(messages + excluded.messages, " SUM_MAX "), "
         "dmarc_pass = min(dmarc_pass + excluded.dmarc_pass, " SUM_MAX "), "
@@ -112,7 +113,8 @@ static const char *const stmt_sql[DM_ST_COUNT] = {
         "), "
         "spf_aligned = min(spf_aligned + excluded.spf_aligned, " SUM_MAX "), "
         "quarantined = min(quarantined + excluded.quarantined, " SUM_MAX "), "
-        "rejected = min(rejected + excluded.rejected, " SUM_MAX ")",
+        "rejected = min(rejected + excluded.rejected, " SUM_MAX "), "
+        "blocked_pass = min(blocked_pass + excluded.blocked_pass, " SUM_MAX ")",
     [DM_ST_RECORD] =
         "INSERT INTO record (report, source_ip, count, disposition, dkim, spf, "
         "header_from, envelope_from, envelope_to, extensions) VALUES "
@@ -199,7 +201,9 @@ static const char *const stmt_sql[DM_ST_COUNT] = {
         "WHEN spf = 'pass' THEN ifnull(count, 0) ELSE 0 END) AS sp, sum(CASE "
         "WHEN disposition = 'quarantine' THEN ifnull(count, 0) ELSE 0 END) AS "
         "q, sum(CASE WHEN disposition = 'reject' THEN ifnull(count, 0) ELSE 0 "
-        "END) AS r FROM record WHERE report = ?1 GROUP BY 1), d AS (SELECT "
+        "END) AS r, sum(CASE WHEN (dkim = 'pass' OR spf = 'pass') AND "
+        "disposition IN ('quarantine', 'reject') THEN ifnull(count, 0) ELSE 0 "
+        "END) AS bp FROM record WHERE report = ?1 GROUP BY 1), d AS (SELECT "
         "rr.day0 + s.n * " DM_SQL_INT(
             DM_DAY_SECONDS) " AS day, rr.org_name AS org, rr.domain AS dom, "
                             "g.hf AS hf, g.m / rr.ndays + (s.n < g.m % "
@@ -209,7 +213,9 @@ static const char *const stmt_sql[DM_ST_COUNT] = {
                             "g.dk / rr.ndays + (s.n < g.dk % rr.ndays) AS dk, "
                             "g.sp / rr.ndays + (s.n < g.sp % rr.ndays) AS sp, "
                             "g.q / rr.ndays + (s.n < g.q % rr.ndays) AS q, "
-                            "g.r / rr.ndays + (s.n < g.r % rr.ndays) AS r FROM "
+                            "g.r / rr.ndays + (s.n < g.r % rr.ndays) AS r, "
+                            "g.bp / rr.ndays + (s.n < g.bp % rr.ndays) AS bp "
+                            "FROM "
                             "g JOIN "
                             "rollup_report rr ON rr.report = ?1 JOIN seq s ON "
                             "s.n < rr.ndays) "
@@ -219,7 +225,8 @@ static const char *const stmt_sql[DM_ST_COUNT] = {
                             "- d.dk, "
                             "spf_aligned = spf_aligned - d.sp, quarantined = "
                             "quarantined - d.q, "
-                            "rejected = rejected - d.r FROM d WHERE "
+                            "rejected = rejected - d.r, blocked_pass = "
+                            "blocked_pass - d.bp FROM d WHERE "
                             "rollup_daily.day = d.day AND "
                             "rollup_daily.org_name = d.org AND "
                             "rollup_daily.domain = d.dom AND "

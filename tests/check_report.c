@@ -2580,22 +2580,35 @@ START_TEST(test_chart_split_never_paints_failures_as_pass)
 	int64_t v[DM_CAT_COUNT];
 
 	/* p=none: 30 passed, 20 failed and were not blocked, 50 rejected. */
-	dm_chart_split(100, 30, 0, 50, v);
+	dm_chart_split(100, 30, 0, 50, 0, v);
 	ck_assert_int_eq(v[DM_CAT_PASS], 30);
 	ck_assert_int_eq(v[DM_CAT_OPEN], 20);
 	ck_assert_int_eq(v[DM_CAT_QUARANTINED], 0);
 	ck_assert_int_eq(v[DM_CAT_REJECTED], 50);
 	/* All passed, two quarantined anyway: blocked mail is blocked. */
-	dm_chart_split(10, 10, 2, 0, v);
+	dm_chart_split(10, 10, 2, 0, 2, v);
 	ck_assert_int_eq(v[DM_CAT_PASS], 8);
 	ck_assert_int_eq(v[DM_CAT_OPEN], 0);
 	ck_assert_int_eq(v[DM_CAT_QUARANTINED], 2);
 	/* Yahoo of the issue: 28.5 % pass, nothing blocked. */
-	dm_chart_split(1000, 285, 0, 0, v);
+	dm_chart_split(1000, 285, 0, 0, 0, v);
 	ck_assert_int_eq(v[DM_CAT_PASS], 285);
 	ck_assert_int_eq(v[DM_CAT_OPEN], 715);
+	/* On one day: 60 passed, 20 of them rejected (local policy); of the
+	 * 40 that failed, 10 were quarantined and 30 delivered.  Without
+	 * blocked_pass, min(60, 70 unblocked) = 60 was drawn as pass: 20 of
+	 * the failures in the pass colour. */
+	dm_chart_split(100, 60, 10, 20, 20, v);
+	ck_assert_int_eq(v[DM_CAT_PASS], 40);
+	ck_assert_int_eq(v[DM_CAT_OPEN], 30);
+	ck_assert_int_eq(v[DM_CAT_QUARANTINED], 10);
+	ck_assert_int_eq(v[DM_CAT_REJECTED], 20);
+	/* A negative blocked count (a hostile report) is no count. */
+	dm_chart_split(10, 4, 0, 0, -3, v);
+	ck_assert_int_eq(v[DM_CAT_PASS], 4);
+	ck_assert_int_eq(v[DM_CAT_OPEN], 6);
 	/* Sums that do not add up (a report's rounding) never go negative. */
-	dm_chart_split(5, 9, 4, 3, v);
+	dm_chart_split(5, 9, 4, 3, 0, v);
 	ck_assert_int_eq(v[DM_CAT_PASS], 0);
 	ck_assert_int_eq(v[DM_CAT_OPEN], 0);
 	ck_assert_int_eq(v[DM_CAT_QUARANTINED], 4);

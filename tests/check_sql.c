@@ -1138,6 +1138,120 @@ START_TEST(test_store_report_delete_matches_rebuild)
 }
 END_TEST
 
+/* Mail that passed DMARC and was blocked all the same, beside failing mail
+ * that was not, on the same days: report r-4 over three days. */
+static const struct dm_record bp_recs[] = {
+    {.index = 1,
+        .source_ip = "192.0.2.9",
+        .count = 7,
+        .disposition = "reject",
+        .dkim = "pass",
+        .spf = "fail",
+        .header_from = "example.com"},
+    {.index = 2,
+        .source_ip = "192.0.2.9",
+        .count = 4,
+        .disposition = "quarantine",
+        .dkim = "fail",
+        .spf = "pass",
+        .header_from = "example.com"},
+    {.index = 3,
+        .source_ip = "192.0.2.10",
+        .count = 5,
+        .disposition = "none",
+        .dkim = "fail",
+        .spf = "fail",
+        .header_from = "example.com"},
+    {.index = 4,
+        .source_ip = "192.0.2.10",
+        .count = 6,
+        .disposition = "quarantine",
+        .dkim = "fail",
+        .spf = "fail",
+        .header_from = "example.com"},
+};
+
+static void
+feed_blocked_pass(struct dm_store *s)
+{
+	struct dm_feedback fb = report_a();
+	struct dm_error e;
+
+	fb.report_id = "r-4";
+	fb.begin = DAY_A;
+	fb.end = DAY_A + 3 * DM_DAY_SECONDS;
+	ok(dm_store_unit_begin(s,
+	       &(struct dm_store_unit){.path = "/in/e.xml", .sha256 = "ee55"},
+	       &e),
+	    &e);
+	ok(dm_store_payload_begin(s, NULL, &e), &e);
+	ck_assert_int_eq(feed(s, fb, bp_recs, 4, NULL, 0), DM_OK);
+	ok(dm_store_payload_end(s, 1, &e), &e);
+	ok(dm_store_unit_end(s, &e), &e);
+	ok(dm_store_flush(s, &e), &e);
+}
+
+/*
+ * rollup_daily counts the DMARC passes that were quarantined or rejected
+ * (version 9), spread over the days like every sum: the store, the rebuild,
+ * a report's deletion and the migration from version 8 agree.
+ */
+START_TEST(test_store_blocked_pass_in_rollup_daily)
+{
+	const char *path = tmp_path("blocked.db");
+	struct dm_buf c_rows, sql_rows;
+	struct dm_store *s;
+	struct dm_error e;
+	sqlite3 *db;
+
+	ok(dm_store_open(&s, path, &e), &e);
+	feed_both(s);
+	feed_blocked_pass(s);
+	db = db_of(s);
+	/* google.com's example.com: report A's day has 15 messages (10
+	 * passed, 5 quarantined), none passed and blocked; r-4 spreads 22 over
+	 * three days (8, 7, 7): 11 passed, every one blocked (7 rejected, 4
+	 * quarantined: 4, 4, 3), 6 failed and quarantined, 5 failed and
+	 * delivered. */
+	ROW_EQ(db,
+	    "SELECT group_concat((day - 1700006400) || ':' || messages || '/' "
+	    "|| dmarc_pass || '/' || quarantined || '/' || rejected || '/' || "
+	    "blocked_pass, ' ') FROM (SELECT * FROM rollup_daily WHERE "
+	    "org_name = 'google.com' ORDER BY day)",
+	    "0:23/14/9/3/4 86400:7/4/3/2/4 172800:7/3/3/2/3");
+	dm_buf_init(&c_rows, 1 << 20);
+	dm_buf_init(&sql_rows, 1 << 20);
+	rollup_rows(db, &c_rows);
+	rebuild_rollups(db);
+	rollup_rows(db, &sql_rows);
+	ck_assert_str_eq(c_rows.data, sql_rows.data);
+	dm_store_close(s);
+
+	/* The same database as version 8 left it: the migration fills the
+	 * column by the rebuild's rule. */
+	raw_exec(path, "ALTER TABLE rollup_daily DROP COLUMN blocked_pass; "
+	               "PRAGMA user_version = 8");
+	ok(dm_store_open(&s, path, &e), &e);
+	db = db_of(s);
+	ROW_EQ(db, "PRAGMA user_version", latest());
+	rollup_rows(db, &c_rows);
+	ck_assert_str_eq(c_rows.data, sql_rows.data);
+
+	/* Taken out again, r-4 leaves no blocked pass behind. */
+	ok(dm_store_report_delete(s, 3, &e), &e);
+	ok(dm_store_flush(s, &e), &e);
+	ROW_EQ(db, "SELECT sum(blocked_pass), sum(messages) FROM rollup_daily",
+	    "0", "25");
+	rollup_rows(db, &c_rows);
+	rebuild_rollups(db);
+	rollup_rows(db, &sql_rows);
+	ck_assert_str_eq(c_rows.data, sql_rows.data);
+	dm_buf_free(&c_rows);
+	dm_buf_free(&sql_rows);
+	dm_store_close(s);
+}
+END_TEST
+
 START_TEST(test_store_rolled_back_duplicate_is_not_counted)
 {
 	struct dm_store *s = open_memory();
@@ -2531,6 +2645,7 @@ sql_suite(void)
 
 	tc = tcase_create("tc_units");
 	tcase_add_checked_fixture(tc, tmp_setup, tmp_teardown);
+	tcase_add_test(tc, test_store_blocked_pass_in_rollup_daily);
 	tcase_add_test(tc, test_store_sums_saturate);
 	tcase_add_test(tc, test_store_undated_reports_on_day_0);
 	tcase_add_test(tc, test_store_unit_seen_before_and_after);
