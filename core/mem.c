@@ -131,6 +131,14 @@ dm_buf_add(struct dm_buf *b, const void *p, size_t n)
 }
 
 int
+dm_buf_reserve(struct dm_buf *b, size_t n)
+{
+	if (n > b->max || b->len > b->max - n)
+		return DM_ELIMIT;
+	return grow(b, b->len + n + 1);
+}
+
+int
 dm_buf_adds(struct dm_buf *b, const char *s)
 {
 	return dm_buf_add(b, s, strlen(s));

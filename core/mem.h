@@ -52,6 +52,10 @@ int dm_buf_addv(struct dm_buf *b, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)))
 #endif
     ;
+/* Makes room for n more bytes (and the NUL) without appending them, for a
+ * caller that writes at data + len and then moves len on; DM_OK, DM_ENOMEM or
+ * DM_ELIMIT. */
+int dm_buf_reserve(struct dm_buf *b, size_t n);
 void dm_buf_reset(struct dm_buf *b);
 /* Moves the data out (caller frees with dm_free); the buffer is left empty. */
 char *dm_buf_take(struct dm_buf *b);

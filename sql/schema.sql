@@ -115,7 +115,9 @@ CREATE TABLE record (
 	header_from TEXT,
 	envelope_from TEXT,
 	envelope_to TEXT,
-	extensions TEXT
+	extensions TEXT,
+	dkim_results TEXT, -- version 10: the dkim_result rows, packed (see below)
+	spf_results TEXT
 );
 CREATE INDEX record_report ON record (report);
 CREATE INDEX record_source_ip ON record (source_ip);
@@ -130,28 +132,38 @@ CREATE TABLE reason (
 );
 CREATE INDEX reason_record ON reason (record);
 
--- <auth_results>: the raw, unaligned DKIM and SPF results.  n is the result's position among
--- the record's, from 0, in document order; clustered on (record, n), so a record's results
--- are found without an index and appended in order.
-CREATE TABLE dkim_result (
-	record INTEGER NOT NULL REFERENCES record (id) ON DELETE CASCADE,
-	n INTEGER NOT NULL,
-	domain TEXT,
-	selector TEXT,
-	result TEXT,
-	human_result TEXT,
-	PRIMARY KEY (record, n)
-) WITHOUT ROWID;
+-- <auth_results>: the raw, unaligned DKIM and SPF results, read as the views dkim_result and
+-- spf_result, one row per result; n is its position among the record's, from 0, in document
+-- order.  Since version 10 they are kept in the record's row, in dkim_results and spf_results
+-- (NULL when there are none): a JSON array of [domain, selector, result, human_result] or
+-- [domain, scope, result, human_result] arrays, nulls where the report gave no value.  Two
+-- rows of their own per record were a quarter of an ingest's SQLite work (bench/README.md),
+-- and every reader wants a record's results with the record.  An INSERT into a view appends
+-- the result to its record's array (n is its position there, whatever the INSERT says); to
+-- change or delete results, update the record's column.
+CREATE VIEW dkim_result (record, n, domain, selector, result, human_result) AS
+SELECT r.id, j.key, json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]'),
+    json_extract(j.value, '$[2]'), json_extract(j.value, '$[3]')
+FROM record r, json_each(r.dkim_results) j;
 
-CREATE TABLE spf_result (
-	record INTEGER NOT NULL REFERENCES record (id) ON DELETE CASCADE,
-	n INTEGER NOT NULL,
-	domain TEXT,
-	scope TEXT,
-	result TEXT,
-	human_result TEXT,
-	PRIMARY KEY (record, n)
-) WITHOUT ROWID;
+CREATE VIEW spf_result (record, n, domain, scope, result, human_result) AS
+SELECT r.id, j.key, json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]'),
+    json_extract(j.value, '$[2]'), json_extract(j.value, '$[3]')
+FROM record r, json_each(r.spf_results) j;
+
+CREATE TRIGGER dkim_result_insert INSTEAD OF INSERT ON dkim_result
+BEGIN
+	UPDATE record SET dkim_results = json_insert(ifnull(dkim_results, '[]'), '$[#]',
+	    json_array(NEW.domain, NEW.selector, NEW.result, NEW.human_result))
+	WHERE id = NEW.record;
+END;
+
+CREATE TRIGGER spf_result_insert INSTEAD OF INSERT ON spf_result
+BEGIN
+	UPDATE record SET spf_results = json_insert(ifnull(spf_results, '[]'), '$[#]',
+	    json_array(NEW.domain, NEW.scope, NEW.result, NEW.human_result))
+	WHERE id = NEW.record;
+END;
 
 -- Inputs, or members of them, that could not be stored, kept so they can be processed again
 -- after a fix.  bytes is the input zlib-compressed (compress2), at most the quarantine cap of
@@ -331,4 +343,4 @@ CREATE TABLE imap_message (
 	PRIMARY KEY (folder, uidvalidity, uid)
 ) WITHOUT ROWID;
 
-PRAGMA user_version = 9;
+PRAGMA user_version = 10;

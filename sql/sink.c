@@ -11,6 +11,8 @@
  */
 #include "store_int.h"
 
+#include <string.h>
+
 #include "json.h"
 #include "mem.h"
 
@@ -239,56 +241,137 @@ insert_reasons(struct dm_store *s, sqlite3_int64 rid,
 	return DM_OK;
 }
 
-static int
-insert_dkim(struct dm_store *s, sqlite3_int64 rid, const struct dm_record *rec,
-    struct dm_error *err)
+/* Bytes json_put() may write for s. */
+static size_t
+json_room(const char *s)
 {
-	const struct dm_dkim_result *d;
-	sqlite3_stmt *st;
-	size_t i;
+	return s != NULL ? 6 * strlen(s) + 2 : 4;
+}
 
-	for (i = 0; i < rec->n_dkim; i++) {
-		d = &rec->dkim_results[i];
-		st = dm_store_stmt(s, DM_ST_DKIM, "inserting DKIM result", err);
-		if (st == NULL)
-			return DM_EDB;
-		sqlite3_bind_int64(st, 1, rid);
-		dm_store_bind_static(st, 2, d->domain);
-		dm_store_bind_static(st, 3, d->selector);
-		dm_store_bind_static(st, 4, d->result);
-		dm_store_bind_static(st, 5, d->human_result);
-		sqlite3_bind_int64(st, 6, (sqlite3_int64)i);
-		if (dm_store_step_done(s, st, "inserting DKIM result", err) !=
-		    DM_OK)
-			return DM_EDB;
+/* Whether a JSON string escapes c; NUL too, which ends the run. */
+static int
+special(unsigned char c)
+{
+	return c < 0x20 || c == '"' || c == '\\';
+}
+
+/*
+ * Writes s at o as a JSON string (null when NULL) and returns its end.  The
+ * parser leaves few characters to escape: a byte is copied after three
+ * comparisons (strcspn() set up its table of bytes at every call).
+ */
+static char *
+json_put(char *o, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char c;
+
+	if (s == NULL) {
+		memcpy(o, "null", 4);
+		return o + 4;
 	}
+	*o++ = '"';
+	for (;;) {
+		while (!special(c = (unsigned char)*s)) {
+			*o++ = (char)c;
+			s++;
+		}
+		if (c == '\0')
+			break;
+		*o++ = '\\';
+		if (c == '"' || c == '\\') {
+			*o++ = (char)c;
+		} else {
+			memcpy(o, "u00", 3);
+			o[3] = hex[c >> 4];
+			o[4] = hex[c & 15];
+			o += 5;
+		}
+		s++;
+	}
+	*o++ = '"';
+	return o;
+}
+
+/* The four fields of result i of an array of DKIM or SPF results. */
+typedef void fields_fn(const void *results, size_t i, const char *v[4]);
+
+static void
+dkim_fields(const void *results, size_t i, const char *v[4])
+{
+	const struct dm_dkim_result *d =
+	    &((const struct dm_dkim_result *)results)[i];
+
+	v[0] = d->domain;
+	v[1] = d->selector;
+	v[2] = d->result;
+	v[3] = d->human_result;
+}
+
+static void
+spf_fields(const void *results, size_t i, const char *v[4])
+{
+	const struct dm_spf_result *p =
+	    &((const struct dm_spf_result *)results)[i];
+
+	v[0] = p->domain;
+	v[1] = p->scope;
+	v[2] = p->result;
+	v[3] = p->human_result;
+}
+
+/*
+ * Appends n results to b as a NUL-terminated JSON array of four-field arrays
+ * (schema.sql: dkim_results), sized first so it is written in one pass; only
+ * the NUL when n is 0.
+ */
+static int
+pack(struct dm_buf *b, const void *results, size_t n, fields_fn *fields)
+{
+	const char *v[4];
+	size_t i, j, room = 3;
+	char *o;
+	int rc;
+
+	for (i = 0; i < n; i++) {
+		fields(results, i, v);
+		for (j = 0, room += 6; j < 4; j++)
+			room += json_room(v[j]);
+	}
+	if ((rc = dm_buf_reserve(b, room)) != DM_OK)
+		return rc;
+	o = b->data + b->len;
+	for (i = 0; i < n; i++) {
+		fields(results, i, v);
+		*o++ = i == 0 ? '[' : ',';
+		for (j = 0; j < 4; j++) {
+			*o++ = j == 0 ? '[' : ',';
+			o = json_put(o, v[j]);
+		}
+		*o++ = ']';
+	}
+	if (n > 0)
+		*o++ = ']';
+	*o++ = '\0';
+	b->len = (size_t)(o - b->data);
 	return DM_OK;
 }
 
+/*
+ * Packs rec's DKIM and SPF results into s->results as two NUL-terminated JSON
+ * arrays, the SPF one from *spf (an empty one when there are none).
+ */
 static int
-insert_spf(struct dm_store *s, sqlite3_int64 rid, const struct dm_record *rec,
-    struct dm_error *err)
+pack_results(struct dm_store *s, const struct dm_record *rec, size_t *spf)
 {
-	const struct dm_spf_result *p;
-	sqlite3_stmt *st;
-	size_t i;
+	int rc;
 
-	for (i = 0; i < rec->n_spf; i++) {
-		p = &rec->spf_results[i];
-		st = dm_store_stmt(s, DM_ST_SPF, "inserting SPF result", err);
-		if (st == NULL)
-			return DM_EDB;
-		sqlite3_bind_int64(st, 1, rid);
-		dm_store_bind_static(st, 2, p->domain);
-		dm_store_bind_static(st, 3, p->scope);
-		dm_store_bind_static(st, 4, p->result);
-		dm_store_bind_static(st, 5, p->human_result);
-		sqlite3_bind_int64(st, 6, (sqlite3_int64)i);
-		if (dm_store_step_done(s, st, "inserting SPF result", err) !=
-		    DM_OK)
-			return DM_EDB;
-	}
-	return DM_OK;
+	dm_buf_reset(&s->results);
+	rc = pack(&s->results, rec->dkim_results, rec->n_dkim, dkim_fields);
+	*spf = s->results.len;
+	return rc == DM_OK
+	           ? pack(&s->results, rec->spf_results, rec->n_spf, spf_fields)
+	           : rc;
 }
 
 static int
@@ -296,7 +379,11 @@ insert_record(
     struct dm_store *s, const struct dm_record *rec, struct dm_error *err)
 {
 	sqlite3_stmt *st;
+	size_t spf;
 
+	if (pack_results(s, rec, &spf) != DM_OK)
+		return dm_error_set(
+		    err, DM_ENOMEM, "storing report: out of memory");
 	st = dm_store_stmt(s, DM_ST_RECORD, "inserting record", err);
 	if (st == NULL)
 		return DM_EDB;
@@ -310,6 +397,9 @@ insert_record(
 	dm_store_bind_static(st, 8, rec->envelope_from);
 	dm_store_bind_static(st, 9, rec->envelope_to);
 	dm_store_bind_static(st, 10, rec->extensions);
+	dm_store_bind_static(st, 11, rec->n_dkim > 0 ? s->results.data : NULL);
+	dm_store_bind_static(
+	    st, 12, rec->n_spf > 0 ? s->results.data + spf : NULL);
 	return dm_store_step_done(s, st, "inserting record", err);
 }
 
@@ -323,11 +413,9 @@ sink_record(void *ctx, const struct dm_feedback *fb,
 	if (s->report_id == 0)
 		return DM_OK; /* a duplicate: begin() said DM_DONE */
 	if (insert_record(s, rec, err) != DM_OK)
-		return DM_EDB;
+		return err->code;
 	rid = sqlite3_last_insert_rowid(s->db);
 	if (insert_reasons(s, rid, rec, err) != DM_OK ||
-	    insert_dkim(s, rid, rec, err) != DM_OK ||
-	    insert_spf(s, rid, rec, err) != DM_OK ||
 	    dm_rollup_record(s, fb, rec, rid, err) != DM_OK)
 		return err->code;
 	s->report_records++;

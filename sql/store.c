@@ -117,8 +117,9 @@ static const char *const stmt_sql[DM_ST_COUNT] = {
         "blocked_pass = min(blocked_pass + excluded.blocked_pass, " SUM_MAX ")",
     [DM_ST_RECORD] =
         "INSERT INTO record (report, source_ip, count, disposition, dkim, spf, "
-        "header_from, envelope_from, envelope_to, extensions) VALUES "
-        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        "header_from, envelope_from, envelope_to, extensions, dkim_results, "
+        "spf_results) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+        "?12)",
     [DM_ST_REASON] =
         "INSERT INTO reason (record, type, comment) VALUES (?1, ?2, ?3)",
     [DM_ST_MAX_IDS] = "SELECT (SELECT ifnull(max(id), 0) FROM report), "
@@ -128,16 +129,9 @@ static const char *const stmt_sql[DM_ST_COUNT] = {
     /* A record's reasons and results first: foreign keys are not enforced
      * (configure()), so ON DELETE CASCADE does not act. */
     [DM_ST_UNDO_REASON] = "DELETE FROM reason WHERE record > ?1",
-    [DM_ST_UNDO_DKIM] = "DELETE FROM dkim_result WHERE record > ?1",
-    [DM_ST_UNDO_SPF] = "DELETE FROM spf_result WHERE record > ?1",
     [DM_ST_UNDO_RECORD] = "DELETE FROM record WHERE id > ?1",
     [DM_ST_UNDO_ROLLUP] = "DELETE FROM rollup_report WHERE report > ?1",
     [DM_ST_UNDO_REPORT] = "DELETE FROM report WHERE id > ?1",
-    [DM_ST_DKIM] = "INSERT INTO dkim_result (record, domain, selector, result, "
-                   "human_result, n) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    [DM_ST_SPF] =
-        "INSERT INTO spf_result (record, domain, scope, result, human_result, "
-        "n) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     [DM_ST_Q_FIND] =
         "SELECT id FROM quarantine WHERE sha256 IS ?1 AND member IS ?2 AND "
         "(?1 IS NOT NULL OR path IS ?3) AND resolved_at IS NULL "
@@ -259,10 +253,6 @@ static const char *const stmt_sql[DM_ST_COUNT] = {
      * configure()). */
     [DM_ST_DEL_REASONS] = "DELETE FROM reason WHERE record IN "
                           "(SELECT id FROM record WHERE report = ?1)",
-    [DM_ST_DEL_DKIM] = "DELETE FROM dkim_result WHERE record IN "
-                       "(SELECT id FROM record WHERE report = ?1)",
-    [DM_ST_DEL_SPF] = "DELETE FROM spf_result WHERE record IN "
-                      "(SELECT id FROM record WHERE report = ?1)",
     [DM_ST_DEL_RECORDS] = "DELETE FROM record WHERE report = ?1",
     [DM_ST_DEL_REPORT] = "DELETE FROM report WHERE id = ?1",
     [DM_ST_Q_MOVED] = "UPDATE quarantine SET path = ?2 WHERE path = ?1 AND "
@@ -454,7 +444,8 @@ table_count(struct dm_store *s, int ours, int *n, struct dm_error *err)
 {
 	static const char all[] = "SELECT count(*) FROM sqlite_master";
 	static const char mine[] =
-	    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name "
+	    "SELECT count(*) FROM sqlite_master WHERE type IN ('table', "
+	    "'view') AND name "
 	    "IN ('input', 'report', 'record', 'reason', 'dkim_result', "
 	    "'spf_result', 'quarantine')";
 	sqlite3_stmt *st;
@@ -742,6 +733,7 @@ dm_store_open(struct dm_store **out, const char *path, struct dm_error *err)
 	s->quarantine_cap = DM_MAX_QUARANTINE_BYTES;
 	/* Encoded auth results of one record: bounded by the parser's caps. */
 	dm_buf_init(&s->auth, (size_t)1 << 24);
+	dm_buf_init(&s->results, (size_t)1 << 24);
 	if ((rc = open_steps(s, err)) != DM_OK) {
 		dm_store_close(s);
 		return rc;
@@ -1066,8 +1058,6 @@ payload_undo(struct dm_store *s, struct dm_error *err)
 		return DM_EDB;
 	if (undo_step(s, DM_ST_UNDO_SOURCE, s->payload_record0, err) != DM_OK ||
 	    undo_step(s, DM_ST_UNDO_REASON, s->payload_record0, err) != DM_OK ||
-	    undo_step(s, DM_ST_UNDO_DKIM, s->payload_record0, err) != DM_OK ||
-	    undo_step(s, DM_ST_UNDO_SPF, s->payload_record0, err) != DM_OK ||
 	    undo_step(s, DM_ST_UNDO_RECORD, s->payload_record0, err) != DM_OK ||
 	    undo_step(s, DM_ST_UNDO_ROLLUP, s->payload_report0, err) != DM_OK ||
 	    undo_step(s, DM_ST_UNDO_REPORT, s->payload_report0, err) != DM_OK)
@@ -1177,7 +1167,7 @@ dm_store_report_delete(struct dm_store *s, int64_t id, struct dm_error *err)
 	/* In this order: each step reads what the later ones delete. */
 	static const enum dm_stmt steps[] = {DM_ST_DEL_DAILY, DM_ST_DEL_ZEROS,
 	    DM_ST_DEL_SOURCE, DM_ST_DEL_ROLLUP, DM_ST_DEL_REASONS,
-	    DM_ST_DEL_DKIM, DM_ST_DEL_SPF, DM_ST_DEL_RECORDS, DM_ST_DEL_REPORT};
+	    DM_ST_DEL_RECORDS, DM_ST_DEL_REPORT};
 	sqlite3_stmt *st;
 	size_t i;
 
@@ -1224,6 +1214,7 @@ dm_store_close(struct dm_store *s)
 	dm_free(s->member);
 	dm_free(s->path);
 	dm_buf_free(&s->auth);
+	dm_buf_free(&s->results);
 	dm_rollup_free(s);
 	dm_free(s);
 }

@@ -82,15 +82,11 @@ enum dm_stmt {
 	DM_ST_MAX_IDS,
 	DM_ST_UNDO_SOURCE,
 	DM_ST_UNDO_REASON,
-	DM_ST_UNDO_DKIM,
-	DM_ST_UNDO_SPF,
 	DM_ST_UNDO_RECORD,
 	DM_ST_UNDO_ROLLUP,
 	DM_ST_UNDO_REPORT,
 	DM_ST_RECORD,
 	DM_ST_REASON,
-	DM_ST_DKIM,
-	DM_ST_SPF,
 	DM_ST_Q_FIND,
 	DM_ST_Q_RETRY,
 	DM_ST_Q_INSERT,
@@ -112,8 +108,6 @@ enum dm_stmt {
 	DM_ST_DEL_SOURCE,
 	DM_ST_DEL_ROLLUP,
 	DM_ST_DEL_REASONS,
-	DM_ST_DEL_DKIM,
-	DM_ST_DEL_SPF,
 	DM_ST_DEL_RECORDS,
 	DM_ST_DEL_REPORT,
 	DM_ST_COUNT
@@ -152,7 +146,8 @@ struct dm_store {
 	/* days the current report is spread over (see schema.sql) */
 	int64_t report_stored_at, report_day0;
 	unsigned report_ndays;
-	struct dm_buf auth; /* scratch for rollup_source's encoded results */
+	struct dm_buf auth;    /* scratch for rollup_source's encoded results */
+	struct dm_buf results; /* scratch for a record's packed auth results */
 	struct dm_rollup_daily *daily; /* the report's rollup_daily sums */
 	uint64_t dup_records, dup_messages;
 	sqlite3_int64 dup_report; /* ... and its id */

@@ -550,17 +550,25 @@ START_TEST(test_store_feed_stores_every_column)
 	    (long long)time(NULL));
 	ROW_EQ(db, "SELECT * FROM record WHERE id = 1", "1", "1", "192.0.2.1",
 	    "10", "none", "pass", "pass", "example.com", "bounce.example.com",
-	    NULL, NULL);
+	    NULL, NULL, "[[\"example.com\",\"s1\",\"pass\",null]]",
+	    "[[\"bounce.example.com\",\"mfrom\",\"pass\",null]]");
 	ROW_EQ(db, "SELECT * FROM record WHERE id = 2", "2", "1", "192.0.2.1",
 	    "5", "quarantine", "fail", "fail", "example.com", NULL,
-	    "example.net", NULL);
+	    "example.net", NULL,
+	    "[[\"example.com\",\"s1\",\"fail\",\"body hash did not "
+	    "verify\"],[\"other.net\",\"s2\",\"pass\",null]]",
+	    "[[\"example.com\",\"helo\",\"softfail\",null]]");
 	ROW_EQ(db, "SELECT * FROM record WHERE id = 3", "3", "1", "2001:db8::1",
-	    NULL, "reject", "fail", "fail", "example.com", NULL, NULL, "<x/>");
+	    NULL, "reject", "fail", "fail", "example.com", NULL, NULL, "<x/>",
+	    NULL, NULL);
 	ROW_EQ(db, "SELECT * FROM record WHERE id = 4", "4", "2", "192.0.2.1",
-	    "7", "pass", "pass", "fail", "example.org", NULL, NULL, NULL);
+	    "7", "pass", "pass", "fail", "example.org", NULL, NULL, NULL,
+	    "[[\"example.org\",\"k\",\"pass\",null]]",
+	    "[[\"example.org\",null,\"fail\",\"not permitted\"]]");
 	ROW_EQ(db, "SELECT * FROM record WHERE id = 5", "5", "2",
 	    "198.51.100.7", "3", "reject", "fail", "fail", "example.org", NULL,
-	    NULL, NULL);
+	    NULL, NULL, "[[\"x.example\",\"y\",\"fail\",null]]",
+	    "[[\"example.org\",\"mfrom\",\"fail\",null]]");
 	ROW_EQ(db, "SELECT count(*) FROM reason", "2");
 	ROW_EQ(db, "SELECT * FROM reason WHERE id = 1", "1", "2", "forwarded",
 	    "list");
@@ -587,6 +595,67 @@ START_TEST(test_store_feed_stores_every_column)
 	    "0", "example.org", NULL, "fail", "not permitted");
 	ROW_EQ(db, "SELECT * FROM spf_result WHERE record = 5 AND n = 0", "5",
 	    "0", "example.org", "mfrom", "fail", NULL);
+	dm_store_close(s);
+}
+END_TEST
+
+static int store_unit(struct dm_store *s, const struct dm_store_unit *u,
+    struct dm_feedback fb, const struct dm_record *recs, size_t n,
+    struct dm_error *e);
+
+/*
+ * The auth results packed into the record's row (schema version 10) read back
+ * through the dkim_result and spf_result views byte for byte, whatever they
+ * hold: quotes, backslashes, control characters, UTF-8, a missing field, many
+ * results; an INSERT into a view appends to its record's array.
+ */
+START_TEST(test_store_packed_results_read_back)
+{
+	static const struct dm_dkim_result dk[] = {
+	    {"q\"uote.example", "back\\slash", "pass", "tab\there\001end"},
+	    {"d\xc3\xa9j\xc3\xa0.example", NULL, "fail", "line\xe2\x80\xa8sep"},
+	    {"c.example", "s3", "temperror", "}]\"[{"}};
+	static const struct dm_spf_result sp[] = {
+	    {NULL, "mfrom", "none", NULL}};
+	struct dm_record rec = {.index = 1,
+	    .source_ip = "192.0.2.9",
+	    .count = 1,
+	    .disposition = "none",
+	    .dkim = "pass",
+	    .spf = "fail",
+	    .header_from = "example.com",
+	    .dkim_results = dk,
+	    .n_dkim = 3,
+	    .spf_results = sp,
+	    .n_spf = 1};
+	struct dm_store *s = open_memory();
+	sqlite3 *db = db_of(s);
+	struct dm_error e;
+
+	ok(store_unit(s, &unit1, report_a(), &rec, 1, &e), &e);
+	ok(dm_store_flush(s, &e), &e);
+	ROW_EQ(db, "SELECT count(*) FROM dkim_result", "3");
+	ROW_EQ(db, "SELECT * FROM dkim_result WHERE n = 0", "1", "0",
+	    "q\"uote.example", "back\\slash", "pass", "tab\there\001end");
+	ROW_EQ(db, "SELECT * FROM dkim_result WHERE n = 1", "1", "1",
+	    "d\xc3\xa9j\xc3\xa0.example", NULL, "fail", "line\xe2\x80\xa8sep");
+	ROW_EQ(db, "SELECT * FROM dkim_result WHERE n = 2", "1", "2",
+	    "c.example", "s3", "temperror", "}]\"[{");
+	ROW_EQ(db, "SELECT * FROM spf_result", "1", "0", NULL, "mfrom", "none",
+	    NULL);
+	ROW_EQ(db,
+	    "SELECT json_valid(dkim_results), json_valid(spf_results) FROM "
+	    "record",
+	    "1", "1");
+	ck_assert_int_eq(sqlite3_exec(db,
+	                     "INSERT INTO spf_result (record, n, domain, "
+	                     "scope, result) VALUES (1, 7, 'x.example', "
+	                     "'helo', 'pass')",
+	                     NULL, NULL, NULL),
+	    SQLITE_OK);
+	ROW_EQ(db, "SELECT * FROM spf_result WHERE n = 1", "1", "1",
+	    "x.example", "helo", "pass", NULL);
+	ROW_EQ(db, "SELECT count(*) FROM spf_result", "2");
 	dm_store_close(s);
 }
 END_TEST
@@ -1191,10 +1260,33 @@ feed_blocked_pass(struct dm_store *s)
 	ok(dm_store_flush(s, &e), &e);
 }
 
+/* SQL taking a database back to before version 10: the auth results in
+ * tables of their own again (migrate_v10.sql packs them into the record). */
+#define UNPACK_RESULTS                                                         \
+	"DROP VIEW dkim_result; DROP VIEW spf_result; "                        \
+	"CREATE TABLE dkim_result (record INTEGER NOT NULL REFERENCES record " \
+	"(id) ON DELETE CASCADE, n INTEGER NOT NULL, domain TEXT, selector "   \
+	"TEXT, result TEXT, human_result TEXT, PRIMARY KEY (record, n)) "      \
+	"WITHOUT ROWID; "                                                      \
+	"CREATE TABLE spf_result (record INTEGER NOT NULL REFERENCES record "  \
+	"(id) ON DELETE CASCADE, n INTEGER NOT NULL, domain TEXT, scope "      \
+	"TEXT, "                                                               \
+	"result TEXT, human_result TEXT, PRIMARY KEY (record, n)) WITHOUT "    \
+	"ROWID; "                                                              \
+	"INSERT INTO dkim_result SELECT r.id, j.key, j.value ->> 0, j.value "  \
+	"->> 1, j.value ->> 2, j.value ->> 3 FROM record r, "                  \
+	"json_each(r.dkim_results) j; "                                        \
+	"INSERT INTO spf_result SELECT r.id, j.key, j.value ->> 0, j.value "   \
+	"->> 1, j.value ->> 2, j.value ->> 3 FROM record r, "                  \
+	"json_each(r.spf_results) j; "                                         \
+	"ALTER TABLE record DROP COLUMN dkim_results; "                        \
+	"ALTER TABLE record DROP COLUMN spf_results; "
+
 /*
  * rollup_daily counts the DMARC passes that were quarantined or rejected
  * (version 9), spread over the days like every sum: the store, the rebuild,
- * a report's deletion and the migration from version 8 agree.
+ * a report's deletion and the migration from version 8 agree (and the one to
+ * version 10 packs the auth results back as they were).
  */
 START_TEST(test_store_blocked_pass_in_rollup_daily)
 {
@@ -1229,8 +1321,9 @@ START_TEST(test_store_blocked_pass_in_rollup_daily)
 
 	/* The same database as version 8 left it: the migration fills the
 	 * column by the rebuild's rule. */
-	raw_exec(path, "ALTER TABLE rollup_daily DROP COLUMN blocked_pass; "
-	               "PRAGMA user_version = 8");
+	raw_exec(path,
+	    UNPACK_RESULTS "ALTER TABLE rollup_daily DROP COLUMN blocked_pass; "
+	                   "PRAGMA user_version = 8");
 	ok(dm_store_open(&s, path, &e), &e);
 	db = db_of(s);
 	ROW_EQ(db, "PRAGMA user_version", latest());
@@ -2630,6 +2723,7 @@ sql_suite(void)
 	tc = tcase_create("tc_sink");
 	tcase_add_test(tc, test_store_feed_stores_every_column);
 	tcase_add_test(tc, test_store_views);
+	tcase_add_test(tc, test_store_packed_results_read_back);
 	tcase_add_test(tc, test_store_duplicate_is_counted_not_stored);
 	tcase_add_test(tc, test_store_payload_rollback_leaves_nothing);
 	tcase_add_test(tc, test_store_failed_payload_undoes_everything);
