@@ -9,16 +9,25 @@
  * controls or broken UTF-8: dm_out_text() neutralises them (core/escape.h)
  * before anything reaches a terminal or a mail.
  */
+/* wcwidth(3) is X/Open. */
+#define _XOPEN_SOURCE 700
+
 #include "report_int.h"
 
 #include "i18n.h"
 
+#include <langinfo.h>
+#include <locale.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <string.h>
+#include <wchar.h>
 
 #include <time.h>
 
 #include "escape.h"
+
+static int multibyte_width(const char *s, size_t n);
 
 /* A report of 10,000 failing sources with explanations stays far below this. */
 #define OUT_MAX ((size_t)256 << 20)
@@ -110,7 +119,10 @@ dm_out_text(struct out *o, const char *s)
 	while (*s != '\0') {
 		switch (dm_char_kind(s, &n)) {
 		case DM_CHAR_PLAIN:
-			dm_out_add(o, s, n);
+			if (n > 1 && multibyte_width(s, n) < 0)
+				dm_out_puts(o, "\xef\xbf\xbd"); /* U+FFFD */
+			else
+				dm_out_add(o, s, n);
 			break;
 		case DM_CHAR_CONTROL:
 			dm_out_puts(o, "?");
@@ -126,46 +138,41 @@ dm_out_text(struct out *o, const char *s)
 }
 
 /*
- * Display widths by Unicode's East Asian Width (wide and fullwidth: 2) and
- * the marks that join the character before them (0), for the scripts that
- * report text carries.  A table rather than wcwidth(3): wcwidth answers only
- * under a UTF-8 locale, and a report's layout must not change with the
- * locale of the cron job that writes it.
+ * Display widths come from the C library's wcwidth(3), which follows the
+ * Unicode data of the C library (East Asian wide and fullwidth: 2; combining
+ * and other zero-width marks: 0).  wcwidth answers only under a UTF-8
+ * LC_CTYPE, and cli/ keeps the process in the "C" locale (cli/i18n.c), so
+ * widths are asked under a UTF-8 locale object of their own: C.UTF-8, which
+ * glibc always has and which makes a report's layout independent of the
+ * cron job's LANG; failing that the user's locale when it is UTF-8.  Without
+ * either, every printable character counts one column.
  */
-static const struct {
-	unsigned first, last, width;
-} widths[] = {
-    {0x0300, 0x036f, 0}, /* combining diacritical marks */
-    {0x0483, 0x0489, 0},
-    {0x0591, 0x05bd, 0},
-    {0x0610, 0x061a, 0},
-    {0x064b, 0x065f, 0},
-    {0x1100, 0x115f, 2}, /* Hangul Jamo initials */
-    {0x1ab0, 0x1aff, 0},
-    {0x1dc0, 0x1dff, 0},
-    {0x200b, 0x200d, 0}, /* zero-width space, (non-)joiner */
-    {0x20d0, 0x20ff, 0},
-    {0x231a, 0x231b, 2},
-    {0x2329, 0x232a, 2},
-    {0x2e80, 0x303e, 2}, /* CJK radicals, punctuation */
-    {0x3041, 0x33ff, 2}, /* kana, CJK compatibility */
-    {0x3400, 0x4dbf, 2},
-    {0x4e00, 0x9fff, 2}, /* CJK ideographs */
-    {0xa000, 0xa4cf, 2},
-    {0xa960, 0xa97f, 2},
-    {0xac00, 0xd7a3, 2}, /* Hangul syllables */
-    {0xf900, 0xfaff, 2},
-    {0xfe00, 0xfe0f, 0}, /* variation selectors */
-    {0xfe10, 0xfe19, 2},
-    {0xfe20, 0xfe2f, 0},
-    {0xfe30, 0xfe6f, 2},
-    {0xff00, 0xff60, 2}, /* fullwidth forms */
-    {0xffe0, 0xffe6, 2},
-    {0x1f300, 0x1f64f, 2}, /* emoji */
-    {0x1f900, 0x1f9ff, 2},
-    {0x20000, 0x2fffd, 2},
-    {0x30000, 0x3fffd, 2},
-};
+static locale_t width_locale;
+static pthread_once_t width_once = PTHREAD_ONCE_INIT;
+
+/* 1 when loc's character set is UTF-8. */
+static int
+is_utf8(locale_t loc)
+{
+	const char *cs = nl_langinfo_l(CODESET, loc);
+
+	return strcmp(cs, "UTF-8") == 0 || strcmp(cs, "utf8") == 0;
+}
+
+static void
+open_width_locale(void)
+{
+	locale_t loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+
+	if (loc == (locale_t)0 &&
+	    (loc = newlocale(LC_CTYPE_MASK, "", (locale_t)0)) != (locale_t)0 &&
+	    !is_utf8(loc)) {
+		freelocale(loc);
+		loc = (locale_t)0;
+	}
+	/* Kept for the life of the process, like the C library's own. */
+	width_locale = loc;
+}
 
 /* The code point of the valid UTF-8 character of n bytes at s. */
 static unsigned
@@ -180,23 +187,36 @@ code_point(const char *s, size_t n)
 	return c;
 }
 
+/*
+ * wcwidth of the multi-byte character of n bytes at s: -1 when it is not
+ * printable (unassigned, a noncharacter), 1 when no UTF-8 locale exists.
+ */
+static int
+multibyte_width(const char *s, size_t n)
+{
+	locale_t old;
+	int w;
+
+	pthread_once(&width_once, open_width_locale);
+	if (width_locale == (locale_t)0)
+		return 1;
+	old = uselocale(width_locale);
+	w = wcwidth((wchar_t)code_point(s, n));
+	uselocale(old);
+	return w;
+}
+
 size_t
 dm_text_char_width(const char *s, size_t *len)
 {
-	size_t i;
-	unsigned c;
+	int w;
 
-	/* What is not plain is written as one '?' or U+FFFD. */
+	/* What is not plain or not printable is written as one '?' or
+	 * U+FFFD (dm_out_text). */
 	if (dm_char_kind(s, len) != DM_CHAR_PLAIN || *len == 1)
 		return 1;
-	c = code_point(s, *len);
-	for (i = 0; i < sizeof(widths) / sizeof(widths[0]); i++) {
-		if (c < widths[i].first)
-			break;
-		if (c <= widths[i].last)
-			return widths[i].width;
-	}
-	return 1;
+	w = multibyte_width(s, *len);
+	return w < 0 ? 1 : (size_t)w;
 }
 
 size_t

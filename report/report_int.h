@@ -397,7 +397,8 @@ void dm_out_free(struct out *o);
 
 /*
  * Appends s made safe for a terminal or a plain-text mail (core/escape.h):
- * control characters become '?', bidirectional controls and invalid UTF-8
+ * control characters become '?', bidirectional controls, invalid UTF-8 and
+ * code points wcwidth(3) calls not printable (unassigned, noncharacters)
  * U+FFFD.  Returns the number of characters (code points) appended.
  */
 size_t dm_out_text(struct out *o, const char *s);
@@ -405,7 +406,8 @@ size_t dm_out_text(struct out *o, const char *s);
  * when every one is (for the tests). */
 const char *dm_isp_table_check(void);
 
-/* Columns a terminal gives what dm_out_text writes for s: East Asian wide
+/* Columns a terminal gives what dm_out_text writes for s, by wcwidth(3) under
+ * a UTF-8 LC_CTYPE of its own whatever the process's locale: East Asian wide
  * characters take two, combining marks none. */
 size_t dm_text_width(const char *s);
 /* Columns of the character at s (non-empty) as dm_out_text writes it, with its

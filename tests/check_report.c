@@ -10,6 +10,7 @@
  * sql/rollup_rebuild.sql (the SQL spelling of what the store folds in C).
  */
 #include <check.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -580,6 +581,32 @@ START_TEST(test_text_width_counts_columns)
 	ck_assert_uint_eq(dm_text_width("\xf0\xa0\x80\x80"), 2); /* U+20000 */
 	ck_assert_uint_eq(dm_text_char_width("한", &n), 2);
 	ck_assert_uint_eq(n, 3);
+	ck_assert_uint_eq(dm_text_width("\xf0\x9f\x93\xa7"), 2); /* 📧 */
+	ck_assert_uint_eq(dm_text_width("ｿﾌﾄﾊﾞﾝｸ"), 7); /* ﾊﾞ: two of one */
+	ck_assert_uint_eq(dm_text_width("\xe2\x80\x8b"), 0); /* U+200B */
+	ck_assert_uint_eq(dm_text_width("\xcd\xb8"), 1); /* U+0378 unassigned */
+}
+END_TEST
+
+/* Under the "C" locale the check suite runs in, widths come from wcwidth
+ * through the C.UTF-8 locale object, and what it calls not printable is
+ * written as U+FFFD, one column, as dm_text_width counts it. */
+START_TEST(test_text_unprintable_is_replaced)
+{
+	struct out o;
+
+	ck_assert_str_eq(setlocale(LC_CTYPE, NULL), "C");
+	dm_out_init(&o);
+	/* U+0378 (unassigned), U+FFFF (a noncharacter), U+E000 (private). */
+	ck_assert_uint_eq(dm_out_text(&o, "a\xcd\xb8"
+	                                  "b\xef\xbf\xbf\xee\x80\x80"),
+	    5);
+	ck_assert_int_eq(o.rc, DM_OK);
+	ck_assert_str_eq(o.b.data, "a\xef\xbf\xbd"
+	                           "b\xef\xbf\xbd"
+	                           "\xee\x80\x80");
+	ck_assert_uint_eq(dm_text_width(o.b.data), 5);
+	dm_out_free(&o);
 }
 END_TEST
 
@@ -2794,6 +2821,7 @@ report_suite(void)
 	tcase_add_test(tc_names, test_isp_names);
 	tcase_add_test(tc_names, test_isp_names_folded);
 	tcase_add_test(tc_names, test_text_width_counts_columns);
+	tcase_add_test(tc_names, test_text_unprintable_is_replaced);
 	tcase_add_test(tc_names, test_parse_time);
 	tcase_add_test(tc_names, test_bucket_of_period);
 	tcase_add_test(tc_names, test_bucket_weeks);

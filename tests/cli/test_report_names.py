@@ -1,7 +1,9 @@
 """ISP names as reporters write them, merged by rule into one row per ISP ("Google, Inc." and
 google.com; AMAZON-SES and Amazon; "Orange." and orange.fr; ニフティ株式会社 and nifty.com),
 and text tables aligned by display width when a name is Japanese (wide characters take two
-columns): every row's columns start at the same display column as the header's.
+columns): every row's columns start at the same display column as the header's.  Widths are
+computed here from Python's unicodedata, apart from the C library's wcwidth that dmarcstat uses,
+and checked under LANG=C, LANG=C.UTF-8 and --lang ja: the layout must not follow the locale.
 
     DMARCSTAT=build/cli/dmarcstat python3 tests/cli/test_report_names.py
 """
@@ -20,8 +22,85 @@ REPORTERS = [("Google, Inc.", 10), ("google.com", 20), ("AMAZON-SES", 3), ("Amaz
              ("さくらインターネット株式会社", 9)]
 
 
+# Names a text table must align: full-width and half-width katakana (ﾊﾞ is two characters of
+# one column each), a combining accent (no column), an emoji (two), fullwidth Latin.
+WIDE = ["ニフティ株式会社", "ＡＢＣメール株式会社", "ｿﾌﾄﾊﾞﾝｸﾃｽﾄ", "Ame\u0301lie Mail",
+        "\U0001F4E7 Mail", "ＫＤＤＩ", "Plain ISP"]
+# LANG=C as cron gives it, a UTF-8 LANG, and Japanese titles.
+LOCALES = [("LANG=C", {"LC_ALL": "", "LANG": "C"}, []),
+           ("LANG=C.UTF-8", {"LC_ALL": "", "LANG": "C.UTF-8"}, []),
+           ("--lang ja", {"LC_ALL": "", "LANG": "C"}, ["--lang", "ja"])]
+
+
+def char_width(c):
+    if unicodedata.category(c) in ("Mn", "Me") or c == "\u200b":
+        return 0
+    return 2 if unicodedata.east_asian_width(c) in "WF" else 1
+
+
 def width(s):
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in s)
+    return sum(char_width(c) for c in s)
+
+
+def spans(line):
+    """(start, end) display columns of each cell: cells are separated by two spaces or more."""
+    out, col, start, spaces = [], 0, None, 0
+    for c in line:
+        if c == " ":
+            spaces += 1
+        else:
+            if start is not None and spaces >= 2:
+                out.append((start, end))
+                start = None
+            if start is None:
+                start = col
+            end = col + char_width(c)
+            spaces = 0
+        col += char_width(c)
+    if start is not None:
+        out.append((start, end))
+    return out
+
+
+def isp_table(text, names):
+    """The header and rows of the ISP table: the rows are the lines that start with a name."""
+    lines = text.splitlines()
+    first = min(i for i, ln in enumerate(lines) if any(ln.startswith(n + " ") for n in names))
+    rows = []
+    for ln in lines[first:]:
+        if not ln:
+            break
+        rows.append(ln)
+    return lines[first - 1], rows
+
+
+def aligned_everywhere(problems, tmp):
+    """Every cell of the ISP table starts (left-aligned text) or ends (right-aligned numbers)
+    at the display column of its title, whatever the locale."""
+    db = os.path.join(tmp, "wide.db")
+    reports = [report(org, f"w-{i}", [record("192.0.2.9", 50 - i, disp="none")], begin=NOV02)
+               for i, org in enumerate(WIDE)]
+    ingest(db, tmp, reports)
+    shown = ["NIFTY", "KDDI (au)"] + [n for n in WIDE if n not in ("ニフティ株式会社", "ＫＤＤＩ")]
+    for label, env, extra in LOCALES:
+        rc, out, err = run(["report", "--db", db] + PERIOD + extra, env)
+        if rc != 0:
+            problems.append(f"{label}: exit {rc}: {err}")
+            continue
+        header, rows = isp_table(out.decode(), shown)
+        want = spans(header)
+        if len(rows) != len(WIDE) or sorted(r.split("  ")[0] for r in rows) != sorted(shown):
+            problems.append(f"{label}: ISP rows {rows!r}")
+        for row in rows:
+            got = spans(row)
+            ok = len(got) == len(want) and got[0][0] == want[0][0] and \
+                got[-1][0] == want[-1][0] and \
+                all(g[1] == w[1] for g, w in zip(got[1:-1], want[1:-1]))
+            if not ok:
+                problems.append(f"{label}: misaligned by display width:\n{header}\n{row}\n"
+                                f"header cells {want}, row cells {got}")
+        if label == "--lang ja" and header.isascii():
+            problems.append(f"--lang ja: the header is not Japanese: {header!r}")
 
 
 def main():
@@ -52,6 +131,7 @@ def main():
                                 f"{width(row[:i + len(num)])}, header at {end})")
         if not any("さくらインターネット株式会社" in r for r in rows) or len(rows) != 5:
             problems.append(f"rows: {rows!r}")
+        aligned_everywhere(problems, tmp)
     for p in problems:
         print("FAIL", p)
     print("report names: %s" % ("ok" if not problems else f"{len(problems)} problems"))
