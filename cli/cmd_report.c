@@ -26,6 +26,7 @@ struct rargs {
 	enum dm_report_format fmt;
 	struct dm_cli_dns dnsopt;
 	struct dm_dns *dns; /* the sending services (and DNS for checks) */
+	struct dm_dns_geo_buf geo; /* geo_of's strings */
 	int check_dns;
 	int all; /* --all: the period is the database's dated reports */
 	enum dm_check_status worst; /* of the checks made (--check-dns) */
@@ -418,6 +419,16 @@ service_of(void *ctx, const char *domain, enum dm_service_kind *kind)
 	return s->name;
 }
 
+/* The report's view of the MMDB files (dns/): what the host table left
+ * unknown, copied into the arguments' buffer. */
+static void
+geo_of(void *ctx, const char *ip, struct dm_host *h)
+{
+	struct rargs *a = ctx;
+
+	dm_dns_geo(a->dns, ip, h, &a->geo);
+}
+
 struct check_ctx {
 	struct rargs *a;
 	dm_report_check_cb cb;
@@ -566,6 +577,10 @@ run(struct rargs *a, int explain)
 		return rc;
 	a->opt.service_of = service_of;
 	a->opt.service_ctx = a->dns;
+	if (a->dnsopt.n_mmdb > 0) {
+		a->opt.geo_of = geo_of;
+		a->opt.geo_ctx = a;
+	}
 	if (a->check_dns) {
 		a->opt.check_dns = check_dns;
 		a->opt.check_ctx = a;

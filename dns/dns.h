@@ -89,6 +89,20 @@ void dm_dns_versions(char *buf, size_t n);
 
 /* ---- Names ---- */
 
+/* Where dm_dns_geo copies the strings it sets. */
+struct dm_dns_geo_buf {
+	char as_org[256];
+	char country[8];
+};
+
+/*
+ * Fills what is unknown of h->asn (-1), h->as_org and h->country (NULL) from
+ * the MMDB files added, the first file that knows a field giving it; the
+ * strings point into b.  Reads local files only: no network.
+ */
+void dm_dns_geo(const struct dm_dns *d, const char *ip, struct dm_host *h,
+    struct dm_dns_geo_buf *b);
+
 /* A sending service: borrowed from the handle, valid until dm_dns_close. */
 struct dm_dns_service {
 	const char *domain; /* the entry's domain, e.g. "amazonses.com" */

@@ -130,17 +130,6 @@ int name_normalise(const char *name, char *out, size_t size);
 /* Strips spaces, tabs and CRs around s, in place; returns where it starts. */
 char *text_trim(char *s);
 
-/* Where geo_lookup copies the strings it sets. */
-struct dm_dns_geo_buf {
-	char as_org[256];
-	char country[8];
-};
-
-/* Fills what is unknown of h->asn (-1), h->as_org and h->country (NULL) from
- * the MMDB files; the strings point into b. */
-void geo_lookup(const struct dm_dns *d, const char *ip, struct dm_host *h,
-    struct dm_dns_geo_buf *b);
-
 /* ---- spf.c ---- */
 
 void spf_free(struct spf_ctx *s);

@@ -94,7 +94,7 @@ job_report(struct job *j)
 		h.kind = svc->kind;
 	}
 	h.error = j->error[0] != '\0' ? j->error : NULL;
-	geo_lookup(r->d, j->ip, &h, &geo);
+	dm_dns_geo(r->d, j->ip, &h, &geo);
 	r->done++;
 	if (r->rc == DM_OK)
 		r->rc = r->cb(r->ctx, &h, r->err);

@@ -209,7 +209,7 @@ geo_from(MMDB_entry_s *e, struct dm_host *h, struct dm_dns_geo_buf *b)
 }
 
 void
-geo_lookup(const struct dm_dns *d, const char *ip, struct dm_host *h,
+dm_dns_geo(const struct dm_dns *d, const char *ip, struct dm_host *h,
     struct dm_dns_geo_buf *b)
 {
 	MMDB_lookup_result_s r;

@@ -942,11 +942,44 @@ hosts_query(struct pairs *x, struct dm_query *q,
 	return dm_query_hosts(q, kept, host_cb, x, x->err);
 }
 
+/* What the host table left unknown of each kept pair's ASN, AS organisation
+ * and country, from the geo_of hook (the MMDB files given to report). */
+static int
+fill_geo(struct pairs *x)
+{
+	struct dm_host h;
+	size_t i;
+
+	for (i = 0; i < x->n_kept; i++) {
+		struct pair *p = x->kept[i];
+
+		if (p->asn >= 0 && p->as_org != NULL && p->country != NULL)
+			continue;
+		memset(&h, 0, sizeof(h));
+		h.ip = p->ip;
+		h.asn = p->asn;
+		h.as_org = p->as_org;
+		h.country = p->country;
+		x->opt->geo_of(x->opt->geo_ctx, p->ip, &h);
+		p->asn = h.asn;
+		if ((p->as_org == NULL &&
+		        set_str(&p->as_org, h.as_org) != DM_OK) ||
+		    (p->country == NULL &&
+		        set_str(&p->country, h.country) != DM_OK))
+			return oom(x);
+	}
+	return DM_OK;
+}
+
 int
 dm_pairs_hosts(
     struct pairs *x, struct dm_query *q, const struct dm_query_filter *f)
 {
-	return on_kept(x, q, f, 0, hosts_query);
+	int rc = on_kept(x, q, f, 0, hosts_query);
+
+	if (rc == DM_OK && x->opt->geo_of != NULL)
+		rc = fill_geo(x);
+	return rc;
 }
 
 void

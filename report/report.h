@@ -250,6 +250,15 @@ struct dm_report_options {
 	    void *service_ctx, const char *domain, enum dm_service_kind *kind);
 	void *service_ctx;
 	/*
+	 * ASN, AS organisation and country of a source IP where the host table
+	 * leaves them unknown (no row, or enrich ran without MMDB files):
+	 * fills what is unknown of h (asn -1, as_org and country NULL), its
+	 * strings valid until the next call.  NULL hook: the host table's
+	 * alone.  geo_ctx is passed through.
+	 */
+	void (*geo_of)(void *geo_ctx, const char *ip, struct dm_host *h);
+	void *geo_ctx;
+	/*
 	 * Checks, now, the DNS records of domain (the reports of [from, to) of
 	 * q saying which selectors and sources to test), handing each check to
 	 * cb with cb_ctx; DM_OK, or an error that ends the report.  When set,

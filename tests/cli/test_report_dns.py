@@ -1,7 +1,8 @@
 """What `dmarcstat enrich` found, in `report` and `explain`: each failing pair's PTR name (and
 whether it is forward-confirmed), sending service, ASN and country in every format, from the host
 table; the service kind changing the cause (a list host: mailing_list; a forwarder: forwarded);
-`report --by service` summed against SQL.  The host table is filled by a real enrich against
+`report --by service` summed against SQL; `report --mmdb` and `explain --mmdb` giving ASN and
+country for sources the host table does not know, without writing to the database.  The host table is filled by a real enrich against
 dnsmasq on 127.0.0.1 at a free port (tests/dns/dnstest.py), with a MaxMind-format file written
 here and a user services file; nothing leaves the machine.
 
@@ -196,6 +197,44 @@ def test_fields(db, env):
     rc, out, err = run("explain", "--db", db, "--ip", "198.51.100.21", *PERIOD, env=env)
     check(rc == 0 and "\n  Host: s21.bmsend.com (forward-confirmed); Benchmark Email (esp); "
           "AS64501 Other Net; DE\n  Cause: esp_not_aligned\n" in out, f"explain: {out!r}")
+
+
+def test_mmdb_without_enrich(db, env, mm):
+    """Before any enrich (no host rows), --mmdb (or $DMARCSTAT_MMDB) gives each pair the ASN, AS
+    organisation and country of its IP from the file, in every format and in explain; the
+    database stays as it was; a file that is not an MMDB is a usage error."""
+    geo = {"198.51.100.21": (64501, "Other Net", "DE"), "192.0.2.12": (64500, "Example Net", None),
+           "192.0.2.60": (64500, "Example Net", None), "192.0.2.61": (64500, "Example Net", None)}
+    for how, extra, e in [("--mmdb", ["--mmdb", mm], env),
+                          ("$DMARCSTAT_MMDB", [], dict(env, DMARCSTAT_MMDB=mm))]:
+        pairs = by_pair(json_report(db, e, *extra))
+        got = {k: (v["asn"], v["as_org"], v["country"]) for k, v in pairs.items()}
+        want = {k: geo.get(k[0], (None, None, None)) for k in WANT}
+        check(got == want, f"report {how}: ASN and country of each pair: {got} (want {want})")
+    rc, out, err = run("report", "--db", db, "--format", "csv", "--table", "sources", *PERIOD,
+                       "--mmdb", mm, env=env)
+    rows = {(r["source_ip"], r["header_from"]): (r["asn"], r["as_org"], r["country"])
+            for r in csv.DictReader(io.StringIO(out))}
+    check(rc == 0 and rows[("198.51.100.21", "news.test")] == ("64501", "Other Net", "DE") and
+          rows[("203.0.113.99", "news.test")] == ("", "", ""), f"csv --mmdb: {rc} {rows}")
+    rc, out, err = run("report", "--db", db, *PERIOD, "--mmdb", mm, env=env)
+    check(rc == 0 and "Host: Benchmark Email (esp, by the domain it authenticates); AS64501 "
+          "Other Net; DE" in out and "Host: AS64500 Example Net\n" in out,
+          f"text --mmdb: the host lines: {out!r}")
+    rc, out, err = run("explain", "--db", db, "--ip", "192.0.2.12", *PERIOD, "--mmdb", mm,
+                       env=env)
+    check(rc == 0 and "\n  Host: AS64500 Example Net\n" in out, f"explain --mmdb: {out!r}")
+    con = sqlite3.connect(db)
+    hosts = con.execute("SELECT count(*) FROM host").fetchone()[0]
+    con.close()
+    check(hosts == 0, f"report --mmdb writes nothing to the host table: {hosts} rows")
+    bad = os.path.join(os.path.dirname(mm), "not.mmdb")
+    with open(bad, "w") as f:
+        f.write("not a database\n")
+    for cmd in ("report", "explain"):
+        rc, out, err = run(cmd, "--db", db, *PERIOD, "--mmdb", bad, env=env)
+        check(rc == 2 and f"{bad}: not a readable MaxMind DB" in err and out == "",
+              f"{cmd} --mmdb of a text file: exit 2 naming it: {rc} {err!r}")
 
 
 # The service of each record in SQL: the host's (by PTR), else the services file's entry for a
@@ -408,6 +447,7 @@ def main():
         rc, _, err = run("ingest", "--quiet", "--db", db, os.path.join(t, "reports"), env=env)
         check(rc == 0, f"ingest: {rc} {err!r}")
         test_before_enrich(db, env)
+        test_mmdb_without_enrich(db, env, mm)
         rc, out, err = run("enrich", "--db", db, "--resolver", dns.resolver, "--mmdb", mm,
                            "--timeout", "0.5", env=env)
         check(rc == 0, f"enrich: {rc} {out!r} {err!r}")
