@@ -12,6 +12,7 @@
 
 #include "dns.h"
 #include "i18n.h"
+#include "report.h"
 
 /* Exit statuses, documented in --help and the README. */
 enum {
@@ -94,6 +95,11 @@ int dm_cli_dns_option(struct dm_cli_dns *o, int c, const char *arg);
  * message (a bad resolver, a broken MMDB or services file), or DM_EXIT_FATAL.
  */
 int dm_cli_dns_open(struct dm_cli_dns *o, struct dm_dns **d);
+
+/* report/'s service_of hook (struct dm_report_options) over the services of
+ * a handle from dm_cli_dns_open, passed as dns. */
+const char *dm_cli_service_of(
+    void *dns, const char *domain, enum dm_service_kind *kind);
 
 /* Enrichment defaults: days an entry stays fresh, seconds a run may take
  * (cron runs should not pile up). */

@@ -407,18 +407,6 @@ use_color(const char *output)
 	       (nc == NULL || nc[0] == '\0');
 }
 
-/* The report's view of the services file (dns/). */
-static const char *
-service_of(void *ctx, const char *domain, enum dm_service_kind *kind)
-{
-	const struct dm_dns_service *s = dm_dns_service(ctx, domain);
-
-	if (s == NULL)
-		return NULL;
-	*kind = dm_service_kind_of(s->kind);
-	return s->name;
-}
-
 /* The report's view of the MMDB files (dns/): what the host table left
  * unknown, copied into the arguments' buffer. */
 static void
@@ -575,7 +563,7 @@ run(struct rargs *a, int explain)
 	a->dnsopt.services_optional = 1;
 	if ((rc = dm_cli_dns_open(&a->dnsopt, &a->dns)) != DM_EXIT_OK)
 		return rc;
-	a->opt.service_of = service_of;
+	a->opt.service_of = dm_cli_service_of;
 	a->opt.service_ctx = a->dns;
 	if (a->dnsopt.n_mmdb > 0) {
 		a->opt.geo_of = geo_of;

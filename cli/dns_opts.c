@@ -1,7 +1,7 @@
 /*
  * dns_opts.c - the DNS options shared by enrich, check and ingest --enrich,
  * and opening dns/ with them: the resolver, the MMDB files, the user's
- * services file.
+ * services file; the services as report/ asks for them.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -117,6 +117,17 @@ load_files(struct dm_cli_dns *o, struct dm_dns *d)
 		return err.code == DM_ENOMEM ? DM_EXIT_FATAL : DM_EXIT_USAGE;
 	}
 	return DM_EXIT_OK;
+}
+
+const char *
+dm_cli_service_of(void *dns, const char *domain, enum dm_service_kind *kind)
+{
+	const struct dm_dns_service *s = dm_dns_service(dns, domain);
+
+	if (s == NULL)
+		return NULL;
+	*kind = dm_service_kind_of(s->kind);
+	return s->name;
 }
 
 int

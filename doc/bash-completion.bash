@@ -49,11 +49,11 @@ _dmarcstat()
 	quarantine) opts='list show retry resolve --db --all --json --raw --keep-new --keep-stored --help' ;;
 	report)
 		opts='--db --last --from --to --all --domain --reporter --by --by-domain --top --check-dns
-		      --resolver --timeout --format --table --lang -o --mail-to --mail-from --subject --sendmail
-		      --help'
+		      --resolver --timeout --format --table --lang -o --mail-to --mail-from --subject
+		      --sendmail --help'
 		;;
 	alerts)
-		opts='--db --since --from --to --domain --threshold --min-messages --format --mail-to
+		opts='--db --since --from --to --domain --threshold --min-messages --format --lang --mail-to
 		      --mail-from --subject --sendmail --help'
 		;;
 	explain)

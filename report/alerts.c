@@ -15,8 +15,13 @@
  * pair and ISP); each alert then gets the cause of its failing or blocked
  * mail from the classifier, with the explanation and fix of the largest group
  * of messages of that cause, and the explain command that shows the rest.
+ * An alert about a source names its sending service as report does: the
+ * host table's service of its IP, else the service of the domains that
+ * authenticated its largest group of messages (the services files).
  */
 #include "report_int.h"
+
+#include "i18n.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +64,8 @@ struct alert {
 	enum dm_cause_code cause;
 	int has_cause;
 	char *why, *fix;
+	char *service;            /* the source's sending service, or NULL */
+	const char *service_kind; /* esp, list...: static; NULL when unknown */
 };
 
 struct alerts {
@@ -76,7 +83,7 @@ struct alerts {
 static int
 oom(struct alerts *x)
 {
-	return dm_error_set(x->err, DM_ENOMEM, "out of memory");
+	return dm_error_set(x->err, DM_ENOMEM, _("out of memory"));
 }
 
 /* ---- Sums per key ---- */
@@ -308,6 +315,7 @@ struct cause_ctx {
 	struct tally t;
 	int64_t best[DM_CAUSE_COUNT];
 	char *why[DM_CAUSE_COUNT], *fix[DM_CAUSE_COUNT];
+	int64_t service_messages; /* of the group that named a->service */
 };
 
 static int
@@ -339,6 +347,46 @@ explain_row(struct cause_ctx *c, const struct dm_evidence *ev, int64_t messages)
 	return DM_OK;
 }
 
+/* The kinds of a service, by dm_service_kind, as the host table writes them. */
+static const char *
+kind_name(const char *host_kind, enum dm_service_kind k)
+{
+	static const char *const kinds[] = {NULL, "esp", "list", "forwarder"};
+	static const char *const host_kinds[] = {
+	    "esp", "mailbox", "list", "forwarder", "gateway"};
+	size_t i;
+
+	for (i = 0; host_kind != NULL &&
+	            i < sizeof(host_kinds) / sizeof(host_kinds[0]);
+	     i++)
+		if (strcmp(host_kind, host_kinds[i]) == 0)
+			return host_kinds[i];
+	return (size_t)k < sizeof(kinds) / sizeof(kinds[0]) ? kinds[k] : NULL;
+}
+
+/* The sending service of a source alert, as report names a pair's: the
+ * host table's (every row of the IP has it), else that of the largest group
+ * whose authenticated domains name one. */
+static int
+source_service(struct cause_ctx *c, const struct dm_query_source *s,
+    const struct dm_evidence *ev)
+{
+	struct alert *a = c->a;
+	char *name;
+
+	if (a->ip == NULL || ev->service_name == NULL ||
+	    (a->service != NULL && s->messages <= c->service_messages))
+		return DM_OK;
+	if ((name = dm_strdup(ev->service_name)) == NULL)
+		return DM_ENOMEM;
+	dm_free(a->service);
+	a->service = name;
+	a->service_kind = kind_name(
+	    s->host_service != NULL ? s->host_kind : NULL, ev->service);
+	c->service_messages = s->messages;
+	return DM_OK;
+}
+
 static int
 source_cb(void *ctx, const struct dm_query_source *s, struct dm_error *err)
 {
@@ -361,6 +409,8 @@ source_cb(void *ctx, const struct dm_query_source *s, struct dm_error *err)
 	c->t.messages[cause.code] =
 	    dm_sat_add(c->t.messages[cause.code], s->messages);
 	c->t.seen |= 1u << cause.code;
+	if (source_service(c, s, &ev) != DM_OK)
+		return oom(c->x);
 	if (c->why[cause.code] == NULL || s->messages > c->best[cause.code])
 		return explain_row(c, &ev, s->messages) == DM_OK ? DM_OK
 		                                                 : oom(c->x);
@@ -538,18 +588,49 @@ next_command(struct out *o, const struct alerts *x, const struct alert *a)
 	    dm_format_day(x->opt->to, d1, sizeof(d1)));
 }
 
-static void
-pct(struct out *o, int64_t permille)
+/* "12.5 %" into buf. */
+static const char *
+pct(char *buf, size_t size, int64_t permille)
 {
-	dm_out_printf(o, "%lld.%lld %%", (long long)(permille / 10),
+	snprintf(buf, size, "%lld.%lld %%", (long long)(permille / 10),
 	    (long long)(permille % 10));
+	return buf;
 }
 
-static void
-points(struct out *o, int64_t d)
+/* "+12.5 points" into buf. */
+static const char *
+points(char *buf, size_t size, int64_t d)
 {
-	dm_out_printf(o, "%s%lld.%lld points", d < 0 ? "-" : "+",
+	snprintf(buf, size, _("%s%lld.%lld points"), d < 0 ? "-" : "+",
 	    (long long)(llabs(d) / 10), (long long)(llabs(d) % 10));
+	return buf;
+}
+
+/* What a rate alert says: whose rate, now and before, and the counts. */
+static void
+rate_headline(struct out *o, const struct alert *a)
+{
+	char now[32], was[32], delta[64];
+	long long count = a->count, messages = a->messages;
+
+	pct(now, sizeof(now), a->rate);
+	pct(was, sizeof(was), a->prev_rate);
+	points(delta, sizeof(delta), a->rate - a->prev_rate);
+	if (a->kind == A_BLOCKING_ROSE)
+		dm_out_textf(o,
+		    _("%s quarantined or rejected %s of the mail from %s (was "
+		      "%s, %s): %lld blocked of %lld messages"),
+		    a->isp, now, a->domain, was, delta, count, messages);
+	else if (a->ip != NULL)
+		dm_out_textf(o,
+		    _("Source %s, From %s: DMARC pass %s (was %s, %s): %lld "
+		      "passed of %lld messages"),
+		    a->ip, a->domain, now, was, delta, count, messages);
+	else
+		dm_out_textf(o,
+		    _("From domain %s: DMARC pass %s (was %s, %s): %lld passed "
+		      "of %lld messages"),
+		    a->domain, now, was, delta, count, messages);
 }
 
 /* One line that says what happened. */
@@ -560,55 +641,28 @@ headline_text(struct out *o, const struct alert *a)
 
 	switch (a->kind) {
 	case A_NEW_SOURCE:
-		dm_out_puts(o, "New source ");
-		dm_out_text(o, a->ip);
-		dm_out_printf(o,
-		    ": %lld of its %lld messages failed DMARC (first seen %s)",
-		    (long long)a->count, (long long)a->messages,
+		dm_out_textf(o,
+		    _("New source %s: %lld of its %lld messages failed DMARC "
+		      "(first seen %s)"),
+		    a->ip, (long long)a->count, (long long)a->messages,
 		    dm_format_day(a->day, d, sizeof(d)));
 		return;
-	case A_BLOCKING_ROSE:
-		dm_out_text(o, a->isp);
-		dm_out_puts(o, " quarantined or rejected ");
-		pct(o, a->rate);
-		dm_out_puts(o, " of the mail from ");
-		dm_out_text(o, a->domain);
-		dm_out_puts(o, " (was ");
-		break;
-	case A_SOURCE_PASS_FELL:
-	case A_DOMAIN_PASS_FELL:
-		if (a->ip != NULL) {
-			dm_out_puts(o, "Source ");
-			dm_out_text(o, a->ip);
-			dm_out_puts(o, ", From ");
-		} else
-			dm_out_puts(o, "From domain ");
-		dm_out_text(o, a->domain);
-		dm_out_puts(o, ": DMARC pass ");
-		pct(o, a->rate);
-		dm_out_puts(o, " (was ");
-		break;
 	case A_ISP_SILENT:
-		dm_out_text(o, a->isp);
-		dm_out_printf(o,
-		    " sent no report for this period (%lld messages in the "
-		    "previous one, the last on %s)",
-		    (long long)a->prev_messages,
+		dm_out_textf(o,
+		    _("%s sent no report for this period (%lld messages in the "
+		      "previous one, the last on %s)"),
+		    a->isp, (long long)a->prev_messages,
 		    dm_format_day(a->day, d, sizeof(d)));
 		return;
+	default:
+		rate_headline(o, a);
 	}
-	pct(o, a->prev_rate);
-	dm_out_puts(o, ", ");
-	points(o, a->rate - a->prev_rate);
-	dm_out_printf(o, "): %lld %s of %lld messages", (long long)a->count,
-	    a->kind == A_BLOCKING_ROSE ? "blocked" : "passed",
-	    (long long)a->messages);
 }
 
 static const char silent_fix[] =
-    "Check that the DMARC record still names your rua= address and that "
-    "this ISP's reports reach it (a full mailbox, a filter); an ISP also "
-    "stops reporting when it receives no mail from the domain.";
+    N_("Check that the DMARC record still names your rua= address and that "
+       "this ISP's reports reach it (a full mailbox, a filter); an ISP also "
+       "stops reporting when it receives no mail from the domain.");
 
 static void
 alert_text(struct out *o, const struct alerts *x, const struct alert *a)
@@ -616,41 +670,50 @@ alert_text(struct out *o, const struct alerts *x, const struct alert *a)
 	dm_out_printf(o, "[%s] ", kind_names[a->kind]);
 	headline_text(o, a);
 	dm_out_puts(o, "\n");
+	if (a->service != NULL) {
+		dm_out_textf(o, _("  Sending service: %s (%s)"), a->service,
+		    a->service_kind != NULL ? a->service_kind : "?");
+		dm_out_puts(o, "\n");
+	}
 	if (a->has_cause)
-		dm_out_printf(o, "  Cause: %s\n", dm_cause_name(a->cause));
+		dm_out_printf(o, _("  Cause: %s\n"), dm_cause_name(a->cause));
 	if (a->why != NULL)
-		dm_text_wrap(o, 2, "Why: ", a->why);
-	dm_text_wrap(o, 2, "Fix: ", a->fix ? a->fix : silent_fix);
-	dm_out_puts(o, "  Next: ");
+		dm_text_wrap(o, 2, _("Why: "), a->why);
+	dm_text_wrap(o, 2, _("Fix: "), a->fix ? a->fix : _(silent_fix));
+	dm_out_puts(o, _("  Next: "));
 	next_command(o, x, a);
 	dm_out_puts(o, "\n\n");
 }
 
-/* "2026-11-01 to 2026-11-07", or one day. */
-static void
-span(struct out *o, int64_t from, int64_t to)
+/* "2026-11-01 to 2026-11-07", or one day, into buf. */
+static const char *
+span(char *buf, size_t size, int64_t from, int64_t to)
 {
 	char a[16], b[16];
 
 	dm_format_day(from, a, sizeof(a));
 	dm_format_day(to - DM_DAY_SECONDS, b, sizeof(b));
 	if (strcmp(a, b) == 0)
-		dm_out_puts(o, a);
+		snprintf(buf, size, "%s", a);
 	else
-		dm_out_printf(o, "%s to %s", a, b);
+		snprintf(buf, size, _("%s to %s"), a, b);
+	return buf;
 }
 
 static void
 write_text(struct out *o, const struct alerts *x)
 {
 	int64_t len = x->opt->to - x->opt->from;
+	char now[64], before[64];
 	size_t i;
 
-	dm_out_puts(o, "DMARC alerts ");
-	span(o, x->opt->from, x->opt->to);
-	dm_out_puts(o, ", against ");
-	span(o, x->opt->from - len, x->opt->from);
-	dm_out_printf(o, ": %zu alert%s\n\n", x->n, x->n == 1 ? "" : "s");
+	dm_out_textf(o,
+	    P_("DMARC alerts %s, against %s: %zu alert",
+	        "DMARC alerts %s, against %s: %zu alerts", x->n),
+	    span(now, sizeof(now), x->opt->from, x->opt->to),
+	    span(before, sizeof(before), x->opt->from - len, x->opt->from),
+	    x->n);
+	dm_out_puts(o, "\n\n");
 	for (i = 0; i < x->n; i++)
 		alert_text(o, x, &x->v[i]);
 }
@@ -699,6 +762,10 @@ alert_json(struct out *o, const struct alerts *x, const struct alert *a)
 	dm_out_puts(o, ",");
 	json_str(o, "source_ip", a->ip);
 	dm_out_puts(o, ",");
+	json_str(o, "service", a->service);
+	dm_out_puts(o, ",");
+	json_str(o, "service_kind", a->service ? a->service_kind : NULL);
+	dm_out_puts(o, ",");
 	json_int(o, "messages", a->messages, -1);
 	dm_out_puts(o, ",");
 	json_int(o, "previous_messages",
@@ -721,7 +788,7 @@ alert_json(struct out *o, const struct alerts *x, const struct alert *a)
 	dm_out_puts(o, ",");
 	json_str(o, "explanation", a->why);
 	dm_out_puts(o, ",");
-	json_str(o, "fix", a->fix ? a->fix : silent_fix);
+	json_str(o, "fix", a->fix ? a->fix : _(silent_fix));
 	dm_out_puts(o, ",");
 	json_str(o, "next", cmd.rc == DM_OK ? cmd.b.data : NULL);
 	if (cmd.rc != DM_OK)
@@ -768,6 +835,7 @@ alerts_free(struct alerts *x)
 		dm_free(x->v[i].ip);
 		dm_free(x->v[i].why);
 		dm_free(x->v[i].fix);
+		dm_free(x->v[i].service);
 	}
 	dm_free(x->v);
 }
@@ -783,7 +851,8 @@ dm_report_alerts(struct dm_query *q, const struct dm_report_options *opt,
 
 	*n = 0;
 	if (fmt != DM_REPORT_TEXT && fmt != DM_REPORT_JSON)
-		return dm_error_set(err, DM_EINVAL, "alerts are text or JSON");
+		return dm_error_set(
+		    err, DM_EINVAL, _("alerts are text or JSON"));
 	memset(&x, 0, sizeof(x));
 	x.q = q;
 	x.opt = opt;

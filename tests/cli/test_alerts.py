@@ -2,7 +2,9 @@
 printed), each kind on both sides of its threshold (a rate change of exactly --threshold points
 is no alert, a tenth more is; --min-messages exactly is enough, one less is not), the cause and
 fix the classifier gives, the explain command to run next (which runs), JSON, the mail
-(--mail-to, --sendmail) and the refusals.
+(--mail-to, --sendmail) and the refusals; the sending service of a source named as report names
+it (the host table's, else the services' entry for a domain that authenticated its mail); every
+alert and the mail's subject in Japanese with --lang ja or LANG=ja_JP.UTF-8.
 
     DMARCSTAT=build/cli/dmarcstat python3 tests/cli/test_alerts.py
 """
@@ -36,13 +38,14 @@ def day_start(day):
 
 
 def make_db(path, rows):
-    """rows: (day, org_name, source_ip, header_from, count, (disposition, dkim, spf)); one
-    report per day and org_name."""
+    """rows: (day, org_name, source_ip, header_from, count, (disposition, dkim, spf)[, domain]);
+    one report per day and org_name; domain: another domain whose DKIM signature passed."""
     con = sqlite3.connect(path)
     for s in ("schema.sql", "views.sql"):
         con.executescript(open(os.path.join(SOURCE, "sql", s)).read())
     reports = {}
-    for n, (day, org, ip, hf, count, (disp, dkim, spf)) in enumerate(rows, 1):
+    for n, row in enumerate(rows, 1):
+        day, org, ip, hf, count, (disp, dkim, spf) = row[:6]
         if (day, org) not in reports:
             rid = len(reports) + 1
             reports[(day, org)] = rid
@@ -57,6 +60,9 @@ def make_db(path, rows):
         if dkim == "pass":
             con.execute("INSERT INTO dkim_result (record, n, domain, selector, result) VALUES"
                         " (?, 0, ?, 's1', 'pass')", (n, hf))
+        if len(row) > 6:
+            con.execute("INSERT INTO dkim_result (record, n, domain, selector, result) VALUES"
+                        " (?, 1, ?, 'x', 'pass')", (n, row[6]))
     con.execute("UPDATE report SET record_count = (SELECT count(*) FROM record WHERE report ="
                 " report.id), message_count = (SELECT sum(count) FROM record WHERE report ="
                 " report.id)")
@@ -216,6 +222,121 @@ def test_isp_silent(tmp):
         next_runs(a["next"])
 
 
+# Every kind of alert at once, and new sources known by the host table (203.0.113.9: an ESP
+# found by its PTR name), by the domain that signed for them (203.0.113.20: bmsend.com, a
+# built-in service) and not at all (203.0.113.30).
+ALL_KINDS = (BASE
+             + [(BEFORE, "Outlook.com", "192.0.2.1", "example.com", 1000, PASS),
+                (DAY, "Outlook.com", "192.0.2.1", "example.com", 899, PASS),
+                (DAY, "Outlook.com", "192.0.2.1", "example.com", 101, BLOCKED_PASS),
+                (BEFORE, "google.com", "192.0.2.7", "example.com", 1000, PASS),
+                (DAY, "google.com", "192.0.2.7", "example.com", 899, PASS),
+                (DAY, "google.com", "192.0.2.7", "example.com", 101, FAIL),
+                (BEFORE, "Mail.Ru", "192.0.2.1", "example.com", 100, PASS),
+                (DAY, "google.com", "203.0.113.9", "example.com", 130, FAIL),
+                (DAY, "google.com", "203.0.113.20", "example.com", 120, FAIL, "bmsend.com"),
+                (DAY, "google.com", "203.0.113.30", "example.com", 110, FAIL)]
+             + [(BEFORE, "google.com", f"198.51.100.{i}", "news.example.com", 60, PASS)
+                for i in range(1, 11)]
+             + [(DAY, "google.com", f"198.51.100.{i}", "news.example.com", 60,
+                 FAIL if i == 1 else PASS) for i in range(1, 11) if i != 2]
+             + [(DAY, "google.com", "198.51.100.2", "news.example.com", 59, PASS),
+                (DAY, "google.com", "198.51.100.2", "news.example.com", 1, FAIL)])
+
+
+def all_kinds_db(tmp):
+    db = make_db(os.path.join(tmp, "all.db"), ALL_KINDS)
+    con = sqlite3.connect(db)
+    con.execute("INSERT INTO host (ip, ptr, confirmed, base_domain, service, kind, checked_at)"
+                " VALUES ('203.0.113.9', 'o1.mail.example-mailer.test', 1, "
+                "'example-mailer.test', 'Example Mailer', 'esp', 0)")
+    con.commit()
+    con.close()
+    return db
+
+
+def test_services(tmp):
+    """A new source is named by its sending service as report names the pair's: text, JSON, and
+    report --by service agreeing."""
+    db = all_kinds_db(tmp)
+    rc, out, err = run(["alerts", "--db", db, "--format", "json"] + PERIOD)
+    doc = json.loads(out) if rc == 1 else {"alerts": []}
+    got = {a["source_ip"]: (a["service"], a["service_kind"]) for a in doc["alerts"]
+           if a["kind"] == "new_failing_source"}
+    want = {"203.0.113.9": ("Example Mailer", "esp"), "203.0.113.20": ("Benchmark Email", "esp"),
+            "203.0.113.30": (None, None)}
+    check(rc == 1 and got == want, f"the services of the new sources: {rc} {got} {err!r}")
+    check(sorted(a["kind"] for a in doc["alerts"]) == sorted(
+        ["new_failing_source"] * 3 + ["isp_blocking_rose", "source_pass_fell",
+                                      "domain_pass_fell", "isp_silent"]),
+          f"every kind: {kinds(doc)}")
+    other = [a for a in doc["alerts"] if a["kind"] != "new_failing_source"]
+    check(all(a["service"] is None and a["service_kind"] is None for a in other if
+              a["source_ip"] is None), f"no service for alerts about no source: {other}")
+    rc, out, err = run(["report", "--db", db, "--format", "json", "--by", "service"] + PERIOD)
+    rep = {s["source_ip"]: (s["service"], s["service_kind"])
+           for s in json.loads(out)["sources"] if s["source_ip"] in want} if rc == 0 else {}
+    check(rep == want, f"report --by service names them alike: {rc} {rep} {err!r}")
+    rc, out, err = run(["alerts", "--db", db] + PERIOD)
+    text = out.decode()
+    check(rc == 1 and "[new_failing_source] New source 203.0.113.20: 120 of its 120 messages "
+          f"failed DMARC (first seen {DAY})\n  Sending service: Benchmark Email (esp)\n"
+          "  Cause: " in text and "New source 203.0.113.30: 110 of its 110 messages failed DMARC "
+          f"(first seen {DAY})\n  Cause: " in text, f"text: the service line: {text!r}")
+
+
+# Each kind's headline and the words around it, in Japanese.
+JA_LINES = [
+    f"DMARC 警告 {DAY}（比較: {BEFORE}）: 7 件\n\n",
+    "[new_failing_source] 新しい送信元 203.0.113.9: 130 通中 130 通が DMARC 失敗（初出 "
+    f"{DAY}）\n  送信サービス: Example Mailer（esp）\n  原因: spf_fail\n  理由: ",
+    "[isp_blocking_rose] Microsoft が example.com からのメールの 10.1 % を隔離または拒否しま"
+    "した（以前は 0.0 %、+10.1 ポイント）: 1000 通中 101 通をブロック\n",
+    "[source_pass_fell] 送信元 192.0.2.7、From example.com: DMARC 成功率 89.9 %（以前は "
+    "100.0 %、-10.1 ポイント）: 899 通成功 / 1000 通\n",
+    "[domain_pass_fell] From ドメイン news.example.com: DMARC 成功率 89.8 %（以前は 100.0 %、"
+    "-10.2 ポイント）: 539 通成功 / 600 通\n",
+    "[isp_silent] Mail.ru からこの期間のレポートが届いていません（前期間は 100 通、最後は "
+    f"{BEFORE}）\n  対処: DMARC レコードの rua= が",
+    f"  次に: dmarcstat explain --db ",
+]
+# English that must not be left in the Japanese alerts.
+EN_WORDS = ["New source", "Sending service", "Cause:", "Why:", "Fix:", "Next:", "alerts",
+            "quarantined or rejected", "points", "DMARC pass", "sent no report", "Check that"]
+
+
+def test_japanese(tmp):
+    db = all_kinds_db(tmp)
+    for how, extra, env in [("--lang ja", ["--lang", "ja"], None),
+                            ("LANG=ja_JP.UTF-8", [], {"LC_ALL": "", "LANG": "ja_JP.UTF-8"})]:
+        rc, out, err = run(["alerts", "--db", db, "--min-messages", "100"] + PERIOD + extra,
+                           env)
+        text = out.decode()
+        missing = [ln for ln in JA_LINES if ln not in text]
+        english = [w for w in EN_WORDS if w in text]
+        check(rc == 1 and text.startswith(JA_LINES[0]) and not missing and not english,
+              f"{how}: Japanese alerts: {rc} missing {missing} English {english} {text!r}")
+    rc, out, err = run(["alerts", "--db", db, "--format", "json", "--lang", "ja"] + PERIOD)
+    doc = json.loads(out) if rc == 1 else {"alerts": []}
+    silent = [a for a in doc["alerts"] if a["kind"] == "isp_silent"]
+    check(rc == 1 and silent and silent[0]["fix"].startswith("DMARC レコードの rua=") and
+          silent[0]["cause"] is None and set(doc) == {"format", "version", "period",
+                                                        "threshold_points", "min_messages",
+                                                        "alerts"},
+          f"JSON in Japanese: keys and kinds stay English: {silent}")
+    rc, out, err = run(["alerts", "--db", db, "--lang", "ja", "--mail-to", "ops@example.com",
+                        "--sendmail", fake_sendmail(tmp, 0)] + PERIOD)
+    raw = open(os.path.join(tmp, "stdin"), "rb").read()
+    m = email.message_from_bytes(raw, policy=email.policy.default)
+    subject = raw.split(b"\nSubject: ", 1)[1].split(b"\n", 1)[0] if b"\nSubject: " in raw else b""
+    check(rc == 1 and str(m["Subject"]) == f"DMARC 警告 {DAY}: 7 件" and
+          b"=?UTF-8?" in subject.upper() and subject.isascii() and
+          m.get_content().startswith(JA_LINES[0]),
+          f"the Japanese mail: {rc} {m['Subject']!r} {subject!r} {err!r}")
+    rc, out, err = run(["alerts", "--db", db, "--lang", "fr"] + PERIOD)
+    check(rc == 2 and err == 'dmarcstat: --lang wants en or ja: "fr"\n', f"--lang fr: {rc} {err!r}")
+
+
 def next_runs(cmd):
     words = shlex.split(cmd)
     rc, out, err = run(words[1:])
@@ -287,7 +408,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         for t in (test_nothing_new, test_blocking_rose, test_source_pass_fell,
                   test_domain_pass_fell, test_new_failing_source, test_isp_silent, test_mail,
-                  test_refusals):
+                  test_refusals, test_services, test_japanese):
             sub = os.path.join(tmp, t.__name__)
             os.mkdir(sub)
             t(sub)
