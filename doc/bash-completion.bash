@@ -49,7 +49,7 @@ _dmarcstat()
 	quarantine) opts='list show retry resolve --db --all --json --raw --keep-new --keep-stored --help' ;;
 	report)
 		opts='--db --last --from --to --all --domain --reporter --by --by-domain --top --check-dns
-		      --resolver --timeout --format --table --lang -o --mail-to --mail-from --subject
+		      --resolver --timeout --mmdb --format --table --lang -o --mail-to --mail-from --subject
 		      --sendmail --help'
 		;;
 	alerts)
@@ -58,7 +58,7 @@ _dmarcstat()
 		;;
 	explain)
 		opts='--db --ip --reporter --domain --last --from --to --all --top --letter --check-dns
-		      --resolver --timeout --lang -o --help'
+		      --resolver --timeout --mmdb --lang -o --help'
 		;;
 	enrich)
 		opts='--db --resolver --mmdb --ttl --all --budget --concurrency --timeout --json --quiet --help'
