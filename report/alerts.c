@@ -846,10 +846,12 @@ dm_report_alerts(struct dm_query *q, const struct dm_report_options *opt,
     size_t *n, struct dm_error *err)
 {
 	struct alerts x;
+	struct isp_names names;
 	struct out o;
 	int rc;
 
 	*n = 0;
+	memset(&names, 0, sizeof(names));
 	if (fmt != DM_REPORT_TEXT && fmt != DM_REPORT_JSON)
 		return dm_error_set(
 		    err, DM_EINVAL, _("alerts are text or JSON"));
@@ -858,11 +860,12 @@ dm_report_alerts(struct dm_query *q, const struct dm_report_options *opt,
 	x.opt = opt;
 	x.ao = ao;
 	x.err = err;
-	if ((rc = dm_query_set_isp_names(q, dm_isp_name, err)) == DM_OK &&
+	if ((rc = dm_isp_names_use(&names, q, err)) == DM_OK &&
 	    (rc = dm_query_begin(q, err)) == DM_OK) {
 		rc = gather(&x);
 		dm_query_end(q);
 	}
+	dm_isp_names_done(&names, q);
 	if (rc == DM_OK) {
 		if (x.n > 0)
 			qsort(x.v, x.n, sizeof(*x.v), cmp_alert);

@@ -180,6 +180,18 @@ static const struct column isp_cols[] = {
     /* The counts behind the rate, for the chart's categories. */
     {.key = "dmarc_pass", .title = N_("DMARC pass"), .formats = F_HIDDEN},
     BLOCKED_PASS_COL,
+    /* Every org_name stored that the row's name stands for: a JSON array,
+       "; " between them in CSV; under the row in text and HTML when it
+       merges several. */
+    {.key = "org_names",
+        .title = N_("Reported as"),
+        .formats = F_CSV | F_JSON,
+        .list = 1},
+    {.key = "org_names_text",
+        .title = N_("Reported as"),
+        .detail = 1,
+        .note = 1,
+        .formats = F_TEXT | F_HTML},
 };
 static const struct column source_cols[] = {
     {.key = "source_ip", .title = N_("Source IP"), .max_width = 39},
@@ -439,6 +451,7 @@ struct build {
 	struct totals *days;
 	size_t n_days;
 	struct names isps, pages;
+	struct isp_names names; /* the ISP of each org_name */
 	struct dm_error *err;
 };
 
@@ -734,6 +747,31 @@ fill_isp_daily(struct build *b)
 	return DM_OK;
 }
 
+/* The org_names row c of the ISPs stands for: all of them (org_names), and
+ * for text and HTML, when they are several, a line under the row. */
+static int
+isp_org_names(
+    struct build *b, const struct section *s, const char *isp, struct cell *c)
+{
+	static const char sep[] = {DM_LIST_SEP, '\0'};
+	struct dm_buf list;
+	size_t n;
+	int rc;
+
+	dm_buf_init(&list, 1 << 16);
+	rc = dm_isp_names_orgs(&b->names, isp, sep, &list, &n);
+	if (rc == DM_OK && n > 0)
+		rc = dm_cell_set_str(
+		    &c[dm_section_col(s, "org_names")], list.data);
+	dm_buf_reset(&list);
+	if (rc == DM_OK && n > 1 &&
+	    (rc = dm_isp_names_orgs(&b->names, isp, "; ", &list, &n)) == DM_OK)
+		rc = dm_cell_set_str(
+		    &c[dm_section_col(s, "org_names_text")], list.data);
+	dm_buf_free(&list);
+	return rc;
+}
+
 /* An ISP with mail in the period, or one that fell silent. */
 static int
 isp_cb(void *ctx, const struct dm_query_isp *i, struct dm_error *err)
@@ -763,7 +801,10 @@ isp_cb(void *ctx, const struct dm_query_isp *i, struct dm_error *err)
 	dm_cell_int(&c[4], CELL_INT, i->rejected);
 	dm_cell_int(&c[6], CELL_INT, i->dmarc_pass);
 	dm_cell_int(&c[7], CELL_INT, i->blocked_pass);
-	return names_add(&b->isps, i->isp) == DM_OK ? DM_OK : oom(b);
+	if (isp_org_names(b, s, i->isp, c) != DM_OK ||
+	    names_add(&b->isps, i->isp) != DM_OK)
+		return oom(b);
+	return DM_OK;
 }
 
 static int
@@ -978,12 +1019,12 @@ dm_report_build(struct dm_query *q, const struct dm_report_options *opt,
 	b.n_days = (size_t)((opt->to - opt->from) / DM_DAY_SECONDS);
 	if ((b.days = dm_calloc(b.n_days, sizeof(*b.days))) == NULL)
 		rc = oom(&b);
-	if (rc == DM_OK &&
-	    (rc = dm_query_set_isp_names(q, dm_isp_name, err)) == DM_OK &&
+	if (rc == DM_OK && (rc = dm_isp_names_use(&b.names, q, err)) == DM_OK &&
 	    (rc = dm_query_begin(q, err)) == DM_OK) {
 		rc = run_queries(&b);
 		dm_query_end(q);
 	}
+	dm_isp_names_done(&b.names, q);
 	names_free(&b.isps);
 	names_free(&b.pages);
 	dm_free(b.days);

@@ -27,7 +27,7 @@
 #include "escape.h"
 
 static void
-csv_field(struct out *o, const struct cell *c)
+csv_field(struct out *o, const struct column *col, const struct cell *c)
 {
 	char buf[64];
 	const char *s = dm_cell_format(c, buf, sizeof(buf));
@@ -52,6 +52,8 @@ csv_field(struct out *o, const struct cell *c)
 
 		if (*s == '"')
 			dm_out_add(o, "\"\"", 2);
+		else if (*s == DM_LIST_SEP && col->list)
+			dm_out_add(o, "; ", 2);
 		else if (k == DM_CHAR_PLAIN ||
 		         (n == 1 && (*s == '\n' || *s == '\r' || *s == '\t')))
 			dm_out_add(o, s, n);
@@ -176,8 +178,8 @@ section_rows(struct out *o, const struct dm_report *r, const struct section *s,
 		for (i = 0; i < l->n; i++) {
 			dm_out_add(o, ",", 1);
 			if (map[i] >= 0)
-				csv_field(
-				    o, dm_section_cell(s, row, (size_t)map[i]));
+				csv_field(o, &s->cols[map[i]],
+				    dm_section_cell(s, row, (size_t)map[i]));
 		}
 		dm_out_add(o, "\r\n", 2);
 	}

@@ -514,11 +514,13 @@ dm_report_explain(struct dm_query *q, const struct dm_report_options *opt,
 	struct dm_query_filter f;
 	struct dm_ip_net net;
 	struct pairs x;
+	struct isp_names names;
 	struct out o;
 	int rc;
 
 	memset(&f, 0, sizeof(f));
 	memset(&x, 0, sizeof(x));
+	memset(&names, 0, sizeof(names));
 	if (opt->from >= opt->to)
 		return dm_error_set(err, DM_EINVAL, _("the period is empty"));
 	if (opt->top > DM_REPORT_TOP_MAX)
@@ -535,7 +537,7 @@ dm_report_explain(struct dm_query *q, const struct dm_report_options *opt,
 	x.err = err;
 	x.on_evidence = on_evidence;
 	dm_out_init(&o);
-	if ((rc = dm_query_set_isp_names(q, dm_isp_name, err)) != DM_OK ||
+	if ((rc = dm_isp_names_use(&names, q, err)) != DM_OK ||
 	    (rc = dm_pairs_setup(&x, opt->top > 0 ? opt->top : DM_REPORT_TOP,
 	         NULL, 0, NULL, 0)) != DM_OK ||
 	    (rc = dm_query_begin(q, err)) != DM_OK)
@@ -551,6 +553,7 @@ dm_report_explain(struct dm_query *q, const struct dm_report_options *opt,
 	if (rc == DM_OK)
 		rc = dm_out_flush(&o, out, err);
 done:
+	dm_isp_names_done(&names, q);
 	details_free(&x);
 	dm_pairs_teardown(&x);
 	dm_out_free(&o);

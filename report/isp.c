@@ -8,16 +8,22 @@
  * folded by rule (fold() below: case, punctuation, full-width letters,
  * corporate forms such as "Inc." or "株式会社") and looked up in a table of
  * folded names: predictable, and "AMAZON-SES", "Orange." or "Google, Inc."
- * need no entry of their own.  An org_name not in it is shown as reported.
+ * need no entry of their own.  An org_name not in it is shown as reported,
+ * unless other org_names of the database fold the same way ("Foo Mail, Inc.",
+ * "FOO MAIL INC", "Foo-Mail LLC"): those are one ISP, named by one of them
+ * with its corporate suffix cut (struct isp_names).
  */
 #include "report.h"
 #include "report_int.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "i18n.h"
+
 /* Longest folded name compared; longer org_names are nobody's in the table. */
-#define FOLD_MAX 128
+#define FOLD_MAX DM_ISP_KEY_MAX
 
 /*
  * Folded names (as fold() gives them: tests/check_report.c holds every key to
@@ -285,4 +291,234 @@ dm_isp_table_check(void)
 			return isps[i].key;
 	}
 	return NULL;
+}
+
+/* ---- The org_names of one database ---- */
+
+static int
+by_org(const void *a, const void *b)
+{
+	return strcmp(
+	    ((const struct isp_org *)a)->org, ((const struct isp_org *)b)->org);
+}
+
+static int
+by_key_then_org(const void *a, const void *b)
+{
+	const struct isp_org *x = a, *y = b;
+	int c = strcmp(x->key, y->key);
+
+	return c != 0 ? c : strcmp(x->org, y->org);
+}
+
+static int
+add_org(void *ctx, const char *org, struct dm_error *err)
+{
+	struct isp_names *n = ctx;
+	struct isp_org *e;
+
+	if (n->n == n->cap) {
+		size_t cap = n->cap ? n->cap * 2 : 64;
+		struct isp_org *v = dm_realloc(n->v, cap * sizeof(*v));
+
+		if (v == NULL)
+			return dm_error_set(err, DM_ENOMEM, _("out of memory"));
+		n->v = v;
+		n->cap = cap;
+	}
+	e = &n->v[n->n];
+	memset(e, 0, sizeof(*e));
+	if ((e->org = dm_strdup(org)) == NULL)
+		return dm_error_set(err, DM_ENOMEM, _("out of memory"));
+	n->n++;
+	fold(org, e->key, sizeof(e->key));
+	return DM_OK;
+}
+
+/* 1 when s has both upper- and lower-case ASCII letters, or is not ASCII:
+ * written the way a company writes its name, not shouted or folded. */
+static int
+mixed_case(const char *s)
+{
+	int upper = 0, lower = 0;
+
+	for (; *s != '\0'; s++) {
+		if ((unsigned char)*s >= 0x80)
+			return 1;
+		upper |= *s >= 'A' && *s <= 'Z';
+		lower |= *s >= 'a' && *s <= 'z';
+	}
+	return upper && lower;
+}
+
+/* Cuts trailing separators and corporate words of a display name, in
+ * place: "Foo Mail, Inc." -> "Foo Mail", "Orange." -> "Orange". */
+static void
+trim_display(char *s)
+{
+	char word[32], *end, *sp;
+	size_t i, n;
+
+	for (;;) {
+		n = strlen(s);
+		while (n > 0 && (unsigned char)s[n - 1] < 0x80 &&
+		       !is_alnum(s[n - 1]))
+			s[--n] = '\0';
+		sp = strrchr(s, ' ');
+		end = sp != NULL ? sp + 1 : NULL;
+		/* One word is left as it is, corporate or not. */
+		if (end == NULL || sp == s || strlen(end) >= sizeof(word))
+			return;
+		for (i = 0; end[i] != '\0'; i++)
+			word[i] = end[i] >= 'A' && end[i] <= 'Z'
+			              ? (char)(end[i] + 'a' - 'A')
+			              : end[i];
+		word[i] = '\0';
+		if (!is_corporate(word))
+			return;
+		*sp = '\0';
+	}
+}
+
+/* Names the group of org_names v[0..n) (n > 1, one folded key): the one
+ * written in mixed case, else any, trimmed; ties by byte order. */
+static char *
+group_name(const struct isp_org *v, size_t n)
+{
+	char *best = NULL, *t;
+	int best_mixed = 0, mixed;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if ((t = dm_strdup(v[i].org)) == NULL) {
+			dm_free(best);
+			return NULL;
+		}
+		trim_display(t);
+		mixed = mixed_case(t);
+		if (best == NULL || mixed > best_mixed ||
+		    (mixed == best_mixed && strcmp(t, best) < 0)) {
+			dm_free(best);
+			best = t;
+			best_mixed = mixed;
+		} else
+			dm_free(t);
+	}
+	return best;
+}
+
+/* Names each group of unknown org_names that fold alike (n->v sorted by
+ * key). */
+static int
+name_groups(struct isp_names *n)
+{
+	size_t i, j, k;
+	char *name;
+
+	for (i = 0; i < n->n; i = j) {
+		for (j = i + 1;
+		     j < n->n && strcmp(n->v[j].key, n->v[i].key) == 0; j++)
+			;
+		if (n->v[i].isp != NULL || j - i < 2 || n->v[i].key[0] == '\0')
+			continue;
+		if ((name = group_name(&n->v[i], j - i)) == NULL)
+			return DM_ENOMEM;
+		n->v[i].made = name;
+		for (k = i; k < j; k++)
+			n->v[k].isp = name;
+	}
+	return DM_OK;
+}
+
+int
+dm_isp_names_load(struct isp_names *n, struct dm_query *q, struct dm_error *err)
+{
+	const struct isp_entry *e;
+	size_t i;
+	int rc;
+
+	memset(n, 0, sizeof(*n));
+	if ((rc = dm_query_org_names(q, add_org, n, err)) != DM_OK)
+		return rc;
+	for (i = 0; i < n->n; i++) {
+		e = bsearch(n->v[i].key, isps, sizeof(isps) / sizeof(isps[0]),
+		    sizeof(isps[0]), by_key);
+		n->v[i].isp = e != NULL ? e->isp : NULL;
+	}
+	if (n->n > 0)
+		qsort(n->v, n->n, sizeof(*n->v), by_key_then_org);
+	if (name_groups(n) != DM_OK)
+		return dm_error_set(err, DM_ENOMEM, _("out of memory"));
+	for (i = 0; i < n->n; i++)
+		if (n->v[i].isp == NULL)
+			n->v[i].isp = dm_isp_name(n->v[i].org);
+	if (n->n > 0)
+		qsort(n->v, n->n, sizeof(*n->v), by_org);
+	return DM_OK;
+}
+
+const char *
+dm_isp_names_get(void *names, const char *org_name)
+{
+	const struct isp_names *n = names;
+	const struct isp_org *e = NULL;
+	struct isp_org k;
+
+	if (org_name != NULL && n != NULL && n->n > 0) {
+		k.org = (char *)(uintptr_t)org_name;
+		e = bsearch(&k, n->v, n->n, sizeof(*n->v), by_org);
+	}
+	return e != NULL ? e->isp : dm_isp_name(org_name);
+}
+
+int
+dm_isp_names_orgs(const struct isp_names *n, const char *isp, const char *sep,
+    struct dm_buf *out, size_t *count)
+{
+	size_t i;
+	const char *p;
+	int rc = DM_OK;
+
+	*count = 0;
+	for (i = 0; i < n->n && rc == DM_OK; i++) {
+		if (strcmp(n->v[i].isp, isp) != 0)
+			continue;
+		if ((*count)++ > 0)
+			rc = dm_buf_adds(out, sep);
+		/* A list's separator never comes from a name. */
+		for (p = n->v[i].org; *p != '\0' && rc == DM_OK; p++)
+			rc = dm_buf_add(out, *p == DM_LIST_SEP ? "?" : p, 1);
+	}
+	return rc;
+}
+
+int
+dm_isp_names_use(struct isp_names *n, struct dm_query *q, struct dm_error *err)
+{
+	int rc = dm_isp_names_load(n, q, err);
+
+	return rc == DM_OK ? dm_query_set_isp_names(q, dm_isp_names_get, n, err)
+	                   : rc;
+}
+
+void
+dm_isp_names_done(struct isp_names *n, struct dm_query *q)
+{
+	/* The table alone from now on: n is about to go. */
+	if (dm_query_set_isp_names(q, dm_isp_names_get, NULL, NULL) != DM_OK)
+		return;
+	dm_isp_names_free(n);
+}
+
+void
+dm_isp_names_free(struct isp_names *n)
+{
+	size_t i;
+
+	for (i = 0; i < n->n; i++) {
+		dm_free(n->v[i].org);
+		dm_free(n->v[i].made);
+	}
+	dm_free(n->v);
+	memset(n, 0, sizeof(*n));
 }

@@ -12,6 +12,8 @@
  */
 #include "report_int.h"
 
+#include <string.h>
+
 #include "json.h"
 
 static void
@@ -45,6 +47,29 @@ json_cell(struct out *o, const struct cell *c)
 	}
 }
 
+/* A list column's items as an array of strings; [] when there are none. */
+static void
+json_list(struct out *o, const struct cell *c)
+{
+	const char *p, *end;
+	char *item;
+
+	dm_out_puts(o, "[");
+	for (p = c->kind == CELL_STR ? c->s : NULL; p != NULL && *p != '\0';
+	     p = *end != '\0' ? end + 1 : end) {
+		if ((end = strchr(p, DM_LIST_SEP)) == NULL)
+			end = p + strlen(p);
+		if ((item = dm_strndup(p, (size_t)(end - p))) == NULL) {
+			o->rc = DM_ENOMEM;
+			break;
+		}
+		dm_out_puts(o, p != c->s ? ", " : "");
+		json_str(o, item);
+		dm_free(item);
+	}
+	dm_out_puts(o, "]");
+}
+
 static void json_rows(struct out *o, const struct dm_report *r,
     const struct section *s, size_t row0, size_t n, int nested);
 
@@ -69,6 +94,8 @@ json_row(struct out *o, const struct dm_report *r, const struct section *s,
 		dm_out_puts(o, ": ");
 		if (v->kind == CELL_ROWS)
 			json_rows(o, r, &r->sec[c->sub], (size_t)v->i, v->n, 1);
+		else if (c->list)
+			json_list(o, v);
 		else if (c->sub != 0)
 			dm_out_puts(o, "[]");
 		else

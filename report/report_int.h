@@ -55,6 +55,10 @@ enum {
 };
 
 /* How a column shows.  key is its stable name in JSON and the CSV header. */
+/* Between the items of a list column's string (struct column): a control
+ * character, which no item keeps (renderers show it as '?'). */
+#define DM_LIST_SEP '\037'
+
 struct column {
 	const char *key, *title;
 	int numeric;   /* right-aligned */
@@ -65,7 +69,11 @@ struct column {
 	                  cap) */
 	unsigned formats; /* F_* of the renderers that show it; 0: all */
 	int parent_key;   /* nested in JSON: left out, the parent row says it */
-	int sub;          /* CELL_ROWS: the section (SEC_*) the rows are of */
+	int list; /* the string is a list, DM_LIST_SEP between its items: a JSON
+	             array, "; " between them in CSV */
+	int note; /* a detail line only some rows have: text puts no blank
+	             line around its row */
+	int sub;  /* CELL_ROWS: the section (SEC_*) the rows are of */
 };
 
 /* Rows a section leaves out ("and 12 more sources"), with their sums. */
@@ -405,6 +413,41 @@ size_t dm_out_text(struct out *o, const char *s);
 /* The first key of isp.c's table that is not folded or not in order, NULL
  * when every one is (for the tests). */
 const char *dm_isp_table_check(void);
+
+/*
+ * The ISP name of every org_name a database holds (isp.c): the table's, and
+ * for org_names it does not know that fold alike (case, punctuation,
+ * corporate words, trailing dots), one name for the group; any other is its
+ * own.  Loaded before a read, used as the query's ISP name function.
+ */
+#define DM_ISP_KEY_MAX 128
+struct isp_org {
+	char *org;                /* as stored */
+	char key[DM_ISP_KEY_MAX]; /* folded */
+	const char *isp;          /* the table's, made, or org */
+	char *made; /* a group's name, owned by its first member */
+};
+struct isp_names {
+	struct isp_org *v; /* by org once loaded */
+	size_t n, cap;
+};
+/* DM_ENOMEM, DM_EDB; *n is to be freed either way. */
+int dm_isp_names_load(
+    struct isp_names *n, struct dm_query *q, struct dm_error *err);
+/* The ISP of org_name (names: a struct isp_names); dm_isp_name() for one it
+ * did not load. */
+const char *dm_isp_names_get(void *names, const char *org_name);
+/* Appends the org_names named isp, in byte order, separated by sep (a
+ * DM_LIST_SEP in a name becomes '?'), their number in *count.  DM_ENOMEM. */
+int dm_isp_names_orgs(const struct isp_names *n, const char *isp,
+    const char *sep, struct dm_buf *out, size_t *count);
+void dm_isp_names_free(struct isp_names *n);
+/* Loads n and makes it q's ISP name function (dm_query_set_isp_names), the
+ * whole of a report's reading; DM_ENOMEM, DM_EDB. */
+int dm_isp_names_use(
+    struct isp_names *n, struct dm_query *q, struct dm_error *err);
+/* Ends that: q back to the table's names, n freed. */
+void dm_isp_names_done(struct isp_names *n, struct dm_query *q);
 
 /* Columns a terminal gives what dm_out_text writes for s, by wcwidth(3) under
  * a UTF-8 LC_CTYPE of its own whatever the process's locale: East Asian wide

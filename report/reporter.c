@@ -6,6 +6,7 @@
  * an ISP that reports, but not in this period, is no mistake.
  */
 #include "report.h"
+#include "report_int.h"
 
 #include "i18n.h"
 
@@ -25,6 +26,7 @@ struct known {
 	int found;
 	char **names; /* distinct ISP names of the reporters */
 	size_t n, cap;
+	struct isp_names *names_of; /* the ISP of each org_name */
 };
 
 static int
@@ -92,7 +94,7 @@ static int
 on_org_name(void *ctx, const char *org_name, struct dm_error *err)
 {
 	struct known *k = ctx;
-	const char *isp = dm_isp_name(org_name);
+	const char *isp = dm_isp_names_get(k->names_of, org_name);
 
 	if (strcasecmp(isp, k->want) == 0 ||
 	    strcasecmp(org_name, k->want) == 0) {
@@ -157,10 +159,15 @@ dm_report_check_reporter(
     struct dm_query *q, const char *reporter, struct dm_error *err)
 {
 	struct known k = {.want = reporter};
+	struct isp_names names;
 	size_t i;
 	int rc;
 
-	rc = dm_query_org_names(q, on_org_name, &k, err);
+	k.names_of = &names;
+	rc = dm_isp_names_load(&names, q, err);
+	for (i = 0; rc == DM_OK && i < names.n; i++)
+		rc = on_org_name(&k, names.v[i].org, err);
+	dm_isp_names_free(&names);
 	if (rc == DM_DONE)
 		rc = DM_OK;
 	if (rc == DM_OK && !k.found) {

@@ -351,7 +351,8 @@ has_details(const struct section *s)
 	size_t i;
 
 	for (i = 0; i < s->n_cols; i++) {
-		if (s->cols[i].detail && dm_shows_col(&s->cols[i], F_TEXT))
+		if (s->cols[i].detail && !s->cols[i].note &&
+		    dm_shows_col(&s->cols[i], F_TEXT))
 			return 1;
 	}
 	return 0;

@@ -54,7 +54,8 @@ struct dm_query {
 	sqlite3 *db;
 	sqlite3_stmt *host; /* dm_query_host's, prepared on first use */
 	int version;        /* PRAGMA user_version */
-	const char *(*isp_name)(const char *org_name);
+	const char *(*isp_name)(void *ctx, const char *org_name);
+	void *isp_ctx;
 	int in_txn;
 	/* The last org_name dm_isp mapped and its ISP: rows come report by
 	   report, so most calls repeat the one before. */
@@ -264,7 +265,7 @@ isp_func(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 		    SQLITE_TRANSIENT);
 		return;
 	}
-	isp = q->isp_name != NULL ? q->isp_name(org) : org;
+	isp = q->isp_name != NULL ? q->isp_name(q->isp_ctx, org) : org;
 	n = clip_len(isp);
 	/* The result first: isp may be org itself, which is kept next. */
 	sqlite3_result_text(ctx, isp, (int)n, SQLITE_TRANSIENT);
@@ -357,10 +358,12 @@ fail:
 
 int
 dm_query_set_isp_names(struct dm_query *q,
-    const char *(*isp_name)(const char *org_name), struct dm_error *err)
+    const char *(*isp_name)(void *ctx, const char *org_name), void *ctx,
+    struct dm_error *err)
 {
 	(void)err;
 	q->isp_name = isp_name;
+	q->isp_ctx = ctx;
 	q->have_last = 0;
 	return DM_OK;
 }

@@ -170,11 +170,13 @@ int dm_query_open(
 
 /*
  * The ISP name of an org_name, used to group and filter by ISP in every
- * query; the result must stay valid until the next call.  Without it an ISP
- * is its org_name.
+ * query; the result must stay valid until the next call.  ctx is passed
+ * through, borrowed until the handle is closed or this is called again.
+ * Without it an ISP is its org_name.
  */
 int dm_query_set_isp_names(struct dm_query *q,
-    const char *(*isp_name)(const char *org_name), struct dm_error *err) DM_WUR;
+    const char *(*isp_name)(void *ctx, const char *org_name), void *ctx,
+    struct dm_error *err) DM_WUR;
 
 /*
  * Starts a read transaction: every query until dm_query_end() sees the

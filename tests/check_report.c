@@ -1992,10 +1992,13 @@ START_TEST(test_csv_tables_and_quoting)
 
 	ck_assert_str_eq(s,
 	    "period_first_day,period_last_day,isp,messages,dmarc_pass_percent,"
-	    "quarantined,rejected,top_cause\r\n"
-	    "2026-11-01,2026-11-07,Google,150,68.7,0,40,esp_not_aligned\r\n"
-	    "2026-11-01,2026-11-07,Microsoft,81,61.7,31,0,esp_not_aligned\r\n"
-	    "2026-11-01,2026-11-07,Yahoo,30,66.7,0,10,spf_not_aligned\r\n");
+	    "quarantined,rejected,top_cause,org_names\r\n"
+	    "2026-11-01,2026-11-07,Google,150,68.7,0,40,esp_not_aligned,"
+	    "google.com\r\n"
+	    "2026-11-01,2026-11-07,Microsoft,81,61.7,31,0,esp_not_aligned,"
+	    "Outlook.com\r\n"
+	    "2026-11-01,2026-11-07,Yahoo,30,66.7,0,10,spf_not_aligned,"
+	    "Yahoo! Inc.\r\n");
 	free(s);
 	s = render(r, DM_REPORT_CSV, "overview", 0);
 	ck_assert_str_eq(s,
@@ -2012,14 +2015,14 @@ START_TEST(test_csv_tables_and_quoting)
 	                  "section,period_first_day,period_last_day,metric,"
 	                  "value,previous,change,isp,messages,"
 	                  "dmarc_pass_percent,quarantined,rejected,top_cause,"
-	                  "source_ip,header_from,",
+	                  "org_names,source_ip,header_from,",
 	                  150) == 0,
 	    "%.200s", s);
 	ck_assert_ptr_nonnull(strstr(s, "\r\noverview,2026-11-01,2026-11-07,"
 	                                "messages,261,65,196,,,,,,,"));
 	ck_assert_ptr_nonnull(
 	    strstr(s, "\r\nisps,2026-11-01,2026-11-07,,,,,"
-	              "Google,150,68.7,0,40,esp_not_aligned,"));
+	              "Google,150,68.7,0,40,esp_not_aligned,google.com,"));
 	free(s);
 	dm_report_free(r);
 	finish_db(db);
@@ -2092,6 +2095,62 @@ clean_text(const char *s, int allow_cr_tab)
  * right-to-left override (U+202E), invalid UTF-8. */
 #define HOSTILE                                                                \
 	"<script>alert(1)</script>,\"q\"\n\001\033[31mX\xe2\x80\xae\377\376'&"
+
+/*
+ * The org_names of a database by rule: unknown names that fold alike are one
+ * ISP, named by the one in mixed case with its corporate words cut; known
+ * names keep the table's; a name alone is shown as reported; an empty one is
+ * "(unknown)"; the list of a row's org_names never holds its separator.
+ */
+START_TEST(test_isp_names_by_rule)
+{
+	static const char *const orgs[] = {"Foo Mail, Inc.", "FOO MAIL INC",
+	    "foo mail inc.", "Foo-Mail LLC", "Solo Reporter Corp.",
+	    "google.com", "Google, Inc.", "", "Bar\037Mail", "BAR MAIL"};
+	static const char *const want[] = {"Foo Mail", "Foo Mail", "Foo Mail",
+	    "Foo Mail", "Solo Reporter Corp.", "Google", "Google", "(unknown)",
+	    "Bar\037Mail", "Bar\037Mail"};
+	sqlite3 *db = new_db();
+	struct isp_names names;
+	struct dm_query *q;
+	struct dm_error e;
+	struct dm_buf b;
+	size_t i, n;
+
+	for (i = 0; i < sizeof(orgs) / sizeof(orgs[0]); i++) {
+		add_report(db, (int)i + 1, orgs[i], "example.com", D_1101 + DAY,
+		    D_1101 + 2 * DAY - 1, "none");
+		add_record(db, (int)i + 1, "192.0.2.1", 1, "none", "fail",
+		    "fail", "example.com", "example.com");
+		end_report(db, (int)i + 1);
+	}
+	dm_error_clear(&e);
+	ck_assert_int_eq(dm_query_open(&q, db_path, &e), DM_OK);
+	ck_assert_int_eq(dm_isp_names_load(&names, q, &e), DM_OK);
+	ck_assert_uint_eq(names.n, sizeof(orgs) / sizeof(orgs[0]));
+	for (i = 0; i < sizeof(orgs) / sizeof(orgs[0]); i++)
+		ck_assert_str_eq(dm_isp_names_get(&names, orgs[i]), want[i]);
+	/* Not loaded: the table's rule alone. */
+	ck_assert_str_eq(dm_isp_names_get(&names, "Outlook.com"), "Microsoft");
+	ck_assert_str_eq(dm_isp_names_get(&names, "FOO MAIL"), "FOO MAIL");
+	dm_buf_init(&b, 1 << 12);
+	ck_assert_int_eq(
+	    dm_isp_names_orgs(&names, "Foo Mail", "|", &b, &n), DM_OK);
+	ck_assert_uint_eq(n, 4);
+	ck_assert_str_eq(
+	    b.data, "FOO MAIL INC|Foo Mail, Inc.|Foo-Mail LLC|foo mail inc.");
+	dm_buf_reset(&b);
+	ck_assert_int_eq(
+	    dm_isp_names_orgs(&names, "Bar\037Mail", "; ", &b, &n), DM_OK);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(b.data, "BAR MAIL; Bar?Mail");
+	dm_buf_free(&b);
+	dm_isp_names_free(&names);
+	dm_query_close(q);
+	finish_db(db);
+	unlink(db_path);
+}
+END_TEST
 
 static sqlite3 *
 hostile_db(void)
@@ -2192,12 +2251,16 @@ START_TEST(test_hostile_strings_csv)
 			    "period_first_day,period_last_day,"
 			    "isp,messages,dmarc_pass_percent,quarantined,"
 			    "rejected,"
-			    "top_cause\r\n2026-11-01,2026-11-07,"
+			    "top_cause,org_names\r\n2026-11-01,2026-11-07,"
 			    "\"<script>alert(1)</"
 			    "script>,\"\"q\"\"\n?"
 			    "?[31mX\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd'&\",9,"
 			    "0.0,0,9,"
-			    "local_policy\r\n");
+			    "local_policy,"
+			    "\"<script>alert(1)</"
+			    "script>,\"\"q\"\"\n?"
+			    "?[31mX\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd'&"
+			    "\"\r\n");
 		free(s);
 	}
 	dm_report_free(r);
@@ -2820,6 +2883,7 @@ report_suite(void)
 	tcase_add_test(tc_causes, test_org_domain);
 	tcase_add_test(tc_names, test_isp_names);
 	tcase_add_test(tc_names, test_isp_names_folded);
+	tcase_add_test(tc_names, test_isp_names_by_rule);
 	tcase_add_test(tc_names, test_text_width_counts_columns);
 	tcase_add_test(tc_names, test_text_unprintable_is_replaced);
 	tcase_add_test(tc_names, test_parse_time);

@@ -1033,8 +1033,9 @@ END_TEST
  */
 /* The ISP of an org_name, for the queries' reporter filter: itself. */
 static const char *
-test_isp_name(const char *org_name)
+test_isp_name(void *ctx, const char *org_name)
 {
+	(void)ctx;
 	return org_name;
 }
 
@@ -1087,7 +1088,7 @@ START_TEST(test_store_undated_reports_on_day_0)
 	dm_buf_free(&sql_rows);
 	dm_store_close(s);
 	ok(dm_query_open(&q, db, &e), &e);
-	ok(dm_query_set_isp_names(q, test_isp_name, &e), &e);
+	ok(dm_query_set_isp_names(q, test_isp_name, NULL, &e), &e);
 	ok(dm_query_undated(q, &f, &n, &e), &e);
 	ck_assert_int_eq(n, 3);
 	f.reporter = "Yahoo";

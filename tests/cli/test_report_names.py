@@ -1,5 +1,7 @@
 """ISP names as reporters write them, merged by rule into one row per ISP ("Google, Inc." and
-google.com; AMAZON-SES and Amazon; "Orange." and orange.fr; ニフティ株式会社 and nifty.com),
+google.com; AMAZON-SES and Amazon; "Orange." and orange.fr; ニフティ株式会社 and nifty.com), also
+for names no table knows ("Foo Mail, Inc.", "FOO MAIL INC", "foo mail inc.", "Foo-Mail LLC" are
+one row, "Foo Mail"), each row listing the org_names it stands for in every format,
 and text tables aligned by display width when a name is Japanese (wide characters take two
 columns): every row's columns start at the same display column as the header's.  Widths are
 computed here from Python's unicodedata, apart from the C library's wcwidth that dmarcstat uses,
@@ -7,6 +9,8 @@ and checked under LANG=C, LANG=C.UTF-8 and --lang ja: the layout must not follow
 
     DMARCSTAT=build/cli/dmarcstat python3 tests/cli/test_report_names.py
 """
+import csv
+import io
 import json
 import os
 import sys
@@ -70,7 +74,8 @@ def isp_table(text, names):
     for ln in lines[first:]:
         if not ln:
             break
-        rows.append(ln)
+        if not ln.startswith(" "):  # not a "Reported as" line under a row
+            rows.append(ln)
     return lines[first - 1], rows
 
 
@@ -103,6 +108,57 @@ def aligned_everywhere(problems, tmp):
             problems.append(f"--lang ja: the header is not Japanese: {header!r}")
 
 
+# One company no table knows, as four report generators write it, beside one written alone.
+FOO = [("Foo Mail, Inc.", 1), ("FOO MAIL INC", 2), ("foo mail inc.", 3), ("Foo-Mail LLC", 4),
+       ("Solo Reporter Corp.", 5), ("Google, Inc.", 6), ("google.com", 7)]
+FOO_ORGS = ["FOO MAIL INC", "Foo Mail, Inc.", "Foo-Mail LLC", "foo mail inc."]
+
+
+def merged_by_rule(problems, tmp):
+    """Unknown org_names that differ only in case, punctuation, corporate words or a trailing
+    dot are one ISP, named by the one written in mixed case without its corporate words; each
+    row lists the org_names it stands for: JSON array, CSV column, text and HTML line."""
+    db = os.path.join(tmp, "foo.db")
+    ingest(db, tmp, [report(org, f"f-{i}", [record("192.0.2.8", n, disp="none")], begin=NOV02)
+                     for i, (org, n) in enumerate(FOO)])
+    rc, out, err = run(["report", "--db", db, "--format", "json"] + PERIOD)
+    got = {i["isp"]: (i["messages"], i["org_names"]) for i in json.loads(out)["isps"]} \
+        if rc == 0 else {}
+    want = {"Foo Mail": (10, FOO_ORGS), "Solo Reporter Corp.": (5, ["Solo Reporter Corp."]),
+            "Google": (13, ["Google, Inc.", "google.com"])}
+    if got != want:
+        problems.append(f"json: want {want}, got {rc} {got} {err}")
+    rc, out, err = run(["report", "--db", db, "--format", "csv", "--table", "isps"] + PERIOD)
+    rows = {r["isp"]: (r["messages"], r["org_names"])
+            for r in csv.DictReader(io.StringIO(out.decode()))} if rc == 0 else {}
+    want_csv = {k: (str(m), "; ".join(o)) for k, (m, o) in want.items()}
+    if rows != want_csv:
+        problems.append(f"csv: want {want_csv}, got {rc} {rows} {err}")
+    rc, out, err = run(["report", "--db", db] + PERIOD)
+    text = out.decode().split("By ISP\n======\n", 1)[-1].split("\n\n", 1)[0]
+    if rc != 0 or ("\nFoo Mail                   10 " not in text or
+                   "\n      Reported as: " + "; ".join(FOO_ORGS) + "\n" not in text or
+                   "\nSolo Reporter Corp.         5 " not in text or text.count("Reported as") != 2):
+        problems.append(f"text: {rc} {text!r} {err}")
+    rc, out, err = run(["report", "--db", db, "--format", "html"] + PERIOD)
+    html = out.decode()
+    if rc != 0 or "<b>Reported as:</b> " + "; ".join(FOO_ORGS) + "</td>" not in html \
+            or html.count("<b>Reported as:</b>") != 2:
+        problems.append(f"html: the names under the Foo Mail row: {rc} {err}")
+    # The merged name is a --reporter, and a near miss is told what it is close to.
+    rc, out, err = run(["report", "--db", db, "--format", "json", "--reporter", "foo mail"]
+                       + PERIOD)
+    isps = [i["isp"] for i in json.loads(out)["isps"]] if rc == 0 else []
+    if isps != ["Foo Mail"]:
+        problems.append(f"--reporter 'foo mail': {rc} {isps} {err}")
+    rc, out, err = run(["report", "--db", db, "--reporter", "Foo Mial"] + PERIOD)
+    if rc != 2 or "did you mean Foo Mail?" not in err:
+        problems.append(f"--reporter 'Foo Mial': {rc} {err!r}")
+    rc, out, err = run(["explain", "--db", db, "--ip", "192.0.2.8"] + PERIOD)
+    if rc != 0 or "\n  Foo Mail: 10 messages" not in out.decode():
+        problems.append(f"explain: one Foo Mail: {rc} {out[:600]!r} {err}")
+
+
 def main():
     problems = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -119,7 +175,14 @@ def main():
         rc, out, err = run(["report", "--db", db] + PERIOD)
         text = out.decode()
         lines = text.split("By ISP\n======\n", 1)[1].split("\n\n", 1)[0].splitlines()
-        header, rows = lines[0], lines[1:]
+        # Rows, not the "Reported as" lines under the rows that merge several names.
+        header, rows = lines[0], [ln for ln in lines[1:] if not ln.startswith(" ")]
+        notes = [ln.strip() for ln in lines[1:] if ln.startswith(" ")]
+        if sorted(notes) != ["Reported as: AMAZON-SES; Amazon",
+                             "Reported as: Google, Inc.; google.com",
+                             "Reported as: Orange.; orange.fr",
+                             "Reported as: nifty.com; ニフティ株式会社"]:
+            problems.append(f"text: the names each merged row stands for: {notes}")
         # Numbers are right-aligned: each row's "Messages" figure ends where the title ends.
         end = width(header[:header.index("Messages") + len("Messages")])
         for row in rows:
@@ -132,6 +195,7 @@ def main():
         if not any("さくらインターネット株式会社" in r for r in rows) or len(rows) != 5:
             problems.append(f"rows: {rows!r}")
         aligned_everywhere(problems, tmp)
+        merged_by_rule(problems, tmp)
     for p in problems:
         print("FAIL", p)
     print("report names: %s" % ("ok" if not problems else f"{len(problems)} problems"))
