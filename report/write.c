@@ -79,19 +79,41 @@ headline(const struct dm_report *r, struct headline *h)
 	}
 }
 
-/* v with a comma every three digits: 22,529. */
-static void
-thousands(struct out *o, int64_t v)
+/* v with a comma every three digits into buf: 22,529. */
+static const char *
+thousands(int64_t v, char *buf, size_t size)
 {
 	char d[32];
-	size_t n, i;
+	size_t n, i, j = 0;
 
 	n = (size_t)snprintf(d, sizeof(d), "%lld", (long long)v);
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && j + 2 < size; i++) {
 		if (i > 0 && d[i - 1] != '-' && (n - i) % 3 == 0)
-			dm_out_puts(o, ",");
-		dm_out_add(o, d + i, 1);
+			buf[j++] = ',';
+		buf[j++] = d[i];
 	}
+	buf[j] = '\0';
+	return buf;
+}
+
+/* "22,529 messages, 75.8 % pass, 0 quarantined, 3,480 rejected" into buf. */
+static const char *
+figures(const struct headline *h, char *buf, size_t size)
+{
+	char m[32], q[32], r[32];
+
+	if (h->messages == 0)
+		snprintf(buf, size, "%s", _("no messages"));
+	else
+		snprintf(buf, size,
+		    _("%s messages, %lld.%lld %% pass, %s quarantined, %s "
+		      "rejected"),
+		    thousands(h->messages, m, sizeof(m)),
+		    (long long)(h->pass_permille / 10),
+		    (long long)(h->pass_permille % 10),
+		    thousands(h->quarantined, q, sizeof(q)),
+		    thousands(h->rejected, r, sizeof(r)));
+	return buf;
 }
 
 int
@@ -99,39 +121,24 @@ dm_report_subject(const struct dm_report *r, struct dm_buf *out)
 {
 	struct headline h;
 	struct out o;
-	char a[16], b[16];
+	char a[16], b[16], when[64], nums[256], at[320] = "";
 	int rc;
 
 	headline(r, &h);
-	dm_out_init(&o);
-	dm_out_puts(&o, "DMARC ");
-	if (r->domain != NULL) {
-		dm_out_text(&o, r->domain);
-		dm_out_puts(&o, " ");
-	}
-	if (r->reporter != NULL) {
-		dm_out_puts(&o, "at ");
-		dm_out_text(&o, r->reporter);
-		dm_out_puts(&o, " ");
-	}
 	dm_format_day(r->from, a, sizeof(a));
 	dm_format_day(r->to - DM_DAY_SECONDS, b, sizeof(b));
 	if (strcmp(a, b) == 0)
-		dm_out_printf(&o, "%s: ", a);
+		snprintf(when, sizeof(when), "%s", a);
 	else
-		dm_out_printf(&o, "%s to %s: ", a, b);
-	if (h.messages == 0)
-		dm_out_puts(&o, "no messages");
-	else {
-		thousands(&o, h.messages);
-		dm_out_printf(&o, " messages, %lld.%lld %% pass, ",
-		    (long long)(h.pass_permille / 10),
-		    (long long)(h.pass_permille % 10));
-		thousands(&o, h.quarantined);
-		dm_out_puts(&o, " quarantined, ");
-		thousands(&o, h.rejected);
-		dm_out_puts(&o, " rejected");
-	}
+		snprintf(when, sizeof(when), _("%s to %s"), a, b);
+	dm_out_init(&o);
+	/* Domain and reporter come from the command line: made safe as any
+	   text (dm_out_textf). */
+	if (r->reporter != NULL)
+		snprintf(at, sizeof(at), _("at %s "), r->reporter);
+	dm_out_textf(&o, _("DMARC %s%s%s%s: %s"),
+	    r->domain != NULL ? r->domain : "", r->domain != NULL ? " " : "",
+	    at, when, figures(&h, nums, sizeof(nums)));
 	if ((rc = o.rc) == DM_OK)
 		rc = dm_buf_add(out, o.b.data, o.b.len);
 	dm_out_free(&o);

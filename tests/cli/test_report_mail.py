@@ -101,6 +101,19 @@ def test_subject(db):
     got = str(parse(raw)["Subject"])
     check(got.startswith("DMARC example.com at Yahoo 2026-11-01 to 2026-11-07: "),
           f"subject with filters {got!r}")
+    # In Japanese with --lang ja (RFC 2047 on the wire), the domain and ISP as given.
+    rc, raw, err = run(["report", "--db", db, "--mail-to", "ops@example.com", "--lang", "ja"]
+                       + PERIOD)
+    line = re.search(rb"^Subject: (.*(?:\n[ \t].*)*)", raw, re.M).group(1)
+    got = str(parse(raw)["Subject"])
+    check(rc == 0 and line.isascii() and b"=?" in line and got ==
+          "DMARC 2026-11-01～2026-11-07: 24,734 通、成功率 74.0 %、隔離 2,258 通、拒否 4,350 通",
+          f"the Japanese subject: {rc} {got!r} {line!r} {err}")
+    rc, raw, err = run(["report", "--db", db, "--mail-to", "ops@example.com", "--lang", "ja",
+                        "--domain", "example.com", "--reporter", "Yahoo"] + PERIOD)
+    got = str(parse(raw)["Subject"])
+    check(rc == 0 and got.startswith("DMARC example.com Yahoo の報告 2026-11-01～2026-11-07: "),
+          f"the Japanese subject with filters: {got!r}")
     # A line break in --subject cannot start a header of its own.
     rc, raw, err = run(["report", "--db", db, "--mail-to", "ops@example.com", "--subject",
                         "a\nBcc: x@example.com"] + PERIOD)
