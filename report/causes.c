@@ -7,66 +7,82 @@
  * (forwarding explains every failure after it), DNS errors (nothing else can
  * be judged while DNS fails), then the domain's own broken DKIM signature,
  * the alignment problems typical of an ESP, and plain failures.  Each cause
- * has a writer for its explanation and fix.  Pure functions: no database, no
- * I/O.
+ * has a writer for its explanation and fix.  Pure functions: no database,
+ * and no I/O but the public suffix list, read once.
  */
 #include "report.h"
 
+#include "hash.h"
 #include "i18n.h"
 
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <libpsl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 /*
- * Multi-label public suffixes under which organisations register.  The full
- * Public Suffix List is much longer; this short list covers the suffixes seen
- * in DMARC reports of our users, and a mistake here only makes relaxed
- * alignment stricter or looser for that suffix.
+ * The organisational domain is RFC 7489 section 3.2's: the public suffix
+ * that matches the most labels, plus one label, from the Public Suffix List
+ * (libpsl: the newer of its built-in list and Debian's, as dns/ takes it for
+ * base_domain).  The whole list counts, its private section too: github.io
+ * or blogspot.com are "reserved for registrations" as much as co.jp, and
+ * their users are distinct organisations, so a.github.io and b.github.io are
+ * not aligned.  A receiver using DMARC's newer DNS tree walk (its reports
+ * say discovery_method treewalk) may draw the line elsewhere; DNS alone
+ * knows, not the report (README "Causes").
  */
-static const char *const multi_label_suffixes[] = {"co.uk", "org.uk", "ac.uk",
-    "gov.uk", "ltd.uk", "plc.uk", "me.uk", "net.uk", "com.au", "net.au",
-    "org.au", "edu.au", "gov.au", "co.nz", "org.nz", "net.nz", "co.jp", "ne.jp",
-    "or.jp", "ac.jp", "co.za", "org.za", "com.br", "net.br", "org.br", "com.cn",
-    "net.cn", "org.cn", "com.mx", "com.ar", "com.tr", "com.tw", "com.hk",
-    "com.sg", "co.in", "net.in", "org.in", "co.kr", "or.kr", "co.il", "org.il",
-    "com.ua", "co.id", "com.my", "com.ph", "com.vn", "com.pl", "com.es",
-    "com.ru", "co.at", "or.at"};
+static const psl_ctx_t *psl;
+static pthread_once_t psl_once = PTHREAD_ONCE_INIT;
 
+static void
+psl_load(void)
+{
+	psl = psl_latest(NULL);
+	if (psl == NULL)
+		psl = psl_builtin();
+}
+
+/* An address literal ("192.0.2.1", "[2001:db8::1]") is its own domain:
+ * libpsl would call "192.0.2.1" a name under "1". */
 static int
-is_multi_label_suffix(const char *s)
+is_ip_literal(const char *s)
 {
-	size_t i;
+	unsigned char addr[16];
+	size_t n = strlen(s);
 
-	for (i = 0;
-	     i < sizeof(multi_label_suffixes) / sizeof(multi_label_suffixes[0]);
-	     i++) {
-		if (strcasecmp(s, multi_label_suffixes[i]) == 0)
-			return 1;
-	}
-	return 0;
+	if (n == 0 || (!isdigit((unsigned char)s[n - 1]) &&
+	                  strchr(s, ':') == NULL && s[0] != '['))
+		return 0;
+	return inet_pton(AF_INET, s, addr) == 1 ||
+	       inet_pton(AF_INET6, s, addr) == 1 || s[0] == '[';
 }
 
-/* Start of the last n labels of d (d itself when it has fewer). */
+/*
+ * The organisational domains found last, direct-mapped by the name's hash:
+ * a report asks for the same few domains on every failing row (the From
+ * domain, its ESP's), and a hit is a hash and a compare instead of libpsl's
+ * walk of every suffix.  A table that cannot chain cannot be made slow; one
+ * per thread, so the function stays safe to call from any.
+ */
+#define ORG_CACHE 64
+#define ORG_NAME_MAX 256
+
+struct org_slot {
+	char name[ORG_NAME_MAX];
+	char org[ORG_NAME_MAX];
+};
+
+static _Thread_local struct org_slot org_cache[ORG_CACHE];
+
 static const char *
-last_labels(const char *d, int n)
+org_domain_psl(const char *domain, char *out, size_t size)
 {
-	const char *p = d + strlen(d);
-
-	while (p > d) {
-		p--;
-		if (*p == '.' && --n == 0)
-			return p + 1;
-	}
-	return d;
-}
-
-const char *
-dm_org_domain(const char *domain, char *out, size_t size)
-{
-	const char *start;
-	size_t len;
+	const char *reg;
+	size_t len, i;
 
 	if (size == 0)
 		return out;
@@ -78,19 +94,43 @@ dm_org_domain(const char *domain, char *out, size_t size)
 		len--; /* a trailing dot names the same domain */
 	if (len >= size)
 		len = size - 1;
-	memcpy(out, domain, len);
+	/* libpsl compares bytes: ASCII lower case, UTF-8 as given. */
+	for (i = 0; i < len; i++)
+		out[i] = (char)(domain[i] >= 'A' && domain[i] <= 'Z'
+		                    ? domain[i] - 'A' + 'a'
+		                    : domain[i]);
 	out[len] = '\0';
-	start = last_labels(out, 2);
-	if (is_multi_label_suffix(start))
-		start = last_labels(out, 3);
-	memmove(out, start, strlen(start) + 1);
+	if (len == 0 || is_ip_literal(out))
+		return out;
+	pthread_once(&psl_once, psl_load);
+	/* NULL: the name is a public suffix itself (co.jp, localhost). */
+	if ((reg = psl_registrable_domain(psl, out)) != NULL && reg != out)
+		memmove(out, reg, strlen(reg) + 1);
+	return out;
+}
+
+const char *
+dm_org_domain(const char *domain, char *out, size_t size)
+{
+	struct org_slot *slot;
+	size_t len;
+
+	if (domain == NULL || size < ORG_NAME_MAX ||
+	    (len = strlen(domain)) >= ORG_NAME_MAX)
+		return org_domain_psl(domain, out, size);
+	slot = &org_cache[dm_hash_str(domain) % ORG_CACHE];
+	if (slot->name[0] == '\0' || strcmp(slot->name, domain) != 0) {
+		org_domain_psl(domain, slot->org, sizeof(slot->org));
+		memcpy(slot->name, domain, len + 1);
+	}
+	memcpy(out, slot->org, strlen(slot->org) + 1);
 	return out;
 }
 
 int
 dm_domains_aligned(const char *a, const char *b, int strict)
 {
-	char oa[256], ob[256];
+	char oa[ORG_NAME_MAX], ob[ORG_NAME_MAX];
 
 	if (a == NULL || b == NULL || a[0] == '\0' || b[0] == '\0')
 		return 0;

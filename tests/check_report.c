@@ -501,6 +501,37 @@ START_TEST(test_cause_strict_alignment)
 }
 END_TEST
 
+/* Alignment decided by the Public Suffix List changes causes: under ed.jp
+ * (a suffix the old hand list lacked) another school's passing signature is
+ * no excuse, a subdomain's failing one is the domain's own; under github.io
+ * (private section) another user's pass is another organisation's. */
+START_TEST(test_cause_psl_alignment)
+{
+	struct dm_evidence ev = ev_base();
+	static const struct dm_dkim_result dk_other_school = {
+	    "other.ed.jp", "s1", "pass", NULL};
+	static const struct dm_dkim_result dk_sub_fail = {
+	    "mail.school.ed.jp", "k2", "fail", NULL};
+	static const struct dm_dkim_result dk_other_user = {
+	    "bar.github.io", "s1", "pass", NULL};
+	static const struct dm_spf_result spf_none = {
+	    "school.ed.jp", "mfrom", "none", NULL};
+
+	ev.header_from = "school.ed.jp";
+	ev.envelope_from = "school.ed.jp";
+	ev.spf_results = &spf_none;
+	ev.n_spf = 1;
+	ev.dkim_results = &dk_other_school;
+	ev.n_dkim = 1;
+	check_cause(&ev, DM_CAUSE_DKIM_UNALIGNED, "other.ed.jp");
+	ev.dkim_results = &dk_sub_fail;
+	check_cause(&ev, DM_CAUSE_DKIM_FAIL, "mail.school.ed.jp");
+	ev.header_from = "foo.github.io";
+	ev.dkim_results = &dk_other_user;
+	check_cause(&ev, DM_CAUSE_DKIM_UNALIGNED, "bar.github.io");
+}
+END_TEST
+
 START_TEST(test_cause_names_and_bad_code)
 {
 	struct dm_cause c = {DM_CAUSE_COUNT, NULL, 0, 0};
@@ -536,6 +567,55 @@ START_TEST(test_org_domain)
 	    dm_domains_aligned("EXAMPLE.com", "example.com", 1), 1);
 	ck_assert_int_eq(dm_domains_aligned("a.co.uk", "b.co.uk", 0), 0);
 	ck_assert_int_eq(dm_domains_aligned("", "", 0), 0);
+}
+END_TEST
+
+/* Organisational domains from the Public Suffix List: suffixes the old
+ * hand list lacked, its private section, wildcard and exception rules. */
+START_TEST(test_org_domain_psl)
+{
+	char b[256];
+
+	/* co.jp was listed; ed.jp, lg.jp and the prefectures were not. */
+	ck_assert_str_eq(
+	    dm_org_domain("mail.example.co.jp", b, sizeof(b)), "example.co.jp");
+	ck_assert_str_eq(
+	    dm_org_domain("www.school.ed.jp", b, sizeof(b)), "school.ed.jp");
+	ck_assert_str_eq(dm_org_domain("www.city.shinjuku.lg.jp", b, sizeof(b)),
+	    "shinjuku.lg.jp");
+	ck_assert_str_eq(dm_org_domain("mail.example.tokyo.jp", b, sizeof(b)),
+	    "example.tokyo.jp");
+	/* *.kawasaki.jp, except city.kawasaki.jp. */
+	ck_assert_str_eq(dm_org_domain("a.b.c.kawasaki.jp", b, sizeof(b)),
+	    "b.c.kawasaki.jp");
+	ck_assert_str_eq(dm_org_domain("www.city.kawasaki.jp", b, sizeof(b)),
+	    "city.kawasaki.jp");
+	ck_assert_str_eq(
+	    dm_org_domain("a.example.gov.br", b, sizeof(b)), "example.gov.br");
+	ck_assert_str_eq(
+	    dm_org_domain("a.Example.ORG.UK.", b, sizeof(b)), "example.org.uk");
+	/* Private section: each user of github.io is an organisation. */
+	ck_assert_str_eq(
+	    dm_org_domain("www.foo.github.io", b, sizeof(b)), "foo.github.io");
+	ck_assert_int_eq(
+	    dm_domains_aligned("foo.github.io", "bar.github.io", 0), 0);
+	ck_assert_int_eq(
+	    dm_domains_aligned("mail.foo.github.io", "foo.github.io", 0), 1);
+	/* Wildcard *.ck and its exception !www.ck. */
+	ck_assert_str_eq(dm_org_domain("a.b.c.ck", b, sizeof(b)), "b.c.ck");
+	ck_assert_str_eq(dm_org_domain("mail.www.ck", b, sizeof(b)), "www.ck");
+	/* A public suffix is its own organisational domain, as before. */
+	ck_assert_str_eq(dm_org_domain("co.jp", b, sizeof(b)), "co.jp");
+	ck_assert_int_eq(dm_domains_aligned("co.jp", "example.co.jp", 0), 0);
+	ck_assert_int_eq(
+	    dm_domains_aligned("bounce.example.co.jp", "example.co.jp", 0), 1);
+	ck_assert_int_eq(
+	    dm_domains_aligned("other.co.jp", "example.co.jp", 0), 0);
+	/* Address literals are kept whole: 192.0.2.1 is not under "1". */
+	ck_assert_str_eq(dm_org_domain("192.0.2.1", b, sizeof(b)), "192.0.2.1");
+	ck_assert_int_eq(dm_domains_aligned("192.0.2.1", "10.0.2.1", 0), 0);
+	ck_assert_str_eq(
+	    dm_org_domain("2001:db8::1", b, sizeof(b)), "2001:db8::1");
 }
 END_TEST
 
@@ -2881,6 +2961,8 @@ report_suite(void)
 	tcase_add_test(tc_causes, test_cause_strict_alignment);
 	tcase_add_test(tc_causes, test_cause_names_and_bad_code);
 	tcase_add_test(tc_causes, test_org_domain);
+	tcase_add_test(tc_causes, test_org_domain_psl);
+	tcase_add_test(tc_causes, test_cause_psl_alignment);
 	tcase_add_test(tc_names, test_isp_names);
 	tcase_add_test(tc_names, test_isp_names_folded);
 	tcase_add_test(tc_names, test_isp_names_by_rule);
