@@ -465,18 +465,22 @@ parse_ip(const char *s, struct dm_ip_net *net, struct dm_error *err)
 	return DM_OK;
 }
 
-/* Keeps the pairs, classifies them with their details, reads their reports,
- * all in one snapshot. */
+/*
+ * Keeps the pairs, classifies them with their details, reads their reports,
+ * all in one snapshot.  The pairs shown are read three times (their sums,
+ * evidence and reports), each a pass over the period's rows of the whole
+ * range: their rows are copied once instead (dm_query_keep), and the three
+ * read the copy.
+ */
 static int
 gather(struct pairs *x, struct dm_query *q, const struct dm_query_filter *f,
     struct dm_error *err)
 {
 	int rc;
-	struct dm_query_filter kept;
+	struct dm_query_filter kept, from_copy = *f;
 	struct dm_query_pair_key *keys = NULL;
 
-	if ((rc = dm_pairs_load(x, q, f, 0)) != DM_OK ||
-	    (rc = dm_pairs_reports(x, q, f, 0)) != DM_OK)
+	if ((rc = dm_pairs_load(x, q, f, 0)) != DM_OK)
 		return rc;
 	if (x->n_kept == 0)
 		return DM_OK;
@@ -487,6 +491,14 @@ gather(struct pairs *x, struct dm_query *q, const struct dm_query_filter *f,
 		dm_free(keys);
 		return dm_error_set(err, DM_ENOMEM, _("out of memory"));
 	}
+	/* A copy of the whole range (the letter's) holds these rows too. */
+	from_copy.kept = 1;
+	if ((!f->kept && (rc = dm_query_keep(q, &kept, err)) != DM_OK) ||
+	    (rc = dm_pairs_reports(x, q, &from_copy, 0)) != DM_OK) {
+		dm_free(keys);
+		return rc;
+	}
+	kept.kept = 1;
 	if ((rc = dm_pairs_hosts(x, q, f)) == DM_OK &&
 	    (rc = dm_pairs_classify(x, q, &kept, 0)) == DM_OK &&
 	    (rc = dm_query_report_refs(q, &kept, 1, ref_cb, x, err)) == DM_OK)
@@ -542,6 +554,12 @@ dm_report_explain(struct dm_query *q, const struct dm_report_options *opt,
 	         NULL, 0, NULL, 0)) != DM_OK ||
 	    (rc = dm_query_begin(q, err)) != DM_OK)
 		goto done;
+	/* The letter reads the whole range five times (pairs, their sums,
+	   evidence and reports, then each ISP's sums and reports): one pass
+	   copies it and the five read the copy. */
+	if (opt->letter && (rc = dm_query_keep(q, &f, err)) != DM_OK)
+		goto end;
+	f.kept = opt->letter;
 	rc = gather(&x, q, &f, err);
 	if (rc == DM_OK && opt->letter)
 		rc = dm_write_letters(&o, q, &f, opt, &x, err);
@@ -549,6 +567,7 @@ dm_report_explain(struct dm_query *q, const struct dm_report_options *opt,
 		write_all(&o, &x, opt);
 	if (rc == DM_OK && !opt->letter && opt->check_dns != NULL)
 		rc = check_shown(&o, q, &x, opt, err);
+end:
 	dm_query_end(q);
 	if (rc == DM_OK)
 		rc = dm_out_flush(&o, out, err);

@@ -504,6 +504,8 @@ bind_filter(sqlite3_stmt *st, const struct dm_query_filter *f)
 static const char *
 source_from(const struct dm_query_filter *f)
 {
+	if (f->kept)
+		return " FROM temp.kept_source s";
 	return !single_ip(f)
 	           ? " FROM rollup_source s"
 	           : " FROM (SELECT s.* FROM record r0 CROSS JOIN "
@@ -954,6 +956,25 @@ dm_query_report_refs(struct dm_query *q, const struct dm_query_filter *f,
 	    "r.report",
 	    0, " ORDER BY 1, 2, 3, 7, 6, 8", &st, err);
 	return rc == DM_OK ? run(q, st, ref_row, &c, err) : rc;
+}
+
+/* ---- Rows kept for several queries ---- */
+
+int
+dm_query_keep(
+    struct dm_query *q, const struct dm_query_filter *f, struct dm_error *err)
+{
+	struct dm_query_filter from_rollups = *f;
+	sqlite3_stmt *st;
+	int rc;
+
+	from_rollups.kept = 0;
+	if (sqlite3_exec(q->db, "DROP TABLE IF EXISTS temp.kept_source", NULL,
+	        NULL, NULL) != SQLITE_OK)
+		return db_error(q, err, "dropping the rows kept");
+	rc = prepare_source(q, &from_rollups,
+	    "CREATE TEMP TABLE kept_source AS SELECT s.*", "", 0, "", &st, err);
+	return rc == DM_OK ? run(q, st, NULL, NULL, err) : rc;
 }
 
 /* ---- Sources ---- */

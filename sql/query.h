@@ -64,6 +64,9 @@ struct dm_query_filter {
 	const struct dm_query_pair_key *pairs; /* only these (source IP, From
 	                                          domain) pairs, when n_pairs */
 	size_t n_pairs; /* > 0; at most DM_QUERY_PAIRS_MAX */
+	int kept;       /* read the rows dm_query_keep() copied, not the
+	                   rollups: this filter must be the one it was given or
+	                   narrower */
 };
 
 /* The messages of a period per day (rollup_daily). */
@@ -266,6 +269,16 @@ int dm_query_isp_sums(struct dm_query *q, const struct dm_query_filter *f,
  */
 int dm_query_report_refs(struct dm_query *q, const struct dm_query_filter *f,
     int per_pair, dm_query_report_ref_cb cb, void *ctx,
+    struct dm_error *err) DM_WUR;
+
+/*
+ * Copies the rollup rows of f (every column) into a temporary table that the
+ * queries of a filter with kept set then read instead: a few pairs' rows read
+ * three times (their sums, evidence and reports) cost one pass over the
+ * period, not three.  Replaces the previous copy; within dm_query_begin() and
+ * dm_query_end(), like the queries that read it.  DM_EDB.
+ */
+int dm_query_keep(struct dm_query *q, const struct dm_query_filter *f,
     struct dm_error *err) DM_WUR;
 
 /*
