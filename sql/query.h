@@ -13,11 +13,12 @@
  * domain name is 253), so that a hostile report cannot make a listing large.
  *
  * The handle opens the database read-only: reporting never changes it and may
- * run while an ingest writes.  Between dm_query_begin() and dm_query_end() all
- * queries read one snapshot, so the sections of a report agree with each
- * other.  Rows are handed to a callback, one at a time, borrowed until it
- * returns (the cursor style of the record sink); the callback returns DM_OK to
- * go on or an error to stop, which the query then returns.
+ * run while an ingest writes.  One thread at a time may use a handle.  Between
+ * dm_query_begin() and dm_query_end() all queries read one snapshot, so the
+ * sections of a report agree with each other.  Rows are handed to a callback,
+ * one at a time, borrowed until it returns (the cursor style of the record
+ * sink); the callback returns DM_OK to go on or an error to stop, which the
+ * query then returns.
  *
  * Typical use:
  *   1. dm_query_open(), dm_query_set_isp_names()
