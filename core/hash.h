@@ -10,14 +10,21 @@
 
 #include <stdint.h>
 
-static inline uint64_t
-dm_hash_str(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
+#define DM_HASH_INIT 1469598103934665603ULL
 
+/* h carried on over the bytes of s: several strings hashed as one. */
+static inline uint64_t
+dm_hash_add(uint64_t h, const char *s)
+{
 	for (; *s != '\0'; s++)
 		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
 	return h;
+}
+
+static inline uint64_t
+dm_hash_str(const char *s)
+{
+	return dm_hash_add(DM_HASH_INIT, s);
 }
 
 #endif /* DM_HASH_H */

@@ -595,66 +595,116 @@ pair_evidence(struct pairs *x, struct pair *p, const char *isp,
 	return DM_OK;
 }
 
+/*
+ * Calls fn on every field the classifier's answer depends on, in a fixed
+ * order, until it returns non-zero: the host's service and kind (with the
+ * services files, they decide what domain_service() finds), then the
+ * evidence.  One walk hashes a row, compares it with a cached key, or builds
+ * the key, with no copy of the row's text for the first two.
+ */
 static int
-key_add(struct dm_buf *b, const char *s)
+each_field(const struct dm_evidence *ev, const struct dm_query_source *s,
+    int (*fn)(void *ctx, const char *field), void *ctx)
 {
-	int rc = dm_buf_adds(b, s != NULL ? s : "");
+	const char *v[] = {s->host_service != NULL ? "1" : "0", s->host_service,
+	    s->host_kind != NULL ? "1" : "0", s->host_kind, ev->header_from,
+	    ev->envelope_from, ev->disposition, ev->dkim, ev->spf, ev->p,
+	    ev->testing, ev->adkim, ev->aspf};
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; rc == 0 && i < sizeof(v) / sizeof(v[0]); i++)
+		rc = fn(ctx, v[i]);
+	for (i = 0; rc == 0 && i < ev->n_dkim; i++)
+		if ((rc = fn(ctx, ev->dkim_results[i].domain)) == 0 &&
+		    (rc = fn(ctx, ev->dkim_results[i].selector)) == 0)
+			rc = fn(ctx, ev->dkim_results[i].result);
+	for (i = 0; rc == 0 && i < ev->n_spf; i++)
+		if ((rc = fn(ctx, ev->spf_results[i].domain)) == 0 &&
+		    (rc = fn(ctx, ev->spf_results[i].scope)) == 0)
+			rc = fn(ctx, ev->spf_results[i].result);
+	for (i = 0; rc == 0 && i < ev->n_reasons; i++)
+		if ((rc = fn(ctx, ev->reasons[i].type)) == 0)
+			rc = fn(ctx, ev->reasons[i].comment);
+	return rc;
+}
+
+/* FNV-1a over the fields, each ended by US. */
+static int
+hash_field(void *ctx, const char *field)
+{
+	uint64_t *h = ctx;
+
+	*h = dm_hash_add(dm_hash_add(*h, field != NULL ? field : ""), "\037");
+	return 0;
+}
+
+/* Whether the fields continue the key at *ctx (advanced past each). */
+static int
+match_field(void *ctx, const char *field)
+{
+	const char **key = ctx;
+	const char *f = field != NULL ? field : "";
+	size_t n = strlen(f);
+
+	if (strncmp(*key, f, n) != 0 || (*key)[n] != '\037')
+		return 1;
+	*key += n + 1;
+	return 0;
+}
+
+static int
+add_field(void *ctx, const char *field)
+{
+	struct dm_buf *b = ctx;
+	int rc = dm_buf_adds(b, field != NULL ? field : "");
 
 	return rc == DM_OK ? dm_buf_add(b, "\037", 1) : rc;
 }
 
-/* Everything the classifier reads, as one string; DM_ELIMIT when longer
- * than the cache keeps. */
-static int
-evidence_key(struct dm_buf *b, const struct dm_evidence *ev)
-{
-	const char *v[] = {ev->header_from, ev->envelope_from, ev->disposition,
-	    ev->dkim, ev->spf, ev->p, ev->testing, ev->adkim, ev->aspf};
-	char service = (char)('0' + (int)ev->service);
-	size_t i;
-	int rc = dm_buf_add(b, &service, 1);
-
-	for (i = 0; rc == DM_OK && i < sizeof(v) / sizeof(v[0]); i++)
-		rc = key_add(b, v[i]);
-	for (i = 0; rc == DM_OK && i < ev->n_dkim; i++)
-		if ((rc = key_add(b, ev->dkim_results[i].domain)) == DM_OK &&
-		    (rc = key_add(b, ev->dkim_results[i].selector)) == DM_OK)
-			rc = key_add(b, ev->dkim_results[i].result);
-	for (i = 0; rc == DM_OK && i < ev->n_spf; i++)
-		if ((rc = key_add(b, ev->spf_results[i].domain)) == DM_OK &&
-		    (rc = key_add(b, ev->spf_results[i].scope)) == DM_OK)
-			rc = key_add(b, ev->spf_results[i].result);
-	for (i = 0; rc == DM_OK && i < ev->n_reasons; i++)
-		if ((rc = key_add(b, ev->reasons[i].type)) == DM_OK)
-			rc = key_add(b, ev->reasons[i].comment);
-	return rc;
-}
-
 /*
- * The cause of ev, remembered for the evidence seen last in a small
- * direct-mapped table.  Whatever the hash, a miss only costs the
- * classification: a table that cannot chain cannot be made quadratic.
+ * The cause of the row, and the service domain_service() finds for it,
+ * remembered for the evidence seen last in a small direct-mapped table
+ * keyed before the service lookup: a hit costs one walk of the row's fields
+ * to hash and one to compare, no lookup and no copy.  Whatever the hash, a
+ * miss only costs the classification: a table that cannot chain cannot be
+ * made quadratic.
  */
 static enum dm_cause_code
-cause_of(struct pairs *x, const struct dm_evidence *ev)
+cause_of(
+    struct pairs *x, struct dm_evidence *ev, const struct dm_query_source *s)
 {
 	struct cause_slot *slot;
-	uint64_t h;
+	uint64_t h = DM_HASH_INIT;
 	enum dm_cause_code code;
+	const char *key;
 
-	dm_buf_reset(&x->key);
-	if (evidence_key(&x->key, ev) != DM_OK || x->key.data == NULL)
-		return dm_cause_classify(ev).code;
-	h = dm_hash_str(x->key.data);
+	each_field(ev, s, hash_field, &h);
 	slot = &x->causes[h % (sizeof(x->causes) / sizeof(x->causes[0]))];
-	if (slot->key != NULL && slot->hash == h &&
-	    strcmp(slot->key, x->key.data) == 0)
+	key = slot->key;
+	if (key != NULL && slot->hash == h &&
+	    each_field(ev, s, match_field, &key) == 0 && *key == '\0') {
+		if (ev->service_name == NULL && slot->service_name != NULL) {
+			ev->service_name = slot->service_name;
+			ev->service = slot->service;
+		}
 		return slot->code;
+	}
+	if (ev->service_name == NULL && x->opt != NULL &&
+	    x->opt->service_of != NULL)
+		domain_service(ev, x->opt);
 	code = dm_cause_classify(ev).code;
+	dm_buf_reset(&x->key);
+	if (each_field(ev, s, add_field, &x->key) != DM_OK ||
+	    x->key.data == NULL)
+		return code;
 	dm_free(slot->key);
 	slot->key = dm_strdup(x->key.data); /* NULL: simply not kept */
 	slot->hash = h;
 	slot->code = code;
+	/* The services' names live as long as the report (opt). */
+	slot->service_name = s->host_service == NULL ? ev->service_name : NULL;
+	slot->service = ev->service;
 	return code;
 }
 
@@ -662,8 +712,8 @@ static int
 source_cb(void *ctx, const struct dm_query_source *s, struct dm_error *err)
 {
 	struct pairs *x = ctx;
-	struct dm_evidence ev = dm_report_evidence(s, x->opt);
-	enum dm_cause_code code = cause_of(x, &ev);
+	struct dm_evidence ev = dm_report_evidence(s, NULL);
+	enum dm_cause_code code = cause_of(x, &ev, s);
 	int64_t blocked = strcmp(s->disposition, "quarantine") == 0 ||
 	                          strcmp(s->disposition, "reject") == 0
 	                      ? s->messages

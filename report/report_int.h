@@ -289,6 +289,8 @@ struct pairs {
 		uint64_t hash;
 		char *key;
 		enum dm_cause_code code;
+		const char *service_name; /* what domain_service() found */
+		enum dm_service_kind service;
 	} causes[64];
 	struct dm_buf key;
 };
