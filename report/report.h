@@ -154,11 +154,11 @@ int dm_cause_explain(const struct dm_cause *c, const struct dm_evidence *ev,
     struct dm_buf *explanation, struct dm_buf *fix);
 
 /*
- * Organisational domain by a simple rule: the last two labels, or three when
- * the last two are a well-known multi-label public suffix (co.uk, com.au, ...).
- * This is not the full Public Suffix List, which is enough to compare a From
- * domain with the domains that authenticated it. Writes at most size bytes (NUL
- * included) into out and returns out; "" for NULL.
+ * Organisational domain (RFC 7489 section 3.2): the longest public suffix of
+ * domain plus one label, from the whole Public Suffix List (libpsl), in lower
+ * case without a trailing dot; a public suffix or an address literal is its
+ * own.  Writes at most size bytes (NUL included) into out and returns out; ""
+ * for NULL.  Safe to call from several threads.
  */
 const char *dm_org_domain(const char *domain, char *out, size_t size);
 
