@@ -65,10 +65,11 @@ is_ip_literal(const char *s)
  * The organisational domains found last, direct-mapped by the name's hash:
  * a report asks for the same few domains on every failing row (the From
  * domain, its ESP's), and a hit is a hash and a compare instead of libpsl's
- * walk of every suffix.  A table that cannot chain cannot be made slow; one
- * per thread, so the function stays safe to call from any.
+ * walk of every suffix (with 64 slots, colliding names still sent 2 % of a
+ * report to libpsl).  A table that cannot chain cannot be made slow; one per
+ * thread (128 KiB), so the function stays safe to call from any.
  */
-#define ORG_CACHE 64
+#define ORG_CACHE 256
 #define ORG_NAME_MAX 256
 
 struct org_slot {
