@@ -7,6 +7,7 @@ over the same database.
 
     DMARCSTAT=build/cli/dmarcstat python3 tests/cli/test_report_new_sources.py
 """
+import datetime
 import json
 import os
 import sqlite3
@@ -76,13 +77,12 @@ def same(t, name, rows, want):
         problems.append(f"addresses {[r['source_ip'] for r in rows]}, "
                         f"SQL {[w[0] for w in want]}")
     for r, (ip, day, m, p) in zip(rows, want):
-        first = __import__("datetime").datetime.utcfromtimestamp(day).strftime("%Y-%m-%d")
+        first = datetime.datetime.fromtimestamp(day, datetime.timezone.utc).strftime("%Y-%m-%d")
         if r["first_seen"] != first or r["messages"] != m:
             problems.append(f"{ip}: {r['first_seen']} {r['messages']}, SQL {first} {m}")
-        pct = round(100.0 * p / m, 1) if m else None
-        if r["dmarc_pass_percent"] is not None and pct is not None and \
-                abs(r["dmarc_pass_percent"] - pct) > 0.05:
-            problems.append(f"{ip}: pass {r['dmarc_pass_percent']} %, SQL {pct} %")
+        pct = 100.0 * p / m
+        if r["dmarc_pass_percent"] is None or abs(r["dmarc_pass_percent"] - pct) > 0.05:
+            problems.append(f"{ip}: pass {r['dmarc_pass_percent']} %, SQL {pct:.1f} %")
     t.check(name, problems)
 
 
