@@ -1496,18 +1496,19 @@ new_ips_sql(
 {
 	int rc = dm_buf_adds(sql, "n(ip) AS MATERIALIZED (SELECT ip FROM ");
 
-	if (rc == DM_OK && walk)
+	if (rc == DM_OK && walk) {
 		rc = dm_buf_adds(sql, "all_ips WHERE");
-	if (rc == DM_OK && walk && f->net != NULL)
-		rc = dm_buf_adds(sql, " dm_in_net(ip, ?5) AND");
-	if (rc == DM_OK && !walk)
+		if (rc == DM_OK && f->net != NULL)
+			rc = dm_buf_adds(sql, " dm_in_net(ip, ?5) AND");
+	} else if (rc == DM_OK) {
 		rc = dm_buf_adds(sql, "(SELECT DISTINCT s.source_ip AS ip");
-	if (rc == DM_OK && !walk)
-		rc = dm_buf_adds(sql, source_from(f));
-	if (rc == DM_OK && !walk)
-		rc = filter_sql(sql, f, "s.", 1);
-	if (rc == DM_OK && !walk)
-		rc = dm_buf_adds(sql, ") WHERE");
+		if (rc == DM_OK)
+			rc = dm_buf_adds(sql, source_from(f));
+		if (rc == DM_OK)
+			rc = filter_sql(sql, f, "s.", 1);
+		if (rc == DM_OK)
+			rc = dm_buf_adds(sql, ") WHERE");
+	}
 	if (rc == DM_OK)
 		rc = old_ip_sql(sql, f, "ip", first);
 	return rc == DM_OK ? dm_buf_adds(sql, ") ") : rc;

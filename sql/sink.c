@@ -256,9 +256,12 @@ special(unsigned char c)
 }
 
 /*
- * Writes s at o as a JSON string (null when NULL) and returns its end.  The
- * parser leaves few characters to escape: a byte is copied after three
- * comparisons (strcspn() set up its table of bytes at every call).
+ * Writes s at o as a JSON string (null when NULL) and returns its end.  Not
+ * dm_json_str() (core/json.h): that one is for output read by browsers and jq
+ * (it escapes '<', '>', '&' and U+2028, and tests every byte for UTF-8), while
+ * these arrays are read back only by SQLite's json functions, from text the
+ * parser has already made valid UTF-8, once per record on the ingest's hot
+ * path: a byte is copied after three comparisons.
  */
 static char *
 json_put(char *o, const char *s)
