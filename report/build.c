@@ -747,8 +747,9 @@ fill_isp_daily(struct build *b)
 	return DM_OK;
 }
 
-/* The org_names row c of the ISPs stands for: all of them (org_names), and
- * for text and HTML, when they are several, a line under the row. */
+/* The org_names row c of the ISPs stands for in the period: all of them
+ * (org_names), and for text and HTML, when they are several, a line under
+ * the row. */
 static int
 isp_org_names(
     struct build *b, const struct section *s, const char *isp, struct cell *c)
@@ -868,6 +869,8 @@ run_queries(struct build *b)
 
 	f.from = b->r->prev_from;
 	if ((rc = dm_query_days(b->q, &f, day_cb, b, b->err)) != DM_OK ||
+	    (rc = dm_isp_names_period(&b->names, b->q, &b->f, b->err)) !=
+	        DM_OK ||
 	    (rc = dm_query_isps(b->q, &f, b->r->from, isp_cb, b, b->err)) !=
 	        DM_OK ||
 	    (rc = dm_query_domains(b->q, &b->f, domain_cb, b, b->err)) !=

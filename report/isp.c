@@ -471,6 +471,30 @@ dm_isp_names_get(void *names, const char *org_name)
 	return e != NULL ? e->isp : dm_isp_name(org_name);
 }
 
+static int
+mark_org(void *ctx, const char *org, struct dm_error *err)
+{
+	struct isp_names *n = ctx;
+	struct isp_org k, *e = NULL;
+
+	(void)err;
+	k.org = (char *)(uintptr_t)org;
+	if (n->n > 0)
+		e = bsearch(&k, n->v, n->n, sizeof(*n->v), by_org);
+	/* A name stored after the names were loaded has no row to mark. */
+	if (e != NULL)
+		e->in_period = 1;
+	return DM_OK;
+}
+
+int
+dm_isp_names_period(struct isp_names *n, struct dm_query *q,
+    const struct dm_query_filter *f, struct dm_error *err)
+{
+	n->period = 1;
+	return dm_query_period_org_names(q, f, mark_org, n, err);
+}
+
 int
 dm_isp_names_orgs(const struct isp_names *n, const char *isp, const char *sep,
     struct dm_buf *out, size_t *count)
@@ -481,7 +505,8 @@ dm_isp_names_orgs(const struct isp_names *n, const char *isp, const char *sep,
 
 	*count = 0;
 	for (i = 0; i < n->n && rc == DM_OK; i++) {
-		if (strcmp(n->v[i].isp, isp) != 0)
+		if (strcmp(n->v[i].isp, isp) != 0 ||
+		    (n->period && !n->v[i].in_period))
 			continue;
 		if ((*count)++ > 0)
 			rc = dm_buf_adds(out, sep);

@@ -427,11 +427,13 @@ struct isp_org {
 	char *org;                /* as stored */
 	char key[DM_ISP_KEY_MAX]; /* folded */
 	const char *isp;          /* the table's, made, or org */
-	char *made; /* a group's name, owned by its first member */
+	char *made;    /* a group's name, owned by its first member */
+	int in_period; /* reported in the period dm_isp_names_period() read */
 };
 struct isp_names {
 	struct isp_org *v; /* by org once loaded */
 	size_t n, cap;
+	int period; /* 1 once dm_isp_names_period() has run */
 };
 /* DM_ENOMEM, DM_EDB; *n is to be freed either way. */
 int dm_isp_names_load(
@@ -439,6 +441,12 @@ int dm_isp_names_load(
 /* The ISP of org_name (names: a struct isp_names); dm_isp_name() for one it
  * did not load. */
 const char *dm_isp_names_get(void *names, const char *org_name);
+/* Marks the org_names with mail in f's period, domain and reporter: from
+ * then on dm_isp_names_orgs() lists only those (an ISP row stands for the
+ * names that reported in its period, while names stay those of the whole
+ * database).  Inside the report's read transaction.  DM_EDB. */
+int dm_isp_names_period(struct isp_names *n, struct dm_query *q,
+    const struct dm_query_filter *f, struct dm_error *err);
 /* Appends the org_names named isp, in byte order, separated by sep (a
  * DM_LIST_SEP in a name becomes '?'), their number in *count.  DM_ENOMEM. */
 int dm_isp_names_orgs(const struct isp_names *n, const char *isp,

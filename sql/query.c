@@ -660,6 +660,20 @@ dm_query_org_names(
 	return run(q, st, name_row, &c, err);
 }
 
+int
+dm_query_period_org_names(struct dm_query *q, const struct dm_query_filter *f,
+    dm_query_name_cb cb, void *ctx, struct dm_error *err)
+{
+	struct cb_ctx c = {.ctx = ctx};
+	sqlite3_stmt *st;
+	int rc;
+
+	c.cb.name = cb;
+	rc = prepare_daily(q, f, "SELECT DISTINCT org_name FROM rollup_daily",
+	    " AND messages > 0 ORDER BY 1", &st, err);
+	return rc == DM_OK ? run(q, st, name_row, &c, err) : rc;
+}
+
 /* ---- Days, ISPs, domains (rollup_daily) ---- */
 
 static int

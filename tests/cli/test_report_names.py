@@ -18,7 +18,7 @@ import tempfile
 import unicodedata
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from reportxml import NOV02, ingest, record, report  # noqa: E402
+from reportxml import DAY, NOV02, ingest, record, report  # noqa: E402
 from test_report_golden import PERIOD, run  # noqa: E402
 
 REPORTERS = [("Google, Inc.", 10), ("google.com", 20), ("AMAZON-SES", 3), ("Amazon", 4),
@@ -159,6 +159,39 @@ def merged_by_rule(problems, tmp):
         problems.append(f"explain: one Foo Mail: {rc} {out[:600]!r} {err}")
 
 
+def names_of_the_period(problems, tmp):
+    """An ISP row lists the org_names that reported in its period (and domain), not every
+    org_name of the database, while its name stays the one of the whole database."""
+    db = os.path.join(tmp, "period.db")
+    oct03 = NOV02 - 30 * DAY
+    ingest(db, tmp, [
+        report("Foo Mail, Inc.", "p-1", [record("192.0.2.8", 5, disp="none")], begin=NOV02),
+        report("Foo-Mail LLC", "p-2", [record("192.0.2.8", 6, disp="none",
+                                              header_from="other.example")],
+               begin=NOV02, domain="other.example"),
+        report("FOO MAIL INC", "p-3", [record("192.0.2.8", 7, disp="none")], begin=oct03),
+        report("foo mail inc.", "p-4", [record("192.0.2.8", 8, disp="none")], begin=oct03)])
+    cases = [(PERIOD, {"Foo Mail": (11, ["Foo Mail, Inc.", "Foo-Mail LLC"])}),
+             (PERIOD + ["--domain", "example.com"], {"Foo Mail": (5, ["Foo Mail, Inc."])}),
+             (["--from", "2026-10-01", "--to", "2026-10-08"],
+              {"Foo Mail": (15, ["FOO MAIL INC", "foo mail inc."])})]
+    for args, want in cases:
+        rc, out, err = run(["report", "--db", db, "--format", "json"] + args)
+        got = {i["isp"]: (i["messages"], i["org_names"]) for i in json.loads(out)["isps"]} \
+            if rc == 0 else {}
+        if got != want:
+            problems.append(f"org_names of the period {args}: want {want}, got {rc} {got} {err}")
+    rc, out, err = run(["report", "--db", db, "--format", "csv", "--table", "isps",
+                        "--domain", "example.com"] + PERIOD)
+    rows = [(r["isp"], r["org_names"]) for r in csv.DictReader(io.StringIO(out.decode()))]
+    if rc != 0 or rows != [("Foo Mail", "Foo Mail, Inc.")]:
+        problems.append(f"csv org_names of the period: {rc} {rows} {err}")
+    # One name in the period: no "Reported as" line under the row.
+    rc, out, err = run(["report", "--db", db, "--domain", "example.com"] + PERIOD)
+    if rc != 0 or "Reported as" in out.decode() or "\nFoo Mail " not in out.decode():
+        problems.append(f"text: one org_name in the period: {rc} {out[:800]!r} {err}")
+
+
 def main():
     problems = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -196,6 +229,7 @@ def main():
             problems.append(f"rows: {rows!r}")
         aligned_everywhere(problems, tmp)
         merged_by_rule(problems, tmp)
+        names_of_the_period(problems, tmp)
     for p in problems:
         print("FAIL", p)
     print("report names: %s" % ("ok" if not problems else f"{len(problems)} problems"))
