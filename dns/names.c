@@ -11,6 +11,7 @@
  * first file that has it, in MaxMind's layout or IPinfo's.
  */
 #include "dns_int.h"
+#include "i18n.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -76,12 +77,12 @@ dm_dns_add_mmdb(struct dm_dns *d, const char *path, struct dm_error *err)
 		return DM_DONE;
 	grown = dm_realloc(d->mmdb, (d->n_mmdb + 1) * sizeof(*grown));
 	if (grown == NULL)
-		return dm_error_set(err, DM_ENOMEM, "out of memory");
+		return dm_error_set(err, DM_ENOMEM, _("out of memory"));
 	d->mmdb = grown;
 	rc = MMDB_open(path, MMDB_MODE_MMAP, &d->mmdb[d->n_mmdb]);
 	if (rc != MMDB_SUCCESS)
 		return dm_error_set(err, DM_EFORMAT,
-		    "%s: not a readable MaxMind DB: %s%s%s", path,
+		    _("%s: not a readable MaxMind DB: %s%s%s"), path,
 		    MMDB_strerror(rc), rc == MMDB_IO_ERROR ? ": " : "",
 		    rc == MMDB_IO_ERROR ? strerror(errno) : "");
 	d->n_mmdb++;

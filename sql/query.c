@@ -23,6 +23,7 @@
 #include <arpa/inet.h>
 #include <sqlite3.h>
 
+#include "i18n.h"
 #include "limits.h"
 #include "mem.h"
 #include "store_int.h"
@@ -147,13 +148,14 @@ db_connect(struct dm_query *q, const char *name, int flags, const char *path,
 
 	if (rc != SQLITE_OK)
 		return dm_error_setr(err, DM_EDB, "db_open",
-		    "%s: cannot open the database: %s", path,
+		    _("%s: cannot open the database: %s"), path,
 		    q->db != NULL ? sqlite3_errmsg(q->db) : sqlite3_errstr(rc));
 	sqlite3_busy_timeout(q->db, 5000);
 	if (sqlite3_create_function_v2(q->db, "dm_sum", 1,
 	        SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, NULL, sum_step,
 	        sum_final, NULL) != SQLITE_OK)
-		return dm_error_set(err, DM_ENOMEM, "%s: out of memory", path);
+		return dm_error_set(
+		    err, DM_ENOMEM, _("%s: out of memory"), path);
 	return DM_OK;
 }
 
@@ -187,21 +189,21 @@ reopen_immutable(struct dm_query *q, const char *path, struct dm_error *err)
 	int rc, busy;
 
 	if ((wal = dm_malloc(strlen(path) + 5)) == NULL)
-		return dm_error_set(err, DM_ENOMEM, "out of memory");
+		return dm_error_set(err, DM_ENOMEM, _("out of memory"));
 	snprintf(wal, strlen(path) + 5, "%s-wal", path);
 	busy = access(wal, F_OK) == 0;
 	dm_free(wal);
 	if (busy)
 		return dm_error_setr(err, DM_EDB, "db_open",
-		    "%s: cannot read the database while an ingest writes it "
-		    "(its -wal file is there) without write access to its "
-		    "folder; run this as the database's owner, or again once "
-		    "the ingest is done",
+		    _("%s: cannot read the database while an ingest writes it "
+		      "(its -wal file is there) without write access to its "
+		      "folder; run this as the database's owner, or again once "
+		      "the ingest is done"),
 		    path);
 	sqlite3_close(q->db);
 	q->db = NULL;
 	if ((uri = immutable_uri(path)) == NULL)
-		return dm_error_set(err, DM_ENOMEM, "out of memory");
+		return dm_error_set(err, DM_ENOMEM, _("out of memory"));
 	rc = db_connect(q, uri, SQLITE_OPEN_URI, path, err);
 	dm_free(uri);
 	return rc;
@@ -226,7 +228,7 @@ open_readonly(
 		rc = pragma_int(q, "PRAGMA user_version", &q->version);
 	if (rc != SQLITE_OK)
 		return dm_error_setr(err, DM_EDB, "db_open",
-		    "%s: cannot read the database: %s", path,
+		    _("%s: cannot read the database: %s"), path,
 		    sqlite3_errmsg(q->db));
 	return DM_OK;
 }
@@ -323,15 +325,15 @@ dm_query_open(struct dm_query **out, const char *path, struct dm_error *err)
 
 	*out = NULL;
 	if ((q = dm_calloc(1, sizeof(*q))) == NULL)
-		return dm_error_set(err, DM_ENOMEM, "out of memory");
+		return dm_error_set(err, DM_ENOMEM, _("out of memory"));
 	dm_buf_init(&q->last_org, 1 << 12);
 	dm_buf_init(&q->last_isp, 1 << 12);
 	if (open_readonly(q, path, &app, err) != DM_OK)
 		goto fail;
 	if (app != 0 && app != DM_SQL_APPLICATION_ID) {
 		dm_error_setr(err, DM_EDB, "db_schema",
-		    "%s: not a dmarcstat database: its application id is "
-		    "0x%08x (another program's)",
+		    _("%s: not a dmarcstat database: its application id is "
+		      "0x%08x (another program's)"),
 		    path, (unsigned)app);
 		goto fail;
 	}
@@ -341,14 +343,14 @@ dm_query_open(struct dm_query **out, const char *path, struct dm_error *err)
 	    NULL, NULL, NULL);
 	if (rc != SQLITE_OK) {
 		dm_error_setr(err, DM_EDB, "db_schema",
-		    "%s: not a dmarcstat database with report rollups (%s); "
-		    "run dmarcstat ingest "
-		    "with this build to create or upgrade it",
+		    _("%s: not a dmarcstat database with report rollups (%s); "
+		      "run dmarcstat ingest with this build to create or "
+		      "upgrade it"),
 		    path, sqlite3_errmsg(q->db));
 		goto fail;
 	}
 	if (register_functions(q) != DM_OK) {
-		db_error(q, err, "registering SQL functions");
+		db_error(q, err, _("registering SQL functions"));
 		goto fail;
 	}
 	*out = q;

@@ -197,6 +197,35 @@ def messages(problems, db, tmp):
     if rc != 3 or err != f"dmarcstat: {missing}: データベースがありません（先に 'dmarcstat " \
                          "ingest' を実行するか、--db を指定してください）\n":
         problems.append(f"missing database in Japanese: {rc} {err!r}")
+    # The errors of opening a database that is not ours, and an MMDB file that is not one:
+    # dmarcstat's words in Japanese, the libraries' own words as they give them.
+    other = os.path.join(tmp, "other.db")
+    subprocess.run(["sqlite3", other, "PRAGMA application_id = 5; CREATE TABLE t (x);"],
+                   check=True)
+    rc, out, err = run(["report", "--db", other], env=JA)
+    if rc != 3 or err != f"dmarcstat: {other}: dmarcstat のデータベースではありません: " \
+                         "application id が 0x00000005 です（別のプログラムのもの）\n":
+        problems.append(f"another program's database in Japanese: {rc} {err!r}")
+    rollups = os.path.join(tmp, "norollups.db")
+    subprocess.run(["sqlite3", rollups, "CREATE TABLE t (x);"], check=True)
+    rc, out, err = run(["explain", "--db", rollups, "--ip", "192.0.2.1"], env=JA)
+    if rc != 3 or err != f"dmarcstat: {rollups}: レポート集計表のある dmarcstat のデータベースでは" \
+                         "ありません（no such table: rollup_daily）。このビルドの dmarcstat " \
+                         "ingest を実行して作成または更新してください\n":
+        problems.append(f"a database without rollups in Japanese: {rc} {err!r}")
+    junk = os.path.join(tmp, "junk.db")
+    with open(junk, "w") as f:
+        f.write("not sqlite at all, but long enough to be read as a header" * 20)
+    rc, out, err = run(["report", "--db", junk], env=JA)
+    if rc != 3 or err != f"dmarcstat: {junk}: データベースを読めません: file is not a database\n":
+        problems.append(f"a file that is not a database in Japanese: {rc} {err!r}")
+    mmdb = os.path.join(tmp, "not.mmdb")
+    with open(mmdb, "w") as f:
+        f.write("not an mmdb\n")
+    rc, out, err = run(["report", "--db", db, "--mmdb", mmdb] + PERIOD, env=JA)
+    if rc != 2 or err != f"dmarcstat: {mmdb}: 読み取れる MaxMind DB ではありません: The " \
+                         "MaxMind DB file contains invalid metadata\n" or out:
+        problems.append(f"an MMDB file that is not one, in Japanese: {rc} {err!r}")
     rc, out, err = run(["explain", "--db", db, "--from", "2030-01-01", "--now", "2026-11-28"],
                        env=JA)
     if rc != 2 or err != "dmarcstat: --from 2030-01-01 は昨日（2026-11-27）より後です: --to を" \
