@@ -55,16 +55,22 @@ struct dm_cli_dns {
 	/* report and explain: a services file that cannot be read (not
 	 * broken) is a warning, and the built-in services are used. */
 	int services_optional;
+	/* check: no MMDB file, not even $DMARCSTAT_MMDB's (a broken one
+	 * must not stop a command that has no use for it). */
+	int no_mmdb;
 };
 
 #define DM_CLI_OPT_RESOLVER 0x100
 #define DM_CLI_OPT_MMDB 0x101
 #define DM_CLI_OPT_TIMEOUT 0x102
 /* clang-format off */
-#define DM_CLI_DNS_LONGOPTS                                         \
+/* check's: it shows no ASN or country, so it takes no --mmdb. */
+#define DM_CLI_LOOKUP_LONGOPTS                                      \
 	{"resolver", required_argument, NULL, DM_CLI_OPT_RESOLVER}, \
-	{"mmdb", required_argument, NULL, DM_CLI_OPT_MMDB},         \
 	{"timeout", required_argument, NULL, DM_CLI_OPT_TIMEOUT}
+#define DM_CLI_DNS_LONGOPTS                                         \
+	DM_CLI_LOOKUP_LONGOPTS,                                     \
+	{"mmdb", required_argument, NULL, DM_CLI_OPT_MMDB}
 /* clang-format on */
 
 /* The --help lines of those options. */

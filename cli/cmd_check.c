@@ -28,7 +28,8 @@ usage(FILE *f)
 	    "usage: dmarcstat check [--db FILE] [--last 30d | --from DAY [--to "
 	    "DAY]]\n"
 	    "                       [--format text|json] [--resolver "
-	    "IP[:PORT]] [DOMAIN...]\n\n"
+	    "IP[:PORT]] [--timeout SECONDS]\n"
+	    "                       [DOMAIN...]\n\n"
 	    "Checks, now, each DOMAIN's DMARC record (one record, every tag "
 	    "valid, the policy,\n"
 	    "report addresses in other domains authorised), SPF record (one, "
@@ -47,7 +48,12 @@ usage(FILE *f)
 	    "30d)\n"
 	    "  --from DAY         first day of the reports (YYYY-MM-DD, UTC)\n"
 	    "  --to DAY           the day after the last (default: today)\n"
-	    "  --format F         text (default) or json\n" DM_CLI_DNS_HELP
+	    "  --format F         text (default) or json\n"
+	    "  --resolver IP[:PORT]  DNS server for every lookup (default: "
+	    "$DMARCSTAT_RESOLVER,\n"
+	    "                     else the system's)\n"
+	    "  --timeout SECONDS  wait for each DNS answer (default 2; one "
+	    "retry waits twice as long)\n"
 	    "\nEach check is ok, changed (right now, not what the reports "
 	    "saw), wrong (with the\n"
 	    "fix) or unknown (DNS did not answer).\n"
@@ -89,7 +95,7 @@ parse_args(int argc, char **argv, struct cargs *a)
 	    {"to", required_argument, NULL, 't'},
 	    {"format", required_argument, NULL, 'F'},
 	    {"now", required_argument, NULL, 'n'},
-	    {"help", no_argument, NULL, 'h'}, DM_CLI_DNS_LONGOPTS,
+	    {"help", no_argument, NULL, 'h'}, DM_CLI_LOOKUP_LONGOPTS,
 	    {0, 0, 0, 0}};
 	const char **s;
 	int c, rc;
@@ -215,6 +221,7 @@ dm_cmd_check(int argc, char **argv)
 	int rc;
 
 	memset(&a, 0, sizeof(a));
+	a.dns.no_mmdb = 1;
 	if ((rc = parse_args(argc, argv, &a)) >= 0)
 		return rc;
 	if ((rc = dm_cli_dns_open(&a.dns, &d)) != DM_EXIT_OK)

@@ -64,7 +64,7 @@ mmdb_from_env(struct dm_cli_dns *o)
 	const char *env = getenv("DMARCSTAT_MMDB");
 	char *p, *save = NULL;
 
-	if (o->n_mmdb > 0 || env == NULL || env[0] == '\0' ||
+	if (o->n_mmdb > 0 || o->no_mmdb || env == NULL || env[0] == '\0' ||
 	    strlen(env) >= sizeof(mmdb_env))
 		return;
 	memcpy(mmdb_env, env, strlen(env) + 1);

@@ -63,7 +63,7 @@ _dmarcstat()
 	enrich)
 		opts='--db --resolver --mmdb --ttl --all --budget --concurrency --timeout --json --quiet --help'
 		;;
-	check) opts='--db --last --from --to --format --resolver --mmdb --timeout --help' ;;
+	check) opts='--db --last --from --to --format --resolver --timeout --help' ;;
 	*) return ;;
 	esac
 	if [[ $cur == -* || $cmd == quarantine || $cmd == enrich ]]; then

@@ -379,6 +379,17 @@ def test_check(t, dns, hole, env):
                                       "  ok       dmarc_record       _dmarc.good.test\n"
                                       "           v=DMARC1; p=reject;"),
           f"text output: {out[:200]!r}")
+    # check shows no ASN or country: it takes no --mmdb, and a broken $DMARCSTAT_MMDB (set
+    # for enrich) changes nothing of its answer.
+    broken = os.path.join(DATA, "rsa512.b64")
+    rc2, out2, err = run("check", "--db", db, "--resolver", dns.resolver, "good.test",
+                         env=dict(env, DMARCSTAT_MMDB=broken))
+    check(rc2 == 0 and out2 == out and err == "",
+          f"check ignores DMARCSTAT_MMDB: {rc2} {err!r} {out2[:200]!r}")
+    rc2, out2, err = run("check", "--db", db, "--resolver", dns.resolver, "--mmdb",
+                         os.path.join(t, "asn.mmdb"), "good.test", env=env)
+    check(rc2 == 2 and out2 == "" and "unrecognized option '--mmdb'" in err and
+          "usage: dmarcstat check" in err, f"check --mmdb: exit 2: {rc2} {err[:200]!r}")
 
     # No database: the records alone.
     e2 = dict(env, XDG_DATA_HOME=os.path.join(t, "nodata"))
@@ -418,6 +429,8 @@ def test_help():
                        ("ingest", "--enrich")]:
         rc, out, _ = run(cmd, "--help")
         check(rc == 0 and words in out and "--resolver IP[:PORT]" in out, f"{cmd} --help")
+        check(("--mmdb" in out) == (cmd != "check") and "--timeout SECONDS" in out,
+              f"{cmd} --help: --mmdb (not for check) and --timeout")
 
 
 def main():
