@@ -992,7 +992,17 @@ dm_query_keep(
 		return db_error(q, err, "dropping the rows kept");
 	rc = prepare_source(q, &from_rollups,
 	    "CREATE TEMP TABLE kept_source AS SELECT s.*", "", 0, "", &st, err);
-	return rc == DM_OK ? run(q, st, NULL, NULL, err) : rc;
+	if (rc != DM_OK)
+		return rc;
+	/* The copy is written to SQLite's temporary file once it outgrows
+	   the cache: a full or unwritable temporary folder fails here. */
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		rc = db_error(q, err, "copying the rows of the period");
+		sqlite3_finalize(st);
+		return rc;
+	}
+	sqlite3_finalize(st);
+	return DM_OK;
 }
 
 /* ---- Sources ---- */

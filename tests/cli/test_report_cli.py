@@ -1,17 +1,20 @@
 """`dmarcstat report` and `explain` as users run them: exit codes and messages of every usage
-and database error, the default period (--now), the default database ($DMARCSTAT_DB), -o, and
+and database error (also SQLite failing to write its temporary file), the default period (--now), the default database ($DMARCSTAT_DB), -o, and
 colour only on a terminal without NO_COLOR.
 
     DMARCSTAT=build/cli/dmarcstat python3 tests/cli/test_report_cli.py
 """
 import os
 import pty
+import resource
+import signal
 import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_report_golden import DMARCSTAT, GOLDEN, PERIOD, run, sample_db  # noqa: E402
+from reportxml import NOV02, ingest, record, report  # noqa: E402
 
 USAGE = [
     (["report", "--format", "xml"], "dmarcstat: unknown format 'xml': text, csv, json or html"),
@@ -65,6 +68,33 @@ def on_terminal(args, env):
     return out
 
 
+def temp_file_fails(problems, tmp):
+    """explain --letter copies the period's rows into a temporary table first (dm_query_keep);
+    once the copy outgrows SQLite's cache it goes to a temporary file in $SQLITE_TMPDIR. With
+    file writes capped at 64 KiB (RLIMIT_FSIZE; the database's -shm file needs 32 KiB), that
+    write fails: exit 3 with SQLite's cause, nothing on stdout. The same command without the
+    cap writes the letter."""
+    db = os.path.join(tmp, "keep.db")
+    ingest(db, tmp, [report("Yahoo", "keep-1",
+                            [record(f"10.0.{i >> 8}.{i & 255}", 3, header_from=f"c{i % 50}.test")
+                             for i in range(30000)])])
+    args = [DMARCSTAT, "explain", "--db", db, "--ip", "10.0.0.0/16", "--letter"] + PERIOD
+    env = dict(os.environ, SQLITE_TMPDIR=tmp, LANGUAGE="", LC_ALL="C")
+
+    def capped():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64 << 10, 64 << 10))
+
+    p = subprocess.run(args, capture_output=True, env=env, preexec_fn=capped, timeout=120)
+    if p.returncode != 3 or p.stdout or \
+            p.stderr != b"dmarcstat: copying the rows of the period: disk I/O error\n":
+        problems.append(f"explain --letter, temporary file not writable: want exit 3 and "
+                        f"the copy's error, got {p.returncode}: {p.stderr!r} {p.stdout[:100]!r}")
+    p = subprocess.run(args, capture_output=True, env=env, timeout=120)
+    if p.returncode != 0 or b"To: the postmaster team of Yahoo" not in p.stdout:
+        problems.append(f"explain --letter without the cap: {p.returncode} {p.stderr!r}")
+
+
 def main():
     problems = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -86,6 +116,7 @@ def main():
         rc, out, err = run(["report", "--db", db, "-o", os.path.join(tmp, "no", "dir.txt")])
         if rc != 1 or err.strip() != f"dmarcstat: {tmp}/no/dir.txt: No such file or directory":
             problems.append(f"unwritable -o: got {rc}: {err!r}")
+        temp_file_fails(problems, tmp)
 
         with open(os.path.join(GOLDEN, "report.txt"), "rb") as f:
             golden = f.read()
