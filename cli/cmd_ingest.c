@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -99,8 +100,25 @@ on_event(void *ctx, enum dm_ingest_event ev, const struct dm_unit *u,
 		    e->reason ? e->reason : "error");
 }
 
+/* What the inputs' units are called in the summary: the messages of IMAP
+ * folders are not files.  (A Maildir message is a file; an mbox holds
+ * messages, but its path does not say so before it is read.)  The URL test
+ * is ingest's (a scheme, any case). */
+static const char *
+units_noun(const char *const *inputs, size_t n)
+{
+	size_t i, imap = 0;
+
+	for (i = 0; i < n; i++)
+		imap += strncasecmp(inputs[i], "imap://", 7) == 0 ||
+		        strncasecmp(inputs[i], "imaps://", 8) == 0;
+	return imap == 0   ? "files"
+	       : imap == n ? "messages"
+	                   : "files and messages";
+}
+
 static void
-print_summary(const struct dm_ingest_stats *s, int json)
+print_summary(const struct dm_ingest_stats *s, const char *noun, int json)
 {
 	char a[32], b[32], c[32];
 
@@ -116,7 +134,7 @@ print_summary(const struct dm_ingest_stats *s, int json)
 		    s->failed, s->lost);
 		return;
 	}
-	fprintf(stderr, "%s files", thousands(s->units, a, sizeof(a)));
+	fprintf(stderr, "%s %s", thousands(s->units, a, sizeof(a)), noun);
 	if (s->seen > 0)
 		fprintf(stderr, " (%s already seen)",
 		    thousands(s->seen, a, sizeof(a)));
@@ -403,7 +421,10 @@ dm_cmd_ingest(int argc, char **argv)
 		return DM_EXIT_FATAL;
 	}
 	if (!a.quiet || a.json)
-		print_summary(&stats, a.json);
+		print_summary(&stats,
+		    units_noun((const char *const *)argv + optind,
+		        (size_t)(argc - optind)),
+		    a.json);
 	rc = exit_status(&stats, (size_t)(argc - optind));
 	if (a.enrich)
 		rc = enrich_after(store, dns, a.quiet, rc);

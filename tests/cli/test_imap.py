@@ -510,6 +510,15 @@ def test_starttls_plaintext_and_mixed_inputs():
     rc, s, err = ingest(db, files, E.dc.url("mixed"))
     check(rc == 0 and s["files"] == 3 and s["reports"] == 3,
           f"a folder of files and an IMAP folder in one run: {rc} {s} {err!r}")
+    # The summary names what was read: files and messages here, messages for IMAP alone
+    # (test_progress_on_a_terminal).
+    res = subprocess.run([DMARCSTAT, "ingest", "--db", os.path.join(E.tmp, "mixed2.db"),
+                          "--password-file", E.pwfile, "--cacert", E.dc.ca, files,
+                          E.dc.url("mixed")], capture_output=True, timeout=600 * SLOW)
+    err = res.stderr.decode()
+    outputs.append(err)
+    check(res.returncode == 0 and err.startswith("3 files and messages: 3 reports ("),
+          f"the summary of files and an IMAP folder: {res.returncode} {err!r}")
 
 
 def test_progress_on_a_terminal():
@@ -537,7 +546,7 @@ def test_progress_on_a_terminal():
     text = text.decode(errors="replace")
     outputs.append(text)
     check(p.returncode == 0 and "\r\033[Kingesting: 1 messages" in text
-          and "3 files: 3 reports" in text,
+          and "3 messages: 3 reports" in text,
           f"the progress line counts messages on a terminal: {text!r}")
 
 
