@@ -63,6 +63,10 @@ dm_cli_i18n_init(void)
 	bindtextdomain(
 	    DM_TEXTDOMAIN, dir != NULL && dir[0] != '\0' ? dir : DM_LOCALEDIR);
 	bind_textdomain_codeset(DM_TEXTDOMAIN, "UTF-8");
+	/* strerror(3) translates through the C library's own catalogue, in
+	 * the character set of LC_CTYPE, which stays "C": its Japanese came
+	 * out as "????".  UTF-8, like ours. */
+	bind_textdomain_codeset("libc", "UTF-8");
 	textdomain(DM_TEXTDOMAIN);
 }
 

@@ -197,6 +197,14 @@ def messages(problems, db, tmp):
     if rc != 3 or err != f"dmarcstat: {missing}: データベースがありません（先に 'dmarcstat " \
                          "ingest' を実行するか、--db を指定してください）\n":
         problems.append(f"missing database in Japanese: {rc} {err!r}")
+    # The C library's words (strerror) in UTF-8 too: Japanese where its catalogue is installed
+    # (Debian's libc-l10n), else English; never the "????" of a conversion to ASCII.
+    rc, out, err = run(["report", "--db", db, "-o", os.path.join(tmp, "no", "x.txt")] + PERIOD,
+                       env=JA)
+    want = [f"dmarcstat: {tmp}/no/x.txt: {e}\n" for e in
+            ("そのようなファイルやディレクトリはありません", "No such file or directory")]
+    if rc != 1 or err not in want:
+        problems.append(f"strerror under a Japanese locale: {rc} {err!r}")
     # The errors of opening a database that is not ours, and an MMDB file that is not one:
     # dmarcstat's words in Japanese, the libraries' own words as they give them.
     other = os.path.join(tmp, "other.db")
