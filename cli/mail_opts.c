@@ -49,7 +49,7 @@ dm_cli_mail_check(const struct dm_cli_mail *m)
 	if (m->to == NULL && without == NULL)
 		return -1;
 	if (m->to == NULL) {
-		dm_cli_warn("%s goes with --mail-to ADDR", without);
+		dm_cli_warn(_("%s goes with --mail-to ADDR"), without);
 		return DM_EXIT_USAGE;
 	}
 	dm_error_clear(&err);
@@ -60,7 +60,8 @@ dm_cli_mail_check(const struct dm_cli_mail *m)
 		return DM_EXIT_USAGE;
 	}
 	if (m->sendmail != NULL && m->sendmail[0] == '\0') {
-		dm_cli_warn("--sendmail wants the path of a sendmail program");
+		dm_cli_warn(
+		    _("--sendmail wants the path of a sendmail program"));
 		return DM_EXIT_USAGE;
 	}
 	return DM_EXIT_OK;
@@ -76,12 +77,12 @@ run_sendmail(const struct dm_cli_mail *m, const struct dm_buf *b)
 	dm_error_clear(&err);
 	if (dm_mail_send(m->sendmail, b->data, b->len, &status, &err) !=
 	    DM_OK) {
-		dm_cli_warn("%s (the mail was not sent)", err.msg);
+		dm_cli_warn(_("%s (the mail was not sent)"), err.msg);
 		return DM_EXIT_PARTIAL;
 	}
 	if (status != 0)
-		dm_cli_warn("%s -t -i exited with status %d: the mail may not "
-		            "have been sent",
+		dm_cli_warn(_("%s -t -i exited with status %d: the mail may "
+		              "not have been sent"),
 		    m->sendmail, status);
 	return status;
 }
@@ -100,7 +101,7 @@ dm_cli_mail_deliver(const struct dm_cli_mail *m, struct dm_mail *msg, FILE *out)
 	dm_buf_init(&b, (size_t)1 << 30);
 	dm_error_clear(&err);
 	if (dm_mail_build(msg, &b, &err) != DM_OK) {
-		dm_cli_warn("cannot build the mail: %s", err.msg);
+		dm_cli_warn(_("cannot build the mail: %s"), err.msg);
 		dm_buf_free(&b);
 		return DM_EXIT_PARTIAL;
 	}

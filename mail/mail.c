@@ -24,6 +24,8 @@
 
 #include <gmime/gmime.h>
 
+#include "i18n.h"
+
 /* The longest address list we split (a command line's). */
 #define MAX_ADDRESSES 100
 
@@ -147,18 +149,20 @@ dm_mail_check_addresses(
 		n = next_address(s, &next);
 		if (blank(s, n))
 			return dm_error_set(err, DM_EINVAL,
-			    "%s wants mail addresses separated by commas: "
-			    "\"%s\" has an empty one",
+			    _("%s wants mail addresses separated by commas: "
+			      "\"%s\" has an empty one"),
 			    what, list);
 		if (++count > MAX_ADDRESSES)
 			return dm_error_set(err, DM_EINVAL,
-			    "%s: more than %d addresses", what, MAX_ADDRESSES);
+			    _("%s: more than %d addresses"), what,
+			    MAX_ADDRESSES);
 		if ((one = dm_strndup(s, n)) == NULL)
-			return dm_error_set(err, DM_ENOMEM, "out of memory");
+			return dm_error_set(err, DM_ENOMEM, _("out of memory"));
 		if (!(ok = one_address_ok(one)))
 			dm_error_set(err, DM_EINVAL,
-			    "%s: not a mail address: \"%s\" (want local@domain "
-			    "or \"Name <local@domain>\")",
+			    _("%s: not a mail address: \"%s\" (want "
+			      "local@domain "
+			      "or \"Name <local@domain>\")"),
 			    what, one);
 		dm_free(one);
 		if (!ok)
@@ -306,12 +310,12 @@ serialise(GMimeMessage *msg, struct dm_buf *out, struct dm_error *err)
 
 	g_mime_format_options_set_newline_format(fo, GMIME_NEWLINE_FORMAT_UNIX);
 	if (g_mime_object_write_to_stream(GMIME_OBJECT(msg), fo, st) < 0)
-		rc =
-		    dm_error_set(err, DM_ENOMEM, "could not write the message");
+		rc = dm_error_set(
+		    err, DM_ENOMEM, _("could not write the message"));
 	bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(st));
 	if (rc == DM_OK &&
 	    (rc = dm_buf_add(out, bytes->data, bytes->len)) != DM_OK)
-		dm_error_set(err, rc, "the message does not fit in memory");
+		dm_error_set(err, rc, _("the message does not fit in memory"));
 	g_mime_format_options_free(fo);
 	g_object_unref(st);
 	return rc;
@@ -335,7 +339,7 @@ dm_mail_build(const struct dm_mail *m, struct dm_buf *out, struct dm_error *err)
 	dm_buf_init(&from, 1024);
 	if ((m->from != NULL ? dm_buf_adds(&from, m->from)
 	                     : default_from(&from)) != DM_OK)
-		return dm_error_set(err, DM_ENOMEM, "out of memory");
+		return dm_error_set(err, DM_ENOMEM, _("out of memory"));
 	if ((rc = dm_mail_check_addresses(from.data, "From", err)) != DM_OK ||
 	    (rc = dm_mail_check_addresses(m->to, "To", err)) != DM_OK) {
 		dm_buf_free(&from);
@@ -425,19 +429,19 @@ dm_mail_send(const char *path, const char *msg, size_t len, int *status,
 		e = spawn(path, &pid, &fd);
 	if (e != 0)
 		return dm_error_set(
-		    err, DM_EIO, "%s: cannot run: %s", path, strerror(e));
+		    err, DM_EIO, _("%s: cannot run: %s"), path, strerror(e));
 	we = write_all(fd, msg, len);
 	close(fd);
 	if ((e = wait_child(pid, &ws)) != 0)
-		return dm_error_set(err, DM_EIO, "%s: cannot wait for it: %s",
-		    path, strerror(e));
+		return dm_error_set(err, DM_EIO,
+		    _("%s: cannot wait for it: %s"), path, strerror(e));
 	if (WIFSIGNALED(ws))
 		return dm_error_set(err, DM_EIO,
-		    "%s -t -i was killed by signal %d", path, WTERMSIG(ws));
+		    _("%s -t -i was killed by signal %d"), path, WTERMSIG(ws));
 	*status = WEXITSTATUS(ws);
 	if (*status == 0 && we != 0)
 		return dm_error_set(err, DM_EIO,
-		    "%s -t -i exited before reading the whole message: %s",
+		    _("%s -t -i exited before reading the whole message: %s"),
 		    path, strerror(we));
 	return DM_OK;
 }

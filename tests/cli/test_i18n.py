@@ -205,6 +205,21 @@ def messages(problems, db, tmp):
             ("そのようなファイルやディレクトリはありません", "No such file or directory")]
     if rc != 1 or err not in want:
         problems.append(f"strerror under a Japanese locale: {rc} {err!r}")
+    # The mail's errors (report --mail-to, --sendmail).
+    rc, out, err = run(["report", "--db", db, "--mail-to", "ops"] + PERIOD, env=JA)
+    if rc != 2 or out or err != 'dmarcstat: --mail-to: メールアドレスではありません: "ops"' \
+                                '（local@domain か "Name <local@domain>" の形で指定してください）\n':
+        problems.append(f"--mail-to error in Japanese: {rc} {err!r}")
+    rc, out, err = run(["report", "--db", db, "--subject", "x"] + PERIOD, env=JA)
+    if rc != 2 or err != "dmarcstat: --subject は --mail-to ADDR と一緒に指定してください\n":
+        problems.append(f"--subject without --mail-to in Japanese: {rc} {err!r}")
+    nowhere = os.path.join(tmp, "no-sendmail")
+    rc, out, err = run(["report", "--db", db, "--mail-to", "ops@example.com",
+                        f"--sendmail={nowhere}"] + PERIOD, env=JA)
+    want = [f"dmarcstat: {nowhere}: 実行できません: {e}（メールは送信されていません）\n" for e in
+            ("そのようなファイルやディレクトリはありません", "No such file or directory")]
+    if rc != 1 or err not in want:
+        problems.append(f"a sendmail that cannot run, in Japanese: {rc} {err!r}")
     # The errors of opening a database that is not ours, and an MMDB file that is not one:
     # dmarcstat's words in Japanese, the libraries' own words as they give them.
     other = os.path.join(tmp, "other.db")
