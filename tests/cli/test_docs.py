@@ -4,11 +4,14 @@ lz4_* and compress_*):
 - every quarantine and skip reason the code sets (ingest/, parse/, sql/, core/) is in the
   README's reason list and in the man page;
 - the README's fix-up table names exactly the fix-ups of core/model.c;
-- every reason the README lists is one the code sets.
+- every reason the README lists is one the code sets;
+- every option the README gives a command (its synopses, examples and crontab lines) is in
+  that command's --help.
 """
 import glob
 import os
 import re
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "hostile"))
@@ -46,6 +49,44 @@ def readme_reasons(readme):
     return set(re.findall(r"`([a-z0-9_]+)`", para.group(1) if para else ""))
 
 
+COMMANDS = ["parse", "ingest", "quarantine", "report", "explain", "alerts", "enrich", "check"]
+
+
+def readme_options(readme):
+    """(command, option, line) for each option the README writes after `dmarcstat COMMAND`, on
+    that line or on the indented lines that continue a synopsis."""
+    found, cmd = [], None
+    for line in readme.splitlines():
+        starts = list(re.finditer(r"dmarcstat (%s)\b" % "|".join(COMMANDS), line))
+        if starts:
+            cmds = [(m.group(1), line[m.end():]) for m in starts]
+            cmd = cmds[-1][0]
+        elif cmd is not None and line.startswith("  ") and "`" not in line:
+            cmds = [(cmd, line)]
+        else:
+            cmd = None
+            continue
+        for c, text in cmds:
+            # Up to what ends the command: a comment, a closing backquote, a shell pipe
+            # (a "|" between alternatives of a synopsis is followed by an option).
+            text = re.split(r"\s#|`|\s\|\|?\s+(?!-)|\$\(|&&", text)[0]
+            found += [(c, o, line.strip()) for o in
+                      re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", text)]
+    return found
+
+
+def options_documented(readme):
+    dmarcstat = os.environ["DMARCSTAT"]
+    helps = {c: subprocess.run([dmarcstat, c, "--help"], capture_output=True, text=True,
+                               env=dict(os.environ, LANGUAGE="", LC_ALL="C")).stdout
+             for c in COMMANDS}
+    opts = readme_options(readme)
+    check(len(opts) >= 100, f"found only {len(opts)} options after a command in the README")
+    for cmd, opt, line in opts:
+        check(opt in helps[cmd], f"README: {cmd} {opt} is not in 'dmarcstat {cmd} --help': "
+                                 f"{line[:100]}")
+
+
 def main():
     readme = open(os.path.join(SOURCE, "README.md")).read()
     man = open(os.path.join(BUILD, "doc", "dmarcstat.1")).read().replace("\\-", "-")
@@ -64,6 +105,7 @@ def main():
     check(len(fixups) >= 20, f"found only {len(fixups)} fix-ups in core/model.c")
     check(table == fixups, f"README fix-up table: missing {sorted(fixups - table)}, "
                            f"extra {sorted(table - fixups)}")
+    options_documented(readme)
     tally.finish()
 
 
