@@ -137,6 +137,9 @@ int dm_cli_parse_days(const char *s, int64_t *days);
  */
 struct dm_cli_period {
 	const char *last, *from, *to, *now;
+	/* How the command spells --last in its messages ("--since"), or
+	 * NULL for "--last". */
+	const char *last_option;
 };
 
 /*

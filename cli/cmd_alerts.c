@@ -120,7 +120,7 @@ parse_count(const char *s, int64_t *out)
 static int
 check_options(struct aargs *a)
 {
-	struct dm_cli_period p = {a->since, a->from, a->to, a->now};
+	struct dm_cli_period p = {a->since, a->from, a->to, a->now, "--since"};
 	int rc;
 
 	if (a->format != NULL && strcmp(a->format, "text") != 0 &&

@@ -166,7 +166,7 @@ parse_format(const char *s, enum dm_report_format *fmt)
 static int
 resolve_period(struct rargs *a)
 {
-	struct dm_cli_period p = {a->last, a->from, a->to, a->now};
+	struct dm_cli_period p = {a->last, a->from, a->to, a->now, NULL};
 
 	if (a->all && (a->last != NULL || a->from != NULL || a->to != NULL)) {
 		dm_cli_warn(_("--all is the whole database: it cannot be "

@@ -224,6 +224,7 @@ dm_cli_period(const struct dm_cli_period *p, int64_t default_days,
 {
 	struct dm_error err;
 	int64_t now = (int64_t)time(NULL), days = default_days;
+	const char *last = p->last_option != NULL ? p->last_option : "--last";
 
 	dm_error_clear(&err);
 	if ((p->now != NULL &&
@@ -235,13 +236,15 @@ dm_cli_period(const struct dm_cli_period *p, int64_t default_days,
 		return DM_EXIT_USAGE;
 	}
 	if (p->last != NULL && (p->from != NULL || p->to != NULL)) {
-		dm_cli_warn(_("--last cannot be combined with --from or --to"));
+		/* TRANSLATORS: %s is --last or --since. */
+		dm_cli_warn(
+		    _("%s cannot be combined with --from or --to"), last);
 		return DM_EXIT_USAGE;
 	}
 	if (p->last != NULL && dm_cli_parse_days(p->last, &days) != 0) {
-		dm_cli_warn(_("--last wants a number of days from 1 to 3660, "
-		              "such as 7d: \"%s\""),
-		    p->last);
+		dm_cli_warn(_("%s wants a number of days from 1 to 3660, such "
+		              "as 7d: \"%s\""),
+		    last, p->last);
 		return DM_EXIT_USAGE;
 	}
 	if (p->to == NULL)

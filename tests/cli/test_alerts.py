@@ -402,6 +402,13 @@ def test_refusals(tmp):
           f"no database: {rc} {err!r}")
     rc, out, err = run(["alerts", "--db", db, "--since", "1d", "--now", "2026-11-11"])
     check(rc == 0, f"--since 1d: {rc} {err!r}")
+    # Errors name --since, the option alerts has, not report's --last.
+    for args, want in [(["--since", "1d", "--from", "2026-11-01"],
+                        "dmarcstat: --since cannot be combined with --from or --to\n"),
+                       (["--since", "0d"], 'dmarcstat: --since wants a number of days from 1 to '
+                                           '3660, such as 7d: "0d"\n')]:
+        rc, out, err = run(["alerts", "--db", db] + args)
+        check(rc == 2 and err == want and not out, f"alerts {args}: {rc} {err!r}")
 
 
 def main():
