@@ -195,7 +195,7 @@ void dm_query_end(struct dm_query *q);
  */
 int dm_query_org_names(struct dm_query *q, dm_query_name_cb cb, void *ctx,
     struct dm_error *err) DM_WUR;
-/* The reporters (org_name as stored) with mail in f's period, domain and
+/* The reporters (org_name as stored) with reports in f's period, domain and
  * reporter, in byte order: the names an ISP row of that period stands for. */
 int dm_query_period_org_names(struct dm_query *q,
     const struct dm_query_filter *f, dm_query_name_cb cb, void *ctx,
