@@ -357,6 +357,7 @@ int
 dm_write_html(const struct dm_report *r, struct out *o)
 {
 	char a[32], b[32], c[32], d[32];
+	long long days = (long long)((r->to - r->from) / DM_DAY_SECONDS);
 	size_t i;
 
 	dm_format_day(r->from, a, sizeof(a));
@@ -374,9 +375,10 @@ dm_write_html(const struct dm_report *r, struct out *o)
 	dm_out_puts(o, "</style>\n</head>\n<body>\n<h1>");
 	dm_out_printf(o, _("DMARC report %s to %s"), a, b);
 	dm_out_puts(o, "</h1>\n<p class=\"meta\">");
-	dm_out_printf(o, _("%lld days, UTC; compared with %s to %s. Domain: "),
-	    (long long)((r->to - r->from) / DM_DAY_SECONDS),
-	    dm_format_day(r->prev_from, c, sizeof(c)),
+	dm_out_printf(o,
+	    P_("%lld day, UTC; compared with %s to %s. Domain: ",
+	        "%lld days, UTC; compared with %s to %s. Domain: ", days),
+	    days, dm_format_day(r->prev_from, c, sizeof(c)),
 	    dm_format_day(r->from - DM_DAY_SECONDS, d, sizeof(d)));
 	dm_html_text(o, r->domain != NULL ? r->domain : _("all"));
 	dm_out_puts(o, _(". Reporter: "));

@@ -426,15 +426,18 @@ int
 dm_write_text(const struct dm_report *r, int color, struct out *o)
 {
 	char a[32], b[32], c[32], d[32];
+	long long days = (long long)((r->to - r->from) / DM_DAY_SECONDS);
 	size_t i;
 
 	dm_out_printf(o,
-	    _("%sDMARC report %s to %s%s (%lld days, UTC; previous period %s "
-	      "to %s)\n"),
+	    P_("%sDMARC report %s to %s%s (%lld day, UTC; previous period %s "
+	       "to %s)\n",
+	        "%sDMARC report %s to %s%s (%lld days, UTC; previous period %s "
+	        "to %s)\n",
+	        days),
 	    color ? BOLD : "", dm_format_day(r->from, a, sizeof(a)),
 	    dm_format_day(r->to - DM_DAY_SECONDS, b, sizeof(b)),
-	    color ? RESET : "", (long long)((r->to - r->from) / DM_DAY_SECONDS),
-	    dm_format_day(r->prev_from, c, sizeof(c)),
+	    color ? RESET : "", days, dm_format_day(r->prev_from, c, sizeof(c)),
 	    dm_format_day(r->from - DM_DAY_SECONDS, d, sizeof(d)));
 	dm_out_puts(o, _("Domain: "));
 	dm_out_text(o, r->domain != NULL ? r->domain : _("all"));

@@ -131,6 +131,15 @@ def all_period(db, tmp):
     if rc != 0 or not out.startswith(b"DMARC report 2026-11-21 to 2026-11-27 (7 days") \
             or not re.search(rb"Reports without a valid date \(in no period\) +1 ", out):
         problems.append(f"--all without dated reports: {rc} {out[:200]!r} {err}")
+    # One day is "1 day", in text and HTML.
+    rc, out, err = run(["report", "--last", "1d", "--db", db, "--now", "2026-11-08"])
+    if rc != 0 or not out.startswith(b"DMARC report 2026-11-07 to 2026-11-07 (1 day, UTC; "
+                                     b"previous period 2026-11-06 to 2026-11-06)\n"):
+        problems.append(f"--last 1d, text: {rc} {out[:120]!r} {err}")
+    rc, out, err = run(["report", "--last", "1d", "--db", db, "--now", "2026-11-08",
+                        "--format", "html"])
+    if rc != 0 or b">1 day, UTC; compared with 2026-11-06 to 2026-11-06. Domain: " not in out:
+        problems.append(f"--last 1d, HTML: {rc} {err}")
     return problems
 
 
