@@ -75,9 +75,12 @@ def temp_file_fails(problems, tmp):
     write fails: exit 3 with SQLite's cause, nothing on stdout. The same command without the
     cap writes the letter."""
     db = os.path.join(tmp, "keep.db")
-    ingest(db, tmp, [report("Yahoo", "keep-1",
-                            [record(f"10.0.{i >> 8}.{i & 255}", 3, header_from=f"c{i % 50}.test")
-                             for i in range(30000)])])
+    # About 6 MB of rows to copy, three times SQLite's default cache of 2,000 KiB.
+    ingest(db, tmp, [report("Yahoo", "keep-1", [
+        record(f"10.0.{i >> 8 & 255}.{i & 255}", 3,
+               header_from=f"customer-{i % 50:02d}.mail.example-tenant.test",
+               envelope_from=f"bounces-{i % 50:02d}.esp-return-path.example.test")
+        for i in range(40000)])])
     args = [DMARCSTAT, "explain", "--db", db, "--ip", "10.0.0.0/16", "--letter"] + PERIOD
     env = dict(os.environ, SQLITE_TMPDIR=tmp, LANGUAGE="", LC_ALL="C")
 
