@@ -89,6 +89,7 @@ static const struct isp_entry {
     {"mail ru", "Mail.ru"},
     {"mail ru group", "Mail.ru"},
     {"microsoft", "Microsoft"},
+    {"microsoft com", "Microsoft"},
     {"mimecast", "Mimecast"},
     {"mimecast org", "Mimecast"},
     {"nifty", "NIFTY"},
@@ -135,6 +136,7 @@ static const struct isp_entry {
     {"yahoo holdings", "Yahoo"},
     {"yahoo japan", "Yahoo! JAPAN (LY)"},
     {"yahoo japan ly", "Yahoo! JAPAN (LY)"},
+    {"yahooinc com", "Yahoo"},
     {"yandex", "Yandex"},
     {"yandex ru", "Yandex"},
     {"zoho", "Zoho"},
@@ -264,6 +266,37 @@ by_key(const void *k, const void *e)
 	return strcmp(k, ((const struct isp_entry *)e)->key);
 }
 
+/* The table's entry of a folded name, or NULL. */
+static const struct isp_entry *
+table_get(const char *key)
+{
+	return bsearch(
+	    key, isps, sizeof(isps) / sizeof(isps[0]), sizeof(isps[0]), by_key);
+}
+
+/*
+ * The table's entry of org_name, by its folded name, else, when it is a mail
+ * address (some generators write their reporting address as org_name:
+ * "noreply-dmarc-support@google.com"), by the domain after the '@' or a
+ * parent of it ("dmarc_support@corp.mail.ru" -> mail.ru), never a bare
+ * top-level domain.  key is org_name folded.
+ */
+static const struct isp_entry *
+table_find(const char *org_name, const char *key)
+{
+	const struct isp_entry *e = table_get(key);
+	const char *d = strrchr(org_name, '@');
+	char dom[FOLD_MAX];
+
+	for (d = d != NULL ? d + 1 : NULL;
+	     e == NULL && d != NULL && strchr(d, '.') != NULL;
+	     d = strchr(d, '.') + 1) {
+		fold(d, dom, sizeof(dom));
+		e = table_get(dom);
+	}
+	return e;
+}
+
 const char *
 dm_isp_name(const char *org_name)
 {
@@ -273,8 +306,7 @@ dm_isp_name(const char *org_name)
 	if (org_name == NULL || org_name[0] == '\0')
 		return "(unknown)";
 	fold(org_name, key, sizeof(key));
-	e = bsearch(
-	    key, isps, sizeof(isps) / sizeof(isps[0]), sizeof(isps[0]), by_key);
+	e = table_find(org_name, key);
 	return e != NULL ? e->isp : org_name;
 }
 
@@ -441,8 +473,7 @@ dm_isp_names_load(struct isp_names *n, struct dm_query *q, struct dm_error *err)
 	if ((rc = dm_query_org_names(q, add_org, n, err)) != DM_OK)
 		return rc;
 	for (i = 0; i < n->n; i++) {
-		e = bsearch(n->v[i].key, isps, sizeof(isps) / sizeof(isps[0]),
-		    sizeof(isps[0]), by_key);
+		e = table_find(n->v[i].org, n->v[i].key);
 		n->v[i].isp = e != NULL ? e->isp : NULL;
 	}
 	if (n->n > 0)

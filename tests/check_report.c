@@ -634,7 +634,15 @@ START_TEST(test_isp_names)
 	    {"Proton AG", "Proton"}, {"zoho.com", "Zoho"},
 	    {"Apple Inc.", "Apple (iCloud)"}, {"amazonses.com", "Amazon"},
 	    {"Mimecast", "Mimecast"}, {"Cisco Systems, Inc.", "Cisco"},
-	    {"Small Mail Co", "Small Mail Co"}, {"", "(unknown)"}};
+	    {"Small Mail Co", "Small Mail Co"}, {"", "(unknown)"},
+	    /* Reporting addresses written as org_name: by their domain or
+	       a parent of it, never by a bare top-level domain. */
+	    {"noreply-dmarc-support@google.com", "Google"},
+	    {"dmarcreport@microsoft.com", "Microsoft"},
+	    {"dmarchelp@yahooinc.com", "Yahoo"},
+	    {"dmarc_support@corp.mail.ru", "Mail.ru"},
+	    {"dmarc@unknown.example", "dmarc@unknown.example"},
+	    {"dmarc@com", "dmarc@com"}, {"x@", "x@"}};
 	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
