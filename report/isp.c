@@ -79,6 +79,7 @@ static const struct isp_entry {
     {"i softbank jp", "SoftBank"},
     {"icloud", "Apple (iCloud)"},
     {"icloud com", "Apple (iCloud)"},
+    {"iphmx com", "Cisco"},
     {"kddi", "KDDI (au)"},
     {"kddi au", "KDDI (au)"},
     {"kddi com", "KDDI (au)"},
@@ -130,6 +131,7 @@ static const struct isp_entry {
     {"vk", "Mail.ru"},
     {"web de", "GMX/WEB.DE"},
     {"xs4all", "XS4ALL"},
+    {"xs4all nl", "XS4ALL"},
     {"yahoo", "Yahoo"},
     {"yahoo co jp", "Yahoo! JAPAN (LY)"},
     {"yahoo com", "Yahoo"},
@@ -277,9 +279,10 @@ table_get(const char *key)
 /*
  * The table's entry of org_name, by its folded name, else, when it is a mail
  * address (some generators write their reporting address as org_name:
- * "noreply-dmarc-support@google.com"), by the domain after the '@' or a
- * parent of it ("dmarc_support@corp.mail.ru" -> mail.ru), never a bare
- * top-level domain.  key is org_name folded.
+ * "noreply-dmarc-support@google.com") or a host name (a gateway writes its
+ * own: "esa1.example.c3s2.iphmx.com"), by the address's domain or a parent
+ * of it ("dmarc_support@corp.mail.ru" -> mail.ru), never a bare top-level
+ * domain.  key is org_name folded.
  */
 static const struct isp_entry *
 table_find(const char *org_name, const char *key)
@@ -288,8 +291,12 @@ table_find(const char *org_name, const char *key)
 	const char *d = strrchr(org_name, '@');
 	char dom[FOLD_MAX];
 
-	for (d = d != NULL ? d + 1 : NULL;
-	     e == NULL && d != NULL && strchr(d, '.') != NULL;
+	if (d != NULL)
+		d++;
+	else if (strchr(org_name, ' ') == NULL &&
+	         (d = strchr(org_name, '.')) != NULL)
+		d++; /* the whole name was key */
+	for (; e == NULL && d != NULL && strchr(d, '.') != NULL;
 	     d = strchr(d, '.') + 1) {
 		fold(d, dom, sizeof(dom));
 		e = table_get(dom);

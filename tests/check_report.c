@@ -642,7 +642,12 @@ START_TEST(test_isp_names)
 	    {"dmarchelp@yahooinc.com", "Yahoo"},
 	    {"dmarc_support@corp.mail.ru", "Mail.ru"},
 	    {"dmarc@unknown.example", "dmarc@unknown.example"},
-	    {"dmarc@com", "dmarc@com"}, {"x@", "x@"}};
+	    {"dmarc@com", "dmarc@com"}, {"x@", "x@"},
+	    /* Host names, as gateways write them: by a parent domain. */
+	    {"esa1.eurocontrol.c3s2.iphmx.com", "Cisco"},
+	    {"mx.google.com", "Google"}, {"xs4all.nl", "XS4ALL"},
+	    {"mail.example.com", "mail.example.com"},
+	    {"Mail Example.com", "Mail Example.com"}};
 	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
