@@ -2,8 +2,9 @@
  * rollup.c - the rollups report and explain read, folded as the store writes a
  * report: a rollup_source row per record and day as each record is stored, its
  * rollup_report row at the report's end, and its rollup_daily sums per
- * header_from once its payload is kept (see schema.sql for the tables and the
- * rule, and migrate_v4.sql for why it happens here).  rollup_rebuild.sql spells
+ * header_from once its payload is kept, and the failing evidence per month and
+ * ISO week then too (see schema.sql for the tables and the rule, and
+ * migrate_v4.sql for why it happens here).  rollup_rebuild.sql spells
  * the same rule in SQL; check_sql's test_store_rollups_match_the_rebuild holds
  * the two to the same rows.
  */
@@ -174,18 +175,14 @@ bind_keys(sqlite3_stmt *st, const struct dm_feedback *fb,
 
 static int
 bind_source_row(struct dm_store *s, const struct dm_feedback *fb,
-    const struct dm_record *rec, sqlite3_int64 rid, struct dm_error *err)
+    const struct dm_record *rec, sqlite3_int64 rid, const size_t offs[3],
+    struct dm_error *err)
 {
 	int64_t m = rec->count > 0 ? rec->count : 0;
 	int64_t nd = (int64_t)s->report_ndays;
 	sqlite3_stmt *st;
-	size_t offs[3];
 	int64_t n;
 
-	if (encode(s, rec, offs) != DM_OK)
-		return dm_error_set(err, DM_ENOMEM,
-		    "storing record %llu: out of memory",
-		    (unsigned long long)rec->index);
 	for (n = 0; n < nd; n++) {
 		st = dm_store_stmt(
 		    s, DM_ST_ROLLUP_SOURCE, "updating rollups", err);
@@ -218,6 +215,8 @@ keys_of(const struct dm_feedback *fb)
 
 	return k;
 }
+
+static void daily_reset(struct dm_store *s);
 
 /* Writes the sums kept so far and forgets them. */
 static int
@@ -254,7 +253,7 @@ daily_flush(
 				return DM_EDB;
 		}
 	}
-	dm_rollup_reset(s);
+	daily_reset(s);
 	return DM_OK;
 }
 
@@ -333,13 +332,268 @@ nomem:
 	    (unsigned long long)rec->index);
 }
 
+static void failing_reset(struct dm_store *s);
+
+/*
+ * The failing evidence per month and ISO week (rollup_failing_month and
+ * rollup_failing_week): a report's failing rows summed in memory per bucket
+ * and evidence as its records are stored, written as one additive upsert per
+ * key once the payload is kept.  Folding set-based from rollup_source at each
+ * commit read the batch's rows back and sorted them on 17 text columns: 12 us
+ * per record for the months alone, more than the rest of the store
+ * (bench/report/README.md).
+ */
+#define FAILING_MAX 4096 /* keys kept before they are written in parts */
+#define FAILING_SLOTS (2 * FAILING_MAX)
+#define EVIDENCE_N 16 /* org_name ... reasons, as in rollup_source */
+
+enum { BUCKET_MONTH, BUCKET_WEEK, BUCKET_N };
+
+struct failing_entry {
+	size_t key, len; /* the key's bytes in keys; len 0: a free slot */
+	uint64_t hash;
+	int64_t messages, first_day, last_day;
+};
+
+/* A key: the bucket (1 byte), its start (8 bytes), then the 16 evidence
+ * strings, each NUL-terminated. */
+struct dm_rollup_failing {
+	struct failing_entry slot[FAILING_SLOTS];
+	uint16_t used[FAILING_MAX];
+	size_t n;
+	struct dm_buf keys, key; /* every key; the key being looked up */
+};
+
+/* As rollup_source_failing's predicate, '' for NULL. */
+static int
+is_failing(const struct dm_record *rec)
+{
+	return (!is(rec->dkim, "pass") && !is(rec->spf, "pass")) ||
+	       is(rec->disposition, "quarantine") ||
+	       is(rec->disposition, "reject");
+}
+
+/* The first day of day's calendar month (UTC), as SQLite's 'start of
+ * month': the day of the month from the days since 1970 (H. Hinnant's
+ * civil_from_days), which cannot fail as gmtime_r can. */
+static int64_t
+month_start(int64_t day)
+{
+	int64_t z = day / DM_DAY_SECONDS + 719468, era, doe, yoe, doy, mp;
+
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = z - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	return day - (doy - (153 * mp + 2) / 5) * DM_DAY_SECONDS;
+}
+
+/* The Monday of day's ISO week: 1970-01-01 was a Thursday. */
+static int64_t
+week_start(int64_t day)
+{
+	return day - ((day / DM_DAY_SECONDS + 3) % 7) * DM_DAY_SECONDS;
+}
+
+static uint64_t
+hash_bytes(const char *p, size_t n)
+{
+	uint64_t h = 1469598103934665603ULL;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
+	return h;
+}
+
+/* Writes the keys summed so far (rows add up, so a report may come in
+ * parts) and forgets them. */
+static int
+failing_flush(struct dm_store *s, struct dm_error *err)
+{
+	static const enum dm_stmt stmt[BUCKET_N] = {
+	    DM_ST_ROLLUP_MONTH, DM_ST_ROLLUP_WEEK};
+	struct dm_rollup_failing *f = s->failing;
+	size_t i;
+
+	for (i = 0; f != NULL && i < f->n; i++) {
+		struct failing_entry *e = &f->slot[f->used[i]];
+		const char *k = f->keys.data + e->key;
+		sqlite3_stmt *st;
+		int64_t start;
+		int c;
+
+		st = dm_store_stmt(
+		    s, stmt[(unsigned char)k[0]], "updating rollups", err);
+		if (st == NULL)
+			return DM_EDB;
+		memcpy(&start, k + 1, sizeof(start));
+		sqlite3_bind_int64(st, 1, start);
+		k += 1 + sizeof(start);
+		for (c = 0; c < EVIDENCE_N; c++) {
+			dm_store_bind_static(st, 2 + c, k);
+			k += strlen(k) + 1;
+		}
+		sqlite3_bind_int64(st, 18, e->messages);
+		sqlite3_bind_int64(st, 19, e->first_day);
+		sqlite3_bind_int64(st, 20, e->last_day);
+		if (dm_store_step_done(s, st, "updating rollups", err) != DM_OK)
+			return DM_EDB;
+	}
+	failing_reset(s);
+	return DM_OK;
+}
+
+/* The entry of the key in f->key, added when new; NULL when out of memory. */
+static struct failing_entry *
+failing_find(struct dm_rollup_failing *f)
+{
+	const char *k = f->key.data;
+	size_t len = f->key.len, i, at;
+	uint64_t h = hash_bytes(k, len);
+
+	for (i = h % FAILING_SLOTS; f->slot[i].len != 0;
+	     i = (i + 1) % FAILING_SLOTS) {
+		struct failing_entry *e = &f->slot[i];
+
+		if (e->hash == h && e->len == len &&
+		    memcmp(f->keys.data + e->key, k, len) == 0)
+			return e;
+	}
+	at = f->keys.len;
+	if (dm_buf_add(&f->keys, k, len) != DM_OK)
+		return NULL;
+	f->slot[i] = (struct failing_entry){
+	    .key = at, .len = len, .hash = h, .first_day = INT64_MAX};
+	f->used[f->n++] = (uint16_t)i;
+	return &f->slot[i];
+}
+
+/* Sets f->key to the bucket, its start and the record's evidence. */
+static int
+failing_key(struct dm_rollup_failing *f, int bucket, int64_t start,
+    const char *const ev[EVIDENCE_N])
+{
+	unsigned char b = (unsigned char)bucket;
+	int rc, c;
+
+	dm_buf_reset(&f->key);
+	rc = dm_buf_add(&f->key, &b, 1);
+	if (rc == DM_OK)
+		rc = dm_buf_add(&f->key, &start, sizeof(start));
+	for (c = 0; rc == DM_OK && c < EVIDENCE_N; c++)
+		rc = dm_buf_add(&f->key, ev[c], strlen(ev[c]) + 1);
+	return rc;
+}
+
+/* Adds m messages of day to the record's key in bucket. */
+static int
+failing_sum(struct dm_store *s, int bucket, int64_t start, int64_t day,
+    int64_t m, const char *const ev[EVIDENCE_N], struct dm_error *err)
+{
+	struct dm_rollup_failing *f = s->failing;
+	struct failing_entry *e;
+
+	/* Partial sums are not undone by deleting the payload's rows. */
+	if (f->n >= FAILING_MAX && (dm_store_payload_guard(s, err) != DM_OK ||
+	                               failing_flush(s, err) != DM_OK))
+		return DM_EDB;
+	if (failing_key(f, bucket, start, ev) != DM_OK ||
+	    (e = failing_find(f)) == NULL)
+		return DM_ENOMEM;
+	e->messages = dm_count_add(e->messages, m);
+	if (day < e->first_day)
+		e->first_day = day;
+	if (day > e->last_day)
+		e->last_day = day;
+	return DM_OK;
+}
+
+/* Folds the record's days with messages into the month and week sums, when
+ * the record fails; auth holds its encoded results at offs (encode()). */
+static int
+failing_add(struct dm_store *s, const struct dm_feedback *fb,
+    const struct dm_record *rec, const size_t offs[3], struct dm_error *err)
+{
+	const char *ev[EVIDENCE_N] = {nz(fb->org_name), nz(fb->policy.domain),
+	    nz(fb->policy.p), nz(fb->policy.adkim), nz(fb->policy.aspf),
+	    nz(fb->policy.testing), nz(rec->source_ip), nz(rec->header_from),
+	    nz(rec->envelope_from), nz(rec->envelope_to), nz(rec->disposition),
+	    nz(rec->dkim), nz(rec->spf), s->auth.data + offs[0],
+	    s->auth.data + offs[1], s->auth.data + offs[2]};
+	int64_t m = rec->count > 0 ? rec->count : 0;
+	int64_t nd = (int64_t)s->report_ndays, n, day, dm;
+	int rc = DM_OK;
+
+	if (!is_failing(rec) || s->report_day0 == DM_UNDATED_DAY)
+		return DM_OK;
+	if (s->failing == NULL) {
+		if ((s->failing = dm_calloc(1, sizeof(*s->failing))) == NULL)
+			goto nomem;
+		dm_buf_init(&s->failing->keys, (size_t)1 << 30);
+		dm_buf_init(&s->failing->key, (size_t)1 << 30);
+	}
+	for (n = 0; rc == DM_OK && n < nd; n++) {
+		/* The day's share, as bind_source_row spreads it. */
+		dm = m / nd + (n < m % nd);
+		day = s->report_day0 + n * DM_DAY_SECONDS;
+		if (dm == 0)
+			continue;
+		rc = failing_sum(
+		    s, BUCKET_MONTH, month_start(day), day, dm, ev, err);
+		if (rc == DM_OK)
+			rc = failing_sum(
+			    s, BUCKET_WEEK, week_start(day), day, dm, ev, err);
+	}
+	if (rc != DM_ENOMEM)
+		return rc;
+nomem:
+	return dm_error_set(err, DM_ENOMEM,
+	    "storing record %llu: out of memory",
+	    (unsigned long long)rec->index);
+}
+
+static void
+failing_reset(struct dm_store *s)
+{
+	struct dm_rollup_failing *f = s->failing;
+	size_t i;
+
+	if (f == NULL)
+		return;
+	for (i = 0; i < f->n; i++)
+		memset(&f->slot[f->used[i]], 0, sizeof(f->slot[0]));
+	f->n = 0;
+	dm_buf_reset(&f->keys);
+}
+
+static void
+failing_free(struct dm_store *s)
+{
+	if (s->failing == NULL)
+		return;
+	dm_buf_free(&s->failing->keys);
+	dm_buf_free(&s->failing->key);
+	dm_free(s->failing);
+	s->failing = NULL;
+}
+
 int
 dm_rollup_record(struct dm_store *s, const struct dm_feedback *fb,
     const struct dm_record *rec, sqlite3_int64 rid, struct dm_error *err)
 {
-	int rc = bind_source_row(s, fb, rec, rid, err);
+	size_t offs[3];
+	int rc;
 
-	return rc == DM_OK ? daily_add(s, fb, rec, err) : rc;
+	if (encode(s, rec, offs) != DM_OK)
+		return dm_error_set(err, DM_ENOMEM,
+		    "storing record %llu: out of memory",
+		    (unsigned long long)rec->index);
+	rc = bind_source_row(s, fb, rec, rid, offs, err);
+	if (rc == DM_OK)
+		rc = daily_add(s, fb, rec, err);
+	return rc == DM_OK ? failing_add(s, fb, rec, offs, err) : rc;
 }
 
 /*
@@ -395,18 +649,30 @@ dm_rollup_commit(struct dm_store *s, struct dm_error *err)
 	struct dm_rollup_daily *d = s->daily;
 	struct daily_keys key;
 
-	if (d == NULL || !d->pending)
+	/* A report is folded once whole: no rows without its report's. */
+	if (d == NULL || !d->pending) {
+		failing_reset(s);
 		return DM_OK;
+	}
 	key.org_name = d->names.data + d->key[K_ORG];
 	key.domain = d->names.data + d->key[K_DOMAIN];
 	key.p = d->names.data + d->key[K_P];
 	key.sp = d->names.data + d->key[K_SP];
 	key.pct = d->pct;
-	return daily_flush(s, &key, err);
+	if (daily_flush(s, &key, err) != DM_OK)
+		return DM_EDB;
+	return failing_flush(s, err);
 }
 
 void
 dm_rollup_reset(struct dm_store *s)
+{
+	daily_reset(s);
+	failing_reset(s);
+}
+
+static void
+daily_reset(struct dm_store *s)
 {
 	struct dm_rollup_daily *d = s->daily;
 	size_t i;
@@ -423,6 +689,7 @@ dm_rollup_reset(struct dm_store *s)
 void
 dm_rollup_free(struct dm_store *s)
 {
+	failing_free(s);
 	if (s->daily == NULL)
 		return;
 	dm_buf_free(&s->daily->names);

@@ -1,5 +1,5 @@
--- rollup_rebuild.sql - rebuilds every rollup table (rollup_report, rollup_daily, rollup_source;
--- see schema.sql) from the reports and records.
+-- rollup_rebuild.sql - rebuilds every rollup table (rollup_report, rollup_daily, rollup_source,
+-- rollup_failing_month, rollup_failing_week; see schema.sql) from the reports and records.
 --
 -- The store folds each report into the rollups as it writes it (sql/rollup.c), and runs this
 -- once when it upgrades a database from before version 4.  Run it yourself after deleting
@@ -14,6 +14,8 @@
 DELETE FROM rollup_report;
 DELETE FROM rollup_daily;
 DELETE FROM rollup_source;
+DELETE FROM rollup_failing_month;
+DELETE FROM rollup_failing_week;
 
 INSERT INTO rollup_report (report, org_name, domain, day0, ndays, messages)
 SELECT id, ifnull(org_name, ''), ifnull(domain, ''), b / 86400 * 86400,
@@ -88,3 +90,22 @@ JOIN report p ON p.id = r.report
 JOIN rollup_report rr ON rr.report = r.report
 JOIN seq s ON s.n < rr.ndays
 ORDER BY r.id, s.n;
+
+-- The failing evidence per month and ISO week, from the rows above.
+INSERT INTO rollup_failing_month
+SELECT CAST(strftime('%s', day, 'unixepoch', 'start of month') AS INTEGER), org_name, domain, p,
+    adkim, aspf, testing, source_ip, header_from, envelope_from, envelope_to, disposition, dkim,
+    spf, dkim_auth, spf_auth, reasons, sum(messages), min(day), max(day)
+FROM rollup_source
+WHERE day > 0 AND messages > 0
+    AND ((dkim <> 'pass' AND spf <> 'pass') OR disposition IN ('quarantine', 'reject'))
+GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17;
+
+INSERT INTO rollup_failing_week
+SELECT day - ((day / 86400 + 3) % 7) * 86400, org_name, domain, p, adkim, aspf, testing,
+    source_ip, header_from, envelope_from, envelope_to, disposition, dkim, spf, dkim_auth,
+    spf_auth, reasons, sum(messages), min(day), max(day)
+FROM rollup_source
+WHERE day > 0 AND messages > 0
+    AND ((dkim <> 'pass' AND spf <> 'pass') OR disposition IN ('quarantine', 'reject'))
+GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17;

@@ -290,6 +290,65 @@ CREATE INDEX rollup_source_failing ON rollup_source (day, id, record, org_name, 
     dkim_auth, spf_auth, reasons, messages)
     WHERE (dkim <> 'pass' AND spf <> 'pass') OR disposition IN ('quarantine', 'reject');
 
+-- The failing evidence per calendar month and per ISO week (Monday to Sunday), since version
+-- 11: rollup_source's failing rows (DMARC failed, or quarantined or rejected: the predicate of
+-- rollup_source_failing) with messages, summed per bucket and evidence.  A month folds about a
+-- hundred daily rows into one, so a long period's failing pairs and their causes read whole
+-- months and weeks, and days only at its ragged ends.  start is the bucket's first day (UTC
+-- midnight); first_day and last_day the first and last day of the bucket with such messages.
+-- Rows of no message (a count spread thinner than one a day) and undated reports (day 0) are
+-- left out.  The store keeps them exact as reports arrive (sql/rollup.c sums a report in
+-- memory and adds one row per key when the report is kept); a deleted report's keys are
+-- recomputed from rollup_source.
+CREATE TABLE rollup_failing_month (
+	start INTEGER NOT NULL,
+	org_name TEXT NOT NULL,
+	domain TEXT NOT NULL,
+	p TEXT NOT NULL,
+	adkim TEXT NOT NULL,
+	aspf TEXT NOT NULL,
+	testing TEXT NOT NULL,
+	source_ip TEXT NOT NULL,
+	header_from TEXT NOT NULL,
+	envelope_from TEXT NOT NULL,
+	envelope_to TEXT NOT NULL,
+	disposition TEXT NOT NULL,
+	dkim TEXT NOT NULL,
+	spf TEXT NOT NULL,
+	dkim_auth TEXT NOT NULL,
+	spf_auth TEXT NOT NULL,
+	reasons TEXT NOT NULL,
+	messages INTEGER NOT NULL,
+	first_day INTEGER NOT NULL,
+	last_day INTEGER NOT NULL,
+	PRIMARY KEY (start, org_name, domain, p, adkim, aspf, testing, source_ip, header_from,
+	    envelope_from, envelope_to, disposition, dkim, spf, dkim_auth, spf_auth, reasons)
+) WITHOUT ROWID;
+CREATE TABLE rollup_failing_week (
+	start INTEGER NOT NULL,
+	org_name TEXT NOT NULL,
+	domain TEXT NOT NULL,
+	p TEXT NOT NULL,
+	adkim TEXT NOT NULL,
+	aspf TEXT NOT NULL,
+	testing TEXT NOT NULL,
+	source_ip TEXT NOT NULL,
+	header_from TEXT NOT NULL,
+	envelope_from TEXT NOT NULL,
+	envelope_to TEXT NOT NULL,
+	disposition TEXT NOT NULL,
+	dkim TEXT NOT NULL,
+	spf TEXT NOT NULL,
+	dkim_auth TEXT NOT NULL,
+	spf_auth TEXT NOT NULL,
+	reasons TEXT NOT NULL,
+	messages INTEGER NOT NULL,
+	first_day INTEGER NOT NULL,
+	last_day INTEGER NOT NULL,
+	PRIMARY KEY (start, org_name, domain, p, adkim, aspf, testing, source_ip, header_from,
+	    envelope_from, envelope_to, disposition, dkim, spf, dkim_auth, spf_auth, reasons)
+) WITHOUT ROWID;
+
 -- What DNS and the user's MMDB files say about each source IP: the cache of `dmarcstat enrich`
 -- (dns/), since version 5.  One row per source IP that was looked up; IPs never looked up have
 -- no row.  The row is
@@ -343,4 +402,4 @@ CREATE TABLE imap_message (
 	PRIMARY KEY (folder, uidvalidity, uid)
 ) WITHOUT ROWID;
 
-PRAGMA user_version = 10;
+PRAGMA user_version = 11;

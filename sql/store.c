@@ -45,6 +45,66 @@
 /* INT64_MAX, where sums of counts stop (core/limits.h, dm_count_add). */
 #define SUM_MAX "9223372036854775807"
 
+/*
+ * The failing evidence per month and ISO week (schema.sql): its key columns,
+ * a day's bucket, the rows it holds, and a deleted report's keys (ids of its
+ * rollup_source rows in mine) as rollup_rebuild.sql groups them.
+ */
+#define EVIDENCE                                                               \
+	"org_name, domain, p, adkim, aspf, testing, source_ip, header_from, "  \
+	"envelope_from, envelope_to, disposition, dkim, spf, dkim_auth, "      \
+	"spf_auth, reasons"
+#define MONTH_OF_DAY                                                           \
+	"CAST(strftime('%s', day, 'unixepoch', 'start of month') AS INTEGER)"
+#define WEEK_OF_DAY                                                            \
+	"day - ((day / " DM_SQL_INT(                                           \
+	    DM_DAY_SECONDS) " + 3) % 7) * " DM_SQL_INT(DM_DAY_SECONDS)
+#define FAILING_ROW                                                            \
+	"messages > 0 AND ((dkim <> 'pass' AND spf <> 'pass') OR "             \
+	"disposition IN ('quarantine', 'reject'))"
+#define REPORT_KEYS(bucket)                                                    \
+	"WITH RECURSIVE seq(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM seq "  \
+	"WHERE n < " DM_SQL_INT(                                               \
+	    DM_ROLLUP_SLOTS) " - 1), mine(id) AS (SELECT "                     \
+	                     "r.id * " DM_SQL_INT(                             \
+	                         DM_ROLLUP_SLOTS) " + s.n FROM record r, seq " \
+	                                          "s "                         \
+	                                          "WHERE r.report = ?1), k "   \
+	                                          "AS (SELECT "                \
+	                                          "DISTINCT " bucket           \
+	                                          " AS start, " EVIDENCE       \
+	                                          " FROM rollup_source WHERE " \
+	                                          "id IN mine AND "            \
+	                                          "day > 0 AND " FAILING_ROW   \
+	                                          ") "
+#define ROLLUP_UPSERT(table)                                                   \
+	"INSERT INTO " table " (start, " EVIDENCE ", messages, first_day, "    \
+	"last_day) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "     \
+	"?12, "                                                                \
+	"?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20) ON CONFLICT "                 \
+	"(start, " EVIDENCE ") DO UPDATE SET messages = min(messages + "       \
+	                    "excluded.messages, " SUM_MAX                      \
+	"), first_day = min(first_day, excluded.first_day), last_day = "       \
+	"max(last_day, excluded.last_day)"
+/* The report's keys taken out, then summed again from the other reports'
+ * rows of their buckets (a bucket is at most 31 days long). */
+#define ROLLUP_DEL(table, bucket)                                              \
+	REPORT_KEYS(bucket)                                                    \
+	"DELETE FROM " table " WHERE (start, " EVIDENCE                        \
+	") IN (SELECT * FROM k)"
+#define ROLLUP_REDO(table, bucket)                                             \
+	REPORT_KEYS(bucket)                                                    \
+	"INSERT INTO " table " SELECT " bucket ", " EVIDENCE                   \
+	", sum(messages), min(day), max(day) FROM rollup_source "              \
+	"WHERE day >= (SELECT min(start) FROM k) AND day < (SELECT "           \
+	"max(start) FROM k) + 31 * " DM_SQL_INT(                               \
+	    DM_DAY_SECONDS) " AND " FAILING_ROW                                \
+	                    " AND id NOT IN mine AND (" bucket ", " EVIDENCE   \
+	                    ") IN "                                            \
+	                    "(SELECT * FROM k) GROUP BY 1, 2, 3, 4, 5, 6, 7, " \
+	                    "8, 9, 10, 11, 12, "                               \
+	                    "13, 14, 15, 16, 17"
+
 static const char *const stmt_sql[DM_ST_COUNT] = {
     [DM_ST_INPUT_SEEN] =
         "SELECT outcome IN ('quarantined', 'partial') FROM input WHERE "
@@ -115,6 +175,8 @@ static const char *const stmt_sql[DM_ST_COUNT] = {
         "quarantined = min(quarantined + excluded.quarantined, " SUM_MAX "), "
         "rejected = min(rejected + excluded.rejected, " SUM_MAX "), "
         "blocked_pass = min(blocked_pass + excluded.blocked_pass, " SUM_MAX ")",
+    [DM_ST_ROLLUP_MONTH] = ROLLUP_UPSERT("rollup_failing_month"),
+    [DM_ST_ROLLUP_WEEK] = ROLLUP_UPSERT("rollup_failing_week"),
     [DM_ST_RECORD] =
         "INSERT INTO record (report, source_ip, count, disposition, dkim, spf, "
         "header_from, envelope_from, envelope_to, extensions, dkim_results, "
@@ -240,6 +302,10 @@ static const char *const stmt_sql[DM_ST_COUNT] = {
                             "rollup_daily.day AND "
                             "rollup_daily.day < o.day0 + o.ndays * " DM_SQL_INT(
                                 DM_DAY_SECONDS) ")",
+    [DM_ST_DEL_MONTH] = ROLLUP_DEL("rollup_failing_month", MONTH_OF_DAY),
+    [DM_ST_REDO_MONTH] = ROLLUP_REDO("rollup_failing_month", MONTH_OF_DAY),
+    [DM_ST_DEL_WEEK] = ROLLUP_DEL("rollup_failing_week", WEEK_OF_DAY),
+    [DM_ST_REDO_WEEK] = ROLLUP_REDO("rollup_failing_week", WEEK_OF_DAY),
     [DM_ST_DEL_SOURCE] =
         "WITH RECURSIVE seq(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM seq "
         "WHERE n < " DM_SQL_INT(
@@ -1166,6 +1232,7 @@ dm_store_report_delete(struct dm_store *s, int64_t id, struct dm_error *err)
 {
 	/* In this order: each step reads what the later ones delete. */
 	static const enum dm_stmt steps[] = {DM_ST_DEL_DAILY, DM_ST_DEL_ZEROS,
+	    DM_ST_DEL_MONTH, DM_ST_REDO_MONTH, DM_ST_DEL_WEEK, DM_ST_REDO_WEEK,
 	    DM_ST_DEL_SOURCE, DM_ST_DEL_ROLLUP, DM_ST_DEL_REASONS,
 	    DM_ST_DEL_RECORDS, DM_ST_DEL_REPORT};
 	sqlite3_stmt *st;

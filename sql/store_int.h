@@ -79,6 +79,8 @@ enum dm_stmt {
 	DM_ST_ROLLUP_SOURCE,
 	DM_ST_ROLLUP_REPORT,
 	DM_ST_ROLLUP_DAILY,
+	DM_ST_ROLLUP_MONTH,
+	DM_ST_ROLLUP_WEEK,
 	DM_ST_MAX_IDS,
 	DM_ST_UNDO_SOURCE,
 	DM_ST_UNDO_REASON,
@@ -105,6 +107,10 @@ enum dm_stmt {
 	DM_ST_Q_MOVED,
 	DM_ST_DEL_DAILY,
 	DM_ST_DEL_ZEROS,
+	DM_ST_DEL_MONTH,
+	DM_ST_DEL_WEEK,
+	DM_ST_REDO_MONTH,
+	DM_ST_REDO_WEEK,
 	DM_ST_DEL_SOURCE,
 	DM_ST_DEL_ROLLUP,
 	DM_ST_DEL_REASONS,
@@ -149,6 +155,8 @@ struct dm_store {
 	struct dm_buf auth;    /* scratch for rollup_source's encoded results */
 	struct dm_buf results; /* scratch for a record's packed auth results */
 	struct dm_rollup_daily *daily; /* the report's rollup_daily sums */
+	/* the report's failing evidence per month and ISO week */
+	struct dm_rollup_failing *failing;
 	uint64_t dup_records, dup_messages;
 	sqlite3_int64 dup_report; /* ... and its id */
 	/* The stored report the last payload conflicted with, 0 if none

@@ -776,7 +776,9 @@ report_tables(sqlite3 *db, struct dm_buf *out)
 	    "SELECT * FROM rollup_report ORDER BY report",
 	    "SELECT * FROM rollup_daily ORDER BY day, org_name, domain, "
 	    "header_from",
-	    "SELECT * FROM rollup_source ORDER BY id"};
+	    "SELECT * FROM rollup_source ORDER BY id",
+	    "SELECT * FROM rollup_failing_month",
+	    "SELECT * FROM rollup_failing_week"};
 	size_t i;
 
 	dm_buf_reset(out);
@@ -788,12 +790,13 @@ report_tables(sqlite3 *db, struct dm_buf *out)
  * A payload that fails after stored reports leaves every table as it was:
  * records with results and reasons, a report over several days, and more
  * header_from domains than the store keeps sums for in memory (so partial
- * rollup_daily sums were written before the failure); and one that fails
+ * rollup_daily sums, and failing keys per month and week, were written before
+ * the failure); and one that fails
  * after its end() was called.
  */
 START_TEST(test_store_failed_payload_undoes_everything)
 {
-	static char froms[1500][32];
+	static char froms[2100][32];
 	struct dm_store *s = open_memory();
 	sqlite3 *db = db_of(s);
 	struct dm_sink k = dm_store_sink(s);
@@ -817,7 +820,7 @@ START_TEST(test_store_failed_payload_undoes_everything)
 		ok(dm_store_unit_begin(s, &u, &e), &e);
 		ok(dm_store_payload_begin(s, "bad.xml", &e), &e);
 		ok(k.begin(k.ctx, &fb, &e), &e);
-		for (i = 0; i < 1500; i++) {
+		for (i = 0; i < 2100; i++) {
 			snprintf(froms[i], sizeof(froms[i]), "d%d.example", i);
 			r.index = (uint64_t)i + 1;
 			r.header_from = froms[i];
@@ -931,7 +934,10 @@ rollup_rows(sqlite3 *db, struct dm_buf *out)
 	    "SELECT * FROM rollup_source ORDER BY record, day",
 	    "SELECT * FROM rollup_daily ORDER BY day, org_name, domain, "
 	    "header_from",
-	    "SELECT * FROM rollup_report ORDER BY report"};
+	    "SELECT * FROM rollup_report ORDER BY report",
+	    /* In key order: WITHOUT ROWID tables. */
+	    "SELECT * FROM rollup_failing_month",
+	    "SELECT * FROM rollup_failing_week"};
 	size_t t;
 
 	dm_buf_reset(out);
@@ -1324,7 +1330,8 @@ START_TEST(test_store_blocked_pass_in_rollup_daily)
 	 * column by the rebuild's rule. */
 	raw_exec(path,
 	    UNPACK_RESULTS "ALTER TABLE rollup_daily DROP COLUMN blocked_pass; "
-	                   "PRAGMA user_version = 8");
+	                   "DROP TABLE rollup_failing_month; "
+	                   "DROP TABLE rollup_failing_week; PRAGMA user_version = 8");
 	ok(dm_store_open(&s, path, &e), &e);
 	db = db_of(s);
 	ROW_EQ(db, "PRAGMA user_version", latest());
@@ -1336,6 +1343,157 @@ START_TEST(test_store_blocked_pass_in_rollup_daily)
 	ok(dm_store_flush(s, &e), &e);
 	ROW_EQ(db, "SELECT sum(blocked_pass), sum(messages) FROM rollup_daily",
 	    "0", "25");
+	rollup_rows(db, &c_rows);
+	rebuild_rollups(db);
+	rollup_rows(db, &sql_rows);
+	ck_assert_str_eq(c_rows.data, sql_rows.data);
+	dm_buf_free(&c_rows);
+	dm_buf_free(&sql_rows);
+	dm_store_close(s);
+}
+END_TEST
+
+/* Report r-5 (r-6): report B with 20 failing messages from 198.51.100.7,
+ * from 2024-02-27 to 2024-03-04 (from 2025-12-30 to 2026-01-02), in unit
+ * sha; rc: what storing it returns (DM_DONE for a duplicate). */
+static void
+feed_across(struct dm_store *s, const char *id, int64_t begin, int64_t end,
+    const char *sha, int rc)
+{
+	struct dm_record recs[2] = {b_recs[0], b_recs[1]};
+	struct dm_feedback fb = report_b();
+	struct dm_error e;
+
+	recs[1].count = 20;
+	fb.report_id = id;
+	fb.begin = begin;
+	fb.end = end;
+	ok(dm_store_unit_begin(s,
+	       &(struct dm_store_unit){.path = "/in/x.xml", .sha256 = sha}, &e),
+	    &e);
+	ok(dm_store_payload_begin(s, NULL, &e), &e);
+	ck_assert_int_eq(feed(s, fb, recs, 2, NULL, 0), rc);
+	ok(dm_store_payload_end(s, 1, &e), &e);
+	ok(dm_store_unit_end(s, &e), &e);
+}
+
+/* A report of n failing records from n header_from domains over three days:
+ * more failing keys than the store keeps in memory, so they are written in
+ * parts. */
+static void
+feed_many(struct dm_store *s, int n, const char *sha)
+{
+	static char froms[2100][32];
+	struct dm_sink k = dm_store_sink(s);
+	struct dm_feedback fb = report_a();
+	struct dm_record r = a_recs[1];
+	struct dm_error e;
+	int i;
+
+	ck_assert_int_le(n, 2100);
+	fb.report_id = "r-many";
+	fb.begin = DAY_A + 60;
+	fb.end = DAY_A + 3 * DM_DAY_SECONDS;
+	ok(dm_store_unit_begin(s,
+	       &(struct dm_store_unit){.path = "/in/m.xml", .sha256 = sha}, &e),
+	    &e);
+	ok(dm_store_payload_begin(s, NULL, &e), &e);
+	ok(k.begin(k.ctx, &fb, &e), &e);
+	for (i = 0; i < n; i++) {
+		snprintf(froms[i], sizeof(froms[i]), "d%d.example", i);
+		r.index = (uint64_t)i + 1;
+		r.header_from = froms[i];
+		ok(k.record(k.ctx, &fb, &r, &e), &e);
+	}
+	ok(k.end(k.ctx, &fb, &e), &e);
+	ok(dm_store_payload_end(s, 1, &e), &e);
+	ok(dm_store_unit_end(s, &e), &e);
+}
+
+/* Each bucket of 198.51.100.7's failing evidence: start:messages:first:last,
+ * in days since 1970. */
+#define BUCKETS(table)                                                         \
+	"SELECT group_concat((start / 86400) || ':' || messages || ':' || "    \
+	"(first_day / 86400) || ':' || (last_day / 86400), ' ') FROM (SELECT " \
+	"* "                                                                   \
+	"FROM " table " WHERE source_ip = '198.51.100.7' ORDER BY start, "     \
+	"org_name, domain)"
+
+/*
+ * The failing evidence per month and ISO week: only failing rows with
+ * messages, split at month ends (29 February 2024 included) and kept whole in
+ * an ISO week over two months or two years; the store, the rebuild and the
+ * upgrade from version 10 give the same rows, after a re-import (a duplicate),
+ * for a report whose keys are written in parts, and after a delete.
+ */
+START_TEST(test_store_failing_rollups_by_month_and_week)
+{
+	const char *path = tmp_path("buckets.db");
+	struct dm_buf c_rows, sql_rows;
+	struct dm_store *s;
+	struct dm_error e;
+	sqlite3 *db;
+
+	ok(dm_store_open(&s, path, &e), &e);
+	feed_both(s);
+	feed_r3(s);
+	/* 2024-02-27 to 2024-03-04: 6 days (4, 4, 3, 3, 3, 3). */
+	feed_across(s, "r-5", 1708992000, 1709510400, "ee11", DM_OK);
+	/* 2025-12-30 to 2026-01-02: 3 days (7, 7, 6). */
+	feed_across(s, "r-6", 1767052800, 1767312000, "ee22", DM_OK);
+	/* r-5 again, from another input: a duplicate adds nothing. */
+	feed_across(s, "r-5", 1708992000, 1709510400, "ee33", DM_DONE);
+	feed_many(s, 2100, "ee44");
+	ok(dm_store_flush(s, &e), &e);
+	db = db_of(s);
+	/* Its 2,100 keys of November 2023 and of its ISO week, 5 messages each
+	 * (2, 2, 1). */
+	ROW_EQ(db,
+	    "SELECT count(*), sum(messages), min(first_day), max(last_day) "
+	    "FROM rollup_failing_month WHERE header_from LIKE 'd%.example'",
+	    "2100", "10500", "1700006400", "1700179200");
+	ROW_EQ(db,
+	    "SELECT count(*), sum(messages) FROM rollup_failing_week WHERE "
+	    "header_from LIKE 'd%.example'",
+	    "2100", "10500");
+	/* November 2023 (19662): report B's 3 and r-3's 3 (1, 1, 1, 0 over
+	 * four days: the day of none is left out); February and March 2024;
+	 * December 2025 and January 2026. */
+	ROW_EQ(db, BUCKETS("rollup_failing_month"),
+	    "19662:6:19676:19678 19754:11:19780:19782 19783:9:19783:19785 "
+	    "20423:14:20452:20453 20454:6:20454:20454");
+	/* The ISO weeks from Monday 2023-11-13 (19674), 2024-02-26 (19779)
+	 * and 2025-12-29 (20451). */
+	ROW_EQ(db, BUCKETS("rollup_failing_week"),
+	    "19674:6:19676:19678 19779:20:19780:19785 20451:20:20452:20454");
+	/* Passing rows are not there. */
+	ROW_EQ(db,
+	    "SELECT count(*) FROM rollup_failing_month WHERE dkim = 'pass'",
+	    "0");
+	dm_buf_init(&c_rows, 1 << 24);
+	dm_buf_init(&sql_rows, 1 << 24);
+	rollup_rows(db, &c_rows);
+	rebuild_rollups(db);
+	rollup_rows(db, &sql_rows);
+	ck_assert_str_eq(c_rows.data, sql_rows.data);
+	dm_store_close(s);
+
+	/* The same database as version 10 left it: the migration fills the
+	 * tables by the rebuild's rule. */
+	raw_exec(path,
+	    "DROP TABLE rollup_failing_month; "
+	    "DROP TABLE rollup_failing_week; PRAGMA user_version = 10");
+	ok(dm_store_open(&s, path, &e), &e);
+	db = db_of(s);
+	ROW_EQ(db, "PRAGMA user_version", latest());
+	rollup_rows(db, &c_rows);
+	ck_assert_str_eq(c_rows.data, sql_rows.data);
+
+	/* r-5 taken out: its keys are summed again from what is left. */
+	ok(dm_store_report_delete(s, 4, &e), &e);
+	ok(dm_store_flush(s, &e), &e);
+	ROW_EQ(db, BUCKETS("rollup_failing_week"),
+	    "19674:6:19676:19678 20451:20:20452:20454");
 	rollup_rows(db, &c_rows);
 	rebuild_rollups(db);
 	rollup_rows(db, &sql_rows);
@@ -2741,6 +2899,7 @@ sql_suite(void)
 	tc = tcase_create("tc_units");
 	tcase_add_checked_fixture(tc, tmp_setup, tmp_teardown);
 	tcase_add_test(tc, test_store_blocked_pass_in_rollup_daily);
+	tcase_add_test(tc, test_store_failing_rollups_by_month_and_week);
 	tcase_add_test(tc, test_store_sums_saturate);
 	tcase_add_test(tc, test_store_undated_reports_on_day_0);
 	tcase_add_test(tc, test_store_unit_seen_before_and_after);
