@@ -336,6 +336,34 @@ int dm_query_undated(struct dm_query *q, const struct dm_query_filter *f,
 int dm_query_span(struct dm_query *q, int64_t *first, int64_t *end,
     struct dm_error *err) DM_WUR;
 
+/* The units a period is read in (dm_query_split). */
+enum dm_query_unit {
+	DM_QUERY_MONTHS, /* whole calendar months (rollup_failing_month) */
+	DM_QUERY_WEEKS,  /* whole ISO weeks, Monday to Sunday
+	                    (rollup_failing_week) */
+	DM_QUERY_DAYS    /* single days (rollup_source) */
+};
+
+/* Days [from, to) read in one unit: from and to are bucket starts. */
+struct dm_query_segment {
+	enum dm_query_unit unit;
+	int64_t from, to;
+};
+
+/* A period has at most two ragged ends with a week run and two day runs
+ * each around one month run. */
+#define DM_QUERY_SEGMENTS_MAX 7
+
+/*
+ * Splits the days [from, to) (UTC day starts; a time of day is rounded down
+ * to its day) into the whole calendar months inside it, then the whole ISO
+ * weeks inside what is left on either side, then the single days left at the
+ * ends: runs of each, in day order, none empty, together every day of the
+ * period exactly once.  Returns how many; 0 for an empty period.
+ */
+size_t dm_query_split(int64_t from, int64_t to,
+    struct dm_query_segment seg[DM_QUERY_SEGMENTS_MAX]);
+
 /* NULL is fine. */
 void dm_query_close(struct dm_query *q);
 

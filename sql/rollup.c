@@ -373,29 +373,6 @@ is_failing(const struct dm_record *rec)
 	       is(rec->disposition, "reject");
 }
 
-/* The first day of day's calendar month (UTC), as SQLite's 'start of
- * month': the day of the month from the days since 1970 (H. Hinnant's
- * civil_from_days), which cannot fail as gmtime_r can. */
-static int64_t
-month_start(int64_t day)
-{
-	int64_t z = day / DM_DAY_SECONDS + 719468, era, doe, yoe, doy, mp;
-
-	era = (z >= 0 ? z : z - 146096) / 146097;
-	doe = z - era * 146097;
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	return day - (doy - (153 * mp + 2) / 5) * DM_DAY_SECONDS;
-}
-
-/* The Monday of day's ISO week: 1970-01-01 was a Thursday. */
-static int64_t
-week_start(int64_t day)
-{
-	return day - ((day / DM_DAY_SECONDS + 3) % 7) * DM_DAY_SECONDS;
-}
-
 static uint64_t
 hash_bytes(const char *p, size_t n)
 {
@@ -541,10 +518,10 @@ failing_add(struct dm_store *s, const struct dm_feedback *fb,
 		if (dm == 0)
 			continue;
 		rc = failing_sum(
-		    s, BUCKET_MONTH, month_start(day), day, dm, ev, err);
+		    s, BUCKET_MONTH, dm_sql_month_start(day), day, dm, ev, err);
 		if (rc == DM_OK)
-			rc = failing_sum(
-			    s, BUCKET_WEEK, week_start(day), day, dm, ev, err);
+			rc = failing_sum(s, BUCKET_WEEK, dm_sql_week_start(day),
+			    day, dm, ev, err);
 	}
 	if (rc != DM_ENOMEM)
 		return rc;

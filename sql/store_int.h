@@ -262,4 +262,10 @@ int dm_store_batch_due(struct dm_store *s, struct dm_error *err);
 /* Unix time now, in seconds. */
 int64_t dm_store_now(void);
 
+/* The first day (UTC day start) of day's calendar month and of its ISO week
+ * (the Monday): the buckets of rollup_failing_month and rollup_failing_week.
+ * buckets.c. */
+int64_t dm_sql_month_start(int64_t day);
+int64_t dm_sql_week_start(int64_t day);
+
 #endif /* DM_STORE_INT_H */

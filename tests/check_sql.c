@@ -1328,10 +1328,10 @@ START_TEST(test_store_blocked_pass_in_rollup_daily)
 
 	/* The same database as version 8 left it: the migration fills the
 	 * column by the rebuild's rule. */
-	raw_exec(path,
-	    UNPACK_RESULTS "ALTER TABLE rollup_daily DROP COLUMN blocked_pass; "
-	                   "DROP TABLE rollup_failing_month; "
-	                   "DROP TABLE rollup_failing_week; PRAGMA user_version = 8");
+	raw_exec(path, UNPACK_RESULTS
+	    "ALTER TABLE rollup_daily DROP COLUMN blocked_pass; "
+	    "DROP TABLE rollup_failing_month; "
+	    "DROP TABLE rollup_failing_week; PRAGMA user_version = 8");
 	ok(dm_store_open(&s, path, &e), &e);
 	db = db_of(s);
 	ROW_EQ(db, "PRAGMA user_version", latest());
@@ -2873,6 +2873,162 @@ START_TEST(test_store_folder_refused_inside_a_unit)
 }
 END_TEST
 
+/* ---- the period split (buckets.c) ---- */
+
+/* Unix seconds of a UTC date (H. Hinnant's days_from_civil, written apart
+ * from buckets.c's inverse so that each checks the other). */
+static int64_t
+ymd(int y, int m, int d)
+{
+	int64_t yy = m <= 2 ? y - 1 : y, era, yoe, doy, doe;
+
+	era = (yy >= 0 ? yy : yy - 399) / 400;
+	yoe = yy - era * 400;
+	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return (era * 146097 + doe - 719468) * 86400;
+}
+
+/* The split of [from, to) written "M 2024-02-01..2024-03-01, W ..., D ..."
+ * (each run's first day and the day after its last). */
+static const char *
+split_text(int64_t from, int64_t to, char *buf, size_t cap)
+{
+	struct dm_query_segment seg[DM_QUERY_SEGMENTS_MAX];
+	size_t n = dm_query_split(from, to, seg), i, len = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < n; i++) {
+		time_t a = (time_t)seg[i].from, b = (time_t)seg[i].to;
+		struct tm ta, tb;
+		char da[16], db[16];
+
+		gmtime_r(&a, &ta);
+		gmtime_r(&b, &tb);
+		strftime(da, sizeof(da), "%Y-%m-%d", &ta);
+		strftime(db, sizeof(db), "%Y-%m-%d", &tb);
+		len += (size_t)snprintf(buf + len, cap - len, "%s%c %s..%s",
+		    i > 0 ? ", " : "",
+		    "MWD"[seg[i].unit == DM_QUERY_MONTHS  ? 0
+		          : seg[i].unit == DM_QUERY_WEEKS ? 1
+		                                          : 2],
+		    da, db);
+		ck_assert_uint_lt(len, cap);
+		/* Runs follow each other with no gap, in day order. */
+		ck_assert_int_lt(seg[i].from, seg[i].to);
+		if (i > 0)
+			ck_assert_int_eq(seg[i].from, seg[i - 1].to);
+	}
+	if (n > 0) {
+		ck_assert_int_eq(seg[0].from, from - from % 86400);
+		ck_assert_int_eq(seg[n - 1].to, to - to % 86400);
+	}
+	return buf;
+}
+
+#define SPLIT(from, to) split_text(from, to, buf, sizeof(buf))
+
+START_TEST(test_query_split_months_weeks_days)
+{
+	char buf[512];
+
+	/* Months inside, ISO weeks of what is left, days at the ends:
+	   2025-11-02 is a Sunday, 2026-11-01 a Sunday too. */
+	ck_assert_str_eq(SPLIT(ymd(2025, 11, 2), ymd(2026, 11, 2)),
+	    "D 2025-11-02..2025-11-03, W 2025-11-03..2025-12-01, "
+	    "M 2025-12-01..2026-11-01, D 2026-11-01..2026-11-02");
+	/* Month and year ends on both sides, weeks on both sides. */
+	ck_assert_str_eq(SPLIT(ymd(2023, 12, 20), ymd(2024, 3, 13)),
+	    "D 2023-12-20..2023-12-25, W 2023-12-25..2024-01-01, "
+	    "M 2024-01-01..2024-03-01, D 2024-03-01..2024-03-04, "
+	    "W 2024-03-04..2024-03-11, D 2024-03-11..2024-03-13");
+	/* 2024-03-01 is a Friday: a week would start before the month
+	   ends, so the ragged start of March is days, not a week. */
+	ck_assert_str_eq(SPLIT(ymd(2024, 3, 1), ymd(2024, 3, 6)),
+	    "D 2024-03-01..2024-03-06");
+	/* 29 February: February 2024 whole is one month of 29 days. */
+	ck_assert_str_eq(SPLIT(ymd(2024, 2, 1), ymd(2024, 3, 1)),
+	    "M 2024-02-01..2024-03-01");
+	ck_assert_str_eq(SPLIT(ymd(2024, 2, 26), ymd(2024, 3, 4)),
+	    "W 2024-02-26..2024-03-04");
+	ck_assert_str_eq(SPLIT(ymd(2024, 2, 29), ymd(2024, 3, 1)),
+	    "D 2024-02-29..2024-03-01");
+	/* A period inside one week: days only. */
+	ck_assert_str_eq(SPLIT(ymd(2026, 11, 24), ymd(2026, 11, 28)),
+	    "D 2026-11-24..2026-11-28");
+	/* ISO week 53 of 2026 straddles the year: a week when whole. */
+	ck_assert_str_eq(SPLIT(ymd(2026, 12, 28), ymd(2027, 1, 4)),
+	    "W 2026-12-28..2027-01-04");
+	ck_assert_str_eq(SPLIT(ymd(2026, 12, 21), ymd(2027, 1, 11)),
+	    "W 2026-12-21..2027-01-11");
+	/* With December whole, the week after it is cut at the month end. */
+	ck_assert_str_eq(SPLIT(ymd(2026, 12, 1), ymd(2027, 1, 11)),
+	    "M 2026-12-01..2027-01-01, D 2027-01-01..2027-01-04, "
+	    "W 2027-01-04..2027-01-11");
+	/* Whole years: twelve months each. */
+	ck_assert_str_eq(SPLIT(ymd(2023, 1, 1), ymd(2026, 1, 1)),
+	    "M 2023-01-01..2026-01-01");
+	/* One day, the empty period, a reversed one. */
+	ck_assert_str_eq(SPLIT(ymd(2024, 2, 29), ymd(2024, 3, 1)),
+	    "D 2024-02-29..2024-03-01");
+	ck_assert_str_eq(SPLIT(ymd(2024, 3, 1), ymd(2024, 3, 1)), "");
+	ck_assert_str_eq(SPLIT(ymd(2024, 3, 2), ymd(2024, 3, 1)), "");
+	/* A time of day is its day. */
+	ck_assert_str_eq(SPLIT(ymd(2024, 2, 29) + 3600, ymd(2024, 3, 1) + 60),
+	    "D 2024-02-29..2024-03-01");
+}
+END_TEST
+
+START_TEST(test_query_split_buckets_every_day_once)
+{
+	struct dm_query_segment seg[DM_QUERY_SEGMENTS_MAX];
+	int64_t from, to, d;
+	size_t n, i;
+
+	/* Every period of up to 70 days starting on each day of 2024 to
+	   2026 is covered day by day; each month run starts on a 1st, each
+	   week run on a Monday, both as the store files a day. */
+	for (from = ymd(2023, 12, 1); from < ymd(2027, 1, 10);
+	     from += 5 * 86400) {
+		for (to = from; to <= from + 70 * 86400; to += 86400) {
+			n = dm_query_split(from, to, seg);
+			for (d = from, i = 0; i < n; i++) {
+				ck_assert_int_eq(seg[i].from, d);
+				if (seg[i].unit == DM_QUERY_MONTHS) {
+					ck_assert_int_eq(
+					    dm_sql_month_start(seg[i].from),
+					    seg[i].from);
+					ck_assert_int_eq(
+					    dm_sql_month_start(seg[i].to),
+					    seg[i].to);
+				}
+				if (seg[i].unit == DM_QUERY_WEEKS) {
+					ck_assert_int_eq(
+					    dm_sql_week_start(seg[i].from),
+					    seg[i].from);
+					ck_assert_int_eq(
+					    dm_sql_week_start(seg[i].to),
+					    seg[i].to);
+				}
+				d = seg[i].to;
+			}
+			ck_assert_int_eq(d, to);
+		}
+	}
+	/* The buckets agree with SQLite's calendar. */
+	ck_assert_int_eq(dm_sql_month_start(ymd(2024, 2, 29)), ymd(2024, 2, 1));
+	ck_assert_int_eq(
+	    dm_sql_month_start(ymd(2026, 12, 31)), ymd(2026, 12, 1));
+	ck_assert_int_eq(dm_sql_week_start(ymd(2027, 1, 3)), ymd(2026, 12, 28));
+	ck_assert_int_eq(
+	    dm_sql_week_start(ymd(2026, 12, 28)), ymd(2026, 12, 28));
+	ck_assert_int_eq(
+	    dm_sql_week_start(ymd(1969, 12, 31)), ymd(1969, 12, 29));
+	ck_assert_int_eq(
+	    dm_sql_month_start(ymd(1969, 12, 31)), ymd(1969, 12, 1));
+}
+END_TEST
+
 static Suite *
 sql_suite(void)
 {
@@ -2910,6 +3066,11 @@ sql_suite(void)
 	tcase_add_test(tc, test_store_usage_errors);
 	tcase_add_test(tc, test_store_write_refused_is_read_only_error);
 	tcase_add_test(tc, test_store_two_processes_create_one_database);
+	suite_add_tcase(su, tc);
+
+	tc = tcase_create("tc_split");
+	tcase_add_test(tc, test_query_split_months_weeks_days);
+	tcase_add_test(tc, test_query_split_buckets_every_day_once);
 	suite_add_tcase(su, tc);
 
 	tc = tcase_create("tc_quarantine");
