@@ -401,8 +401,7 @@ dm_sources_fill(struct dm_report *r, struct dm_query *q,
 	    (rc = dm_pairs_load(&p, q, f, DM_QUERY_FAILING)) == DM_OK &&
 	    (rc = dm_pairs_reports(&p, q, f, DM_QUERY_FAILING)) == DM_OK &&
 	    (rc = dm_pairs_hosts(&p, q, f)) == DM_OK &&
-	    (rc = dm_pairs_classify(
-	         &p, q, f, DM_QUERY_FAILING | DM_QUERY_PER_ROW)) == DM_OK) {
+	    (rc = dm_pairs_classify(&p, q, f, DM_QUERY_FAILING)) == DM_OK) {
 		dm_pairs_order(&p, !r->by_domain && !r->by_service);
 		section_more(&x);
 		if (r->by_service)

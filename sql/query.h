@@ -102,8 +102,12 @@ struct dm_query_pair {
 	int64_t messages, dmarc_pass, quarantined, rejected;
 	int64_t blocked_pass; /* quarantined or rejected, yet passed DMARC */
 	int64_t spf_raw_pass, spf_aligned_pass, dkim_raw_pass,
-	    dkim_aligned_pass; /* raw: an auth_results entry passed */
-	int64_t first_day, last_day, reports;
+	    dkim_aligned_pass;       /* raw: an auth_results entry passed */
+	int64_t first_day, last_day; /* with DM_QUERY_FAILING, of the failing
+	                                messages (a day of none is left out,
+	                                as the month and week rollups leave
+	                                it out) */
+	int64_t reports;
 };
 
 /*
@@ -237,6 +241,16 @@ enum {
 };
 
 /*
+ * Over a database of schema version 11 or later, DM_QUERY_FAILING's ranking
+ * (DM_QUERY_RANK) and summed evidence read a period's whole months and ISO
+ * weeks from the failing rollups and only its ragged days from the daily
+ * rows (dm_query_split), with the same results; the reports of pairs named
+ * by the filter are counted from their records when that is cheaper.  The
+ * environment variable DMARCSTAT_TEST_DAILY_ONLY (any value but "" or "0",
+ * read by dm_query_open) makes them read every day instead, and
+ * DMARCSTAT_TEST_BY_RECORDS counts the reports from the records whatever
+ * the period: test hooks, so that a test compares the ways byte for byte.
+ *
  * Per (source IP, From domain) pair and ISP, ordered by source_ip,
  * header_from, ISP, so that a pair's rows come together.  DM_QUERY_FAILING
  * counts only mail that failed DMARC or was quarantined or rejected, and
