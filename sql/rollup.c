@@ -219,6 +219,8 @@ keys_of(const struct dm_feedback *fb)
 	return k;
 }
 
+static void daily_reset(struct dm_store *s);
+
 /* Writes the sums kept so far and forgets them. */
 static int
 daily_flush(
@@ -254,7 +256,7 @@ daily_flush(
 				return DM_EDB;
 		}
 	}
-	dm_rollup_reset(s);
+	daily_reset(s);
 	return DM_OK;
 }
 
@@ -339,6 +341,8 @@ dm_rollup_record(struct dm_store *s, const struct dm_feedback *fb,
 {
 	int rc = bind_source_row(s, fb, rec, rid, err);
 
+	if (rc == DM_OK)
+		rc = dm_seen_record(s, rec, err);
 	return rc == DM_OK ? daily_add(s, fb, rec, err) : rc;
 }
 
@@ -395,6 +399,8 @@ dm_rollup_commit(struct dm_store *s, struct dm_error *err)
 	struct dm_rollup_daily *d = s->daily;
 	struct daily_keys key;
 
+	if (dm_seen_commit(s, err) != DM_OK)
+		return DM_EDB;
 	if (d == NULL || !d->pending)
 		return DM_OK;
 	key.org_name = d->names.data + d->key[K_ORG];
@@ -405,8 +411,9 @@ dm_rollup_commit(struct dm_store *s, struct dm_error *err)
 	return daily_flush(s, &key, err);
 }
 
-void
-dm_rollup_reset(struct dm_store *s)
+/* Forgets the rollup_daily sums (written, or to be dropped). */
+static void
+daily_reset(struct dm_store *s)
 {
 	struct dm_rollup_daily *d = s->daily;
 	size_t i;
@@ -421,8 +428,16 @@ dm_rollup_reset(struct dm_store *s)
 }
 
 void
+dm_rollup_reset(struct dm_store *s)
+{
+	dm_seen_reset(s);
+	daily_reset(s);
+}
+
+void
 dm_rollup_free(struct dm_store *s)
 {
+	dm_seen_free(s);
 	if (s->daily == NULL)
 		return;
 	dm_buf_free(&s->daily->names);

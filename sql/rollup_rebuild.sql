@@ -1,5 +1,5 @@
--- rollup_rebuild.sql - rebuilds every rollup table (rollup_report, rollup_daily, rollup_source;
--- see schema.sql) from the reports and records.
+-- rollup_rebuild.sql - rebuilds every rollup table (rollup_report, rollup_daily, rollup_source,
+-- source_seen; see schema.sql) from the reports and records.
 --
 -- The store folds each report into the rollups as it writes it (sql/rollup.c), and runs this
 -- once when it upgrades a database from before version 4.  Run it yourself after deleting
@@ -14,6 +14,7 @@
 DELETE FROM rollup_report;
 DELETE FROM rollup_daily;
 DELETE FROM rollup_source;
+DELETE FROM source_seen;
 
 INSERT INTO rollup_report (report, org_name, domain, day0, ndays, messages)
 SELECT id, ifnull(org_name, ''), ifnull(domain, ''), b / 86400 * 86400,
@@ -88,3 +89,9 @@ JOIN report p ON p.id = r.report
 JOIN rollup_report rr ON rr.report = r.report
 JOIN seq s ON s.n < rr.ndays
 ORDER BY r.id, s.n;
+
+INSERT INTO source_seen (ip, first_day, messages, dmarc_pass)
+SELECT source_ip, min(day), sum(messages),
+    sum(CASE WHEN dkim = 'pass' OR spf = 'pass' THEN messages ELSE 0 END)
+FROM rollup_source
+GROUP BY source_ip;

@@ -44,6 +44,7 @@
 
 /* INT64_MAX, where sums of counts stop (core/limits.h, dm_count_add). */
 #define SUM_MAX "9223372036854775807"
+#define ROLLUP_SLOTS DM_SQL_INT(DM_ROLLUP_SLOTS)
 
 static const char *const stmt_sql[DM_ST_COUNT] = {
     [DM_ST_INPUT_SEEN] =
@@ -257,6 +258,32 @@ static const char *const stmt_sql[DM_ST_COUNT] = {
     [DM_ST_DEL_REPORT] = "DELETE FROM report WHERE id = ?1",
     [DM_ST_Q_MOVED] = "UPDATE quarantine SET path = ?2 WHERE path = ?1 AND "
                       "resolved_at IS NULL",
+    /* An address's sums of a report (seen.c), added as rollup_daily's; the
+     * first day is only returned, seen.c sets it when earlier. */
+    [DM_ST_SEEN_ADD] =
+        "INSERT INTO source_seen (ip, first_day, messages, dmarc_pass) "
+        "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (ip) DO UPDATE SET "
+        "messages = min(messages + excluded.messages, " SUM_MAX "), "
+        "dmarc_pass = min(dmarc_pass + excluded.dmarc_pass, " SUM_MAX ") "
+        "RETURNING first_day",
+    [DM_ST_SEEN_FIRST] = "UPDATE source_seen SET first_day = ?2 WHERE ip = "
+                         "?1 AND first_day > ?2",
+    /*
+     * A report taken out: the source_seen rows of its addresses summed
+     * again from their rollup_source rows left (the report's are deleted
+     * by then), found through record(source_ip).  Deletes are rare; an
+     * address's sums cannot be taken apart (its first day).
+     */
+    [DM_ST_DEL_SEEN] = "DELETE FROM source_seen WHERE ip IN (SELECT "
+                       "ifnull(source_ip, '') FROM record WHERE report = ?1)",
+    [DM_ST_DEL_SEEN_ADD] =
+        "INSERT INTO source_seen (ip, first_day, messages, dmarc_pass) "
+        "SELECT i.ip, min(s.day), sum(s.messages), sum(CASE WHEN s.dkim = "
+        "'pass' OR s.spf = 'pass' THEN s.messages ELSE 0 END) FROM (SELECT "
+        "DISTINCT ifnull(source_ip, '') AS ip FROM record WHERE report = ?1) "
+        "i CROSS JOIN record r0 ON r0.source_ip IS nullif(i.ip, '') CROSS "
+        "JOIN rollup_source s ON s.id BETWEEN r0.id * " ROLLUP_SLOTS " AND "
+        "(r0.id + 1) * " ROLLUP_SLOTS " - 1 GROUP BY i.ip",
 };
 
 int
@@ -1166,8 +1193,9 @@ dm_store_report_delete(struct dm_store *s, int64_t id, struct dm_error *err)
 {
 	/* In this order: each step reads what the later ones delete. */
 	static const enum dm_stmt steps[] = {DM_ST_DEL_DAILY, DM_ST_DEL_ZEROS,
-	    DM_ST_DEL_SOURCE, DM_ST_DEL_ROLLUP, DM_ST_DEL_REASONS,
-	    DM_ST_DEL_RECORDS, DM_ST_DEL_REPORT};
+	    DM_ST_DEL_SOURCE, DM_ST_DEL_SEEN, DM_ST_DEL_SEEN_ADD,
+	    DM_ST_DEL_ROLLUP, DM_ST_DEL_REASONS, DM_ST_DEL_RECORDS,
+	    DM_ST_DEL_REPORT};
 	sqlite3_stmt *st;
 	size_t i;
 

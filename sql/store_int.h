@@ -110,6 +110,10 @@ enum dm_stmt {
 	DM_ST_DEL_REASONS,
 	DM_ST_DEL_RECORDS,
 	DM_ST_DEL_REPORT,
+	DM_ST_SEEN_ADD,
+	DM_ST_SEEN_FIRST,
+	DM_ST_DEL_SEEN,
+	DM_ST_DEL_SEEN_ADD,
 	DM_ST_COUNT
 };
 
@@ -149,6 +153,7 @@ struct dm_store {
 	struct dm_buf auth;    /* scratch for rollup_source's encoded results */
 	struct dm_buf results; /* scratch for a record's packed auth results */
 	struct dm_rollup_daily *daily; /* the report's rollup_daily sums */
+	struct dm_seen *seen;          /* the report's source_seen sums */
 	uint64_t dup_records, dup_messages;
 	sqlite3_int64 dup_report; /* ... and its id */
 	/* The stored report the last payload conflicted with, 0 if none
@@ -236,6 +241,18 @@ void dm_rollup_reset(struct dm_store *s);
 
 /* Frees what the rollups keep in memory. */
 void dm_rollup_free(struct dm_store *s);
+
+/*
+ * seen.c: source_seen, by the rollups' functions above.  dm_seen_record sums
+ * a stored record per address (report_day0 set), dm_seen_commit writes the
+ * sums of the payload being kept, dm_seen_reset forgets them, dm_seen_free
+ * frees them.
+ */
+int dm_seen_record(
+    struct dm_store *s, const struct dm_record *rec, struct dm_error *err);
+int dm_seen_commit(struct dm_store *s, struct dm_error *err);
+void dm_seen_reset(struct dm_store *s);
+void dm_seen_free(struct dm_store *s);
 
 /*
  * Fills h (but h->ip) from the columns c, c+1, ... of st: ptr, confirmed,
