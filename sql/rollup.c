@@ -398,9 +398,10 @@ dm_rollup_commit(struct dm_store *s, struct dm_error *err)
 {
 	struct dm_rollup_daily *d = s->daily;
 	struct daily_keys key;
+	int rc = dm_seen_commit(s, err);
 
-	if (dm_seen_commit(s, err) != DM_OK)
-		return DM_EDB;
+	if (rc != DM_OK)
+		return rc;
 	if (d == NULL || !d->pending)
 		return DM_OK;
 	key.org_name = d->names.data + d->key[K_ORG];

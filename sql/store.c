@@ -258,14 +258,15 @@ static const char *const stmt_sql[DM_ST_COUNT] = {
     [DM_ST_DEL_REPORT] = "DELETE FROM report WHERE id = ?1",
     [DM_ST_Q_MOVED] = "UPDATE quarantine SET path = ?2 WHERE path = ?1 AND "
                       "resolved_at IS NULL",
-    /* An address's sums of a report (seen.c), added as rollup_daily's; the
-     * first day is only returned, seen.c sets it when earlier. */
+    /* An address's sums of a report (seen.c), added as rollup_daily's.
+     * The first day is left alone (SEEN_FIRST): naming it here would
+     * rewrite its index entry at every update. */
     [DM_ST_SEEN_ADD] =
         "INSERT INTO source_seen (ip, first_day, messages, dmarc_pass) "
         "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (ip) DO UPDATE SET "
         "messages = min(messages + excluded.messages, " SUM_MAX "), "
-        "dmarc_pass = min(dmarc_pass + excluded.dmarc_pass, " SUM_MAX ") "
-        "RETURNING first_day",
+        "dmarc_pass = min(dmarc_pass + excluded.dmarc_pass, " SUM_MAX ")",
+    [DM_ST_SEEN_LAST] = "SELECT ifnull(max(first_day), 0) FROM source_seen",
     [DM_ST_SEEN_FIRST] = "UPDATE source_seen SET first_day = ?2 WHERE ip = "
                          "?1 AND first_day > ?2",
     /*
@@ -793,7 +794,8 @@ batch_commit(struct dm_store *s, struct dm_error *err)
 {
 	if (!s->in_batch)
 		return DM_OK;
-	if (exec(s, "COMMIT", "committing", err) != DM_OK)
+	if (dm_seen_flush(s, err) != DM_OK ||
+	    exec(s, "COMMIT", "committing", err) != DM_OK)
 		return DM_EDB;
 	s->in_batch = 0;
 	return DM_OK;
@@ -1203,7 +1205,10 @@ dm_store_report_delete(struct dm_store *s, int64_t id, struct dm_error *err)
 		return lost_error(s, err);
 	if (s->in_unit)
 		return dm_error_set(err, DM_EINVAL, "a unit is open");
-	if (dm_store_batch_begin(s, err) != DM_OK)
+	/* The batch's source_seen sums first: the report's addresses are
+	 * summed again from the rows. */
+	if (dm_store_batch_begin(s, err) != DM_OK ||
+	    dm_seen_flush(s, err) != DM_OK)
 		return DM_EDB;
 	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
 		if ((st = dm_store_stmt(

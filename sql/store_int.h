@@ -111,6 +111,7 @@ enum dm_stmt {
 	DM_ST_DEL_RECORDS,
 	DM_ST_DEL_REPORT,
 	DM_ST_SEEN_ADD,
+	DM_ST_SEEN_LAST,
 	DM_ST_SEEN_FIRST,
 	DM_ST_DEL_SEEN,
 	DM_ST_DEL_SEEN_ADD,
@@ -244,13 +245,15 @@ void dm_rollup_free(struct dm_store *s);
 
 /*
  * seen.c: source_seen, by the rollups' functions above.  dm_seen_record sums
- * a stored record per address (report_day0 set), dm_seen_commit writes the
- * sums of the payload being kept, dm_seen_reset forgets them, dm_seen_free
- * frees them.
+ * a stored record per address (report_day0 set), dm_seen_commit adds the
+ * sums of the payload being kept to the batch's, dm_seen_reset forgets the
+ * payload's, dm_seen_free frees them all.  dm_seen_flush writes the batch's:
+ * before the batch commits, and before anything reads source_seen.
  */
 int dm_seen_record(
     struct dm_store *s, const struct dm_record *rec, struct dm_error *err);
 int dm_seen_commit(struct dm_store *s, struct dm_error *err);
+int dm_seen_flush(struct dm_store *s, struct dm_error *err);
 void dm_seen_reset(struct dm_store *s);
 void dm_seen_free(struct dm_store *s);
 
