@@ -91,7 +91,9 @@ JOIN seq s ON s.n < rr.ndays
 ORDER BY r.id, s.n;
 
 INSERT INTO source_seen (ip, first_day, messages, dmarc_pass)
-SELECT source_ip, min(day), sum(messages),
-    sum(CASE WHEN dkim = 'pass' OR spf = 'pass' THEN messages ELSE 0 END)
+SELECT source_ip, day, messages, CASE WHEN dkim = 'pass' OR spf = 'pass' THEN messages ELSE 0 END
 FROM rollup_source
-GROUP BY source_ip;
+WHERE true
+ON CONFLICT (ip) DO UPDATE SET first_day = min(first_day, excluded.first_day),
+    messages = min(messages + excluded.messages, 9223372036854775807),
+    dmarc_pass = min(dmarc_pass + excluded.dmarc_pass, 9223372036854775807);

@@ -272,19 +272,23 @@ static const char *const stmt_sql[DM_ST_COUNT] = {
     /*
      * A report taken out: the source_seen rows of its addresses summed
      * again from their rollup_source rows left (the report's are deleted
-     * by then), found through record(source_ip).  Deletes are rare; an
-     * address's sums cannot be taken apart (its first day).
+     * by then), found through record(source_ip), row by row so that the
+     * sums saturate as the store's.  Deletes are rare; an address's sums
+     * cannot be taken apart (its first day).
      */
     [DM_ST_DEL_SEEN] = "DELETE FROM source_seen WHERE ip IN (SELECT "
                        "ifnull(source_ip, '') FROM record WHERE report = ?1)",
     [DM_ST_DEL_SEEN_ADD] =
         "INSERT INTO source_seen (ip, first_day, messages, dmarc_pass) "
-        "SELECT i.ip, min(s.day), sum(s.messages), sum(CASE WHEN s.dkim = "
-        "'pass' OR s.spf = 'pass' THEN s.messages ELSE 0 END) FROM (SELECT "
-        "DISTINCT ifnull(source_ip, '') AS ip FROM record WHERE report = ?1) "
-        "i CROSS JOIN record r0 ON r0.source_ip IS nullif(i.ip, '') CROSS "
+        "SELECT i.ip, s.day, s.messages, CASE WHEN s.dkim = 'pass' OR "
+        "s.spf = 'pass' THEN s.messages ELSE 0 END FROM (SELECT DISTINCT "
+        "ifnull(source_ip, '') AS ip FROM record WHERE report = ?1) i "
+        "CROSS JOIN record r0 ON r0.source_ip IS nullif(i.ip, '') CROSS "
         "JOIN rollup_source s ON s.id BETWEEN r0.id * " ROLLUP_SLOTS " AND "
-        "(r0.id + 1) * " ROLLUP_SLOTS " - 1 GROUP BY i.ip",
+        "(r0.id + 1) * " ROLLUP_SLOTS " - 1 WHERE true ON CONFLICT (ip) DO "
+        "UPDATE SET first_day = min(first_day, excluded.first_day), "
+        "messages = min(messages + excluded.messages, " SUM_MAX "), "
+        "dmarc_pass = min(dmarc_pass + excluded.dmarc_pass, " SUM_MAX ")",
 };
 
 int
