@@ -295,8 +295,9 @@ CREATE INDEX rollup_source_failing ON rollup_source (day, id, record, org_name, 
 -- and its messages and DMARC passes over every day, as rollup_source sums them.  New sources
 -- (sql/query.c) are the addresses whose first day falls in the period; without it, each
 -- address of the period was tested against its records, and every row of the period summed
--- per address (report --all over 10,000,000 records: 28 s).  The store adds a report's sums per
--- address as it keeps the report (sql/seen.c); a report deleted has its addresses summed again.
+-- per address (report --all over 10,000,000 records: 28 s).  The store adds the sums of the
+-- reports it keeps, per address, at each commit (sql/seen.c); a report deleted has its addresses
+-- summed again.
 CREATE TABLE source_seen (
 	ip TEXT PRIMARY KEY NOT NULL,
 	first_day INTEGER NOT NULL,
