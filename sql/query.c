@@ -983,8 +983,23 @@ dm_query_domains(struct dm_query *q, const struct dm_query_filter *f,
 	"SELECT ifnull(sum(p.record_count * max(rr.ndays, 1)), 0) FROM "       \
 	"rollup_report rr JOIN report p ON p.id = rr.report WHERE " cond
 
-static int64_t int_query(struct dm_query *q, const char *sql,
-    const struct dm_query_filter *f, int64_t bound);
+/* One integer from sql with ?1 and ?2 the period, ?3 a bound; -1 on error. */
+static int64_t
+int_query(struct dm_query *q, const char *sql, const struct dm_query_filter *f,
+    int64_t bound)
+{
+	sqlite3_stmt *st;
+	int64_t v;
+
+	if (sqlite3_prepare_v2(q->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(st, 1, f->from);
+	sqlite3_bind_int64(st, 2, f->to);
+	sqlite3_bind_int64(st, 3, bound);
+	v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+	sqlite3_finalize(st);
+	return v;
+}
 
 static void
 pair_fill(sqlite3_stmt *st, struct dm_query_pair *row)
@@ -1831,88 +1846,126 @@ undated_ips_sql(struct dm_buf *sql, const struct dm_query_filter *f)
 	    DM_ROLLUP_SLOTS) " - 1"
 
 /*
- * "ips(ip) AS (...)": every distinct address of the database, one search of
- * record(source_ip) each (the next address after the last), and "" when a
- * record has none (rollup_source's spelling of a NULL source_ip).
+ * 1 when source_seen answers for the filter: its first days and sums are
+ * over every report, so a domain or reporter filter, or one by pairs, takes
+ * the rows of the period instead.
  */
-#define ALL_IPS                                                                \
-	"ips(ip) AS (SELECT min(source_ip) FROM record UNION ALL SELECT "      \
-	"(SELECT min(source_ip) FROM record WHERE source_ip > ips.ip) FROM "   \
-	"ips WHERE ip IS NOT NULL), all_ips(ip) AS (SELECT ip FROM ips WHERE " \
-	"ip IS NOT NULL UNION ALL SELECT '' WHERE EXISTS (SELECT 1 FROM "      \
-	"record WHERE source_ip IS NULL))"
+static int
+seen_serves(const struct dm_query_filter *f)
+{
+	return f->domain == NULL && f->reporter == NULL && f->n_pairs == 0 &&
+	       !f->kept;
+}
 
-/* One integer from sql with ?1 and ?2 the period, ?3 a bound; -1 on error. */
-static int64_t
-int_query(struct dm_query *q, const char *sql, const struct dm_query_filter *f,
-    int64_t bound)
+/* " FROM source_seen n WHERE ...": the addresses first seen in the period,
+ * within the filter's addresses. */
+static int
+seen_sql(struct dm_buf *sql, const struct dm_query_filter *f)
+{
+	int rc = dm_buf_adds(sql, " FROM source_seen n WHERE n.first_day >= ?1 "
+	                          "AND n.first_day < ?2");
+
+	if (rc == DM_OK && single_ip(f))
+		rc = dm_buf_adds(sql, " AND n.ip = ?6");
+	else if (rc == DM_OK && f->net != NULL)
+		rc = dm_buf_adds(sql, " AND dm_in_net(n.ip, ?5)");
+	return rc;
+}
+
+/* 1 when rollup_source has a row on or after the period's end (the day
+ * index's last entry); -1 on error. */
+static int
+rows_after(struct dm_query *q, const struct dm_query_filter *f)
 {
 	sqlite3_stmt *st;
-	int64_t v;
+	int rc;
 
-	if (sqlite3_prepare_v2(q->db, sql, -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(q->db,
+	        "SELECT EXISTS (SELECT 1 FROM rollup_source WHERE day >= ?1)",
+	        -1, &st, NULL) != SQLITE_OK)
 		return -1;
-	sqlite3_bind_int64(st, 1, f->from);
-	sqlite3_bind_int64(st, 2, f->to);
-	sqlite3_bind_int64(st, 3, bound);
-	v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+	sqlite3_bind_int64(st, 1, f->to);
+	rc = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
 	sqlite3_finalize(st);
-	return v;
+	return rc;
 }
 
 /*
- * 1 when the new addresses are better found among every address of the
- * database (ALL_IPS) than among the period's (a DISTINCT over each of the
- * period's rows: 780,000 for 30 days of the benchmark, 0.4 s, against 2,600
- * searches).  Each address costs a search and the test of old_ip_sql(), and
- * an address seen only after the period reads all its records twice: so
- * only when the database has at most a sixteenth as many addresses as the
- * period has rows, and the reports after the period hold at most a quarter
- * as many rows as the period.  Counting the addresses stops at that bound.
- * -1 on error.
+ * New sources from source_seen: an address is new when its first day is in
+ * the period (no report before the period has it, an undated one neither:
+ * its day is 0).  All of its rows are then on or after the period's start,
+ * so with no row after the period's end (a period up to the last report, as
+ * report --all or a year to today) its sums over every day are the
+ * period's, and the table alone answers.  Otherwise its rows are summed
+ * from its own records, the period's days picked out.
  */
 static int
-walk_addresses(struct dm_query *q, const struct dm_query_filter *f)
+new_seen_sql(struct dm_buf *sql, const struct dm_query_filter *f, int after)
 {
-	int64_t in = int_query(
-	            q, ROWS_OF_REPORTS("rr.day0 >= ?1 AND rr.day0 < ?2"), f, 0),
-	        after = int_query(q, ROWS_OF_REPORTS("rr.day0 >= ?2"), f, 0), n;
+	int rc;
 
-	if (in < 0 || after < 0)
-		return -1;
-	if (in < 16 || after > in / 4)
-		return 0;
-	n = int_query(q,
-	    "WITH RECURSIVE " ALL_IPS
-	    " SELECT count(*) FROM (SELECT 1 FROM all_ips LIMIT ?3 + 1)",
-	    f, in / 16);
-	return n < 0 ? -1 : n <= in / 16;
+	if (!after) {
+		rc = dm_buf_adds(sql,
+		    "SELECT n.ip, n.first_day, n.messages AS m, "
+		    "n.dmarc_pass");
+		if (rc == DM_OK)
+			rc = seen_sql(sql, f);
+		return rc == DM_OK ? dm_buf_adds(sql, " ORDER BY m DESC, n.ip")
+		                   : rc;
+	}
+	rc = dm_buf_adds(sql, "WITH n(ip) AS MATERIALIZED (SELECT n.ip");
+	if (rc == DM_OK)
+		rc = seen_sql(sql, f);
+	if (rc == DM_OK)
+		rc = dm_buf_adds(sql,
+		    ") SELECT s.source_ip, min(s.day), dm_sum(s.messages) AS "
+		    "m, "
+		    "dm_sum(CASE WHEN s.dkim = 'pass' OR s.spf = 'pass' THEN "
+		    "s.messages END)" NEW_ROWS);
+	if (rc == DM_OK)
+		rc = filter_sql(sql, f, "s.", 1);
+	return rc == DM_OK ? dm_buf_adds(sql, " GROUP BY s.source_ip ORDER BY "
+	                                      "m DESC, s.source_ip")
+	                   : rc;
 }
 
-/* "n(ip) AS (...) ": the period's distinct addresses that are new, taken
- * from the period's rows or, with walk, from every address (ALL_IPS). */
+/*
+ * New sources for a domain or reporter filter: an IP is new when no report
+ * matching the filter that starts before the period has it.  Every row of
+ * the period matching the filter is grouped by IP and each IP tested:
+ * record(source_ip) finds its records, oldest first, so an old IP is settled
+ * at its first record.
+ */
 static int
-new_ips_sql(
-    struct dm_buf *sql, const struct dm_query_filter *f, int first, int walk)
+new_rows_sql(struct dm_query *q, struct dm_buf *sql,
+    const struct dm_query_filter *f, struct dm_error *err)
 {
-	int rc = dm_buf_adds(sql, "n(ip) AS MATERIALIZED (SELECT ip FROM ");
+	int first = nothing_before(q, f);
+	int rc = DM_OK;
 
-	if (rc == DM_OK && walk) {
-		rc = dm_buf_adds(sql, "all_ips WHERE");
-		if (rc == DM_OK && f->net != NULL)
-			rc = dm_buf_adds(sql, " dm_in_net(ip, ?5) AND");
-	} else if (rc == DM_OK) {
-		rc = dm_buf_adds(sql, "(SELECT DISTINCT s.source_ip AS ip");
+	if (first < 0)
+		return db_error(
+		    q, err, "looking for reports before the period");
+	if (first) {
+		rc = dm_buf_adds(sql, "WITH ");
 		if (rc == DM_OK)
-			rc = dm_buf_adds(sql, source_from(f));
-		if (rc == DM_OK)
-			rc = filter_sql(sql, f, "s.", 1);
-		if (rc == DM_OK)
-			rc = dm_buf_adds(sql, ") WHERE");
+			rc = undated_ips_sql(sql, f);
 	}
 	if (rc == DM_OK)
-		rc = old_ip_sql(sql, f, "ip", first);
-	return rc == DM_OK ? dm_buf_adds(sql, ") ") : rc;
+		rc = dm_buf_adds(sql,
+		    " SELECT s.source_ip, min(s.day), dm_sum(s.messages) AS m, "
+		    "dm_sum(CASE WHEN s.dkim = 'pass' OR s.spf = 'pass' THEN "
+		    "s.messages END)");
+	if (rc == DM_OK)
+		rc = dm_buf_adds(sql, source_from(f));
+	if (rc == DM_OK)
+		rc = filter_sql(sql, f, "s.", 1);
+	if (rc == DM_OK)
+		rc = dm_buf_adds(sql, " GROUP BY s.source_ip HAVING");
+	if (rc == DM_OK)
+		rc = old_ip_sql(sql, f, "s.source_ip", first);
+	return rc == DM_OK ? dm_buf_adds(sql, " ORDER BY m DESC, s.source_ip")
+	                   : rc;
 }
 
 int
@@ -1922,57 +1975,18 @@ dm_query_new_sources(struct dm_query *q, const struct dm_query_filter *f,
 	struct cb_ctx c = {.ctx = ctx};
 	struct dm_buf sql;
 	sqlite3_stmt *st;
-	/* Two passes only when the filter reads the day index alone: a domain
-	   or reporter reads every row of the period from the table, twice
-	   costs more than the sort saved (report --reporter, 7 days: 0.37 s
-	   -> 0.56 s). */
-	int twice = f->domain == NULL && f->reporter == NULL && !single_ip(f);
-	int rc = DM_OK, walk = 0;
+	int rc, after = 0;
 
-	int first = nothing_before(q, f);
-
-	if (first < 0 || (twice && (walk = walk_addresses(q, f)) < 0))
-		return db_error(
-		    q, err, "looking for reports before the period");
+	if (seen_serves(f) && (after = rows_after(q, f)) < 0)
+		return db_error(q, err, "looking for rows after the period");
 	c.cb.new_source = cb;
-	/*
-	 * An IP is new when no report matching the filter that starts before
-	 * the period has it: record(source_ip) finds its records, oldest
-	 * first, so an old IP is settled at its first record.  Its first day
-	 * and messages are the period's.  With twice, the period's distinct
-	 * IPs are tested first, and only the new ones summed, from their own
-	 * records: grouping every row of the period by IP sorted all of them
-	 * (30 days of a 10,000,000-record database: 1.25 s -> 0.6 s), and
-	 * reading the period again to pick the new ones out cost as much as
-	 * the first pass.  A new IP has no record in a report before the
-	 * period, so its records are those of the period and after it.
-	 */
 	dm_buf_init(&sql, 1 << 20);
-	if (first || twice)
-		rc = dm_buf_adds(
-		    &sql, walk ? "WITH RECURSIVE " ALL_IPS ", " : "WITH ");
-	if (rc == DM_OK && first)
-		rc = undated_ips_sql(&sql, f);
-	if (rc == DM_OK && first && twice)
-		rc = dm_buf_adds(&sql, ", ");
-	if (rc == DM_OK && twice)
-		rc = new_ips_sql(&sql, f, first, walk);
-	if (rc == DM_OK)
-		rc = dm_buf_adds(&sql,
-		    "SELECT s.source_ip, min(s.day), dm_sum(s.messages) AS m, "
-		    "dm_sum(CASE WHEN s.dkim = 'pass' OR s.spf = 'pass' THEN "
-		    "s.messages END)");
-	if (rc == DM_OK)
-		rc = dm_buf_adds(&sql, twice ? NEW_ROWS : source_from(f));
-	if (rc == DM_OK)
-		rc = filter_sql(&sql, f, "s.", 1);
-	if (rc == DM_OK)
-		rc = dm_buf_adds(&sql, twice ? " GROUP BY s.source_ip"
-		                             : " GROUP BY s.source_ip HAVING");
-	if (rc == DM_OK && !twice)
-		rc = old_ip_sql(&sql, f, "s.source_ip", first);
-	if (rc == DM_OK)
-		rc = dm_buf_adds(&sql, " ORDER BY m DESC, s.source_ip");
+	if (seen_serves(f))
+		rc = new_seen_sql(&sql, f, after);
+	else if ((rc = new_rows_sql(q, &sql, f, err)) == DM_EDB) {
+		dm_buf_free(&sql);
+		return rc;
+	}
 	if ((rc = prepare(q, &sql, rc, f, &st, err)) != DM_OK)
 		return rc;
 	return run(q, st, new_row, &c, err);

@@ -569,6 +569,8 @@ dm_rollup_record(struct dm_store *s, const struct dm_feedback *fb,
 		    (unsigned long long)rec->index);
 	rc = bind_source_row(s, fb, rec, rid, offs, err);
 	if (rc == DM_OK)
+		rc = dm_seen_record(s, rec, err);
+	if (rc == DM_OK)
 		rc = daily_add(s, fb, rec, err);
 	return rc == DM_OK ? failing_add(s, fb, rec, offs, err) : rc;
 }
@@ -625,7 +627,10 @@ dm_rollup_commit(struct dm_store *s, struct dm_error *err)
 {
 	struct dm_rollup_daily *d = s->daily;
 	struct daily_keys key;
+	int rc = dm_seen_commit(s, err);
 
+	if (rc != DM_OK)
+		return rc;
 	/* A report is folded once whole: no rows without its report's. */
 	if (d == NULL || !d->pending) {
 		failing_reset(s);
@@ -641,13 +646,7 @@ dm_rollup_commit(struct dm_store *s, struct dm_error *err)
 	return failing_flush(s, err);
 }
 
-void
-dm_rollup_reset(struct dm_store *s)
-{
-	daily_reset(s);
-	failing_reset(s);
-}
-
+/* Forgets the rollup_daily sums (written, or to be dropped). */
 static void
 daily_reset(struct dm_store *s)
 {
@@ -664,9 +663,18 @@ daily_reset(struct dm_store *s)
 }
 
 void
+dm_rollup_reset(struct dm_store *s)
+{
+	dm_seen_reset(s);
+	daily_reset(s);
+	failing_reset(s);
+}
+
+void
 dm_rollup_free(struct dm_store *s)
 {
 	failing_free(s);
+	dm_seen_free(s);
 	if (s->daily == NULL)
 		return;
 	dm_buf_free(&s->daily->names);

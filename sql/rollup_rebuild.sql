@@ -1,5 +1,6 @@
 -- rollup_rebuild.sql - rebuilds every rollup table (rollup_report, rollup_daily, rollup_source,
--- rollup_failing_month, rollup_failing_week; see schema.sql) from the reports and records.
+-- rollup_failing_month, rollup_failing_week, source_seen; see schema.sql) from the reports
+-- and records.
 --
 -- The store folds each report into the rollups as it writes it (sql/rollup.c), and runs this
 -- once when it upgrades a database from before version 4.  Run it yourself after deleting
@@ -16,6 +17,7 @@ DELETE FROM rollup_daily;
 DELETE FROM rollup_source;
 DELETE FROM rollup_failing_month;
 DELETE FROM rollup_failing_week;
+DELETE FROM source_seen;
 
 INSERT INTO rollup_report (report, org_name, domain, day0, ndays, messages)
 SELECT id, ifnull(org_name, ''), ifnull(domain, ''), b / 86400 * 86400,
@@ -109,3 +111,11 @@ FROM rollup_source
 WHERE day > 0 AND messages > 0
     AND ((dkim <> 'pass' AND spf <> 'pass') OR disposition IN ('quarantine', 'reject'))
 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17;
+
+INSERT INTO source_seen (ip, first_day, messages, dmarc_pass)
+SELECT source_ip, day, messages, CASE WHEN dkim = 'pass' OR spf = 'pass' THEN messages ELSE 0 END
+FROM rollup_source
+WHERE true
+ON CONFLICT (ip) DO UPDATE SET first_day = min(first_day, excluded.first_day),
+    messages = min(messages + excluded.messages, 9223372036854775807),
+    dmarc_pass = min(dmarc_pass + excluded.dmarc_pass, 9223372036854775807);

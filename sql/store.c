@@ -44,6 +44,7 @@
 
 /* INT64_MAX, where sums of counts stop (core/limits.h, dm_count_add). */
 #define SUM_MAX "9223372036854775807"
+#define ROLLUP_SLOTS DM_SQL_INT(DM_ROLLUP_SLOTS)
 
 /*
  * The failing evidence per month and ISO week (schema.sql): its key columns,
@@ -323,6 +324,37 @@ static const char *const stmt_sql[DM_ST_COUNT] = {
     [DM_ST_DEL_REPORT] = "DELETE FROM report WHERE id = ?1",
     [DM_ST_Q_MOVED] = "UPDATE quarantine SET path = ?2 WHERE path = ?1 AND "
                       "resolved_at IS NULL",
+    /* An address's sums of a report (seen.c), added as rollup_daily's.
+     * The first day is left alone (SEEN_FIRST): naming it here would
+     * rewrite its index entry at every update. */
+    [DM_ST_SEEN_ADD] =
+        "INSERT INTO source_seen (ip, first_day, messages, dmarc_pass) "
+        "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (ip) DO UPDATE SET "
+        "messages = min(messages + excluded.messages, " SUM_MAX "), "
+        "dmarc_pass = min(dmarc_pass + excluded.dmarc_pass, " SUM_MAX ")",
+    [DM_ST_SEEN_LAST] = "SELECT ifnull(max(first_day), 0) FROM source_seen",
+    [DM_ST_SEEN_FIRST] = "UPDATE source_seen SET first_day = ?2 WHERE ip = "
+                         "?1 AND first_day > ?2",
+    /*
+     * A report taken out: the source_seen rows of its addresses summed
+     * again from their rollup_source rows left (the report's are deleted
+     * by then), found through record(source_ip), row by row so that the
+     * sums saturate as the store's.  Deletes are rare; an address's sums
+     * cannot be taken apart (its first day).
+     */
+    [DM_ST_DEL_SEEN] = "DELETE FROM source_seen WHERE ip IN (SELECT "
+                       "ifnull(source_ip, '') FROM record WHERE report = ?1)",
+    [DM_ST_DEL_SEEN_ADD] =
+        "INSERT INTO source_seen (ip, first_day, messages, dmarc_pass) "
+        "SELECT i.ip, s.day, s.messages, CASE WHEN s.dkim = 'pass' OR "
+        "s.spf = 'pass' THEN s.messages ELSE 0 END FROM (SELECT DISTINCT "
+        "ifnull(source_ip, '') AS ip FROM record WHERE report = ?1) i "
+        "CROSS JOIN record r0 ON r0.source_ip IS nullif(i.ip, '') CROSS "
+        "JOIN rollup_source s ON s.id BETWEEN r0.id * " ROLLUP_SLOTS " AND "
+        "(r0.id + 1) * " ROLLUP_SLOTS " - 1 WHERE true ON CONFLICT (ip) DO "
+        "UPDATE SET first_day = min(first_day, excluded.first_day), "
+        "messages = min(messages + excluded.messages, " SUM_MAX "), "
+        "dmarc_pass = min(dmarc_pass + excluded.dmarc_pass, " SUM_MAX ")",
 };
 
 int
@@ -832,7 +864,8 @@ batch_commit(struct dm_store *s, struct dm_error *err)
 {
 	if (!s->in_batch)
 		return DM_OK;
-	if (exec(s, "COMMIT", "committing", err) != DM_OK)
+	if (dm_seen_flush(s, err) != DM_OK ||
+	    exec(s, "COMMIT", "committing", err) != DM_OK)
 		return DM_EDB;
 	s->in_batch = 0;
 	return DM_OK;
@@ -1233,8 +1266,9 @@ dm_store_report_delete(struct dm_store *s, int64_t id, struct dm_error *err)
 	/* In this order: each step reads what the later ones delete. */
 	static const enum dm_stmt steps[] = {DM_ST_DEL_DAILY, DM_ST_DEL_ZEROS,
 	    DM_ST_DEL_MONTH, DM_ST_REDO_MONTH, DM_ST_DEL_WEEK, DM_ST_REDO_WEEK,
-	    DM_ST_DEL_SOURCE, DM_ST_DEL_ROLLUP, DM_ST_DEL_REASONS,
-	    DM_ST_DEL_RECORDS, DM_ST_DEL_REPORT};
+	    DM_ST_DEL_SOURCE, DM_ST_DEL_SEEN, DM_ST_DEL_SEEN_ADD,
+	    DM_ST_DEL_ROLLUP, DM_ST_DEL_REASONS, DM_ST_DEL_RECORDS,
+	    DM_ST_DEL_REPORT};
 	sqlite3_stmt *st;
 	size_t i;
 
@@ -1242,7 +1276,10 @@ dm_store_report_delete(struct dm_store *s, int64_t id, struct dm_error *err)
 		return lost_error(s, err);
 	if (s->in_unit)
 		return dm_error_set(err, DM_EINVAL, "a unit is open");
-	if (dm_store_batch_begin(s, err) != DM_OK)
+	/* The batch's source_seen sums first: the report's addresses are
+	 * summed again from the rows. */
+	if (dm_store_batch_begin(s, err) != DM_OK ||
+	    dm_seen_flush(s, err) != DM_OK)
 		return DM_EDB;
 	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
 		if ((st = dm_store_stmt(

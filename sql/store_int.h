@@ -116,6 +116,11 @@ enum dm_stmt {
 	DM_ST_DEL_REASONS,
 	DM_ST_DEL_RECORDS,
 	DM_ST_DEL_REPORT,
+	DM_ST_SEEN_ADD,
+	DM_ST_SEEN_LAST,
+	DM_ST_SEEN_FIRST,
+	DM_ST_DEL_SEEN,
+	DM_ST_DEL_SEEN_ADD,
 	DM_ST_COUNT
 };
 
@@ -157,6 +162,7 @@ struct dm_store {
 	struct dm_rollup_daily *daily; /* the report's rollup_daily sums */
 	/* the report's failing evidence per month and ISO week */
 	struct dm_rollup_failing *failing;
+	struct dm_seen *seen;          /* the report's source_seen sums */
 	uint64_t dup_records, dup_messages;
 	sqlite3_int64 dup_report; /* ... and its id */
 	/* The stored report the last payload conflicted with, 0 if none
@@ -244,6 +250,20 @@ void dm_rollup_reset(struct dm_store *s);
 
 /* Frees what the rollups keep in memory. */
 void dm_rollup_free(struct dm_store *s);
+
+/*
+ * seen.c: source_seen, by the rollups' functions above.  dm_seen_record sums
+ * a stored record per address (report_day0 set), dm_seen_commit adds the
+ * sums of the payload being kept to the batch's, dm_seen_reset forgets the
+ * payload's, dm_seen_free frees them all.  dm_seen_flush writes the batch's:
+ * before the batch commits, and before anything reads source_seen.
+ */
+int dm_seen_record(
+    struct dm_store *s, const struct dm_record *rec, struct dm_error *err);
+int dm_seen_commit(struct dm_store *s, struct dm_error *err);
+int dm_seen_flush(struct dm_store *s, struct dm_error *err);
+void dm_seen_reset(struct dm_store *s);
+void dm_seen_free(struct dm_store *s);
 
 /*
  * Fills h (but h->ip) from the columns c, c+1, ... of st: ptr, confirmed,
