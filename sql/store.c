@@ -39,6 +39,18 @@
 #define BATCH_MS 1000
 #define BATCH_UNITS 5000
 
+/*
+ * The records of report ?1, as a condition on record: its ids lie between its
+ * first_record and last_record (schema.sql; there is no index on
+ * record(report)), and record.report is checked all the same.  OF_REPORT_R
+ * follows the alias "r.".
+ */
+#define OF_REPORT_BOUNDS                                                       \
+	"BETWEEN (SELECT first_record FROM report WHERE id = ?1) AND (SELECT " \
+	"last_record FROM report WHERE id = ?1)"
+#define OF_REPORT "id " OF_REPORT_BOUNDS " AND report = ?1"
+#define OF_REPORT_R "id " OF_REPORT_BOUNDS " AND r.report = ?1"
+
 /* Writers wait this long (ms) for another process's batch before giving up. */
 #define BUSY_TIMEOUT_MS 60000
 
@@ -76,7 +88,8 @@ static const char *const stmt_sql[DM_ST_COUNT] = {
         "ON CONFLICT DO NOTHING",
     [DM_ST_REPORT_END] =
         "UPDATE report SET record_count = ?2, message_count = ?3, "
-        "fixups = ?4, extensions = ?5 WHERE id = ?1",
+        "fixups = ?4, extensions = ?5, first_record = ?6, last_record = ?7 "
+        "WHERE id = ?1",
     [DM_ST_REPORT_SAME] =
         "SELECT record_count, message_count, id FROM report WHERE "
         "ifnull(org_name, '') = ifnull(?1, '') AND "
@@ -197,7 +210,7 @@ static const char *const stmt_sql[DM_ST_COUNT] = {
         "q, sum(CASE WHEN disposition = 'reject' THEN ifnull(count, 0) ELSE 0 "
         "END) AS r, sum(CASE WHEN (dkim = 'pass' OR spf = 'pass') AND "
         "disposition IN ('quarantine', 'reject') THEN ifnull(count, 0) ELSE 0 "
-        "END) AS bp FROM record WHERE report = ?1 GROUP BY 1), d AS (SELECT "
+        "END) AS bp FROM record WHERE " OF_REPORT " GROUP BY 1), d AS (SELECT "
         "rr.day0 + s.n * " DM_SQL_INT(
             DM_DAY_SECONDS) " AS day, rr.org_name AS org, rr.domain AS dom, "
                             "g.hf AS hf, g.m / rr.ndays + (s.n < g.m % "
@@ -247,13 +260,13 @@ static const char *const stmt_sql[DM_ST_COUNT] = {
                              "WHERE id IN (SELECT r.id * " DM_SQL_INT(
                                  DM_ROLLUP_SLOTS) " + s.n FROM "
                                                   "record r, seq s WHERE "
-                                                  "r.report = ?1)",
+                                                  "r." OF_REPORT_R ")",
     [DM_ST_DEL_ROLLUP] = "DELETE FROM rollup_report WHERE report = ?1",
     /* The records' reasons and results first (no ON DELETE CASCADE, see
      * configure()). */
     [DM_ST_DEL_REASONS] = "DELETE FROM reason WHERE record IN "
-                          "(SELECT id FROM record WHERE report = ?1)",
-    [DM_ST_DEL_RECORDS] = "DELETE FROM record WHERE report = ?1",
+                          "(SELECT id FROM record WHERE " OF_REPORT ")",
+    [DM_ST_DEL_RECORDS] = "DELETE FROM record WHERE " OF_REPORT,
     [DM_ST_DEL_REPORT] = "DELETE FROM report WHERE id = ?1",
     [DM_ST_Q_MOVED] = "UPDATE quarantine SET path = ?2 WHERE path = ?1 AND "
                       "resolved_at IS NULL",
