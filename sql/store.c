@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -659,11 +660,25 @@ prepare_file(const char *path, struct dm_error *err)
 	return DM_OK;
 }
 
+/*
+ * SQLite's memory statistics, which nothing here reads, take a global mutex
+ * around every allocation and free: several per statement.  They can only be
+ * turned off before SQLite initialises, so the first open does it (a later
+ * call fails harmlessly).
+ */
+static void
+no_memstatus(void)
+{
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static int
 open_db(struct dm_store *s, int memory, struct dm_error *err)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
 
+	pthread_once(&once, no_memstatus);
 	if (memory)
 		flags |= SQLITE_OPEN_CREATE | SQLITE_OPEN_MEMORY;
 	if (sqlite3_open_v2(s->path, &s->db, flags, NULL) != SQLITE_OK) {
