@@ -1652,6 +1652,12 @@ dm_query_sources(struct dm_query *q, const struct dm_query_filter *f,
 	return rc;
 }
 
+/* The records of report p, by their id range (schema.sql: first_record): there
+ * is no index on record(report), and the unary + keeps SQLite from building an
+ * automatic one over every record instead. */
+#define RECORDS_OF_P                                                           \
+	"r.id BETWEEN p.first_record AND p.last_record AND +r.report = p.id"
+
 /* ---- Conflicts ---- */
 
 /* *n = the rows of base (a count over rollup_report rr, with ?1 and ?2 the
@@ -1668,8 +1674,9 @@ count_reports(struct dm_query *q, const struct dm_query_filter *f,
 	rc = dm_buf_adds(&sql, base);
 	if (rc == DM_OK && f->domain != NULL)
 		rc = dm_buf_adds(&sql,
-		    " AND (rr.domain = ?3 OR EXISTS (SELECT 1 FROM record r "
-		    "WHERE r.report = rr.report AND r.header_from = ?3))");
+		    " AND (rr.domain = ?3 OR EXISTS (SELECT 1 FROM report p "
+		    "CROSS JOIN record r ON " RECORDS_OF_P " WHERE p.id = "
+		    "rr.report AND +r.header_from = ?3))");
 	if (rc == DM_OK && f->reporter != NULL)
 		rc = dm_buf_adds(&sql, RR_REPORTER);
 	if (rc != DM_OK) {
@@ -1829,8 +1836,8 @@ undated_ips_sql(struct dm_buf *sql, const struct dm_query_filter *f)
 {
 	int rc = dm_buf_adds(sql,
 	    "old(ip) AS MATERIALIZED (SELECT ifnull(r.source_ip, '') "
-	    "FROM rollup_report rr CROSS JOIN record r ON r.report = rr.report "
-	    "WHERE rr.day0 = 0");
+	    "FROM rollup_report rr CROSS JOIN report p ON p.id = rr.report "
+	    "CROSS JOIN record r ON " RECORDS_OF_P " WHERE rr.day0 = 0");
 
 	return report_filter_end(sql, f, rc);
 }

@@ -1,6 +1,6 @@
 -- rollup_rebuild.sql - rebuilds every rollup table (rollup_report, rollup_daily, rollup_source,
--- rollup_failing_month, rollup_failing_week, source_seen; see schema.sql) from the reports
--- and records.
+-- rollup_failing_month, rollup_failing_week, source_seen; see schema.sql), and each report's
+-- first_record and last_record, from the reports and records.
 --
 -- The store folds each report into the rollups as it writes it (sql/rollup.c), and runs this
 -- once when it upgrades a database from before version 4.  Run it yourself after deleting
@@ -11,6 +11,13 @@
 -- cannot be trusted: no begin, a begin before 2000-01-01, an end before begin), each sum divided evenly with the remainder one each to the
 -- first days; text keys are '' for NULL; auth results are encoded as "domain US
 -- selector-or-scope US result" entries separated by RS.
+
+-- Each report's record id range first (schema.sql: report.first_record), which the store keeps
+-- as it writes a report and the queries find its records by: records added with SQL count too.
+UPDATE report SET first_record = NULL, last_record = NULL;
+UPDATE report SET first_record = g.lo, last_record = g.hi
+FROM (SELECT report, min(id) AS lo, max(id) AS hi FROM record GROUP BY report) g
+WHERE g.report = report.id;
 
 DELETE FROM rollup_report;
 DELETE FROM rollup_daily;

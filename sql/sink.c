@@ -6,8 +6,9 @@
  * report_identity index of schema.sql) and says DM_DONE so the parser stops
  * sending records; record() inserts a record with its reasons and auth results;
  * end() fills in what is only known at </feedback>: totals, fix-up counts,
- * top-level extensions, and the report's rollups.  The sink never commits: the
- * payload around it (store.c) keeps or drops a report whole.
+ * top-level extensions, the range of its record ids, and the report's rollups.
+ * The sink never commits: the payload around it (store.c) keeps or drops a
+ * report whole.
  */
 #include "store_int.h"
 
@@ -418,6 +419,9 @@ sink_record(void *ctx, const struct dm_feedback *fb,
 	if (insert_record(s, rec, err) != DM_OK)
 		return err->code;
 	rid = sqlite3_last_insert_rowid(s->db);
+	if (s->report_records == 0)
+		s->report_first = rid;
+	s->report_last = rid;
 	if (insert_reasons(s, rid, rec, err) != DM_OK ||
 	    dm_rollup_record(s, fb, rec, rid, err) != DM_OK)
 		return err->code;
@@ -465,6 +469,10 @@ sink_end(void *ctx, const struct dm_feedback *fb, struct dm_error *err)
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)s->report_messages);
 	dm_store_bind_text(st, 4, fixups.data);
 	dm_store_bind_text(st, 5, fb->extensions);
+	if (s->report_records > 0) {
+		sqlite3_bind_int64(st, 6, s->report_first);
+		sqlite3_bind_int64(st, 7, s->report_last);
+	}
 	rc = dm_store_step_done(s, st, "updating report", err);
 	if (rc == DM_OK)
 		rc = dm_rollup_report(s, fb, err);

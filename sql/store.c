@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -38,6 +39,18 @@
  */
 #define BATCH_MS 1000
 #define BATCH_UNITS 5000
+
+/*
+ * The records of report ?1, as a condition on record: its ids lie between its
+ * first_record and last_record (schema.sql; there is no index on
+ * record(report)), and record.report is checked all the same.  OF_REPORT_R
+ * follows the alias "r.".
+ */
+#define OF_REPORT_BOUNDS                                                       \
+	"BETWEEN (SELECT first_record FROM report WHERE id = ?1) AND (SELECT " \
+	"last_record FROM report WHERE id = ?1)"
+#define OF_REPORT "id " OF_REPORT_BOUNDS " AND report = ?1"
+#define OF_REPORT_R "id " OF_REPORT_BOUNDS " AND r.report = ?1"
 
 /* Writers wait this long (ms) for another process's batch before giving up. */
 #define BUSY_TIMEOUT_MS 60000
@@ -70,7 +83,7 @@
 	                     "r.id * " DM_SQL_INT(                             \
 	                         DM_ROLLUP_SLOTS) " + s.n FROM record r, seq " \
 	                                          "s "                         \
-	                                          "WHERE r.report = ?1), k "   \
+	                                          "WHERE r." OF_REPORT_R "), k "   \
 	                                          "AS (SELECT "                \
 	                                          "DISTINCT " bucket           \
 	                                          " AS start, " EVIDENCE       \
@@ -137,7 +150,8 @@ static const char *const stmt_sql[DM_ST_COUNT] = {
         "ON CONFLICT DO NOTHING",
     [DM_ST_REPORT_END] =
         "UPDATE report SET record_count = ?2, message_count = ?3, "
-        "fixups = ?4, extensions = ?5 WHERE id = ?1",
+        "fixups = ?4, extensions = ?5, first_record = ?6, last_record = ?7 "
+        "WHERE id = ?1",
     [DM_ST_REPORT_SAME] =
         "SELECT record_count, message_count, id FROM report WHERE "
         "ifnull(org_name, '') = ifnull(?1, '') AND "
@@ -260,7 +274,7 @@ static const char *const stmt_sql[DM_ST_COUNT] = {
         "q, sum(CASE WHEN disposition = 'reject' THEN ifnull(count, 0) ELSE 0 "
         "END) AS r, sum(CASE WHEN (dkim = 'pass' OR spf = 'pass') AND "
         "disposition IN ('quarantine', 'reject') THEN ifnull(count, 0) ELSE 0 "
-        "END) AS bp FROM record WHERE report = ?1 GROUP BY 1), d AS (SELECT "
+        "END) AS bp FROM record WHERE " OF_REPORT " GROUP BY 1), d AS (SELECT "
         "rr.day0 + s.n * " DM_SQL_INT(
             DM_DAY_SECONDS) " AS day, rr.org_name AS org, rr.domain AS dom, "
                             "g.hf AS hf, g.m / rr.ndays + (s.n < g.m % "
@@ -314,13 +328,13 @@ static const char *const stmt_sql[DM_ST_COUNT] = {
                              "WHERE id IN (SELECT r.id * " DM_SQL_INT(
                                  DM_ROLLUP_SLOTS) " + s.n FROM "
                                                   "record r, seq s WHERE "
-                                                  "r.report = ?1)",
+                                                  "r." OF_REPORT_R ")",
     [DM_ST_DEL_ROLLUP] = "DELETE FROM rollup_report WHERE report = ?1",
     /* The records' reasons and results first (no ON DELETE CASCADE, see
      * configure()). */
     [DM_ST_DEL_REASONS] = "DELETE FROM reason WHERE record IN "
-                          "(SELECT id FROM record WHERE report = ?1)",
-    [DM_ST_DEL_RECORDS] = "DELETE FROM record WHERE report = ?1",
+                          "(SELECT id FROM record WHERE " OF_REPORT ")",
+    [DM_ST_DEL_RECORDS] = "DELETE FROM record WHERE " OF_REPORT,
     [DM_ST_DEL_REPORT] = "DELETE FROM report WHERE id = ?1",
     [DM_ST_Q_MOVED] = "UPDATE quarantine SET path = ?2 WHERE path = ?1 AND "
                       "resolved_at IS NULL",
@@ -343,12 +357,12 @@ static const char *const stmt_sql[DM_ST_COUNT] = {
      * cannot be taken apart (its first day).
      */
     [DM_ST_DEL_SEEN] = "DELETE FROM source_seen WHERE ip IN (SELECT "
-                       "ifnull(source_ip, '') FROM record WHERE report = ?1)",
+                       "ifnull(source_ip, '') FROM record WHERE " OF_REPORT ")",
     [DM_ST_DEL_SEEN_ADD] =
         "INSERT INTO source_seen (ip, first_day, messages, dmarc_pass) "
         "SELECT i.ip, s.day, s.messages, CASE WHEN s.dkim = 'pass' OR "
         "s.spf = 'pass' THEN s.messages ELSE 0 END FROM (SELECT DISTINCT "
-        "ifnull(source_ip, '') AS ip FROM record WHERE report = ?1) i "
+        "ifnull(source_ip, '') AS ip FROM record WHERE " OF_REPORT ") i "
         "CROSS JOIN record r0 ON r0.source_ip IS nullif(i.ip, '') CROSS "
         "JOIN rollup_source s ON s.id BETWEEN r0.id * " ROLLUP_SLOTS " AND "
         "(r0.id + 1) * " ROLLUP_SLOTS " - 1 WHERE true ON CONFLICT (ip) DO "
@@ -744,11 +758,25 @@ prepare_file(const char *path, struct dm_error *err)
 	return DM_OK;
 }
 
+/*
+ * SQLite's memory statistics, which nothing here reads, take a global mutex
+ * around every allocation and free: several per statement.  They can only be
+ * turned off before SQLite initialises, so the first open does it (a later
+ * call fails harmlessly).
+ */
+static void
+no_memstatus(void)
+{
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static int
 open_db(struct dm_store *s, int memory, struct dm_error *err)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
 
+	pthread_once(&once, no_memstatus);
 	if (memory)
 		flags |= SQLITE_OPEN_CREATE | SQLITE_OPEN_MEMORY;
 	if (sqlite3_open_v2(s->path, &s->db, flags, NULL) != SQLITE_OK) {

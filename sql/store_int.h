@@ -151,6 +151,8 @@ struct dm_store {
 	sqlite3_int64
 	    report_id; /* report being stored; 0 when none or a duplicate */
 	uint64_t report_records, report_messages;
+	/* its first and last record ids (schema.sql: report.first_record) */
+	sqlite3_int64 report_first, report_last;
 	/* the stored report a duplicate matched: its totals, to spot conflicts
 	 */
 	int dup_known;

@@ -1263,6 +1263,92 @@ feed_blocked_pass(struct dm_store *s)
 	"ALTER TABLE record DROP COLUMN dkim_results; "                        \
 	"ALTER TABLE record DROP COLUMN spf_results; "
 
+/* A database of version 13 as version 12 left it: the index on record(report),
+ * no record id ranges (the view naming them is made again after upgrading). */
+#define UNRANGE_RECORDS                                                        \
+	"DROP VIEW v_reporter_disposition; "                                   \
+	"CREATE INDEX record_report ON record (report); "                      \
+	"ALTER TABLE report DROP COLUMN first_record; "                        \
+	"ALTER TABLE report DROP COLUMN last_record; "
+
+/* Each report's first and last record ids, "id:first-last" in id order. */
+#define RANGES                                                                 \
+	"SELECT group_concat(id || ':' || ifnull(first_record || '-' || "      \
+	"last_record, 'none'), ' ') FROM (SELECT * FROM report ORDER BY id)"
+
+/*
+ * A report's records are found by their id range (version 13): the store
+ * writes it, the migration and the rebuild take it from the
+ * records, a report without records has none, and a report taken out takes
+ * only its own records with it.
+ */
+START_TEST(test_store_report_record_ranges)
+{
+	static const struct dm_store_unit unit3 = {
+	    .path = "/in/c.xml", .sha256 = "cc33", .size = 9};
+	const char *path = tmp_path("ranges.db");
+	struct dm_feedback c = report_b();
+	struct dm_store *s;
+	struct dm_error e;
+	sqlite3 *db;
+
+	ok(dm_store_open(&s, path, &e), &e);
+	feed_both(s);
+	c.report_id = "r-empty";
+	ok(dm_store_unit_begin(s, &unit3, &e), &e);
+	ok(dm_store_payload_begin(s, NULL, &e), &e);
+	ck_assert_int_eq(feed(s, c, NULL, 0, NULL, 0), DM_OK);
+	ok(dm_store_payload_end(s, 1, &e), &e);
+	ok(dm_store_unit_end(s, &e), &e);
+	ok(dm_store_flush(s, &e), &e);
+	db = db_of(s);
+	ROW_EQ(db, RANGES, "1:1-3 2:4-5 3:none");
+	ROW_EQ(db,
+	    "SELECT count(*) FROM sqlite_master WHERE name = 'record_report'",
+	    "0");
+	ROW_EQ(db,
+	    "SELECT group_concat(org_name || ':' || reports || ':' || "
+	    "messages, "
+	    "' ') FROM (SELECT * FROM v_reporter_disposition ORDER BY "
+	    "org_name)",
+	    "Microsoft:2:10 google.com:1:15");
+	/* the same as joined by record.report */
+	ROW_EQ(db,
+	    "SELECT group_concat(org_name || ':' || reports || ':' || "
+	    "messages, "
+	    "' ') FROM (SELECT p.org_name, count(DISTINCT p.id) AS reports, "
+	    "ifnull(sum(r.count), 0) AS messages FROM report p LEFT JOIN "
+	    "record "
+	    "r ON r.report = p.id GROUP BY 1 ORDER BY 1)",
+	    "Microsoft:2:10 google.com:1:15");
+	dm_store_close(s);
+
+	/* Upgraded from version 10: the ranges from the index, then the index
+	 * gone. */
+	raw_exec(path, UNRANGE_RECORDS
+	    "DROP TABLE rollup_failing_month; DROP TABLE rollup_failing_week; "
+	    "DROP TABLE source_seen; PRAGMA user_version = 10");
+	ok(dm_store_open(&s, path, &e), &e);
+	db = db_of(s);
+	ROW_EQ(db, "PRAGMA user_version", latest());
+	ROW_EQ(db, RANGES, "1:1-3 2:4-5 3:none");
+	ROW_EQ(db,
+	    "SELECT count(*) FROM sqlite_master WHERE name = 'record_report'",
+	    "0");
+	/* The rebuild sets them again from the records. */
+	raw_exec(path, "UPDATE report SET first_record = 7, last_record = 9");
+	rebuild_rollups(db);
+	ROW_EQ(db, RANGES, "1:1-3 2:4-5 3:none");
+
+	ok(dm_store_report_delete(s, 1, &e), &e);
+	ok(dm_store_flush(s, &e), &e);
+	ROW_EQ(db, "SELECT group_concat(id, ' ') FROM record", "4 5");
+	ROW_EQ(db, "SELECT count(*) FROM reason WHERE record < 4", "0");
+	ROW_EQ(db, "SELECT count(*) FROM rollup_source WHERE record < 4", "0");
+	dm_store_close(s);
+}
+END_TEST
+
 /*
  * rollup_daily counts the DMARC passes that were quarantined or rejected
  * (version 9), spread over the days like every sum: the store, the rebuild,
@@ -1302,7 +1388,7 @@ START_TEST(test_store_blocked_pass_in_rollup_daily)
 
 	/* The same database as version 8 left it: the migration fills the
 	 * column by the rebuild's rule. */
-	raw_exec(path, UNPACK_RESULTS
+	raw_exec(path, UNRANGE_RECORDS UNPACK_RESULTS
 	    "ALTER TABLE rollup_daily DROP COLUMN blocked_pass; "
 	    "DROP TABLE rollup_failing_month; "
 	    "DROP TABLE rollup_failing_week; DROP TABLE source_seen; "
@@ -1455,7 +1541,7 @@ START_TEST(test_store_failing_rollups_by_month_and_week)
 
 	/* The same database as version 10 left it: the migration fills the
 	 * tables by the rebuild's rule. */
-	raw_exec(path,
+	raw_exec(path, UNRANGE_RECORDS
 	    "DROP TABLE rollup_failing_month; "
 	    "DROP TABLE rollup_failing_week; DROP TABLE source_seen; "
 	    "PRAGMA user_version = 10");
@@ -3135,6 +3221,7 @@ sql_suite(void)
 	tcase_add_checked_fixture(tc, tmp_setup, tmp_teardown);
 	tcase_add_test(tc, test_store_blocked_pass_in_rollup_daily);
 	tcase_add_test(tc, test_store_failing_rollups_by_month_and_week);
+	tcase_add_test(tc, test_store_report_record_ranges);
 	tcase_add_test(tc, test_store_sums_saturate);
 	tcase_add_test(tc, test_store_undated_reports_on_day_0);
 	tcase_add_test(tc, test_store_unit_seen_before_and_after);

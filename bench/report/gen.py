@@ -33,7 +33,6 @@ ORGS = ["google.com", "Outlook.com", "Yahoo", "Mail.Ru", "comcast.net", "Enterpr
         "Cisco Systems, Inc.", "Orange", "Yandex", "Seznam.cz", "t-online.de", "Example Mail Co"]
 
 INDEXES = {  # dropped for the load, rebuilt after it (name -> definition)
-    "record_report": "CREATE INDEX record_report ON record (report)",
     "record_source_ip": "CREATE INDEX record_source_ip ON record (source_ip)",
     "record_header_from": "CREATE INDEX record_header_from ON record (header_from)",
     "reason_record": "CREATE INDEX reason_record ON reason (record)",
@@ -116,10 +115,12 @@ def load(con, records, per_report, days):
     t = phase("indexes", t)
     con.execute("COMMIT")
     con.execute("BEGIN")
-    # The totals the store sets at each report's end, then the rollups it folds as it goes.
+    # The totals the store sets at each report's end, then the rollups it folds as it goes
+    # (rollup_rebuild.sql also sets each report's first_record and last_record).
     con.execute("""
-        UPDATE report SET record_count = (SELECT count(*) FROM record WHERE report = report.id),
-            message_count = (SELECT sum(count) FROM record WHERE report = report.id)""")
+        UPDATE report SET record_count = g.n, message_count = g.m
+        FROM (SELECT report, count(*) AS n, sum(count) AS m FROM record GROUP BY report) g
+        WHERE g.report = report.id""")
     con.execute("COMMIT")
     con.executescript("BEGIN;" + open(os.path.join(SQL, "rollup_rebuild.sql")).read() + "COMMIT;")
     t = phase("rollups (rollup_rebuild.sql)", t)
