@@ -83,7 +83,8 @@
 	                     "r.id * " DM_SQL_INT(                             \
 	                         DM_ROLLUP_SLOTS) " + s.n FROM record r, seq " \
 	                                          "s "                         \
-	                                          "WHERE r." OF_REPORT_R "), k "   \
+	                                          "WHERE r." OF_REPORT_R       \
+	                                          "), k "                      \
 	                                          "AS (SELECT "                \
 	                                          "DISTINCT " bucket           \
 	                                          " AS start, " EVIDENCE       \
@@ -97,15 +98,15 @@
 	"?12, "                                                                \
 	"?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20) ON CONFLICT "                 \
 	"(start, " EVIDENCE ") DO UPDATE SET messages = min(messages + "       \
-	                    "excluded.messages, " SUM_MAX                      \
+	"excluded.messages, " SUM_MAX                                          \
 	"), first_day = min(first_day, excluded.first_day), last_day = "       \
 	"max(last_day, excluded.last_day)"
 /* The report's keys taken out, then summed again from the other reports'
  * rows of their buckets (a bucket is at most 31 days long). */
 #define ROLLUP_DEL(table, bucket)                                              \
 	REPORT_KEYS(bucket)                                                    \
-	"DELETE FROM " table " WHERE (start, " EVIDENCE                        \
-	") IN (SELECT * FROM k)"
+	"DELETE FROM " table " WHERE (start, " EVIDENCE ") IN (SELECT * FROM " \
+	                                                "k)"
 #define ROLLUP_REDO(table, bucket)                                             \
 	REPORT_KEYS(bucket)                                                    \
 	"INSERT INTO " table " SELECT " bucket ", " EVIDENCE                   \

@@ -164,7 +164,7 @@ struct dm_store {
 	struct dm_rollup_daily *daily; /* the report's rollup_daily sums */
 	/* the report's failing evidence per month and ISO week */
 	struct dm_rollup_failing *failing;
-	struct dm_seen *seen;          /* the report's source_seen sums */
+	struct dm_seen *seen; /* the report's source_seen sums */
 	uint64_t dup_records, dup_messages;
 	sqlite3_int64 dup_report; /* ... and its id */
 	/* The stored report the last payload conflicted with, 0 if none

@@ -2652,9 +2652,10 @@ START_TEST(test_store_new_and_upgraded_schemas_match)
 		raw_exec(tmp_path(name), dm_sql_drop_views);
 		for (v = 2; v <= from; v++) {
 			ck_assert_ptr_nonnull(dm_store_migration_script(v));
-			/* The views of views.sql, as the store drops them: since
-			 * version 10 dkim_result and spf_result are views of
-			 * the schema, which a migration creates and keeps. */
+			/* The views of views.sql, as the store drops them:
+			 * since version 10 dkim_result and spf_result are views
+			 * of the schema, which a migration creates and keeps.
+			 */
 			raw_exec(tmp_path(name), dm_sql_drop_views);
 			raw_exec(tmp_path(name), dm_store_migration_script(v));
 		}
