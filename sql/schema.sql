@@ -111,6 +111,8 @@ CREATE INDEX report_input ON report (input);
 -- elements as raw XML.  The indexes are the ones people query by; each other table a record
 -- adds to is appended to in key order (ingest speed, bench/README.md).  A report's records are
 -- found through report.first_record and last_record (version 13), not an index.
+-- record(source_ip) also holds the columns a failing pair's reports are counted from (version
+-- 14): a long period's report reads the pairs' records from the index alone.
 CREATE TABLE record (
 	id INTEGER PRIMARY KEY,
 	report INTEGER NOT NULL REFERENCES report (id) ON DELETE CASCADE,
@@ -126,7 +128,7 @@ CREATE TABLE record (
 	dkim_results TEXT, -- version 10: the dkim_result rows, packed (see below)
 	spf_results TEXT
 );
-CREATE INDEX record_source_ip ON record (source_ip);
+CREATE INDEX record_source_ip ON record (source_ip, header_from, report, disposition, dkim, spf);
 CREATE INDEX record_header_from ON record (header_from);
 
 -- <policy_evaluated><reason>: why the disposition differs from the published policy.
@@ -424,4 +426,4 @@ CREATE TABLE imap_message (
 	PRIMARY KEY (folder, uidvalidity, uid)
 ) WITHOUT ROWID;
 
-PRAGMA user_version = 13;
+PRAGMA user_version = 14;
