@@ -68,30 +68,23 @@
 	"org_name, domain, p, adkim, aspf, testing, source_ip, header_from, "  \
 	"envelope_from, envelope_to, disposition, dkim, spf, dkim_auth, "      \
 	"spf_auth, reasons"
+#define DAY_SECS DM_SQL_INT(DM_DAY_SECONDS)
 #define MONTH_OF_DAY                                                           \
 	"CAST(strftime('%s', day, 'unixepoch', 'start of month') AS INTEGER)"
-#define WEEK_OF_DAY                                                            \
-	"day - ((day / " DM_SQL_INT(                                           \
-	    DM_DAY_SECONDS) " + 3) % 7) * " DM_SQL_INT(DM_DAY_SECONDS)
+#define WEEK_OF_DAY "day - ((day / " DAY_SECS " + 3) % 7) * " DAY_SECS
 #define FAILING_ROW                                                            \
 	"messages > 0 AND ((dkim <> 'pass' AND spf <> 'pass') OR "             \
 	"disposition IN ('quarantine', 'reject'))"
+/* "mine(id)": the ids of report ?1's rollup_source rows (record * slots +
+ * the day's position), for WITH RECURSIVE. */
+#define REPORT_ROWS                                                            \
+	"seq(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM seq WHERE n "         \
+	"< " ROLLUP_SLOTS " - 1), mine(id) AS (SELECT r.id * " ROLLUP_SLOTS    \
+	" + s.n FROM record r, seq s WHERE r." OF_REPORT_R ")"
 #define REPORT_KEYS(bucket)                                                    \
-	"WITH RECURSIVE seq(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM seq "  \
-	"WHERE n < " DM_SQL_INT(                                               \
-	    DM_ROLLUP_SLOTS) " - 1), mine(id) AS (SELECT "                     \
-	                     "r.id * " DM_SQL_INT(                             \
-	                         DM_ROLLUP_SLOTS) " + s.n FROM record r, seq " \
-	                                          "s "                         \
-	                                          "WHERE r." OF_REPORT_R       \
-	                                          "), k "                      \
-	                                          "AS (SELECT "                \
-	                                          "DISTINCT " bucket           \
-	                                          " AS start, " EVIDENCE       \
-	                                          " FROM rollup_source WHERE " \
-	                                          "id IN mine AND "            \
-	                                          "day > 0 AND " FAILING_ROW   \
-	                                          ") "
+	"WITH RECURSIVE " REPORT_ROWS ", k AS (SELECT DISTINCT " bucket        \
+	" AS start, " EVIDENCE " FROM rollup_source WHERE id IN mine AND "     \
+	"day > 0 AND " FAILING_ROW ") "
 #define ROLLUP_UPSERT(table)                                                   \
 	"INSERT INTO " table " (start, " EVIDENCE ", messages, first_day, "    \
 	"last_day) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "     \
@@ -105,20 +98,17 @@
  * rows of their buckets (a bucket is at most 31 days long). */
 #define ROLLUP_DEL(table, bucket)                                              \
 	REPORT_KEYS(bucket)                                                    \
-	"DELETE FROM " table " WHERE (start, " EVIDENCE ") IN (SELECT * FROM " \
-	                                                "k)"
+	"DELETE FROM " table " WHERE (start, " EVIDENCE ")"                    \
+	" IN (SELECT * FROM k)"
 #define ROLLUP_REDO(table, bucket)                                             \
 	REPORT_KEYS(bucket)                                                    \
 	"INSERT INTO " table " SELECT " bucket ", " EVIDENCE                   \
-	", sum(messages), min(day), max(day) FROM rollup_source "              \
-	"WHERE day >= (SELECT min(start) FROM k) AND day < (SELECT "           \
-	"max(start) FROM k) + 31 * " DM_SQL_INT(                               \
-	    DM_DAY_SECONDS) " AND " FAILING_ROW                                \
-	                    " AND id NOT IN mine AND (" bucket ", " EVIDENCE   \
-	                    ") IN "                                            \
-	                    "(SELECT * FROM k) GROUP BY 1, 2, 3, 4, 5, 6, 7, " \
-	                    "8, 9, 10, 11, 12, "                               \
-	                    "13, 14, 15, 16, 17"
+	", sum(messages), min(day), max(day) FROM rollup_source WHERE day >= " \
+	"(SELECT min(start) FROM k) AND day < (SELECT max(start) FROM k) + "   \
+	"31 * " DAY_SECS " AND " FAILING_ROW                                   \
+	" AND id NOT IN mine AND (" bucket ", " EVIDENCE                       \
+	") IN (SELECT * FROM k) GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, "      \
+	"11, 12, 13, 14, 15, 16, 17"
 
 static const char *const stmt_sql[DM_ST_COUNT] = {
     [DM_ST_INPUT_SEEN] =
@@ -322,14 +312,8 @@ static const char *const stmt_sql[DM_ST_COUNT] = {
     [DM_ST_REDO_MONTH] = ROLLUP_REDO("rollup_failing_month", MONTH_OF_DAY),
     [DM_ST_DEL_WEEK] = ROLLUP_DEL("rollup_failing_week", WEEK_OF_DAY),
     [DM_ST_REDO_WEEK] = ROLLUP_REDO("rollup_failing_week", WEEK_OF_DAY),
-    [DM_ST_DEL_SOURCE] =
-        "WITH RECURSIVE seq(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM seq "
-        "WHERE n < " DM_SQL_INT(
-            DM_ROLLUP_SLOTS) " - 1) DELETE FROM rollup_source "
-                             "WHERE id IN (SELECT r.id * " DM_SQL_INT(
-                                 DM_ROLLUP_SLOTS) " + s.n FROM "
-                                                  "record r, seq s WHERE "
-                                                  "r." OF_REPORT_R ")",
+    [DM_ST_DEL_SOURCE] = "WITH RECURSIVE " REPORT_ROWS
+                         " DELETE FROM rollup_source WHERE id IN mine",
     [DM_ST_DEL_ROLLUP] = "DELETE FROM rollup_report WHERE report = ?1",
     /* The records' reasons and results first (no ON DELETE CASCADE, see
      * configure()). */
