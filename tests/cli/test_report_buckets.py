@@ -2,7 +2,10 @@
 every format, is byte for byte the same read through the buckets (whole months, then whole
 ISO weeks, then the ragged days: sql/buckets.c), with the reports of the pairs shown counted
 from their records (the test hook DMARCSTAT_TEST_BY_RECORDS, sql/query.c) or not, and read
-day by day (the test hook DMARCSTAT_TEST_DAILY_ONLY).
+day by day (the test hook DMARCSTAT_TEST_DAILY_ONLY).  The same holds for the ranking and the
+evidence summed in C (sql/query.c, fold_run) against SQLite's GROUP BY (the test hook
+DMARCSTAT_TEST_FOLD_MAX=0), and for a fold that gives up half way (DMARCSTAT_TEST_FOLD_MAX=3),
+in reports and in `explain`.
 
 The database is ingested as users do from reports generated here: three reporters from
 2023-01-02 to 2027-01-05, a report every one to four days each, some covering several days
@@ -128,9 +131,21 @@ def fixture(rng):
 # The ways a report can read the failing pairs: by buckets where whole ones fit, the
 # reports of the pairs shown from the period's rows or (for periods whose rows outnumber
 # the pairs' records sixteen to one) from the pairs' records; forced to the records; every
-# day from rollup_source.
+# day from rollup_source; grouped by SQLite rather than summed in C, or in C until the fourth
+# group and then by SQLite.
 WAYS = [("buckets", {}), ("buckets, reports by records", {"DMARCSTAT_TEST_BY_RECORDS": "1"}),
+        ("grouped by SQLite", {"DMARCSTAT_TEST_FOLD_MAX": "0"}),
+        ("summed in C, given up", {"DMARCSTAT_TEST_FOLD_MAX": "3"}),
         ("days only", {"DMARCSTAT_TEST_DAILY_ONLY": "1"})]
+# explain over a range, an address, a reporter, and the letter: its ranking and evidence are
+# summed in C too.
+EXPLAINS = [
+    ["--ip", "198.51.100.0/24"],
+    ["--ip", "198.51.100.0/24", "--letter"],
+    ["--ip", "0.0.0.0/0", "--reporter", "Yahoo"],
+    ["--ip", "203.0.113.2"],
+    ["--ip", "2001:db8::/32", "--domain", "example.com"],
+]
 
 
 def both_ways(db, args, tmp, label):
@@ -195,6 +210,10 @@ def main():
             for extra in EXTRAS:
                 failures += both_ways(db, ["report"] + args + extra, tmp,
                                       f"{name} {' '.join(extra)}")
+        for name, args in [PERIODS[0], PERIODS[1], PERIODS[4]]:
+            for extra in EXPLAINS:
+                failures += both_ways(db, ["explain"] + extra + args, tmp,
+                                      f"explain {' '.join(extra)}, {name}")
     for f in failures:
         print("FAIL", f)
     print(f"buckets: {len(failures)} failures")
