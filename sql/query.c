@@ -76,6 +76,9 @@ struct net_cache {
 	} slot[NET_CACHE_SLOTS];
 };
 
+struct rank_rows;
+static void rank_rows_free(struct rank_rows *r);
+
 struct dm_query {
 	sqlite3 *db;
 	sqlite3_stmt *host; /* dm_query_host's, prepared on first use */
@@ -100,6 +103,7 @@ struct dm_query {
 	struct dm_buf last_org, last_isp;
 	int have_last;
 	struct net_cache net_cache; /* dm_in_net's */
+	struct rank_rows *rank;     /* rank_folded's rows, or NULL */
 };
 
 static int
@@ -391,13 +395,76 @@ pair_key_cmp(const void *va, const void *vb)
 	return c != 0 ? c : bytes_cmp(a->hf, a->nhf, b->hf, b->nhf);
 }
 
+/* f's pairs as a pair_set (dm_free); NULL when out of memory. */
+static struct pair_set *
+pair_set_new(const struct dm_query_filter *f)
+{
+	struct pair_set *ps;
+	size_t i, bytes = 0;
+	char *text;
+
+	for (i = 0; i < f->n_pairs; i++)
+		bytes += strlen(f->pairs[i].source_ip) +
+		         strlen(f->pairs[i].header_from) + 2;
+	ps = dm_malloc(sizeof(*ps) + f->n_pairs * sizeof(ps->key[0]) + bytes);
+	if (ps == NULL)
+		return NULL;
+	ps->n = f->n_pairs;
+	text = (char *)&ps->key[f->n_pairs];
+	for (i = 0; i < f->n_pairs; i++) {
+		struct pair_key *k = &ps->key[i];
+
+		k->nip = strlen(f->pairs[i].source_ip);
+		k->nhf = strlen(f->pairs[i].header_from);
+		k->ip = memcpy(text, f->pairs[i].source_ip, k->nip + 1);
+		text += k->nip + 1;
+		k->hf = memcpy(text, f->pairs[i].header_from, k->nhf + 1);
+		text += k->nhf + 1;
+	}
+	qsort(ps->key, ps->n, sizeof(ps->key[0]), pair_key_cmp);
+	return ps;
+}
+
+/* Whether k is one of ps. */
+static int
+pair_set_has(const struct pair_set *ps, const struct pair_key *k)
+{
+	size_t lo = 0, hi = ps->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = pair_key_cmp(k, &ps->key[mid]);
+
+		if (c == 0)
+			return 1;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return 0;
+}
+
+/* f's pairs as a pair_set bound to ?P_PAIR_SET: DM_OK or DM_ENOMEM. */
+static int
+bind_pairs(sqlite3_stmt *st, const struct dm_query_filter *f)
+{
+	struct pair_set *ps = pair_set_new(f);
+
+	if (ps == NULL)
+		return DM_ENOMEM;
+	return sqlite3_bind_pointer(
+	           st, P_PAIR_SET, ps, "dm_pair_set", dm_free) == SQLITE_NOMEM
+	           ? DM_ENOMEM
+	           : DM_OK;
+}
+
 static void
 pair_func(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
 	const struct pair_set *ps =
 	    sqlite3_value_pointer(argv[2], "dm_pair_set");
 	struct pair_key k;
-	size_t lo = 0, hi;
 
 	(void)argc;
 	if (ps == NULL) {
@@ -421,53 +488,7 @@ pair_func(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 		sqlite3_result_int(ctx, 0);
 		return;
 	}
-	for (hi = ps->n; lo < hi;) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = pair_key_cmp(&k, &ps->key[mid]);
-
-		if (c == 0) {
-			sqlite3_result_int(ctx, 1);
-			return;
-		}
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	sqlite3_result_int(ctx, 0);
-}
-
-/* f's pairs as a pair_set bound to ?P_PAIR_SET: DM_OK or DM_ENOMEM. */
-static int
-bind_pairs(sqlite3_stmt *st, const struct dm_query_filter *f)
-{
-	struct pair_set *ps;
-	size_t i, bytes = 0;
-	char *text;
-
-	for (i = 0; i < f->n_pairs; i++)
-		bytes += strlen(f->pairs[i].source_ip) +
-		         strlen(f->pairs[i].header_from) + 2;
-	ps = dm_malloc(sizeof(*ps) + f->n_pairs * sizeof(ps->key[0]) + bytes);
-	if (ps == NULL)
-		return DM_ENOMEM;
-	ps->n = f->n_pairs;
-	text = (char *)&ps->key[f->n_pairs];
-	for (i = 0; i < f->n_pairs; i++) {
-		struct pair_key *k = &ps->key[i];
-
-		k->nip = strlen(f->pairs[i].source_ip);
-		k->nhf = strlen(f->pairs[i].header_from);
-		k->ip = memcpy(text, f->pairs[i].source_ip, k->nip + 1);
-		text += k->nip + 1;
-		k->hf = memcpy(text, f->pairs[i].header_from, k->nhf + 1);
-		text += k->nhf + 1;
-	}
-	qsort(ps->key, ps->n, sizeof(ps->key[0]), pair_key_cmp);
-	return sqlite3_bind_pointer(
-	           st, P_PAIR_SET, ps, "dm_pair_set", dm_free) == SQLITE_NOMEM
-	           ? DM_ENOMEM
-	           : DM_OK;
+	sqlite3_result_int(ctx, pair_set_has(ps, &k));
 }
 
 static int
@@ -597,6 +618,8 @@ dm_query_end(struct dm_query *q)
 		return;
 	sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL);
 	q->in_txn = 0;
+	rank_rows_free(q->rank);
+	q->rank = NULL;
 }
 
 void
@@ -1034,6 +1057,7 @@ struct fold {
 	size_t nslot;       /* a power of two, at least four times n */
 	struct dm_buf keys;
 	struct fold_group **order; /* the groups sorted (fold_run) */
+	size_t last;               /* the group of the row added last */
 	const char *v[FOLD_KEYS_MAX];
 	int len[FOLD_KEYS_MAX], type[FOLD_KEYS_MAX];
 };
@@ -1162,6 +1186,7 @@ fold_row(struct fold *f, sqlite3_stmt *st)
 	}
 	if (g == NULL && (rc = fold_new(f, h, j, &g)) != DM_OK)
 		return rc;
+	f->last = (size_t)(g - f->g);
 	/* As dm_sum(), min(first day) and max(last day). */
 	for (i = 0, c = sp->nkeys; i < sp->nsums; i++, c++)
 		if (sqlite3_column_type(st, c) != SQLITE_NULL) {
@@ -1220,11 +1245,13 @@ fold_free(struct fold *f)
 }
 
 /* Steps st to the end into groups, finalizes it and sorts the groups into
- * f->order; FOLD_GIVE_UP when SQLite must group the rows instead.  The
+ * f->order; FOLD_GIVE_UP when SQLite must group the rows instead.  each, when
+ * not NULL, is called after each row is added (f->last its group).  The
  * caller frees f (fold_free) whatever the result. */
 static int
 fold_run(struct dm_query *q, sqlite3_stmt *st, const struct fold_spec *spec,
-    struct fold *f, struct dm_error *err)
+    struct fold *f, int (*each)(void *, sqlite3_stmt *, const struct fold *),
+    void *ctx, struct dm_error *err)
 {
 	int rc = SQLITE_DONE, r;
 	size_t i;
@@ -1235,7 +1262,8 @@ fold_run(struct dm_query *q, sqlite3_stmt *st, const struct fold_spec *spec,
 	dm_buf_init(&f->keys, FOLD_BYTES_MAX);
 	r = fold_rehash(f, 4096);
 	while (r == DM_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
-		r = fold_row(f, st);
+		if ((r = fold_row(f, st)) == DM_OK && each != NULL)
+			r = each(ctx, st, f);
 	if (r == DM_OK && rc != SQLITE_DONE)
 		r = db_error(q, err, "reading report rollups");
 	sqlite3_finalize(st);
@@ -1294,7 +1322,7 @@ dm_query_org_names(
 		        "SELECT org_name FROM rollup_report", -1, &st,
 		        NULL) != SQLITE_OK)
 			return db_error(q, err, "reading report rollups");
-		rc = fold_run(q, st, &name_spec, &fold, err);
+		rc = fold_run(q, st, &name_spec, &fold, NULL, NULL, err);
 		for (i = 0; rc == DM_OK && i < fold.n; i++)
 			rc = cb(ctx, fold_key(fold.order[i], 0), err);
 		fold_free(&fold);
@@ -1746,23 +1774,158 @@ static const unsigned char rank_order[3] = {0, 1, 2};
 static const struct fold_spec rank_spec = {
     .nkeys = 3, .nsums = 3, .order = rank_order};
 
-/* The ranking grouped in C (fold_run), ORDER BY 1, 2, 3. */
+/*
+ * The rows of the last ranking of rollup_source's rows by all their
+ * messages (explain's), by id in the order read, with their group: the pairs
+ * shown are then copied by id (dm_query_keep) instead of read from the
+ * range again, a search of rollup_source per row through the day index (a
+ * third of `explain --ip /15`).  Used only within the read transaction they
+ * were read in (dm_query_end drops them), for the same filter but its pairs
+ * (rank_same), and for at most RANK_ROWS_MAX rows (16 MiB).
+ */
+#define RANK_ROWS_MAX ((size_t)1 << 20)
+
+struct rank_row {
+	int64_t id;
+	size_t group; /* in fold.g */
+};
+
+struct rank_rows {
+	struct fold fold; /* keys: source_ip, From domain (cut), ISP */
+	struct rank_row *row;
+	size_t n, cap;
+	int full; /* more than RANK_ROWS_MAX rows: not kept */
+	/* The filter they were read with. */
+	int64_t from, to;
+	char *domain, *reporter;
+	int has_net;
+	struct dm_ip_net net;
+};
+
+static void
+rank_rows_free(struct rank_rows *r)
+{
+	if (r == NULL)
+		return;
+	fold_free(&r->fold);
+	dm_free(r->row);
+	dm_free(r->domain);
+	dm_free(r->reporter);
+	dm_free(r);
+}
+
+static int
+same_text(const char *a, const char *b)
+{
+	return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
+}
+
+/* Whether r's rows are those of f but its pairs. */
+static int
+rank_same(const struct rank_rows *r, const struct dm_query_filter *f)
+{
+	return !r->full && r->from == f->from && r->to == f->to &&
+	       same_text(r->domain, f->domain) &&
+	       same_text(r->reporter, f->reporter) &&
+	       r->has_net == (f->net != NULL) &&
+	       (f->net == NULL || (r->net.family == f->net->family &&
+	                              r->net.bits == f->net->bits &&
+	                              memcmp(r->net.addr, f->net->addr,
+	                                  sizeof(r->net.addr)) == 0));
+}
+
+static char *
+dup_text(const char *s, int *ok)
+{
+	char *d;
+
+	if (s == NULL)
+		return NULL;
+	if ((d = dm_malloc(strlen(s) + 1)) == NULL)
+		*ok = 0;
+	else
+		memcpy(d, s, strlen(s) + 1);
+	return d;
+}
+
+/* A new, empty record of f's rows; NULL when out of memory. */
+static struct rank_rows *
+rank_rows_new(const struct dm_query_filter *f)
+{
+	struct rank_rows *r = dm_calloc(1, sizeof(*r));
+	int ok = 1;
+
+	if (r == NULL)
+		return NULL;
+	r->from = f->from;
+	r->to = f->to;
+	r->domain = dup_text(f->domain, &ok);
+	r->reporter = dup_text(f->reporter, &ok);
+	if ((r->has_net = f->net != NULL))
+		r->net = *f->net;
+	if (!ok) {
+		rank_rows_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+/* fold_run's hook: the row's id (column 6) and group. */
+static int
+rank_row_add(void *ctx, sqlite3_stmt *st, const struct fold *f)
+{
+	struct rank_rows *r = ctx;
+
+	if (r->full)
+		return DM_OK;
+	if (r->n == RANK_ROWS_MAX) {
+		r->full = 1;
+		return DM_OK;
+	}
+	if (r->n == r->cap) {
+		size_t cap = r->cap == 0 ? 4096 : 2 * r->cap;
+		void *p = dm_realloc(r->row, cap * sizeof(*r->row));
+
+		if (p == NULL)
+			return DM_ENOMEM;
+		r->row = p;
+		r->cap = cap;
+	}
+	r->row[r->n].id = sqlite3_column_int64(st, 6);
+	r->row[r->n].group = f->last;
+	r->n++;
+	return DM_OK;
+}
+
+/* The ranking grouped in C (fold_run), ORDER BY 1, 2, 3.  explain's (every
+ * row of the range) keeps its rows' ids in q->rank. */
 static int
 rank_folded(struct dm_query *q, const struct dm_query_filter *f, int failing,
     int runs, struct cb_ctx *c, struct dm_error *err)
 {
+	struct rank_rows *keep = NULL;
 	struct fold fold;
 	sqlite3_stmt *st;
 	size_t i;
 	int rc;
 
+	rank_rows_free(q->rank);
+	q->rank = NULL;
+	if (!runs && !failing && q->in_txn && !f->kept && !single_ip(f) &&
+	    f->n_pairs == 0 && (keep = rank_rows_new(f)) == NULL)
+		return dm_error_set(err, DM_ENOMEM, _("out of memory"));
 	if (runs)
 		rc = prepare_runs(q, f, RANK_ROWS, "", "", &st, err);
 	else
-		rc = prepare_source(q, f, RANK_ROWS, "", failing, "", &st, err);
-	if (rc != DM_OK)
+		rc = prepare_source(q, f,
+		    keep != NULL ? RANK_ROWS ", s.id" : RANK_ROWS, "", failing,
+		    "", &st, err);
+	if (rc != DM_OK) {
+		rank_rows_free(keep);
 		return rc;
-	rc = fold_run(q, st, &rank_spec, &fold, err);
+	}
+	rc = fold_run(q, st, &rank_spec, &fold,
+	    keep != NULL ? rank_row_add : NULL, keep, err);
 	for (i = 0; rc == DM_OK && i < fold.n; i++) {
 		const struct fold_group *g = fold.order[i];
 		struct dm_query_pair p;
@@ -1779,7 +1942,13 @@ rank_folded(struct dm_query *q, const struct dm_query_filter *f, int failing,
 		p.rejected = g->sum[2];
 		rc = c->cb.pair(c->ctx, &p, err);
 	}
+	if (rc == DM_OK && keep != NULL && !keep->full) {
+		keep->fold = fold;
+		q->rank = keep;
+		return DM_OK;
+	}
 	fold_free(&fold);
+	rank_rows_free(keep);
 	return rc;
 }
 
@@ -1906,6 +2075,76 @@ dm_query_report_refs(struct dm_query *q, const struct dm_query_filter *f,
 
 /* ---- Rows kept for several queries ---- */
 
+/*
+ * dm_query_keep from the ids of the last ranking (q->rank): the rows of the
+ * groups whose source and From domain are f's pairs, inserted in the order
+ * the ranking read them (the order of the statement it replaces, which reads
+ * the same range the same way), each found by its id.  FOLD_GIVE_UP when
+ * q->rank does not hold f's rows.
+ */
+static int
+keep_by_ids(
+    struct dm_query *q, const struct dm_query_filter *f, struct dm_error *err)
+{
+	const struct rank_rows *r = q->rank;
+	struct pair_set *ps;
+	unsigned char *in;
+	sqlite3_stmt *st = NULL;
+	size_t i;
+	int rc = DM_OK;
+
+	if (r == NULL || !q->in_txn || f->kept || f->n_pairs == 0 ||
+	    single_ip(f) || !rank_same(r, f))
+		return FOLD_GIVE_UP;
+	ps = pair_set_new(f);
+	in = dm_malloc(r->fold.n + 1);
+	if (ps == NULL || in == NULL) {
+		dm_free(ps);
+		dm_free(in);
+		return dm_error_set(err, DM_ENOMEM, _("out of memory"));
+	}
+	/* dm_pair's test, once per group: text only, the From domain as the
+	   ranking cut it. */
+	for (i = 0; i < r->fold.n; i++) {
+		const struct fold_group *g = &r->fold.g[i];
+		struct pair_key k = {
+		    fold_key(g, 0), fold_key(g, 1), g->len[0], g->len[1]};
+
+		in[i] = g->type[0] == SQLITE_TEXT &&
+		        g->type[1] == SQLITE_TEXT && pair_set_has(ps, &k);
+	}
+	dm_free(ps);
+	if (sqlite3_exec(q->db,
+	        "DROP TABLE IF EXISTS temp.kept_source; "
+	        "DROP TABLE IF EXISTS temp.kept_ids; "
+	        "CREATE TEMP TABLE kept_ids (n INTEGER PRIMARY KEY, id INTEGER "
+	        "NOT NULL)",
+	        NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(q->db,
+	        "INSERT INTO temp.kept_ids (id) VALUES (?1)", -1, &st,
+	        NULL) != SQLITE_OK)
+		rc = DM_EDB;
+	for (i = 0; rc == DM_OK && i < r->n; i++) {
+		if (!in[r->row[i].group])
+			continue;
+		sqlite3_bind_int64(st, 1, r->row[i].id);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			rc = DM_EDB;
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	dm_free(in);
+	if (rc == DM_OK &&
+	    sqlite3_exec(q->db,
+	        "CREATE TEMP TABLE kept_source AS SELECT s.* FROM "
+	        "temp.kept_ids k CROSS JOIN rollup_source s ON s.id = k.id "
+	        "ORDER BY k.n; DROP TABLE temp.kept_ids",
+	        NULL, NULL, NULL) != SQLITE_OK)
+		rc = DM_EDB;
+	return rc == DM_OK ? DM_OK
+	                   : db_error(q, err, "copying the rows of the period");
+}
+
 int
 dm_query_keep(
     struct dm_query *q, const struct dm_query_filter *f, struct dm_error *err)
@@ -1915,6 +2154,8 @@ dm_query_keep(
 	int rc;
 
 	from_rollups.kept = 0;
+	if ((rc = keep_by_ids(q, &from_rollups, err)) != FOLD_GIVE_UP)
+		return rc;
 	if (sqlite3_exec(q->db, "DROP TABLE IF EXISTS temp.kept_source", NULL,
 	        NULL, NULL) != SQLITE_OK)
 		return db_error(q, err, "dropping the rows kept");
@@ -2249,7 +2490,8 @@ sources_folded(struct dm_query *q, const struct dm_query_filter *f, int failing,
 		    failing, "", &st, err);
 	if (rc != DM_OK)
 		return rc;
-	if ((rc = fold_run(q, st, &source_spec, &fold, err)) == DM_OK)
+	if ((rc = fold_run(q, st, &source_spec, &fold, NULL, NULL, err)) ==
+	    DM_OK)
 		rc = sources_emit(q, &fold, failing, c, err);
 	fold_free(&fold);
 	return rc;
