@@ -1026,7 +1026,7 @@ struct cb_ctx {
 #define FOLD_KEYS_MAX 16
 #define FOLD_BYTES_MAX ((size_t)16 << 20)
 #define FOLD_PROBES_MAX 64
-#define FOLD_SUMS_MAX 3
+#define FOLD_SUMS_MAX 9
 #define FOLD_GIVE_UP 2 /* not a dm_status: the caller runs the SQL */
 
 /* What a statement's rows are: nkeys key columns, then nsums summed, then
@@ -1952,6 +1952,157 @@ rank_folded(struct dm_query *q, const struct dm_query_filter *f, int failing,
 	return rc;
 }
 
+/* The pairs query's rows before they are summed (PAIR_SUMS), grouped in
+ * C: the nine sums in pair_fill's order but the days and reports, then the
+ * days (twice: first and last) and the report. */
+/* clang-format off */
+#define PAIR_ROWS                                                              \
+	"SELECT s.source_ip, " CLIP("s.header_from") ", dm_isp(s.org_name), "  \
+	"s.messages, "                                                         \
+	"CASE WHEN s.dkim = 'pass' OR s.spf = 'pass' THEN s.messages END, "    \
+	"CASE WHEN s.disposition = 'quarantine' THEN s.messages END, "         \
+	"CASE WHEN s.disposition = 'reject' THEN s.messages END, "             \
+	"CASE WHEN " RAW_PASS("s.spf_auth") " THEN s.messages END, "            \
+	"CASE WHEN s.spf = 'pass' THEN s.messages END, "                       \
+	"CASE WHEN " RAW_PASS("s.dkim_auth") " THEN s.messages END, "           \
+	"CASE WHEN s.dkim = 'pass' THEN s.messages END, "                      \
+	"CASE WHEN (s.dkim = 'pass' OR s.spf = 'pass') AND "                   \
+	"s.disposition IN ('quarantine', 'reject') THEN s.messages END, "      \
+	"%s, %s"
+/* clang-format on */
+
+static const struct fold_spec pair_spec = {
+    .nkeys = 3, .nsums = 9, .days = 1, .order = rank_order};
+
+/* A pair's report (count(DISTINCT r.report)): at most PAIR_REPORTS_MAX of
+ * them kept (16 MiB), else SQLite groups. */
+#define PAIR_REPORTS_MAX ((size_t)1 << 20)
+
+struct pair_report {
+	size_t group;
+	int64_t report;
+};
+
+struct pair_reports {
+	struct pair_report *r;
+	size_t n, cap;
+};
+
+/* fold_run's hook: the row's report (column 14), when it has one. */
+static int
+pair_report_add(void *ctx, sqlite3_stmt *st, const struct fold *f)
+{
+	struct pair_reports *pr = ctx;
+
+	if (sqlite3_column_type(st, 14) == SQLITE_NULL)
+		return DM_OK;
+	if (pr->n == PAIR_REPORTS_MAX)
+		return FOLD_GIVE_UP;
+	if (pr->n == pr->cap) {
+		size_t cap = pr->cap == 0 ? 4096 : 2 * pr->cap;
+		void *p = dm_realloc(pr->r, cap * sizeof(*pr->r));
+
+		if (p == NULL)
+			return DM_ENOMEM;
+		pr->r = p;
+		pr->cap = cap;
+	}
+	pr->r[pr->n].group = f->last;
+	pr->r[pr->n].report = sqlite3_column_int64(st, 14);
+	pr->n++;
+	return DM_OK;
+}
+
+static int
+pair_report_cmp(const void *va, const void *vb)
+{
+	const struct pair_report *a = va, *b = vb;
+
+	if (a->group != b->group)
+		return a->group < b->group ? -1 : 1;
+	return a->report < b->report ? -1 : a->report > b->report;
+}
+
+/* The distinct reports per group into n[group]. */
+static void
+pair_reports_count(struct pair_reports *pr, int64_t *n)
+{
+	size_t i;
+
+	qsort(pr->r, pr->n, sizeof(*pr->r), pair_report_cmp);
+	for (i = 0; i < pr->n; i++)
+		if (i == 0 || pr->r[i].group != pr->r[i - 1].group ||
+		    pr->r[i].report != pr->r[i - 1].report)
+			n[pr->r[i].group]++;
+}
+
+/* The pairs query read from the rows (not by runs) and grouped in C. */
+static int
+pairs_folded(struct dm_query *q, const struct dm_query_filter *f,
+    unsigned flags, struct cb_ctx *c, struct dm_error *err)
+{
+	int failing = (flags & DM_QUERY_FAILING) != 0,
+	    reports = (flags & DM_QUERY_REPORTS) != 0, rc;
+	struct pair_reports pr = {NULL, 0, 0};
+	int64_t *nrep = NULL;
+	struct fold fold;
+	struct dm_buf head;
+	sqlite3_stmt *st;
+	size_t i;
+	/* As prepare_pairs' days; a row's report for count(DISTINCT). */
+	const char *day =
+	    failing ? "CASE WHEN s.messages > 0 THEN s.day END" : "s.day";
+
+	dm_buf_init(&head, 1 << 12);
+	rc = dm_buf_addf(
+	    &head, PAIR_ROWS ", %s", day, day, reports ? "r.report" : "NULL");
+	if (rc != DM_OK) {
+		dm_buf_free(&head);
+		return dm_error_set(
+		    err, rc, "building a query: %s", dm_strerror(rc));
+	}
+	rc = prepare_source(q, f, head.data,
+	    reports ? " JOIN record r ON r.id = s.record" : "", failing, "",
+	    &st, err);
+	dm_buf_free(&head);
+	if (rc != DM_OK)
+		return rc;
+	rc = fold_run(q, st, &pair_spec, &fold, pair_report_add, &pr, err);
+	if (rc == DM_OK &&
+	    (nrep = dm_calloc(fold.n + 1, sizeof(*nrep))) == NULL)
+		rc = dm_error_set(err, DM_ENOMEM, _("out of memory"));
+	if (rc == DM_OK)
+		pair_reports_count(&pr, nrep);
+	for (i = 0; rc == DM_OK && i < fold.n; i++) {
+		const struct fold_group *g = fold.order[i];
+		struct dm_query_pair p;
+
+		/* HAVING m > 0 */
+		if (failing && !(g->any[0] && g->sum[0] > 0))
+			continue;
+		p.source_ip = fold_key(g, 0);
+		p.header_from = fold_key(g, 1);
+		p.isp = fold_key(g, 2);
+		p.messages = g->sum[0];
+		p.dmarc_pass = g->sum[1];
+		p.quarantined = g->sum[2];
+		p.rejected = g->sum[3];
+		p.spf_raw_pass = g->sum[4];
+		p.spf_aligned_pass = g->sum[5];
+		p.dkim_raw_pass = g->sum[6];
+		p.dkim_aligned_pass = g->sum[7];
+		p.blocked_pass = g->sum[8];
+		p.first_day = g->first;
+		p.last_day = g->last;
+		p.reports = nrep[g - fold.g];
+		rc = c->cb.pair(c->ctx, &p, err);
+	}
+	dm_free(nrep);
+	dm_free(pr.r);
+	fold_free(&fold);
+	return rc;
+}
+
 int
 dm_query_pairs(struct dm_query *q, const struct dm_query_filter *f,
     unsigned flags, dm_query_pair_cb cb, void *ctx, struct dm_error *err)
@@ -1969,6 +2120,9 @@ dm_query_pairs(struct dm_query *q, const struct dm_query_filter *f,
 	           ((flags & DM_QUERY_REPORTS) && reports_by_records(q, f)));
 	if ((flags & DM_QUERY_RANK) && q->fold_max > 0 &&
 	    (rc = rank_folded(q, f, failing, runs, &m.c, err)) != FOLD_GIVE_UP)
+		return rc;
+	if (!(flags & DM_QUERY_RANK) && !runs && q->fold_max > 0 &&
+	    (rc = pairs_folded(q, f, flags, &m.c, err)) != FOLD_GIVE_UP)
 		return rc;
 	rc = prepare_pairs(q, f,
 	    "s.source_ip, " CLIP("s.header_from") ", dm_isp(s.org_name)", flags,
