@@ -1115,6 +1115,22 @@ fold_rehash(struct fold *f, size_t nslot)
 	return DM_OK;
 }
 
+/* Room for one more element after n in *arr (*cap of them), doubling. */
+static int
+grow_more(void **arr, size_t *cap, size_t n, size_t size)
+{
+	size_t c = *cap == 0 ? 1024 : 2 * *cap;
+	void *p;
+
+	if (n < *cap)
+		return DM_OK;
+	if ((p = dm_realloc(*arr, c * size)) == NULL)
+		return DM_ENOMEM;
+	*arr = p;
+	*cap = c;
+	return DM_OK;
+}
+
 /* A new group for the row's key in slot j, its columns copied into
  * f->keys. */
 static int
@@ -1125,15 +1141,8 @@ fold_new(struct fold *f, uint64_t h, size_t j, struct fold_group **out)
 
 	if (f->n == f->max)
 		return FOLD_GIVE_UP;
-	if (f->n == f->cap) {
-		size_t cap = f->cap == 0 ? 1024 : 2 * f->cap;
-		void *p = dm_realloc(f->g, cap * sizeof(*f->g));
-
-		if (p == NULL)
-			return DM_ENOMEM;
-		f->g = p;
-		f->cap = cap;
-	}
+	if (grow_more((void **)&f->g, &f->cap, f->n, sizeof(*f->g)) != DM_OK)
+		return DM_ENOMEM;
 	g = &f->g[f->n];
 	memset(g, 0, sizeof(*g));
 	g->spec = f->spec;
@@ -1287,6 +1296,25 @@ static const char *
 fold_key(const struct fold_group *g, int k)
 {
 	return g->key + g->at[k];
+}
+
+/* HAVING m > 0 (sum 0) when failing: a failure of no message is none. */
+static int
+fold_having(const struct fold_group *g, int failing)
+{
+	return !failing || (g->any[0] && g->sum[0] > 0);
+}
+
+/* A pair of keys source_ip, From domain, ISP and messages in sum 0; the
+ * rest 0. */
+static void
+fold_pair(const struct fold_group *g, struct dm_query_pair *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->source_ip = fold_key(g, 0);
+	p->header_from = fold_key(g, 1);
+	p->isp = fold_key(g, 2);
+	p->messages = g->sum[0];
 }
 
 /* ---- Reporters ---- */
@@ -1882,15 +1910,9 @@ rank_row_add(void *ctx, sqlite3_stmt *st, const struct fold *f)
 		r->full = 1;
 		return DM_OK;
 	}
-	if (r->n == r->cap) {
-		size_t cap = r->cap == 0 ? 4096 : 2 * r->cap;
-		void *p = dm_realloc(r->row, cap * sizeof(*r->row));
-
-		if (p == NULL)
-			return DM_ENOMEM;
-		r->row = p;
-		r->cap = cap;
-	}
+	if (grow_more((void **)&r->row, &r->cap, r->n, sizeof(*r->row)) !=
+	    DM_OK)
+		return DM_ENOMEM;
 	r->row[r->n].id = sqlite3_column_int64(st, 6);
 	r->row[r->n].group = f->last;
 	r->n++;
@@ -1930,14 +1952,9 @@ rank_folded(struct dm_query *q, const struct dm_query_filter *f, int failing,
 		const struct fold_group *g = fold.order[i];
 		struct dm_query_pair p;
 
-		/* HAVING m > 0 */
-		if (failing && !(g->any[0] && g->sum[0] > 0))
+		if (!fold_having(g, failing))
 			continue;
-		memset(&p, 0, sizeof(p));
-		p.source_ip = fold_key(g, 0);
-		p.header_from = fold_key(g, 1);
-		p.isp = fold_key(g, 2);
-		p.messages = g->sum[0];
+		fold_pair(g, &p);
 		p.quarantined = g->sum[1];
 		p.rejected = g->sum[2];
 		rc = c->cb.pair(c->ctx, &p, err);
@@ -1998,15 +2015,9 @@ pair_report_add(void *ctx, sqlite3_stmt *st, const struct fold *f)
 		return DM_OK;
 	if (pr->n == PAIR_REPORTS_MAX)
 		return FOLD_GIVE_UP;
-	if (pr->n == pr->cap) {
-		size_t cap = pr->cap == 0 ? 4096 : 2 * pr->cap;
-		void *p = dm_realloc(pr->r, cap * sizeof(*pr->r));
-
-		if (p == NULL)
-			return DM_ENOMEM;
-		pr->r = p;
-		pr->cap = cap;
-	}
+	if (grow_more((void **)&pr->r, &pr->cap, pr->n, sizeof(*pr->r)) !=
+	    DM_OK)
+		return DM_ENOMEM;
 	pr->r[pr->n].group = f->last;
 	pr->r[pr->n].report = sqlite3_column_int64(st, 14);
 	pr->n++;
@@ -2077,13 +2088,9 @@ pairs_folded(struct dm_query *q, const struct dm_query_filter *f,
 		const struct fold_group *g = fold.order[i];
 		struct dm_query_pair p;
 
-		/* HAVING m > 0 */
-		if (failing && !(g->any[0] && g->sum[0] > 0))
+		if (!fold_having(g, failing))
 			continue;
-		p.source_ip = fold_key(g, 0);
-		p.header_from = fold_key(g, 1);
-		p.isp = fold_key(g, 2);
-		p.messages = g->sum[0];
+		fold_pair(g, &p);
 		p.dmarc_pass = g->sum[1];
 		p.quarantined = g->sum[2];
 		p.rejected = g->sum[3];
@@ -2600,7 +2607,7 @@ sources_emit(struct dm_query *q, const struct fold *f, int failing,
 		struct dm_query_source s;
 		const char *v[EV_KEYS], *name;
 
-		if (failing && !(g->any[0] && g->sum[0] > 0))
+		if (!fold_having(g, failing))
 			continue;
 		for (k = 0; k < EV_KEYS; k++)
 			v[k] = fold_key(g, k);
