@@ -378,6 +378,14 @@ struct dm_query_segment {
 size_t dm_query_split(int64_t from, int64_t to,
     struct dm_query_segment seg[DM_QUERY_SEGMENTS_MAX]);
 
+/*
+ * As dm_query_split without weeks: the whole calendar months inside [from,
+ * to), then the single days at either end (at most three runs), as
+ * rollup_daily_month and rollup_daily are read.
+ */
+size_t dm_query_split_months(int64_t from, int64_t to,
+    struct dm_query_segment seg[DM_QUERY_SEGMENTS_MAX]);
+
 /* NULL is fine. */
 void dm_query_close(struct dm_query *q);
 
