@@ -140,9 +140,11 @@ def fixture(rng):
 
 # The ways a report can read the failing pairs: by buckets where whole ones fit, the
 # reports of the pairs shown from the period's rows or (for periods whose rows outnumber
-# the pairs' records sixteen to one) from the pairs' records; forced to the records; every
-# day from rollup_source.
+# the pairs' records sixteen to one) from the pairs' records; forced to the records, counted
+# in C (sql/query.c, count_refs) or in SQL; every day from rollup_source.
 WAYS = [("buckets", {}), ("buckets, reports by records", {"DMARCSTAT_TEST_BY_RECORDS": "1"}),
+        ("buckets, reports by records in SQL",
+         {"DMARCSTAT_TEST_BY_RECORDS": "1", "DMARCSTAT_TEST_REFS_SQL": "1"}),
         ("days only", {"DMARCSTAT_TEST_DAILY_ONLY": "1"})]
 
 
