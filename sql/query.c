@@ -971,6 +971,10 @@ day_row(sqlite3_stmt *st, void *vctx, struct dm_error *err)
 	return c->cb.day(c->ctx, &d, err);
 }
 
+#define DAY_SUMS                                                               \
+	"SELECT day, dm_sum(messages), dm_sum(dmarc_pass), "                   \
+	"dm_sum(quarantined), dm_sum(rejected), dm_sum(blocked_pass)"
+
 int
 dm_query_days(struct dm_query *q, const struct dm_query_filter *f,
     dm_query_day_cb cb, void *ctx, struct dm_error *err)
@@ -980,11 +984,22 @@ dm_query_days(struct dm_query *q, const struct dm_query_filter *f,
 	int rc;
 
 	c.cb.day = cb;
-	rc = prepare_daily(q, f,
-	    "SELECT day, dm_sum(messages), dm_sum(dmarc_pass), "
-	    "dm_sum(quarantined), dm_sum(rejected), dm_sum(blocked_pass) "
-	    "FROM rollup_daily",
+	rc = prepare_daily(q, f, DAY_SUMS " FROM rollup_daily",
 	    " GROUP BY day ORDER BY day", &st, err);
+	return rc == DM_OK ? run(q, st, day_row, &c, err) : rc;
+}
+
+int
+dm_query_days_months(struct dm_query *q, const struct dm_query_filter *f,
+    dm_query_day_cb cb, void *ctx, struct dm_error *err)
+{
+	struct cb_ctx c = {.ctx = ctx};
+	sqlite3_stmt *st;
+	int rc;
+
+	c.cb.day = cb;
+	rc = prepare_daily_runs(
+	    q, f, f->from, DAY_SUMS, " GROUP BY day ORDER BY day", &st, err);
 	return rc == DM_OK ? run(q, st, day_row, &c, err) : rc;
 }
 
