@@ -1320,6 +1320,7 @@ struct period_report {
 
 struct refs {
 	const struct dm_query_filter *f;
+	int64_t lo, hi; /* refs_range */
 	struct period_report *rep;
 	size_t n_rep, cap_rep;
 	struct dm_buf names; /* the ISPs and org_names, NUL-terminated */
@@ -1533,6 +1534,78 @@ refs_record(struct refs *r, struct ref_counts *out, const char *ip,
 }
 
 /*
+ * "FROM record r WHERE ..." for the records of f's pairs in reports with ids
+ * in [lo, hi] (refs_range): record(source_ip) searched for each address and
+ * each pair's From domain (a row value IN is not searched for, is_pair
+ * keeps the pairs), its report range in turn.  lo and hi are numbered after
+ * the pairs (run_param).
+ */
+static int
+refs_from(struct dm_buf *sql, const struct dm_query_filter *f)
+{
+	size_t i, a = run_param(f, 0);
+	int rc = dm_buf_adds(sql, " FROM record r WHERE r.source_ip IN (");
+
+	if (rc == DM_OK)
+		rc = pair_ips_sql(sql, f);
+	if (rc == DM_OK)
+		rc = dm_buf_adds(sql, ") AND r.header_from IN (");
+	for (i = 0; rc == DM_OK && i < f->n_pairs; i++)
+		rc = dm_buf_addf(sql, "%s?%zu", i > 0 ? ", " : "",
+		    (size_t)P_PAIRS + 2 * i + 1);
+	return rc == DM_OK
+	           ? dm_buf_addf(
+	                 sql, ") AND r.report BETWEEN ?%zu AND ?%zu", a, a + 1)
+	           : rc;
+}
+
+/* The ids of the reports that may cover a day of f's period: those that
+ * begin at most DM_ROLLUP_SLOTS days before it (rollup_report_day0).
+ * *lo > *hi when none; DM_EDB. */
+static int
+refs_range(struct dm_query *q, const struct dm_query_filter *f, int64_t *lo,
+    int64_t *hi)
+{
+	sqlite3_stmt *st;
+	int rc = DM_EDB;
+
+	if (sqlite3_prepare_v2(q->db,
+	        "SELECT ifnull(min(report), 0), ifnull(max(report), -1) FROM "
+	        "rollup_report WHERE day0 > ?1 - " DM_SQL_INT(
+	            DM_ROLLUP_SLOTS) " * " DM_SQL_INT(DM_DAY_SECONDS) " AND "
+	                                                              "day0 < "
+	                                                              "?2",
+	        -1, &st, NULL) != SQLITE_OK)
+		return DM_EDB;
+	sqlite3_bind_int64(st, 1, f->from);
+	sqlite3_bind_int64(st, 2, f->to);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*lo = sqlite3_column_int64(st, 0);
+		*hi = sqlite3_column_int64(st, 1);
+		rc = DM_OK;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Whether count_refs counts f's pairs' reports (else records_sql does):
+ * no domain filter (it reads the report's policy domain too), and the
+ * pairs' From domains under 255 bytes, which a record's equals exactly
+ * when pairs_sql's clipped one does. */
+static int
+refs_in_c(const struct dm_query *q, const struct dm_query_filter *f)
+{
+	size_t i;
+
+	if (q->refs_sql || f->domain != NULL)
+		return 0;
+	for (i = 0; i < f->n_pairs; i++)
+		if (strlen(f->pairs[i].header_from) >= 255)
+			return 0;
+	return 1;
+}
+
+/*
  * The pairs' failing records in the order of record(source_ip) (address,
  * From domain, report): no join and no sort; the period, the reporter and
  * the ISP come from the reports loaded, the pair from is_pair once per
@@ -1547,13 +1620,11 @@ refs_scan(struct dm_query *q, const struct dm_query_filter *f, struct refs *r,
 	int rc, step = SQLITE_DONE;
 
 	dm_buf_init(&sql, 1 << 20);
-	rc = dm_buf_adds(&sql,
-	    "SELECT r.source_ip, r.header_from, r.report FROM record r WHERE "
-	    "r.source_ip IN (");
+	rc = dm_buf_adds(&sql, "SELECT r.source_ip, r.header_from, r.report");
 	if (rc == DM_OK)
-		rc = pair_ips_sql(&sql, f);
+		rc = refs_from(&sql, f);
 	if (rc == DM_OK)
-		rc = dm_buf_adds(&sql, ") AND " RECORD_FAILING);
+		rc = dm_buf_adds(&sql, " AND " RECORD_FAILING);
 	if (rc == DM_OK && f->net != NULL)
 		rc = dm_buf_adds(&sql, " AND dm_in_net(r.source_ip, ?5)");
 	if (rc == DM_OK)
@@ -1561,6 +1632,8 @@ refs_scan(struct dm_query *q, const struct dm_query_filter *f, struct refs *r,
 		    &sql, " ORDER BY r.source_ip, r.header_from, r.report");
 	if ((rc = prepare(q, &sql, rc, f, &st, err)) != DM_OK)
 		return rc;
+	sqlite3_bind_int64(st, (int)run_param(f, 0), r->lo);
+	sqlite3_bind_int64(st, (int)run_param(f, 0) + 1, r->hi);
 	while (rc == DM_OK && (step = sqlite3_step(st)) == SQLITE_ROW)
 		rc = refs_record(r, out, col_text(st, 0), col_text(st, 1),
 		    sqlite3_column_int64(st, 2));
@@ -1586,17 +1659,17 @@ count_refs(struct dm_query *q, const struct dm_query_filter *f,
     struct ref_counts *out, struct dm_error *err)
 {
 	struct refs *r;
-	size_t i;
 	int rc;
 
-	if (f->domain != NULL)
+	if (!refs_in_c(q, f))
 		return DM_DONE;
-	for (i = 0; i < f->n_pairs; i++)
-		if (strlen(f->pairs[i].header_from) >= 255)
-			return DM_DONE;
 	if ((r = dm_calloc(1, sizeof(*r))) == NULL)
 		return dm_error_set(err, DM_ENOMEM, "out of memory");
 	r->f = f;
+	if (refs_range(q, f, &r->lo, &r->hi) != DM_OK) {
+		dm_free(r);
+		return db_error(q, err, "reading the reports of pairs");
+	}
 	dm_buf_init(&r->names, 1 << 20);
 	dm_buf_init(&r->group, 1 << 20);
 	rc = refs_load(q, f, r, err);
@@ -1652,9 +1725,9 @@ reports_by_records(struct dm_query *q, const struct dm_query_filter *f)
 	struct dm_buf sql;
 	sqlite3_stmt *st;
 	struct dm_error e;
-	int64_t in, n = -1;
+	int64_t in, n = -1, lo = 0, hi = -1;
 	size_t i;
-	int rc;
+	int rc, c;
 
 	if (f->n_pairs == 0 || !by_runs(f) || q->daily_only || q->version < 11)
 		return 0;
@@ -1670,16 +1743,26 @@ reports_by_records(struct dm_query *q, const struct dm_query_filter *f)
 	    q, ROWS_OF_REPORTS("rr.day0 >= ?1 AND rr.day0 < ?2"), f, 0);
 	if (in < 16)
 		return 0;
+	/* count_refs reads the records of the pairs' reports that may be in
+	   the period; records_sql every record of their addresses. */
+	c = refs_in_c(q, f) && refs_range(q, f, &lo, &hi) == DM_OK;
 	dm_buf_init(&sql, 1 << 20);
-	rc = dm_buf_adds(&sql,
-	    "SELECT count(*) FROM (SELECT 1 FROM record WHERE source_ip IN (");
-	if (rc == DM_OK)
+	rc = dm_buf_adds(&sql, "SELECT count(*) FROM (SELECT 1");
+	if (rc == DM_OK && c)
+		rc = refs_from(&sql, f);
+	else if (rc == DM_OK)
+		rc = dm_buf_adds(&sql, " FROM record r WHERE r.source_ip IN (");
+	if (rc == DM_OK && !c)
 		rc = pair_ips_sql(&sql, f);
 	if (rc == DM_OK)
-		rc = dm_buf_addf(&sql, ") LIMIT ?%d)", P_SPLIT);
+		rc = dm_buf_addf(&sql, "%s LIMIT ?%d)", c ? "" : ")", P_SPLIT);
 	if (prepare(q, &sql, rc, f, &st, &e) != DM_OK)
 		return 0;
 	sqlite3_bind_int64(st, P_SPLIT, in / 16 + 1);
+	if (c) {
+		sqlite3_bind_int64(st, (int)run_param(f, 0), lo);
+		sqlite3_bind_int64(st, (int)run_param(f, 0) + 1, hi);
+	}
 	if (sqlite3_step(st) == SQLITE_ROW)
 		n = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
@@ -1787,7 +1870,7 @@ dm_query_pairs(struct dm_query *q, const struct dm_query_filter *f,
 	if (!runs || !(flags & DM_QUERY_REPORTS))
 		return run(q, st, pair_row, &m.c, err);
 	dm_buf_init(&m.refs.text, (size_t)1 << 30);
-	rc = q->refs_sql ? DM_DONE : count_refs(q, f, &m.refs, err);
+	rc = count_refs(q, f, &m.refs, err);
 	if (rc == DM_DONE)
 		rc = count_refs_sql(q, f, &m.refs, err);
 	if (rc != DM_OK) {
