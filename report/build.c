@@ -721,6 +721,20 @@ isp_day_cb(void *ctx, const struct dm_query_day *d, struct dm_error *err)
 }
 
 /*
+ * The days of f for a series: a month bucket sums whole months, so they come
+ * as one row on their first day (rollup_daily_month) when the series is by
+ * month; else day by day.
+ */
+static int
+series_days(
+    struct build *b, const struct dm_query_filter *f, dm_query_day_cb cb)
+{
+	if (b->r->bucket == DM_BUCKET_MONTH)
+		return dm_query_days_months(b->q, f, cb, b, b->err);
+	return dm_query_days(b->q, f, cb, b, b->err);
+}
+
+/*
  * The series of the ISPs with most mail, for the HTML's small multiples, so
  * that the day an ISP started to block shows.  Left out when one ISP has
  * reported or a reporter was asked for: the series is then that ISP's.  One
@@ -738,8 +752,7 @@ fill_isp_daily(struct build *b)
 	for (i = 0; i < n; i++) {
 		memset(b->days, 0, b->n_days * sizeof(*b->days));
 		f.reporter = b->isps.v[i];
-		if ((rc = dm_query_days(b->q, &f, isp_day_cb, b, b->err)) !=
-		        DM_OK ||
+		if ((rc = series_days(b, &f, isp_day_cb)) != DM_OK ||
 		    (rc = series_rows(
 		         b, &b->r->sec[SEC_ISP_DAILY], f.reporter)) != DM_OK)
 			return rc;
@@ -864,14 +877,22 @@ new_cb(void *ctx, const struct dm_query_new_source *n, struct dm_error *err)
 static int
 run_queries(struct build *b)
 {
-	struct dm_query_filter f = b->f;
+	struct dm_query_filter f = b->f, prev = b->f;
 	int rc;
 
+	/* The previous period is only summed: its whole months come as
+	   one row each. */
+	prev.from = b->r->prev_from;
 	f.from = b->r->prev_from;
-	if ((rc = dm_query_days(b->q, &f, day_cb, b, b->err)) != DM_OK ||
+	f.to = b->r->from;
+	if ((rc = dm_query_days_months(b->q, &f, day_cb, b, b->err)) != DM_OK)
+		return rc;
+	f.from = b->r->from;
+	f.to = b->f.to;
+	if ((rc = series_days(b, &f, day_cb)) != DM_OK ||
 	    (rc = dm_isp_names_period(&b->names, b->q, &b->f, b->err)) !=
 	        DM_OK ||
-	    (rc = dm_query_isps(b->q, &f, b->r->from, isp_cb, b, b->err)) !=
+	    (rc = dm_query_isps(b->q, &prev, b->r->from, isp_cb, b, b->err)) !=
 	        DM_OK ||
 	    (rc = dm_query_domains(b->q, &b->f, domain_cb, b, b->err)) !=
 	        DM_OK ||

@@ -91,9 +91,19 @@ split_weeks(struct dm_query_segment *seg, size_t *n, int64_t from, int64_t to)
 	add(seg, n, DM_QUERY_DAYS, w1, to);
 }
 
-size_t
-dm_query_split(int64_t from, int64_t to,
-    struct dm_query_segment seg[DM_QUERY_SEGMENTS_MAX])
+/* [from, to) with no whole month: its whole weeks and days, or days only. */
+static void
+split_rest(struct dm_query_segment *seg, size_t *n, int64_t from, int64_t to,
+    int weeks)
+{
+	if (weeks)
+		split_weeks(seg, n, from, to);
+	else
+		add(seg, n, DM_QUERY_DAYS, from, to);
+}
+
+static size_t
+split(int64_t from, int64_t to, struct dm_query_segment *seg, int weeks)
 {
 	int64_t m0, m1;
 	size_t n = 0;
@@ -105,11 +115,25 @@ dm_query_split(int64_t from, int64_t to,
 	m0 = first_month_from(from);
 	m1 = dm_sql_month_start(to);
 	if (m0 >= m1) {
-		split_weeks(seg, &n, from, to);
+		split_rest(seg, &n, from, to, weeks);
 		return n;
 	}
-	split_weeks(seg, &n, from, m0);
+	split_rest(seg, &n, from, m0, weeks);
 	add(seg, &n, DM_QUERY_MONTHS, m0, m1);
-	split_weeks(seg, &n, m1, to);
+	split_rest(seg, &n, m1, to, weeks);
 	return n;
+}
+
+size_t
+dm_query_split(int64_t from, int64_t to,
+    struct dm_query_segment seg[DM_QUERY_SEGMENTS_MAX])
+{
+	return split(from, to, seg, 1);
+}
+
+size_t
+dm_query_split_months(int64_t from, int64_t to,
+    struct dm_query_segment seg[DM_QUERY_SEGMENTS_MAX])
+{
+	return split(from, to, seg, 0);
 }

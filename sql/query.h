@@ -208,6 +208,11 @@ int dm_query_period_org_names(struct dm_query *q,
 /* Per day with reports in the period, in day order. */
 int dm_query_days(struct dm_query *q, const struct dm_query_filter *f,
     dm_query_day_cb cb, void *ctx, struct dm_error *err) DM_WUR;
+/* As dm_query_days, but a whole calendar month of the period comes as one
+ * row named by its first day (rollup_daily_month): for sums over months or
+ * over the whole period. */
+int dm_query_days_months(struct dm_query *q, const struct dm_query_filter *f,
+    dm_query_day_cb cb, void *ctx, struct dm_error *err) DM_WUR;
 
 /*
  * Per ISP with messages in the period: the days from split on are "this
@@ -376,6 +381,14 @@ struct dm_query_segment {
  * period exactly once.  Returns how many; 0 for an empty period.
  */
 size_t dm_query_split(int64_t from, int64_t to,
+    struct dm_query_segment seg[DM_QUERY_SEGMENTS_MAX]);
+
+/*
+ * As dm_query_split without weeks: the whole calendar months inside [from,
+ * to), then the single days at either end (at most three runs), as
+ * rollup_daily_month and rollup_daily are read.
+ */
+size_t dm_query_split_months(int64_t from, int64_t to,
     struct dm_query_segment seg[DM_QUERY_SEGMENTS_MAX]);
 
 /* NULL is fine. */

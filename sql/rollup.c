@@ -2,11 +2,11 @@
  * rollup.c - the rollups report and explain read, folded as the store writes a
  * report: a rollup_source row per record and day as each record is stored, its
  * rollup_report row at the report's end, and its rollup_daily sums per
- * header_from once its payload is kept, and the failing evidence per month and
- * ISO week then too (see schema.sql for the tables and the rule, and
- * migrate_v4.sql for why it happens here).  rollup_rebuild.sql spells
- * the same rule in SQL; check_sql's test_store_rollups_match_the_rebuild holds
- * the two to the same rows.
+ * header_from (per day and per month) once its payload is kept, and the
+ * failing evidence per month and ISO week then too (see schema.sql for the
+ * tables and the rule, and migrate_v4.sql for why it happens here).
+ * rollup_rebuild.sql spells the same rule in SQL; check_sql's
+ * test_store_rollups_match_the_rebuild holds the two to the same rows.
  */
 #include "store_int.h"
 
@@ -218,6 +218,81 @@ keys_of(const struct dm_feedback *fb)
 
 static void daily_reset(struct dm_store *s);
 
+/* Day n's share of a report's sum over nd days: an even spread, the
+ * remainder one each to the first days (rollup_rebuild.sql's rule). */
+static int64_t
+share(int64_t sum, int64_t nd, int64_t n)
+{
+	return sum / nd + (n < sum % nd);
+}
+
+/* A header_from's sums of a report over the days of one month. */
+struct month_sums {
+	int64_t start, last_day, mail_day; /* mail_day -1: none */
+	int64_t sum[M_N];
+};
+
+/* Adds one month's sums to rollup_daily_month (schema.sql). */
+static int
+month_write(struct dm_store *s, const struct daily_keys *key,
+    const char *header_from, const struct month_sums *m, struct dm_error *err)
+{
+	sqlite3_stmt *st;
+	int k;
+
+	st = dm_store_stmt(s, DM_ST_ROLLUP_DMONTH, "updating rollups", err);
+	if (st == NULL)
+		return DM_EDB;
+	sqlite3_bind_int64(st, 1, m->start);
+	dm_store_bind_static(st, 2, key->org_name);
+	dm_store_bind_static(st, 3, key->domain);
+	dm_store_bind_static(st, 4, header_from);
+	dm_store_bind_static(st, 5, key->p);
+	dm_store_bind_static(st, 6, key->sp);
+	dm_store_bind_opt(st, 7, key->pct);
+	for (k = 0; k < M_N; k++)
+		sqlite3_bind_int64(st, 8 + k, m->sum[k]);
+	sqlite3_bind_int64(st, 15, m->last_day);
+	if (m->mail_day >= 0)
+		sqlite3_bind_int64(st, 16, m->mail_day);
+	else
+		sqlite3_bind_null(st, 16);
+	return dm_store_step_done(s, st, "updating rollups", err);
+}
+
+/*
+ * The entry's days folded per calendar month, as rollup_daily_month sums
+ * the rows daily_flush writes: one upsert per month (a report's days touch
+ * at most two), so that the table costs ingest little beside the days.
+ */
+static int
+month_flush(struct dm_store *s, const struct daily_keys *key,
+    const char *header_from, const struct daily_entry *e, struct dm_error *err)
+{
+	int64_t nd = (int64_t)s->report_ndays, n, day, start;
+	struct month_sums m = {.start = -1};
+	int k;
+
+	for (n = 0; n < nd; n++) {
+		day = s->report_day0 + n * DM_DAY_SECONDS;
+		start = dm_sql_month_start(day);
+		if (start != m.start) {
+			if (m.start != -1 &&
+			    month_write(s, key, header_from, &m, err) != DM_OK)
+				return DM_EDB;
+			m = (struct month_sums){.start = start, .mail_day = -1};
+		}
+		for (k = 0; k < M_N; k++)
+			m.sum[k] =
+			    dm_count_add(m.sum[k], share(e->sum[k], nd, n));
+		m.last_day = day;
+		if (share(e->sum[M_MESSAGES], nd, n) > 0)
+			m.mail_day = day;
+	}
+	return m.start == -1 ? DM_OK
+	                     : month_write(s, key, header_from, &m, err);
+}
+
 /* Writes the sums kept so far and forgets them. */
 static int
 daily_flush(
@@ -232,6 +307,9 @@ daily_flush(
 	for (i = 0; d != NULL && i < d->n; i++) {
 		struct daily_entry *e = &d->slot[d->used[i]];
 
+		if (month_flush(s, key, d->names.data + e->name, e, err) !=
+		    DM_OK)
+			return DM_EDB;
 		for (n = 0; n < nd; n++) {
 			st = dm_store_stmt(
 			    s, DM_ST_ROLLUP_DAILY, "updating rollups", err);
@@ -246,8 +324,8 @@ daily_flush(
 			dm_store_bind_static(st, 6, key->sp);
 			dm_store_bind_opt(st, 7, key->pct);
 			for (k = 0; k < M_N; k++)
-				sqlite3_bind_int64(st, 8 + k,
-				    e->sum[k] / nd + (n < e->sum[k] % nd));
+				sqlite3_bind_int64(
+				    st, 8 + k, share(e->sum[k], nd, n));
 			if (dm_store_step_done(
 			        s, st, "updating rollups", err) != DM_OK)
 				return DM_EDB;

@@ -1,6 +1,6 @@
--- rollup_rebuild.sql - rebuilds every rollup table (rollup_report, rollup_daily, rollup_source,
--- rollup_failing_month, rollup_failing_week, source_seen; see schema.sql), and each report's
--- first_record and last_record, from the reports and records.
+-- rollup_rebuild.sql - rebuilds every rollup table (rollup_report, rollup_daily,
+-- rollup_daily_month, rollup_source, rollup_failing_month, rollup_failing_week, source_seen; see
+-- schema.sql), and each report's first_record and last_record, from the reports and records.
 --
 -- The store folds each report into the rollups as it writes it (sql/rollup.c), and runs this
 -- once when it upgrades a database from before version 4.  Run it yourself after deleting
@@ -21,6 +21,7 @@ WHERE g.report = report.id;
 
 DELETE FROM rollup_report;
 DELETE FROM rollup_daily;
+DELETE FROM rollup_daily_month;
 DELETE FROM rollup_source;
 DELETE FROM rollup_failing_month;
 DELETE FROM rollup_failing_week;
@@ -74,6 +75,29 @@ ON CONFLICT (day, org_name, domain, header_from) DO UPDATE SET
     quarantined = quarantined + excluded.quarantined,
     rejected = rejected + excluded.rejected,
     blocked_pass = blocked_pass + excluded.blocked_pass;
+
+-- rollup_daily per month, from the rows above.
+INSERT INTO rollup_daily_month (start, org_name, domain, header_from, p, sp, pct, messages,
+    dmarc_pass, dkim_aligned, spf_aligned, quarantined, rejected, blocked_pass, last_day,
+    mail_day)
+SELECT CAST(strftime('%s', day, 'unixepoch', 'start of month') AS INTEGER), org_name, domain,
+    header_from, p, sp, pct, messages, dmarc_pass, dkim_aligned, spf_aligned, quarantined,
+    rejected, blocked_pass, day, CASE WHEN messages > 0 THEN day END
+FROM rollup_daily
+WHERE true
+ON CONFLICT (start, org_name, domain, header_from) DO UPDATE SET
+    p = CASE WHEN excluded.last_day >= last_day THEN excluded.p ELSE p END,
+    sp = CASE WHEN excluded.last_day >= last_day THEN excluded.sp ELSE sp END,
+    pct = CASE WHEN excluded.last_day >= last_day THEN excluded.pct ELSE pct END,
+    messages = min(messages + excluded.messages, 9223372036854775807),
+    dmarc_pass = min(dmarc_pass + excluded.dmarc_pass, 9223372036854775807),
+    dkim_aligned = min(dkim_aligned + excluded.dkim_aligned, 9223372036854775807),
+    spf_aligned = min(spf_aligned + excluded.spf_aligned, 9223372036854775807),
+    quarantined = min(quarantined + excluded.quarantined, 9223372036854775807),
+    rejected = min(rejected + excluded.rejected, 9223372036854775807),
+    blocked_pass = min(blocked_pass + excluded.blocked_pass, 9223372036854775807),
+    last_day = max(last_day, excluded.last_day),
+    mail_day = max(ifnull(mail_day, excluded.mail_day), ifnull(excluded.mail_day, mail_day));
 
 WITH RECURSIVE seq(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM seq WHERE n < 30)
 INSERT INTO rollup_source (id, record, day, org_name, domain, p, adkim, aspf, testing, source_ip,

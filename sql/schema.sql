@@ -298,6 +298,35 @@ CREATE INDEX rollup_source_failing ON rollup_source (day, id, record, org_name, 
     dkim_auth, spf_auth, reasons, messages)
     WHERE (dkim <> 'pass' AND spf <> 'pass') OR disposition IN ('quarantine', 'reject');
 
+-- rollup_daily per calendar month, since version 15: the sums of rollup_daily's rows of a
+-- month per reporter, policy domain and From domain, so that a long period's days, ISPs and
+-- domains read its whole months (12 rows a year per key instead of 365) and days only at its
+-- ragged ends.  start is the month's first day (UTC midnight); last_day the last day of the
+-- month with a rollup_daily row and p, sp and pct that row's (the policy published last, which
+-- the domains show); mail_day the last day with messages (NULL when none), which the ISPs'
+-- "last seen" reads.  Undated reports (day 0) are in the month of 1970-01-01 like any day.  The
+-- store keeps it exact as reports arrive (sql/rollup.c adds a report's sums per month and From
+-- domain once the report is kept); a deleted report's months are summed again from rollup_daily.
+CREATE TABLE rollup_daily_month (
+	start INTEGER NOT NULL,
+	org_name TEXT NOT NULL,
+	domain TEXT NOT NULL,
+	header_from TEXT NOT NULL,
+	p TEXT NOT NULL,
+	sp TEXT NOT NULL,
+	pct INTEGER,
+	messages INTEGER NOT NULL,
+	dmarc_pass INTEGER NOT NULL,
+	dkim_aligned INTEGER NOT NULL,
+	spf_aligned INTEGER NOT NULL,
+	quarantined INTEGER NOT NULL,
+	rejected INTEGER NOT NULL,
+	blocked_pass INTEGER NOT NULL,
+	last_day INTEGER NOT NULL,
+	mail_day INTEGER,
+	PRIMARY KEY (start, org_name, domain, header_from)
+) WITHOUT ROWID;
+
 -- The failing evidence per calendar month and per ISO week (Monday to Sunday), since version
 -- 11: rollup_source's failing rows (DMARC failed, or quarantined or rejected: the predicate of
 -- rollup_source_failing) with messages, summed per bucket and evidence.  A month folds about a
@@ -426,4 +455,4 @@ CREATE TABLE imap_message (
 	PRIMARY KEY (folder, uidvalidity, uid)
 ) WITHOUT ROWID;
 
-PRAGMA user_version = 14;
+PRAGMA user_version = 15;

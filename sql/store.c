@@ -110,6 +110,56 @@
 	") IN (SELECT * FROM k) GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, "      \
 	"11, 12, 13, 14, 15, 16, 17"
 
+/*
+ * rollup_daily per month (schema.sql): a row's sums added, its last day and
+ * policy kept when it is the latest (a later report of the same day
+ * overwrites the day's policy in rollup_daily too), its last day with
+ * messages the later one; and a deleted report's months of its reporter and
+ * policy domain, which are summed again from rollup_daily's rows left.
+ */
+/* clang-format off */
+#define DMONTH_COLS                                                            \
+	"INSERT INTO rollup_daily_month (start, org_name, domain, "            \
+	"header_from, p, sp, pct, messages, dmarc_pass, dkim_aligned, "        \
+	"spf_aligned, quarantined, rejected, blocked_pass, last_day, "         \
+	"mail_day) "
+#define DMONTH_LATER(c)                                                        \
+	c " = CASE WHEN excluded.last_day >= last_day THEN excluded." c        \
+	" ELSE " c " END, "
+#define DMONTH_ADD(c) c " = min(" c " + excluded." c ", " SUM_MAX "), "
+#define DMONTH_UPSERT                                                          \
+	" ON CONFLICT (start, org_name, domain, header_from) DO UPDATE SET "   \
+	DMONTH_LATER("p") DMONTH_LATER("sp") DMONTH_LATER("pct")               \
+	DMONTH_ADD("messages") DMONTH_ADD("dmarc_pass")                        \
+	DMONTH_ADD("dkim_aligned") DMONTH_ADD("spf_aligned")                   \
+	DMONTH_ADD("quarantined") DMONTH_ADD("rejected")                       \
+	DMONTH_ADD("blocked_pass")                                             \
+	"last_day = max(last_day, excluded.last_day), "                        \
+	"mail_day = max(ifnull(mail_day, excluded.mail_day), "                 \
+	"ifnull(excluded.mail_day, mail_day))"
+#define MONTH_OF(c)                                                            \
+	"CAST(strftime('%s', " c ", 'unixepoch', 'start of month') AS INTEGER)"
+/* "b(o, d, m0, m1)": report ?1's reporter, policy domain, first and last
+ * month. */
+#define REPORT_MONTHS                                                          \
+	"WITH b(o, d, m0, m1) AS (SELECT org_name, domain, " MONTH_OF("day0")  \
+	", " MONTH_OF("day0 + (ndays - 1) * " DAY_SECS) " FROM rollup_report " \
+	"WHERE report = ?1) "
+#define IN_REPORT_MONTHS(day)                                                  \
+	"org_name = (SELECT o FROM b) AND domain = (SELECT d FROM b) AND " day \
+	" >= (SELECT m0 FROM b) AND "
+#define DMONTH_DEL                                                             \
+	REPORT_MONTHS "DELETE FROM rollup_daily_month WHERE "                  \
+	IN_REPORT_MONTHS("start") "start <= (SELECT m1 FROM b)"
+#define DMONTH_REDO                                                            \
+	REPORT_MONTHS DMONTH_COLS "SELECT " MONTH_OF("day") ", org_name, "     \
+	"domain, header_from, p, sp, pct, messages, dmarc_pass, "              \
+	"dkim_aligned, spf_aligned, quarantined, rejected, blocked_pass, "     \
+	"day, CASE WHEN messages > 0 THEN day END FROM rollup_daily WHERE "    \
+	IN_REPORT_MONTHS("day") "day < (SELECT m1 FROM b) + 31 * " DAY_SECS    \
+	" AND " MONTH_OF("day") " <= (SELECT m1 FROM b)" DMONTH_UPSERT
+/* clang-format on */
+
 static const char *const stmt_sql[DM_ST_COUNT] = {
     [DM_ST_INPUT_SEEN] =
         "SELECT outcome IN ('quarantined', 'partial') FROM input WHERE "
@@ -183,6 +233,9 @@ static const char *const stmt_sql[DM_ST_COUNT] = {
         "blocked_pass = min(blocked_pass + excluded.blocked_pass, " SUM_MAX ")",
     [DM_ST_ROLLUP_MONTH] = ROLLUP_UPSERT("rollup_failing_month"),
     [DM_ST_ROLLUP_WEEK] = ROLLUP_UPSERT("rollup_failing_week"),
+    [DM_ST_ROLLUP_DMONTH] = DMONTH_COLS
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
+    "?15, ?16)" DMONTH_UPSERT,
     [DM_ST_RECORD] =
         "INSERT INTO record (report, source_ip, count, disposition, dkim, spf, "
         "header_from, envelope_from, envelope_to, extensions, dkim_results, "
@@ -312,6 +365,8 @@ static const char *const stmt_sql[DM_ST_COUNT] = {
     [DM_ST_REDO_MONTH] = ROLLUP_REDO("rollup_failing_month", MONTH_OF_DAY),
     [DM_ST_DEL_WEEK] = ROLLUP_DEL("rollup_failing_week", WEEK_OF_DAY),
     [DM_ST_REDO_WEEK] = ROLLUP_REDO("rollup_failing_week", WEEK_OF_DAY),
+    [DM_ST_DEL_DMONTH] = DMONTH_DEL,
+    [DM_ST_REDO_DMONTH] = DMONTH_REDO,
     [DM_ST_DEL_SOURCE] = "WITH RECURSIVE " REPORT_ROWS
                          " DELETE FROM rollup_source WHERE id IN mine",
     [DM_ST_DEL_ROLLUP] = "DELETE FROM rollup_report WHERE report = ?1",
@@ -1278,10 +1333,10 @@ dm_store_report_delete(struct dm_store *s, int64_t id, struct dm_error *err)
 {
 	/* In this order: each step reads what the later ones delete. */
 	static const enum dm_stmt steps[] = {DM_ST_DEL_DAILY, DM_ST_DEL_ZEROS,
-	    DM_ST_DEL_MONTH, DM_ST_REDO_MONTH, DM_ST_DEL_WEEK, DM_ST_REDO_WEEK,
-	    DM_ST_DEL_SOURCE, DM_ST_DEL_SEEN, DM_ST_DEL_SEEN_ADD,
-	    DM_ST_DEL_ROLLUP, DM_ST_DEL_REASONS, DM_ST_DEL_RECORDS,
-	    DM_ST_DEL_REPORT};
+	    DM_ST_DEL_DMONTH, DM_ST_REDO_DMONTH, DM_ST_DEL_MONTH,
+	    DM_ST_REDO_MONTH, DM_ST_DEL_WEEK, DM_ST_REDO_WEEK, DM_ST_DEL_SOURCE,
+	    DM_ST_DEL_SEEN, DM_ST_DEL_SEEN_ADD, DM_ST_DEL_ROLLUP,
+	    DM_ST_DEL_REASONS, DM_ST_DEL_RECORDS, DM_ST_DEL_REPORT};
 	sqlite3_stmt *st;
 	size_t i;
 

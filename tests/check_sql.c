@@ -745,6 +745,7 @@ report_tables(sqlite3 *db, struct dm_buf *out)
 	    "SELECT * FROM rollup_daily ORDER BY day, org_name, domain, "
 	    "header_from",
 	    "SELECT * FROM rollup_source ORDER BY id",
+	    "SELECT * FROM rollup_daily_month",
 	    "SELECT * FROM rollup_failing_month",
 	    "SELECT * FROM rollup_failing_week",
 	    "SELECT * FROM source_seen ORDER BY ip"};
@@ -905,6 +906,7 @@ rollup_rows(sqlite3 *db, struct dm_buf *out)
 	    "header_from",
 	    "SELECT * FROM rollup_report ORDER BY report",
 	    /* In key order: WITHOUT ROWID tables. */
+	    "SELECT * FROM rollup_daily_month",
 	    "SELECT * FROM rollup_failing_month",
 	    "SELECT * FROM rollup_failing_week",
 	    "SELECT * FROM source_seen ORDER BY ip"};
@@ -1327,7 +1329,8 @@ START_TEST(test_store_report_record_ranges)
 	 * gone. */
 	raw_exec(path, UNRANGE_RECORDS
 	    "DROP TABLE rollup_failing_month; DROP TABLE rollup_failing_week; "
-	    "DROP TABLE source_seen; PRAGMA user_version = 10");
+	    "DROP TABLE source_seen; DROP TABLE rollup_daily_month; PRAGMA "
+	    "user_version = 10");
 	ok(dm_store_open(&s, path, &e), &e);
 	db = db_of(s);
 	ROW_EQ(db, "PRAGMA user_version", latest());
@@ -1391,7 +1394,8 @@ START_TEST(test_store_blocked_pass_in_rollup_daily)
 	raw_exec(path, UNRANGE_RECORDS UNPACK_RESULTS
 	    "ALTER TABLE rollup_daily DROP COLUMN blocked_pass; "
 	    "DROP TABLE rollup_failing_month; "
-	    "DROP TABLE rollup_failing_week; DROP TABLE source_seen; "
+	    "DROP TABLE rollup_failing_week; DROP TABLE source_seen; DROP "
+	    "TABLE rollup_daily_month; "
 	    "PRAGMA user_version = 8");
 	ok(dm_store_open(&s, path, &e), &e);
 	db = db_of(s);
@@ -1481,6 +1485,30 @@ feed_many(struct dm_store *s, int n, const char *sha)
 	"org_name, domain)"
 
 /*
+ * A database at path with reports across month and year ends: B, r-3, r-5
+ * (2024-02-27 to 2024-03-04: 6 days, the failing record's 20 spread 4, 4,
+ * 3, 3, 3, 3) and r-6 (2025-12-30 to 2026-01-02: 3 days, 7, 7, 6), r-5
+ * again from another input (a duplicate adds nothing), and a report of
+ * 2,100 From domains (its sums written in parts).
+ */
+static struct dm_store *
+open_buckets(const char *path)
+{
+	struct dm_store *s;
+	struct dm_error e;
+
+	ok(dm_store_open(&s, path, &e), &e);
+	feed_both(s);
+	feed_r3(s);
+	feed_across(s, "r-5", 1708992000, 1709510400, "ee11", DM_OK);
+	feed_across(s, "r-6", 1767052800, 1767312000, "ee22", DM_OK);
+	feed_across(s, "r-5", 1708992000, 1709510400, "ee33", DM_DONE);
+	feed_many(s, 2100, "ee44");
+	ok(dm_store_flush(s, &e), &e);
+	return s;
+}
+
+/*
  * The failing evidence per month and ISO week: only failing rows with
  * messages, split at month ends (29 February 2024 included) and kept whole in
  * an ISO week over two months or two years; the store, the rebuild and the
@@ -1495,17 +1523,7 @@ START_TEST(test_store_failing_rollups_by_month_and_week)
 	struct dm_error e;
 	sqlite3 *db;
 
-	ok(dm_store_open(&s, path, &e), &e);
-	feed_both(s);
-	feed_r3(s);
-	/* 2024-02-27 to 2024-03-04: 6 days (4, 4, 3, 3, 3, 3). */
-	feed_across(s, "r-5", 1708992000, 1709510400, "ee11", DM_OK);
-	/* 2025-12-30 to 2026-01-02: 3 days (7, 7, 6). */
-	feed_across(s, "r-6", 1767052800, 1767312000, "ee22", DM_OK);
-	/* r-5 again, from another input: a duplicate adds nothing. */
-	feed_across(s, "r-5", 1708992000, 1709510400, "ee33", DM_DONE);
-	feed_many(s, 2100, "ee44");
-	ok(dm_store_flush(s, &e), &e);
+	s = open_buckets(path);
 	db = db_of(s);
 	/* Its 2,100 keys of November 2023 and of its ISO week, 5 messages each
 	 * (2, 2, 1). */
@@ -1541,10 +1559,11 @@ START_TEST(test_store_failing_rollups_by_month_and_week)
 
 	/* The same database as version 10 left it: the migration fills the
 	 * tables by the rebuild's rule. */
-	raw_exec(path, UNRANGE_RECORDS
-	    "DROP TABLE rollup_failing_month; "
-	    "DROP TABLE rollup_failing_week; DROP TABLE source_seen; "
-	    "PRAGMA user_version = 10");
+	raw_exec(path,
+	    UNRANGE_RECORDS "DROP TABLE rollup_failing_month; "
+	                    "DROP TABLE rollup_failing_week; DROP TABLE "
+	                    "source_seen; DROP TABLE rollup_daily_month; "
+	                    "PRAGMA user_version = 10");
 	ok(dm_store_open(&s, path, &e), &e);
 	db = db_of(s);
 	ROW_EQ(db, "PRAGMA user_version", latest());
@@ -1556,6 +1575,81 @@ START_TEST(test_store_failing_rollups_by_month_and_week)
 	ok(dm_store_flush(s, &e), &e);
 	ROW_EQ(db, BUCKETS("rollup_failing_week"),
 	    "19674:6:19676:19678 20451:20:20452:20454");
+	rollup_rows(db, &c_rows);
+	rebuild_rollups(db);
+	rollup_rows(db, &sql_rows);
+	ck_assert_str_eq(c_rows.data, sql_rows.data);
+	dm_buf_free(&c_rows);
+	dm_buf_free(&sql_rows);
+	dm_store_close(s);
+}
+END_TEST
+
+/* rollup_daily_month's rows of report B's reporter, as day numbers. */
+#define DMONTHS                                                                \
+	"SELECT group_concat((start / 86400) || ':' || messages || ':' || "    \
+	"quarantined || ':' || (last_day / 86400) || ':' || "                  \
+	"ifnull(mail_day / 86400, '-') || ':' || p, ' ') FROM (SELECT * FROM " \
+	"rollup_daily_month WHERE org_name = 'Microsoft' AND header_from = "   \
+	"'example.org' ORDER BY start)"
+
+/* rollup_daily grouped by month, as rollup_daily_month must hold it. */
+#define DAILY_BY_MONTH                                                         \
+	"SELECT group_concat(m || ':' || n, ' ') FROM (SELECT CAST(strftime("  \
+	"'%s', day, 'unixepoch', 'start of month') AS INTEGER) / 86400 AS m, " \
+	"sum(messages) AS n FROM rollup_daily WHERE org_name = 'Microsoft' "   \
+	"AND header_from = 'example.org' GROUP BY 1 ORDER BY 1)"
+
+/*
+ * rollup_daily per month: a report's days split at month ends (29 February
+ * 2024, a year's end), the last day and the last day with mail, the policy
+ * of the last day; the store, the rebuild and the upgrade from version 14
+ * give the same rows, after a re-import (a duplicate), for a report whose
+ * sums are written in parts, and after a delete.
+ */
+START_TEST(test_store_daily_rollup_by_month)
+{
+	const char *path = tmp_path("dmonths.db");
+	struct dm_buf c_rows, sql_rows;
+	struct dm_store *s;
+	struct dm_error e;
+	sqlite3 *db;
+
+	s = open_buckets(path);
+	db = db_of(s);
+	/* November 2023 (19662): reports B and r-3; r-5's 27 messages over
+	 * six days (5, 5, 5, 4, 4, 4) in February and March 2024; r-6's 27
+	 * over three (9, 9, 9) in December 2025 and January 2026. */
+	ROW_EQ(
+	    db, DAILY_BY_MONTH, "19662:20 19754:15 19783:12 20423:18 20454:9");
+	/* r-3's last day (19679) ends November 2023; r-5's 29 February. */
+	ROW_EQ(db, DMONTHS,
+	    "19662:20:0:19679:19679:none 19754:15:0:19782:19782:none "
+	    "19783:12:0:19785:19785:none 20423:18:0:20453:20453:none "
+	    "20454:9:0:20454:20454:none");
+	dm_buf_init(&c_rows, 1 << 24);
+	dm_buf_init(&sql_rows, 1 << 24);
+	rollup_rows(db, &c_rows);
+	rebuild_rollups(db);
+	rollup_rows(db, &sql_rows);
+	ck_assert_str_eq(c_rows.data, sql_rows.data);
+	dm_store_close(s);
+
+	/* The same database as version 14 left it. */
+	raw_exec(
+	    path, "DROP TABLE rollup_daily_month; PRAGMA user_version = 14");
+	ok(dm_store_open(&s, path, &e), &e);
+	db = db_of(s);
+	ROW_EQ(db, "PRAGMA user_version", latest());
+	rollup_rows(db, &c_rows);
+	ck_assert_str_eq(c_rows.data, sql_rows.data);
+
+	/* r-5 taken out: February and March 2024 summed again. */
+	ok(dm_store_report_delete(s, 4, &e), &e);
+	ok(dm_store_flush(s, &e), &e);
+	ROW_EQ(db, DMONTHS,
+	    "19662:20:0:19679:19679:none 20423:18:0:20453:20453:none "
+	    "20454:9:0:20454:20454:none");
 	rollup_rows(db, &c_rows);
 	rebuild_rollups(db);
 	rollup_rows(db, &sql_rows);
@@ -3222,6 +3316,7 @@ sql_suite(void)
 	tcase_add_checked_fixture(tc, tmp_setup, tmp_teardown);
 	tcase_add_test(tc, test_store_blocked_pass_in_rollup_daily);
 	tcase_add_test(tc, test_store_failing_rollups_by_month_and_week);
+	tcase_add_test(tc, test_store_daily_rollup_by_month);
 	tcase_add_test(tc, test_store_report_record_ranges);
 	tcase_add_test(tc, test_store_sums_saturate);
 	tcase_add_test(tc, test_store_undated_reports_on_day_0);

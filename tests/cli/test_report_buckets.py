@@ -12,7 +12,9 @@ The database is ingested as users do from reports generated here: three reporter
 across a month's or a year's end, 29 February 2024 and ISO week 53 of 2026 (2026-12-28 to
 2027-01-03), with failing and passing sources whose evidence varies (so that the largest
 group of a cause, which explains it, and ties in the ranking are tested), counts spread
-thinner than one a day, and a report without a valid date.
+thinner than one a day, a policy that changes, a reporter that fell silent, and a report
+without a valid date.  rollup_daily is read by months (rollup_daily_month) and days the same
+way.
 
     DMARCSTAT=build/cli/dmarcstat DM_TEST_DATA_DIR=tests/data DM_SOURCE_DIR=. \\
         python3 tests/cli/test_report_buckets.py
@@ -32,6 +34,7 @@ from test_report_golden import run  # noqa: E402
 FIRST = datetime.date(2023, 1, 2)
 LAST = datetime.date(2027, 1, 5)
 ORGS = ["google.com", "Yahoo", "Enterprise Outlook"]
+SILENT = "Quiet Mail"
 IPS = [f"198.51.100.{i}" for i in range(1, 9)] + [f"203.0.113.{i}" for i in range(1, 6)] + \
     ["2001:db8::25"]
 FROMS = ["example.com", "shop.example", "news.example.com"]
@@ -114,9 +117,10 @@ def fixture(rng):
         while d <= LAST:
             days = 1 if rng.random() < 0.8 else rng.randint(2, 6)
             n += 1
+            # The policy changes now and then: a domain shows its last day's.
             reports.append(report(org, f"r{n}", records(rng), begin=day_ts(d),
                                   domain=rng.choice(["example.com", "shop.example"]),
-                                  days=days))
+                                  days=days, p="quarantine" if n % 7 == 0 else "reject"))
             d += datetime.timedelta(days=rng.randint(1, 4))
     for i, (when, days) in enumerate(EDGES):
         org = ORGS[i % len(ORGS)]
@@ -125,15 +129,26 @@ def fixture(rng):
                               begin=day_ts(datetime.date.fromisoformat(when)), days=days))
     # Undated: counted apart, in no bucket.
     reports.append(report("Yahoo", "undated", records(rng), begin=0))
+    # A reporter silent since 30 June 2025, whose last report (to 2 July) had mail on its
+    # first day only: its "last seen" is the last day with mail, not the last with rows.
+    d = datetime.date(2025, 1, 6)
+    while d < datetime.date(2025, 6, 30):
+        n += 1
+        reports.append(report(SILENT, f"s{n}", records(rng), begin=day_ts(d)))
+        d += datetime.timedelta(days=7)
+    reports.append(report(SILENT, "s-last", [record(IPS[0], 1, header_from=FROMS[0])],
+                          begin=day_ts(d), days=3))
     return reports
 
 
 # The ways a report can read the failing pairs: by buckets where whole ones fit, the
 # reports of the pairs shown from the period's rows or (for periods whose rows outnumber
-# the pairs' records sixteen to one) from the pairs' records; forced to the records; every
-# day from rollup_source; grouped by SQLite rather than summed in C, or in C until the fourth
-# group and then by SQLite.
+# the pairs' records sixteen to one) from the pairs' records; forced to the records, counted
+# in C (sql/query.c, count_refs) or in SQL; every day from rollup_source; grouped by SQLite
+# rather than summed in C, or in C until the fourth group and then by SQLite.
 WAYS = [("buckets", {}), ("buckets, reports by records", {"DMARCSTAT_TEST_BY_RECORDS": "1"}),
+        ("buckets, reports by records in SQL",
+         {"DMARCSTAT_TEST_BY_RECORDS": "1", "DMARCSTAT_TEST_REFS_SQL": "1"}),
         ("grouped by SQLite", {"DMARCSTAT_TEST_FOLD_MAX": "0"}),
         ("summed in C, given up", {"DMARCSTAT_TEST_FOLD_MAX": "3"}),
         ("days only", {"DMARCSTAT_TEST_DAILY_ONLY": "1"})]
@@ -181,7 +196,12 @@ def fixture_sound(db):
                          (day_ts(datetime.date(2026, 12, 28)),)).fetchone()[0]
     zero = con.execute("SELECT count(*) FROM rollup_source WHERE messages = 0 AND "
                        "dkim <> 'pass' AND spf <> 'pass'").fetchone()[0]
+    daily_months = con.execute("SELECT count(DISTINCT start), sum(last_day <> mail_day), "
+                               "count(DISTINCT p) FROM rollup_daily_month").fetchone()
     con.close()
+    if daily_months[0] != 50 or not daily_months[1] or daily_months[2] != 2:
+        problems.append(f"rollup_daily_month: {daily_months} (50 months with the undated "
+                        "report's, some whose last day had no mail, two policies)")
     if months[1] != 49 or months[0] < 1000:
         problems.append(f"month buckets: {months} (49 months from 2023-01 to 2027-01)")
     if weeks < 200 or not week53:
@@ -193,6 +213,10 @@ def fixture_sound(db):
                            ["--db", db])
         if rc != 0 or out.count(b"\n") < 2:
             problems.append(f"{name}: no failing source listed ({rc}): {out[:200]!r} {err}")
+    rc, out, err = run(["report", "--format", "csv", "--table", "silent_isps"] + PERIODS[4][1] +
+                       ["--db", db])
+    if rc != 0 or b"Quiet Mail" not in out or b"2025-06-30," not in out:
+        problems.append(f"a year: the silent reporter's last day with mail: {out!r} {err}")
     return problems
 
 
