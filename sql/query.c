@@ -1924,8 +1924,9 @@ undated_ips_sql(struct dm_buf *sql, const struct dm_query_filter *f)
 
 /* The rows of rollup_source s of the addresses in n(ip), found through
  * record(source_ip) as source_from() finds one address's.  NOT INDEXED: with
- * the day range in the WHERE clause, SQLite would otherwise search the day
- * index over the whole period for each record. */
+ * the day range in the WHERE clause, SQLite could otherwise search an index
+ * by day (the day index before version 15) over the whole period for each
+ * record. */
 #define NEW_ROWS                                                               \
 	" FROM n CROSS JOIN record r0 ON r0.source_ip IS nullif(n.ip, '') "    \
 	"CROSS JOIN rollup_source s NOT INDEXED ON s.id BETWEEN r0.id "        \
