@@ -107,6 +107,10 @@ struct dm_query {
 	int have_last;
 	struct net_cache net_cache; /* dm_in_net's */
 	struct rank_rows *rank;     /* rank_folded's rows, or NULL */
+	/* Whether the reports of period [from, to) have record id ranges that
+	   meet (period_rows): known for the last period asked. */
+	int64_t ranges_from, ranges_to;
+	int ranges_meet; /* -1: not known yet */
 };
 
 static int
@@ -555,6 +559,7 @@ dm_query_open(struct dm_query **out, const char *path, struct dm_error *err)
 	*out = NULL;
 	if ((q = dm_calloc(1, sizeof(*q))) == NULL)
 		return dm_error_set(err, DM_ENOMEM, _("out of memory"));
+	q->ranges_meet = -1;
 	dm_buf_init(&q->last_org, 1 << 12);
 	dm_buf_init(&q->last_isp, 1 << 12);
 	if (open_readonly(q, path, &app, err) != DM_OK)
@@ -746,25 +751,109 @@ bind_filter(sqlite3_stmt *st, const struct dm_query_filter *f)
  * rollup_source as a FROM clause, aliased s: with a single address, only that
  * address's rows, found through record(source_ip) (rollup_source's id is
  * record.id * DM_ROLLUP_SLOTS plus the day, schema.sql).  CROSS JOIN keeps
- * SQLite from starting at the period's day index once the query joins record
- * again (for its reports): that plan probes the address's records for every
- * row of the period.
+ * SQLite from starting at the period's index of failing rows once the query
+ * joins record again (for its reports): that plan probes the address's
+ * records for every row of the period.
+ *
+ * Failing rows are read through their partial index (FAILING_ROWS).  Every
+ * row of a period is read by report (version 16, which dropped the index of
+ * the day): the reports whose days may meet the period, found by their first
+ * day (rollup_report_day0; a report covers at most DM_ROLLUP_SLOTS days), and
+ * each report's rows as one range of ids, from its records' (report
+ * first_record and last_record); the filter's day range picks the days out.
  */
-static const char *
-source_from(const struct dm_query_filter *f)
+/* The schema version that dropped rollup_source's index of the day. */
+#define BY_REPORT_VERSION 16
+#define SLOTS DM_SQL_INT(DM_ROLLUP_SLOTS)
+#define DAY_SECS DM_SQL_INT(DM_DAY_SECONDS)
+/* The reports whose days may meet the period [?1, ?2) (rr, with report p). */
+#define PERIOD_REPORTS                                                         \
+	"rr.day0 > ?1 - " SLOTS " * " DAY_SECS " AND rr.day0 < ?2 AND "        \
+	"rr.day0 + (rr.ndays - 1) * " DAY_SECS " >= ?1"
+/* Its ") s" is appended after the reporter filter (source_from). */
+#define PERIOD_ROWS                                                            \
+	" FROM (SELECT s.* FROM rollup_report rr CROSS JOIN report p ON "      \
+	"p.id = rr.report CROSS JOIN rollup_source s ON s.id BETWEEN "         \
+	"p.first_record * " SLOTS " AND (p.last_record + 1) * " SLOTS " - 1 "  \
+	"WHERE " PERIOD_REPORTS
+
+/*
+ * The reporter filter on rollup_report rr, for the queries that look at
+ * reports rather than the period's rollup rows (?4 is P_REPORTER, bound by
+ * bind_filter like every filter parameter).
+ */
+#define RR_REPORTER                                                            \
+	" AND (dm_isp(rr.org_name) = ?4 COLLATE NOCASE OR rr.org_name = ?4 "   \
+	"COLLATE NOCASE)"
+
+/* One address's rows, found through record(source_ip). */
+#define ADDRESS_ROWS                                                           \
+	" FROM (SELECT s.* FROM record r0 CROSS JOIN rollup_source s ON s.id " \
+	"BETWEEN r0.id * " SLOTS " AND (r0.id + 1) * " SLOTS " - 1 WHERE "     \
+	"r0.source_ip = ?6) s"
+
+/* When their ranges meet, each row's record is checked to be the report's. */
+#define OWN_ROWS                                                               \
+	" AND EXISTS (SELECT 1 FROM record o WHERE o.id = s.record AND "       \
+	"o.report = p.id)"
+
+/*
+ * 1 when two of the period's reports have id ranges that meet: possible with
+ * records added with SQL (the store writes a report's records with
+ * consecutive ids), and then a row would be read once per range that holds
+ * it.  0 when they do not, -1 on error.  When they do not, a row read through
+ * another report's range than its own is one of a report whose days miss the
+ * period, which the filter's day range drops.
+ */
+static int
+ranges_meet(struct dm_query *q, const struct dm_query_filter *f)
 {
+	sqlite3_stmt *st;
+
+	if (q->ranges_meet >= 0 && q->ranges_from == f->from &&
+	    q->ranges_to == f->to)
+		return q->ranges_meet;
+	if (sqlite3_prepare_v2(q->db,
+	        "SELECT EXISTS (SELECT 1 FROM (SELECT p.first_record AS a, "
+	        "max(p.last_record) OVER (ORDER BY p.first_record ROWS BETWEEN "
+	        "UNBOUNDED PRECEDING AND 1 PRECEDING) AS b FROM rollup_report "
+	        "rr JOIN report p ON p.id = rr.report WHERE " PERIOD_REPORTS
+	        " AND p.first_record IS NOT NULL) WHERE a <= b)",
+	        -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(st, 1, f->from);
+	sqlite3_bind_int64(st, 2, f->to);
+	q->ranges_meet =
+	    sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+	sqlite3_finalize(st);
+	q->ranges_from = f->from;
+	q->ranges_to = f->to;
+	return q->ranges_meet;
+}
+
+/* Appends the FROM clause of rollup_source s (above); the reporter filter
+ * also picks the reports of a period's rows.  A database before version 16
+ * has the index of the day. */
+static int
+source_from(struct dm_query *q, struct dm_buf *sql,
+    const struct dm_query_filter *f, int failing)
+{
+	int rc, meet;
+
 	if (f->kept)
-		return " FROM temp.kept_source s";
-	return !single_ip(f)
-	           ? " FROM rollup_source s"
-	           : " FROM (SELECT s.* FROM record r0 CROSS JOIN "
-	             "rollup_source s "
-	             "ON s.id BETWEEN r0.id * " DM_SQL_INT(
-	                 DM_ROLLUP_SLOTS) " AND "
-	                                  "(r0.id + 1) * " DM_SQL_INT(
-	                                      DM_ROLLUP_SLOTS) " - 1 WHERE "
-	                                                       "r0.source_ip = "
-	                                                       "?6) s";
+		return dm_buf_adds(sql, " FROM temp.kept_source s");
+	if (single_ip(f))
+		return dm_buf_adds(sql, ADDRESS_ROWS);
+	if (failing || q->version < BY_REPORT_VERSION)
+		return dm_buf_adds(sql, " FROM rollup_source s");
+	if ((meet = ranges_meet(q, f)) < 0)
+		return DM_EDB;
+	rc = dm_buf_adds(sql, PERIOD_ROWS);
+	if (rc == DM_OK && f->reporter != NULL)
+		rc = dm_buf_adds(sql, RR_REPORTER);
+	if (rc == DM_OK && meet)
+		rc = dm_buf_adds(sql, OWN_ROWS);
+	return rc == DM_OK ? dm_buf_adds(sql, ") s") : rc;
 }
 
 /* Prepares the text of sql (freed here) and binds the filter. */
@@ -824,7 +913,7 @@ prepare_source(struct dm_query *q, const struct dm_query_filter *f,
 	dm_buf_init(&sql, 1 << 20);
 	rc = dm_buf_adds(&sql, head);
 	if (rc == DM_OK)
-		rc = dm_buf_adds(&sql, source_from(f));
+		rc = source_from(q, &sql, f, failing);
 	if (rc == DM_OK)
 		rc = dm_buf_adds(&sql, join);
 	if (rc == DM_OK)
@@ -1633,15 +1722,6 @@ dm_query_domains(struct dm_query *q, const struct dm_query_filter *f,
 }
 
 /* ---- Pairs ---- */
-
-/*
- * The reporter filter on rollup_report rr, for the queries that look at
- * reports rather than the period's rollup rows (?4 is P_REPORTER, bound by
- * bind_filter like every filter parameter).
- */
-#define RR_REPORTER                                                            \
-	" AND (dm_isp(rr.org_name) = ?4 COLLATE NOCASE OR rr.org_name = ?4 "   \
-	"COLLATE NOCASE)"
 
 /* Rows of rollup_source in reports starting in [?1, ?2) (after: from ?2
  * on), as the reports' record counts and days say. */
@@ -3511,8 +3591,9 @@ undated_ips_sql(struct dm_buf *sql, const struct dm_query_filter *f)
 
 /* The rows of rollup_source s of the addresses in n(ip), found through
  * record(source_ip) as source_from() finds one address's.  NOT INDEXED: with
- * the day range in the WHERE clause, SQLite would otherwise search the day
- * index over the whole period for each record. */
+ * the day range in the WHERE clause, SQLite could otherwise search an index
+ * by day (the day index before version 16) over the whole period for each
+ * record. */
 #define NEW_ROWS                                                               \
 	" FROM n CROSS JOIN record r0 ON r0.source_ip IS nullif(n.ip, '') "    \
 	"CROSS JOIN rollup_source s NOT INDEXED ON s.id BETWEEN r0.id "        \
@@ -3546,8 +3627,9 @@ seen_sql(struct dm_buf *sql, const struct dm_query_filter *f)
 	return rc;
 }
 
-/* 1 when rollup_source has a row on or after the period's end (the day
- * index's last entry); -1 on error. */
+/* 1 when rollup_source has a row on or after the period's end: a report
+ * with records whose last day is there (its rows cover each of its days);
+ * -1 on error. */
 static int
 rows_after(struct dm_query *q, const struct dm_query_filter *f)
 {
@@ -3555,7 +3637,15 @@ rows_after(struct dm_query *q, const struct dm_query_filter *f)
 	int rc;
 
 	if (sqlite3_prepare_v2(q->db,
-	        "SELECT EXISTS (SELECT 1 FROM rollup_source WHERE day >= ?1)",
+	        q->version < BY_REPORT_VERSION
+	            ? "SELECT EXISTS (SELECT 1 FROM rollup_source WHERE day >= "
+	              "?1)"
+	            : "SELECT EXISTS (SELECT 1 FROM rollup_report rr JOIN "
+	              "report p "
+	              "ON p.id = rr.report WHERE rr.day0 > ?1 - " SLOTS
+	              " * " DAY_SECS " AND rr.day0 + (rr.ndays - 1) * " DAY_SECS
+	              " >= ?1 AND "
+	              "p.first_record IS NOT NULL)",
 	        -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_int64(st, 1, f->to);
@@ -3631,7 +3721,7 @@ new_rows_sql(struct dm_query *q, struct dm_buf *sql,
 		    "dm_sum(CASE WHEN s.dkim = 'pass' OR s.spf = 'pass' THEN "
 		    "s.messages END)");
 	if (rc == DM_OK)
-		rc = dm_buf_adds(sql, source_from(f));
+		rc = source_from(q, sql, f, 0);
 	if (rc == DM_OK)
 		rc = filter_sql(sql, f, "s.", 1);
 	if (rc == DM_OK)

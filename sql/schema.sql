@@ -284,15 +284,16 @@ CREATE TABLE rollup_source (
 	reasons TEXT NOT NULL,	 -- type US comment, entries separated by RS
 	messages INTEGER NOT NULL
 );
--- Per day; its other columns let the new-sources scan (sql/query.c) read the index alone
--- (0.83 s -> 0.66 s for 30 days of a 10,000,000-record database).  id follows day, so a day's
--- entries are appended in record order like the table's, not inserted at random by IP.
-CREATE INDEX rollup_source_day ON rollup_source (day, id, source_ip, messages, dkim, spf);
+-- No index of the day alone (since version 16: writing one was 12% of the store's work per
+-- record): the rows of a period are read by report, each report's as one range of ids (its
+-- records' ids, report.first_record to last_record), the reports found through
+-- rollup_report_day0.
 -- The failing rows (DMARC failed, or quarantined or rejected), with every column, since version
 -- 8: report reads them three times (the pairs, their reports, their causes) and explain once or
 -- twice, and through an index of the day alone each row was a lookup in the table, on a page
 -- shared with passing rows (report --last 30d of 10,000,000 records: 2.2 s, see
--- bench/report/README.md).  It holds a sixth of the rows; id follows day as above.
+-- bench/report/README.md).  It holds a sixth of the rows; id follows day, so a day's entries
+-- are appended in record order, not inserted at random by IP.
 CREATE INDEX rollup_source_failing ON rollup_source (day, id, record, org_name, domain, p, adkim,
     aspf, testing, source_ip, header_from, envelope_from, envelope_to, disposition, dkim, spf,
     dkim_auth, spf_auth, reasons, messages)
@@ -455,4 +456,4 @@ CREATE TABLE imap_message (
 	PRIMARY KEY (folder, uidvalidity, uid)
 ) WITHOUT ROWID;
 
-PRAGMA user_version = 15;
+PRAGMA user_version = 16;

@@ -388,7 +388,8 @@ insert_record(
 	if (pack_results(s, rec, &spf) != DM_OK)
 		return dm_error_set(
 		    err, DM_ENOMEM, "storing report: out of memory");
-	st = dm_store_stmt(s, DM_ST_RECORD, "inserting record", err);
+	/* Every parameter is bound below: no clearing first. */
+	st = dm_store_stmt_bound(s, DM_ST_RECORD, "inserting record", err);
 	if (st == NULL)
 		return DM_EDB;
 	sqlite3_bind_int64(st, 1, s->report_id);

@@ -491,11 +491,21 @@ sqlite3_stmt *
 dm_store_stmt(
     struct dm_store *s, enum dm_stmt id, const char *what, struct dm_error *err)
 {
+	sqlite3_stmt *st = dm_store_stmt_bound(s, id, what, err);
+
+	if (st != NULL)
+		sqlite3_clear_bindings(st);
+	return st;
+}
+
+sqlite3_stmt *
+dm_store_stmt_bound(
+    struct dm_store *s, enum dm_stmt id, const char *what, struct dm_error *err)
+{
 	sqlite3_stmt *st = s->st[id];
 
 	if (st != NULL) {
 		sqlite3_reset(st);
-		sqlite3_clear_bindings(st);
 		return st;
 	}
 	if (sqlite3_prepare_v3(s->db, stmt_sql[id], -1,

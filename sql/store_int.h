@@ -162,6 +162,8 @@ struct dm_store {
 	/* days the current report is spread over (see schema.sql) */
 	int64_t report_stored_at, report_day0;
 	unsigned report_ndays;
+	/* DM_ST_ROLLUP_SOURCE holds the current report's columns (rollup.c) */
+	int source_report_bound;
 	struct dm_buf auth;    /* scratch for rollup_source's encoded results */
 	struct dm_buf results; /* scratch for a record's packed auth results */
 	struct dm_rollup_daily *daily; /* the report's rollup_daily sums */
@@ -201,6 +203,11 @@ int dm_store_check_lost(struct dm_store *s, struct dm_error *err);
 
 /* Statement id, reset and with its bindings cleared; NULL after setting err. */
 sqlite3_stmt *dm_store_stmt(struct dm_store *s, enum dm_stmt id,
+    const char *what, struct dm_error *err);
+
+/* Statement id, reset, with the bindings it had (a statement run once per
+ * record binds its report's columns once, rollup.c); NULL after setting err. */
+sqlite3_stmt *dm_store_stmt_bound(struct dm_store *s, enum dm_stmt id,
     const char *what, struct dm_error *err);
 
 /* Steps st to the end and resets it: DM_OK or DM_EDB naming what. */
