@@ -1,22 +1,14 @@
 /*
- * pipe.c - the record sink of pipe.h: a report's first records stored at
- * once, the rest in batches on a worker thread.
+ * pipe.c - the store's thread of pipe.h.
  *
- * Why a threshold: a small report is stored in well under a millisecond,
- * less than handing it to another thread and waiting for it costs (two
- * wake-ups), and the store must be idle again at the report's end anyway (the
- * payload around it commits or undoes on the caller's thread).  Only a report
- * with more records than INLINE_RECORDS has enough left to store beside the
- * parser.
- *
- * The batches go through a plain queue under one mutex: the worker sleeps on
- * a condition variable while the queue is empty, and the parser's thread while
- * MAX_BATCHES are queued or when it waits for the worker to finish.  Each
- * hand-over moves BATCH_RECORDS records, so the lock is taken a few times per
- * thousand records and nobody polls.  A record is copied whole into its
- * batch's arena (struct, arrays and strings, its pointers aimed at the copy),
- * after a copy of the report's fields whenever they changed since the batch's
- * last copy; the arena is reused once the worker has run the batch.
+ * The caller's thread fills a batch: items (a post, a call, or a sink call)
+ * and an arena holding their arguments, records and report copies.  A full
+ * batch, and a batch ending in a call, is queued; the store's thread runs each
+ * queued batch's items in order and hands the batch back for reuse.  A record
+ * is copied whole into the arena (struct, arrays and strings, its pointers
+ * aimed at the copy), after a copy of the report's fields whenever they changed
+ * since the batch's last copy.  At most MAX_BATCHES wait: a caller that runs
+ * ahead of the store sleeps until one is done.
  */
 #include "pipe.h"
 
@@ -29,14 +21,12 @@
 
 #include "mem.h"
 
-/* Records of a report stored on the caller's thread before the worker takes
- * over. */
-#define INLINE_RECORDS 256
-/* A batch: this many records, or fewer when their copies fill the arena. */
-#define BATCH_RECORDS 256
+/* A batch: this many items, or fewer when their copies fill the arena. */
+#define BATCH_ITEMS 256
 #define BATCH_BYTES ((size_t)256 << 10)
-/* Batches queued or running: bounds memory (about 1 MiB) whatever the report's
- * size, and keeps the parser at most this far ahead of the store. */
+/* Batches queued or running: bounds memory (about 1 MiB, plus an item too big
+ * for an arena, which gets one of its own, freed once run) whatever the
+ * input's size, and keeps the caller at most this far ahead of the store. */
 #define MAX_BATCHES 4
 /* Every piece of a copy starts at a multiple of this. */
 #define ALIGN _Alignof(max_align_t)
@@ -196,25 +186,42 @@ feedback_same(const struct dm_feedback *a, const struct dm_feedback *b)
 
 /* ---- Batches ---- */
 
+enum kind { K_POST, K_CALL, K_BEGIN, K_RECORD, K_END };
+
+/* A call the caller waits for; on the caller's stack. */
+struct call {
+	dm_pipe_fn fn;
+	void *arg;
+	struct dm_error *err;
+	int rc, done;
+};
+
 struct item {
-	const struct dm_feedback *fb; /* in this batch's arena */
-	const struct dm_record *rec;  /* in this batch's arena */
+	enum kind kind;
+	dm_pipe_fn fn;                /* K_POST */
+	dm_pipe_drop drop;            /* K_POST, or NULL */
+	void *arg;                    /* K_POST, in the arena */
+	struct call *call;            /* K_CALL */
+	const struct dm_feedback *fb; /* sink calls, in the arena */
+	const struct dm_record *rec;  /* K_RECORD, in the arena */
 };
 
 struct batch {
 	struct batch *next;
 	size_t n;
-	struct item item[BATCH_RECORDS];
+	struct item item[BATCH_ITEMS];
 	const struct dm_feedback *fb; /* the last report copy in the arena */
 	unsigned char *arena;
 	size_t used, cap;
 };
 
 struct dm_pipe {
+	void *ctx;
 	struct dm_sink inner;
 	pthread_mutex_t mu;
-	pthread_cond_t work_cv; /* the worker: a batch queued, or stop */
-	pthread_cond_t done_cv; /* the parser: a batch run */
+	pthread_cond_t
+	    work_cv; /* the store's thread: a batch queued, or stop */
+	pthread_cond_t done_cv; /* the caller: a batch or a call done */
 	pthread_t thread;
 	int started;
 
@@ -223,16 +230,17 @@ struct dm_pipe {
 	struct batch *spare;               /* run batches, to reuse */
 	unsigned pending;                  /* batches queued or running */
 	int stop;
-	int status; /* the payload's first inner error, or DM_OK */
+	int status; /* the error that stopped the pipe, or DM_OK */
 	struct dm_error err;
-	/* status < 0, for the parser's cheap check at each record */
-	atomic_int failed;
+	atomic_int failed; /* status < 0, for the caller's cheap check */
 
-	/* The parser's thread only. */
+	/* The store's thread only: the report being stored. */
+	int skip;    /* begin() said DM_DONE: its records are dropped */
+	int sink_rc; /* the first inner error since dm_pipe_sink_status() */
+	struct dm_error sink_err;
+
+	/* The caller's thread only. */
 	struct batch *cur; /* being filled */
-	uint64_t n_inline; /* records of this report stored at once */
-	int async;         /* this report's records go to the worker */
-	int skip;          /* begin() said DM_DONE: records are dropped */
 };
 
 static int
@@ -294,42 +302,11 @@ batch_get(struct dm_pipe *p, size_t need)
 	return b;
 }
 
-/* Bytes from b's used mark to the end of rec's copy, after fb's if given. */
-static size_t
-measure(const struct batch *b, const struct dm_feedback *fb,
-    const struct dm_record *rec)
-{
-	struct copier c = {NULL, b != NULL ? b->used : 0};
+/* ---- The store's thread ---- */
 
-	if (fb != NULL)
-		copy_feedback(&c, fb, 0);
-	copy_record(&c, rec);
-	return c.off - (b != NULL ? b->used : 0);
-}
-
-/* ---- The worker ---- */
-
-/* Runs b's records; the first error and its message go to *e. */
-static int
-run_batch(struct dm_pipe *p, const struct batch *b, struct dm_error *e)
-{
-	size_t i;
-	int rc;
-
-	if (p->inner.record == NULL)
-		return DM_OK;
-	for (i = 0; i < b->n; i++) {
-		rc = p->inner.record(
-		    p->inner.ctx, b->item[i].fb, b->item[i].rec, e);
-		if (rc < 0)
-			return rc;
-	}
-	return DM_OK;
-}
-
-/* Keeps the payload's first error; under mu. */
+/* Stops the pipe with the first error; under mu. */
 static void
-note_failure(struct dm_pipe *p, int rc, const struct dm_error *e)
+stop_with(struct dm_pipe *p, int rc, const struct dm_error *e)
 {
 	if (p->status < 0)
 		return;
@@ -338,13 +315,79 @@ note_failure(struct dm_pipe *p, int rc, const struct dm_error *e)
 	atomic_store(&p->failed, 1);
 }
 
+/* A sink call: a report's error fails the report, not the pipe. */
+static void
+run_sink(struct dm_pipe *p, const struct item *it)
+{
+	struct dm_error e;
+	int rc = DM_OK;
+
+	if (it->kind == K_BEGIN)
+		p->skip = 0;
+	if (p->sink_rc < 0 || (it->kind == K_RECORD && p->skip))
+		return;
+	if (it->kind == K_BEGIN && p->inner.begin != NULL) {
+		rc = p->inner.begin(p->inner.ctx, it->fb, &e);
+		if (rc == DM_DONE) {
+			p->skip = 1;
+			rc = DM_OK;
+		}
+	} else if (it->kind == K_RECORD && p->inner.record != NULL)
+		rc = p->inner.record(p->inner.ctx, it->fb, it->rec, &e);
+	else if (it->kind == K_END && p->inner.end != NULL)
+		rc = p->inner.end(p->inner.ctx, it->fb, &e);
+	if (rc < 0) {
+		p->sink_rc = rc;
+		p->sink_err = e;
+	}
+}
+
+/* Runs one item; a failed post or call stops the pipe (under mu). */
+static void
+run_item(struct dm_pipe *p, const struct item *it)
+{
+	struct dm_error e;
+	int rc, stopped = atomic_load(&p->failed);
+
+	switch (it->kind) {
+	case K_POST:
+		if (stopped) {
+			if (it->drop != NULL)
+				it->drop(p->ctx, it->arg);
+			return;
+		}
+		if ((rc = it->fn(p->ctx, it->arg, &e)) >= 0)
+			return;
+		pthread_mutex_lock(&p->mu);
+		stop_with(p, rc, &e);
+		pthread_mutex_unlock(&p->mu);
+		return;
+	case K_CALL:
+		rc = stopped ? DM_OK : it->call->fn(p->ctx, it->call->arg, &e);
+		pthread_mutex_lock(&p->mu);
+		if (rc < 0)
+			stop_with(p, rc, &e);
+		it->call->rc = p->status < 0 ? p->status : rc;
+		if (p->status < 0)
+			*it->call->err = p->err;
+		else if (rc != DM_OK)
+			*it->call->err = e;
+		it->call->done = 1;
+		pthread_cond_broadcast(&p->done_cv);
+		pthread_mutex_unlock(&p->mu);
+		return;
+	default:
+		if (!stopped)
+			run_sink(p, it);
+	}
+}
+
 static void *
 worker(void *arg)
 {
 	struct dm_pipe *p = arg;
-	struct dm_error e;
 	struct batch *b;
-	int failed, rc = DM_OK;
+	size_t i;
 
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
@@ -354,45 +397,35 @@ worker(void *arg)
 			break;
 		if ((p->queue = b->next) == NULL)
 			p->queue_tail = &p->queue;
-		failed = p->status < 0;
 		pthread_mutex_unlock(&p->mu);
-		/* Once the payload failed, its other records are dropped. */
-		if (!failed)
-			rc = run_batch(p, b, &e);
+		for (i = 0; i < b->n; i++)
+			run_item(p, &b->item[i]);
 		pthread_mutex_lock(&p->mu);
-		if (!failed && rc < 0)
-			note_failure(p, rc, &e);
 		batch_recycle(p, b);
 		p->pending--;
-		pthread_cond_signal(&p->done_cv);
+		pthread_cond_broadcast(&p->done_cv);
 	}
 	pthread_mutex_unlock(&p->mu);
 	return NULL;
 }
 
-/* Starts the worker; DM_OK if it runs (or already ran). */
-static int
-start_worker(struct dm_pipe *p)
+int
+dm_pipe_sink_status(struct dm_pipe *p, struct dm_error *err)
 {
-	sigset_t all, old;
-	int rc;
+	int rc = p->sink_rc;
 
-	if (p->started)
-		return DM_OK;
-	/* Signals stay with the main thread (the CLI's handlers). */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(&p->thread, NULL, worker, p);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc != 0)
-		return DM_EINVAL;
-	p->started = 1;
-	return DM_OK;
+	if (rc < 0)
+		*err = p->sink_err;
+	else
+		dm_error_clear(err);
+	p->sink_rc = DM_OK;
+	p->skip = 0;
+	return rc;
 }
 
-/* ---- The parser's side ---- */
+/* ---- The caller's thread ---- */
 
-/* The payload's error, for the parser; the worker writes no more after it. */
+/* The error that stopped the pipe. */
 static int
 failure(struct dm_pipe *p, struct dm_error *err)
 {
@@ -430,79 +463,153 @@ hand_over(struct dm_pipe *p)
 	pthread_mutex_unlock(&p->mu);
 }
 
-/* Hands over what is left and waits until the worker has run it all. */
-static void
-drain(struct dm_pipe *p)
+/*
+ * Makes the batch being filled hold one more item and need more bytes
+ * (measured from its used mark); a fresh batch when it cannot.
+ */
+static int
+make_room(struct dm_pipe *p, size_t need)
 {
-	if (!p->async)
-		return;
+	struct batch *b = p->cur;
+
+	if (b != NULL && b->n < BATCH_ITEMS && b->used + need <= b->cap)
+		return DM_OK;
+	hand_over(p);
+	p->cur = batch_get(p, need);
+	return p->cur != NULL ? DM_OK : DM_ENOMEM;
+}
+
+static struct item *
+add_item(struct dm_pipe *p, enum kind kind)
+{
+	struct item *it = &p->cur->item[p->cur->n++];
+
+	memset(it, 0, sizeof(*it));
+	it->kind = kind;
+	return it;
+}
+
+void *
+dm_pipe_room(struct dm_pipe *p, size_t n)
+{
+	struct copier c;
+	void *v;
+
+	/* Alignment padding: at most ALIGN - 1 bytes. */
+	if (make_room(p, n + ALIGN) != DM_OK)
+		return NULL;
+	c.base = p->cur->arena;
+	c.off = p->cur->used;
+	v = reserve(&c, n, ALIGN);
+	p->cur->used = c.off;
+	return v;
+}
+
+int
+dm_pipe_post(struct dm_pipe *p, dm_pipe_fn fn, dm_pipe_drop drop, void *arg,
+    struct dm_error *err)
+{
+	struct item *it;
+
+	if (atomic_load(&p->failed) || make_room(p, 0) != DM_OK) {
+		if (drop != NULL)
+			drop(p->ctx, arg);
+		return atomic_load(&p->failed) ? failure(p, err) : nomem(err);
+	}
+	it = add_item(p, K_POST);
+	it->fn = fn;
+	it->drop = drop;
+	it->arg = arg;
+	if (p->cur->n == BATCH_ITEMS)
+		hand_over(p);
+	return DM_OK;
+}
+
+int
+dm_pipe_call(struct dm_pipe *p, dm_pipe_fn fn, void *arg, struct dm_error *err)
+{
+	struct call c = {fn, arg, err, DM_OK, 0};
+
+	if (atomic_load(&p->failed))
+		return failure(p, err);
+	if (make_room(p, 0) != DM_OK)
+		return nomem(err);
+	add_item(p, K_CALL)->call = &c;
+	hand_over(p);
+	pthread_mutex_lock(&p->mu);
+	while (!c.done)
+		pthread_cond_wait(&p->done_cv, &p->mu);
+	pthread_mutex_unlock(&p->mu);
+	return c.rc;
+}
+
+int
+dm_pipe_drain(struct dm_pipe *p, struct dm_error *err)
+{
 	hand_over(p);
 	pthread_mutex_lock(&p->mu);
 	while (p->pending > 0)
 		pthread_cond_wait(&p->done_cv, &p->mu);
 	pthread_mutex_unlock(&p->mu);
-	p->async = 0;
+	if (atomic_load(&p->failed))
+		return failure(p, err);
+	dm_error_clear(err);
+	return DM_OK;
 }
 
-/* Stores rec at once, keeping an error for dm_pipe_finish(). */
-static int
-record_now(struct dm_pipe *p, const struct dm_feedback *fb,
-    const struct dm_record *rec, struct dm_error *err)
+/* Bytes from b's used mark to the end of rec's copy, after fb's if given. */
+static size_t
+measure(const struct batch *b, const struct dm_feedback *fb,
+    const struct dm_record *rec, int extensions)
 {
-	int rc;
+	size_t used = b != NULL ? b->used : 0;
+	struct copier c = {NULL, used};
 
-	if (p->inner.record == NULL)
-		return DM_OK;
-	rc = p->inner.record(p->inner.ctx, fb, rec, err);
-	if (rc < 0) {
-		pthread_mutex_lock(&p->mu);
-		note_failure(p, rc, err);
-		pthread_mutex_unlock(&p->mu);
-	}
-	return rc;
+	if (fb != NULL)
+		copy_feedback(&c, fb, extensions);
+	if (rec != NULL)
+		copy_record(&c, rec);
+	return c.off - used;
 }
 
 /*
- * Makes room in the batch being filled for rec, after a copy of fb unless the
- * batch's last copy of the report still matches; whether fb must be copied.
+ * Copies fb (when the batch's last copy differs, or always with extensions)
+ * and rec (if any) into the batch being filled, as one more item of kind.
  */
 static int
-make_room(struct dm_pipe *p, const struct dm_feedback *fb,
-    const struct dm_record *rec, int *copy_fb, struct dm_error *err)
-{
-	struct batch *b = p->cur;
-
-	*copy_fb = b == NULL || b->fb == NULL || !feedback_same(b->fb, fb);
-	if (b != NULL && b->n < BATCH_RECORDS &&
-	    b->used + measure(b, *copy_fb ? fb : NULL, rec) <= b->cap)
-		return DM_OK;
-	hand_over(p);
-	*copy_fb = 1;
-	p->cur = batch_get(p, measure(NULL, fb, rec));
-	return p->cur != NULL ? DM_OK : nomem(err);
-}
-
-/* Copies rec (and fb when it changed) into the batch being filled. */
-static int
-record_later(struct dm_pipe *p, const struct dm_feedback *fb,
+send_sink(struct dm_pipe *p, enum kind kind, const struct dm_feedback *fb,
     const struct dm_record *rec, struct dm_error *err)
 {
+	int ext = kind == K_END, copy_fb;
+	struct batch *b = p->cur;
+	struct item *it;
 	struct copier c;
-	struct batch *b;
-	int copy_fb;
 
-	if (make_room(p, fb, rec, &copy_fb, err) != DM_OK)
-		return DM_ENOMEM;
+	if (atomic_load(&p->failed))
+		return failure(p, err);
+	copy_fb =
+	    ext || b == NULL || b->fb == NULL || !feedback_same(b->fb, fb);
+	if (b == NULL || b->n == BATCH_ITEMS ||
+	    b->used + measure(b, copy_fb ? fb : NULL, rec, ext) > b->cap) {
+		hand_over(p);
+		copy_fb = 1;
+		if ((p->cur = batch_get(p, measure(NULL, fb, rec, ext))) ==
+		    NULL)
+			return nomem(err);
+	}
 	b = p->cur;
 	c.base = b->arena;
 	c.off = b->used;
 	if (copy_fb)
-		b->fb = copy_feedback(&c, fb, 0);
-	b->item[b->n].fb = b->fb;
-	b->item[b->n].rec = copy_record(&c, rec);
-	b->n++;
+		b->fb = copy_feedback(&c, fb, ext);
+	it = add_item(p, kind);
+	it->fb = b->fb;
+	if (rec != NULL)
+		it->rec = copy_record(&c, rec);
 	b->used = c.off;
-	if (b->n == BATCH_RECORDS)
+	if (ext)
+		b->fb = NULL; /* records do not share the end's copy */
+	if (b->n == BATCH_ITEMS)
 		hand_over(p);
 	return DM_OK;
 }
@@ -510,66 +617,20 @@ record_later(struct dm_pipe *p, const struct dm_feedback *fb,
 static int
 pipe_begin(void *ctx, const struct dm_feedback *fb, struct dm_error *err)
 {
-	struct dm_pipe *p = ctx;
-	int rc;
-
-	drain(p);
-	if (atomic_load(&p->failed))
-		return failure(p, err);
-	p->n_inline = 0;
-	p->skip = 0;
-	if (p->inner.begin == NULL)
-		return DM_OK;
-	rc = p->inner.begin(p->inner.ctx, fb, err);
-	if (rc == DM_DONE)
-		p->skip = 1;
-	else if (rc < 0) {
-		pthread_mutex_lock(&p->mu);
-		note_failure(p, rc, err);
-		pthread_mutex_unlock(&p->mu);
-	}
-	return rc;
+	return send_sink(ctx, K_BEGIN, fb, NULL, err);
 }
 
 static int
 pipe_record(void *ctx, const struct dm_feedback *fb,
     const struct dm_record *rec, struct dm_error *err)
 {
-	struct dm_pipe *p = ctx;
-
-	if (atomic_load(&p->failed))
-		return failure(p, err);
-	if (p->skip)
-		return DM_OK;
-	if (!p->async && p->n_inline < INLINE_RECORDS) {
-		p->n_inline++;
-		return record_now(p, fb, rec, err);
-	}
-	/* Without a thread, the report is stored at once whole. */
-	if (!p->async && start_worker(p) != DM_OK)
-		return record_now(p, fb, rec, err);
-	p->async = 1;
-	return record_later(p, fb, rec, err);
+	return send_sink(ctx, K_RECORD, fb, rec, err);
 }
 
 static int
 pipe_end(void *ctx, const struct dm_feedback *fb, struct dm_error *err)
 {
-	struct dm_pipe *p = ctx;
-	int rc;
-
-	drain(p);
-	if (atomic_load(&p->failed))
-		return failure(p, err);
-	if (p->inner.end == NULL)
-		return DM_OK;
-	rc = p->inner.end(p->inner.ctx, fb, err);
-	if (rc < 0) {
-		pthread_mutex_lock(&p->mu);
-		note_failure(p, rc, err);
-		pthread_mutex_unlock(&p->mu);
-	}
-	return rc;
+	return send_sink(ctx, K_END, fb, NULL, err);
 }
 
 struct dm_sink
@@ -581,40 +642,33 @@ dm_pipe_sink(struct dm_pipe *p)
 }
 
 int
-dm_pipe_finish(struct dm_pipe *p, struct dm_error *err)
-{
-	int rc;
-
-	drain(p);
-	pthread_mutex_lock(&p->mu);
-	rc = p->status;
-	if (rc < 0)
-		*err = p->err;
-	else
-		dm_error_clear(err);
-	p->status = DM_OK;
-	dm_error_clear(&p->err);
-	atomic_store(&p->failed, 0);
-	pthread_mutex_unlock(&p->mu);
-	p->skip = 0;
-	p->n_inline = 0;
-	return rc;
-}
-
-int
-dm_pipe_new(
-    struct dm_pipe **out, const struct dm_sink *inner, struct dm_error *err)
+dm_pipe_new(struct dm_pipe **out, void *ctx, const struct dm_sink *inner,
+    struct dm_error *err)
 {
 	struct dm_pipe *p = dm_calloc(1, sizeof(*p));
+	sigset_t all, old;
+	int rc;
 
 	*out = NULL;
 	if (p == NULL)
 		return nomem(err);
+	p->ctx = ctx;
 	p->inner = *inner;
 	p->queue_tail = &p->queue;
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->work_cv, NULL);
 	pthread_cond_init(&p->done_cv, NULL);
+	/* Signals stay with the caller's thread (the CLI's handlers). */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&p->thread, NULL, worker, p);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		dm_pipe_free(p);
+		return dm_error_set(err, DM_ENOMEM,
+		    "cannot start the store thread: %s", strerror(rc));
+	}
+	p->started = 1;
 	*out = p;
 	return DM_OK;
 }
@@ -623,16 +677,24 @@ void
 dm_pipe_free(struct dm_pipe *p)
 {
 	struct batch *b;
+	size_t i;
 
 	if (p == NULL)
 		return;
 	if (p->started) {
 		pthread_mutex_lock(&p->mu);
+		/* What was not drained is dropped, not run. */
+		atomic_store(&p->failed, 1);
 		p->stop = 1;
 		pthread_cond_signal(&p->work_cv);
 		pthread_mutex_unlock(&p->mu);
 		pthread_join(p->thread, NULL);
 	}
+	/* Posts never handed over give back what they own. */
+	for (i = 0; p->cur != NULL && i < p->cur->n; i++)
+		if (p->cur->item[i].kind == K_POST &&
+		    p->cur->item[i].drop != NULL)
+			p->cur->item[i].drop(p->ctx, p->cur->item[i].arg);
 	batch_free(p->cur);
 	while ((b = p->queue) != NULL) {
 		p->queue = b->next;

@@ -918,6 +918,38 @@ dm_store_open(struct dm_store **out, const char *path, struct dm_error *err)
 	return DM_OK;
 }
 
+int
+dm_store_open_reader(
+    const struct dm_store *of, struct dm_store **out, struct dm_error *err)
+{
+	struct dm_store *s;
+
+	*out = NULL;
+	if (strcmp(of->path, ":memory:") == 0)
+		return dm_error_set(err, DM_EINVAL, "an in-memory database");
+	s = dm_calloc(1, sizeof(*s));
+	if (s == NULL || (s->path = dm_strdup(of->path)) == NULL) {
+		dm_free(s);
+		return dm_error_set(
+		    err, DM_ENOMEM, "opening database: out of memory");
+	}
+	dm_buf_init(&s->auth, 0);
+	dm_buf_init(&s->results, 0);
+	if (sqlite3_open_v2(s->path, &s->db,
+	        SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+	        NULL) != SQLITE_OK) {
+		dm_error_set(err, DM_EDB, "cannot open database %s: %s",
+		    s->path,
+		    s->db != NULL ? sqlite3_errmsg(s->db) : "out of memory");
+		dm_store_close(s);
+		return DM_EDB;
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+	*out = s;
+	return DM_OK;
+}
+
 void
 dm_store_set_limits(struct dm_store *s, const struct dm_limits *lim)
 {

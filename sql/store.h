@@ -96,6 +96,15 @@ int dm_store_open(
     struct dm_store **out, const char *path, struct dm_error *err) DM_WUR;
 
 /*
+ * A second handle on s's database, read-only, for another thread: only
+ * dm_store_unit_lookup(), dm_store_unit_seen() and dm_store_close() may be
+ * used on it, and it sees only what is committed.  DM_EINVAL for a ":memory:"
+ * database, which no other handle can reach.
+ */
+int dm_store_open_reader(const struct dm_store *s, struct dm_store **out,
+    struct dm_error *err) DM_WUR;
+
+/*
  * DM_DONE if a unit with this sha256 was fully processed.  The identity (a
  * Maildir or IMAP message's) is looked up only when the sha256 is NULL, not
  * known yet: when the content is known, the content decides.

@@ -1,10 +1,12 @@
 /*
- * check_ingest_pipe.c - the two-thread sink of ingest/pipe.h, driven directly:
- * every call reaches the inner sink in order with its values intact (records
- * stored at once, then in batches on the worker, a record too big for a batch,
- * a report whose metadata changes between records), an inner error reaches
- * the parser's side with its message and is forgotten by dm_pipe_finish(),
- * and a duplicate's records never reach the inner sink.
+ * check_ingest_pipe.c - the store's thread of ingest/pipe.h, driven directly:
+ * every sink call reaches the inner sink in order with its values intact
+ * (batches reused, a record too big for a batch, a report whose metadata
+ * changes between records), posts and calls run in order with them, an inner
+ * error fails its report and is told by dm_pipe_sink_status(), a failed post
+ * stops the pipe (what it drops gives back what it owns), a duplicate's
+ * records never reach the inner sink, and every allocation failing in turn
+ * fails cleanly.
  * Linked into check_ingest (see pipe_tcase()).
  */
 #include <check.h>
@@ -20,14 +22,13 @@
 #define BIG_EXT ((size_t)3 << 20)
 
 /*
- * Holds an inner begin() that runs on another thread than the test's until the
- * test has sent the report's records: the order in which a pipe that ran
- * begin() on its worker lost a duplicate's DM_DONE.
+ * Holds the inner begin(), which runs on the store's thread, until the test
+ * has sent the report's records: the order in which a pipe once delivered a
+ * duplicate's records.
  */
 struct gate {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	pthread_t test_thread;
 	int open;
 };
 
@@ -76,8 +77,7 @@ inner_begin(void *ctx, const struct dm_feedback *fb, struct dm_error *err)
 
 	(void)err;
 	in->begins++;
-	if (in->gate != NULL &&
-	    !pthread_equal(pthread_self(), in->gate->test_thread)) {
+	if (in->gate != NULL) {
 		pthread_mutex_lock(&in->gate->mu);
 		while (!in->gate->open)
 			pthread_cond_wait(&in->gate->cv, &in->gate->mu);
@@ -208,23 +208,55 @@ big_extensions(void)
 	return big;
 }
 
+/* What a post saw: its order among the sink's calls, and the sink's status. */
+struct probe {
+	struct inner *in;
+	uint64_t records_seen;
+	int ends_seen, status;
+	char msg[DM_ERROR_MSG_MAX];
+};
+
+/* ctx: where the test keeps its pipe. */
+static int
+probe_fn(void *ctx, void *arg, struct dm_error *err)
+{
+	struct dm_pipe *p = *(struct dm_pipe **)ctx;
+	struct probe *pr = arg;
+	struct dm_error e;
+
+	(void)err;
+	pr->records_seen = pr->in->records;
+	pr->ends_seen = pr->in->ends;
+	pr->status = dm_pipe_sink_status(p, &e);
+	snprintf(pr->msg, sizeof(pr->msg), "%s", e.msg);
+	return DM_OK;
+}
+
 START_TEST(test_pipe_delivers_everything_in_order)
 {
 	struct inner in = {0};
 	struct dm_sink inner = {&in, inner_begin, inner_record, inner_end};
 	struct dm_feedback fb = feedback();
-	struct dm_pipe *p;
+	struct probe *pr;
+	struct dm_pipe *p = NULL;
 	struct dm_error e;
 	struct dm_sink k;
 	char *big = big_extensions();
 
-	ck_assert_int_eq(dm_pipe_new(&p, &inner, &e), DM_OK);
+	ck_assert_int_eq(dm_pipe_new(&p, &p, &inner, &e), DM_OK);
 	k = dm_pipe_sink(p);
 	ck_assert_int_eq(k.begin(k.ctx, &fb, &e), DM_OK);
 	ck_assert_int_eq(send_records(&k, &fb, N_RECORDS, big, &e), DM_OK);
 	fb.extensions = "<ext/>";
 	ck_assert_int_eq(k.end(k.ctx, &fb, &e), DM_OK);
-	/* end() waited for the worker: everything has run. */
+	/* A post comes after everything sent before it. */
+	pr = dm_pipe_room(p, sizeof(*pr));
+	ck_assert_ptr_nonnull(pr);
+	memset(pr, 0, sizeof(*pr));
+	pr->in = &in;
+	ck_assert_int_eq(dm_pipe_post(p, probe_fn, NULL, pr, &e), DM_OK);
+	ck_assert_int_eq(dm_pipe_drain(p, &e), DM_OK);
+	ck_assert_int_eq(e.code, DM_OK);
 	ck_assert_int_eq(in.begins, 1);
 	ck_assert_int_eq(in.ends, 1);
 	ck_assert_uint_eq(in.records, N_RECORDS);
@@ -233,139 +265,150 @@ START_TEST(test_pipe_delivers_everything_in_order)
 	ck_assert_uint_eq(in.big_ext_len, BIG_EXT);
 	ck_assert_str_eq(in.org_at_end, "Org B");
 	ck_assert_str_eq(in.ext_at_end, "<ext/>");
-	ck_assert_int_eq(dm_pipe_finish(p, &e), DM_OK);
-	ck_assert_int_eq(e.code, DM_OK);
 	dm_pipe_free(p);
 	dm_free(big);
 }
 END_TEST
 
-/*
- * Sends n records of one report to k, whose inner sink fails at record
- * in->fail_at: the parser's side learns it (records after the failing one may
- * be accepted before the worker reports it; end() waits and says it), nothing
- * of the payload runs after it, and dm_pipe_finish() says it once more.
- */
-static void
-fail_one_payload(
-    struct dm_pipe *p, struct dm_sink *k, struct inner *in, uint64_t n)
+/* A call waits for everything before it and returns what its function did. */
+static int
+count_fn(void *ctx, void *arg, struct dm_error *err)
 {
-	struct dm_feedback fb = feedback();
-	struct dm_error e;
-	char msg[64];
-	int rc;
+	struct inner *in = arg;
 
-	snprintf(msg, sizeof(msg), "disk full at record %d", in->fail_at);
-	ck_assert_int_eq(k->begin(k->ctx, &fb, &e), DM_OK);
-	rc = send_records(k, &fb, n, NULL, &e);
-	if (rc == DM_OK)
-		rc = k->end(k->ctx, &fb, &e);
-	ck_assert_int_eq(rc, DM_EDB);
-	ck_assert_str_eq(e.msg, msg);
-	ck_assert_uint_eq(in->records, (uint64_t)in->fail_at - 1);
-	ck_assert_int_eq(in->ends, 0);
-	dm_error_clear(&e);
-	ck_assert_int_eq(dm_pipe_finish(p, &e), DM_EDB);
-	ck_assert_str_eq(e.msg, msg);
+	(void)ctx;
+	if (in->records != 3000)
+		return dm_error_set(err, DM_EINVAL, "call ran before records");
+	return DM_DONE;
 }
 
-START_TEST(test_pipe_inner_error_reaches_the_parser)
+/* An inner error fails its report: the rest of it is dropped, the status
+ * tells it once, and the next report is stored. */
+START_TEST(test_pipe_inner_error_fails_the_report)
 {
 	struct inner in = {.fail_at = 5};
 	struct dm_sink inner = {&in, inner_begin, inner_record, inner_end};
 	struct dm_feedback fb = feedback();
-	struct dm_pipe *p;
+	struct probe pr = {&in, 0, 0, 0, ""};
+	struct dm_pipe *p = NULL;
 	struct dm_error e;
 	struct dm_sink k;
 
-	ck_assert_int_eq(dm_pipe_new(&p, &inner, &e), DM_OK);
+	ck_assert_int_eq(dm_pipe_new(&p, &p, &inner, &e), DM_OK);
 	k = dm_pipe_sink(p);
-	fail_one_payload(p, &k, &in, 50);
+	ck_assert_int_eq(k.begin(k.ctx, &fb, &e), DM_OK);
+	/* The parser's side cannot know yet: every call is accepted. */
+	ck_assert_int_eq(send_records(&k, &fb, 50, NULL, &e), DM_OK);
+	ck_assert_int_eq(k.end(k.ctx, &fb, &e), DM_OK);
+	ck_assert_int_eq(dm_pipe_call(p, probe_fn, &pr, &e), DM_OK);
+	ck_assert_int_eq(pr.status, DM_EDB);
+	ck_assert_str_eq(pr.msg, "disk full at record 5");
+	/* Nothing of the report ran after the failure. */
+	ck_assert_uint_eq(pr.records_seen, 4);
+	ck_assert_int_eq(pr.ends_seen, 0);
 
-	/* finish() forgot it: the next payload runs whole. */
+	/* Forgotten once told: the next report runs whole. */
 	in.fail_at = 0;
 	in.records = 0;
 	fb = feedback();
 	ck_assert_int_eq(k.begin(k.ctx, &fb, &e), DM_OK);
-	ck_assert_int_eq(send_records(&k, &fb, 20, NULL, &e), DM_OK);
+	ck_assert_int_eq(send_records(&k, &fb, 3000, NULL, &e), DM_OK);
 	ck_assert_int_eq(k.end(k.ctx, &fb, &e), DM_OK);
-	ck_assert_int_eq(dm_pipe_finish(p, &e), DM_OK);
-	ck_assert_uint_eq(in.records, 20);
+	ck_assert_int_eq(dm_pipe_call(p, count_fn, &in, &e), DM_DONE);
+	ck_assert_int_eq(dm_pipe_call(p, probe_fn, &pr, &e), DM_OK);
+	ck_assert_int_eq(pr.status, DM_OK);
+	ck_assert_uint_eq(in.records, 3000);
 	ck_assert_int_eq(in.ends, 1);
 	ck_assert_msg(in.wrong == 0, "%s", in.first_wrong);
 	dm_pipe_free(p);
 }
 END_TEST
 
-/* The same from the worker, past the records stored at once. */
-START_TEST(test_pipe_worker_error_reaches_the_parser)
+/* Counts in *arg the posts dropped. */
+static void
+drop_fn(void *ctx, void *arg)
 {
-	struct inner in = {.fail_at = 1000};
-	struct dm_sink inner = {&in, inner_begin, inner_record, inner_end};
-	struct dm_pipe *p;
-	struct dm_error e;
-	struct dm_sink k;
-
-	ck_assert_int_eq(dm_pipe_new(&p, &inner, &e), DM_OK);
-	k = dm_pipe_sink(p);
-	fail_one_payload(p, &k, &in, 5000);
-	ck_assert_int_eq(dm_pipe_finish(p, &e), DM_OK);
-	dm_pipe_free(p);
+	(void)ctx;
+	++*(int *)arg;
 }
-END_TEST
 
-/* A parse that fails half-way never calls end(): finish() still waits. */
-START_TEST(test_pipe_finish_waits_without_end)
+static int
+fail_fn(void *ctx, void *arg, struct dm_error *err)
+{
+	(void)ctx;
+	(void)arg;
+	return dm_error_set(err, DM_EDB, "database is locked");
+}
+
+/* A failed post stops the pipe: what follows is dropped and told the error. */
+START_TEST(test_pipe_failed_post_stops_everything)
 {
 	struct inner in = {0};
 	struct dm_sink inner = {&in, inner_begin, inner_record, inner_end};
 	struct dm_feedback fb = feedback();
-	struct dm_pipe *p;
+	struct probe pr = {&in, 0, 0, 0, ""};
+	struct dm_pipe *p = NULL;
 	struct dm_error e;
 	struct dm_sink k;
+	int rc, drops = 0;
 
-	ck_assert_int_eq(dm_pipe_new(&p, &inner, &e), DM_OK);
+	ck_assert_int_eq(dm_pipe_new(&p, &p, &inner, &e), DM_OK);
 	k = dm_pipe_sink(p);
-	ck_assert_int_eq(k.begin(k.ctx, &fb, &e), DM_OK);
-	ck_assert_int_eq(send_records(&k, &fb, 3000, NULL, &e), DM_OK);
-	ck_assert_int_eq(dm_pipe_finish(p, &e), DM_OK);
-	ck_assert_uint_eq(in.records, 3000);
-	ck_assert_int_eq(in.ends, 0);
+	ck_assert_int_eq(dm_pipe_post(p, fail_fn, NULL, NULL, &e), DM_OK);
+	/* Dropped whether or not it was queued before the failure. */
+	ck_assert_int_eq(
+	    dm_pipe_post(p, probe_fn, drop_fn, &drops, &e) == DM_OK, 1);
+	/* Sent before the store's thread got to the failure, or refused. */
+	rc = k.begin(k.ctx, &fb, &e);
+	if (rc == DM_OK)
+		rc = send_records(&k, &fb, 100, NULL, &e);
+	ck_assert_int_eq(dm_pipe_call(p, probe_fn, &pr, &e), DM_EDB);
+	ck_assert_str_eq(e.msg, "database is locked");
+	ck_assert_int_eq(in.begins, 0);
+	ck_assert_uint_eq(in.records, 0);
+	ck_assert_int_eq(
+	    dm_pipe_post(p, probe_fn, drop_fn, &drops, &e), DM_EDB);
+	ck_assert_int_eq(drops, 2);
+	ck_assert_int_eq(
+	    k.record(k.ctx, &fb, &(struct dm_record){0}, &e), DM_EDB);
+	dm_error_clear(&e);
+	ck_assert_int_eq(dm_pipe_drain(p, &e), DM_EDB);
+	ck_assert_str_eq(e.msg, "database is locked");
 	dm_pipe_free(p);
+	(void)rc;
 }
 END_TEST
 
 /*
- * begin() said DM_DONE (a duplicate): the parser learns it from begin(), and
- * records sent anyway never reach the inner sink.  The gate forces the order
- * that used to deliver them: every record is sent before an inner begin()
- * running on the worker could return.
+ * begin() said DM_DONE (a duplicate): its records never reach the inner sink,
+ * its end() does.  The gate holds begin() until every record is sent (the
+ * order that once delivered a duplicate's records).
  */
 START_TEST(test_pipe_duplicate_drops_records)
 {
-	struct gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
-	    pthread_self(), 0};
+	struct gate g = {
+	    PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
 	struct inner in = {.status_of_begin = DM_DONE, .gate = &g};
 	struct dm_sink inner = {&in, inner_begin, inner_record, inner_end};
 	struct dm_feedback fb = feedback();
-	struct dm_pipe *p;
+	struct dm_pipe *p = NULL;
 	struct dm_error e;
 	struct dm_sink k;
 
-	ck_assert_int_eq(dm_pipe_new(&p, &inner, &e), DM_OK);
+	ck_assert_int_eq(dm_pipe_new(&p, &p, &inner, &e), DM_OK);
 	k = dm_pipe_sink(p);
-	ck_assert_int_eq(k.begin(k.ctx, &fb, &e), DM_DONE);
-	/* More than are stored at once: the worker's path too. */
-	ck_assert_int_eq(send_records(&k, &fb, 3000, NULL, &e), DM_OK);
+	ck_assert_int_eq(k.begin(k.ctx, &fb, &e), DM_OK);
+	/* Two batches: they wait while begin() is held. */
+	ck_assert_int_eq(send_records(&k, &fb, 500, NULL, &e), DM_OK);
+	ck_assert_int_eq(k.end(k.ctx, &fb, &e), DM_OK);
 	pthread_mutex_lock(&g.mu);
 	g.open = 1;
 	pthread_cond_broadcast(&g.cv);
 	pthread_mutex_unlock(&g.mu);
-	ck_assert_int_eq(k.end(k.ctx, &fb, &e), DM_OK);
+	ck_assert_int_eq(dm_pipe_drain(p, &e), DM_OK);
 	ck_assert_int_eq(in.begins, 1);
 	ck_assert_int_eq(in.ends, 1);
 	ck_assert_uint_eq(in.records, 0);
-	ck_assert_int_eq(dm_pipe_finish(p, &e), DM_OK);
 
 	/* The next report is stored again. */
 	in.status_of_begin = DM_OK;
@@ -373,23 +416,39 @@ START_TEST(test_pipe_duplicate_drops_records)
 	ck_assert_int_eq(k.begin(k.ctx, &fb, &e), DM_OK);
 	ck_assert_int_eq(send_records(&k, &fb, 3000, NULL, &e), DM_OK);
 	ck_assert_int_eq(k.end(k.ctx, &fb, &e), DM_OK);
-	ck_assert_int_eq(dm_pipe_finish(p, &e), DM_OK);
+	ck_assert_int_eq(dm_pipe_drain(p, &e), DM_OK);
 	ck_assert_uint_eq(in.records, 3000);
 	ck_assert_msg(in.wrong == 0, "%s", in.first_wrong);
 	dm_pipe_free(p);
 }
 END_TEST
 
+/* Posts never handed over are dropped when the pipe is freed. */
+START_TEST(test_pipe_free_drops_what_was_not_sent)
+{
+	struct inner in = {0};
+	struct dm_sink inner = {&in, inner_begin, inner_record, inner_end};
+	struct dm_pipe *p = NULL;
+	struct dm_error e;
+	int drops = 0;
+
+	ck_assert_int_eq(dm_pipe_new(&p, &p, &inner, &e), DM_OK);
+	ck_assert_int_eq(dm_pipe_post(p, fail_fn, drop_fn, &drops, &e), DM_OK);
+	ck_assert_int_eq(dm_pipe_post(p, fail_fn, drop_fn, &drops, &e), DM_OK);
+	dm_pipe_free(p);
+	ck_assert_int_eq(drops, 2);
+}
+END_TEST
+
 /*
  * One report of n records through a new pipe, the Nth allocation failing,
  * for every N until a run needs no more: a failing run returns DM_ENOMEM with
- * "out of memory" from whichever thread's allocation failed and frees
- * everything (LeakSanitizer in the sanitizer build); the run that succeeds
- * delivers every record intact.
+ * "out of memory" and frees everything (LeakSanitizer in the sanitizer
+ * build); the run that succeeds delivers every record intact.
  */
 START_TEST(test_pipe_out_of_memory)
 {
-	const uint64_t n_records = 2000; /* batches on the worker too */
+	const uint64_t n_records = 2000; /* several batches */
 	long n, left;
 
 	for (n = 0;; n++) {
@@ -398,14 +457,13 @@ START_TEST(test_pipe_out_of_memory)
 		    &in, inner_begin, inner_record, inner_end};
 		struct dm_feedback fb = feedback();
 		struct dm_pipe *p = NULL;
-		struct dm_error e, fe;
+		struct dm_error e;
 		struct dm_sink k;
 		int rc;
 
 		dm_error_clear(&e);
-		dm_error_clear(&fe);
 		dm_mem_fail_after(n);
-		rc = dm_pipe_new(&p, &inner, &e);
+		rc = dm_pipe_new(&p, &p, &inner, &e);
 		if (rc == DM_OK) {
 			k = dm_pipe_sink(p);
 			rc = k.begin(k.ctx, &fb, &e);
@@ -413,11 +471,8 @@ START_TEST(test_pipe_out_of_memory)
 				rc = send_records(&k, &fb, n_records, NULL, &e);
 			if (rc == DM_OK)
 				rc = k.end(k.ctx, &fb, &e);
-			/* finish() says a worker's failure once more. */
-			if (dm_pipe_finish(p, &fe) != DM_OK && rc == DM_OK) {
-				rc = fe.code;
-				e = fe;
-			}
+			if (rc == DM_OK)
+				rc = dm_pipe_drain(p, &e);
 		}
 		left = dm_mem_fail_after(-1);
 		dm_pipe_free(p);
@@ -446,10 +501,10 @@ pipe_tcase(void)
 	TCase *tc = tcase_create("tc_pipe");
 
 	tcase_add_test(tc, test_pipe_delivers_everything_in_order);
-	tcase_add_test(tc, test_pipe_inner_error_reaches_the_parser);
-	tcase_add_test(tc, test_pipe_worker_error_reaches_the_parser);
-	tcase_add_test(tc, test_pipe_finish_waits_without_end);
+	tcase_add_test(tc, test_pipe_inner_error_fails_the_report);
+	tcase_add_test(tc, test_pipe_failed_post_stops_everything);
 	tcase_add_test(tc, test_pipe_duplicate_drops_records);
+	tcase_add_test(tc, test_pipe_free_drops_what_was_not_sent);
 	tcase_add_test(tc, test_pipe_out_of_memory);
 	tcase_set_timeout(tc, 60);
 	return tc;

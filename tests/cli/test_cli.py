@@ -3,6 +3,7 @@ that cannot be created (exit 3), --version, the default database path, and the q
 summary modes of ingest (no progress line when stderr is not a terminal)."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -59,6 +60,16 @@ def main():
                     "duplicates": 0, "conflicts": 0, "quarantined": 0, "skipped": 0, "failed": 0,
                     "lost": 0},
               f"--json: {rc} {out!r}")
+        # The same bytes three times in one run, under two names: the store's thread finds the
+        # second and third seen in its batch (not committed yet, so the reading thread could not).
+        twice_db = os.path.join(tmp, "twice.db")
+        copy = os.path.join(tmp, "copy-of-good.xml")
+        shutil.copyfile(good, copy)
+        rc, out, err = run("ingest", "--json", "--db", twice_db, good, copy, good)
+        s = json.loads(out) if rc == 0 else None
+        check(s is not None and (s["files"], s["seen"], s["reports"], s["records"],
+                                 s["duplicates"]) == (3, 2, 1, 1, 0),
+              f"the same input thrice in one run: {rc} {out!r} {err!r}")
 
         bad_db = os.path.join(tmp, "no", "such", "dir", "x.db")
         rc, _, err = run("ingest", "--db", bad_db, good)
