@@ -2713,6 +2713,8 @@ pair_reports_count(struct pair_reports *pr, int64_t *n)
 {
 	size_t i;
 
+	if (pr->n == 0) /* pr->r is NULL then, which qsort may not take */
+		return;
 	qsort(pr->r, pr->n, sizeof(*pr->r), pair_report_cmp);
 	for (i = 0; i < pr->n; i++)
 		if (i == 0 || pr->r[i].group != pr->r[i - 1].group ||
